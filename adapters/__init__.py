@@ -1,0 +1,1 @@
+"""Adapters to external systems; each subpackage has a client and a simulator."""

@@ -1,0 +1,1 @@
+"""lgsp: the Local Government Service Platform bus."""

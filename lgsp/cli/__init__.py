@@ -1,0 +1,1 @@
+"""The `lgsp` command line."""

@@ -1,0 +1,1 @@
+"""Service registry: agencies, systems, services, grants (deny by default)."""

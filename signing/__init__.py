@@ -1,0 +1,1 @@
+"""Signature verification (XMLDSig/XAdES, PAdES, JWS) with one report model."""
