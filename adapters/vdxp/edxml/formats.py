@@ -1,0 +1,70 @@
+"""Date and identifier formats of QCVN 102:2016 (PROTOCOLS.md §1.7, §1.9).
+
+The writer emits exactly one pattern per kind; the reader also understands a few variants seen in real
+traffic (ISO dates, ``T`` separators) so that it can report them as deviations instead of failing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+NAMESPACE = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
+XMLDSIG_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
+XLINK_NAMESPACE = "http://www.w3.org/1999/xlink"
+WRONG_NAMESPACES = frozenset({"http://www.go.vn/eDoc"})
+
+DATE_FORMAT = "%Y/%m/%d"
+TIMESTAMP_FORMAT = "%Y/%m/%d %H:%M:%S"
+
+#: Alternative spellings the reader tolerates (with a ``date-format`` deviation).
+_DATE_VARIANTS = ("%Y-%m-%d", "%d/%m/%Y")
+_TIMESTAMP_VARIANTS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%dT%H:%M:%S", "%Y/%m/%d")
+
+#: Electronic agency identifier ``NNN.NN.NN.XNN`` (QCVN 102:2016; positional rule is [I]).
+AGENCY_CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+
+
+def format_date(value: date) -> str:
+    """``yyyy/MM/dd``."""
+    return f"{value.year:04d}/{value.month:02d}/{value.day:02d}"
+
+
+def format_timestamp(value: datetime) -> str:
+    """``yyyy/MM/dd HH:mm:ss`` (local Vietnamese time; the format carries no zone)."""
+    return f"{format_date(value)} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+
+
+def parse_date(text: str) -> tuple[date, bool]:
+    """Return ``(date, canonical)``; ``canonical`` is False when a tolerated variant was used."""
+    text = text.strip()
+    try:
+        return datetime.strptime(text, DATE_FORMAT).date(), True
+    except ValueError:
+        pass
+    for variant in _DATE_VARIANTS:
+        try:
+            return datetime.strptime(text, variant).date(), False
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is not a date in the form yyyy/MM/dd")
+
+
+def parse_timestamp(text: str) -> tuple[datetime, bool]:
+    """Return ``(datetime, canonical)``; see :func:`parse_date`."""
+    text = text.strip()
+    try:
+        return datetime.strptime(text, TIMESTAMP_FORMAT), True
+    except ValueError:
+        pass
+    for variant in _TIMESTAMP_VARIANTS:
+        try:
+            return datetime.strptime(text, variant), False
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is not a timestamp in the form yyyy/MM/dd HH:mm:ss")
+
+
+def is_agency_code(value: str) -> bool:
+    """True when ``value`` has the 13-character ``NNN.NN.NN.XNN`` shape."""
+    return bool(AGENCY_CODE_RE.match(value))

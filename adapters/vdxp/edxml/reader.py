@@ -1,0 +1,785 @@
+"""Tolerant edXML reader: bytes in, models plus a list of :class:`Deviation` out.
+
+Packets from other DMS vendors differ in small ways (PROTOCOLS.md §1.1–§1.5): element order, unprefixed
+children in no namespace, ``cid:`` prefixes missing on one side, a Signature outside the XML-DSig
+namespace, an empty ``DigitalSignature``, ISO dates. Losing an official document over such slips would be
+worse than the slip, so the reader accepts them and lists each as a deviation. It refuses, with an
+:class:`EdxmlError`, only what it cannot interpret safely: bytes that are not well-formed XML, anything
+with a DTD (XXE, entity bombs), the wrong namespace, missing required header fields, a manifest that does
+not match the attachments, undecodable attachments and unknown status codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Generic, TypeVar
+
+from lxml import etree
+
+from lgsp.safexml import DEFAULT_MAX_BYTES, UnsafeXmlError, parse_xml
+
+from . import schema
+from .errors import Deviation, EdxmlError
+from .formats import NAMESPACE, WRONG_NAMESPACES, XLINK_NAMESPACE, XMLDSIG_NAMESPACE, is_agency_code
+from .formats import parse_date as _parse_date
+from .formats import parse_timestamp as _parse_timestamp
+from .models import (
+    Attachment,
+    Business,
+    BusinessDocType,
+    BusinessDocumentInfo,
+    Code,
+    DocumentPacket,
+    DocumentType,
+    ManifestReference,
+    MessageHeader,
+    Organization,
+    OtherInfo,
+    PromulgationInfo,
+    Receiver,
+    ReplacementInfo,
+    ResponseFor,
+    SignatureInfo,
+    SignerInfo,
+    StaffInfo,
+    StatusPacket,
+    StatusResponseFor,
+    TraceHeader,
+    TraceHeaderList,
+)
+from .status_codes import StatusCode
+from .writer import normalise_cid
+
+P = TypeVar("P", DocumentPacket, StatusPacket)
+
+_DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_BOM = b"\xef\xbb\xbf"
+
+# Canonical child order (the XSD's); used only to report order deviations.
+_ORDER = {
+    "edXML": ("edXMLEnvelope", "AttachmentEncoded"),
+    "edXMLEnvelope": ("edXMLHeader", "edXMLBody"),
+    "edXMLHeader": ("MessageHeader", "TraceHeaderList", "Signature"),
+    "MessageHeader": (
+        "From",
+        "To",
+        "DocumentId",
+        "Code",
+        "PromulgationInfo",
+        "DocumentType",
+        "Subject",
+        "Content",
+        "SignerInfo",
+        "DueDate",
+        "OtherInfo",
+        "ResponseFor",
+        "SteeringType",
+        "ToPlaces",
+        "ResponseForTask",
+        "ApplicationType",
+    ),
+    "StatusHeader": ("From", "ResponseFor", "StaffInfo", "StatusCode", "Description", "Timestamp"),
+    "Bussiness": (
+        "BussinessDocType",
+        "BussinessDocReason",
+        "DocumentId",
+        "Paper",
+        "StaffInfo",
+        "BussinessDocumentInfo",
+        "ReplacementInfoList",
+    ),
+    "Reference": ("ContentId", "ContentType", "Description", "AttachmentName"),
+    "Attachment": ("ContentId", "AttachmentName", "Description", "ContentType", "ContentTransferEncoded"),
+}
+
+
+@dataclass
+class ReadResult(Generic[P]):
+    """A parsed packet and every deviation from the canonical form that was tolerated."""
+
+    packet: P
+    deviations: list[Deviation] = field(default_factory=list)
+
+    @property
+    def codes(self) -> set[str]:
+        return {d.code for d in self.deviations}
+
+
+class _Ctx:
+    """Collects deviations (deduplicated by code and path)."""
+
+    def __init__(self) -> None:
+        self.deviations: list[Deviation] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def warn(self, code: str, path: str, message: str) -> None:
+        if (code, path) not in self._seen:
+            self._seen.add((code, path))
+            self.deviations.append(Deviation(code, path, message))
+
+
+def _local(element: etree._Element) -> str:
+    tag = element.tag
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _kids(element: etree._Element, name: str) -> list[etree._Element]:
+    """Children named ``name`` in the edXML namespace or (wrongly) in no namespace."""
+    wanted = (f"{{{NAMESPACE}}}{name}", name)
+    return [child for child in element if child.tag in wanted]
+
+
+def _kid(ctx: _Ctx, element: etree._Element, name: str, path: str) -> etree._Element | None:
+    found = _kids(element, name)
+    if len(found) > 1:
+        ctx.warn("duplicate-element", f"{path}/{name}", f"{len(found)} {name} elements; the first is used")
+    return found[0] if found else None
+
+
+def _need(ctx: _Ctx, element: etree._Element, name: str, path: str) -> etree._Element:
+    found = _kid(ctx, element, name, path)
+    if found is None:
+        raise EdxmlError("missing-field", f"required element {name} is missing", f"{path}/{name}")
+    return found
+
+
+def _text(ctx: _Ctx, element: etree._Element | None, name: str, path: str, *, required: bool = False) -> str:
+    child = _kid(ctx, element, name, path) if element is not None else None
+    value = (child.text or "").strip() if child is not None else ""
+    if required and not value:
+        raise EdxmlError("missing-field", f"required field {name} is missing or empty", f"{path}/{name}")
+    return value
+
+
+def _int(
+    ctx: _Ctx,
+    element: etree._Element | None,
+    name: str,
+    path: str,
+    default: int = 0,
+    *,
+    required: bool = False,
+) -> int:
+    text = _text(ctx, element, name, path, required=required)
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        if required:
+            raise EdxmlError("bad-number", f"{text!r} is not an integer", f"{path}/{name}") from None
+        ctx.warn("bad-number", f"{path}/{name}", f"{text!r} is not an integer; {default} assumed")
+        return default
+
+
+def _date(ctx: _Ctx, text: str, path: str, *, required: bool = False) -> date | None:
+    if not text:
+        if required:
+            raise EdxmlError("missing-field", "required date is missing", path)
+        return None
+    try:
+        value, canonical = _parse_date(text)
+    except ValueError as exc:
+        if required:
+            raise EdxmlError("bad-date", str(exc), path) from None
+        ctx.warn("bad-date", path, f"{exc}; ignored")
+        return None
+    if not canonical:
+        ctx.warn("date-format", path, f"{text!r} is not yyyy/MM/dd")
+    return value
+
+
+def _timestamp(ctx: _Ctx, text: str, path: str, *, required: bool = False) -> datetime | None:
+    if not text:
+        if required:
+            raise EdxmlError("missing-field", "required timestamp is missing", path)
+        return None
+    try:
+        value, canonical = _parse_timestamp(text)
+    except ValueError as exc:
+        if required:
+            raise EdxmlError("bad-date", str(exc), path) from None
+        ctx.warn("bad-date", path, f"{exc}; ignored")
+        return None
+    if not canonical:
+        ctx.warn("date-format", path, f"{text!r} is not yyyy/MM/dd HH:mm:ss")
+    return value
+
+
+def _check_order(ctx: _Ctx, element: etree._Element, key: str, path: str) -> None:
+    order = _ORDER[key]
+    last = -1
+    for child in element:
+        name = _local(child)
+        if name not in order:
+            continue
+        index = order.index(name)
+        if index < last:
+            ctx.warn("element-order", path, f"children are not in the canonical order {', '.join(order)}")
+            return
+        last = index
+
+
+def _organ_id(ctx: _Ctx, value: str, path: str) -> str:
+    if value and not is_agency_code(value):
+        ctx.warn("organ-id-format", path, f"{value!r} is not an agency code NNN.NN.NN.XNN")
+    return value
+
+
+# ------------------------------------------------------------------------------------------ bytes → tree
+
+
+def _parse(data: bytes, ctx: _Ctx, max_bytes: int) -> etree._Element:
+    if not data:
+        raise EdxmlError("malformed-xml", "empty packet")
+    if len(data) > max_bytes:
+        raise EdxmlError("too-large", f"packet of {len(data)} bytes exceeds {max_bytes} bytes")
+    body = data[len(_BOM) :] if data.startswith(_BOM) else data
+    stripped = body.lstrip()
+    if not stripped.startswith(b"<"):
+        junk = stripped[:8]
+        raise EdxmlError(
+            "garbage-before-xml", f"bytes {junk!r} precede the XML declaration; not an XML packet"
+        )
+    if len(stripped) != len(body):
+        ctx.warn("leading-whitespace", "/", "whitespace before the XML declaration was ignored")
+    dtd_message = "packets with a DOCTYPE/ENTITY declaration are refused (XXE, entity bombs)"
+    if _DTD_RE.search(stripped[:65536]):
+        raise EdxmlError("dtd-forbidden", dtd_message)
+    try:
+        return parse_xml(stripped, max_bytes=max_bytes)
+    except UnsafeXmlError as exc:
+        if "DTD" in str(exc):
+            raise EdxmlError("dtd-forbidden", dtd_message) from exc
+        raise EdxmlError("malformed-xml", str(exc)) from exc
+
+
+def _check_root(root: etree._Element) -> None:
+    qname = etree.QName(root)
+    if qname.namespace in WRONG_NAMESPACES:
+        raise EdxmlError(
+            "wrong-namespace",
+            f"namespace {qname.namespace} is a known wrong variant; edXML uses {NAMESPACE}",
+            "/",
+        )
+    if qname.namespace != NAMESPACE:
+        raise EdxmlError(
+            "wrong-namespace",
+            f"root {{{qname.namespace or ''}}}{qname.localname} is not in the edXML namespace {NAMESPACE}",
+            "/",
+        )
+    if qname.localname != "edXML":
+        raise EdxmlError("wrong-root", f"root element is {qname.localname}, expected edXML", "/")
+
+
+def _namespace_deviations(ctx: _Ctx, root: etree._Element) -> None:
+    """Flag children in no namespace, and foreign elements, outside any Signature."""
+    stack: list[tuple[etree._Element, str]] = [(root, "")]
+    while stack:
+        element, path = stack.pop()
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            name = _local(child)
+            child_path = f"{path}/{name}"
+            if name in ("Signature", "DigitalSignature"):
+                continue
+            namespace = etree.QName(child).namespace
+            if namespace is None:
+                ctx.warn("unqualified-element", child_path, "element in no namespace read as edXML")
+            elif namespace != NAMESPACE:
+                ctx.warn("foreign-element", child_path, f"element in namespace {namespace} ignored")
+                continue
+            stack.append((child, child_path))
+
+
+def _packet_parts(data: bytes, max_bytes: int) -> tuple[etree._Element, _Ctx, etree._Element, etree._Element]:
+    ctx = _Ctx()
+    root = _parse(data, ctx, max_bytes)
+    _check_root(root)
+    _namespace_deviations(ctx, root)
+    envelope = _need(ctx, root, "edXMLEnvelope", "")
+    header = _need(ctx, envelope, "edXMLHeader", "edXMLEnvelope")
+    message_header = _need(ctx, header, "MessageHeader", "edXMLHeader")
+    return root, ctx, header, message_header
+
+
+# ------------------------------------------------------------------------------------------ edoc
+
+
+def _organization(ctx: _Ctx, element: etree._Element, path: str) -> Organization:
+    return Organization(
+        organ_id=_organ_id(ctx, _text(ctx, element, "OrganId", path, required=True), f"{path}/OrganId"),
+        organization_in_charge=_text(ctx, element, "OrganizationInCharge", path),
+        organ_name=_text(ctx, element, "OrganName", path),
+        organ_add=_text(ctx, element, "OrganAdd", path),
+        email=_text(ctx, element, "Email", path),
+        telephone=_text(ctx, element, "Telephone", path),
+        fax=_text(ctx, element, "Fax", path),
+        website=_text(ctx, element, "Website", path),
+    )
+
+
+def _staff(ctx: _Ctx, element: etree._Element | None, path: str) -> StaffInfo:
+    if element is None:
+        return StaffInfo()
+    return StaffInfo(
+        *(
+            _text(ctx, element, name, path)
+            for name in ("Department", "DepartmentId", "Staff", "StaffId", "Email", "Mobile")
+        )
+    )
+
+
+def _bool(ctx: _Ctx, text: str, path: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered not in ("", "false", "0"):
+        ctx.warn("bad-boolean", path, f"{text!r} is not a boolean; false assumed")
+    return False
+
+
+def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
+    p = "MessageHeader"
+    _check_order(ctx, mh, "MessageHeader", p)
+    to_elements = _kids(mh, "To")
+    if not to_elements:
+        raise EdxmlError("missing-field", "a document needs at least one To", f"{p}/To")
+    code = _need(ctx, mh, "Code", p)
+    info = _need(ctx, mh, "PromulgationInfo", p)
+    doc_type = _need(ctx, mh, "DocumentType", p)
+    signer = _kid(ctx, mh, "SignerInfo", p)
+    other = _kid(ctx, mh, "OtherInfo", p)
+    places = _kid(ctx, mh, "ToPlaces", p)
+    appendixes = _kid(ctx, other, "Appendixes", f"{p}/OtherInfo") if other is not None else None
+    op = f"{p}/OtherInfo"
+    return MessageHeader(
+        from_=_organization(ctx, _need(ctx, mh, "From", p), f"{p}/From"),
+        to=[_organization(ctx, element, f"{p}/To[{i}]") for i, element in enumerate(to_elements)],
+        document_id=_text(ctx, mh, "DocumentId", p, required=True),
+        code=Code(
+            _text(ctx, code, "CodeNumber", f"{p}/Code", required=True),
+            _text(ctx, code, "CodeNotation", f"{p}/Code", required=True),
+        ),
+        promulgation_info=PromulgationInfo(
+            promulgation_date=_date(
+                ctx,
+                _text(ctx, info, "PromulgationDate", f"{p}/PromulgationInfo"),
+                f"{p}/PromulgationInfo/PromulgationDate",
+                required=True,
+            )
+            or date.min,
+            place=_text(ctx, info, "Place", f"{p}/PromulgationInfo"),
+        ),
+        document_type=DocumentType(
+            type=_int(ctx, doc_type, "Type", f"{p}/DocumentType", required=True),
+            type_detail=_int(ctx, doc_type, "TypeDetail", f"{p}/DocumentType"),
+            type_name=_text(ctx, doc_type, "TypeName", f"{p}/DocumentType"),
+        ),
+        subject=_text(ctx, mh, "Subject", p, required=True),
+        content=_text(ctx, mh, "Content", p),
+        signer_info=SignerInfo(
+            _text(ctx, signer, "Competence", f"{p}/SignerInfo"),
+            _text(ctx, signer, "Position", f"{p}/SignerInfo"),
+            _text(ctx, signer, "FullName", f"{p}/SignerInfo"),
+        ),
+        due_date=_date(ctx, _text(ctx, mh, "DueDate", p), f"{p}/DueDate"),
+        to_places=[(e.text or "").strip() for e in _kids(places, "Place")] if places is not None else [],
+        other_info=OtherInfo(
+            priority=_int(ctx, other, "Priority", op),
+            sphere_of_promulgation=_text(ctx, other, "SphereOfPromulgation", op),
+            typer_notation=_text(ctx, other, "TyperNotation", op),
+            promulgation_amount=_int(ctx, other, "PromulgationAmount", op),
+            page_amount=_int(ctx, other, "PageAmount", op),
+            direction=_bool(ctx, _text(ctx, other, "Direction", op), f"{op}/Direction"),
+            appendixes=[(e.text or "").strip() for e in _kids(appendixes, "Appendix")]
+            if appendixes is not None
+            else [],
+        ),
+        response_for=[
+            _response_for(ctx, element, f"{p}/ResponseFor[{i}]")
+            for i, element in enumerate(_kids(mh, "ResponseFor"))
+        ],
+        steering_type=_int(ctx, mh, "SteeringType", p),
+        response_for_task=_optional_text(ctx, mh, "ResponseForTask", p),
+        application_type=_optional_text(ctx, mh, "ApplicationType", p),
+    )
+
+
+def _optional_text(ctx: _Ctx, element: etree._Element, name: str, path: str) -> str | None:
+    child = _kid(ctx, element, name, path)
+    return None if child is None else (child.text or "").strip()
+
+
+def _response_for(ctx: _Ctx, element: etree._Element, path: str) -> ResponseFor:
+    return ResponseFor(
+        organ_id=_text(ctx, element, "OrganId", path),
+        code=_text(ctx, element, "Code", path),
+        promulgation_date=_date(
+            ctx, _text(ctx, element, "PromulgationDate", path), f"{path}/PromulgationDate"
+        ),
+        document_id=_text(ctx, element, "DocumentId", path),
+    )
+
+
+def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
+    p = "TraceHeaderList/Bussiness"
+    element = _kid(ctx, trace_list, "Bussiness", "TraceHeaderList")
+    if element is None:
+        element = _kid(ctx, trace_list, "Business", "TraceHeaderList")
+        if element is not None:
+            ctx.warn("business-spelling", p, "Business (one s) read as the spec's Bussiness")
+    if element is None:
+        ctx.warn("missing-business", p, "no Bussiness block; a new document is assumed")
+        return Business()
+    _check_order(ctx, element, "Bussiness", p)
+    raw_type = _int(ctx, element, "BussinessDocType", p, required=True)
+    try:
+        doc_type = BusinessDocType(raw_type)
+    except ValueError:
+        raise EdxmlError(
+            "bad-business-type", f"BussinessDocType {raw_type} is not 0-3", f"{p}/BussinessDocType"
+        ) from None
+    business = Business(
+        doc_type=doc_type,
+        doc_reason=_text(ctx, element, "BussinessDocReason", p),
+        document_id=_text(ctx, element, "DocumentId", p, required=doc_type != BusinessDocType.NEW),
+        paper=_int(ctx, element, "Paper", p),
+        staff_info=_staff(ctx, _kid(ctx, element, "StaffInfo", p), f"{p}/StaffInfo"),
+    )
+    info = _kid(ctx, element, "BussinessDocumentInfo", p)
+    if info is not None:
+        ip = f"{p}/BussinessDocumentInfo"
+        receiver_list = _kid(ctx, info, "ReceiverList", ip)
+        receivers = _kids(receiver_list, "Receiver") if receiver_list is not None else []
+        business.document_info = BusinessDocumentInfo(
+            document_info=_text(ctx, info, "DocumentInfo", ip),
+            document_receiver=_text(ctx, info, "DocumentReceiver", ip),
+            receivers=[
+                Receiver(
+                    _text(ctx, r, "OrganId", f"{ip}/ReceiverList/Receiver", required=True),
+                    _int(ctx, r, "ReceiverType", f"{ip}/ReceiverList/Receiver"),
+                )
+                for r in receivers
+            ],
+        )
+    elif doc_type == BusinessDocType.UPDATE:
+        raise EdxmlError(
+            "missing-field", "an update packet needs BussinessDocumentInfo", f"{p}/BussinessDocumentInfo"
+        )
+    replacement_list = _kid(ctx, element, "ReplacementInfoList", p)
+    if replacement_list is not None:
+        rp = f"{p}/ReplacementInfoList/ReplacementInfo"
+        for item in _kids(replacement_list, "ReplacementInfo"):
+            organs = _kid(ctx, item, "OrganIdList", rp)
+            business.replacements.append(
+                ReplacementInfo(
+                    document_id=_text(ctx, item, "DocumentId", rp, required=True),
+                    organ_ids=[(o.text or "").strip() for o in _kids(organs, "OrganId")]
+                    if organs is not None
+                    else [],
+                )
+            )
+    if doc_type == BusinessDocType.REPLACE and not business.replacements:
+        raise EdxmlError(
+            "missing-field", "a replace packet needs ReplacementInfo", f"{p}/ReplacementInfoList"
+        )
+    return business
+
+
+def _trace(ctx: _Ctx, header: etree._Element) -> TraceHeaderList:
+    element = _kid(ctx, header, "TraceHeaderList", "edXMLHeader")
+    if element is None:
+        ctx.warn(
+            "missing-trace-list",
+            "edXMLHeader/TraceHeaderList",
+            "no TraceHeaderList; a new document is assumed",
+        )
+        return TraceHeaderList()
+    traces: list[TraceHeader] = []
+    for index, item in enumerate(_kids(element, "TraceHeader")):
+        path = f"TraceHeaderList/TraceHeader[{index}]"
+        stamp = _timestamp(ctx, _text(ctx, item, "Timestamp", path), f"{path}/Timestamp")
+        organ = _organ_id(ctx, _text(ctx, item, "OrganId", path), f"{path}/OrganId")
+        if stamp is not None and organ:
+            traces.append(TraceHeader(organ, stamp))
+        else:
+            ctx.warn("incomplete-trace", path, "TraceHeader without OrganId or Timestamp ignored")
+    return TraceHeaderList(traces, _business(ctx, element))
+
+
+def _find_local(element: etree._Element, name: str) -> etree._Element | None:
+    for candidate in element.iter():
+        if isinstance(candidate.tag, str) and _local(candidate) == name:
+            return candidate
+    return None
+
+
+def _signature(ctx: _Ctx, root: etree._Element, header: etree._Element) -> SignatureInfo | None:
+    found: etree._Element | None = None
+    for child in header:
+        if _local(child) == "Signature":
+            found = child
+            break
+    if found is None:
+        found = _find_local(root, "Signature")
+        if found is not None:
+            ctx.warn("signature-position", "edXMLHeader/Signature", "Signature found outside edXMLHeader")
+    digital = _find_local(header, "DigitalSignature")
+    if found is None:
+        if digital is not None:
+            empty = len(digital) == 0 and not (digital.text or "").strip()
+            if empty:
+                ctx.warn(
+                    "empty-digital-signature",
+                    "edXMLHeader/DigitalSignature",
+                    "empty DigitalSignature element instead of an XML-DSig Signature",
+                )
+            return SignatureInfo(present=False, empty_digital_signature=empty)
+        return None
+    in_dsig = etree.QName(found).namespace == XMLDSIG_NAMESPACE
+    if not in_dsig:
+        ctx.warn(
+            "signature-namespace",
+            "edXMLHeader/Signature",
+            f"Signature is not in the XML-DSig namespace {XMLDSIG_NAMESPACE}; strict verifiers will miss it",
+        )
+    method = _find_local(found, "SignatureMethod")
+    digest = _find_local(found, "DigestMethod")
+    subject = _find_local(found, "X509SubjectName")
+    return SignatureInfo(
+        present=True,
+        in_xmldsig_namespace=in_dsig,
+        signature_method=method.get("Algorithm", "") if method is not None else "",
+        digest_method=digest.get("Algorithm", "") if digest is not None else "",
+        x509_subject_name=(subject.text or "").strip() if subject is not None else "",
+        xml=etree.tostring(found),
+    )
+
+
+def _cid(ctx: _Ctx, raw: str, path: str) -> str:
+    if not raw:
+        raise EdxmlError("missing-field", "ContentId is missing", path)
+    normalised = normalise_cid(raw)
+    if raw != normalised:
+        ctx.warn("cid-prefix", path, f"content id {raw!r} normalised to {normalised!r}")
+    return normalised
+
+
+def _manifest(ctx: _Ctx, envelope: etree._Element) -> list[ManifestReference] | None:
+    body = _kid(ctx, envelope, "edXMLBody", "edXMLEnvelope")
+    manifest = _kid(ctx, body, "edXMLManifest", "edXMLBody") if body is not None else None
+    if manifest is None:
+        return None
+    if manifest.get("version") is None:
+        ctx.warn("manifest-version", "edXMLManifest/@version", "edXMLManifest has no version attribute")
+    references: list[ManifestReference] = []
+    for index, item in enumerate(_kids(manifest, "Reference")):
+        path = f"edXMLManifest/Reference[{index}]"
+        _check_order(ctx, item, "Reference", path)
+        references.append(
+            ManifestReference(
+                content_id=_cid(ctx, _text(ctx, item, "ContentId", path), f"{path}/ContentId"),
+                content_type=_text(ctx, item, "ContentType", path) or "application/octet-stream",
+                description=_text(ctx, item, "Description", path),
+                attachment_name=_text(ctx, item, "AttachmentName", path),
+                href=item.get(f"{{{XLINK_NAMESPACE}}}href"),
+            )
+        )
+    return references
+
+
+def _attachment_container(ctx: _Ctx, root: etree._Element, envelope: etree._Element) -> etree._Element | None:
+    encoded = _kid(ctx, root, "AttachmentEncoded", "")
+    if encoded is not None:
+        return encoded
+    for parent, path in ((envelope, "edXMLEnvelope"),):
+        for candidate in parent.iter():
+            if _local(candidate) == "AttachmentEncoded":
+                ctx.warn(
+                    "attachment-position",
+                    f"{path}/AttachmentEncoded",
+                    "AttachmentEncoded found inside the envelope instead of beside it",
+                )
+                return candidate
+    return None
+
+
+def _decode(text: str, path: str) -> bytes:
+    compact = "".join(text.split())
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise EdxmlError("bad-base64", f"ContentTransferEncoded is not base64: {exc}", path) from None
+
+
+def _attachments(ctx: _Ctx, container: etree._Element | None) -> list[Attachment]:
+    if container is None:
+        return []
+    attachments: list[Attachment] = []
+    for index, item in enumerate(_kids(container, "Attachment")):
+        path = f"AttachmentEncoded/Attachment[{index}]"
+        _check_order(ctx, item, "Attachment", path)
+        attachment = Attachment(
+            content_id=_cid(ctx, _text(ctx, item, "ContentId", path), f"{path}/ContentId"),
+            attachment_name=_text(ctx, item, "AttachmentName", path),
+            content=_decode(
+                _text(ctx, item, "ContentTransferEncoded", path), f"{path}/ContentTransferEncoded"
+            ),
+            content_type=_text(ctx, item, "ContentType", path) or "application/octet-stream",
+            description=_text(ctx, item, "Description", path),
+        )
+        if attachment.is_zipped:
+            _check_zip(attachment, path)
+        attachments.append(attachment)
+    return attachments
+
+
+def _check_zip(attachment: Attachment, path: str) -> None:
+    """Open the central directory only: cheap, and never decompresses a possible zip bomb."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(attachment.content)) as archive:
+            archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise EdxmlError(
+            "bad-zip",
+            f"attachment {attachment.content_id} is declared {attachment.content_type} "
+            f"but is not a zip: {exc}",
+            path,
+        ) from None
+
+
+def _cross_check(ctx: _Ctx, manifest: list[ManifestReference] | None, attachments: list[Attachment]) -> None:
+    cids = [a.content_id for a in attachments]
+    duplicates = sorted({c for c in cids if cids.count(c) > 1})
+    if duplicates:
+        raise EdxmlError("duplicate-cid", f"attachments share content ids {duplicates}", "AttachmentEncoded")
+    if manifest is None:
+        if attachments:
+            ctx.warn("missing-manifest", "edXMLBody/edXMLManifest", "attachments without a manifest")
+        return
+    listed = {ref.content_id for ref in manifest if ref.href is None}
+    present = set(cids)
+    if listed != present:
+        raise EdxmlError(
+            "cid-mismatch",
+            f"manifest lists {sorted(listed - present) or 'nothing'} without attachment; attachments "
+            f"{sorted(present - listed) or 'none'} are not in the manifest",
+            "edXMLBody/edXMLManifest",
+        )
+
+
+def _not_canonical(ctx: _Ctx, root: etree._Element, kind: schema.PacketKind) -> None:
+    errors = schema.schema_errors(root, kind)
+    if errors:
+        ctx.warn("schema", "/", f"not valid against lgsp's edXML XSD ({len(errors)} errors): {errors[0]}")
+
+
+def read_document(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, schema_check: bool = True
+) -> ReadResult[DocumentPacket]:
+    """Parse an edoc packet. With ``schema_check`` a packet the XSD rejects gets a ``schema`` deviation."""
+    return _document_from(*_packet_parts(data, max_bytes), schema_check)
+
+
+def _document_from(
+    root: etree._Element, ctx: _Ctx, header: etree._Element, mh: etree._Element, schema_check: bool
+) -> ReadResult[DocumentPacket]:
+    if _kid(ctx, mh, "StatusCode", "MessageHeader") is not None:
+        raise EdxmlError("wrong-kind", "this is a status packet, not a document", "MessageHeader/StatusCode")
+    envelope = _need(ctx, root, "edXMLEnvelope", "")
+    _check_order(ctx, root, "edXML", "")
+    _check_order(ctx, envelope, "edXMLEnvelope", "edXMLEnvelope")
+    _check_order(ctx, header, "edXMLHeader", "edXMLHeader")
+    message_header = _message_header(ctx, mh)
+    trace = _trace(ctx, header)
+    signature = _signature(ctx, root, header)
+    manifest = _manifest(ctx, envelope)
+    attachments = _attachments(ctx, _attachment_container(ctx, root, envelope))
+    _cross_check(ctx, manifest, attachments)
+    if schema_check:
+        _not_canonical(ctx, root, "edoc")
+    packet = DocumentPacket(message_header, trace, attachments, manifest or [], signature)
+    return ReadResult(packet, ctx.deviations)
+
+
+def _status_code(raw: str) -> tuple[StatusCode, bool]:
+    text = raw.strip()
+    if not text.isdigit():
+        raise EdxmlError("bad-status-code", f"StatusCode {raw!r} is not numeric", "MessageHeader/StatusCode")
+    padded = text.zfill(2)
+    try:
+        return StatusCode(padded), padded == text
+    except ValueError:
+        raise EdxmlError(
+            "unknown-status-code",
+            f"StatusCode {padded} is not one of {', '.join(c.value for c in StatusCode)}",
+            "MessageHeader/StatusCode",
+        ) from None
+
+
+def read_status(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, schema_check: bool = True
+) -> ReadResult[StatusPacket]:
+    """Parse a status packet."""
+    return _status_from(*_packet_parts(data, max_bytes), schema_check)
+
+
+def _status_from(
+    root: etree._Element, ctx: _Ctx, header: etree._Element, mh: etree._Element, schema_check: bool
+) -> ReadResult[StatusPacket]:
+    p = "MessageHeader"
+    raw_code = _text(ctx, mh, "StatusCode", p)
+    if not raw_code:
+        if _kid(ctx, mh, "Subject", p) is not None:
+            raise EdxmlError("wrong-kind", "this is a document, not a status packet", f"{p}/StatusCode")
+        raise EdxmlError("missing-field", "required field StatusCode is missing or empty", f"{p}/StatusCode")
+    code, canonical = _status_code(raw_code)
+    if not canonical:
+        ctx.warn("status-code-format", f"{p}/StatusCode", f"{raw_code!r} read as {code.value}")
+    _check_order(ctx, mh, "StatusHeader", p)
+    for extra in ("TraceHeaderList", "Signature"):
+        if any(_local(child) == extra for child in header):
+            ctx.warn("unexpected-element", f"edXMLHeader/{extra}", f"status packets carry no {extra}")
+    rf = _need(ctx, mh, "ResponseFor", p)
+    rp = f"{p}/ResponseFor"
+    packet = StatusPacket(
+        from_=_organization(ctx, _need(ctx, mh, "From", p), f"{p}/From"),
+        response_for=StatusResponseFor(
+            organ_id=_organ_id(ctx, _text(ctx, rf, "OrganId", rp, required=True), f"{rp}/OrganId"),
+            code=_text(ctx, rf, "Code", rp, required=True),
+            document_id=_text(ctx, rf, "DocumentId", rp, required=True),
+            promulgation_date=_date(ctx, _text(ctx, rf, "PromulgationDate", rp), f"{rp}/PromulgationDate"),
+        ),
+        status_code=code,
+        timestamp=_timestamp(ctx, _text(ctx, mh, "Timestamp", p), f"{p}/Timestamp", required=True)
+        or datetime.min,
+        description=_text(ctx, mh, "Description", p),
+        staff_info=_staff(ctx, _kid(ctx, mh, "StaffInfo", p), f"{p}/StaffInfo"),
+    )
+    if schema_check:
+        _not_canonical(ctx, root, "status")
+    return ReadResult(packet, ctx.deviations)
+
+
+def read_packet(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, schema_check: bool = True
+) -> ReadResult[DocumentPacket] | ReadResult[StatusPacket]:
+    """Read either kind of packet, deciding by content (a MessageHeader with StatusCode is a status)."""
+    root, ctx, header, mh = _packet_parts(data, max_bytes)
+    if _kid(ctx, mh, "StatusCode", "MessageHeader") is not None:
+        return _status_from(root, ctx, header, mh, schema_check)
+    return _document_from(root, ctx, header, mh, schema_check)
+
+
+def deviation_codes(deviations: Iterable[Deviation]) -> list[str]:
+    """Sorted distinct codes, handy for logs and status-packet descriptions."""
+    return sorted({d.code for d in deviations})

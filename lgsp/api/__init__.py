@@ -1,0 +1,1 @@
+"""HTTP APIs other than the gateway path: OAuth2, admin, audit, health, metrics."""

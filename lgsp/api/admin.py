@@ -1,0 +1,204 @@
+"""Admin REST API for the registry, clients and keys (admin scope only).
+
+It calls the same `registry.operations` as the CLI and `lgsp apply`, so the three ways of managing the
+registry cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lgsp.api.deps import caller_with, runtime_of
+from lgsp.auth import clients
+from registry import operations as ops
+from registry.models import Agency, Grant, Service, System
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(caller_with("admin"))])
+
+
+class AgencyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=300)
+    parent: str | None = None
+
+
+class SystemIn(BaseModel):
+    name: str = Field(min_length=1, max_length=300)
+    client: bool = True
+    provider: bool = False
+
+
+class ServiceIn(BaseModel):
+    name: str = Field(min_length=1, max_length=300)
+    base_url: str
+    kind: str = "rest"
+    wsdl_path: str | None = None
+    timeout_seconds: float = 10.0
+    retry_attempts: int = 2
+    retry_backoff_seconds: float = 0.2
+    idempotent_methods: list[str] = ["GET", "HEAD", "OPTIONS"]
+    max_body_bytes: int | None = None
+    signature_policy: str = "off"
+    keep_bodies: bool = False
+
+
+class GrantIn(BaseModel):
+    client: str
+    service: str
+    methods: list[str] = ["*"]
+    path: str = "*"
+
+
+class ClientIn(BaseModel):
+    system: str | None = None
+    scopes: list[str] = ["gateway"]
+    description: str = ""
+
+
+def _session(request: Request) -> Session:
+    return Session(runtime_of(request).engine)
+
+
+def _changed(request: Request) -> None:
+    runtime_of(request).registry_changed()
+
+
+@router.get("/agencies")
+def list_agencies(request: Request) -> list[dict[str, Any]]:
+    with _session(request) as session:
+        return [{"code": a.code, "name": a.name, "parent": a.parent_code}
+                for a in session.scalars(select(Agency).order_by(Agency.code))]
+
+
+@router.put("/agencies/{code}")
+def put_agency(code: str, body: AgencyIn, request: Request) -> dict[str, Any]:
+    with _session(request) as session, session.begin():
+        agency = ops.upsert_agency(session, ops.AgencySpec(code, body.name, body.parent))
+        result = {"code": agency.code, "name": agency.name, "parent": agency.parent_code}
+    _changed(request)
+    return result
+
+
+@router.delete("/agencies/{code}", status_code=204)
+def delete_agency(code: str, request: Request) -> None:
+    with _session(request) as session, session.begin():
+        ops.delete_agency(session, code)
+    _changed(request)
+
+
+@router.get("/systems")
+def list_systems(request: Request) -> list[dict[str, Any]]:
+    with _session(request) as session:
+        return [{"id": s.id, "name": s.name, "client": s.is_client, "provider": s.is_provider}
+                for s in session.scalars(select(System).order_by(System.id))]
+
+
+@router.put("/systems/{agency}/{code}")
+def put_system(agency: str, code: str, body: SystemIn, request: Request) -> dict[str, Any]:
+    with _session(request) as session, session.begin():
+        system = ops.upsert_system(session, ops.SystemSpec(agency, code, body.name, body.client, body.provider))
+        result = {"id": system.id, "name": system.name, "client": system.is_client,
+                  "provider": system.is_provider}
+    _changed(request)
+    return result
+
+
+@router.delete("/systems/{agency}/{code}", status_code=204)
+def delete_system(agency: str, code: str, request: Request) -> None:
+    with _session(request) as session, session.begin():
+        ops.delete_system(session, f"{agency}/{code}")
+    _changed(request)
+
+
+def _service_out(service: Service) -> dict[str, Any]:
+    return {"id": service.id, "name": service.name, "kind": service.kind, "base_url": service.base_url,
+            "wsdl_path": service.wsdl_path, "timeout_seconds": service.timeout_seconds,
+            "retry_attempts": service.retry_attempts, "retry_backoff_seconds": service.retry_backoff_seconds,
+            "idempotent_methods": service.idempotent_methods, "max_body_bytes": service.max_body_bytes,
+            "signature_policy": service.signature_policy, "keep_bodies": service.keep_bodies}
+
+
+@router.get("/services")
+def list_services(request: Request) -> list[dict[str, Any]]:
+    with _session(request) as session:
+        return [_service_out(s) for s in session.scalars(select(Service).order_by(Service.id))]
+
+
+@router.put("/services/{agency}/{system}/{code}")
+def put_service(agency: str, system: str, code: str, body: ServiceIn, request: Request) -> dict[str, Any]:
+    spec = ops.ServiceSpec(system=f"{agency}/{system}", code=code, **body.model_dump())
+    with _session(request) as session, session.begin():
+        result = _service_out(ops.upsert_service(session, spec))
+    _changed(request)
+    return result
+
+
+@router.delete("/services/{agency}/{system}/{code}", status_code=204)
+def delete_service(agency: str, system: str, code: str, request: Request) -> None:
+    with _session(request) as session, session.begin():
+        ops.delete_service(session, f"{agency}/{system}/{code}")
+    _changed(request)
+
+
+def _grant_out(grant: Grant) -> dict[str, Any]:
+    return {"id": grant.id, "client": grant.client_system_id, "service": grant.service_id,
+            "methods": grant.methods.split(","), "path": grant.path_pattern}
+
+
+@router.get("/grants")
+def list_grants(request: Request) -> list[dict[str, Any]]:
+    with _session(request) as session:
+        return [_grant_out(g) for g in session.scalars(select(Grant).order_by(Grant.id))]
+
+
+@router.post("/grants", status_code=201)
+def post_grant(body: GrantIn, request: Request) -> dict[str, Any]:
+    with _session(request) as session, session.begin():
+        grant = ops.add_grant(session, ops.GrantSpec(body.client, body.service, body.methods, body.path))
+        session.flush()
+        result = _grant_out(grant)
+    _changed(request)
+    return result
+
+
+@router.delete("/grants/{grant_id}", status_code=204)
+def delete_grant(grant_id: int, request: Request) -> None:
+    with _session(request) as session, session.begin():
+        ops.delete_grant(session, grant_id)
+    _changed(request)
+
+
+@router.get("/clients")
+def list_clients(request: Request) -> list[dict[str, Any]]:
+    return [{"client_id": c.client_id, "system": c.system_id, "scopes": c.scopes.split(),
+             "disabled": c.disabled, "description": c.description}
+            for c in clients.list_clients(runtime_of(request).engine)]
+
+
+@router.post("/clients", status_code=201)
+def post_client(body: ClientIn, request: Request) -> dict[str, Any]:
+    issued = clients.create_client(runtime_of(request).engine, body.system, body.scopes, body.description)
+    return {"client_id": issued.client_id, "client_secret": issued.client_secret, "system": issued.system_id,
+            "scopes": issued.scopes}
+
+
+@router.post("/clients/{client_id}/rotate-secret")
+def rotate_client_secret(client_id: str, request: Request) -> dict[str, Any]:
+    issued = clients.rotate_secret(runtime_of(request).engine, client_id)
+    return {"client_id": issued.client_id, "client_secret": issued.client_secret}
+
+
+@router.post("/clients/{client_id}/disable", status_code=204)
+def disable_client(client_id: str, request: Request) -> None:
+    runtime = runtime_of(request)
+    clients.set_disabled(runtime.engine, client_id, True)
+    runtime.registry_changed()
+
+
+@router.post("/keys/rotate")
+def rotate_keys(request: Request) -> dict[str, str]:
+    return {"kid": runtime_of(request).keyring.rotate()}

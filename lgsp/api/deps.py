@@ -1,0 +1,31 @@
+"""Shared dependencies of the FastAPI routers: the runtime and scope-checked callers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request
+
+from lgsp.auth.tokens import ClientIdentity, require_scope
+from lgsp.runtime import Runtime
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def caller_with(scope: str) -> Callable[[Request], ClientIdentity]:
+    """A dependency that authenticates the bearer token and requires ``scope``."""
+
+    def dependency(request: Request) -> ClientIdentity:
+        runtime = runtime_of(request)
+        identity = runtime.tokens.authenticate(request.headers.get("authorization"))
+        if identity.client_id in runtime.disabled_clients:
+            from lgsp.problems import Problem
+
+            raise Problem("invalid-token", "this client has been disabled")
+        require_scope(identity, scope)
+        return identity
+
+    return dependency

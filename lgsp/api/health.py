@@ -1,0 +1,43 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from lgsp import metrics
+from lgsp.api.deps import runtime_of
+from lgsp.store.migrate import is_current
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: store reachable and migrations current")
+async def readyz(request: Request) -> JSONResponse:
+    runtime = runtime_of(request)
+
+    def check() -> dict[str, str]:
+        try:
+            with runtime.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return {"store": f"unreachable: {type(exc).__name__}"}
+        return {"store": "ok", "migrations": "current" if is_current(runtime.engine) else "outdated"}
+
+    checks = await run_in_threadpool(check)
+    ready = checks.get("store") == "ok" and checks.get("migrations") == "current"
+    return JSONResponse({"status": "ready" if ready else "not-ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def prometheus() -> Response:
+    payload, content_type = metrics.render()
+    return Response(payload, media_type=content_type)

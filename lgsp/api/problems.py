@@ -1,0 +1,53 @@
+"""Render every error of the FastAPI side as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from lgsp.auth.clients import ClientError
+from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
+from registry.operations import RegistryError, RegistryNotFound
+
+_STATUS_KIND = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
+                405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
+                415: "unsupported-media-type", 422: "validation-failed"}
+
+
+def problem_response(problem: Problem, request: Request) -> JSONResponse:
+    return JSONResponse(problem.to_dict(instance=str(request.url.path)), status_code=problem.status,
+                        media_type=PROBLEM_CONTENT_TYPE, headers=problem.headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RegistryError)
+    async def on_registry_error(request: Request, exc: RegistryError) -> JSONResponse:
+        return problem_response(Problem("validation-failed", str(exc),
+                                        errors=[{"field": exc.field, "message": str(exc)}]), request)
+
+    @app.exception_handler(ClientError)
+    async def on_client_error(request: Request, exc: ClientError) -> JSONResponse:
+        return problem_response(Problem("validation-failed", str(exc),
+                                        errors=[{"field": exc.field, "message": str(exc)}]), request)
+
+    @app.exception_handler(RegistryNotFound)
+    async def on_not_found(request: Request, exc: RegistryNotFound) -> JSONResponse:
+        return problem_response(Problem("not-found", str(exc)), request)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "message": err.get("msg")}
+                  for err in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(Problem("validation-failed", detail, errors=errors), request)
+
+    @app.exception_handler(HTTPException)
+    async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
+        kind = _STATUS_KIND.get(exc.status_code, "bad-request" if exc.status_code < 500 else "internal-error")
+        return problem_response(Problem(kind, str(exc.detail), status=exc.status_code), request)

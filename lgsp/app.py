@@ -1,0 +1,62 @@
+"""The application factory: one ASGI callable serving the gateway and the APIs.
+
+`/services/...` goes straight to the gateway pipeline (a raw ASGI handler: no framework routing or
+validation on the hot path); everything else is a FastAPI app (OAuth2, admin, audit, health).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from lgsp.api import admin, audit, health, oauth, problems
+from lgsp.gateway import pipeline
+from lgsp.runtime import Runtime
+from lgsp.settings import Settings
+
+
+class LgspApp:
+    """Dispatches by path prefix; lifespan and everything but the gateway go to FastAPI."""
+
+    def __init__(self, runtime: Runtime, api: FastAPI) -> None:
+        self.runtime = runtime
+        self.api = api
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(pipeline.PREFIX):
+            await pipeline.handle(scope, receive, send, self.runtime)
+        else:
+            await self.api(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> LgspApp:
+    settings = settings or Settings.load()
+    runtime = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    api = FastAPI(title="lgsp", version="0.1.0", lifespan=lifespan,
+                  description="Local Government Service Platform: gateway, registry, audit.")
+    api.state.runtime = runtime
+    problems.install(api)
+    for router in (oauth.router, admin.router, audit.router, health.router):
+        api.include_router(router)
+    return LgspApp(runtime, api)
+
+
+def app_from_env() -> LgspApp:
+    """Factory for `uvicorn --factory lgsp.app:app_from_env` (used by `lgsp serve --workers N`)."""
+    from lgsp import logs
+
+    settings = Settings.load()
+    logs.configure(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,211 @@
+"""Audit entry format v1: the exact bytes a Merkle leaf commits to.
+
+Why a separate, versioned encoding: an auditor must recompute a leaf hash from an exported entry
+without our database, ORM or Python version. v1 is the RFC 8785 (JCS) serialisation of a JSON object
+restricted so that JCS is trivial to reproduce in any language: keys sorted by UTF-16 code units, no
+whitespace, UTF-8, and *no floating-point numbers anywhere* (latency is integer microseconds; floats
+in ``extra`` are refused), so the one hard part of JCS — number formatting — never arises.
+The specification for outside implementers is ``docs/protocols/audit-entry-v1.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from lgsp.audit.merkle import leaf_hash
+
+__all__ = [
+    "ENTRY_FIELDS",
+    "ENTRY_VERSION",
+    "TIME_PATTERN",
+    "CanonicalError",
+    "canonical_entry",
+    "canonical_entry_bytes",
+    "entry_leaf_hash",
+    "format_time",
+    "jcs_bytes",
+    "pick_entry_fields",
+]
+
+ENTRY_VERSION = 1
+MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): larger integers are not portable across parsers
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+TIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+_REQUIRED_STR = ("message_id", "method", "path")
+_OPTIONAL_STR = ("correlation_id", "client", "service", "user_id", "problem_type")
+_REQUIRED_HEX: tuple[str, ...] = ()
+_OPTIONAL_HEX = ("request_sha256", "response_sha256", "signature_report_sha256")
+_REQUIRED_INT = ("index", "status", "latency_us")
+
+ENTRY_FIELDS: tuple[str, ...] = (
+    "v",
+    "index",
+    "time",
+    *_REQUIRED_STR,
+    *_OPTIONAL_STR,
+    "status",
+    "latency_us",
+    *_REQUIRED_HEX,
+    *_OPTIONAL_HEX,
+    "extra",
+)
+"""Every key of a v1 canonical entry; all are always present (absent values are JSON null)."""
+
+
+class CanonicalError(ValueError):
+    """An entry cannot be encoded in v1; the message names the field and the rule broken."""
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with exactly six fractional digits and a ``Z``: one spelling per instant."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise CanonicalError("time must be timezone-aware (naive datetimes are ambiguous)")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- JCS (RFC 8785) for the float-free subset ------------------------------------------------------
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _jcs_string(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        elif 0xD800 <= ord(ch) <= 0xDFFF:
+            raise CanonicalError("strings must not contain lone UTF-16 surrogates")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _jcs(value: Any, where: str) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise CanonicalError(f"{where}: integer {value} exceeds 2**53-1; encode it as a string")
+        return str(value)
+    if isinstance(value, float):
+        raise CanonicalError(f"{where}: floats are not allowed in v1; use an integer or a string")
+    if isinstance(value, str):
+        return _jcs_string(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_jcs(v, f"{where}[{i}]") for i, v in enumerate(value)) + "]"
+    if isinstance(value, Mapping):
+        for k in value:
+            if not isinstance(k, str):
+                raise CanonicalError(f"{where}: object keys must be strings, got {k!r}")
+        keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
+        return "{" + ",".join(f"{_jcs_string(k)}:{_jcs(value[k], f'{where}.{k}')}" for k in keys) + "}"
+    raise CanonicalError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def jcs_bytes(value: Any) -> bytes:
+    """RFC 8785 canonical JSON of a float-free value, UTF-8 encoded."""
+    return _jcs(value, "$").encode("utf-8")
+
+
+# --- the entry --------------------------------------------------------------------------------------
+
+
+def pick_entry_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Select the v1 fields from a wider mapping (e.g. an ``audit_entries`` row).
+
+    Maps the store's column names onto v1: ``idx`` -> ``index``, ``latency_ms`` (float) ->
+    ``latency_us`` = round(ms * 1000), and a naive ``time`` (SQLite drops the zone) is taken as UTC.
+    Convenience for the writer side only: the verifier uses :func:`canonical_entry`, which refuses
+    unknown keys so nothing in a bundle can look committed when it is not.
+    """
+    picked = {k: row[k] for k in ENTRY_FIELDS if k in row}
+    if "index" not in picked and "idx" in row:
+        picked["index"] = row["idx"]
+    if "latency_us" not in picked and "latency_ms" in row:
+        picked["latency_us"] = round(float(row["latency_ms"]) * 1000)
+    when = picked.get("time")
+    if isinstance(when, datetime) and when.tzinfo is None:
+        picked["time"] = when.replace(tzinfo=UTC)
+    picked.setdefault("v", ENTRY_VERSION)
+    return picked
+
+
+def canonical_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``entry`` and return its v1 canonical form (a plain dict of exactly ENTRY_FIELDS).
+
+    Optional fields may be omitted (they become null), ``extra`` defaults to ``{}``, ``time`` may be
+    an aware datetime or the canonical string, ``v`` defaults to 1. Anything else is an error.
+    """
+    unknown = sorted(set(entry) - set(ENTRY_FIELDS))
+    if unknown:
+        raise CanonicalError(f"unknown field(s) {unknown}: v1 entries have only {list(ENTRY_FIELDS)}")
+    out: dict[str, Any] = {}
+    version = entry.get("v", ENTRY_VERSION)
+    if version != ENTRY_VERSION or isinstance(version, bool):
+        raise CanonicalError(f"entry version {version!r} is not {ENTRY_VERSION}")
+    out["v"] = ENTRY_VERSION
+
+    for name in _REQUIRED_INT:
+        value = entry.get(name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise CanonicalError(f"{name} must be an integer, got {value!r}")
+        if not 0 <= value <= MAX_SAFE_INTEGER:
+            raise CanonicalError(f"{name} must be between 0 and 2**53-1, got {value}")
+        out[name] = value
+
+    when = entry.get("time")
+    if isinstance(when, datetime):
+        out["time"] = format_time(when)
+    elif isinstance(when, str) and TIME_PATTERN.match(when):
+        out["time"] = when
+    else:
+        raise CanonicalError(f"time must be an aware datetime or 'YYYY-MM-DDTHH:MM:SS.ffffffZ', got {when!r}")
+
+    for name in _REQUIRED_STR + _OPTIONAL_STR:
+        value = entry.get(name)
+        if value is None and name in _OPTIONAL_STR:
+            out[name] = None
+        elif isinstance(value, str) and (value or name in _OPTIONAL_STR):
+            out[name] = value
+        else:
+            raise CanonicalError(f"{name} must be a non-empty string, got {value!r}")
+
+    for name in _REQUIRED_HEX + _OPTIONAL_HEX:
+        value = entry.get(name)
+        if value is None and name in _OPTIONAL_HEX:
+            out[name] = None
+        elif isinstance(value, str) and _HEX64.match(value):
+            out[name] = value
+        else:
+            raise CanonicalError(f"{name} must be 64 lowercase hex digits (SHA-256), got {value!r}")
+
+    extra = entry.get("extra", {})
+    if extra is None:
+        extra = {}
+    if not isinstance(extra, Mapping):
+        raise CanonicalError(f"extra must be a JSON object, got {type(extra).__name__}")
+    jcs_bytes(extra)  # validates: no floats, string keys, no surrogates
+    out["extra"] = dict(extra)
+    return out
+
+
+def canonical_entry_bytes(entry: Mapping[str, Any]) -> bytes:
+    """The v1 canonical bytes of an entry: JCS of :func:`canonical_entry`."""
+    return jcs_bytes(canonical_entry(entry))
+
+
+def entry_leaf_hash(entry: Mapping[str, Any]) -> bytes:
+    """The Merkle leaf hash of an entry: SHA-256(0x00 || canonical_entry_bytes(entry))."""
+    return leaf_hash(canonical_entry_bytes(entry))

@@ -1,0 +1,57 @@
+"""The audit table: one append-only row per exchange, hash-chained to the previous row.
+
+The row keeps hashes of bodies, never the bodies themselves (bodies are optional per service and kept
+apart, so they can be redacted without touching the evidence). `leaf_hash` commits to the canonical
+entry bytes (format v1, `lgsp.audit.canonical`); `chain_hash` = SHA-256(previous chain_hash || leaf_hash).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lgsp.store.base import Base
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_entries_time", "time"),
+        Index("ix_audit_entries_client", "client", "time"),
+        Index("ix_audit_entries_service", "service", "time"),
+        Index("ix_audit_entries_message_id", "message_id"),
+    )
+
+    idx: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    message_id: Mapped[str] = mapped_column(String(64))
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
+    client: Mapped[str | None] = mapped_column(String(100))
+    service: Mapped[str | None] = mapped_column(String(170))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(2000))
+    user_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(Integer)
+    latency_us: Mapped[int] = mapped_column(BigInteger)
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
+    response_sha256: Mapped[str | None] = mapped_column(String(64))
+    problem_type: Mapped[str | None] = mapped_column(String(200))
+    signature_report_sha256: Mapped[str | None] = mapped_column(String(64))
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditBody(Base):
+    """Optional request/response bodies (per service `keep_bodies`); redactable without breaking proofs."""
+
+    __tablename__ = "audit_bodies"
+
+    idx: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    request_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    redacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,96 @@
+"""``lgsp-audit-verify FILE``: verify an audit bundle or receipt with no database and no network.
+
+Why a separate entry point: the auditor should not need to install or trust the gateway, configure
+a database, or reach our servers. Everything checked is in the file; the only outside input the
+auditor should add is *which log keys to trust* (``--trusted-keys``, the ``GET /audit/keys``
+document obtained independently) and, if heads are timestamped, the TSA's root certificate.
+
+Exit status: 0 = every check passed; 1 = at least one check failed (tampering, bad proof, unknown
+key, ...); 2 = the file or an option could not be read at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from lgsp.audit.bundle import Report, verify_bundle
+from lgsp.audit.sth import HeadVerificationError, LogKeyRing
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lgsp-audit-verify",
+        description="Verify an lgsp audit bundle or receipt offline (no database, no network).",
+    )
+    parser.add_argument("file", type=Path, help="bundle or receipt JSON (`lgsp audit export`, or the API)")
+    parser.add_argument(
+        "--trusted-keys", type=Path, metavar="KEYS.json",
+        help="the log's key list (GET /audit/keys) obtained independently; heads must be signed by these",
+    )
+    parser.add_argument(
+        "--tsa-root", type=Path, metavar="ROOT.pem", help="trust this TSA root certificate to check tokens"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    parser.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    return parser
+
+
+def _print_report(report: Report, console: Console, quiet: bool) -> None:
+    if not quiet:
+        table = Table(title="lgsp audit bundle verification", show_lines=False)
+        table.add_column("check")
+        table.add_column("result")
+        table.add_column("detail", overflow="fold")
+        marks = {True: "[green]ok[/]", False: "[bold red]FAILED[/]", None: "[yellow]note[/]"}
+        for check in report.checks:
+            table.add_row(check.name, marks[check.ok], check.detail)
+        console.print(table)
+    if report.passed:
+        counts = f"{report.entries_verified} entries, {report.heads_verified} signed heads"
+        console.print(f"[bold green]VERIFIED[/]: {counts}")
+    else:
+        console.print(f"[bold red]NOT VERIFIED[/]: {len(report.failures)} check(s) failed")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point; returns the exit status (see module docstring)."""
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False)
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # its own chatter would drown the verdict
+    logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
+    try:
+        bundle = json.loads(args.file.read_bytes())
+        trusted = None
+        if args.trusted_keys is not None:
+            trusted = LogKeyRing.from_json(json.loads(args.trusted_keys.read_bytes()))
+        tsa_roots = args.tsa_root.read_bytes() if args.tsa_root is not None else None
+    except (OSError, ValueError, HeadVerificationError) as exc:
+        console.print(f"[bold red]ERROR[/]: cannot read input: {exc}")
+        return EXIT_UNREADABLE
+    report = verify_bundle(bundle, trusted_keys=trusted, tsa_roots=tsa_roots)
+    if args.json:
+        print(json.dumps({
+            "passed": report.passed,
+            "entries_verified": report.entries_verified,
+            "heads_verified": report.heads_verified,
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks],
+        }, ensure_ascii=False, indent=2))
+    else:
+        _print_report(report, console, args.quiet)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Where the Merkle tree's node hashes live: in memory (tests, offline tools) or in SQL (the log).
+
+Why store nodes and not only leaves: recomputing a root from 10**6 leaves takes seconds; reading the
+~20 perfect-subtree hashes a proof needs takes well under a millisecond. Only *perfect* subtrees are
+stored — they never change once complete — so the table is append-only, like the log itself: each
+appended leaf adds its own row plus one row per subtree it completes (≈ 2 rows per leaf overall).
+
+Writers: exactly one process integrates leaves at a time (the sequencer holding the advisory lock,
+DESIGN §6). :meth:`SqlTreeStore.append` takes the expected first index, so a second writer, a replay
+or a hole fails loudly instead of corrupting the tree; pass the sequencer's connection to make the
+node rows part of the same transaction as the entries they commit to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar, cast
+
+from sqlalchemy import BigInteger, Connection, Engine, LargeBinary, SmallInteger, Table, func, select, tuple_
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lgsp.audit.merkle import HASH_SIZE, NodeReader, node_hash, perfect_cover
+from lgsp.store.base import Base
+
+__all__ = [
+    "AuditTreeNode",
+    "MemoryTreeStore",
+    "SqlTreeStore",
+    "TreeStore",
+    "TreeStoreError",
+]
+
+
+class TreeStoreError(RuntimeError):
+    """The store cannot do what was asked (wrong append position, missing node, bad hash)."""
+
+
+class TreeStore(NodeReader, Protocol):
+    """Read side of :class:`~lgsp.audit.merkle.NodeReader` plus incremental append."""
+
+    def append(self, leaf_hashes: Sequence[bytes], start_index: int | None = None) -> int:
+        """Integrate leaves; ``start_index`` must equal the current size if given. Returns new size."""
+        ...
+
+
+def _new_nodes(
+    frontier: dict[int, bytes], size: int, leaf_hashes: Sequence[bytes]
+) -> list[tuple[int, int, bytes]]:
+    """Rows (level, index, hash) created by appending ``leaf_hashes`` to a tree of ``size`` leaves.
+
+    ``frontier`` maps level -> hash of the rightmost *incomplete-pair* perfect subtree at that level
+    (one per set bit of ``size``), i.e. the left siblings still waiting for a right partner. It is
+    updated in place.
+    """
+    rows: list[tuple[int, int, bytes]] = []
+    for offset, h in enumerate(leaf_hashes):
+        if not isinstance(h, bytes) or len(h) != HASH_SIZE:
+            raise TreeStoreError(f"leaf {size + offset} is not a {HASH_SIZE}-byte hash")
+        index, level = size + offset, 0
+        rows.append((0, index, h))
+        while index & 1:  # this node is a right child: its parent is now complete
+            h = node_hash(frontier.pop(level), h)
+            index >>= 1
+            level += 1
+            rows.append((level, index, h))
+        frontier[level] = h
+    return rows
+
+
+class MemoryTreeStore:
+    """All perfect-subtree hashes in Python lists: for tests, tools and the offline verifier."""
+
+    def __init__(self, leaf_hashes: Sequence[bytes] = ()) -> None:
+        self._levels: list[list[bytes]] = [[]]
+        self._frontier: dict[int, bytes] = {}
+        if leaf_hashes:
+            self.append(leaf_hashes)
+
+    def size(self) -> int:
+        return len(self._levels[0])
+
+    def append(self, leaf_hashes: Sequence[bytes], start_index: int | None = None) -> int:
+        if start_index is not None and start_index != self.size():
+            raise TreeStoreError(f"append at index {start_index}, but the tree has {self.size()} leaves")
+        for level, index, h in _new_nodes(self._frontier, self.size(), leaf_hashes):
+            while len(self._levels) <= level:
+                self._levels.append([])
+            assert len(self._levels[level]) == index
+            self._levels[level].append(h)
+        return self.size()
+
+    def get_nodes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        try:
+            return [self._levels[level][index] for level, index in nodes]
+        except IndexError as exc:
+            raise KeyError(f"perfect subtree not in store among {list(nodes)}") from exc
+
+
+class AuditTreeNode(Base):
+    """One complete perfect subtree of the audit Merkle tree; level 0 rows are the leaf hashes."""
+
+    __tablename__ = "audit_tree_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+
+
+_NODES = cast(Table, AuditTreeNode.__table__)
+_T = TypeVar("_T")
+
+
+class SqlTreeStore:
+    """Node hashes in the ``audit_tree_nodes`` table (SQLAlchemy Core; SQLite and PostgreSQL).
+
+    Methods take an optional ``connection`` so the caller can put them inside its own transaction;
+    without one, each call opens (and for writes, commits) its own.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _read(self, connection: Connection | None, fn: Callable[[Connection], _T]) -> _T:
+        if connection is not None:
+            return fn(connection)
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    def size(self, connection: Connection | None = None) -> int:
+        """Leaves integrated so far: max leaf index + 1 (a primary-key lookup, not a COUNT)."""
+        stmt = select(func.max(_NODES.c.idx)).where(_NODES.c.level == 0)
+        top = self._read(connection, lambda c: c.execute(stmt).scalar())
+        return 0 if top is None else int(top) + 1
+
+    def get_nodes(
+        self, nodes: Sequence[tuple[int, int]], connection: Connection | None = None
+    ) -> list[bytes]:
+        if not nodes:
+            return []
+        stmt = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
+            tuple_(_NODES.c.level, _NODES.c.idx).in_(list(nodes))
+        )
+        rows = self._read(connection, lambda c: c.execute(stmt).all())
+        found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+        missing = [n for n in nodes if n not in found]
+        if missing:
+            raise KeyError(f"perfect subtrees missing from audit_tree_nodes: {missing[:5]}")
+        return [found[n] for n in nodes]
+
+    def append(
+        self,
+        leaf_hashes: Sequence[bytes],
+        start_index: int | None = None,
+        connection: Connection | None = None,
+    ) -> int:
+        """Insert the rows for new leaves; refuses if ``start_index`` is not the current size.
+
+        The frontier (≤ log2(size) left siblings) is re-read on every call, so a sequencer that
+        takes over after another one died continues from what is committed, not from a cache.
+        """
+        if connection is None:
+            with self.engine.begin() as conn:
+                return self.append(leaf_hashes, start_index, conn)
+        size = self.size(connection)
+        if start_index is not None and start_index != size:
+            raise TreeStoreError(f"append at index {start_index}, but the tree has {size} leaves")
+        if not leaf_hashes:
+            return size
+        frontier: dict[int, bytes] = {}
+        if size:
+            cover = perfect_cover(0, size)  # one perfect subtree per set bit of size, largest first
+            hashes = self.get_nodes(cover, connection)
+            frontier = {level: h for (level, _), h in zip(cover, hashes, strict=True)}
+        rows = _new_nodes(frontier, size, leaf_hashes)
+        connection.execute(_NODES.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in rows])
+        return size + len(leaf_hashes)

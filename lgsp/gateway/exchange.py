@@ -1,0 +1,58 @@
+"""One request's journey through the gateway; every stage reads and fills it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lgsp.auth.tokens import ClientIdentity
+from lgsp.problems import Problem
+from registry.snapshot import ServiceView
+
+
+@dataclass
+class IncomingRequest:
+    method: str
+    path: str  # the full gateway path, for the audit row
+    sub_path: str  # raw (still percent-encoded) path after the service id
+    query: str
+    headers: list[tuple[bytes, bytes]]
+    content_length: int | None
+    body: bytes | None = None  # set when buffered
+    body_stream: AsyncIterator[bytes] | None = None  # set when streamed to the provider
+    body_sha256: str | None = None
+
+
+@dataclass
+class UpstreamResponse:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes | None  # None when streamed
+    body_sha256: str | None = None
+
+
+@dataclass
+class Exchange:
+    message_id: str
+    correlation_id: str
+    received_at: datetime
+    started: float = field(default_factory=time.perf_counter)
+    request: IncomingRequest | None = None
+    client: ClientIdentity | None = None
+    user_id: str | None = None
+    service_id: str | None = None
+    service: ServiceView | None = None
+    response: UpstreamResponse | None = None
+    problem: Problem | None = None
+    signature_report_sha256: str | None = None
+    attempts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int:
+        if self.problem is not None:
+            return self.problem.status
+        return self.response.status if self.response is not None else 500

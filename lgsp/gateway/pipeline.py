@@ -1,0 +1,287 @@
+"""The gateway pipeline: receive -> authenticate -> resolve -> authorise -> verify -> deliver -> audit.
+
+This file is meant to be read top to bottom to follow one request. Each stage is a small function
+that fills the :class:`Exchange` or raises a :class:`Problem`; `handle` runs them in order and, whatever
+happens, writes the audit entry *before* the caller receives the final byte of the response. Denied
+calls are audited like any other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from lgsp.gateway.exchange import Exchange, IncomingRequest, UpstreamResponse
+from lgsp.gateway.headers import REQUEST_DROP, RESPONSE_DROP, connection_listed, valid_message_id
+from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
+from registry.ids import AGENCY_CODE_PATTERN
+
+if False:  # typing only (avoids an import cycle with lgsp.runtime)
+    from lgsp.runtime import Runtime
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+PREFIX = "/services/"
+_CHUNK = 64 * 1024
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_AGENCY_RE = __import__("re").compile(AGENCY_CODE_PATTERN)
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+# --- stages ----------------------------------------------------------------------------------------
+
+def receive_request(exchange: Exchange, scope: Scope) -> None:
+    """Parse the gateway path `/services/{agency}/{system}/{service}/{path}` and the headers."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    rest = raw_path.decode("latin-1")[len(PREFIX):]
+    parts = rest.split("/", 3)
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    length = _header(headers, b"content-length")
+    exchange.request = IncomingRequest(
+        method=scope["method"], path=scope["path"], sub_path=parts[3] if len(parts) > 3 else "",
+        query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
+        content_length=int(length) if length and length.isdigit() else None,
+    )
+    exchange.user_id = _header(headers, b"x-lgsp-user-id")
+    if len(parts) < 3 or not all(parts[:3]):
+        raise Problem("unknown-service", "gateway paths are /services/{agency}/{system}/{service}/{path}")
+    exchange.service_id = "/".join(parts[:3])
+
+
+def authenticate(exchange: Exchange, runtime: Runtime) -> None:
+    assert exchange.request is not None
+    identity = runtime.tokens.authenticate(_header(exchange.request.headers, b"authorization"))
+    if identity.client_id in runtime.disabled_clients:
+        raise Problem("invalid-token", "this client has been disabled",
+                      headers={"WWW-Authenticate": 'Bearer realm="lgsp", error="invalid_token"'})
+    exchange.client = identity
+
+
+def resolve_service(exchange: Exchange, runtime: Runtime) -> None:
+    assert exchange.service_id is not None
+    snapshot = runtime.registry.current()
+    service = snapshot.services.get(exchange.service_id)
+    if service is None:
+        agency = exchange.service_id.split("/", 1)[0]
+        if not _AGENCY_RE.match(agency):
+            raise Problem("unknown-agency", f"{agency!r} is not an agency code (NNN.NN.NN.XNN)")
+        if agency not in snapshot.agencies:
+            raise Problem("unknown-agency", f"agency {agency} is not registered")
+        raise Problem("unknown-service", f"service {exchange.service_id} is not registered")
+    exchange.service = service
+
+
+def authorise(exchange: Exchange, runtime: Runtime) -> None:
+    """Deny by default: the caller's system needs a grant matching the method and path."""
+    assert exchange.client is not None and exchange.service is not None and exchange.request is not None
+    client = exchange.client
+    if "gateway" not in client.scopes or client.system_id is None:
+        raise Problem("forbidden", "this client may not call services (it needs the 'gateway' scope)")
+    method, path = exchange.request.method, exchange.request.sub_path
+    if not runtime.registry.current().is_granted(client.system_id, exchange.service.id, method, path):
+        raise Problem("forbidden", f"{client.system_id} has no grant for {method} /{path} on {exchange.service.id}")
+
+
+def check_body_size(exchange: Exchange, runtime: Runtime) -> int:
+    assert exchange.request is not None and exchange.service is not None
+    limit = exchange.service.max_body_bytes or runtime.settings.max_body_bytes
+    length = exchange.request.content_length
+    if length is not None and length > limit:
+        raise Problem("payload-too-large", f"request body of {length} bytes exceeds the limit of {limit} bytes",
+                      limit=limit)
+    return limit
+
+
+async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Receive, limit: int) -> None:
+    """Buffer small bodies (replayable for retries); stream large or unsized ones to the provider."""
+    request = exchange.request
+    assert request is not None
+    digest = hashlib.sha256()
+    length = request.content_length
+    threshold = runtime.settings.buffer_response_bytes
+    chunked = "chunked" in (_header(request.headers, b"transfer-encoding") or "").lower()
+    if length is None and not chunked:  # HTTP/1.1: neither Content-Length nor chunked means no body
+        request.body = b""
+        request.body_sha256 = _EMPTY_SHA256
+        return
+    if length is not None and length <= threshold:
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise Problem("bad-request", "client disconnected while sending the body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise Problem("payload-too-large", f"request body exceeds the limit of {limit} bytes", limit=limit)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        request.body = b"".join(chunks)
+        request.body_sha256 = hashlib.sha256(request.body).hexdigest()
+        return
+
+    async def stream() -> AsyncIterator[bytes]:
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise Problem("bad-request", "client disconnected while sending the body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise Problem("payload-too-large", f"request body exceeds the limit of {limit} bytes", limit=limit)
+            digest.update(chunk)
+            if chunk:
+                yield chunk
+            more = message.get("more_body", False)
+        request.body_sha256 = digest.hexdigest()
+
+    request.body_stream = stream()
+
+
+async def verify_signatures(exchange: Exchange, runtime: Runtime) -> None:
+    """Per-service signature policy (off | report | require); the verifier is plugged in by the app."""
+    service = exchange.service
+    if service is None or service.signature_policy == "off" or runtime.signature_check is None:
+        return
+    await runtime.signature_check(exchange)
+
+
+def upstream_headers(exchange: Exchange) -> list[tuple[str, str]]:
+    """The client's headers minus hop-by-hop and lgsp-only ones, plus lgsp's identity headers."""
+    assert exchange.request is not None and exchange.client is not None
+    drop = REQUEST_DROP | connection_listed(exchange.request.headers)
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in exchange.request.headers
+               if k.lower() not in drop]
+    headers.append(("X-LGSP-Message-Id", exchange.message_id))
+    headers.append(("X-Correlation-Id", exchange.correlation_id))
+    headers.append(("X-LGSP-Client", exchange.client.principal))
+    if exchange.user_id:
+        headers.append(("X-LGSP-User-Id", exchange.user_id))
+    return headers
+
+
+# --- the journey ---------------------------------------------------------------------------------
+
+async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -> None:
+    """ASGI entry for `/services/...`: run the stages, audit, answer."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    message_id = valid_message_id(_header(headers, b"x-lgsp-message-id"))
+    exchange = Exchange(message_id=message_id,
+                        correlation_id=(_header(headers, b"x-correlation-id") or message_id)[:128],
+                        received_at=datetime.now(UTC))
+    upstream: aiohttp.ClientResponse | None = None
+    try:
+        receive_request(exchange, scope)
+        authenticate(exchange, runtime)
+        resolve_service(exchange, runtime)
+        authorise(exchange, runtime)
+        limit = check_body_size(exchange, runtime)
+        await read_request_body(exchange, runtime, receive, limit)
+        await verify_signatures(exchange, runtime)
+        upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))
+        await deliver_response(exchange, runtime, upstream, send)
+    except Problem as problem:
+        exchange.problem = problem
+        await send_problem(exchange, runtime, send)
+    except Exception as exc:  # a bug or the store failing: never leave the caller hanging
+        runtime.log.exception("exchange failed", message_id=exchange.message_id)
+        exchange.problem = Problem("internal-error", f"the gateway failed to complete the exchange: {type(exc).__name__}")
+        if not exchange.extra.get("response_started"):
+            await send_problem(exchange, runtime, send, audit=not exchange.extra.get("audited"))
+    finally:
+        if upstream is not None:
+            upstream.release()
+        runtime.observe(exchange)
+
+
+async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aiohttp.ClientResponse,
+                           send: Send) -> None:
+    """Pass the provider's answer on; the audit row is durable before the caller gets the last byte."""
+    drop = RESPONSE_DROP | {k.lower().encode() for k in upstream.headers.get("Connection", "").split(",") if k}
+    headers = [(k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in drop]
+    threshold = runtime.settings.buffer_response_bytes
+    digest = hashlib.sha256()
+    buffered: list[bytes] = []
+    size = 0
+    streaming = False
+    try:
+        async for chunk in upstream.content.iter_chunked(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            if not streaming and size > threshold:
+                streaming = True  # too large to hold: start sending, hold back only the end
+                exchange.extra["response_started"] = True
+                await send({"type": "http.response.start", "status": upstream.status,
+                            "headers": [*headers, (b"x-lgsp-message-id", exchange.message_id.encode())]})
+                for held in buffered:
+                    await send({"type": "http.response.body", "body": held, "more_body": True})
+                buffered = []
+            if streaming:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            else:
+                buffered.append(chunk)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        if streaming:
+            exchange.response = UpstreamResponse(upstream.status, headers, None, digest.hexdigest())
+            exchange.extra["truncated"] = True
+            await runtime.record(exchange)
+            raise
+        kind = "upstream-timeout" if isinstance(exc, TimeoutError) else "upstream-bad-response"
+        raise Problem(kind, f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
+    body = b"".join(buffered)
+    exchange.response = UpstreamResponse(upstream.status, headers, None if streaming else body, digest.hexdigest())
+    index = await runtime.record(exchange)
+    if streaming:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    headers += [
+        (b"content-length", str(len(body)).encode()),
+        (b"x-lgsp-message-id", exchange.message_id.encode()),
+        (b"x-lgsp-audit-index", str(index).encode()),
+    ]
+    await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_problem(exchange: Exchange, runtime: Runtime, send: Send, audit: bool = True) -> None:
+    assert exchange.problem is not None
+    problem = exchange.problem
+    body = problem.body(instance=f"urn:lgsp:message:{exchange.message_id}")
+    headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode()),
+               (b"x-lgsp-message-id", exchange.message_id.encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+    if audit:
+        try:
+            index = await runtime.record(exchange)
+            headers.append((b"x-lgsp-audit-index", str(index).encode()))
+        except Exception:
+            runtime.log.exception("audit write failed", message_id=exchange.message_id)
+            problem = Problem("internal-error", "the exchange could not be recorded in the audit log")
+            exchange.problem = problem
+            body = problem.body(instance=f"urn:lgsp:message:{exchange.message_id}")
+            headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                       (b"content-length", str(len(body)).encode()),
+                       (b"x-lgsp-message-id", exchange.message_id.encode())]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def latency_us(exchange: Exchange) -> int:
+    return int((time.perf_counter() - exchange.started) * 1_000_000)

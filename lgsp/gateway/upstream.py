@@ -1,0 +1,120 @@
+"""Calling providers: a pooled aiohttp client, per-service timeouts, bounded retries, circuit breaking.
+
+aiohttp's client is used because, measured on these machines as a proxy client, it is several times
+faster than httpx under concurrency. Retries (tenacity, exponential backoff with jitter) apply only to
+methods the service declares idempotent and only when the request body is replayable (buffered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+from yarl import URL
+
+from lgsp.gateway.breaker import CircuitBreakers
+from lgsp.gateway.exchange import Exchange
+from lgsp.problems import Problem
+
+RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        super().__init__(f"provider answered {response.status}")
+        self.response = response
+
+
+class Upstream:
+    def __init__(self, pool_size: int, breakers: CircuitBreakers) -> None:
+        self.pool_size = pool_size
+        self.breakers = breakers
+        self.session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=0, ttl_dns_cache=300,
+                                         enable_cleanup_closed=True)
+        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                             skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+                                             cookie_jar=aiohttp.DummyCookieJar())
+
+    async def stop(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    async def send(self, exchange: Exchange, headers: dict[str, str] | list[tuple[str, str]]) -> (
+        aiohttp.ClientResponse
+    ):
+        """Send the exchange's request; returns the provider's response (body not yet read)."""
+        assert self.session is not None and exchange.service is not None and exchange.request is not None
+        service, request = exchange.service, exchange.request
+        provider = service.base_url
+        if not self.breakers.allow(provider):
+            raise Problem("circuit-open", f"provider of {service.id} is failing; calls are paused",
+                          headers={"Retry-After": str(self.breakers.retry_after(provider))})
+        url = service.base_url + "/" + request.sub_path.lstrip("/")
+        if request.query:
+            url += "?" + request.query
+        target = URL(url, encoded=True)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=service.timeout_seconds,
+                                        sock_read=service.timeout_seconds)
+        replayable = request.body_stream is None
+        attempts = 1 + service.retry_attempts if (
+            replayable and request.method in service.idempotent_methods) else 1
+
+        async def attempt() -> aiohttp.ClientResponse:
+            exchange.attempts += 1
+            data: Any = (request.body or None) if request.body_stream is None else request.body_stream
+            response = await asyncio.wait_for(
+                self.session.request(request.method, target, headers=headers, data=data, timeout=timeout,
+                                     allow_redirects=False),
+                timeout=service.timeout_seconds)
+            if response.status in RETRYABLE_STATUS and exchange.attempts < attempts:
+                response.release()
+                raise _RetryableStatus(response)
+            return response
+
+        try:
+            async for trying in AsyncRetrying(
+                stop=stop_after_attempt(attempts),
+                wait=wait_random_exponential(multiplier=service.retry_backoff_seconds,
+                                             max=max(service.retry_backoff_seconds * 8, 0.001)),
+                retry=retry_if_exception_type((aiohttp.ClientConnectionError, TimeoutError,
+                                               _RetryableStatus)),
+                reraise=True,
+            ):
+                with trying:
+                    response = await attempt()
+        except TimeoutError as exc:
+            self.breakers.record_failure(provider)
+            raise Problem("upstream-timeout",
+                          f"provider of {service.id} did not answer within {service.timeout_seconds:g} s",
+                          attempts=exchange.attempts) from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            self.breakers.record_failure(provider)
+            if isinstance(exc, aiohttp.ServerTimeoutError):
+                raise Problem("upstream-timeout",
+                              f"provider of {service.id} did not answer within {service.timeout_seconds:g} s",
+                              attempts=exchange.attempts) from exc
+            raise Problem("upstream-unavailable", f"provider of {service.id} is unreachable: {exc}",
+                          attempts=exchange.attempts) from exc
+        except aiohttp.ClientResponseError as exc:
+            self.breakers.record_failure(provider)
+            raise Problem("upstream-bad-response", f"provider of {service.id} sent an invalid response: {exc}",
+                          attempts=exchange.attempts) from exc
+        except aiohttp.ClientError as exc:
+            self.breakers.record_failure(provider)
+            raise Problem("upstream-bad-response", f"provider of {service.id} sent an invalid response: {exc}",
+                          attempts=exchange.attempts) from exc
+        if response.status >= 500:
+            self.breakers.record_failure(provider)
+        else:
+            self.breakers.record_success(provider)
+        return response

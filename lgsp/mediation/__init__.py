@@ -1,0 +1,45 @@
+"""SOAP <-> REST mediation, transport-free: the gateway does HTTP; this package does the conversion.
+
+Public API (everything else is private)::
+
+    svc = SoapService.from_wsdl("schemas/wsdl/ngsp/ngsp.wsdl")      # cached per path + mtime
+    envelope, headers = svc.build_request("TraCuuDoanhNghiep", {"MaSoThue": "1800123456"}, xroad_headers)
+    ... POST envelope with headers (aiohttp, in the gateway) ...
+    data = svc.parse_response("TraCuuDoanhNghiep", status, content_type, body)   # or a MediationError
+    svc.json_schema("TraCuuDoanhNghiep", "input"); openapi(svc)
+    apply_xroad_headers(incoming_envelope, xroad_headers)             # SOAP pass-through
+
+Every error is a :class:`MediationError` with a stable ``kind`` and ``http_status`` for RFC 9457.
+"""
+
+from .errors import (
+    FieldError,
+    MediationError,
+    MediationInputError,
+    SoapFaultError,
+    UnknownOperationError,
+    UpstreamFormatError,
+    WsdlLoadError,
+)
+from .openapi import openapi
+from .passthrough import apply_xroad_headers
+from .service import OperationInfo, SoapService
+from .xroad import XRoadClient, XRoadHeaders, XRoadService, read_headers
+
+__all__ = [
+    "FieldError",
+    "MediationError",
+    "MediationInputError",
+    "OperationInfo",
+    "SoapFaultError",
+    "SoapService",
+    "UnknownOperationError",
+    "UpstreamFormatError",
+    "WsdlLoadError",
+    "XRoadClient",
+    "XRoadHeaders",
+    "XRoadService",
+    "apply_xroad_headers",
+    "openapi",
+    "read_headers",
+]

@@ -1,0 +1,104 @@
+"""Load a WSDL and the XSDs it imports from local disk only, with zeep's and xmlschema's safe settings.
+
+The gateway must never fetch a schema from the network at call time: a WSDL that imports
+``http://...`` could leak where lgsp runs, hang a request, or swap the contract under us. Both XML engines
+used by mediation are therefore locked to local files under one directory tree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import xmlschema
+import zeep
+from lxml import etree
+from zeep.transports import Transport
+
+from lgsp.safexml import UnsafeXmlError, parse_xml
+
+from .errors import WsdlLoadError
+
+__all__ = ["LocalOnlyTransport", "load_xsd", "load_zeep_client", "safe_settings"]
+
+WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
+XSD_NS = "http://www.w3.org/2001/XMLSchema"
+
+
+def safe_settings() -> zeep.Settings:
+    """zeep settings that refuse DTDs, entities and transitive external fetches (strict parsing)."""
+    return zeep.Settings(
+        strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True, xml_huge_tree=False
+    )
+
+
+class LocalOnlyTransport(Transport):
+    """A zeep transport that can only read files below ``allowed_root``; any URL is refused.
+
+    zeep's ``forbid_external`` already blocks http(s) imports; this is the second lock, and it also stops
+    ``file://`` or ``../`` references from reading files outside the WSDL's directory tree.
+    """
+
+    def __init__(self, allowed_root: Path) -> None:
+        super().__init__(cache=None)
+        self.allowed_root = allowed_root.resolve()
+
+    def load(self, url: str) -> bytes:
+        if not url:
+            raise WsdlLoadError("empty schema location")
+        parsed = urlparse(url)
+        if parsed.scheme not in ("", "file") and len(parsed.scheme) > 1:  # len 1: a Windows drive letter
+            raise WsdlLoadError(
+                f"refusing to fetch {url!r}: WSDLs and schemas are read from local files only"
+            )
+        path = Path(unquote(parsed.path) if parsed.scheme == "file" else url).resolve()
+        if not path.is_relative_to(self.allowed_root):
+            raise WsdlLoadError(f"refusing to read {path}: outside the WSDL directory {self.allowed_root}")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise WsdlLoadError(f"cannot read schema file {path}: {exc}") from exc
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise WsdlLoadError("mediation is transport-free: zeep must not perform HTTP requests")
+
+    post = get
+
+
+def load_zeep_client(path: Path, allowed_root: Path) -> zeep.Client:
+    """A zeep client for a local WSDL (used only to build and decode envelopes, never to send)."""
+    try:
+        return zeep.Client(str(path), transport=LocalOnlyTransport(allowed_root), settings=safe_settings())
+    except WsdlLoadError:
+        raise
+    except Exception as exc:  # zeep raises many types (XMLSyntaxError, Forbidden, LookupError, ...)
+        raise WsdlLoadError(f"cannot load WSDL {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def parse_wsdl_document(path: Path) -> etree._Element:
+    """The WSDL's root element, parsed with the hardened parser (DTDs refused)."""
+    try:
+        return parse_xml(path.read_bytes())
+    except (OSError, UnsafeXmlError) as exc:
+        raise WsdlLoadError(f"cannot read WSDL {path}: {exc}") from exc
+
+
+def load_xsd(wsdl_root: etree._Element, path: Path) -> xmlschema.XMLSchema:
+    """An xmlschema view of the WSDL's ``types`` (inline schemas and their local imports).
+
+    Used for facet-complete input validation and JSON Schema generation; ``allow='local'`` and
+    ``defuse='always'`` keep xmlschema off the network and away from entity tricks.
+    """
+    schemas = wsdl_root.findall(f"{{{WSDL_NS}}}types/{{{XSD_NS}}}schema")
+    if not schemas:
+        raise WsdlLoadError(f"WSDL {path} has no inline xs:schema in wsdl:types")
+    try:
+        return xmlschema.XMLSchema(
+            schemas if len(schemas) > 1 else schemas[0],
+            base_url=str(path.parent),
+            allow="local",
+            defuse="always",
+        )
+    except Exception as exc:
+        raise WsdlLoadError(f"cannot build the XSD of {path}: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,309 @@
+"""``SoapService``: one WSDL, its operations, and transport-free JSON <-> SOAP conversion.
+
+The gateway owns HTTP (aiohttp) and retries; this class only turns a JSON body into envelope bytes plus
+the HTTP headers to send, and a provider's status/content-type/bytes back into JSON or a typed error.
+Services are built once per (WSDL path, mtime) and cached, because building zeep and xmlschema models
+costs tens of milliseconds, far more than a mediated call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import zeep
+from lxml import etree
+from zeep.wsdl.bindings.soap import Soap12Binding, SoapBinding
+
+from lgsp.safexml import UnsafeXmlError, parse_xml
+
+from .errors import (
+    FieldError,
+    MediationInputError,
+    SoapFaultError,
+    UnknownOperationError,
+    UpstreamFormatError,
+    WsdlLoadError,
+)
+from .jsonschemas import Direction, model_schema
+from .jsonvalues import to_json
+from .loader import WSDL_NS, load_xsd, load_zeep_client, parse_wsdl_document
+from .soapenv import SOAP_NAMESPACES, fault_parts
+from .typemodel import FieldModel, build_model, coerce_input
+from .xroad import XRoadHeaders
+
+__all__ = ["OperationInfo", "SoapService"]
+
+_XML_MEDIA_TYPES = {"text/xml", "application/xml", "application/soap+xml"}
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class OperationInfo:
+    """What the gateway and docs need to know about one operation."""
+
+    name: str
+    soap_action: str
+    input_element: str  # Clark notation {ns}local
+    output_element: str
+    input_model: FieldModel
+    output_model: FieldModel
+    documentation: str | None
+    zeep_output: Any  # zeep xsd Element used to decode the response body
+
+
+@dataclass(frozen=True)
+class _CacheKey:
+    path: Path
+    mtime_ns: int
+    size: int
+    allowed_root: Path
+
+
+_cache: dict[_CacheKey, SoapService] = {}
+_cache_lock = threading.Lock()
+
+
+def _decode_json(body: Any) -> Any:
+    if isinstance(body, bytes | bytearray | str):
+        try:
+            # parse_float=Decimal: "12.10" stays 12.10, never 12.1 or 12.0999999
+            return json.loads(body, parse_float=Decimal)
+        except ValueError as exc:
+            raise MediationInputError([FieldError("", f"the body is not valid JSON: {exc}")]) from exc
+    return body
+
+
+class SoapService:
+    """A SOAP service described by a local WSDL (document/literal, SOAP 1.1 or 1.2)."""
+
+    def __init__(self, path: Path, *, allowed_root: Path | None = None, port: str | None = None) -> None:
+        self.path = path.resolve()
+        self.allowed_root = (allowed_root or self.path.parent).resolve()
+        if not self.path.is_relative_to(self.allowed_root):
+            raise WsdlLoadError(f"WSDL {self.path} is outside its allowed directory {self.allowed_root}")
+        wsdl_root = parse_wsdl_document(self.path)
+        self._client = load_zeep_client(self.path, self.allowed_root)
+        self._schema = load_xsd(wsdl_root, self.path)
+        self.name, self._binding, self._proxy, self.soap_version = self._pick_binding(port)
+        docs = self._documentation(wsdl_root)
+        self.operations: dict[str, OperationInfo] = {}
+        for name, op in self._binding._operations.items():
+            self.operations[name] = self._describe(name, op, docs.get(name))
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_wsdl(cls, path: str | Path, *, allowed_root: Path | None = None) -> SoapService:
+        """The cached service for ``path``; rebuilt only when the WSDL file's mtime or size changes."""
+        resolved = Path(path).resolve()
+        try:
+            stat = resolved.stat()
+        except OSError as exc:
+            raise WsdlLoadError(f"cannot read WSDL {resolved}: {exc}") from exc
+        root = (allowed_root or resolved.parent).resolve()
+        key = _CacheKey(resolved, stat.st_mtime_ns, stat.st_size, root)
+        with _cache_lock:
+            service = _cache.get(key)
+            if service is None:
+                for old in [k for k in _cache if k.path == resolved]:
+                    del _cache[old]
+                service = cls(resolved, allowed_root=root)
+                _cache[key] = service
+            return service
+
+    @staticmethod
+    def clear_cache() -> None:
+        with _cache_lock:
+            _cache.clear()
+
+    def _pick_binding(self, port: str | None) -> tuple[str, Any, Any, str]:
+        for service in self._client.wsdl.services.values():
+            for port_name, port_obj in service.ports.items():
+                binding = port_obj.binding
+                if port is not None and port_name != port:
+                    continue
+                if isinstance(binding, SoapBinding):
+                    proxy = self._client.bind(service.name, port_name)
+                    version = "1.2" if isinstance(binding, Soap12Binding) else "1.1"
+                    return service.name, binding, proxy, version
+        raise WsdlLoadError(f"WSDL {self.path} has no SOAP port" + (f" named {port!r}" if port else ""))
+
+    @staticmethod
+    def _documentation(wsdl_root: etree._Element) -> dict[str, str]:
+        docs: dict[str, str] = {}
+        for op in wsdl_root.iterfind(f"{{{WSDL_NS}}}portType/{{{WSDL_NS}}}operation"):
+            text = op.findtext(f"{{{WSDL_NS}}}documentation")
+            if text and op.get("name"):
+                docs[op.get("name", "")] = " ".join(text.split())
+        return docs
+
+    def _describe(self, name: str, op: Any, documentation: str | None) -> OperationInfo:
+        if getattr(op, "style", "document") != "document":
+            raise WsdlLoadError(f"operation {name!r} is rpc-style; mediation supports document/literal only")
+        in_body, out_body = op.input.body, op.output.body
+        if in_body is None or out_body is None:
+            raise WsdlLoadError(f"operation {name!r} lacks a document/literal input or output element")
+        in_xsd = self._schema.maps.elements.get(in_body.qname.text)
+        out_xsd = self._schema.maps.elements.get(out_body.qname.text)
+        if in_xsd is None or out_xsd is None:
+            raise WsdlLoadError(f"operation {name!r}: body element not found in the WSDL's schemas")
+        return OperationInfo(
+            name=name,
+            soap_action=op.soapaction or "",
+            input_element=in_body.qname.text,
+            output_element=out_body.qname.text,
+            input_model=build_model(in_xsd),
+            output_model=build_model(out_xsd),
+            documentation=documentation,
+            zeep_output=out_body,
+        )
+
+    # ------------------------------------------------------------------ public API
+
+    def operation_names(self) -> list[str]:
+        return list(self.operations)
+
+    def operation(self, name: str) -> OperationInfo:
+        """The operation called ``name`` or :class:`UnknownOperationError` (-> 404)."""
+        try:
+            return self.operations[name]
+        except KeyError:
+            raise UnknownOperationError(name, self.operation_names()) from None
+
+    def json_schema(self, operation: str, direction: Direction) -> dict[str, Any]:
+        """JSON Schema of the operation's ``input`` or ``output`` body."""
+        if direction not in ("input", "output"):
+            raise ValueError(f"direction must be 'input' or 'output', not {direction!r}")
+        op = self.operation(operation)
+        model = op.input_model if direction == "input" else op.output_model
+        return model_schema(model, direction, title=f"{self.name}.{operation} {direction}")
+
+    def build_request(
+        self,
+        operation: str,
+        json_body: Any,
+        soap_headers: XRoadHeaders | Sequence[etree._Element] | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """Envelope bytes and HTTP headers for ``operation`` called with ``json_body``.
+
+        ``json_body`` is raw JSON (bytes/str, decoded with exact decimals) or an already-decoded mapping.
+        Raises :class:`MediationInputError` naming every invalid field, :class:`UnknownOperationError`.
+        """
+        op = self.operation(operation)
+        kwargs, errors = coerce_input(op.input_model, _decode_json(json_body))
+        if errors:
+            raise MediationInputError(errors)
+        if isinstance(soap_headers, XRoadHeaders):
+            header_elements: list[etree._Element] | None = soap_headers.elements()
+        else:
+            header_elements = list(soap_headers) if soap_headers else None
+        try:
+            envelope = self._client.create_message(
+                self._proxy, operation, _soapheaders=header_elements, **kwargs
+            )
+        except (TypeError, ValueError, zeep.exceptions.Error) as exc:
+            # Our own validation runs first, so this is a shape our model does not cover (e.g. xs:choice).
+            raise MediationInputError([FieldError("", f"cannot encode the request: {exc}")]) from exc
+        data = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        if self.soap_version == "1.2":
+            headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{op.soap_action}"'}
+        else:
+            headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op.soap_action}"'}
+        return data, headers
+
+    def parse_response(
+        self, operation: str, status: int, content_type: str | None, body: bytes
+    ) -> dict[str, Any]:
+        """The JSON form of a provider's reply, or a typed error (fault, bad/unsafe/HTML response)."""
+        op = self.operation(operation)
+        envelope = self._envelope(status, content_type, body)
+        soap_ns = etree.QName(envelope).namespace or ""
+        body_el = envelope.find(f"{{{soap_ns}}}Body")
+        if body_el is None:
+            raise UpstreamFormatError(
+                "SOAP envelope without a Body", status=status, content_type=content_type
+            )
+        payload = next((c for c in body_el if isinstance(c.tag, str)), None)
+        if payload is not None and payload.tag == f"{{{soap_ns}}}Fault":
+            code, string, detail, actor = fault_parts(payload, soap_ns)
+            raise SoapFaultError(code or "(no faultcode)", string or "(no faultstring)", detail, actor=actor)
+        if not 200 <= status < 300:
+            raise UpstreamFormatError(
+                f"provider answered HTTP {status} with a SOAP body but no Fault",
+                status=status,
+                content_type=content_type,
+            )
+        if payload is None or payload.tag != op.output_element:
+            got = payload.tag if payload is not None else "an empty Body"
+            raise UpstreamFormatError(
+                f"expected {op.output_element} in the SOAP Body, got {got}",
+                status=status,
+                content_type=content_type,
+            )
+        try:
+            value = op.zeep_output.parse(payload, self._client.wsdl.types)
+        except Exception as exc:  # zeep/isodate raise assorted errors for values that break the XSD
+            raise UpstreamFormatError(
+                f"response does not match the WSDL: {type(exc).__name__}: {exc}",
+                status=status,
+                content_type=content_type,
+            ) from exc
+        result = to_json(value)
+        if not isinstance(result, dict):
+            return {op.output_model.name: result}
+        return result
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _envelope(status: int, content_type: str | None, body: bytes) -> etree._Element:
+        media = (content_type or "").split(";")[0].strip().lower()
+        head = body.lstrip()[:256].lower()
+        if not body.strip():
+            raise UpstreamFormatError(
+                f"provider answered HTTP {status} with an empty body",
+                status=status,
+                content_type=content_type,
+            )
+        if media in ("text/html", "application/xhtml+xml") or head.startswith((b"<!doctype html", b"<html")):
+            match = _TITLE.search(body[:4096])
+            title = match.group(1).decode("utf-8", "replace").strip() if match else ""
+            raise UpstreamFormatError(
+                f"provider answered HTTP {status} with an HTML page instead of SOAP"
+                + (f" (title: {title!r})" if title else ""),
+                status=status,
+                content_type=content_type,
+            )
+        if media not in _XML_MEDIA_TYPES and not head.startswith(b"<"):
+            snippet = body[:80].decode("utf-8", "replace")
+            raise UpstreamFormatError(
+                f"provider answered HTTP {status} with non-XML content "
+                f"({content_type or 'no content type'}): "
+                f"{snippet!r}",
+                status=status,
+                content_type=content_type,
+            )
+        try:
+            root = parse_xml(body)
+        except UnsafeXmlError as exc:
+            raise UpstreamFormatError(
+                f"provider response refused: {exc}", status=status, content_type=content_type
+            ) from exc
+        qname = etree.QName(root)
+        if qname.localname != "Envelope" or qname.namespace not in SOAP_NAMESPACES:
+            raise UpstreamFormatError(
+                f"provider answered with XML root {root.tag!r}, not a SOAP Envelope",
+                status=status,
+                content_type=content_type,
+            )
+        return root
+
+    def __repr__(self) -> str:
+        return f"SoapService({self.name!r}, soap {self.soap_version}, operations={self.operation_names()})"

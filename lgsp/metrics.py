@@ -1,0 +1,32 @@
+"""Prometheus metrics: per-service request count, error count and latency histogram.
+
+With several worker processes (`lgsp serve --workers N`) prometheus-client's multiprocess mode is used
+(`PROMETHEUS_MULTIPROC_DIR`, set by `lgsp serve`), so `/metrics` sums all workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+REQUESTS = Counter("lgsp_requests_total", "Exchanges handled by the gateway", ["service", "status"])
+ERRORS = Counter("lgsp_errors_total", "Exchanges that ended in an error status (>= 400)", ["service"])
+LATENCY = Histogram("lgsp_request_duration_seconds", "Exchange latency through the gateway", ["service"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+def observe_exchange(service: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(service, str(status)).inc()
+    if status >= 400:
+        ERRORS.labels(service).inc()
+    LATENCY.labels(service).observe(seconds)
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,76 @@
+"""RFC 9457 problem details: every error lgsp returns has a stable `type` per kind of failure.
+
+Clients and monitoring key on `type` (a URI under `https://lgsp.dev/problems/`), never on the English
+`detail`. A stage of the pipeline raises :class:`Problem` to stop an exchange; the edge renders it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PROBLEM_BASE = "https://lgsp.dev/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+#: kind -> (HTTP status, title). The kind is the last segment of the problem `type` URI.
+KINDS: dict[str, tuple[int, str]] = {
+    "bad-request": (400, "Bad request"),
+    "unauthenticated": (401, "Authentication required"),
+    "invalid-token": (401, "Invalid or expired access token"),
+    "forbidden": (403, "Access not granted"),
+    "unknown-service": (404, "Unknown service"),
+    "unknown-agency": (404, "Unknown agency"),
+    "not-found": (404, "Not found"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "conflict": (409, "Conflict"),
+    "payload-too-large": (413, "Request body too large"),
+    "unsupported-media-type": (415, "Unsupported media type"),
+    "validation-failed": (422, "Validation failed"),
+    "upstream-unavailable": (502, "Provider unavailable"),
+    "upstream-bad-response": (502, "Provider sent an invalid response"),
+    "circuit-open": (503, "Provider temporarily cut off"),
+    "upstream-timeout": (504, "Provider timed out"),
+    "internal-error": (500, "Internal error"),
+}
+
+
+class Problem(Exception):
+    """An error with an RFC 9457 rendering; raise it anywhere in request handling."""
+
+    def __init__(
+        self,
+        kind: str,
+        detail: str,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown problem kind {kind!r}")
+        super().__init__(detail)
+        default_status, self.title = KINDS[kind]
+        self.kind = kind
+        self.status = status or default_status
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.kind
+
+    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extensions)
+        return body
+
+    def body(self, instance: str | None = None) -> bytes:
+        return json.dumps(self.to_dict(instance), ensure_ascii=False).encode()

@@ -1,0 +1,136 @@
+"""Everything one gateway process holds while it runs: store, caches, clients, the audit writer.
+
+Built once by the app factory and started/stopped by the ASGI lifespan, so nothing on the request path
+allocates pools or reloads configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from lgsp import metrics
+from lgsp.audit.writer import AuditWriter
+from lgsp.auth.keys import KeyRing
+from lgsp.auth.models import OAuthClient
+from lgsp.auth.oauth import TokenEndpoint
+from lgsp.auth.tokens import TokenService
+from lgsp.gateway.breaker import CircuitBreakers
+from lgsp.gateway.exchange import Exchange
+from lgsp.gateway.pipeline import latency_us
+from lgsp.gateway.upstream import Upstream
+from lgsp.settings import Settings
+from lgsp.store.db import make_engine
+from lgsp.store.migrate import upgrade
+from registry.snapshot import RegistryCache
+
+SignatureCheck = Callable[[Exchange], Awaitable[None]]
+
+
+def load_disabled_clients(engine: Engine) -> frozenset[str]:
+    with Session(engine) as session:
+        return frozenset(session.scalars(select(OAuthClient.client_id).where(OAuthClient.disabled.is_(True))))
+
+
+class Runtime:
+    def __init__(self, settings: Settings, engine: Engine | None = None, migrate: bool = True) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.database_url)
+        if migrate:
+            upgrade(self.engine)
+        self.log = structlog.get_logger("lgsp")
+        self.registry = RegistryCache(self.engine, settings.registry_refresh_seconds)
+        self.disabled_clients = load_disabled_clients(self.engine)
+        self.keyring = KeyRing(self.engine, settings.token_lifetime_seconds)
+        self.tokens = TokenService(self.keyring, settings.public_url, settings.token_lifetime_seconds)
+        self.token_endpoint = TokenEndpoint(self.engine, self.tokens)
+        self.audit = AuditWriter(self.engine, settings.audit_max_batch)
+        self.breakers = CircuitBreakers(settings.breaker_failure_threshold, settings.breaker_cooldown_seconds)
+        self.upstream = Upstream(settings.upstream_pool_size, self.breakers)
+        self.signature_check: SignatureCheck | None = None
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.keyring.signing_key()
+        await self.audit.start()
+        await self.upstream.start()
+        self._refresher = asyncio.create_task(self._refresh_loop(), name="lgsp-registry-refresh")
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        await self.upstream.stop()
+        await self.audit.stop()
+
+    def registry_changed(self) -> None:
+        """Called after a change made through this process: drop caches now, not at the next poll."""
+        self.registry.invalidate()
+        self.disabled_clients = load_disabled_clients(self.engine)
+
+    async def _refresh_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.settings.registry_refresh_seconds)
+            try:
+                if await loop.run_in_executor(None, self.registry.refresh_if_stale):
+                    self.disabled_clients = await loop.run_in_executor(None, load_disabled_clients, self.engine)
+            except Exception:
+                self.log.exception("registry refresh failed; keeping the last snapshot")
+
+    async def record(self, exchange: Exchange) -> int:
+        """Write the exchange's audit entry; returns its index once durable."""
+        if "audit_index" in exchange.extra:
+            return int(exchange.extra["audit_index"])
+        request = exchange.request
+        entry: dict[str, Any] = {
+            "time": exchange.received_at,
+            "message_id": exchange.message_id,
+            "correlation_id": exchange.correlation_id,
+            "client": exchange.client.principal if exchange.client else None,
+            "service": exchange.service_id if exchange.service is not None else None,
+            "method": request.method if request else "",
+            "path": request.path if request else "",
+            "user_id": exchange.user_id,
+            "status": exchange.status,
+            "latency_us": latency_us(exchange),
+            "request_sha256": request.body_sha256 if request else None,
+            "response_sha256": exchange.response.body_sha256 if exchange.response else None,
+            "problem_type": exchange.problem.type if exchange.problem else None,
+            "signature_report_sha256": exchange.signature_report_sha256,
+            "extra": {k: v for k, v in exchange.extra.items() if k in {"attempts", "truncated"}},
+        }
+        if exchange.attempts > 1:
+            entry["extra"]["attempts"] = exchange.attempts
+        if not entry["method"]:
+            entry["method"] = "-"
+            entry["path"] = entry["path"] or "-"
+        bodies = None
+        if exchange.service is not None and exchange.service.keep_bodies:
+            bodies = (request.body if request else None,
+                      exchange.response.body if exchange.response else None)
+        index = await self.audit.record(entry, bodies)
+        exchange.extra["audit_index"] = index
+        exchange.extra["audited"] = True
+        return index
+
+    def observe(self, exchange: Exchange) -> None:
+        """Metrics and the one structured log line per exchange."""
+        elapsed = latency_us(exchange) / 1_000_000
+        service = exchange.service_id if exchange.service is not None else "-"
+        metrics.observe_exchange(service, exchange.status, elapsed)
+        if self.settings.access_log:
+            self.log.info(
+                "exchange", message_id=exchange.message_id, correlation_id=exchange.correlation_id,
+                client=exchange.client.principal if exchange.client else None, service=service,
+                method=exchange.request.method if exchange.request else None, status=exchange.status,
+                latency_ms=round(elapsed * 1000, 3), audit_index=exchange.extra.get("audit_index"),
+                problem=exchange.problem.kind if exchange.problem else None, attempts=exchange.attempts,
+            )

@@ -1,0 +1,93 @@
+"""Settings from `LGSP_*` environment variables, optionally seeded from a config file.
+
+Precedence: explicit keyword arguments > environment > config file (`LGSP_CONFIG`, TOML or YAML) > defaults.
+Defaults are safe for a single-machine demo: SQLite next to the working directory, short token lifetime,
+bodies limited to 10 MiB.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_SQLITE_PATH = "var/lgsp.db"
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration of one lgsp process."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    #: Public base URL of the gateway (used as the JWT issuer and in OAuth2 metadata).
+    public_url: str = "http://127.0.0.1:8080"
+    token_lifetime_seconds: int = 300
+    #: Largest request body the gateway accepts (413 above it).
+    max_body_bytes: int = 10 * 1024 * 1024
+    #: Responses up to this size are buffered (so the audit row is durable before any byte is sent);
+    #: larger ones stream and the final chunk waits for the audit row.
+    buffer_response_bytes: int = 1024 * 1024
+    #: Upstream connection pool size per gateway process.
+    upstream_pool_size: int = 512
+    breaker_failure_threshold: int = 5
+    breaker_cooldown_seconds: float = 30.0
+    #: How often a process re-checks the store for registry changes made by other processes.
+    registry_refresh_seconds: float = 1.0
+    audit_max_batch: int = 512
+    log_level: str = "INFO"
+    #: Log one JSON line per exchange (structlog); the demo and benchmarks may turn it off.
+    access_log: bool = True
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Build settings from the config file, the environment and explicit overrides."""
+        values: dict[str, Any] = {}
+        config_path = os.environ.get("LGSP_CONFIG")
+        if config_path:
+            values.update(_read_config_file(Path(config_path)))
+        for f in fields(cls):
+            env_value = os.environ.get(f"LGSP_{f.name.upper()}")
+            if env_value is not None and env_value != "":
+                values[f.name] = env_value
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{name: _coerce(cls, name, value) for name, value in values.items()})
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {path} must hold a mapping of setting names to values")
+    known = {f.name for f in fields(Settings)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"config file {path} has unknown settings: {', '.join(sorted(unknown))}")
+    return data
+
+
+def _coerce(cls: type[Settings], name: str, value: Any) -> Any:
+    by_name = {f.name: f for f in fields(cls)}
+    if name not in by_name:
+        raise ValueError(f"unknown setting {name!r}")
+    kind = by_name[name].type
+    if not isinstance(value, str):
+        return value
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "bool":
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value

@@ -1,0 +1,11 @@
+"""Imports every ORM model so `Base.metadata` is complete (for Alembic and for tests)."""
+
+from lgsp.audit.models import AuditBody, AuditEntry
+from lgsp.auth.models import OAuthClient, SigningKey
+from lgsp.store.base import Base
+from registry.models import Agency, Grant, RegistryState, Service, System
+
+__all__ = [
+    "Agency", "AuditBody", "AuditEntry", "Base", "Grant", "OAuthClient", "RegistryState", "Service",
+    "SigningKey", "System",
+]

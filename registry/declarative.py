@@ -1,0 +1,254 @@
+"""Declarative registry files: `lgsp apply registry.yaml` and `lgsp registry export`.
+
+The file describes the wanted registry. Applying it computes a diff against the store first (shown to
+the operator, like `kubectl apply` / decK), then makes exactly those changes in one transaction, so a
+second apply of the same file changes nothing. Things absent from the file are only removed with
+`prune=True`. Export writes the same format, so export -> apply is a no-op (round trip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from registry import operations as ops
+from registry.models import Agency, Grant, Service, System
+
+_SERVICE_DEFAULTS = ops.ServiceSpec(system="", code="", name="", base_url="")
+
+
+@dataclass
+class Change:
+    action: str  # "+", "~", "-"
+    kind: str  # agency | system | service | grant
+    key: str
+    details: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        head = f"{self.action} {self.kind} {self.key}"
+        return "\n".join([head, *(f"    {d}" for d in self.details)])
+
+
+@dataclass
+class Desired:
+    agencies: list[ops.AgencySpec]
+    systems: list[ops.SystemSpec]
+    services: list[ops.ServiceSpec]
+    grants: list[ops.GrantSpec]
+
+
+class RegistryFileError(ValueError):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
+def _take(item: Any, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise RegistryFileError(where, "must be a mapping")
+    unknown = set(item) - allowed
+    if unknown:
+        raise RegistryFileError(where, f"unknown keys: {', '.join(sorted(unknown))}")
+    missing = required - set(item)
+    if missing:
+        raise RegistryFileError(where, f"missing keys: {', '.join(sorted(missing))}")
+    return item
+
+
+def parse_registry_file(text: str) -> Desired:
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise RegistryFileError("file", "top level must be a mapping")
+    unknown = set(data) - {"agencies", "systems", "services", "grants"}
+    if unknown:
+        raise RegistryFileError("file", f"unknown sections: {', '.join(sorted(unknown))}")
+    agencies = [
+        ops.AgencySpec(**{"parent": None, **_take(a, f"agencies[{i}]", {"code", "name", "parent"},
+                                                     {"code", "name"})})
+        for i, a in enumerate(data.get("agencies") or [])
+    ]
+    systems = []
+    for i, s in enumerate(data.get("systems") or []):
+        s = _take(s, f"systems[{i}]", {"id", "name", "client", "provider"}, {"id", "name"})
+        agency, _, code = str(s["id"]).partition("/")
+        systems.append(ops.SystemSpec(agency=agency, code=code, name=s["name"],
+                                      client=bool(s.get("client", True)), provider=bool(s.get("provider", False))))
+    service_keys = {f.name for f in fields(ops.ServiceSpec)} - {"system", "code"} | {"id"}
+    services = []
+    for i, s in enumerate(data.get("services") or []):
+        s = dict(_take(s, f"services[{i}]", service_keys, {"id", "name", "base_url"}))
+        system, _, code = str(s.pop("id")).rpartition("/")
+        services.append(ops.ServiceSpec(system=system, code=code, **s))
+    grants = []
+    for i, g in enumerate(data.get("grants") or []):
+        g = _take(g, f"grants[{i}]", {"client", "service", "methods", "path"}, {"client", "service"})
+        grants.append(ops.GrantSpec(client=g["client"], service=g["service"],
+                                    methods=list(g.get("methods") or ["*"]), path=str(g.get("path", "*"))))
+    return Desired(agencies, systems, services, grants)
+
+
+def _service_dict(spec: ops.ServiceSpec) -> dict[str, Any]:
+    values = asdict(spec)
+    values["base_url"] = values["base_url"].rstrip("/")
+    values["idempotent_methods"] = sorted({m.upper() for m in values["idempotent_methods"]})
+    values["timeout_seconds"] = float(values["timeout_seconds"])
+    values["retry_backoff_seconds"] = float(values["retry_backoff_seconds"])
+    return values
+
+
+def current_state(session: Session) -> Desired:
+    agencies = [ops.AgencySpec(a.code, a.name, a.parent_code)
+                for a in session.scalars(select(Agency).order_by(Agency.code))]
+    systems = [ops.SystemSpec(s.agency_code, s.code, s.name, s.is_client, s.is_provider)
+               for s in session.scalars(select(System).order_by(System.id))]
+    services = [ops.ServiceSpec(
+        system=s.system_id, code=s.code, name=s.name, base_url=s.base_url, kind=s.kind, wsdl_path=s.wsdl_path,
+        timeout_seconds=s.timeout_seconds, retry_attempts=s.retry_attempts,
+        retry_backoff_seconds=s.retry_backoff_seconds, idempotent_methods=list(s.idempotent_methods),
+        max_body_bytes=s.max_body_bytes, signature_policy=s.signature_policy, keep_bodies=s.keep_bodies)
+        for s in session.scalars(select(Service).order_by(Service.id))]
+    grants = [ops.GrantSpec(g.client_system_id, g.service_id, g.methods.split(","), g.path_pattern)
+              for g in session.scalars(select(Grant).order_by(Grant.id))]
+    return Desired(agencies, systems, services, grants)
+
+
+def _field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in new if old.get(k) != new[k]]
+
+
+def plan(session: Session, desired: Desired, prune: bool = False) -> list[Change]:
+    """The changes applying ``desired`` would make, in dependency order."""
+    have = current_state(session)
+    changes: list[Change] = []
+    have_agencies = {a.code: asdict(a) for a in have.agencies}
+    for a in desired.agencies:
+        new = asdict(a)
+        if a.code not in have_agencies:
+            changes.append(Change("+", "agency", a.code, [f"name: {a.name!r}"]))
+        elif diff := _field_changes(have_agencies[a.code], new):
+            changes.append(Change("~", "agency", a.code, diff))
+    have_systems = {s.id: asdict(s) for s in have.systems}
+    for s in desired.systems:
+        if s.id not in have_systems:
+            changes.append(Change("+", "system", s.id, [f"name: {s.name!r}"]))
+        elif diff := _field_changes(have_systems[s.id], asdict(s)):
+            changes.append(Change("~", "system", s.id, diff))
+    have_services = {s.id: _service_dict(s) for s in have.services}
+    for svc in desired.services:
+        new = _service_dict(svc)
+        if svc.id not in have_services:
+            changes.append(Change("+", "service", svc.id, [f"base_url: {svc.base_url!r}"]))
+        elif diff := _field_changes(have_services[svc.id], new):
+            changes.append(Change("~", "service", svc.id, diff))
+    have_grants = {g.key for g in have.grants}
+    want_grants = {g.key for g in desired.grants}
+    for g in desired.grants:
+        if g.key not in have_grants and not any(c.kind == "grant" and c.key == _grant_label(g.key)
+                                                for c in changes):
+            changes.append(Change("+", "grant", _grant_label(g.key)))
+    if prune:
+        changes += [Change("-", "grant", _grant_label(k)) for k in sorted(have_grants - want_grants)]
+        want = {s.id for s in desired.services}
+        changes += [Change("-", "service", k) for k in sorted(set(have_services) - want)]
+        want = {s.id for s in desired.systems}
+        changes += [Change("-", "system", k) for k in sorted(set(have_systems) - want)]
+        want = {a.code for a in desired.agencies}
+        changes += [Change("-", "agency", k) for k in sorted(set(have_agencies) - want)]
+    return changes
+
+
+def _grant_label(key: tuple[str, str, str, str]) -> str:
+    client, service, methods, path = key
+    return f"{client} -> {service} [{methods}] {path}"
+
+
+def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: bool = False) -> list[Change]:
+    """Plan and (unless ``dry_run``) make the changes in one transaction; returns the plan."""
+    with Session(engine) as session, session.begin():
+        changes = plan(session, desired, prune)
+        if dry_run or not changes:
+            session.rollback()
+            return changes
+        touched = {(c.kind, c.key) for c in changes if c.action != "-"}
+        for a in _parents_first(desired.agencies):
+            if ("agency", a.code) in touched:
+                ops.upsert_agency(session, a)
+                session.flush()
+        for s in desired.systems:
+            if ("system", s.id) in touched:
+                ops.upsert_system(session, s)
+        session.flush()
+        for svc in desired.services:
+            if ("service", svc.id) in touched:
+                ops.upsert_service(session, svc)
+        session.flush()
+        for g in desired.grants:
+            if ("grant", _grant_label(g.key)) in touched:
+                ops.add_grant(session, g)
+        session.flush()
+        removals = [c for c in changes if c.action == "-"]
+        for change in removals:
+            _remove(session, change, desired)
+    return changes
+
+
+def _remove(session: Session, change: Change, desired: Desired) -> None:
+    if change.kind == "grant":
+        for grant in session.scalars(select(Grant)):
+            key = (grant.client_system_id, grant.service_id, grant.methods, grant.path_pattern)
+            if _grant_label(key) == change.key:
+                ops.delete_grant(session, grant.id)
+    elif change.kind == "service" and session.get(Service, change.key) is not None:
+        ops.delete_service(session, change.key)
+    elif change.kind == "system" and session.get(System, change.key) is not None:
+        ops.delete_system(session, change.key)
+    elif change.kind == "agency" and session.get(Agency, change.key) is not None:
+        ops.delete_agency(session, change.key)
+    session.flush()
+
+
+def _parents_first(agencies: list[ops.AgencySpec]) -> list[ops.AgencySpec]:
+    by_code = {a.code: a for a in agencies}
+    ordered: list[ops.AgencySpec] = []
+    seen: set[str] = set()
+
+    def visit(a: ops.AgencySpec) -> None:
+        if a.code in seen:
+            return
+        seen.add(a.code)
+        if a.parent and a.parent in by_code:
+            visit(by_code[a.parent])
+        ordered.append(a)
+
+    for agency in agencies:
+        visit(agency)
+    return ordered
+
+
+def export(engine: Engine) -> str:
+    """The whole registry in the `apply` file format (defaults omitted, so files stay short)."""
+    with Session(engine) as session:
+        state = current_state(session)
+    defaults = _service_dict(_SERVICE_DEFAULTS)
+    services = []
+    for svc in state.services:
+        values = _service_dict(svc)
+        item: dict[str, Any] = {"id": svc.id, "name": svc.name, "base_url": values["base_url"]}
+        for key, value in values.items():
+            if key in {"system", "code", "name", "base_url"} or value == defaults[key]:
+                continue
+            item[key] = value
+        services.append(item)
+    data = {
+        "agencies": [{k: v for k, v in asdict(a).items() if v is not None} for a in state.agencies],
+        "systems": [{"id": s.id, "name": s.name, "client": s.client, "provider": s.provider}
+                    for s in state.systems],
+        "services": services,
+        "grants": [{"client": g.client, "service": g.service, "methods": g.methods, "path": g.path}
+                   for g in state.grants],
+    }
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

@@ -1,0 +1,292 @@
+"""Validated changes to the registry, shared by the admin API, the CLI and declarative apply.
+
+Every change bumps `registry_state.version` in the same transaction, which is how gateway processes
+learn that their cached snapshot is stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from registry.ids import (
+    InvalidIdentifier,
+    service_id,
+    split_service_id,
+    split_system_id,
+    system_id,
+    validate_agency_code,
+    validate_code,
+)
+from registry.models import Agency, Grant, RegistryState, Service, System
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
+SIGNATURE_POLICIES = frozenset({"off", "report", "require"})
+
+
+class RegistryError(ValueError):
+    """Invalid registry input; ``field`` names what to fix (rendered as a 422 problem)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RegistryNotFound(LookupError):
+    pass
+
+
+@dataclass
+class AgencySpec:
+    code: str
+    name: str
+    parent: str | None = None
+
+
+@dataclass
+class SystemSpec:
+    agency: str
+    code: str
+    name: str
+    client: bool = True
+    provider: bool = False
+
+    @property
+    def id(self) -> str:
+        return system_id(self.agency, self.code)
+
+
+@dataclass
+class ServiceSpec:
+    system: str  # system id
+    code: str
+    name: str
+    base_url: str
+    kind: str = "rest"
+    wsdl_path: str | None = None
+    timeout_seconds: float = 10.0
+    retry_attempts: int = 2
+    retry_backoff_seconds: float = 0.2
+    idempotent_methods: list[str] = field(default_factory=lambda: ["GET", "HEAD", "OPTIONS"])
+    max_body_bytes: int | None = None
+    signature_policy: str = "off"
+    keep_bodies: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.system}/{self.code}"
+
+
+@dataclass
+class GrantSpec:
+    client: str  # client system id
+    service: str  # service id
+    methods: list[str] = field(default_factory=lambda: ["*"])
+    path: str = "*"
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.client, self.service, normalise_methods(self.methods, "methods"), self.path)
+
+
+def _reraise(exc: InvalidIdentifier) -> RegistryError:
+    return RegistryError(exc.field, str(exc))
+
+
+def normalise_methods(methods: list[str], field_name: str) -> str:
+    upper = sorted({m.upper() for m in methods})
+    if not upper:
+        raise RegistryError(field_name, "at least one method (or '*') is required")
+    if "*" in upper:
+        return "*"
+    unknown = [m for m in upper if m not in HTTP_METHODS]
+    if unknown:
+        raise RegistryError(field_name, f"unknown HTTP methods: {', '.join(unknown)}")
+    return ",".join(upper)
+
+
+def bump_version(session: Session) -> None:
+    result = session.execute(update(RegistryState).where(RegistryState.id == 1)
+                             .values(version=RegistryState.version + 1))
+    if getattr(result, "rowcount", 0) == 0:
+        session.add(RegistryState(id=1, version=1))
+
+
+def upsert_agency(session: Session, spec: AgencySpec) -> Agency:
+    try:
+        validate_agency_code(spec.code, "code")
+        if spec.parent is not None:
+            validate_agency_code(spec.parent, "parent")
+    except InvalidIdentifier as exc:
+        raise _reraise(exc) from exc
+    if not spec.name.strip():
+        raise RegistryError("name", "an agency needs a name")
+    if spec.parent == spec.code:
+        raise RegistryError("parent", "an agency cannot be its own parent")
+    if spec.parent is not None and session.get(Agency, spec.parent) is None:
+        raise RegistryError("parent", f"parent agency {spec.parent} is not registered")
+    agency = session.get(Agency, spec.code)
+    if agency is None:
+        agency = Agency(code=spec.code, name=spec.name, parent_code=spec.parent)
+        session.add(agency)
+    else:
+        agency.name, agency.parent_code = spec.name, spec.parent
+    bump_version(session)
+    return agency
+
+
+def upsert_system(session: Session, spec: SystemSpec) -> System:
+    try:
+        validate_agency_code(spec.agency, "agency")
+        validate_code(spec.code, "code")
+    except InvalidIdentifier as exc:
+        raise _reraise(exc) from exc
+    if session.get(Agency, spec.agency) is None:
+        raise RegistryError("agency", f"agency {spec.agency} is not registered")
+    if not (spec.client or spec.provider):
+        raise RegistryError("client", "a system must be a client, a provider, or both")
+    system = session.get(System, spec.id)
+    if system is None:
+        system = System(id=spec.id, agency_code=spec.agency, code=spec.code, name=spec.name,
+                        is_client=spec.client, is_provider=spec.provider)
+        session.add(system)
+    else:
+        system.name, system.is_client, system.is_provider = spec.name, spec.client, spec.provider
+    bump_version(session)
+    return system
+
+
+def _validate_service(spec: ServiceSpec) -> None:
+    try:
+        split_system_id(spec.system, "system")
+        validate_code(spec.code, "code")
+    except InvalidIdentifier as exc:
+        raise _reraise(exc) from exc
+    if spec.kind not in {"rest", "soap"}:
+        raise RegistryError("kind", "kind must be 'rest' or 'soap'")
+    parts = urlsplit(spec.base_url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise RegistryError("base_url", f"{spec.base_url!r} is not an http(s) URL")
+    if spec.kind == "soap" and not spec.wsdl_path:
+        raise RegistryError("wsdl_path", "a SOAP service needs the path of its WSDL")
+    if not 0 < spec.timeout_seconds <= 600:
+        raise RegistryError("timeout_seconds", "timeout must be between 0 and 600 seconds")
+    if not 0 <= spec.retry_attempts <= 10:
+        raise RegistryError("retry_attempts", "retry attempts must be between 0 and 10")
+    if spec.retry_backoff_seconds < 0:
+        raise RegistryError("retry_backoff_seconds", "backoff cannot be negative")
+    for method in spec.idempotent_methods:
+        if method.upper() not in HTTP_METHODS:
+            raise RegistryError("idempotent_methods", f"unknown HTTP method {method!r}")
+    if spec.max_body_bytes is not None and spec.max_body_bytes <= 0:
+        raise RegistryError("max_body_bytes", "must be positive")
+    if spec.signature_policy not in SIGNATURE_POLICIES:
+        raise RegistryError("signature_policy", "must be one of off, report, require")
+
+
+def upsert_service(session: Session, spec: ServiceSpec) -> Service:
+    _validate_service(spec)
+    system = session.get(System, spec.system)
+    if system is None:
+        raise RegistryError("system", f"system {spec.system} is not registered")
+    if not system.is_provider:
+        raise RegistryError("system", f"system {spec.system} is not registered as a provider")
+    values: dict[str, Any] = {
+        "system_id": spec.system, "code": spec.code, "name": spec.name, "kind": spec.kind,
+        "base_url": spec.base_url.rstrip("/"), "wsdl_path": spec.wsdl_path,
+        "timeout_seconds": float(spec.timeout_seconds), "retry_attempts": int(spec.retry_attempts),
+        "retry_backoff_seconds": float(spec.retry_backoff_seconds),
+        "idempotent_methods": sorted({m.upper() for m in spec.idempotent_methods}),
+        "max_body_bytes": spec.max_body_bytes, "signature_policy": spec.signature_policy,
+        "keep_bodies": spec.keep_bodies,
+    }
+    service = session.get(Service, spec.id)
+    if service is None:
+        service = Service(id=spec.id, **values)
+        session.add(service)
+    else:
+        for key, value in values.items():
+            setattr(service, key, value)
+    bump_version(session)
+    return service
+
+
+def add_grant(session: Session, spec: GrantSpec) -> Grant:
+    try:
+        split_system_id(spec.client, "client")
+        split_service_id(spec.service, "service")
+    except InvalidIdentifier as exc:
+        raise _reraise(exc) from exc
+    client = session.get(System, spec.client)
+    if client is None:
+        raise RegistryError("client", f"system {spec.client} is not registered")
+    if not client.is_client:
+        raise RegistryError("client", f"system {spec.client} is not registered as a client")
+    if session.get(Service, spec.service) is None:
+        raise RegistryError("service", f"service {spec.service} is not registered")
+    if not spec.path or len(spec.path) > 500:
+        raise RegistryError("path", "path pattern must be 1-500 characters ('*' for all)")
+    methods = normalise_methods(spec.methods, "methods")
+    existing = session.scalar(select(Grant).where(
+        Grant.client_system_id == spec.client, Grant.service_id == spec.service,
+        Grant.methods == methods, Grant.path_pattern == spec.path))
+    if existing is not None:
+        return existing
+    grant = Grant(client_system_id=spec.client, service_id=spec.service, methods=methods,
+                  path_pattern=spec.path)
+    session.add(grant)
+    bump_version(session)
+    return grant
+
+
+def delete_grant(session: Session, grant_id: int) -> None:
+    grant = session.get(Grant, grant_id)
+    if grant is None:
+        raise RegistryNotFound(f"no grant {grant_id}")
+    session.delete(grant)
+    bump_version(session)
+
+
+def delete_service(session: Session, sid: str) -> None:
+    service = session.get(Service, sid)
+    if service is None:
+        raise RegistryNotFound(f"no service {sid}")
+    for grant in session.scalars(select(Grant).where(Grant.service_id == sid)):
+        session.delete(grant)
+    session.delete(service)
+    bump_version(session)
+
+
+def delete_system(session: Session, sid: str) -> None:
+    system = session.get(System, sid)
+    if system is None:
+        raise RegistryNotFound(f"no system {sid}")
+    for grant in session.scalars(select(Grant).where(Grant.client_system_id == sid)):
+        session.delete(grant)
+    for service in list(system.services):
+        delete_service(session, service.id)
+    session.delete(system)
+    bump_version(session)
+
+
+def delete_agency(session: Session, code: str) -> None:
+    agency = session.get(Agency, code)
+    if agency is None:
+        raise RegistryNotFound(f"no agency {code}")
+    if session.scalar(select(Agency).where(Agency.parent_code == code)) is not None:
+        raise RegistryError("code", f"agency {code} still has child agencies")
+    for system in list(agency.systems):
+        delete_system(session, system.id)
+    session.delete(agency)
+    bump_version(session)
+
+
+__all__ = [
+    "AgencySpec", "GrantSpec", "RegistryError", "RegistryNotFound", "ServiceSpec", "SystemSpec",
+    "add_grant", "delete_agency", "delete_grant", "delete_service", "delete_system", "service_id",
+    "upsert_agency", "upsert_service", "upsert_system",
+]

@@ -1,0 +1,202 @@
+"""Certificate chain + revocation validation shared by every format, with a cache of validated chains.
+
+Format verifiers call this *before* trusting any signature maths: it builds a path to a configured anchor
+(pyhanko-certvalidator), checks revocation through :mod:`signing.revocation`, applies the policy's key
+usage rule, and maps every failure to an ETSI sub-indication. A bus sees the same signers again and again,
+so a validated chain is kept until the earliest of: the policy's cache lifetime, the next update of the
+revocation data used, the certificate's expiry. Unreachable revocation (TRY_LATER) is never cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from asn1crypto import x509 as asn1_x509
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator import errors as cv_errors
+
+from .policy import Check, Level, Policy
+from .report import CertInfo, Indication, RevocationEvidence, SubIndication
+from .revocation import EvidenceRecorder, RevocationCache
+from .trust import TrustStore
+
+T = TypeVar("T")
+
+SIGNING_KEY_USAGES = {"digital_signature", "non_repudiation"}
+
+
+def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine from sync code, also when the caller already sits inside an event loop."""
+
+    async def main() -> T:
+        return await factory()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+def cert_info(cert: asn1_x509.Certificate) -> CertInfo:
+    validity = cert["tbs_certificate"]["validity"]
+    ku = cert.key_usage_value
+    return CertInfo(
+        subject=cert.subject.human_friendly,
+        issuer=cert.issuer.human_friendly,
+        serial=format(cert.serial_number, "x"),
+        sha256=cert.sha256.hex(),
+        not_before=validity["not_before"].native,
+        not_after=validity["not_after"].native,
+        key_usage=sorted(ku.native) if ku is not None else [],
+    )
+
+
+@dataclass
+class ChainResult:
+    """Outcome of chain validation: ``sub_indication`` None means the chain is acceptable."""
+
+    indication: Indication = Indication.TOTAL_PASSED
+    sub_indication: SubIndication | None = None
+    message: str = ""
+    chain: list[CertInfo] = field(default_factory=list)
+    revocation: list[RevocationEvidence] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+    from_cache: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.sub_indication is None
+
+
+def apply_level(result: ChainResult, policy: Policy, check: Check, indication: Indication,
+                sub: SubIndication, message: str) -> None:
+    """Route one finding through the policy: fail, warn, inform or ignore."""
+    level = policy.level(check)
+    if level is Level.FAIL:
+        if result.sub_indication is None:
+            result.indication, result.sub_indication, result.message = indication, sub, message
+    elif level is Level.WARN:
+        result.warnings.append(message)
+    elif level is Level.INFORM:
+        result.infos.append(message)
+
+
+class ChainValidator:
+    """Validates signer certificates against one trust store under one policy."""
+
+    def __init__(self, trust: TrustStore, policy: Policy | None = None,
+                 revocation_cache: RevocationCache | None = None) -> None:
+        self.trust = trust
+        self.policy = policy or Policy()
+        self.revocation_cache = revocation_cache or RevocationCache()
+        self._cache: dict[tuple[str, ...], tuple[datetime, ChainResult]] = {}
+        self._lock = threading.Lock()
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def context(self, intermediates: Sequence[asn1_x509.Certificate] = (), *,
+                recorder: EvidenceRecorder | None = None, moment: datetime | None = None) -> ValidationContext:
+        """A certvalidator context on our anchors and fetchers (also handed to pyhanko for PDFs)."""
+        require = self.policy.level(Check.REVOCATION_AVAILABLE) is Level.FAIL
+        recorder = recorder or EvidenceRecorder(self.revocation_cache, self.policy.revocation_timeout)
+        return ValidationContext(
+            trust_roots=list(self.trust.anchors),
+            other_certs=list(intermediates),
+            allow_fetching=moment is None,
+            fetchers=recorder.fetchers() if moment is None else None,
+            revocation_mode="require" if require else "soft-fail",
+            moment=moment,
+        )
+
+    def cached(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate]) -> ChainResult | None:
+        key = self._key(leaf, intermediates)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is None or datetime.now(UTC) >= hit[0]:
+            return None
+        result = hit[1]
+        return replace(result, from_cache=True,
+                       revocation=[replace(ev, from_cache=True) for ev in result.revocation],
+                       warnings=list(result.warnings), infos=list(result.infos))
+
+    @staticmethod
+    def _key(leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate]) -> tuple[str, ...]:
+        return (leaf.sha256.hex(), *sorted(c.sha256.hex() for c in intermediates))
+
+    def validate(self, leaf: asn1_x509.Certificate,
+                 intermediates: Sequence[asn1_x509.Certificate] = ()) -> ChainResult:
+        """Sync entry point: a cache hit costs a dict lookup, a miss runs the async validation."""
+        hit = self.cached(leaf, intermediates)
+        if hit is not None:
+            return hit
+        return run_sync(lambda: self.avalidate(leaf, intermediates))
+
+    async def avalidate(self, leaf: asn1_x509.Certificate,
+                        intermediates: Sequence[asn1_x509.Certificate] = ()) -> ChainResult:
+        hit = self.cached(leaf, intermediates)
+        if hit is not None:
+            return hit
+        recorder = EvidenceRecorder(self.revocation_cache, self.policy.revocation_timeout)
+        context = self.context(intermediates, recorder=recorder)
+        result = ChainResult(chain=[cert_info(leaf)])
+        try:
+            path = await CertificateValidator(leaf, intermediates, context).async_validate_path()
+            result.chain = [cert_info(c) for c in reversed(list(path.iter_certs(include_root=True)))]
+        except cv_errors.RevokedError as exc:
+            result.indication, result.sub_indication = Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE
+            result.message = f"certificate revoked: {exc}"
+        except (cv_errors.ExpiredError, cv_errors.NotYetValidError) as exc:
+            result.indication, result.sub_indication = Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE
+            result.message = f"certificate outside its validity period: {exc}"
+        except cv_errors.InsufficientRevinfoError as exc:
+            result.indication, result.sub_indication = Indication.INDETERMINATE, SubIndication.TRY_LATER
+            result.message = f"revocation status unavailable: {exc}"
+        except cv_errors.DisallowedAlgorithmError as exc:
+            result.indication = Indication.INDETERMINATE
+            result.sub_indication = SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
+            result.message = f"weak algorithm in the chain: {exc}"
+        except cv_errors.PathBuildingError as exc:
+            result.indication = Indication.INDETERMINATE
+            result.sub_indication = SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+            result.message = f"no chain to a trusted anchor: {exc}"
+        except (cv_errors.PathValidationError, cv_errors.ValidationError) as exc:
+            result.indication = Indication.INDETERMINATE
+            result.sub_indication = SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+            result.message = f"chain validation failed: {exc}"
+        result.revocation = recorder.evidence
+        if recorder.failures and result.ok:
+            # Only reachable in soft-fail mode: certvalidator accepted the chain without the data.
+            result.warnings.append("revocation data unreachable, accepted under soft-fail policy: "
+                                   + "; ".join(recorder.failures))
+        if recorder.missing_nonce:
+            apply_level(result, self.policy, Check.OCSP_NONCE, Indication.INDETERMINATE,
+                        SubIndication.TRY_LATER, "OCSP response did not echo the request nonce (replay possible)")
+        ku = leaf.key_usage_value
+        if ku is not None and not (set(ku.native) & SIGNING_KEY_USAGES):
+            apply_level(result, self.policy, Check.KEY_USAGE, Indication.INDETERMINATE,
+                        SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                        f"signer key usage {sorted(ku.native)} allows neither digitalSignature nor nonRepudiation")
+        if result.sub_indication is not SubIndication.TRY_LATER and not recorder.failures:
+            self._store(leaf, intermediates, result)
+        return result
+
+    def _store(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate],
+               result: ChainResult) -> None:
+        expiry = datetime.now(UTC) + timedelta(seconds=self.policy.chain_cache_seconds)
+        for ev in result.revocation:
+            if ev.next_update is not None:
+                expiry = min(expiry, ev.next_update)
+        expiry = min(expiry, cert_info(leaf).not_after)
+        with self._lock:
+            self._cache[self._key(leaf, intermediates)] = (expiry, result)

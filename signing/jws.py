@@ -1,0 +1,250 @@
+"""JWS verification (compact and JSON serialisations) with joserfc.
+
+A JWS header is attacker-controlled, including its ``alg``. So the key is decided first — from an ``x5c``
+chain that must validate like any other signer, or from a caller-supplied lookup (the registry's key for
+the client system) — and the header's ``alg`` must then be one that fits that key's type: ``none`` and
+HMAC-with-a-public-key (algorithm confusion) never reach the crypto. An embedded ``jwk`` header is never
+trusted: anyone can put their own key there.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from joserfc import jws
+from joserfc.errors import BadSignatureError, JoseError
+from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+from .chain import ChainValidator, ChainResult, apply_level
+from .policy import Check
+from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+KeyLookup = Callable[[dict[str, Any]], "PublicKey | None"]
+
+# alg -> (key family it requires, policy name of the algorithm)
+ALGORITHMS: dict[str, tuple[str, str]] = {
+    "RS256": ("rsa", "rsa-sha256"), "RS384": ("rsa", "rsa-sha384"), "RS512": ("rsa", "rsa-sha512"),
+    "PS256": ("rsa", "rsa-pss-sha256"), "PS384": ("rsa", "rsa-pss-sha384"), "PS512": ("rsa", "rsa-pss-sha512"),
+    "ES256": ("ec:256", "ecdsa-sha256"), "ES384": ("ec:384", "ecdsa-sha384"), "ES512": ("ec:521", "ecdsa-sha512"),
+    "EdDSA": ("okp", "eddsa"), "Ed25519": ("okp", "eddsa"),
+}
+
+
+class JwsFormatError(ValueError):
+    """Not a JWS in either serialisation."""
+
+
+def _b64url(segment: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise JwsFormatError(f"bad base64url segment: {exc}") from exc
+
+
+@dataclass
+class _Member:
+    protected_b64: str
+    signature_b64: str
+    protected: dict[str, Any]
+    unprotected: dict[str, Any]
+
+
+def parse(data: bytes) -> tuple[str, str, list[_Member]]:
+    """Split any JWS serialisation into (kind, payload_b64, members) without verifying anything."""
+    text = data.decode("utf-8", errors="strict").strip() if data else ""
+    members: list[_Member] = []
+    if text.startswith("{"):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise JwsFormatError(f"JWS JSON is not valid JSON: {exc}") from exc
+        if not isinstance(doc, dict) or "payload" not in doc:
+            raise JwsFormatError("JWS JSON serialisation needs a 'payload' member")
+        raw = doc["signatures"] if "signatures" in doc else [doc]
+        kind = "JWS-JSON-general" if "signatures" in doc else "JWS-JSON-flattened"
+        if not isinstance(raw, list) or not raw:
+            raise JwsFormatError("JWS JSON 'signatures' must be a non-empty list")
+        payload_b64 = str(doc["payload"])
+        for item in raw:
+            if not isinstance(item, dict) or "signature" not in item:
+                raise JwsFormatError("each JWS JSON signature needs a 'signature' member")
+            protected_b64 = str(item.get("protected", ""))
+            members.append(_Member(protected_b64, str(item["signature"]), _header(protected_b64),
+                                   dict(item.get("header") or {})))
+        return kind, payload_b64, members
+    parts = text.split(".")
+    if len(parts) != 3:
+        raise JwsFormatError("a compact JWS has exactly three dot-separated parts")
+    members.append(_Member(parts[0], parts[2], _header(parts[0]), {}))
+    return "JWS-compact", parts[1], members
+
+
+def _header(protected_b64: str) -> dict[str, Any]:
+    if not protected_b64:
+        return {}
+    try:
+        header = json.loads(_b64url(protected_b64))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise JwsFormatError(f"protected header is not JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise JwsFormatError("protected header must be a JSON object")
+    return header
+
+
+def _family(key: PublicKey) -> tuple[str, int | None]:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"ec:{key.curve.key_size}", key.curve.key_size
+    return "okp", None
+
+
+def _joserfc_key(key: PublicKey) -> Any:
+    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if isinstance(key, rsa.RSAPublicKey):
+        return RSAKey.import_key(pem)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return ECKey.import_key(pem)
+    return OKPKey.import_key(pem)
+
+
+class JwsVerifier:
+    """Verifies every signature of a JWS; keys from ``x5c`` (validated) or from ``key_lookup``."""
+
+    def __init__(self, validator: ChainValidator, key_lookup: KeyLookup | None = None) -> None:
+        self.validator = validator
+        self.policy = validator.policy
+        self.key_lookup = key_lookup
+        self._x5c_cache: dict[str, tuple[x509.Certificate, asn1_x509.Certificate, Any]] = {}
+
+    def verify(self, data: bytes) -> list[SignatureReport]:
+        kind, payload_b64, members = parse(data)
+        payload = _b64url(payload_b64)
+        return [self._verify_member(kind, i, payload_b64, payload, m) for i, m in enumerate(members, 1)]
+
+    def _verify_member(self, kind: str, index: int, payload_b64: str, payload: bytes,
+                       member: _Member) -> SignatureReport:
+        report = SignatureReport(id=f"jws-signature-{index}", format=kind)
+        alg = member.protected.get("alg")
+        if "alg" in member.unprotected:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                               "'alg' must be in the protected header, not the unprotected one")
+        if not isinstance(alg, str) or alg.lower() == "none":
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                               f"alg {alg!r} is not a signature algorithm (unsigned JWS refused)")
+        if member.protected.get("b64") is False or member.protected.get("crit"):
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                               "critical header parameters / unencoded payload (RFC 7797) are not supported")
+        report.covered.append(CoveredPart(f"JWS payload ({len(payload)} bytes)",
+                                          hashlib.sha256(payload).hexdigest(), len(payload)))
+        report.covered.append(CoveredPart("JWS protected header: " + ", ".join(sorted(member.protected))))
+        if member.unprotected:
+            report.not_covered.append("JWS unprotected header: " + ", ".join(sorted(member.unprotected)))
+        self._claimed_time(report, member.protected, payload)
+        public_key, key, chain = self._key(report, member.protected)
+        if public_key is None:
+            return report
+        family, size = _family(public_key)
+        report.algorithms.append(AlgorithmUse("key", family.split(":")[0] if family != "okp" else "eddsa", size))
+        expected = ALGORITHMS.get(alg)
+        if expected is None or expected[0] != family:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
+                               f"alg {alg} does not fit the signer's {family} key (algorithm confusion refused)")
+        report.algorithms.append(AlgorithmUse("signature", expected[1]))
+        now = datetime.now(UTC)
+        for use in report.algorithms:
+            use.weak = self.policy.is_weak(use.name, now, use.key_size)
+            if use.weak:
+                holder = ChainResult()
+                msg = f"{use.role} algorithm {use.name} is weak under policy {self.policy.label}"
+                apply_level(holder, self.policy, Check.WEAK_ALGORITHM, Indication.INDETERMINATE,
+                            SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, msg)
+                if holder.sub_indication is not None:
+                    report.fail(holder.indication, holder.sub_indication, msg)
+                report.warnings += holder.warnings
+        if chain is not None:
+            report.chain, report.revocation = chain.chain, chain.revocation
+            report.signer = chain.chain[0] if chain.chain else None
+            report.warnings += chain.warnings
+            report.infos += chain.infos
+            if not chain.ok and chain.sub_indication is not None:
+                report.fail(chain.indication, chain.sub_indication, chain.message)
+        compact = f"{member.protected_b64}.{payload_b64}.{member.signature_b64}"
+        try:
+            jws.deserialize_compact(compact, key, algorithms=[alg])
+        except BadSignatureError:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
+                               "JWS signature does not verify with the signer's key")
+        except (JoseError, ValueError) as exc:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"malformed JWS: {exc}")
+        report.signed_content = payload
+        if not report.failed:
+            report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
+        return report
+
+    def _key(self, report: SignatureReport,
+             header: dict[str, Any]) -> tuple[PublicKey | None, Any, ChainResult | None]:
+        """(public key, joserfc key, chain result); (None, None, None) after recording why none is usable."""
+        x5c = header.get("x5c")
+        if x5c is not None:
+            if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c):
+                report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "x5c must be a list of strings")
+                return None, None, None
+            try:
+                leaf, asn1_leaf, key = self._from_x5c(x5c[0])
+                intermediates = [asn1_x509.Certificate.load(base64.b64decode(c)) for c in x5c[1:]]
+            except (ValueError, binascii.Error) as exc:
+                report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"x5c is not decodable: {exc}")
+                return None, None, None
+            return leaf.public_key(), key, self.validator.validate(asn1_leaf, intermediates)  # type: ignore[return-value]
+        if "jwk" in header:
+            report.warnings.append("embedded 'jwk' header ignored: a key carried by the message proves nothing")
+        if self.key_lookup is not None:
+            found = self.key_lookup(header)
+            if found is not None:
+                report.infos.append(f"key from the caller's key lookup (kid={header.get('kid')!r}); trust comes "
+                                    "from the registration, no certificate chain applies")
+                return found, _joserfc_key(found), None
+        report.fail(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+                    "no x5c chain and no registered key for this JWS (kid="
+                    f"{header.get('kid')!r}); the signer cannot be identified")
+        return None, None, None
+
+    def _from_x5c(self, b64_der: str) -> tuple[x509.Certificate, asn1_x509.Certificate, Any]:
+        hit = self._x5c_cache.get(b64_der)
+        if hit is None:
+            der = base64.b64decode(b64_der, validate=True)
+            cert = x509.load_der_x509_certificate(der)
+            key = cert.public_key()
+            if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+                              | ed448.Ed448PublicKey):
+                raise ValueError(f"unsupported key type {type(key).__name__}")
+            hit = (cert, asn1_x509.Certificate.load(der), _joserfc_key(key))
+            if len(self._x5c_cache) > 1024:
+                self._x5c_cache.clear()
+            self._x5c_cache[b64_der] = hit
+        return hit
+
+    @staticmethod
+    def _claimed_time(report: SignatureReport, header: dict[str, Any], payload: bytes) -> None:
+        value: Any = header.get("iat")
+        if value is None and payload[:1] == b"{":
+            try:
+                claims = json.loads(payload)
+                value = claims.get("iat") if isinstance(claims, dict) else None
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                value = None
+        if isinstance(value, int | float):
+            report.claimed_signing_time = datetime.fromtimestamp(value, UTC)

@@ -1,0 +1,266 @@
+"""CRL and OCSP fetching for pyhanko-certvalidator, with caching and a record of what was used.
+
+certvalidator checks revocation data (signatures, freshness, issuer matching); this module only decides
+*how it is obtained*: CRLs are cached process-wide until their ``nextUpdate`` so a busy bus downloads each
+CA's list once per period; OCSP requests carry a nonce and the response is cached until its
+``nextUpdate``; every fetch, hit and failure is recorded, because the report must say which evidence was
+used and whether the revocation service was unreachable (``TRY_LATER``). Issuer certificates are never
+fetched from AIA URLs: intermediates must come with the signature or the trust store, so a hostile
+certificate cannot make the bus fetch arbitrary URLs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from asn1crypto import cms, crl, ocsp, x509
+from pyhanko_certvalidator import errors as cv_errors
+from pyhanko_certvalidator.authority import Authority
+from pyhanko_certvalidator.fetchers.api import CertificateFetcher, CRLFetcher, Fetchers, OCSPFetcher
+from pyhanko_certvalidator.fetchers.common_utils import format_ocsp_request, process_ocsp_response_data
+from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps, issuer_serial
+
+from .report import RevocationEvidence
+
+Clock = Callable[[], datetime]
+MAX_REVINFO_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class _CachedCrl:
+    crl: crl.CertificateList
+    next_update: datetime | None
+    revoked: dict[int, datetime | None]
+
+
+@dataclass
+class _CachedOcsp:
+    response: ocsp.OCSPResponse
+    next_update: datetime | None
+    status: str
+    revocation_time: datetime | None
+    this_update: datetime | None
+    nonce_checked: bool
+
+
+class RevocationCache:
+    """Process-wide cache of CRLs (by URL) and OCSP responses (by issuer+serial), valid until nextUpdate."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+        self._crls: dict[str, _CachedCrl] = {}
+        self._ocsp: dict[Any, _CachedOcsp] = {}
+        self.downloads = 0
+
+    def _fresh(self, next_update: datetime | None) -> bool:
+        # A CRL without nextUpdate gives no freshness promise: never serve it from cache.
+        return next_update is not None and self.clock() < next_update
+
+    def get_crl(self, url: str) -> _CachedCrl | None:
+        with self._lock:
+            entry = self._crls.get(url)
+        return entry if entry and self._fresh(entry.next_update) else None
+
+    def put_crl(self, url: str, entry: _CachedCrl) -> None:
+        with self._lock:
+            self._crls[url] = entry
+            self.downloads += 1
+
+    def get_ocsp(self, key: Any) -> _CachedOcsp | None:
+        with self._lock:
+            entry = self._ocsp.get(key)
+        return entry if entry and self._fresh(entry.next_update) else None
+
+    def put_ocsp(self, key: Any, entry: _CachedOcsp) -> None:
+        with self._lock:
+            self._ocsp[key] = entry
+            self.downloads += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._crls.clear()
+            self._ocsp.clear()
+
+
+async def _http(method: str, url: str, timeout: float, data: bytes | None = None,
+                content_type: str | None = None) -> bytes:
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError(f"refusing non-HTTP revocation URL {url!r}")
+    headers = {"Content-Type": content_type} if content_type else {}
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    async with aiohttp.ClientSession(timeout=client_timeout) as session, session.request(
+        method, url, data=data, headers=headers, allow_redirects=False
+    ) as response:
+        if response.status != 200:
+            raise ValueError(f"{url} answered HTTP {response.status}")
+        body = await response.content.read(MAX_REVINFO_BYTES + 1)
+        if len(body) > MAX_REVINFO_BYTES:
+            raise ValueError(f"{url} sent more than {MAX_REVINFO_BYTES} bytes")
+        return body
+
+
+def _subject(cert: x509.Certificate | cms.AttributeCertificateV2) -> str:
+    return cert.subject.human_friendly if isinstance(cert, x509.Certificate) else "attribute certificate"
+
+
+class EvidenceRecorder:
+    """One validation's view: builds certvalidator ``Fetchers`` and records evidence and failures."""
+
+    def __init__(self, cache: RevocationCache, timeout: float = 5.0) -> None:
+        self.cache = cache
+        self.timeout = timeout
+        self.evidence: list[RevocationEvidence] = []
+        self.failures: list[str] = []
+        self.missing_nonce = False
+
+    def fetchers(self) -> Fetchers:
+        return Fetchers(ocsp_fetcher=_OcspFetcher(self), crl_fetcher=_CrlFetcher(self), cert_fetcher=_NoCertFetcher())
+
+    def record(self, evidence: RevocationEvidence) -> None:
+        self.evidence.append(evidence)
+        if evidence.error:
+            self.failures.append(f"{evidence.kind} for {evidence.certificate}: {evidence.error}")
+
+
+class _OcspFetcher(OCSPFetcher):
+    def __init__(self, recorder: EvidenceRecorder) -> None:
+        self.rec = recorder
+        self._results: dict[Any, ocsp.OCSPResponse] = {}
+
+    async def fetch(self, cert: x509.Certificate | cms.AttributeCertificateV2, authority: Authority) -> ocsp.OCSPResponse:
+        key = (issuer_serial(cert), authority.hashable)
+        who = _subject(cert)
+        cached = self.rec.cache.get_ocsp(key)
+        if cached is not None:
+            self._results[key] = cached.response
+            self.rec.record(RevocationEvidence(
+                kind="OCSP", certificate=who, status=cached.status, this_update=cached.this_update,
+                next_update=cached.next_update, revocation_time=cached.revocation_time, from_cache=True,
+                nonce_checked=cached.nonce_checked))
+            return cached.response
+        urls = get_ocsp_urls(cert)
+        if not urls:
+            raise cv_errors.OCSPFetchError("certificate names no OCSP responder")
+        request = format_ocsp_request(cert, authority, certid_hash_algo="sha1", request_nonces=True)
+        last_error = "no responder answered"
+        for url in urls:
+            try:
+                body = await _http("POST", url, self.rec.timeout, request.dump(), "application/ocsp-request")
+                response = process_ocsp_response_data(body, ocsp_request=request, ocsp_url=url)
+            except Exception as exc:  # network, HTTP status, parse, nonce mismatch: all "unavailable"
+                last_error = f"{url}: {exc}"
+                continue
+            entry = _summarise_ocsp(response)
+            if not entry.nonce_checked:
+                self.rec.missing_nonce = True
+            self.rec.cache.put_ocsp(key, entry)
+            self._results[key] = response
+            self.rec.record(RevocationEvidence(
+                kind="OCSP", certificate=who, status=entry.status, source=url, this_update=entry.this_update,
+                next_update=entry.next_update, revocation_time=entry.revocation_time,
+                nonce_checked=entry.nonce_checked))
+            return response
+        self.rec.record(RevocationEvidence(kind="OCSP", certificate=who, status="unavailable",
+                                           source=", ".join(urls), error=last_error))
+        raise cv_errors.OCSPFetchError(last_error)
+
+    def fetched_responses(self) -> Iterable[ocsp.OCSPResponse]:
+        return list(self._results.values())
+
+    def fetched_responses_for_cert(self, cert: x509.Certificate | cms.AttributeCertificateV2) -> Iterable[ocsp.OCSPResponse]:
+        target = issuer_serial(cert)
+        return [resp for (subj, _), resp in self._results.items() if subj == target]
+
+
+def _summarise_ocsp(response: ocsp.OCSPResponse) -> _CachedOcsp:
+    basic = response["response_bytes"]["response"].parsed
+    single = basic["tbs_response_data"]["responses"][0]
+    status_choice = single["cert_status"]
+    status = status_choice.name  # good | revoked | unknown
+    revocation_time = status_choice.chosen["revocation_time"].native if status == "revoked" else None
+    return _CachedOcsp(
+        response=response,
+        next_update=single["next_update"].native,
+        status=status,
+        revocation_time=revocation_time,
+        this_update=single["this_update"].native,
+        nonce_checked=response.nonce_value is not None,
+    )
+
+
+class _CrlFetcher(CRLFetcher):
+    def __init__(self, recorder: EvidenceRecorder) -> None:
+        self.rec = recorder
+        self._by_cert: dict[Any, list[crl.CertificateList]] = {}
+
+    async def fetch(self, cert: x509.Certificate | cms.AttributeCertificateV2, *,
+                    use_deltas: bool | None = None) -> Iterable[crl.CertificateList]:
+        who = _subject(cert)
+        serial = cert.serial_number if isinstance(cert, x509.Certificate) else None
+        urls = [dp.url for dp in get_relevant_crl_dps(cert, use_deltas=False) if dp.url]
+        if not urls:
+            raise cv_errors.CRLFetchError("certificate names no CRL distribution point")
+        results: list[crl.CertificateList] = []
+        errors: list[str] = []
+        for url in urls:
+            entry = self.rec.cache.get_crl(url)
+            from_cache = entry is not None
+            if entry is None:
+                try:
+                    body = await _http("GET", url, self.rec.timeout)
+                    parsed = crl.CertificateList.load(body)
+                    entry = _summarise_crl(parsed)
+                except Exception as exc:
+                    errors.append(f"{url}: {exc}")
+                    self.rec.record(RevocationEvidence(kind="CRL", certificate=who, status="unavailable",
+                                                       source=url, error=str(exc)))
+                    continue
+                self.rec.cache.put_crl(url, entry)
+            results.append(entry.crl)
+            revoked = serial is not None and serial in entry.revoked
+            tbs = entry.crl["tbs_cert_list"]
+            self.rec.record(RevocationEvidence(
+                kind="CRL", certificate=who, status="revoked" if revoked else "good", source=url,
+                this_update=tbs["this_update"].native, next_update=entry.next_update,
+                revocation_time=entry.revoked.get(serial) if revoked and serial is not None else None,
+                from_cache=from_cache))
+        if not results:
+            raise cv_errors.CRLFetchError("; ".join(errors))
+        self._by_cert[issuer_serial(cert)] = results
+        return results
+
+    def fetched_crls(self) -> Iterable[crl.CertificateList]:
+        return [c for crls in self._by_cert.values() for c in crls]
+
+    def fetched_crls_for_cert(self, cert: x509.Certificate | cms.AttributeCertificateV2) -> Iterable[crl.CertificateList]:
+        return self._by_cert[issuer_serial(cert)]
+
+
+def _summarise_crl(parsed: crl.CertificateList) -> _CachedCrl:
+    tbs = parsed["tbs_cert_list"]
+    revoked = {
+        item["user_certificate"].native: item["revocation_date"].native
+        for item in (tbs["revoked_certificates"] or [])
+    }
+    return _CachedCrl(crl=parsed, next_update=tbs["next_update"].native, revoked=revoked)
+
+
+class _NoCertFetcher(CertificateFetcher):
+    """Never follows AIA caIssuers: see the module docstring."""
+
+    async def fetch_cert_issuers(self, cert: Any) -> AsyncGenerator[x509.Certificate, None]:
+        return
+        yield  # pragma: no cover - makes this an async generator
+
+    async def fetch_crl_issuers(self, certificate_list: Any) -> AsyncGenerator[x509.Certificate, None]:
+        return
+        yield  # pragma: no cover
+
+    def fetched_certs(self) -> Iterable[x509.Certificate]:
+        return []

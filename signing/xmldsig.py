@@ -1,0 +1,375 @@
+"""XML signature verification (XMLDSig, XAdES-BES) for edXML packets and SOAP envelopes.
+
+Order matters and is the point of this module:
+1. parse with a hardened parser (no DTD, no entities, no network) — XXE and entity bombs stop here;
+2. take the signer certificate from KeyInfo and validate chain + revocation (:mod:`signing.chain`);
+3. verify the maths with signxml, *pinned* to that certificate, so signxml never picks its own trust;
+4. decide coverage only from what signxml returns as signed; the caller's required parts must be in it,
+   so a wrapped document (signed element moved, unsigned twin with the same id) cannot pass.
+The real-world edXML variants of QCVN 102:2016 (Signature without the XML-DSig namespace, rsa-sha1, an
+empty ``DigitalSignature`` element) are accepted, but each is reported — never silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+from lxml import etree
+from signxml import SignatureConfiguration, XMLVerifier
+from signxml.algorithms import DigestAlgorithm, SignatureMethod
+from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature, SignXMLException
+from signxml.xades import XAdESVerifier
+
+from .chain import ChainValidator, apply_level
+from .policy import Check
+from .report import (
+    AlgorithmUse,
+    CoveredPart,
+    Indication,
+    SignatureReport,
+    SubIndication,
+)
+
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
+EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
+DEFAULT_NAMESPACES = {"ds": DS_NS, "xades": XADES_NS, "edXML": EDXML_NS,
+                      "soap": "http://schemas.xmlsoap.org/soap/envelope/",
+                      "soap12": "http://www.w3.org/2003/05/soap-envelope"}
+ID_ATTRIBUTES = ("Id", "ID", "id")
+_ALLOWED_METHODS = frozenset(m for m in SignatureMethod if not m.name.startswith("HMAC"))
+_ALLOWED_DIGESTS = frozenset(DigestAlgorithm)
+
+
+class XmlFormatError(ValueError):
+    """The bytes are not acceptable XML (malformed, DTD/entities, too large)."""
+
+
+def parse(data: bytes, max_bytes: int) -> etree._Element:
+    """Hardened parse; signing/ depends on nothing of ours, so this mirrors lgsp.safexml on purpose."""
+    if len(data) > max_bytes:
+        raise XmlFormatError(f"XML of {len(data)} bytes exceeds the limit of {max_bytes}")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                             huge_tree=False, collect_ids=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise XmlFormatError(f"malformed XML: {exc}") from exc
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.doctype:
+        raise XmlFormatError("XML with a document type declaration (DTD/entities) is refused (XXE, entity bombs)")
+    if any(True for _ in root.iter(etree.Entity)):
+        raise XmlFormatError("XML with entity references is refused")
+    return root
+
+
+def _local(tag: Any) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _rebuild_in_ds(old: etree._Element) -> etree._Element:
+    """Copy a Signature subtree into the XML-DSig namespace as the *default* namespace.
+
+    The non-conformant edXML variant lost ``xmlns="…xmldsig#"`` on serialisation; what the signer
+    canonicalised was the default-namespace form, so rebuilding exactly that form restores the signed bytes.
+    """
+    new = etree.Element(f"{{{DS_NS}}}{_local(old.tag)}", nsmap={None: DS_NS})
+
+    def copy_children(src: etree._Element, dst: etree._Element) -> None:
+        dst.text = src.text
+        for key, value in src.attrib.items():
+            dst.set(key, value)
+        for child in src:
+            if not isinstance(child.tag, str):
+                dst.append(copy.copy(child))
+                continue
+            ns = etree.QName(child.tag).namespace
+            tag = f"{{{DS_NS}}}{_local(child.tag)}" if ns in (None, EDXML_NS) else child.tag
+            sub = etree.SubElement(dst, tag)
+            copy_children(child, sub)
+            sub.tail = child.tail
+
+    copy_children(old, new)
+    new.tail = old.tail
+    return new
+
+
+def normalise_variants(root: etree._Element) -> tuple[etree._Element, list[str]]:
+    """Find signatures in all edXML spellings; return the (possibly rewritten) root and notes about it."""
+    notes: list[str] = []
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str):
+            continue
+        qname = etree.QName(element.tag)
+        if qname.localname == "Signature" and qname.namespace != DS_NS and any(
+            _local(c.tag) == "SignedInfo" for c in element
+        ):
+            parent = element.getparent()
+            rebuilt = _rebuild_in_ds(element)
+            if parent is None:
+                root = rebuilt
+            else:
+                parent.replace(element, rebuilt)
+            where = qname.namespace or "no namespace"
+            notes.append(f"Signature element is not in the XML-DSig namespace ({where}); verified after "
+                         "restoring the namespace (non-conformant edXML variant, QCVN 102:2016 §Signature)")
+        elif qname.localname == "DigitalSignature" and len(element) == 0 and not (element.text or "").strip():
+            notes.append("empty DigitalSignature element: this packet carries no signature "
+                         "(non-conformant edXML variant)")
+    return root, notes
+
+
+def _signer_certs(signature: etree._Element) -> tuple[x509.Certificate | None, list[x509.Certificate]]:
+    """The signer (the certificate that issued no other in the list) and the rest as intermediates."""
+    certs: list[x509.Certificate] = []
+    for node in signature.iterfind("ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces={"ds": DS_NS}):
+        text = "".join((node.text or "").split())
+        if text:
+            import base64
+
+            certs.append(x509.load_der_x509_certificate(base64.b64decode(text)))
+    if not certs:
+        return None, []
+    issuers = {c.issuer.public_bytes() for c in certs if c.issuer != c.subject}
+    leaves = [c for c in certs if c.subject.public_bytes() not in issuers] or certs
+    leaf = leaves[0]
+    return leaf, [c for c in certs if c is not leaf]
+
+
+def _to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+
+
+def _alg_name(uri: str | None) -> str:
+    return (uri or "unknown").rsplit("#", 1)[-1].lower()
+
+
+def _key_use(cert: x509.Certificate) -> AlgorithmUse:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return AlgorithmUse("key", "rsa", key.key_size)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return AlgorithmUse("key", "ecdsa", key.curve.key_size)
+    if isinstance(key, dsa.DSAPublicKey):
+        return AlgorithmUse("key", "dsa", key.key_size)
+    return AlgorithmUse("key", type(key).__name__.lower())
+
+
+def _c14n(element: etree._Element) -> bytes:
+    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+
+
+def _without_signatures(element: etree._Element) -> etree._Element:
+    clone = copy.deepcopy(element)
+    for sig in list(clone.iter(f"{{{DS_NS}}}Signature")):
+        parent = sig.getparent()
+        if parent is not None:
+            parent.remove(sig)
+    return clone
+
+
+class XmlVerifier:
+    """Verifies the XML signatures of one document against a :class:`ChainValidator`."""
+
+    def __init__(self, validator: ChainValidator) -> None:
+        self.validator = validator
+        self.policy = validator.policy
+
+    def verify(self, data: bytes, *, must_cover: Sequence[str] = ("/*",),
+               namespaces: Mapping[str, str] | None = None) -> tuple[list[SignatureReport], list[str]]:
+        """Return one report per signature plus document-level notes. Raises :class:`XmlFormatError`."""
+        ns = {**DEFAULT_NAMESPACES, **(namespaces or {})}
+        root = parse(data, self.policy.max_document_bytes)
+        root, notes = normalise_variants(root)
+        doc_notes: list[str] = []
+        variant_notes = [n for n in notes if n.startswith("Signature element")]
+        doc_notes += [n for n in notes if not n.startswith("Signature element")]
+        signatures = list(root.iter(f"{{{DS_NS}}}Signature"))
+        if not signatures:
+            return [], doc_notes
+        payload = etree.tostring(root) if variant_notes else data
+        if len(signatures) > 1:
+            doc_notes.append(f"{len(signatures)} XML signatures found; only the first (document order) is verified")
+        report = self._verify_one(payload, root, signatures[0], must_cover, ns)
+        for note in variant_notes:
+            self._non_conformant(report, note)
+        self._edxml_coverage(root, report)
+        return [report], doc_notes
+
+    def _non_conformant(self, report: SignatureReport, note: str) -> None:
+        level = self.policy.level(Check.NON_CONFORMANT_FORMAT)
+        if level.value == "fail":
+            report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, note)
+        elif level.value == "warn":
+            report.warnings.append(note)
+        elif level.value == "inform":
+            report.infos.append(note)
+
+    def _verify_one(self, payload: bytes, root: etree._Element, signature: etree._Element,
+                    must_cover: Sequence[str], ns: Mapping[str, str]) -> SignatureReport:
+        is_xades = signature.find(".//xades:QualifyingProperties", namespaces={"xades": XADES_NS}) is not None
+        report = SignatureReport(id=signature.get("Id") or "xml-signature-1",
+                                 format="XAdES-BES" if is_xades else "XMLDSig")
+        if is_xades and signature.find(".//xades:SignatureTimeStamp", namespaces={"xades": XADES_NS}) is not None:
+            report.format = "XAdES-T"
+            report.infos.append("XAdES-T SignatureTimeStamp present; its token is not validated by this version, "
+                                "so signing time is not proven")
+        now = datetime.now(UTC)
+        sig_method = signature.find("ds:SignedInfo/ds:SignatureMethod", namespaces={"ds": DS_NS})
+        sig_alg = _alg_name(sig_method.get("Algorithm") if sig_method is not None else None)
+        report.algorithms.append(AlgorithmUse("signature", sig_alg))
+        for ref in signature.iterfind("ds:SignedInfo/ds:Reference", namespaces={"ds": DS_NS}):
+            dm = ref.find("ds:DigestMethod", namespaces={"ds": DS_NS})
+            report.algorithms.append(AlgorithmUse("reference-digest",
+                                                  _alg_name(dm.get("Algorithm") if dm is not None else None)))
+        try:
+            leaf, intermediates = _signer_certs(signature)
+        except ValueError as exc:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                               f"KeyInfo certificate is not decodable: {exc}")
+        if leaf is None:
+            return report.fail(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+                               "no X509Certificate in KeyInfo; the signer cannot be identified")
+        report.algorithms.append(_key_use(leaf))
+        for alg in report.algorithms:
+            alg.weak = self.policy.is_weak(alg.name, now, alg.key_size)
+            if alg.weak:
+                self._weak(report, alg)
+        # 1) chain and revocation first
+        chain = self.validator.validate(_to_asn1(leaf), [_to_asn1(c) for c in intermediates])
+        report.chain, report.revocation = chain.chain, chain.revocation
+        report.signer = chain.chain[0] if chain.chain else None
+        report.warnings += chain.warnings
+        report.infos += chain.infos
+        if not chain.ok and chain.sub_indication is not None:
+            report.fail(chain.indication, chain.sub_indication, chain.message)
+        # 2) the maths, pinned to the validated certificate; validity is the chain's job, so give signxml
+        # a moment inside the certificate's validity instead of letting it re-judge expiry.
+        moment = min(max(now, leaf.not_valid_before_utc), leaf.not_valid_after_utc)
+        config = SignatureConfiguration(expect_references=True, signature_methods=_ALLOWED_METHODS,
+                                        digest_algorithms=_ALLOWED_DIGESTS, verification_time=moment)
+        verifier: XMLVerifier = XAdESVerifier() if is_xades else XMLVerifier()
+        try:
+            results: Any = verifier.verify(payload, x509_cert=leaf, expect_config=config,
+                                           id_attribute=None)
+        except InvalidDigest as exc:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, f"digest mismatch: {exc}")
+        except InvalidInput as exc:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"invalid signature input: {exc}")
+        except InvalidSignature as exc:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
+                               f"signature value does not verify with the signer's key: {exc}")
+        except (SignXMLException, ValueError, TypeError) as exc:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"unsupported signature: {exc}")
+        results = results if isinstance(results, list) else [results]
+        refs = list(signature.iterfind("ds:SignedInfo/ds:Reference", namespaces={"ds": DS_NS}))
+        signed_fragments: list[tuple[str, Any]] = []
+        for ref, result in zip(refs, results, strict=False):
+            uri = ref.get("URI", "")
+            signed_xml = result.signed_xml
+            if signed_xml is not None and signed_xml.tag == f"{{{XADES_NS}}}SignedProperties":
+                report.covered.append(CoveredPart("XAdES SignedProperties (signing time, signing certificate)",
+                                                  hashlib.sha256(result.signed_data).hexdigest(),
+                                                  len(result.signed_data)))
+                self._xades_properties(report, signed_xml)
+                continue
+            label = (f"whole document <{_local(root.tag)}> except the Signature (URI=\"\")" if uri == ""
+                     else f"element <{_local(signed_xml.tag) if signed_xml is not None else '?'}> URI=\"{uri}\"")
+            report.covered.append(CoveredPart(label, hashlib.sha256(result.signed_data).hexdigest(),
+                                              len(result.signed_data)))
+            if report.signed_content is None:
+                report.signed_content = result.signed_data
+            signed_fragments.append((uri, signed_xml))
+        for xpath in must_cover:
+            problem = self._check_covered(root, xpath, ns, signed_fragments)
+            if problem:
+                report.fail(Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND, problem)
+        if not report.failed:
+            report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
+        return report
+
+    def _weak(self, report: SignatureReport, alg: AlgorithmUse) -> None:
+        size = f" ({alg.key_size} bits)" if alg.key_size else ""
+        msg = f"{alg.role} algorithm {alg.name}{size} is weak under policy {self.policy.label}"
+        from .chain import ChainResult
+
+        holder = ChainResult()
+        apply_level(holder, self.policy, Check.WEAK_ALGORITHM, Indication.INDETERMINATE,
+                    SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, msg)
+        if holder.sub_indication is not None:
+            report.fail(holder.indication, holder.sub_indication, msg)
+        report.warnings += holder.warnings
+        report.infos += holder.infos
+
+    @staticmethod
+    def _xades_properties(report: SignatureReport, signed_props: etree._Element) -> None:
+        st = signed_props.find(".//xades:SigningTime", namespaces={"xades": XADES_NS})
+        if st is not None and st.text:
+            try:
+                report.claimed_signing_time = datetime.fromisoformat(st.text.strip().replace("Z", "+00:00"))
+            except ValueError:
+                report.warnings.append(f"unparseable XAdES SigningTime {st.text!r}")
+
+    @staticmethod
+    def _check_covered(root: etree._Element, xpath: str, ns: Mapping[str, str],
+                       fragments: list[tuple[str, Any]]) -> str | None:
+        """None if the node at ``xpath`` is byte-for-byte inside what signxml returned as signed."""
+        try:
+            nodes = root.xpath(xpath, namespaces=dict(ns))
+        except etree.XPathError as exc:
+            return f"required part {xpath!r} is not a valid XPath: {exc}"
+        if not isinstance(nodes, list) or len(nodes) != 1 or not isinstance(nodes[0], etree._Element):
+            count = len(nodes) if isinstance(nodes, list) else "?"
+            return f"required part {xpath!r} must select exactly one element in the document, found {count}"
+        node = nodes[0]
+        for uri, signed_xml in fragments:
+            if signed_xml is None:
+                continue
+            if uri == "":
+                # The signed view is the whole document: the required path must select the same content in it.
+                # signxml digested this whole view, so finding the path in it is the proof.
+                found = signed_xml.xpath(xpath, namespaces=dict(ns))
+                if isinstance(found, list) and len(found) == 1:
+                    return None
+                continue
+            ref_id = uri[1:]
+            for anc in [node, *node.iterancestors()]:
+                if any(anc.get(attr) == ref_id for attr in ID_ATTRIBUTES):
+                    if _c14n(_without_signatures(anc)) == _c14n(_without_signatures(signed_xml)):
+                        return None
+                    break
+        return f"required part {xpath!r} is not covered by the signature (signed data not found; possible wrapping)"
+
+    def _edxml_coverage(self, root: etree._Element, report: SignatureReport) -> None:
+        """edXML attachments sit beside the envelope: say whether this signature protects them."""
+        if etree.QName(root.tag).namespace != EDXML_NS:
+            return
+        whole = any(part.description.startswith("whole document") for part in report.covered)
+        attachments = root.xpath("./*[local-name()='AttachmentEncoded']/*[local-name()='Attachment']")
+        if whole or not isinstance(attachments, list):
+            return
+        for att in attachments:
+            if not isinstance(att, etree._Element):
+                continue
+            cid = att.xpath("string(./*[local-name()='ContentId'])")
+            name = att.xpath("string(./*[local-name()='AttachmentName'])")
+            report.not_covered.append(f"edXML attachment {name or '?'} ({cid or 'no ContentId'}) in AttachmentEncoded")
+        if report.not_covered:
+            msg = (f"{len(report.not_covered)} edXML attachment(s) outside the signed envelope are not covered "
+                   "by the signature")
+            level = self.policy.level(Check.UNCOVERED_PARTS)
+            if level.value == "fail":
+                report.fail(Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND, msg)
+            elif level.value == "warn":
+                report.warnings.append(msg)
+            elif level.value == "inform":
+                report.infos.append(msg)
