@@ -127,6 +127,7 @@ class JwsVerifier:
         self.validator = validator
         self.policy = validator.policy
         self.key_lookup = key_lookup
+        self._registries: dict[str, jws.JWSRegistry] = {}
         self._x5c_cache: dict[str, tuple[x509.Certificate, asn1_x509.Certificate, Any]] = {}
 
     def verify(self, data: bytes) -> list[SignatureReport]:
@@ -183,7 +184,7 @@ class JwsVerifier:
                 report.fail(chain.indication, chain.sub_indication, chain.message)
         compact = f"{member.protected_b64}.{payload_b64}.{member.signature_b64}"
         try:
-            jws.deserialize_compact(compact, key, algorithms=[alg])
+            jws.deserialize_compact(compact, key, registry=self._registry(alg))
         except BadSignatureError:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
                                "JWS signature does not verify with the signer's key")
@@ -193,6 +194,17 @@ class JwsVerifier:
         if not report.failed:
             report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
         return report
+
+    def _registry(self, alg: str) -> jws.JWSRegistry:
+        """One registry per algorithm: only that ``alg`` allowed; headers big enough for real x5c chains."""
+        registry = self._registries.get(alg)
+        if registry is None:
+            registry = jws.JWSRegistry(algorithms=[alg], strict_check_header=False)
+            registry.max_header_length = 256 * 1024
+            registry.max_payload_length = self.policy.max_document_bytes
+            registry.max_signature_length = 16 * 1024
+            self._registries[alg] = registry
+        return registry
 
     def _key(self, report: SignatureReport,
              header: dict[str, Any]) -> tuple[PublicKey | None, Any, ChainResult | None]:

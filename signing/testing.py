@@ -331,3 +331,134 @@ class RevocationResponder:
                 return 503, "text/plain", b"OCSP service down"
             return 200, "application/ocsp-response", pki.ocsp_response(body, echo_nonce=self.echo_nonce)
         return 404, "text/plain", b"not found"
+
+
+# --- signed fixtures: what tests and the benchmark verify ------------------------------------------------
+
+EDXML_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
+<edXML xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016"><edXMLEnvelope><edXMLHeader><MessageHeader>
+<From><OrganId>000.00.12.H10</OrganId><OrganName>UBND thanh pho Can Tho</OrganName></From>
+<To><OrganId>000.00.00.G22</OrganId><OrganName>Van phong Chinh phu</OrganName></To>
+<DocumentId>000.00.12.H10,2026/11/26,123/UBND-VP</DocumentId>
+<Code><CodeNumber>123</CodeNumber><CodeNotation>UBND-VP</CodeNotation></Code>
+<Subject>Ve viec trien khai LGSP</Subject>{filler}
+</MessageHeader><TraceHeaderList><TraceHeader><OrganId>000.00.12.H10</OrganId>
+<Timestamp>2026/11/26 09:00:00</Timestamp></TraceHeader></TraceHeaderList></edXMLHeader>
+<edXMLBody><edXMLManifest version="1.0"><Reference><ContentId>cid:att-1</ContentId>
+<AttachmentName>quyet-dinh.pdf</AttachmentName></Reference></edXMLManifest></edXMLBody></edXMLEnvelope>
+<AttachmentEncoded><Attachment><ContentId>att-1</ContentId><AttachmentName>quyet-dinh.pdf</AttachmentName>
+<ContentType>application/pdf</ContentType><ContentTransferEncoded>JVBERi0xLjQK</ContentTransferEncoded></Attachment>
+</AttachmentEncoded></edXML>"""
+
+
+def edxml_document(filler_bytes: int = 0) -> bytes:
+    """An unsigned edXML edoc packet (QCVN 102:2016 skeleton); ``filler_bytes`` pads the Content element."""
+    filler = f"<Content>{'Noi dung van ban. ' * (filler_bytes // 18)}</Content>" if filler_bytes else ""
+    return EDXML_TEMPLATE.format(filler=filler).encode()
+
+
+def sign_xml(data: bytes, signer: Identity, *, legacy_sha1: bool = False, xades: bool = False,
+             reference_uri: str | None = None, default_namespace: bool = False) -> bytes:
+    """Enveloped XML-DSig over the whole document (or ``reference_uri``), placed in edXMLHeader if present."""
+    from lxml import etree
+    from signxml import DigestAlgorithm, SignatureMethod, XMLSigner
+    from signxml.xades import XAdESSigner
+
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    edxml_ns = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
+    header = root.find(f".//{{{edxml_ns}}}edXMLHeader")
+    ds_ns = "http://www.w3.org/2000/09/xmldsig#"
+    if not xades:  # signxml's XAdES signer appends its own Signature to the root
+        etree.SubElement(header if header is not None else root, f"{{{ds_ns}}}Signature", Id="placeholder",
+                         nsmap={None: ds_ns} if default_namespace else {"ds": ds_ns})
+    method = SignatureMethod.RSA_SHA1 if legacy_sha1 else (
+        SignatureMethod.ECDSA_SHA256 if isinstance(signer.key, ec.EllipticCurvePrivateKey) else SignatureMethod.RSA_SHA256)
+    digest = DigestAlgorithm.SHA1 if legacy_sha1 else DigestAlgorithm.SHA256
+    class _Signer(XAdESSigner if xades else XMLSigner):  # type: ignore[misc,valid-type]
+        def check_deprecated_methods(self) -> None:
+            """Legacy edXML senders still sign with rsa-sha1: fixtures must be able to do so too."""
+
+    # signxml's inclusive C14N with a default-namespace Signature does not verify (seen with signxml 5.2),
+    # so default-namespace fixtures use exclusive C14N, as the newer edXML builders do.
+    c14n = ("http://www.w3.org/2001/10/xml-exc-c14n#" if default_namespace
+            else "http://www.w3.org/TR/2001/REC-xml-c14n-20010315")
+    xml_signer = _Signer(signature_algorithm=method, digest_algorithm=digest, c14n_algorithm=c14n)
+    if default_namespace:
+        xml_signer.namespaces = {None: ds_ns}
+    certs = [c.public_bytes(serialization.Encoding.PEM).decode() for c in signer.chain]
+    kwargs: dict[str, Any] = {"key": signer.key_pem, "cert": certs}
+    if reference_uri:
+        kwargs["reference_uri"] = reference_uri
+    signed = xml_signer.sign(root, **kwargs)
+    return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+
+
+def minimal_pdf(text: str = "Quyet dinh so 123/QD-UBND") -> bytes:
+    """A one-page PDF with a correct xref table, written by hand so fixtures need no PDF toolkit."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref_at = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref_at)
+    return bytes(out)
+
+
+def sign_pdf(data: bytes, signer: Identity, *, field_name: str = "Signature1", tsa: Identity | None = None,
+             timestamp_at: dt.datetime | None = None) -> bytes:
+    """Add one PAdES signature as an incremental update (call twice for person + organisation)."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.timestamps import DummyTimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    intermediates = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in signer.chain[1:]]
+    pdf_signer = signers.SimpleSigner(signing_cert=signer.asn1_cert, signing_key=signer.asn1_key,
+                                      cert_registry=SimpleCertificateStore.from_certs(intermediates))
+    timestamper = None
+    if tsa is not None:
+        timestamper = DummyTimeStamper(tsa_cert=tsa.asn1_cert, tsa_key=tsa.asn1_key, fixed_dt=timestamp_at,
+                                       certs_to_embed=SimpleCertificateStore.from_certs(
+                                           [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+                                            for c in tsa.chain[1:]]))
+    meta = signers.PdfSignatureMetadata(field_name=field_name, subfilter=SigSeedSubFilter.PADES)
+    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    out = signers.sign_pdf(writer, meta, signer=pdf_signer, timestamper=timestamper)
+    return out.getvalue()
+
+
+def sign_jws(payload: bytes, signer: Identity, *, alg: str | None = None, x5c: bool = True,
+             kid: str | None = None, json_form: bool = False) -> str:
+    """A JWS by ``signer`` with its chain in ``x5c`` (or only a ``kid`` for registry-key lookups)."""
+    import base64
+    import json as _json
+
+    from joserfc import jws as _jws
+    from joserfc.jwk import ECKey, RSAKey
+
+    is_ec = isinstance(signer.key, ec.EllipticCurvePrivateKey)
+    key = ECKey.import_key(signer.key_pem) if is_ec else RSAKey.import_key(signer.key_pem)
+    header: dict[str, Any] = {"alg": alg or ("ES256" if is_ec else "RS256")}
+    if x5c:
+        header["x5c"] = [base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in signer.chain]
+    if kid:
+        header["kid"] = kid
+    if json_form:
+        return _json.dumps(_jws.serialize_json({"protected": header}, payload, key))
+    return _jws.serialize_compact(header, payload, key)

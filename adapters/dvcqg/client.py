@@ -193,7 +193,10 @@ class DvcqgClient:
         except _SessionExpired:
             raise DvcqgAuthenticationError("DVCQG login refused (HTTP 401)") from None
         session = data.get("session")
-        if not is_ok_code(data.get("error_code")) or not isinstance(session, str) or not session:
+        code = str(data.get("error_code")).strip()
+        if code in self.settings.retryable_error_codes:  # e.g. "portal busy": not the credentials' fault
+            raise DvcqgServiceError("login", code, str(data.get("message", "")), retryable=True)
+        if not is_ok_code(code) or not isinstance(session, str) or not session:
             raise DvcqgAuthenticationError(
                 f"DVCQG login refused: error_code={data.get('error_code')!r}: {data.get('message', '')}"
             )

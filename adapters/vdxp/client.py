@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from . import hmac_auth
-from .edxml import hash_file, read_packet
+from .edxml import EdxmlError, hash_file, read_packet
 from .edxml.models import StatusPacket
 from .errors import AxisError, PermanentAxisError, RetryableAxisError
 from .transport import AiohttpTransport, Transport, TransportResponse
@@ -166,8 +166,6 @@ class AxisClient:
         :class:`PermanentAxisError` without a network call.
         """
         if sender is None or message_type is None:
-            from .edxml import EdxmlError
-
             try:
                 parsed = read_packet(packet, schema_check=False).packet
             except EdxmlError as exc:

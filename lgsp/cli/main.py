@@ -1,8 +1,292 @@
-"""Entry point of the `lgsp` command."""
+"""The `lgsp` command: serve, worker, db, apply, registry, clients, keys, audit, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
-app = typer.Typer(help="lgsp: integration bus and open-data gateway.", no_args_is_help=True)
+from lgsp.cli.common import console, engine_from_settings, fail
+from lgsp.settings import Settings
+
+app = typer.Typer(help="lgsp: integration bus and open-data gateway.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Store administration.", no_args_is_help=True)
+registry_app = typer.Typer(help="The service registry.", no_args_is_help=True)
+clients_app = typer.Typer(help="OAuth2 client credentials.", no_args_is_help=True)
+keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(registry_app, name="registry")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Worker processes (each a full gateway).")] = 1,
+) -> None:
+    """Run the gateway (migrations are applied first)."""
+    import uvicorn
+
+    engine_from_settings(migrate=True).dispose()
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lgsp-metrics-")
+    uvicorn.run("lgsp.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                loop="uvloop", http="httptools", access_log=False, log_level="warning",
+                server_header=True, date_header=True)
+
+
+@app.command()
+def worker() -> None:
+    """Run background work (durable deliveries, schedules) until interrupted."""
+    from lgsp.worker import run_worker
+
+    run_worker(Settings.load())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all pending migrations."""
+    from lgsp.store.migrate import current_revision
+
+    engine = engine_from_settings(migrate=True)
+    console.print(f"store at revision [bold]{current_revision(engine)}[/]")
+
+
+@app.command("apply")
+def apply_file(
+    file: Annotated[Path, typer.Argument(help="Registry YAML file.", exists=True, dir_okay=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, change nothing.")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Also remove what the file does not list.")] = False,
+) -> None:
+    """Make the registry match FILE, showing what changes (idempotent)."""
+    from registry.declarative import RegistryFileError, apply, parse_registry_file
+    from registry.operations import RegistryError
+
+    try:
+        desired = parse_registry_file(file.read_text(encoding="utf-8"))
+        changes = apply(engine_from_settings(), desired, dry_run=dry_run, prune=prune)
+    except (RegistryFileError, RegistryError) as exc:
+        where = getattr(exc, "field", None) or getattr(exc, "where", "")
+        fail(f"{file}: {where}: {exc}" if where else f"{file}: {exc}", 2)
+    if not changes:
+        console.print("no changes")
+        return
+    colour = {"+": "green", "~": "yellow", "-": "red"}
+    for change in changes:
+        console.print(f"[{colour[change.action]}]{change.render()}[/]", highlight=False)
+    verb = "would change" if dry_run else "changed"
+    console.print(f"{verb} {len(changes)} item(s)")
+
+
+@registry_app.command("export")
+def registry_export() -> None:
+    """Print the registry as YAML (the `lgsp apply` format)."""
+    from registry.declarative import export
+
+    sys.stdout.write(export(engine_from_settings()))
+
+
+@registry_app.command("list")
+def registry_list() -> None:
+    """List services and who may call them."""
+    from rich.table import Table
+
+    from registry.snapshot import load_snapshot
+
+    snapshot = load_snapshot(engine_from_settings())
+    table = Table("service", "kind", "base URL", "clients granted")
+    for service in sorted(snapshot.services.values(), key=lambda s: s.id):
+        granted = sorted({client for (client, sid) in snapshot.grants if sid == service.id})
+        table.add_row(service.id, service.kind, service.base_url, "\n".join(granted) or "-")
+    console.print(table)
+
+
+@registry_app.command("add-agency")
+def add_agency(code: str, name: str, parent: Annotated[str | None, typer.Option()] = None) -> None:
+    """Register (or rename) an agency by its code NNN.NN.NN.XNN."""
+    from registry import operations as ops
+
+    try:
+        with Session(engine_from_settings()) as session, session.begin():
+            ops.upsert_agency(session, ops.AgencySpec(code, name, parent))
+    except ops.RegistryError as exc:
+        fail(f"{exc.field}: {exc}", 2)
+    console.print(f"agency {code} saved")
+
+
+@registry_app.command("grant")
+def grant(
+    client: Annotated[str, typer.Argument(help="Client system id AGENCY/SYSTEM.")],
+    service: Annotated[str, typer.Argument(help="Service id AGENCY/SYSTEM/SERVICE.")],
+    methods: Annotated[str, typer.Option(help="Comma-separated methods or *.")] = "*",
+    path: Annotated[str, typer.Option(help="Path pattern (glob) or *.")] = "*",
+) -> None:
+    """Allow a client system to call a service."""
+    from registry import operations as ops
+
+    try:
+        with Session(engine_from_settings()) as session, session.begin():
+            ops.add_grant(session, ops.GrantSpec(client, service, methods.split(","), path))
+    except ops.RegistryError as exc:
+        fail(f"{exc.field}: {exc}", 2)
+    console.print(f"granted {client} -> {service} [{methods}] {path}")
+
+
+@clients_app.command("create")
+def clients_create(
+    system: Annotated[str | None, typer.Option(help="System id AGENCY/SYSTEM the client acts for.")] = None,
+    scope: Annotated[list[str] | None, typer.Option(help="gateway, admin or auditor (repeatable).")] = None,
+    description: Annotated[str, typer.Option()] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
+) -> None:
+    """Create client credentials; the secret is printed once and stored only as a hash."""
+    from lgsp.auth.clients import ClientError, create_client
+
+    scopes = scope or (["gateway"] if system else [])
+    try:
+        issued = create_client(engine_from_settings(), system, scopes, description)
+    except ClientError as exc:
+        fail(f"{exc.field}: {exc}", 2)
+    _print_credential(issued.client_id, issued.client_secret, issued.system_id, issued.scopes, as_json)
+
+
+def _print_credential(client_id: str, secret: str, system: str | None, scopes: list[str], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"client_id": client_id, "client_secret": secret, "system": system, "scopes": scopes}))
+        return
+    console.print(f"client_id:     {client_id}\nclient_secret: {secret}\nsystem:        {system or '-'}\n"
+                  f"scopes:        {' '.join(scopes)}\n[dim]The secret is shown only now; store it safely.[/]")
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate(client_id: str,
+                   as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Issue a new secret (the old one stops working at once)."""
+    from lgsp.auth.clients import ClientError, rotate_secret
+
+    try:
+        issued = rotate_secret(engine_from_settings(), client_id)
+    except ClientError as exc:
+        fail(str(exc), 2)
+    _print_credential(issued.client_id, issued.client_secret, issued.system_id, issued.scopes, as_json)
+
+
+@clients_app.command("disable")
+def clients_disable(client_id: str) -> None:
+    """Disable a client: no new tokens, and its current tokens are refused within a second."""
+    from lgsp.auth.clients import ClientError, set_disabled
+
+    try:
+        set_disabled(engine_from_settings(), client_id, True)
+    except ClientError as exc:
+        fail(str(exc), 2)
+    console.print(f"client {client_id} disabled")
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """List clients (never secrets)."""
+    from rich.table import Table
+
+    from lgsp.auth.clients import list_clients
+
+    table = Table("client_id", "system", "scopes", "disabled")
+    for c in list_clients(engine_from_settings()):
+        table.add_row(c.client_id, c.system_id or "-", c.scopes, "yes" if c.disabled else "")
+    console.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Start signing tokens with a new key; the old one verifies until its tokens expire."""
+    from lgsp.auth.keys import KeyRing
+
+    settings = Settings.load()
+    kid = KeyRing(engine_from_settings(), settings.token_lifetime_seconds).rotate()
+    console.print(f"new signing key {kid}")
+
+
+@audit_app.command("tail")
+def audit_tail(
+    limit: Annotated[int, typer.Option("-n", "--limit", help="How many recent entries.")] = 20,
+    client: Annotated[str | None, typer.Option()] = None,
+    service: Annotated[str | None, typer.Option()] = None,
+    user_id: Annotated[str | None, typer.Option()] = None,
+    message_id: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[int | None, typer.Option()] = None,
+    since: Annotated[datetime | None, typer.Option(help="ISO time (UTC).")] = None,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new entries.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Show the newest audit entries, optionally filtered and followed."""
+    from rich.table import Table
+
+    from lgsp.audit.query import AuditFilter, find_entries
+
+    engine = engine_from_settings()
+    f = AuditFilter(client=client, service=service, user_id=user_id, message_id=message_id, status=status,
+                    since=since, limit=limit)
+    entries = list(reversed(find_entries(engine, f, newest_first=True)))
+
+    def show(rows: list[dict]) -> None:
+        if as_json:
+            for row in rows:
+                print(json.dumps(row, ensure_ascii=False))
+            return
+        table = Table("#", "time", "client", "service", "method", "path", "user", "status", "ms", "problem")
+        for row in rows:
+            table.add_row(str(row["index"]), row["time"][:23], row["client"] or "-", row["service"] or "-",
+                          row["method"], row["path"][:50], row["user_id"] or "-", str(row["status"]),
+                          f"{row['latency_us'] / 1000:.1f}", (row["problem_type"] or "").rsplit("/", 1)[-1])
+        console.print(table)
+
+    show(entries)
+    while follow:
+        time.sleep(1)
+        f.after = entries[-1]["index"] if entries else -1
+        f.limit = 1000
+        new = find_entries(engine, f)
+        if new:
+            entries = new
+            show(new)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute every entry's hash and the hash chain; exit 1 on any mismatch."""
+    from lgsp.audit.verify import verify_chain
+
+    result = verify_chain(engine_from_settings())
+    if result.ok:
+        console.print(f"[green]OK[/] {result.checked} entries, chain intact, head {result.head_hex}")
+        return
+    for problem in result.problems[:50]:
+        console.print(f"[red]FAIL[/] {problem}")
+    fail(f"{len(result.problems)} problem(s) in {result.checked} entries")
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Gateway port.")] = 8080,
+    keep_serving: Annotated[bool, typer.Option(help="Keep serving after the tour until Ctrl-C.")] = True,
+) -> None:
+    """Start the gateway on SQLite with sample Cần Thơ department services and walk through calls."""
+    from lgsp.demo.runner import run_demo
+
+    run_demo(port=port, keep_serving=keep_serving)
 
 
 def run() -> None:

@@ -7,6 +7,7 @@ used by mediation are therefore locked to local files under one directory tree.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -84,13 +85,25 @@ def parse_wsdl_document(path: Path) -> etree._Element:
         raise WsdlLoadError(f"cannot read WSDL {path}: {exc}") from exc
 
 
+def _standalone(schema: etree._Element) -> etree._Element:
+    """A copy of an inline schema carrying every namespace declared on the WSDL around it.
+
+    Inline schemas use prefixes (``tns:``) declared on ``wsdl:definitions``; QNames in attribute values
+    are invisible to lxml's copy, so the in-scope declarations are put on the copy explicitly.
+    """
+    copy = etree.Element(schema.tag, attrib=dict(schema.attrib), nsmap=dict(schema.nsmap))
+    for child in schema:
+        copy.append(deepcopy(child))
+    return copy
+
+
 def load_xsd(wsdl_root: etree._Element, path: Path) -> xmlschema.XMLSchema:
     """An xmlschema view of the WSDL's ``types`` (inline schemas and their local imports).
 
     Used for facet-complete input validation and JSON Schema generation; ``allow='local'`` and
     ``defuse='always'`` keep xmlschema off the network and away from entity tricks.
     """
-    schemas = wsdl_root.findall(f"{{{WSDL_NS}}}types/{{{XSD_NS}}}schema")
+    schemas = [_standalone(s) for s in wsdl_root.findall(f"{{{WSDL_NS}}}types/{{{XSD_NS}}}schema")]
     if not schemas:
         raise WsdlLoadError(f"WSDL {path} has no inline xs:schema in wsdl:types")
     try:

@@ -83,8 +83,16 @@ def _decode_json(body: Any) -> Any:
 class SoapService:
     """A SOAP service described by a local WSDL (document/literal, SOAP 1.1 or 1.2)."""
 
-    def __init__(self, path: Path, *, allowed_root: Path | None = None, port: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        allowed_root: Path | None = None,
+        port: str | None = None,
+        strict_responses: bool = True,
+    ) -> None:
         self.path = path.resolve()
+        self.strict_responses = strict_responses
         self.allowed_root = (allowed_root or self.path.parent).resolve()
         if not self.path.is_relative_to(self.allowed_root):
             raise WsdlLoadError(f"WSDL {self.path} is outside its allowed directory {self.allowed_root}")
@@ -247,6 +255,16 @@ class SoapService:
                 status=status,
                 content_type=content_type,
             )
+        if self.strict_responses:
+            # zeep logs and passes through values it cannot convert (a bad date stays a string), so the
+            # reply is checked against the XSD first: JSON callers get the types the schema promises or a 502.
+            problem = next(iter(self._schema.iter_errors(payload)), None)
+            if problem is not None:
+                raise UpstreamFormatError(
+                    f"response does not match the WSDL at {problem.path}: {problem.reason}",
+                    status=status,
+                    content_type=content_type,
+                )
         try:
             value = op.zeep_output.parse(payload, self._client.wsdl.types)
         except Exception as exc:  # zeep/isodate raise assorted errors for values that break the XSD

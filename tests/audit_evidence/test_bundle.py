@@ -6,6 +6,7 @@ before export), then running the real verifier and the real `lgsp-audit-verify` 
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from collections.abc import Callable
@@ -72,9 +73,9 @@ def _forge_head_root(b: dict[str, Any]) -> None:
 
 
 def _flip_signature(b: dict[str, Any]) -> None:
-    sig = bytearray(__import__("base64").b64decode(b["heads"][0]["signature"]))
+    sig = bytearray(base64.b64decode(b["heads"][0]["signature"]))
     sig[0] ^= 1
-    b["heads"][0]["signature"] = __import__("base64").b64encode(bytes(sig)).decode()
+    b["heads"][0]["signature"] = base64.b64encode(bytes(sig)).decode()
 
 
 def _resign_with_stranger(b: dict[str, Any]) -> None:
@@ -95,8 +96,18 @@ def _bad_consistency(b: dict[str, Any]) -> None:
 
 
 TAMPERINGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
-    ("tampered entry", lambda b: b["entries"][7]["entry"].update(status=200 if b["entries"][7]["entry"]["status"] != 200 else 500), "entry 7: not in the signed log"),
-    ("tampered extra", lambda b: b["entries"][3]["entry"]["extra"].update(node="gw-9"), "entry 3: not in the signed log"),
+    (
+        "tampered entry",
+        lambda b: b["entries"][7]["entry"].update(
+            status=200 if b["entries"][7]["entry"]["status"] != 200 else 500
+        ),
+        "entry 7: not in the signed log",
+    ),
+    (
+        "tampered extra",
+        lambda b: b["entries"][3]["entry"]["extra"].update(node="gw-9"),
+        "entry 3: not in the signed log",
+    ),
     ("deleted entry", lambda b: b["entries"].pop(12), "1 entr(y/ies) missing from [0, 40), e.g. [12]"),
     ("reordered entries", lambda b: _swap(b["entries"], 3, 4), "entries out of order: index 3 after 4"),
     ("renumbered entry", lambda b: b["entries"][9]["entry"].update(index=39), "entries out of order"),
@@ -104,10 +115,22 @@ TAMPERINGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("forged head signature", _flip_signature, "signature on head of size 10 does not verify"),
     ("head from unknown key", _resign_with_stranger, "head signed by unknown key"),
     ("consistency proof mismatch", _bad_consistency, "consistency 10→25: the log was rewritten"),
-    ("missing consistency proof", lambda b: b["consistency"].pop(1), "consistency 25→40: no consistency proof"),
+    (
+        "missing consistency proof",
+        lambda b: b["consistency"].pop(1),
+        "consistency 25→40: no consistency proof",
+    ),
     ("inclusion proof for wrong index", _wrong_index_proof, "entry 6: not in the signed log"),
-    ("proof against absent head", lambda b: b["entries"][2]["inclusion"].update(tree_size=39), "no valid head has that size"),
-    ("unknown entry field", lambda b: b["entries"][1]["entry"].update(body="x"), "entry #1: malformed: unknown field"),
+    (
+        "proof against absent head",
+        lambda b: b["entries"][2]["inclusion"].update(tree_size=39),
+        "no valid head has that size",
+    ),
+    (
+        "unknown entry field",
+        lambda b: b["entries"][1]["entry"].update(body="x"),
+        "entry #1: malformed: unknown field",
+    ),
     ("wrong format", lambda b: b.update(version=2), "not an lgsp-audit-bundle v1 file"),
 ]
 
@@ -151,8 +174,10 @@ def test_rewritten_history_cannot_be_reconciled_with_a_head_held_earlier(engine:
     log = _log(SqlTreeStore(engine))
     held = log.heads[0]  # the auditor's receipt from earlier
     rewritten = MemoryTreeStore(
-        [leaf_hash(b"edited entry 3") if i == 3 else h for i, h in enumerate(
-            log.store.get_nodes([(0, i) for i in range(40)]))]
+        [
+            leaf_hash(b"edited entry 3") if i == 3 else h
+            for i, h in enumerate(log.store.get_nodes([(0, i) for i in range(40)]))
+        ]
     )
     new_head = log.signer.sign_head(40, root_hash(rewritten, 40))
     log.keyring.verify(new_head)
@@ -166,12 +191,14 @@ def test_tampering_in_the_sql_store_shows_up_in_the_export(engine: Engine) -> No
     log = _log(SqlTreeStore(engine))
     with engine.begin() as conn:  # leaves 16..23 = perfect subtree (level 3, index 2)
         conn.execute(
-            update(AuditTreeNode).where(AuditTreeNode.level == 3, AuditTreeNode.idx == 2)
+            update(AuditTreeNode)
+            .where(AuditTreeNode.level == 3, AuditTreeNode.idx == 2)
             .values(hash=leaf_hash(b"x"))
         )
     report = verify_bundle(build_bundle(log.entries, log.heads, log.store, log.keyring), log.keyring)
     failed = _failed(report)
-    assert "entry 0: not in the signed log" in failed
+    assert "entry 24: not in the signed log" in failed  # its audit path uses that subtree
+    assert "entry 16:" not in failed  # whose own leaves are untouched
     assert "consistency 10→25: the log was rewritten" in failed
 
 
@@ -199,7 +226,9 @@ def test_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "cannot read input" in capsys.readouterr().out
 
 
-def test_json_report_for_machines(bundle: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_report_for_machines(
+    bundle: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main([str(_write(tmp_path, bundle)), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["passed"] is True and out["entries_verified"] == 40
@@ -207,7 +236,9 @@ def test_json_report_for_machines(bundle: dict[str, Any], tmp_path: Path, capsys
 
 def test_export_of_a_middle_range_with_progress(sql_log: SampleLog) -> None:
     seen: list[int] = []
-    part = build_bundle(sql_log.entries[12:30], sql_log.heads, sql_log.store, sql_log.keyring, progress=seen.append)
+    part = build_bundle(
+        sql_log.entries[12:30], sql_log.heads, sql_log.store, sql_log.keyring, progress=seen.append
+    )
     assert seen == list(range(1, 19))
     assert part["selection"] == {"from": 12, "to": 30, "filter": None}
     report = verify_bundle(part, trusted_keys=sql_log.keyring)
@@ -219,8 +250,9 @@ def test_export_of_a_middle_range_with_progress(sql_log: SampleLog) -> None:
 
 def test_filtered_export_is_verified_but_marked_incomplete(sql_log: SampleLog) -> None:
     mine = [e for e in sql_log.entries if e["user_id"] == "cb-3"]
-    part = build_bundle(mine, sql_log.heads, sql_log.store, sql_log.keyring, selection=(0, 40),
-                        filters={"user_id": "cb-3"})
+    part = build_bundle(
+        mine, sql_log.heads, sql_log.store, sql_log.keyring, selection=(0, 40), filters={"user_id": "cb-3"}
+    )
     report = verify_bundle(part, trusted_keys=LogKeyRing(sql_log.keyring.keys))
     assert report.passed, _failed(report)
     note = next(c for c in report.checks if c.name == "selection")

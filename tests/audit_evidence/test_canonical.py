@@ -61,7 +61,7 @@ def test_keys_sort_by_utf16_code_units_as_rfc8785_requires() -> None:
 
 
 def test_control_characters_are_escaped_like_jcs() -> None:
-    assert jcs_bytes("\x01\t\"\\/") == b'"\\u0001\\t\\"\\\\/"'
+    assert jcs_bytes('\x01\t"\\/') == b'"\\u0001\\t\\"\\\\/"'
 
 
 def test_one_field_changed_changes_the_leaf() -> None:

@@ -38,7 +38,11 @@ def test_key_id_is_sha256_of_the_der_spki() -> None:
 
 @pytest.mark.parametrize(
     "field, value",
-    [("tree_size", 43), ("root_hash", hashlib.sha256(b"other").hexdigest()), ("timestamp", "2026-11-26T09:00:01.000000Z")],
+    [
+        ("tree_size", 43),
+        ("root_hash", hashlib.sha256(b"other").hexdigest()),
+        ("timestamp", "2026-11-26T09:00:01.000000Z"),
+    ],
 )
 def test_any_changed_field_breaks_the_signature(field: str, value: object) -> None:
     signer = LogSigner.generate()
@@ -65,7 +69,7 @@ def test_retired_key_vouches_for_old_heads_only() -> None:
     ring.retire(old.key_id, WHEN + timedelta(hours=1))
     after = old.sign_head(11, ROOT, WHEN + timedelta(hours=2))
     ring.verify(before)
-    with pytest.raises(HeadVerificationError, match="after key .* was retired"):
+    with pytest.raises(HeadVerificationError, match=r"after key .* was retired"):
         ring.verify(after)
     ring.verify(new.sign_head(11, ROOT, WHEN + timedelta(hours=2)))
     doc = json.loads(json.dumps(ring.to_json()))
@@ -94,7 +98,14 @@ def test_private_key_round_trips_through_encrypted_pem() -> None:
 
 @pytest.mark.parametrize(
     "broken",
-    [{}, {"tree_size": -1}, {"root_hash": "zz"}, {"root_hash": "00"}, {"timestamp": "yesterday"}, {"signature": "%%%"}],
+    [
+        {},
+        {"tree_size": -1},
+        {"root_hash": "zz"},
+        {"root_hash": "00"},
+        {"timestamp": "yesterday"},
+        {"signature": "%%%"},
+    ],
 )
 def test_malformed_heads_raise_head_errors(broken: dict) -> None:
     good = LogSigner.generate().sign_head(3, ROOT, WHEN).to_json()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import hashlib
+import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lgsp.audit.bundle import build_bundle, verify_bundle
+from lgsp.audit.offline_verify import main
 from lgsp.audit.sth import LogSigner
 from lgsp.audit.tsa import TestTsa, TimestampError, TsaClient, load_certificates, verify_head_token
 from lgsp.testing.servers import RunningServer, serve_in_thread
+
+from .factories import SampleLog
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +32,9 @@ def tsa_server(tsa: TestTsa) -> Iterator[RunningServer]:
         yield server
 
 
-async def test_token_over_a_head_verifies_against_the_tsa_root(tsa: TestTsa, tsa_server: RunningServer) -> None:
+async def test_token_over_a_head_verifies_against_the_tsa_root(
+    tsa: TestTsa, tsa_server: RunningServer
+) -> None:
     signer = LogSigner.generate()
     head = signer.sign_head(10, hashlib.sha256(b"r").digest())
     served = tsa.requests_served
@@ -60,3 +71,39 @@ async def test_garbage_token_and_unreachable_tsa_give_clear_errors(tsa: TestTsa)
         url = server.url + "/"
     with pytest.raises(TimestampError, match="failed"):
         await TsaClient(url, timeout=2).timestamp_head(head)  # server stopped: connection refused
+
+
+async def test_offline_verifier_checks_tokens_in_a_bundle(
+    tsa: TestTsa, tsa_server: RunningServer, tmp_path: Path
+) -> None:
+    log = SampleLog()
+    client = TsaClient(tsa_server.url + "/")
+    for batch in (5, 9):
+        log.append(batch)
+        head = log.sign_head()
+        log.heads[-1] = head.with_tsa_token(await client.timestamp_head(head))
+    bundle = build_bundle(log.entries, log.heads, log.store, log.keyring)
+    root = tmp_path / "tsa-root.pem"
+    root.write_bytes(tsa.root_pem)
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(log.keyring.to_json()))
+
+    def run(data: dict[str, Any], *extra: str) -> int:
+        path = tmp_path / "bundle.json"
+        path.write_text(json.dumps(data))
+        return main([str(path), "--trusted-keys", str(keys), "--quiet", *extra])
+
+    # main() runs its own event loop for the token checks, so call it from a worker thread
+    assert await asyncio.to_thread(run, bundle, "--tsa-root", str(root)) == 0
+    report = await asyncio.to_thread(verify_bundle, bundle, log.keyring, tsa.root_pem)
+    assert [c.ok for c in report.checks if c.name.startswith("timestamp")] == [True, True]
+    unchecked = await asyncio.to_thread(verify_bundle, bundle, log.keyring)
+    assert any(c.ok is None and "not checked" in c.detail for c in unchecked.checks)
+
+    swapped = copy.deepcopy(bundle)
+    h0, h1 = swapped["heads"]
+    h0["tsa_token"], h1["tsa_token"] = h1["tsa_token"], h0["tsa_token"]
+    assert await asyncio.to_thread(run, swapped, "--tsa-root", str(root)) == 1
+    other_root = tmp_path / "other.pem"
+    other_root.write_bytes(TestTsa().root_pem)
+    assert await asyncio.to_thread(run, bundle, "--tsa-root", str(other_root)) == 1

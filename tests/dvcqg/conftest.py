@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adapters.dvcqg import DvcqgClient, DvcqgSettings, StatusMapping
+from adapters.dvcqg import DvcqgSettings, StatusMapping
 from adapters.dvcqg.seed import SAMPLE_AGENCY_CODE, SAMPLE_PROCEDURE_CODE
 from adapters.dvcqg.simulator import DvcqgSimulator, SimulatorConfig
 from lgsp.testing.servers import RunningServer, start_server
@@ -88,12 +88,6 @@ def portal(_shared_portal: Portal) -> Portal:
     """The module's simulator, emptied before each test."""
     _shared_portal.sim.reset()
     return _shared_portal
-
-
-@pytest.fixture
-async def client(portal: Portal) -> AsyncIterator[DvcqgClient]:
-    async with DvcqgClient(portal.settings()) as dvcqg:
-        yield dvcqg
 
 
 @pytest.fixture

@@ -1,0 +1,188 @@
+"""Inclusion- and consistency-proof generation at 10**6 audit entries (issue 3 target: < 5 ms).
+
+What is measured, in one run:
+* building the node store: 10**6 leaves appended through ``SqlTreeStore.append`` (SQLite file, WAL)
+  in batches, and through ``MemoryTreeStore``;
+* inclusion proofs for random indexes against the full tree, and consistency proofs between random
+  sizes, from both stores (each SQL proof = one batched SELECT of ~20 perfect-subtree hashes);
+* proof verification time;
+* the baseline a proof replaces: recomputing the root from all 10**6 leaf hashes.
+
+Headline ``ratio`` = p95 SQL inclusion-proof time / 5 ms target (below 1.0 meets the target).
+``speedup_vs_recompute`` = naive root recomputation time / median SQL proof time.
+
+Usage: ``.venv/bin/python bench/audit_proofs.py [--size N] [--samples K] [--db PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, event
+
+from lgsp.audit.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root_hash,
+    split_point,
+    verify_consistency,
+    verify_inclusion,
+)
+from lgsp.audit.tree_store import AuditTreeNode, MemoryTreeStore, SqlTreeStore
+from lgsp.store.base import Base
+
+TARGET_MS = 5.0
+
+
+def naive_root(leaves: list[bytes]) -> bytes:
+    """MTH straight from leaves, RFC 9162 recursion (iterative over levels would be no faster)."""
+
+    def mth(lo: int, hi: int) -> bytes:
+        if hi - lo == 1:
+            return leaves[lo]
+        k = split_point(hi - lo)
+        return node_hash(mth(lo, lo + k), mth(lo + k, hi))
+
+    return mth(0, len(leaves))
+
+
+def timed_ms(fn: Callable[[], object], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def summary(samples: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(samples)
+    return (
+        statistics.median(ordered),
+        ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+        ordered[-1],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--db", type=Path, default=None, help="SQLite file (default: a temporary one)")
+    args = parser.parse_args()
+    n, rng = args.size, random.Random(9162)
+    console = Console()
+
+    leaves = [leaf_hash(hashlib.sha256(i.to_bytes(8, "big")).digest()) for i in range(n)]
+
+    start = time.perf_counter()
+    memory = MemoryTreeStore(leaves)
+    memory_build_s = time.perf_counter() - start
+
+    tmp = tempfile.TemporaryDirectory()
+    db = args.db or Path(tmp.name) / "audit_bench.db"
+    engine = create_engine(f"sqlite:///{db}")
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+    Base.metadata.create_all(engine, tables=[AuditTreeNode.__table__])  # type: ignore[list-item]
+    sql = SqlTreeStore(engine)
+    start = time.perf_counter()
+    for pos in range(0, n, args.batch):
+        sql.append(leaves[pos : pos + args.batch], start_index=pos)
+    sql_build_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    recomputed = naive_root(leaves)
+    naive_ms = (time.perf_counter() - start) * 1000
+    root = root_hash(sql, n)
+    assert root == recomputed == root_hash(memory, n), "stores disagree with the naive root"
+
+    indexes = [rng.randrange(n) for _ in range(args.samples)]
+    pairs = [tuple(sorted((rng.randrange(1, n), n))) for _ in range(args.samples)]
+    it_i, it_c = iter(indexes * 2), iter(pairs * 2)
+
+    with engine.connect() as conn:  # a warm connection, as a serving gateway has
+        sql_incl = timed_ms(lambda: inclusion_proof(_Bound(sql, conn), next(it_i), n), args.samples)
+        sql_cons = timed_ms(lambda: consistency_proof(_Bound(sql, conn), *next(it_c)), args.samples)
+    mem_incl = timed_ms(lambda: inclusion_proof(memory, next(it_i), n), args.samples)
+    mem_cons = timed_ms(lambda: consistency_proof(memory, *next(it_c)), args.samples)
+
+    proof = inclusion_proof(memory, indexes[0], n)
+    verify_ms = timed_ms(lambda: verify_inclusion(indexes[0], n, leaves[indexes[0]], proof, root), 200)
+    old = pairs[0][0]
+    cproof = consistency_proof(memory, old, n)
+    old_root = root_hash(memory, old)
+    cverify_ms = timed_ms(lambda: verify_consistency(old, n, old_root, root, cproof), 200)
+
+    table = Table(title=f"audit proofs at {n:,} entries ({args.samples} samples each)")
+    for col in ("operation", "median ms", "p95 ms", "max ms"):
+        table.add_column(col, justify="right" if col != "operation" else "left")
+    rows = {
+        "inclusion proof, SQLite store": sql_incl,
+        "consistency proof, SQLite store": sql_cons,
+        "inclusion proof, memory store": mem_incl,
+        "consistency proof, memory store": mem_cons,
+        "verify inclusion proof": verify_ms,
+        "verify consistency proof": cverify_ms,
+    }
+    for name, samples in rows.items():
+        med, p95, worst = summary(samples)
+        table.add_row(name, f"{med:.3f}", f"{p95:.3f}", f"{worst:.3f}")
+    table.add_row("baseline: recompute root from all leaves", f"{naive_ms:.1f}", "", "")
+    console.print(table)
+    console.print(
+        f"store build: SQLite {sql_build_s:.1f} s ({n / sql_build_s:,.0f} leaves/s), "
+        f"memory {memory_build_s:.1f} s; proof length {len(proof)} hashes; target {TARGET_MS} ms"
+    )
+    sql_med, sql_p95, _ = summary(sql_incl)
+    print(json.dumps({
+        "ratio": round(sql_p95 / TARGET_MS, 4),
+        "ratio_meaning": "p95 SQLite inclusion-proof ms / 5 ms target (< 1 meets it)",
+        "entries": n,
+        "sqlite_inclusion_median_ms": round(sql_med, 4),
+        "sqlite_inclusion_p95_ms": round(sql_p95, 4),
+        "sqlite_consistency_median_ms": round(summary(sql_cons)[0], 4),
+        "sqlite_consistency_p95_ms": round(summary(sql_cons)[1], 4),
+        "memory_inclusion_median_ms": round(summary(mem_incl)[0], 4),
+        "memory_consistency_median_ms": round(summary(mem_cons)[0], 4),
+        "verify_inclusion_median_ms": round(summary(verify_ms)[0], 4),
+        "naive_recompute_ms": round(naive_ms, 1),
+        "speedup_vs_recompute": round(naive_ms / sql_med, 1),
+        "sqlite_build_leaves_per_s": round(n / sql_build_s),
+    }))
+    engine.dispose()
+    tmp.cleanup()
+
+
+class _Bound:
+    """The SQL store with one connection held open, so timing excludes connection checkout."""
+
+    def __init__(self, store: SqlTreeStore, conn) -> None:  # type: ignore[no-untyped-def]
+        self.store, self.conn = store, conn
+
+    def size(self) -> int:
+        return self.store.size(self.conn)
+
+    def get_nodes(self, nodes):  # type: ignore[no-untyped-def]
+        return self.store.get_nodes(nodes, self.conn)
+
+
+if __name__ == "__main__":
+    main()

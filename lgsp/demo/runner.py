@@ -1,0 +1,180 @@
+"""The guided demo: gateway on SQLite + sample providers, allowed and denied calls, the audit log."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from lgsp.app import create_app
+from lgsp.audit.query import AuditFilter, find_entries
+from lgsp.audit.verify import verify_chain
+from lgsp.auth.clients import create_client
+from lgsp.demo.providers import air_quality_app, civil_status_app
+from lgsp.settings import Settings
+from lgsp.testing.servers import RunningServer, start_server
+from registry.declarative import apply, parse_registry_file
+
+console = Console()
+DEMO_DIR = Path("var/demo")
+CLIENT_SYSTEM = "000.00.12.H10/MOTCUA"
+
+
+def http(method: str, url: str, *, headers: dict[str, str] | None = None, data: bytes | None = None) -> (
+    tuple[int, dict[str, str], Any]
+):
+    """A tiny HTTP helper (standard library only) returning status, headers and decoded JSON/text."""
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - URLs are ours
+            status, raw, hdrs = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        status, raw, hdrs = error.code, error.read(), dict(error.headers)
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    return status, hdrs, body
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+
+def run_demo(port: int = 8080, keep_serving: bool = True) -> None:
+    if DEMO_DIR.exists():
+        shutil.rmtree(DEMO_DIR)
+    DEMO_DIR.mkdir(parents=True)
+    started: list[RunningServer] = []
+    try:
+        _tour(port, keep_serving, started)
+    finally:
+        for server in reversed(started):
+            server.stop()
+        console.print("[dim]demo stopped: gateway and sample services shut down[/]")
+
+
+def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
+    console.rule("[bold]lgsp demo[/]: Cần Thơ integration bus on SQLite")
+    civil = start_server(civil_status_app())
+    air = start_server(air_quality_app())
+    started += [civil, air]
+    console.print(f"sample provider [bold]Sở Tư pháp / hộ tịch[/] on {civil.url}")
+    console.print(f"sample provider [bold]Sở TN&MT / quan trắc[/] on {air.url}")
+
+    port = _free_port(port)
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings.load(database_url=f"sqlite:///{DEMO_DIR / 'lgsp.db'}", public_url=base,
+                             access_log=False)
+    gateway_app = create_app(settings)
+    engine = gateway_app.runtime.engine
+
+    template = (Path(__file__).parent / "registry.yaml").read_text(encoding="utf-8")
+    registry_text = Template(template).substitute(CIVIL_STATUS_URL=civil.url, AIR_QUALITY_URL=air.url)
+    (DEMO_DIR / "registry.yaml").write_text(registry_text, encoding="utf-8")
+    console.rule("1. lgsp apply var/demo/registry.yaml")
+    for change in apply(engine, parse_registry_file(registry_text)):
+        console.print(f"[green]{change.render()}[/]", highlight=False)
+    console.print("applying it again changes nothing:",
+                  apply(engine, parse_registry_file(registry_text)) or "no changes")
+
+    client = create_client(engine, CLIENT_SYSTEM, ["gateway"], "demo one-stop-shop system")
+    auditor = create_client(engine, None, ["auditor"], "demo auditor")
+    admin = create_client(engine, None, ["admin"], "demo operator")
+    gateway_app.runtime.registry_changed()
+    gateway = start_server(gateway_app, port=port)
+    started.append(gateway)
+    console.print(f"gateway listening on [bold]{base}[/]")
+
+    console.rule("2. the one-stop-shop system gets a token (OAuth2 client credentials)")
+    token = _token(base, client.client_id, client.client_secret)
+    console.print(f"client {client.client_id} acting for {CLIENT_SYSTEM}: token {token[:24]}...")
+    auth = {"Authorization": f"Bearer {token}", "X-LGSP-User-Id": "can-bo-mot-cua-01"}
+
+    console.rule("3. calls through the gateway")
+    calls = [
+        ("allowed: look up a birth record", "GET", "/services/000.00.31.H10/HOTICH/khai-sinh/birth-records/KS-2025-000123", auth),
+        ("allowed: air-quality stations", "GET", "/services/000.00.25.H10/QUANTRAC/chat-luong-khong-khi/stations", auth),
+        ("denied: POST is not granted", "POST", "/services/000.00.31.H10/HOTICH/khai-sinh/birth-records", auth),
+        ("unknown service", "GET", "/services/000.00.31.H10/HOTICH/khong-co/x", auth),
+        ("no token", "GET", "/services/000.00.31.H10/HOTICH/khai-sinh/birth-records/KS-2025-000123", {}),
+    ]
+    for label, method, path, headers in calls:
+        data = b'{"ho_ten": "Le Van A"}' if method == "POST" else None
+        status, hdrs, body = http(method, base + path, headers={**headers, "Content-Type": "application/json"},
+                                  data=data)
+        colour = "green" if status < 400 else "yellow"
+        summary = body.get("detail") if isinstance(body, dict) and "detail" in body else json.dumps(
+            body, ensure_ascii=False)[:90]
+        console.print(f"[{colour}]{status}[/] {label}: {method} {path}\n      audit #{hdrs.get('x-lgsp-audit-index')}"
+                      f"  {summary}", highlight=False)
+
+    console.rule("4. the audit log (every call, denied ones included)")
+    table = Table("#", "client", "service", "method", "status", "problem", "request sha256")
+    for row in find_entries(engine, AuditFilter(limit=20)):
+        table.add_row(str(row["index"]), row["client"] or "-", row["service"] or "-", row["method"],
+                      str(row["status"]), (row["problem_type"] or "").rsplit("/", 1)[-1],
+                      (row["request_sha256"] or "")[:16])
+    console.print(table)
+    result = verify_chain(engine)
+    console.print(f"lgsp audit verify: {'[green]OK[/]' if result.ok else '[red]FAILED[/]'} "
+                  f"({result.checked} entries, head {result.head_hex[:16]}...)")
+
+    _try_next(base, client.client_id, client.client_secret, auditor.client_id, auditor.client_secret,
+              admin.client_id, admin.client_secret)
+    if not keep_serving:
+        return
+    console.print("\n[bold]Serving.[/] Press Ctrl-C to stop everything the demo started.")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+def _token(base: str, client_id: str, secret: str) -> str:
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    status, _, body = http("POST", base + "/oauth/token", data=b"grant_type=client_credentials",
+                           headers={"Authorization": f"Basic {basic}",
+                                    "Content-Type": "application/x-www-form-urlencoded"})
+    if status != 200:
+        raise RuntimeError(f"token request failed: {status} {body}")
+    return str(body["access_token"])
+
+
+def _try_next(base: str, cid: str, secret: str, aid: str, asecret: str, mid: str, msecret: str) -> None:
+    console.rule("try next")
+    env = f"LGSP_DATABASE_URL=sqlite:///{DEMO_DIR / 'lgsp.db'}"
+    console.print(f"""[bold]Get a token as the one-stop-shop system:[/]
+  TOKEN=$(curl -s -u {cid}:{secret} -d grant_type=client_credentials {base}/oauth/token | python3 -c 'import sys,json;print(json.load(sys.stdin)["access_token"])')
+[bold]Call a service:[/]
+  curl -i -H "Authorization: Bearer $TOKEN" {base}/services/000.00.25.H10/QUANTRAC/chat-luong-khong-khi/readings
+[bold]Read the audit log as an auditor:[/]
+  ATOKEN=$(curl -s -u {aid}:{asecret} -d grant_type=client_credentials {base}/oauth/token | python3 -c 'import sys,json;print(json.load(sys.stdin)["access_token"])')
+  curl -s -H "Authorization: Bearer $ATOKEN" '{base}/audit/entries?status=403'
+[bold]Admin API (operator credentials {mid} / {msecret}):[/]  {base}/docs
+[bold]From another terminal:[/]
+  {env} .venv/bin/lgsp audit tail -f
+  {env} .venv/bin/lgsp registry export
+  {env} .venv/bin/lgsp audit verify
+[bold]Metrics and health:[/]  curl {base}/metrics ; curl {base}/readyz""", highlight=False, soft_wrap=True)
+    os.environ.setdefault("LGSP_DEMO_BASE_URL", base)

@@ -1,0 +1,74 @@
+"""Read a dataset's source through the gateway, over HTTP with the publisher's bearer token."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from .errors import SourceUnavailable
+from .spec import DatasetSpec
+
+Row = dict[str, Any]
+
+
+@dataclass
+class Fetched:
+    url: str
+    body: bytes
+    content_type: str
+    message_id: str | None  # X-LGSP-Message-Id of the gateway exchange, for provenance
+    audit_index: str | None  # X-LGSP-Audit-Index, when the gateway audited the call
+
+
+async def fetch(spec: DatasetSpec, gateway_url: str, token: str | None, timeout: float = 60.0) -> Fetched:
+    """GET the source; any transport failure or non-2xx answer raises :class:`SourceUnavailable`."""
+    url = spec.source_url(gateway_url)
+    headers = {"Accept": "text/csv" if spec.source_format == "csv" else "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.get(url, headers=headers) as response,
+        ):
+            body = await response.read()
+            if response.status >= 300:
+                raise SourceUnavailable(
+                    f"source {spec.source_service} answered HTTP {response.status}",
+                    {"url": url, "status": response.status, "body": body[:500].decode("utf-8", "replace")},
+                )
+            return Fetched(
+                url=url,
+                body=body,
+                content_type=response.headers.get("Content-Type", ""),
+                message_id=response.headers.get("X-LGSP-Message-Id"),
+                audit_index=response.headers.get("X-LGSP-Audit-Index"),
+            )
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SourceUnavailable(
+            f"source {spec.source_service} unreachable: {exc.__class__.__name__}: {exc}", {"url": url}
+        ) from exc
+
+
+def parse_rows(spec: DatasetSpec, fetched: Fetched) -> list[Row]:
+    """Turn the body into a list of records (dicts), JSON or CSV per the spec."""
+    try:
+        if spec.source_format == "csv":
+            text = fetched.body.decode("utf-8-sig")
+            return list(csv.DictReader(io.StringIO(text)))
+        data = json.loads(fetched.body)
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise SourceUnavailable(f"source {spec.source_service} sent an unreadable body: {exc}") from exc
+    if spec.records_key and isinstance(data, dict):
+        data = data.get(spec.records_key)
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise SourceUnavailable(
+            f"source {spec.source_service} did not send a list of records"
+            + (f" under {spec.records_key!r}" if spec.records_key else "")
+        )
+    return data

@@ -1,0 +1,98 @@
+"""Keep personal data out of open data.
+
+Two jobs: (1) *scan* every field not declared personal for values that look like Vietnamese personal
+identifiers -- a hit blocks the run, because the schema is wrong, not the data; (2) *de-identify*
+the declared personal fields (drop the column, mask it, or replace it with a keyed hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from typing import Any
+
+from .errors import Finding, PersonalDataBlocked
+from .spec import DatasetSpec
+
+Row = dict[str, Any]
+
+# Whole-value patterns, so a 12-digit CCCD inside a longer number is not flagged, nor are dates.
+PATTERNS: dict[str, re.Pattern[str]] = {
+    # Căn cước công dân: 12 digits, first 3 = province of birth (001-096), then sex/century digit.
+    "cccd": re.compile(r"^0(?:0[1-9]|[1-8][0-9]|9[0-6])[0-9]{9}$"),
+    # 9-digit legacy CMND is too ambiguous on its own; phone numbers: +84/84/0 then a mobile prefix.
+    "phone": re.compile(r"^(?:\+?84|0)[ .-]?(?:3|5|7|8|9)[0-9](?:[ .-]?[0-9]){7}$"),
+    "email": re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"),
+}
+MAX_ROWS_REPORTED = 20
+
+
+def scan(spec: DatasetSpec, rows: list[Row]) -> list[Finding]:
+    """Findings in fields that are not declared personal and not exempted with ``personalCheck: false``."""
+    exempt = set(spec.personal_fields) | {
+        f["name"] for f in spec.table_schema["fields"] if f.get("personalCheck") is False
+    }
+    findings: dict[tuple[str, str], Finding] = {}
+    for index, row in enumerate(rows, start=1):
+        for name, value in row.items():
+            if name in exempt or value is None or isinstance(value, bool | float):
+                continue
+            text = str(value).strip()
+            if len(text) < 6 or len(text) > 60:
+                continue
+            for pattern_name, pattern in PATTERNS.items():
+                if pattern.match(text):
+                    finding = findings.setdefault((name, pattern_name), Finding(name, pattern_name))
+                    finding.count += 1
+                    if len(finding.rows) < MAX_ROWS_REPORTED:
+                        finding.rows.append(index)
+                    break
+    return list(findings.values())
+
+
+def ensure_no_personal_data(spec: DatasetSpec, rows: list[Row]) -> None:
+    findings = scan(spec, rows)
+    if findings:
+        declared = set(spec.field_names)
+        raise PersonalDataBlocked(
+            f"dataset {spec.slug}: personal-looking values in "
+            + ", ".join(f"{f.field} ({f.pattern}, {f.count} rows)" for f in findings)
+            + "; declare the field personal in the schema or fix the source",
+            {
+                "findings": [
+                    {"field": f.field, "pattern": f.pattern, "count": f.count, "rows": f.rows,
+                     "declared_in_schema": f.field in declared}
+                    for f in findings
+                ]
+            },
+        )
+
+
+def mask_value(value: Any) -> str:
+    text = "" if value is None else str(value)
+    keep = 2 if len(text) > 6 else 0
+    return "*" * (len(text) - keep) + text[len(text) - keep :]
+
+
+def hash_value(value: Any, key: bytes) -> str:
+    return hmac.new(key, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+def deidentify(spec: DatasetSpec, rows: list[Row], hash_key: bytes) -> list[Row]:
+    """Rows with only the published fields, in schema order, personal fields masked or hashed."""
+    modes = spec.personal_fields
+    out_fields = spec.published_fields
+    masked = [name for name in out_fields if modes.get(name) == "mask"]
+    hashed = [name for name in out_fields if modes.get(name) == "hash"]
+    result: list[Row] = []
+    for row in rows:
+        clean = {name: row.get(name) for name in out_fields}
+        for name in masked:
+            if clean[name] not in (None, ""):
+                clean[name] = mask_value(clean[name])
+        for name in hashed:
+            if clean[name] not in (None, ""):
+                clean[name] = hash_value(clean[name], hash_key)
+        result.append(clean)
+    return result

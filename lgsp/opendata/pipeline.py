@@ -1,0 +1,113 @@
+"""The publishing pipeline, top to bottom in one place: fetch -> parse -> scan for personal data ->
+validate -> de-identify -> write CSV/JSON -> publish to CKAN. Each step is a small function in its own
+module; a failing step raises an :class:`OpenDataError` whose report lands in the :class:`RunResult`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .ckan import CkanClient, CkanTarget
+from .errors import OpenDataError
+from .fetch import fetch, parse_rows
+from .output import build_artifacts, content_hash
+from .personal import deidentify, ensure_no_personal_data
+from .publish import Provenance, publish
+from .spec import DatasetSpec
+from .validate import validate_rows
+
+STEPS = ("fetch", "scan", "validate", "mask", "write", "upload")
+ProgressFn = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """What one run did; ``status`` is published/created/updated/unchanged or the failure's status."""
+
+    dataset: str
+    run_id: str
+    status: str
+    started_at: str
+    rows: int = 0
+    content_hash: str | None = None
+    dataset_id: str | None = None
+    api_calls: int = 0
+    message: str = ""
+    report: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in {"created", "updated", "unchanged"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    gateway_url: str
+    ckan: CkanTarget
+    source_token: str | None = None
+    hash_key: bytes = b"lgsp-opendata"  # keyed hash for "hash" personal fields; set per deployment
+
+
+async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool = False,
+                      run_id: str | None = None, progress: ProgressFn | None = None) -> RunResult:
+    """Publish one dataset; never raises for data or service faults -- the result says what happened."""
+    result = RunResult(spec.slug, run_id or uuid.uuid4().hex, "running",
+                       datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    client = CkanClient(config.ckan)
+    step = "fetch"
+
+    def mark(name: str, started: float) -> float:
+        result.timings[name] = round(time.perf_counter() - started, 6)
+        if progress:
+            progress(name)
+        return time.perf_counter()
+
+    try:
+        t = time.perf_counter()
+        fetched = await fetch(spec, config.gateway_url, config.source_token)
+        rows = parse_rows(spec, fetched)
+        t = mark("fetch", t)
+        step = "scan"
+        ensure_no_personal_data(spec, rows)
+        t = mark("scan", t)
+        step = "validate"
+        validate_rows(spec, rows)
+        t = mark("validate", t)
+        step = "mask"
+        clean = deidentify(spec, rows, config.hash_key)
+        t = mark("mask", t)
+        step = "write"
+        artifacts = build_artifacts(spec.slug, spec.published_fields, clean)
+        result.rows, result.content_hash = len(clean), content_hash(artifacts)
+        t = mark("write", t)
+        step = "upload"
+        provenance = Provenance(result.run_id, result.rows, result.content_hash,
+                                fetched.audit_index or fetched.message_id)
+        outcome = await asyncio.to_thread(publish, client, spec, artifacts, provenance, force=force)
+        mark("upload", t)
+        result.status, result.dataset_id = outcome.status, outcome.dataset_id
+        if outcome.flagged:
+            result.report = {"overwrote_hand_edit": outcome.flagged}
+    except OpenDataError as exc:
+        result.status, result.message, result.report = exc.status, str(exc), {"step": step, **exc.report}
+    finally:
+        result.api_calls = client.calls
+    if result.ok and not result.message:
+        result.message = f"{result.status}: {result.rows} rows, sha256 {result.content_hash}"
+    return result
+
+
+async def run_many(specs: list[DatasetSpec], config: PipelineConfig, *, force: bool = False,
+                   progress: ProgressFn | None = None) -> list[RunResult]:
+    """Publish datasets one after another (CKAN is the bottleneck; sequential keeps it gentle)."""
+    return [await run_dataset(spec, config, force=force, progress=progress) for spec in specs]

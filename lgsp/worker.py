@@ -1,0 +1,87 @@
+"""`lgsp worker`: the process that runs background jobs next to the gateway processes.
+
+Jobs are small periodic callables. The core registers key maintenance (rotate the token signing key
+when it is older than `LGSP_KEY_ROTATION_DAYS`, default 30); adapters add their own jobs (durable
+deliveries, pollers, schedules) through the `lgsp.worker_jobs` entry-point group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import entry_points
+
+import structlog
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from lgsp.auth.keys import KeyRing
+from lgsp.auth.models import SigningKey
+from lgsp.settings import Settings
+from lgsp.store.db import make_engine
+from lgsp.store.migrate import upgrade
+
+log = structlog.get_logger("lgsp.worker")
+
+
+@dataclass
+class Job:
+    name: str
+    every_seconds: float
+    run: Callable[[], None]
+
+
+def rotate_key_if_old(engine: Engine, settings: Settings, max_age: timedelta) -> bool:
+    """Rotate the signing key when the active one is older than ``max_age``; returns whether it did."""
+    with Session(engine) as session:
+        newest = session.scalar(select(SigningKey).where(SigningKey.retired_at.is_(None))
+                                .order_by(SigningKey.created_at.desc()).limit(1))
+    created = None if newest is None else newest.created_at
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    if created is not None and datetime.now(UTC) - created < max_age:
+        return False
+    kid = KeyRing(engine, settings.token_lifetime_seconds).rotate()
+    log.info("signing key rotated", kid=kid)
+    return True
+
+
+def core_jobs(engine: Engine, settings: Settings) -> list[Job]:
+    days = float(os.environ.get("LGSP_KEY_ROTATION_DAYS", "30"))
+    return [Job("key-rotation", 3600, lambda: rotate_key_if_old(engine, settings, timedelta(days=days)))]
+
+
+def plugin_jobs(engine: Engine, settings: Settings) -> list[Job]:
+    jobs: list[Job] = []
+    for ep in entry_points(group="lgsp.worker_jobs"):
+        factory = ep.load()
+        jobs.extend(factory(engine, settings))
+    return jobs
+
+
+def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    jobs = core_jobs(engine, settings) + plugin_jobs(engine, settings)
+    due = dict.fromkeys((job.name for job in jobs), 0.0)
+    log.info("worker started", jobs=[job.name for job in jobs])
+    elapsed = 0.0
+    while not stop.is_set():
+        for job in jobs:
+            if elapsed >= due[job.name]:
+                try:
+                    job.run()
+                except Exception:
+                    log.exception("job failed", job=job.name)
+                due[job.name] = elapsed + job.every_seconds
+        stop.wait(1.0)
+        elapsed += 1.0
+    log.info("worker stopped")

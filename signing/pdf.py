@@ -1,0 +1,197 @@
+"""PDF signature verification (PAdES / adbe.pkcs7.detached) with pyhanko.
+
+Official documents often carry two signatures — the person, then the organisation — as incremental
+updates, so every signature is verified and each says which revision it covers and what changed after it.
+pyhanko validates integrity, chain (on our anchors and revocation fetchers), key usage and embedded
+timestamps; on top of that we check ourselves that the signer certificate was valid at the *proven*
+signing time, because a timestamp-aware path was seen to pass a signer whose certificate had expired
+before the timestamp was taken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+from .chain import ChainValidator, apply_level, cert_info, run_sync
+from .policy import Check, Level
+from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication, TimestampInfo
+from .revocation import EvidenceRecorder
+
+
+class PdfFormatError(ValueError):
+    """Not a readable PDF (garbage, truncated, broken xref)."""
+
+
+def _sub(name: str) -> SubIndication:
+    return SubIndication.__members__.get(name, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
+
+
+class PdfVerifier:
+    def __init__(self, validator: ChainValidator) -> None:
+        self.validator = validator
+        self.policy = validator.policy
+
+    def verify(self, data: bytes) -> list[SignatureReport]:
+        return run_sync(lambda: self.averify(data))
+
+    async def averify(self, data: bytes) -> list[SignatureReport]:
+        if len(data) > self.policy.max_document_bytes:
+            raise PdfFormatError(f"PDF of {len(data)} bytes exceeds the limit of {self.policy.max_document_bytes}")
+        try:
+            reader = PdfFileReader(io.BytesIO(data), strict=False)
+            embedded = list(reader.embedded_signatures)
+        except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise PdfFormatError(f"not a readable PDF: {exc}") from exc
+        total_revisions = reader.xrefs.total_revisions
+        reports = []
+        for index, sig in enumerate(embedded, 1):
+            reports.append(await self._one(data, index, sig, total_revisions))
+        return reports
+
+    async def _one(self, data: bytes, index: int, sig: Any, total_revisions: int) -> SignatureReport:
+        is_doc_ts = sig.sig_object_type == "/DocTimeStamp"
+        report = SignatureReport(id=f"pdf:{sig.field_name or index}",
+                                 format="PDF document timestamp" if is_doc_ts else "PAdES/CMS")
+        recorder = EvidenceRecorder(self.validator.revocation_cache, self.policy.revocation_timeout)
+        context = self.validator.context(recorder=recorder)
+        ku_required = self.policy.level(Check.KEY_USAGE) is Level.FAIL
+        try:
+            if is_doc_ts:
+                status: Any = await async_validate_pdf_timestamp(sig, validation_context=context)
+            else:
+                status = await async_validate_pdf_signature(
+                    sig, signer_validation_context=context,
+                    key_usage_settings=KeyUsageConstraints(
+                        key_usage={"digital_signature", "non_repudiation"} if ku_required else set(),
+                        match_all_key_usages=False),
+                )
+        except (SignatureValidationError, PdfError, ValueError, KeyError) as exc:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"signature unreadable: {exc}")
+        report.revocation = recorder.evidence
+        if recorder.failures and self.policy.level(Check.REVOCATION_AVAILABLE) is not Level.FAIL:
+            report.warnings.append("revocation data unreachable, accepted under soft-fail policy: "
+                                   + "; ".join(recorder.failures))
+        signer = status.signing_cert
+        report.signer = cert_info(signer)
+        path = status.validation_path
+        report.chain = ([cert_info(c) for c in reversed(list(path.iter_certs(include_root=True)))]
+                        if path is not None else [report.signer])
+        self._coverage(report, data, sig, status, total_revisions)
+        self._algorithms(report, status, signer)
+        if not is_doc_ts:
+            report.claimed_signing_time = status.signer_reported_dt
+        self._timestamps(report, status, is_doc_ts)
+        if not status.intact:
+            report.fail(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE,
+                        "the signed bytes do not match the digest in the signature")
+        elif not status.valid:
+            report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
+                        "the signature value does not verify with the signer's key")
+        indic = status.trust_problem_indic
+        if indic is not None:
+            indication = Indication.TOTAL_FAILED if isinstance(indic, AdESFailure) else Indication.INDETERMINATE
+            report.fail(indication, _sub(indic.name), f"signer certificate: {indic.name}")
+        if recorder.missing_nonce:
+            self._level(report, Check.OCSP_NONCE, SubIndication.TRY_LATER,
+                        "OCSP response did not echo the request nonce (replay possible)")
+        self._validity_at_proven_time(report, signer)
+        if not report.failed:
+            report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
+        return report
+
+    def _level(self, report: SignatureReport, check: Check, sub: SubIndication, message: str,
+               indication: Indication = Indication.INDETERMINATE) -> None:
+        from .chain import ChainResult
+
+        holder = ChainResult()
+        apply_level(holder, self.policy, check, indication, sub, message)
+        if holder.sub_indication is not None:
+            report.fail(holder.indication, holder.sub_indication, message)
+        report.warnings += holder.warnings
+        report.infos += holder.infos
+
+    @staticmethod
+    def _coverage(report: SignatureReport, data: bytes, sig: Any, status: Any, total_revisions: int) -> None:
+        br = [int(x) for x in sig.byte_range]
+        signed = data[br[0]:br[0] + br[1]] + data[br[2]:br[2] + br[3]]
+        revision = sig.signed_revision + 1
+        report.covered.append(CoveredPart(
+            f"byte ranges {br} = revision {revision} of {total_revisions} (everything except the signature value)",
+            hashlib.sha256(signed).hexdigest(), len(signed)))
+        report.signed_content = data[: br[2] + br[3]]
+        coverage = status.coverage
+        if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+            report.infos.append("signature covers the entire file")
+        elif coverage == SignatureCoverageLevel.ENTIRE_REVISION:
+            level = getattr(status, "modification_level", None)
+            what = level.name if level is not None else "unknown"
+            report.not_covered.append(f"revisions {revision + 1}..{total_revisions} added after signing "
+                                      f"(modification level {what})")
+            if getattr(status, "docmdp_ok", True) is False:
+                report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                            f"changes after signing are not permitted ({what})")
+        else:
+            report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                        f"signature coverage is {getattr(coverage, 'name', coverage)}: the byte range does not "
+                        "cover a whole revision")
+
+    def _algorithms(self, report: SignatureReport, status: Any, signer: Any) -> None:
+        now = datetime.now(UTC)
+        md = str(status.md_algorithm).lower().replace("_", "")
+        mech = str(getattr(status, "pkcs7_signature_mechanism", "") or "").lower().replace("_", "-")
+        key_alg = signer.public_key.algorithm  # 'rsa' | 'ec' | 'dsa' | ...
+        family = {"ec": "ecdsa"}.get(key_alg, key_alg)
+        uses = [AlgorithmUse("digest", md), AlgorithmUse("signature", f"{family}-{md}" if not mech else mech),
+                AlgorithmUse("key", family, signer.public_key.bit_size)]
+        for use in uses:
+            use.weak = self.policy.is_weak(use.name, now, use.key_size if use.role == "key" else None)
+            if use.weak:
+                self._level(report, Check.WEAK_ALGORITHM, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
+                            f"{use.role} algorithm {use.name} is weak under policy {self.policy.label}")
+        report.algorithms += uses
+
+    def _timestamps(self, report: SignatureReport, status: Any, is_doc_ts: bool) -> None:
+        if is_doc_ts:
+            report.proven_signing_time = status.timestamp
+            report.timestamps.append(TimestampInfo("document-timestamp", status.timestamp, status.valid,
+                                                   status.trusted, status.signing_cert.subject.human_friendly))
+            return
+        for kind, ts in (("signature-timestamp", status.timestamp_validity),
+                         ("content-timestamp", status.content_timestamp_validity)):
+            if ts is None:
+                continue
+            report.timestamps.append(TimestampInfo(kind, ts.timestamp, ts.valid and ts.intact, ts.trusted,
+                                                   ts.signing_cert.subject.human_friendly))
+            if ts.valid and ts.intact and ts.trusted:
+                if kind == "signature-timestamp":
+                    report.proven_signing_time = ts.timestamp
+            else:
+                self._level(report, Check.TIMESTAMP_INVALID, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                            f"{kind} does not validate (valid={ts.valid}, trusted={ts.trusted})")
+
+    @staticmethod
+    def _validity_at_proven_time(report: SignatureReport, signer: Any) -> None:
+        """Our own check: a trusted timestamp proves *when* — the certificate must have been valid then."""
+        when = report.proven_signing_time
+        if when is None:
+            return
+        validity = signer["tbs_certificate"]["validity"]
+        not_before, not_after = validity["not_before"].native, validity["not_after"].native
+        if when > not_after:
+            report.fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED,
+                        f"signer certificate expired {not_after.isoformat()}, before the proven signing time "
+                        f"{when.isoformat()}")
+        elif when < not_before:
+            report.fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED,
+                        f"signer certificate not yet valid at the proven signing time {when.isoformat()}")
