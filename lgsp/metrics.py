@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 REQUESTS = Counter("lgsp_requests_total", "Exchanges handled by the gateway", ["service", "status"])
 ERRORS = Counter("lgsp_errors_total", "Exchanges that ended in an error status (>= 400)", ["service"])

@@ -124,7 +124,7 @@ class Runtime:
     def observe(self, exchange: Exchange) -> None:
         """Metrics and the one structured log line per exchange."""
         elapsed = latency_us(exchange) / 1_000_000
-        service = exchange.service_id if exchange.service is not None else "-"
+        service = exchange.service.id if exchange.service is not None else "-"
         metrics.observe_exchange(service, exchange.status, elapsed)
         if self.settings.access_log:
             self.log.info(

@@ -32,7 +32,7 @@ log = structlog.get_logger("lgsp.worker")
 class Job:
     name: str
     every_seconds: float
-    run: Callable[[], None]
+    run: Callable[[], object]
 
 
 def rotate_key_if_old(engine: Engine, settings: Settings, max_age: timedelta) -> bool:

@@ -72,7 +72,7 @@ def load_snapshot(engine: Engine) -> RegistrySnapshot:
         agencies = frozenset(session.scalars(select(Agency.code)))
         services: dict[str, ServiceView] = {}
         for row in session.scalars(select(Service)):
-            agency, system, _ = row.id.split("/")
+            agency = row.id.split("/", 1)[0]
             services[row.id] = ServiceView(
                 id=row.id, agency=agency, system=row.system_id, code=row.code, kind=row.kind,
                 base_url=row.base_url, wsdl_path=row.wsdl_path, timeout_seconds=row.timeout_seconds,

@@ -26,7 +26,7 @@ from joserfc import jws
 from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from .chain import ChainValidator, ChainResult, apply_level
+from .chain import ChainResult, ChainValidator, apply_level
 from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 

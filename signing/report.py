@@ -195,7 +195,8 @@ class Report:
         data.pop("document_indication")
         data.pop("document_sub_indication")
         data = {"indication": self.indication, "sub_indication": self.sub_indication, **data}
-        return _jsonable(data)  # type: ignore[no-any-return]
+        result: dict[str, Any] = _jsonable(data)
+        return result
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, sort_keys=indent is None)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import aiohttp
 from asn1crypto import cms, crl, ocsp, x509
@@ -28,6 +28,7 @@ from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps, issu
 from .report import RevocationEvidence
 
 Clock = Callable[[], datetime]
+AnyCert: TypeAlias = x509.Certificate | cms.AttributeCertificateV2
 MAX_REVINFO_BYTES = 16 * 1024 * 1024
 
 
@@ -88,12 +89,12 @@ class RevocationCache:
             self._ocsp.clear()
 
 
-async def _http(method: str, url: str, timeout: float, data: bytes | None = None,
+async def _http(method: str, url: str, limit_seconds: float, data: bytes | None = None,
                 content_type: str | None = None) -> bytes:
     if not url.lower().startswith(("http://", "https://")):
         raise ValueError(f"refusing non-HTTP revocation URL {url!r}")
     headers = {"Content-Type": content_type} if content_type else {}
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    client_timeout = aiohttp.ClientTimeout(total=limit_seconds)
     async with aiohttp.ClientSession(timeout=client_timeout) as session, session.request(
         method, url, data=data, headers=headers, allow_redirects=False
     ) as response:
@@ -133,7 +134,7 @@ class _OcspFetcher(OCSPFetcher):
         self.rec = recorder
         self._results: dict[Any, ocsp.OCSPResponse] = {}
 
-    async def fetch(self, cert: x509.Certificate | cms.AttributeCertificateV2, authority: Authority) -> ocsp.OCSPResponse:
+    async def fetch(self, cert: AnyCert, authority: Authority) -> ocsp.OCSPResponse:
         key = (issuer_serial(cert), authority.hashable)
         who = _subject(cert)
         cached = self.rec.cache.get_ocsp(key)
@@ -173,7 +174,7 @@ class _OcspFetcher(OCSPFetcher):
     def fetched_responses(self) -> Iterable[ocsp.OCSPResponse]:
         return list(self._results.values())
 
-    def fetched_responses_for_cert(self, cert: x509.Certificate | cms.AttributeCertificateV2) -> Iterable[ocsp.OCSPResponse]:
+    def fetched_responses_for_cert(self, cert: AnyCert) -> Iterable[ocsp.OCSPResponse]:
         target = issuer_serial(cert)
         return [resp for (subj, _), resp in self._results.items() if subj == target]
 
@@ -238,7 +239,7 @@ class _CrlFetcher(CRLFetcher):
     def fetched_crls(self) -> Iterable[crl.CertificateList]:
         return [c for crls in self._by_cert.values() for c in crls]
 
-    def fetched_crls_for_cert(self, cert: x509.Certificate | cms.AttributeCertificateV2) -> Iterable[crl.CertificateList]:
+    def fetched_crls_for_cert(self, cert: AnyCert) -> Iterable[crl.CertificateList]:
         return self._by_cert[issuer_serial(cert)]
 
 

@@ -205,7 +205,7 @@ class _Issuer:
             .serial_number(x509.random_serial_number())
             .not_valid_before(not_before or self.now - dt.timedelta(days=1))
             .not_valid_after(not_after or self.now + dt.timedelta(days=3650 if ca else 730))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None if ca and issuer is None else (0 if ca else None)),
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=(None if issuer is None else 0) if ca else None),
                            critical=True)
             .add_extension(ku, critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -371,10 +371,11 @@ def sign_xml(data: bytes, signer: Identity, *, legacy_sha1: bool = False, xades:
     if not xades:  # signxml's XAdES signer appends its own Signature to the root
         etree.SubElement(header if header is not None else root, f"{{{ds_ns}}}Signature", Id="placeholder",
                          nsmap={None: ds_ns} if default_namespace else {"ds": ds_ns})
+    is_ec = isinstance(signer.key, ec.EllipticCurvePrivateKey)
     method = SignatureMethod.RSA_SHA1 if legacy_sha1 else (
-        SignatureMethod.ECDSA_SHA256 if isinstance(signer.key, ec.EllipticCurvePrivateKey) else SignatureMethod.RSA_SHA256)
+        SignatureMethod.ECDSA_SHA256 if is_ec else SignatureMethod.RSA_SHA256)
     digest = DigestAlgorithm.SHA1 if legacy_sha1 else DigestAlgorithm.SHA256
-    class _Signer(XAdESSigner if xades else XMLSigner):  # type: ignore[misc,valid-type]
+    class _Signer(XAdESSigner if xades else XMLSigner):  # type: ignore[misc]
         def check_deprecated_methods(self) -> None:
             """Legacy edXML senders still sign with rsa-sha1: fixtures must be able to do so too."""
 

@@ -86,9 +86,7 @@ class DvcqgSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None, prefix: str = "LGSP_DVCQG_") -> DvcqgSettings:
         """Settings from ``LGSP_DVCQG_ADAPTER_URL``, ``…_USERNAME``, ``…_PASSWORD``, ``…_MADONVI`` etc."""
         env = os.environ if environ is None else environ
-        missing = [
-            key for key in ("ADAPTER_URL", "USERNAME", "PASSWORD", "MADONVI") if not env.get(prefix + key)
-        ]
+        missing = [key for key in ("ADAPTER_URL", "USERNAME", "PASSWORD", "MADONVI") if not env.get(prefix + key)]
         if missing:
             raise ValueError("missing DVCQG settings: " + ", ".join(prefix + key for key in missing))
 
@@ -224,9 +222,7 @@ class DvcqgClient:
 
     async def call(self, service: str, params: Mapping[str, Any] | None = None) -> DvcqgReply:
         """Call a service; re-login once on an expired session; error_code ≠ "00" raises a typed error."""
-        endpoint = (
-            self.settings.share_endpoint if service in SHARE_SERVICES else self.settings.integration_endpoint
-        )
+        endpoint = self.settings.share_endpoint if service in SHARE_SERVICES else self.settings.integration_endpoint
         url = self.settings.url(endpoint)
         for attempt in (1, 2):
             session = await self._current_session()
@@ -244,9 +240,7 @@ class DvcqgClient:
                     raise _SessionExpired
             except _SessionExpired:
                 if attempt == 2:
-                    raise DvcqgSessionError(
-                        f"DVCQG {service}: session rejected again right after login"
-                    ) from None
+                    raise DvcqgSessionError(f"DVCQG {service}: session rejected again right after login") from None
                 await self._renew(session)
                 continue
             if not is_ok_code(code):
@@ -271,9 +265,7 @@ class DvcqgClient:
             {"isUpdating": encode_is_updating(is_updating), "data": [r.to_wire() for r in valid]},
         )
 
-    async def cap_nhat_tien_do_ho_so_mc(
-        self, records: Sequence[ProgressRecord | Mapping[str, Any]]
-    ) -> DvcqgReply:
+    async def cap_nhat_tien_do_ho_so_mc(self, records: Sequence[ProgressRecord | Mapping[str, Any]]) -> DvcqgReply:
         """Send processing-progress records (``CapNhatTienDoHoSoMC``)."""
         valid = _validate_all(records, validate_progress)
         return await self.call(CAP_NHAT_TIEN_DO_HO_SO_MC, {"data": [r.to_wire() for r in valid]})

@@ -116,6 +116,10 @@ def _as_string(value: IntEnum) -> str:
     return str(int(value))
 
 
+def _list_or_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
 RequiredText = Annotated[str, BeforeValidator(_required_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
 Timestamp = Annotated[str, BeforeValidator(_timestamp)]
@@ -233,11 +237,11 @@ class DossierRecord(_Record):
     NgayKetThucXuLy: OptionalTimestamp = None
     DonViXuLy: RequiredText
     GhiChu: OptionalText = None
-    TaiLieuNop: list[TaiLieuNopItem] = []
-    DanhSachLePhi: list[LePhiItem] = []
-    DanhSachTepDinhKemKhac: list[TepDinhKemKhacItem] = []
-    DanhSachHoSoBoSung: list[HoSoBoSungItem] = []
-    DanhSachGiayToKetQua: list[GiayToKetQuaItem] = []
+    TaiLieuNop: Annotated[list[TaiLieuNopItem], BeforeValidator(_list_or_empty)] = []
+    DanhSachLePhi: Annotated[list[LePhiItem], BeforeValidator(_list_or_empty)] = []
+    DanhSachTepDinhKemKhac: Annotated[list[TepDinhKemKhacItem], BeforeValidator(_list_or_empty)] = []
+    DanhSachHoSoBoSung: Annotated[list[HoSoBoSungItem], BeforeValidator(_list_or_empty)] = []
+    DanhSachGiayToKetQua: Annotated[list[GiayToKetQuaItem], BeforeValidator(_list_or_empty)] = []
 
 
 class ProgressRecord(_Record):

@@ -24,9 +24,7 @@ def _procedure(code: str, name: str, field_code: str, field_name: str, agency: s
         "CACHTHUCTHUCHIEN": [
             {
                 "KENH": 1,
-                "THOIGIAN": [
-                    {"THOIGIANGIAIQUYET": 3, "DONVITINH": "Ngày làm việc", "MOTA": "", "PHILEPHI": []}
-                ],
+                "THOIGIAN": [{"THOIGIANGIAIQUYET": 3, "DONVITINH": "Ngày làm việc", "MOTA": "", "PHILEPHI": []}],
             }
         ],
         "THANHPHANHOSO": [],
@@ -41,12 +39,8 @@ def _procedure(code: str, name: str, field_code: str, field_name: str, agency: s
 def procedures() -> list[dict[str, Any]]:
     """Sample procedures, keyed by ``MATTHC`` in the simulator."""
     return [
-        _procedure(
-            SAMPLE_PROCEDURE_CODE, "Đăng ký khai sinh (mẫu)", "G09-TP03", "Hộ tịch", SAMPLE_AGENCY_CODE
-        ),
-        _procedure(
-            "2.000889", "Cấp giấy phép xây dựng (mẫu)", "G09-XD01", "Hoạt động xây dựng", SAMPLE_AGENCY_CODE
-        ),
+        _procedure(SAMPLE_PROCEDURE_CODE, "Đăng ký khai sinh (mẫu)", "G09-TP03", "Hộ tịch", SAMPLE_AGENCY_CODE),
+        _procedure("2.000889", "Cấp giấy phép xây dựng (mẫu)", "G09-XD01", "Hoạt động xây dựng", SAMPLE_AGENCY_CODE),
         _procedure("1.000000", "Thủ tục thử nghiệm (mẫu)", "G09-TN00", "Thử nghiệm", SAMPLE_AGENCY_CODE),
     ]
 

@@ -113,9 +113,14 @@ class Fault:
         if data.get("kind") not in kinds:
             raise ValueError(f"fault kind must be one of {', '.join(kinds)}")
         services = data.get("services")
+        times = data.get("times", 1)
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+            raise ValueError("times must be a positive integer or null (until cleared)")
+        if services is not None and not (isinstance(services, list) and all(isinstance(x, str) for x in services)):
+            raise ValueError('services must be a list of service names ("login" for the auth endpoint)')
         return cls(
             kind=data["kind"],
-            times=data.get("times", 1),
+            times=times,
             status=int(data.get("status", 503)),
             error_code=str(data.get("error_code", INJECTED)),
             message=str(data.get("message", "Lỗi hệ thống (giả lập)")),
@@ -446,9 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         username, password = "sim-" + secrets.token_hex(4), secrets.token_urlsafe(18)
         banner = {"username": username, "password": password, "generated": True}
     app = create_simulator_app(
-        SimulatorConfig(
-            username=username, password=password, madonvi=args.madonvi, session_ttl=args.session_ttl
-        )
+        SimulatorConfig(username=username, password=password, madonvi=args.madonvi, session_ttl=args.session_ttl)
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -41,9 +41,7 @@ class StatusMapping:
             raise StatusMappingError(f"status mapping must be a mapping, got {type(data).__name__}")
         raw = data["statuses"] if "statuses" in data else data
         if not isinstance(raw, Mapping) or not raw:
-            raise StatusMappingError(
-                "status mapping is empty: list at least one local status under 'statuses'"
-            )
+            raise StatusMappingError("status mapping is empty: list at least one local status under 'statuses'")
         table: dict[str, TrangThaiHoSo] = {}
         for key, code in raw.items():
             if not isinstance(key, str) or not key.strip():
@@ -53,9 +51,7 @@ class StatusMapping:
             try:
                 table[key.strip()] = TrangThaiHoSo(int(code))
             except ValueError:
-                raise StatusMappingError(
-                    f"status {key!r}: {code!r} is not a DVCQG TrangThaiHoSo code (1–10)"
-                ) from None
+                raise StatusMappingError(f"status {key!r}: {code!r} is not a DVCQG TrangThaiHoSo code (1–10)") from None
         return cls(table)
 
     @classmethod

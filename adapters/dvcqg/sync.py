@@ -88,9 +88,7 @@ class DossierEvent(BaseModel):
         if isinstance(payload, DossierEvent):
             return payload
         if not isinstance(payload, dict):
-            raise DossierValidationError(
-                [FieldProblem("(event)", "must be a JSON object")], record="dossier event"
-            )
+            raise DossierValidationError([FieldProblem("(event)", "must be a JSON object")], record="dossier event")
         try:
             return cls.model_validate(payload)
         except ValidationError as exc:
@@ -172,11 +170,7 @@ class DossierSyncService:
         procedure = await self.client.lay_thu_tuc(ma_tthc)
         if procedure is None:
             raise DossierValidationError(
-                [
-                    FieldProblem(
-                        "dossier.MaTTHC", f"{ma_tthc!r} is not a procedure known to DVCQG (LayThuTuc)"
-                    )
-                ],
+                [FieldProblem("dossier.MaTTHC", f"{ma_tthc!r} is not a procedure known to DVCQG (LayThuTuc)")],
                 record="dossier event",
             )
         fields = procedure.get("LINHVUCTHUCHIEN") or [{}]
@@ -188,11 +182,7 @@ class DossierSyncService:
         )
         if not all(values):
             raise DossierValidationError(
-                [
-                    FieldProblem(
-                        "dossier.MaTTHC", f"LayThuTuc for {ma_tthc!r} lacks TENTTHC or LINHVUCTHUCHIEN"
-                    )
-                ],
+                [FieldProblem("dossier.MaTTHC", f"LayThuTuc for {ma_tthc!r} lacks TENTTHC or LINHVUCTHUCHIEN")],
                 record="dossier event",
             )
         self._procedures[ma_tthc] = values

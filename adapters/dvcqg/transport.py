@@ -71,9 +71,7 @@ class AiohttpTransport:
                     )
                 return HttpReply(response.status, data, response.headers.get("Content-Type", ""))
         except TimeoutError:
-            raise DvcqgUnavailableError(
-                f"DVCQG did not answer within {self._timeout.total} s ({url})"
-            ) from None
+            raise DvcqgUnavailableError(f"DVCQG did not answer within {self._timeout.total} s ({url})") from None
         except aiohttp.ClientError as exc:
             raise DvcqgUnavailableError(f"DVCQG unreachable at {url}: {exc}") from None
 

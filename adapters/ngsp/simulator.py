@@ -135,12 +135,12 @@ class NgspSimulator:
             )
         except ValueError as exc:
             return PlainTextResponse(str(exc), status_code=400)
-        if injection.delay:
-            await asyncio.sleep(injection.delay)
+        body = await request.body()
+        if injection.delay and await self._delay(request, injection.delay):
+            return Response(status_code=499)  # the caller gave up; nobody reads this
         injected = self._injected(injection)
         if injected is not None:
             return injected
-        body = await request.body()
         try:
             payload = self.handle(body, request.headers.get("soapaction"))
         except SoapFault as fault:
@@ -148,6 +148,17 @@ class NgspSimulator:
                 fault_envelope(fault.code, fault.string, fault.detail), status_code=500, media_type=XML_TYPE
             )
         return Response(payload, media_type=XML_TYPE)
+
+    @staticmethod
+    async def _delay(request: Request, seconds: float) -> bool:
+        """Sleep like a slow national system, but stop early (True) once the caller has disconnected."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0:
+            await asyncio.sleep(min(0.05, left))
+            if await request.is_disconnected():
+                return True
+        return False
 
     @staticmethod
     def _injected(injection: Injection) -> Response | None:

@@ -144,9 +144,7 @@ class AxisClient:
             )
         status = _str(data, "status").upper()
         if (status and status not in ("OK", "SUCCESS", "TRUE")) or code not in ("", "0", "00"):
-            raise PermanentAxisError(
-                f"{operation}: {desc or status}", status=response.status, error_code=code
-            )
+            raise PermanentAxisError(f"{operation}: {desc or status}", status=response.status, error_code=code)
         return data
 
     # ------------------------------------------------------------------------------------ documents
@@ -171,9 +169,7 @@ class AxisClient:
             except EdxmlError as exc:
                 raise PermanentAxisError(str(exc), error_code=f"edxml-{exc.code}") from exc
             kind: MessageType = "status" if isinstance(parsed, StatusPacket) else "edoc"
-            origin = (
-                parsed.from_.organ_id if isinstance(parsed, StatusPacket) else parsed.header.from_.organ_id
-            )
+            origin = parsed.from_.organ_id if isinstance(parsed, StatusPacket) else parsed.header.from_.organ_id
             sender = sender or origin
             message_type = message_type or kind
         boundary = f"lgsp-{uuid.uuid4().hex}"
@@ -194,9 +190,7 @@ class AxisClient:
         }
         if to:
             fields["to"] = json.dumps(to, separators=(",", ":"))
-        data = await self._call(
-            "sendEdoc", fields, body=body, content_type=f"multipart/form-data; boundary={boundary}"
-        )
+        data = await self._call("sendEdoc", fields, body=body, content_type=f"multipart/form-data; boundary={boundary}")
         doc_id = _str(data, "DocId")
         if not doc_id:
             raise RetryableAxisError("sendEdoc: response has no DocId", error_code="bad-response")
@@ -244,9 +238,7 @@ class AxisClient:
         try:
             return base64.b64decode(_str(data, "data"), validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise RetryableAxisError(
-                f"getEdoc {doc_id}: data is not base64", error_code="bad-response"
-            ) from exc
+            raise RetryableAxisError(f"getEdoc {doc_id}: data is not base64", error_code="bad-response") from exc
 
     async def update_status(self, doc_id: str, status: QueueStatus) -> None:
         """Transport status of a received message: ``processing``, ``done`` (stored) or ``fail``."""
@@ -254,9 +246,7 @@ class AxisClient:
             raise ValueError(f"status must be one of {sorted(QUEUE_STATUSES)}, not {status!r}")
         await self._call("updateStatus", {"docId": doc_id, "status": status})
 
-    async def list_sent(
-        self, message_type: MessageType = "edoc", doc_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    async def list_sent(self, message_type: MessageType = "edoc", doc_id: str | None = None) -> list[dict[str, Any]]:
         """``getSentEdocList`` rows as the axis returns them (delivery state per recipient)."""
         fields = {"servicetype": "eDoc", "messagetype": message_type}
         if doc_id:
@@ -270,9 +260,7 @@ class AxisClient:
         try:
             return int(data.get("count", 0))
         except (TypeError, ValueError) as exc:
-            raise RetryableAxisError(
-                f"{operation}: count is not a number", error_code="bad-response"
-            ) from exc
+            raise RetryableAxisError(f"{operation}: count is not a number", error_code="bad-response") from exc
 
     # ------------------------------------------------------------------------------------ directory
 

@@ -199,9 +199,7 @@ def _own_agencies(state: AxisState, system: SystemCredential, requested: str | N
     """The recipient agencies a listing may show; None = every agency (a ``*`` system)."""
     if requested:
         if not system.may_act_for(requested):
-            raise AxisFault(
-                403, "FORBIDDEN_AGENCY", f"system {system.system_id} does not act for {requested}"
-            )
+            raise AxisFault(403, "FORBIDDEN_AGENCY", f"system {system.system_id} does not act for {requested}")
         return {requested}
     if system.may_act_for("*"):
         return None
@@ -227,9 +225,7 @@ async def _read_upload(request: Request, state: AxisState) -> bytes:
     try:
         form = await request.form(max_files=1, max_fields=10, max_part_size=state.config.max_packet_bytes)
     except Exception as exc:  # starlette raises MultiPartException/HTTPException subclasses
-        raise AxisFault(
-            400, "BAD_MULTIPART", f"body is not multipart/form-data with file_doc: {exc}"
-        ) from exc
+        raise AxisFault(400, "BAD_MULTIPART", f"body is not multipart/form-data with file_doc: {exc}") from exc
     part = form.get("file_doc")
     if part is None:
         raise AxisFault(400, "MISSING_FILE", "multipart part 'file_doc' is required")
@@ -272,16 +268,10 @@ async def send_edoc(request: Request, state: AxisState, verified: hmac_auth.Veri
     packet = result.packet
     kind = "status" if isinstance(packet, StatusPacket) else "edoc"
     if kind != message_type:
-        raise AxisFault(
-            400, "MESSAGE_TYPE_MISMATCH", f"messagetype is {message_type} but the packet is {kind}"
-        )
-    packet_sender = (
-        packet.from_.organ_id if isinstance(packet, StatusPacket) else packet.header.from_.organ_id
-    )
+        raise AxisFault(400, "MESSAGE_TYPE_MISMATCH", f"messagetype is {message_type} but the packet is {kind}")
+    packet_sender = packet.from_.organ_id if isinstance(packet, StatusPacket) else packet.header.from_.organ_id
     if packet_sender != sender:
-        raise AxisFault(
-            400, "SENDER_MISMATCH", f"header from={sender} but the packet's From is {packet_sender}"
-        )
+        raise AxisFault(400, "SENDER_MISMATCH", f"header from={sender} but the packet's From is {packet_sender}")
     recipients = _recipients(packet, fields.get("to"))
     if not recipients:
         raise AxisFault(400, "NO_RECIPIENT", "the packet names no recipient")
@@ -320,9 +310,7 @@ async def send_edoc(request: Request, state: AxisState, verified: hmac_auth.Veri
         for recipient in recipients:
             for _ in range(copies):
                 doc_id = str(uuid.uuid4())
-                state.messages[doc_id] = QueuedMessage(
-                    doc_id, sender_doc_id, kind, sender, recipient, data, now, now
-                )
+                state.messages[doc_id] = QueuedMessage(doc_id, sender_doc_id, kind, sender, recipient, data, now, now)
                 record.receiver_doc_ids.append(doc_id)
     if state.roll(state.faults.error_after_commit_rate, "error_after_commit"):
         raise AxisFault(503, "INJECTED_FAULT", "injected failure after the packet was queued")
@@ -345,9 +333,7 @@ def _record_status(state: AxisState, packet: StatusPacket) -> None:
     )
 
 
-async def get_received_list(
-    request: Request, state: AxisState, verified: hmac_auth.VerifiedRequest
-) -> Response:
+async def get_received_list(request: Request, state: AxisState, verified: hmac_auth.VerifiedRequest) -> Response:
     fields = verified.fields
     system = _system(state, verified)
     agencies = _own_agencies(state, system, fields.get("to"))
@@ -478,9 +464,7 @@ async def get_agencies(request: Request, state: AxisState, verified: hmac_auth.V
     return _ok(data=rows)
 
 
-async def get_synchronize_unit(
-    request: Request, state: AxisState, verified: hmac_auth.VerifiedRequest
-) -> Response:
+async def get_synchronize_unit(request: Request, state: AxisState, verified: hmac_auth.VerifiedRequest) -> Response:
     with state.lock:
         rows = [
             {
@@ -500,9 +484,7 @@ async def get_synchronize_unit(
     return _ok(data=rows)
 
 
-async def register_agency(
-    request: Request, state: AxisState, verified: hmac_auth.VerifiedRequest
-) -> Response:
+async def register_agency(request: Request, state: AxisState, verified: hmac_auth.VerifiedRequest) -> Response:
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError as exc:
@@ -633,9 +615,7 @@ def create_simulator_app(config: SimulatorConfig | Mapping[str, Any]) -> Starlet
         ("registerAgency", register_agency, ()),
         ("deleteAgency", delete_agency, ("AgencyCode",)),
     ]
-    routes = [
-        Route(f"/{name}", _endpoint(handler, required), methods=["POST"]) for name, handler, required in ops
-    ]
+    routes = [Route(f"/{name}", _endpoint(handler, required), methods=["POST"]) for name, handler, required in ops]
     routes[3] = Route("/downloadEdoc", _endpoint(download_edoc, ("docId",)), methods=["GET", "POST"])
     routes += [
         Route("/_admin/health", health, methods=["GET"]),
@@ -651,9 +631,7 @@ def create_simulator_app(config: SimulatorConfig | Mapping[str, Any]) -> Starlet
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
-    parser = argparse.ArgumentParser(
-        description="Simulator of the national document-exchange axis (VXP REST)"
-    )
+    parser = argparse.ArgumentParser(description="Simulator of the national document-exchange axis (VXP REST)")
     parser.add_argument("--config", required=True, help="YAML or JSON file: systems, agencies, faults")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

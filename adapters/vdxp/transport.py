@@ -25,9 +25,7 @@ class TransportResponse:
 
 
 class Transport(Protocol):
-    async def send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
-    ) -> TransportResponse:
+    async def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> TransportResponse:
         """Perform one HTTP exchange; raise RetryableAxisError when no response arrives."""
         ...
 
@@ -48,9 +46,7 @@ class AiohttpTransport:
             self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
 
-    async def send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
-    ) -> TransportResponse:
+    async def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> TransportResponse:
         try:
             async with self._client().request(method, url, headers=dict(headers), data=body) as response:
                 payload = await response.read()

@@ -51,6 +51,7 @@ __all__ = [
     "Check",
     "Report",
     "build_bundle",
+    "build_consistency",
     "build_receipt",
     "verify_bundle",
 ]
@@ -128,6 +129,13 @@ def build_bundle(
         "consistency": consistency,
         "entries": out_entries,
     }
+
+
+def build_consistency(
+    old_head: SignedTreeHead, new_head: SignedTreeHead, tree_store: NodeReader, keyring: LogKeyRing
+) -> dict[str, Any]:
+    """Two heads and the proof linking them, no entries: the body of ``GET /audit/consistency``."""
+    return build_bundle([], [old_head, new_head], tree_store, keyring)
 
 
 def build_receipt(
@@ -329,7 +337,9 @@ def _check_selection(bundle: Mapping[str, Any], report: Report, seen: list[int])
         report.add("selection", False, "selection.from/to must be integers")
         return
     outside = [i for i in seen if not start <= i < end]
-    if outside:
+    if not seen and start == end:
+        report.add("selection", True, "no entries: this file proves heads and their consistency only")
+    elif outside:
         detail = f"entries {outside[:5]} lie outside the declared range [{start}, {end})"
         report.add("selection", False, detail)
     elif filters:
@@ -346,10 +356,46 @@ def _check_selection(bundle: Mapping[str, Any], report: Report, seen: list[int])
             report.add("selection", True, f"every index in [{start}, {end}) is present")
 
 
+def _verify_known_heads(
+    report: Report, heads: dict[int, SignedTreeHead], known: Sequence[SignedTreeHead], ring: LogKeyRing | None
+) -> None:
+    """Heads the auditor kept from earlier (receipts): each must be the bundle's head of that size.
+
+    Together with the consistency chain this shows the log the auditor saw then is a prefix of the
+    log shown now; a rewritten history cannot produce the same root at the same size.
+    """
+    for head in known:
+        name = f"known head {head.tree_size}"
+        try:
+            if ring is not None:
+                ring.verify(head)
+        except HeadVerificationError as exc:
+            report.add(name, False, f"the head you kept does not verify: {exc}")
+            continue
+        match = heads.get(head.tree_size)
+        if match is None:
+            report.add(
+                name, False,
+                f"this file has no verified head of size {head.tree_size}; ask for "
+                f"GET /audit/consistency?from={head.tree_size}&to=<latest> and verify that file",
+            )
+        elif match.root_hash != head.root_hash:
+            report.add(name, False, "the log shown now has a different root at this size: history was rewritten")
+        else:
+            report.add(name, True, "the head you kept is part of this log's verified chain")
+
+
 def verify_bundle(
-    bundle: Any, trusted_keys: LogKeyRing | None = None, tsa_roots: bytes | None = None
+    bundle: Any,
+    trusted_keys: LogKeyRing | None = None,
+    tsa_roots: bytes | None = None,
+    known_heads: Sequence[SignedTreeHead] = (),
 ) -> Report:
-    """Check everything a bundle claims; never raises on bad input, reports it instead."""
+    """Check everything a bundle claims; never raises on bad input, reports it instead.
+
+    ``known_heads`` are heads the auditor obtained earlier (e.g. in receipts); see
+    :func:`_verify_known_heads`.
+    """
     report = Report()
     if not isinstance(bundle, Mapping):
         report.add("format", False, "a bundle is a JSON object")
@@ -365,4 +411,12 @@ def verify_bundle(
     _verify_consistency(bundle, report, heads)
     _verify_timestamps(report, heads, tsa_roots)
     _verify_entries(bundle, report, heads)
+    if known_heads:
+        ring = trusted_keys
+        if ring is None:
+            try:
+                ring = LogKeyRing(LogPublicKey.from_json(k) for k in bundle.get("keys") or [])
+            except HeadVerificationError:
+                ring = LogKeyRing()
+        _verify_known_heads(report, heads, known_heads, ring)
     return report

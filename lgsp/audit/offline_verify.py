@@ -17,12 +17,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from lgsp.audit.bundle import Report, verify_bundle
-from lgsp.audit.sth import HeadVerificationError, LogKeyRing
+from lgsp.audit.sth import HeadVerificationError, LogKeyRing, SignedTreeHead
 
 __all__ = ["main"]
 
@@ -41,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--tsa-root", type=Path, metavar="ROOT.pem", help="trust this TSA root certificate to check tokens"
+    )
+    parser.add_argument(
+        "--known-head", type=Path, action="append", default=[], metavar="FILE",
+        help="a head you kept earlier (head JSON, receipt or bundle); it must be part of this log",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--quiet", action="store_true", help="print only the verdict line")
@@ -64,6 +69,13 @@ def _print_report(report: Report, console: Console, quiet: bool) -> None:
         console.print(f"[bold red]NOT VERIFIED[/]: {len(report.failures)} check(s) failed")
 
 
+def _heads_in(document: Any) -> list[SignedTreeHead]:
+    """The heads in a head document, a receipt or a bundle (what an auditor may have kept)."""
+    if isinstance(document, dict) and isinstance(document.get("heads"), list):
+        return [SignedTreeHead.from_json(h) for h in document["heads"]]
+    return [SignedTreeHead.from_json(document)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns the exit status (see module docstring)."""
     args = _parser().parse_args(argv)
@@ -76,10 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.trusted_keys is not None:
             trusted = LogKeyRing.from_json(json.loads(args.trusted_keys.read_bytes()))
         tsa_roots = args.tsa_root.read_bytes() if args.tsa_root is not None else None
+        known = [head for path in args.known_head for head in _heads_in(json.loads(path.read_bytes()))]
     except (OSError, ValueError, HeadVerificationError) as exc:
         console.print(f"[bold red]ERROR[/]: cannot read input: {exc}")
         return EXIT_UNREADABLE
-    report = verify_bundle(bundle, trusted_keys=trusted, tsa_roots=tsa_roots)
+    report = verify_bundle(bundle, trusted_keys=trusted, tsa_roots=tsa_roots, known_heads=known)
     if args.json:
         print(json.dumps({
             "passed": report.passed,

@@ -27,7 +27,7 @@ class AuditFilter:
     limit: int = 100
 
 
-def _apply(query: Select[tuple[AuditEntry]], f: AuditFilter) -> Select[tuple[AuditEntry]]:
+def _apply(query: Select[Any], f: AuditFilter) -> Select[Any]:
     if f.client:
         query = query.where(AuditEntry.client == f.client)
     if f.service:

@@ -14,9 +14,23 @@ node rows part of the same transaction as the entries they commit to.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Protocol, TypeVar, cast
 
-from sqlalchemy import BigInteger, Connection, Engine, LargeBinary, SmallInteger, Table, func, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    LargeBinary,
+    Select,
+    SmallInteger,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lgsp.audit.merkle import HASH_SIZE, NodeReader, node_hash, perfect_cover
@@ -110,6 +124,18 @@ _NODES = cast(Table, AuditTreeNode.__table__)
 _T = TypeVar("_T")
 
 
+@lru_cache(maxsize=128)
+def _point_lookup(count: int) -> Select[tuple[int, int, bytes]]:
+    """``WHERE (level=:l0 AND idx=:i0) OR ...``, built once per node count.
+
+    Not ``(level, idx) IN (VALUES ...)``: SQLite answers that with a full index scan (15 ms at 10**5
+    leaves), while an OR of primary-key equalities is a handful of index seeks on both databases.
+    """
+    return select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
+        or_(*[and_(_NODES.c.level == bindparam(f"l{k}"), _NODES.c.idx == bindparam(f"i{k}")) for k in range(count)])
+    )
+
+
 class SqlTreeStore:
     """Node hashes in the ``audit_tree_nodes`` table (SQLAlchemy Core; SQLite and PostgreSQL).
 
@@ -137,10 +163,11 @@ class SqlTreeStore:
     ) -> list[bytes]:
         if not nodes:
             return []
-        stmt = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
-            tuple_(_NODES.c.level, _NODES.c.idx).in_(list(nodes))
-        )
-        rows = self._read(connection, lambda c: c.execute(stmt).all())
+        stmt = _point_lookup(len(nodes))
+        params = {}
+        for k, (level, index) in enumerate(nodes):
+            params[f"l{k}"], params[f"i{k}"] = level, index
+        rows = self._read(connection, lambda c: c.execute(stmt, params).all())
         found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
         missing = [n for n in nodes if n not in found]
         if missing:

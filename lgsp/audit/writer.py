@@ -75,8 +75,8 @@ class AuditWriter:
 
     async def stop(self) -> None:
         if self._task is not None:
-            while self._pending:
-                await asyncio.sleep(0.01)
+            if self._pending:  # let queued entries commit before shutting down
+                await asyncio.gather(*(item[2] for item in self._pending), return_exceptions=True)
             self._task.cancel()
             try:
                 await self._task

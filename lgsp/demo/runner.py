@@ -37,9 +37,9 @@ def http(method: str, url: str, *, headers: dict[str, str] | None = None, data: 
     tuple[int, dict[str, str], Any]
 ):
     """A tiny HTTP helper (standard library only) returning status, headers and decoded JSON/text."""
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - URLs are ours
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own http URLs
             status, raw, hdrs = response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as error:
         status, raw, hdrs = error.code, error.read(), dict(error.headers)

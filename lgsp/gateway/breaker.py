@@ -55,6 +55,12 @@ class CircuitBreakers:
         if circuit is not None:
             circuit.failures, circuit.opened_at, circuit.trial_in_flight = 0, None, False
 
+    def release(self, provider: str) -> None:
+        """Give back a half-open trial that ended for reasons unrelated to the provider."""
+        circuit = self._circuits.get(provider)
+        if circuit is not None:
+            circuit.trial_in_flight = False
+
     def record_failure(self, provider: str) -> None:
         circuit = self._circuits.setdefault(provider, _Circuit())
         circuit.failures += 1

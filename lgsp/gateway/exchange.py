@@ -24,6 +24,9 @@ class IncomingRequest:
     body: bytes | None = None  # set when buffered
     body_stream: AsyncIterator[bytes] | None = None  # set when streamed to the provider
     body_sha256: str | None = None
+    #: Set when reading a streamed body failed (limit exceeded, client gone): the real cause, which the
+    #: upstream client would otherwise report as a failed send.
+    body_error: Problem | None = None
 
 
 @dataclass

@@ -141,11 +141,14 @@ async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Recei
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise Problem("bad-request", "client disconnected while sending the body")
+                request.body_error = Problem("bad-request", "client disconnected while sending the body")
+                raise request.body_error
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise Problem("payload-too-large", f"request body exceeds the limit of {limit} bytes", limit=limit)
+                request.body_error = Problem("payload-too-large", f"request body exceeds the limit of {limit} bytes",
+                                             limit=limit)
+                raise request.body_error
             digest.update(chunk)
             if chunk:
                 yield chunk
@@ -202,7 +205,8 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
         await send_problem(exchange, runtime, send)
     except Exception as exc:  # a bug or the store failing: never leave the caller hanging
         runtime.log.exception("exchange failed", message_id=exchange.message_id)
-        exchange.problem = Problem("internal-error", f"the gateway failed to complete the exchange: {type(exc).__name__}")
+        exchange.problem = Problem("internal-error",
+                                   f"the gateway failed to complete the exchange: {type(exc).__name__}")
         if not exchange.extra.get("response_started"):
             await send_problem(exchange, runtime, send, audit=not exchange.extra.get("audited"))
     finally:
@@ -214,8 +218,9 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
 async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aiohttp.ClientResponse,
                            send: Send) -> None:
     """Pass the provider's answer on; the audit row is durable before the caller gets the last byte."""
-    drop = RESPONSE_DROP | {k.lower().encode() for k in upstream.headers.get("Connection", "").split(",") if k}
-    headers = [(k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in drop]
+    raw_headers = list(upstream.raw_headers)
+    drop = RESPONSE_DROP | connection_listed(raw_headers)
+    headers = [(k.lower(), v) for k, v in raw_headers if k.lower() not in drop]
     threshold = runtime.settings.buffer_response_bytes
     digest = hashlib.sha256()
     buffered: list[bytes] = []

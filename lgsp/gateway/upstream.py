@@ -69,11 +69,13 @@ class Upstream:
         attempts = 1 + service.retry_attempts if (
             replayable and request.method in service.idempotent_methods) else 1
 
+        session = self.session
+
         async def attempt() -> aiohttp.ClientResponse:
             exchange.attempts += 1
             data: Any = (request.body or None) if request.body_stream is None else request.body_stream
             response = await asyncio.wait_for(
-                self.session.request(request.method, target, headers=headers, data=data, timeout=timeout,
+                session.request(request.method, target, headers=headers, data=data, timeout=timeout,
                                      allow_redirects=False),
                 timeout=service.timeout_seconds)
             if response.status in RETRYABLE_STATUS and exchange.attempts < attempts:
@@ -92,29 +94,32 @@ class Upstream:
             ):
                 with trying:
                     response = await attempt()
-        except TimeoutError as exc:
-            self.breakers.record_failure(provider)
-            raise Problem("upstream-timeout",
-                          f"provider of {service.id} did not answer within {service.timeout_seconds:g} s",
-                          attempts=exchange.attempts) from exc
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            self.breakers.record_failure(provider)
-            if isinstance(exc, aiohttp.ServerTimeoutError):
-                raise Problem("upstream-timeout",
-                              f"provider of {service.id} did not answer within {service.timeout_seconds:g} s",
-                              attempts=exchange.attempts) from exc
-            raise Problem("upstream-unavailable", f"provider of {service.id} is unreachable: {exc}",
-                          attempts=exchange.attempts) from exc
-        except aiohttp.ClientResponseError as exc:
-            self.breakers.record_failure(provider)
-            raise Problem("upstream-bad-response", f"provider of {service.id} sent an invalid response: {exc}",
-                          attempts=exchange.attempts) from exc
-        except aiohttp.ClientError as exc:
-            self.breakers.record_failure(provider)
-            raise Problem("upstream-bad-response", f"provider of {service.id} sent an invalid response: {exc}",
-                          attempts=exchange.attempts) from exc
+        except Exception as exc:
+            if request.body_error is not None:  # the caller's body was at fault, not the provider
+                self.breakers.release(provider)
+                raise request.body_error from exc
+            raise self._classify(exc, exchange, provider) from exc
         if response.status >= 500:
             self.breakers.record_failure(provider)
         else:
             self.breakers.record_success(provider)
         return response
+
+    def _classify(self, exc: Exception, exchange: Exchange, provider: str) -> Exception:
+        """Map a failed call to the problem the caller gets, and count it against the provider."""
+        assert exchange.service is not None
+        service = exchange.service
+        if isinstance(exc, Problem):
+            return exc
+        if not isinstance(exc, TimeoutError | aiohttp.ClientError):
+            return exc
+        self.breakers.record_failure(provider)
+        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+            return Problem("upstream-timeout",
+                           f"provider of {service.id} did not answer within {service.timeout_seconds:g} s",
+                           attempts=exchange.attempts)
+        if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+            return Problem("upstream-unavailable", f"provider of {service.id} is unreachable: {exc}",
+                           attempts=exchange.attempts)
+        return Problem("upstream-bad-response", f"provider of {service.id} sent an invalid response: {exc}",
+                       attempts=exchange.attempts)

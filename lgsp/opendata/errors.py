@@ -3,7 +3,8 @@ in a way the next run cannot converge from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -53,5 +54,5 @@ class Finding:
 
     field: str
     pattern: str
-    rows: list[int] = field(default_factory=list)
+    rows: list[int] = dataclasses.field(default_factory=list)
     count: int = 0

@@ -25,7 +25,8 @@ class Fetched:
     audit_index: str | None  # X-LGSP-Audit-Index, when the gateway audited the call
 
 
-async def fetch(spec: DatasetSpec, gateway_url: str, token: str | None, timeout: float = 60.0) -> Fetched:
+async def fetch(spec: DatasetSpec, gateway_url: str, token: str | None,
+                read_timeout: float = 60.0) -> Fetched:
     """GET the source; any transport failure or non-2xx answer raises :class:`SourceUnavailable`."""
     url = spec.source_url(gateway_url)
     headers = {"Accept": "text/csv" if spec.source_format == "csv" else "application/json"}
@@ -33,7 +34,7 @@ async def fetch(spec: DatasetSpec, gateway_url: str, token: str | None, timeout:
         headers["Authorization"] = f"Bearer {token}"
     try:
         async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=read_timeout)) as session,
             session.get(url, headers=headers) as response,
         ):
             body = await response.read()

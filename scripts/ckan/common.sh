@@ -8,8 +8,21 @@ CKAN_VERSION="2.12.0"
 SCHEMING_VERSION="3.1.0"
 DCAT_VERSION="2.4.4"
 GUNICORN_VERSION="23.0.0"
-CKAN_PORT="${LGSP_CKAN_PORT:-5055}"
-SOLR_PORT="${LGSP_SOLR_STANDIN_PORT:-8984}"
+# Ports: LGSP_CKAN_PORT / LGSP_SOLR_STANDIN_PORT if set, else a free pair chosen once per checkout and
+# remembered in var/ckan/ports.env (so the URL in ckan.ini and tokens.json stays valid).
+PORTS_FILE="$CKAN_DIR/ports.env"
+if [[ -z "${LGSP_CKAN_PORT:-}" && -f "$PORTS_FILE" ]]; then source "$PORTS_FILE"; fi
+if [[ -z "${LGSP_CKAN_PORT:-}" ]]; then
+  read -r LGSP_CKAN_PORT LGSP_SOLR_STANDIN_PORT < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])')
+  mkdir -p "$CKAN_DIR"
+  printf 'LGSP_CKAN_PORT=%s\nLGSP_SOLR_STANDIN_PORT=%s\n' "$LGSP_CKAN_PORT" "$LGSP_SOLR_STANDIN_PORT" > "$PORTS_FILE"
+fi
+CKAN_PORT="$LGSP_CKAN_PORT"
+SOLR_PORT="${LGSP_SOLR_STANDIN_PORT:-$((CKAN_PORT + 1))}"
 CKAN_URL="http://127.0.0.1:$CKAN_PORT"
 SOLR_URL="http://127.0.0.1:$SOLR_PORT/solr/ckan"
 PGHOST="${LGSP_CKAN_PGHOST:-127.0.0.1}"

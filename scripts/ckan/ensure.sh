@@ -124,4 +124,13 @@ then
     "$CKAN_URL" "$admin_token" "$pub_token" > "$TOKENS"
   log "users lgsp_admin, lgsp_publisher and their API tokens -> $TOKENS"
 fi
+# Keep the URL in tokens.json in step with the configured port.
+python3 - "$TOKENS" "$CKAN_URL" <<'PY'
+import json, sys
+path, url = sys.argv[1], sys.argv[2]
+data = json.load(open(path))
+if data.get("url") != url:
+    data["url"] = url
+    json.dump(data, open(path, "w"))
+PY
 log "CKAN ready to start: scripts/ckan/start.sh"

@@ -13,8 +13,10 @@ wait_http() {  # url seconds
   done
 }
 
+port_busy() { python3 -c 'import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"; }
 fresh_solr=0
 if ! alive "$CKAN_DIR/solr.pid"; then
+  port_busy "$SOLR_PORT" && { log "port $SOLR_PORT is taken by another process; set LGSP_SOLR_STANDIN_PORT or remove $PORTS_FILE"; exit 1; }
   log "starting Solr stand-in (test double) on 127.0.0.1:$SOLR_PORT"
   PYTHONPATH="$ROOT/tests" setsid "$CKAN_VENV/bin/python" -m solr_standin --port "$SOLR_PORT" \
     --pidfile "$CKAN_DIR/solr.pid" >"$CKAN_DIR/log/solr.log" 2>&1 < /dev/null &
@@ -27,6 +29,7 @@ if (( fresh_solr )); then
   "$CKAN_VENV/bin/ckan" -c "$CKAN_INI" search-index rebuild -q >/dev/null 2>>"$CKAN_DIR/log/solr.log" || true
 fi
 if ! alive "$CKAN_DIR/ckan.pid"; then
+  port_busy "$CKAN_PORT" && { log "port $CKAN_PORT is taken by another process; set LGSP_CKAN_PORT or remove $PORTS_FILE"; exit 1; }
   log "starting CKAN (gunicorn) on $CKAN_URL"
   CKAN_INI="$CKAN_INI" setsid "$CKAN_VENV/bin/gunicorn" --chdir "$ROOT/scripts/ckan" wsgi:application \
     --bind "127.0.0.1:$CKAN_PORT" --workers "${LGSP_CKAN_WORKERS:-2}" --timeout 120 \

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, update
 
-from lgsp.audit.bundle import BundleError, build_bundle, build_receipt, verify_bundle
+from lgsp.audit.bundle import BundleError, build_bundle, build_consistency, build_receipt, verify_bundle
 from lgsp.audit.merkle import consistency_proof, leaf_hash, root_hash
 from lgsp.audit.offline_verify import main
 from lgsp.audit.sth import LogKeyRing, LogSigner, SignedTreeHead
@@ -98,9 +98,7 @@ def _bad_consistency(b: dict[str, Any]) -> None:
 TAMPERINGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "tampered entry",
-        lambda b: b["entries"][7]["entry"].update(
-            status=200 if b["entries"][7]["entry"]["status"] != 200 else 500
-        ),
+        lambda b: b["entries"][7]["entry"].update(status=200 if b["entries"][7]["entry"]["status"] != 200 else 500),
         "entry 7: not in the signed log",
     ),
     (
@@ -191,9 +189,7 @@ def test_tampering_in_the_sql_store_shows_up_in_the_export(engine: Engine) -> No
     log = _log(SqlTreeStore(engine))
     with engine.begin() as conn:  # leaves 16..23 = perfect subtree (level 3, index 2)
         conn.execute(
-            update(AuditTreeNode)
-            .where(AuditTreeNode.level == 3, AuditTreeNode.idx == 2)
-            .values(hash=leaf_hash(b"x"))
+            update(AuditTreeNode).where(AuditTreeNode.level == 3, AuditTreeNode.idx == 2).values(hash=leaf_hash(b"x"))
         )
     report = verify_bundle(build_bundle(log.entries, log.heads, log.store, log.keyring), log.keyring)
     failed = _failed(report)
@@ -226,9 +222,7 @@ def test_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "cannot read input" in capsys.readouterr().out
 
 
-def test_json_report_for_machines(
-    bundle: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_json_report_for_machines(bundle: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(_write(tmp_path, bundle)), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["passed"] is True and out["entries_verified"] == 40
@@ -236,9 +230,7 @@ def test_json_report_for_machines(
 
 def test_export_of_a_middle_range_with_progress(sql_log: SampleLog) -> None:
     seen: list[int] = []
-    part = build_bundle(
-        sql_log.entries[12:30], sql_log.heads, sql_log.store, sql_log.keyring, progress=seen.append
-    )
+    part = build_bundle(sql_log.entries[12:30], sql_log.heads, sql_log.store, sql_log.keyring, progress=seen.append)
     assert seen == list(range(1, 19))
     assert part["selection"] == {"from": 12, "to": 30, "filter": None}
     report = verify_bundle(part, trusted_keys=sql_log.keyring)
@@ -257,3 +249,30 @@ def test_filtered_export_is_verified_but_marked_incomplete(sql_log: SampleLog) -
     assert report.passed, _failed(report)
     note = next(c for c in report.checks if c.name == "selection")
     assert note.ok is None and "not provable" in note.detail
+
+
+def test_auditor_checks_a_kept_receipt_against_a_later_consistency_file(
+    sql_log: SampleLog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Receipt kept at size 10; later the log is at 40: the head kept must be a prefix of it."""
+    receipt = build_receipt(sql_log.entries[4], sql_log.heads[0], sql_log.store, sql_log.keyring)
+    later = build_consistency(sql_log.heads[0], sql_log.heads[2], sql_log.store, sql_log.keyring)
+    keys = _write(tmp_path, sql_log.keyring.to_json(), "keys.json")
+    kept = _write(tmp_path, receipt, "receipt.json")
+    args = ["--trusted-keys", str(keys), "--known-head", str(kept)]
+    assert main([str(_write(tmp_path, later, "consistency.json")), *args]) == 0
+    assert "the head you kept is part of this log" in capsys.readouterr().out
+
+    # the operator rewrites entry 3, rebuilds the tree and re-signs heads with the genuine key
+    leaves = sql_log.store.get_nodes([(0, i) for i in range(40)])
+    leaves[3] = leaf_hash(b"edited entry 3")
+    rewritten = MemoryTreeStore(leaves)
+    fake10 = sql_log.signer.sign_head(10, root_hash(rewritten, 10))
+    fake40 = sql_log.signer.sign_head(40, root_hash(rewritten, 40))
+    forged = build_consistency(fake10, fake40, rewritten, sql_log.keyring)
+    assert verify_bundle(forged, trusted_keys=sql_log.keyring).passed  # fine on its own...
+    assert main([str(_write(tmp_path, forged, "forged.json")), *args]) == 1  # ...but not with the receipt
+    assert "history was rewritten" in capsys.readouterr().out
+    only_new = build_bundle([], [fake40], rewritten, sql_log.keyring)
+    report = verify_bundle(only_new, trusted_keys=sql_log.keyring, known_heads=[sql_log.heads[0]])
+    assert "no verified head of size 10" in _failed(report)

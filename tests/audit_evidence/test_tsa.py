@@ -32,9 +32,7 @@ def tsa_server(tsa: TestTsa) -> Iterator[RunningServer]:
         yield server
 
 
-async def test_token_over_a_head_verifies_against_the_tsa_root(
-    tsa: TestTsa, tsa_server: RunningServer
-) -> None:
+async def test_token_over_a_head_verifies_against_the_tsa_root(tsa: TestTsa, tsa_server: RunningServer) -> None:
     signer = LogSigner.generate()
     head = signer.sign_head(10, hashlib.sha256(b"r").digest())
     served = tsa.requests_served

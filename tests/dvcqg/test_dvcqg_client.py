@@ -102,9 +102,7 @@ async def test_portal_side_validation_names_the_field(portal: Portal) -> None:
 async def test_client_refuses_invalid_records_before_sending(portal: Portal) -> None:
     async with DvcqgClient(portal.settings()) as client:
         with pytest.raises(DossierValidationError) as caught:
-            await client.dong_bo_ho_so_mc(
-                [dossier(), dossier(MaHoSo="", NgayTiepNhan="2025")], is_updating=False
-            )
+            await client.dong_bo_ho_so_mc([dossier(), dossier(MaHoSo="", NgayTiepNhan="2025")], is_updating=False)
     assert caught.value.fields == ("data[1].MaHoSo", "data[1].NgayTiepNhan")
     assert "DongBoHoSoMC" not in portal.sim.calls
 

@@ -121,6 +121,13 @@ def test_other_coded_or_typed_fields_are_checked(field: str, value: object) -> N
     assert caught.value.fields == (field,)
 
 
+def test_null_lists_are_empty_lists_and_list_items_are_checked() -> None:
+    assert validate_dossier(dossier(TaiLieuNop=None)).TaiLieuNop == []
+    with pytest.raises(DossierValidationError) as caught:
+        validate_dossier(dossier(DanhSachLePhi="50000"))
+    assert caught.value.fields == ("DanhSachLePhi",)
+
+
 def test_non_object_record_is_refused() -> None:
     with pytest.raises(DossierValidationError, match="must be a JSON object"):
         validate_dossier(["not", "a", "record"])

@@ -127,9 +127,7 @@ async def test_procedure_unknown_to_the_portal_is_permanent(portal: Portal, mapp
     assert "DongBoHoSoMC" not in portal.sim.calls
 
 
-async def test_provider_down_delays_but_does_not_lose_the_event(
-    portal: Portal, mapping: StatusMapping
-) -> None:
+async def test_provider_down_delays_but_does_not_lose_the_event(portal: Portal, mapping: StatusMapping) -> None:
     stored = DossierEvent.parse(event("receiving")).to_payload()  # what the outbox keeps
     portal.sim.add_fault(Fault("http_status", status=503, times=None, services=frozenset({"DongBoHoSoMC"})))
     async with DvcqgClient(portal.settings()) as client:

@@ -7,49 +7,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import secrets  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+import secrets
+from collections.abc import Iterator
 
-import pytest  # noqa: E402
-from factories import OTHER, RECIPIENT, SENDER  # noqa: E402
+import pytest
+from vdxp_support import Axis, simulator_config
 
-from adapters.vdxp.simulator import AxisState, create_simulator_app  # noqa: E402
-from adapters.vdxp.simulator_config import Faults  # noqa: E402
-from lgsp.testing.servers import RunningServer, start_server  # noqa: E402
-
-
-@dataclass
-class Axis:
-    """A running simulator plus the generated credentials of its two systems."""
-
-    server: RunningServer
-    state: AxisState
-    lgsp_id: str
-    lgsp_secret: str
-    vpcp_id: str
-    vpcp_secret: str
-    admin_token: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-
-def simulator_config(lgsp_secret: str, vpcp_secret: str, admin_token: str) -> dict[str, object]:
-    return {
-        "systems": [
-            {"system_id": "lgsp-cantho", "secret": lgsp_secret, "agencies": [SENDER, OTHER]},
-            {"system_id": "vpcp-qlvb", "secret": vpcp_secret, "agencies": [RECIPIENT]},
-        ],
-        "agencies": [
-            {"code": SENDER, "name": "Sở Thông tin và Truyền thông Cần Thơ"},
-            {"code": OTHER, "name": "Sở Nội vụ Cần Thơ"},
-            {"code": RECIPIENT, "name": "Văn phòng Chính phủ"},
-        ],
-        "admin_token": admin_token,
-        "max_clock_skew_s": 300,
-    }
+from adapters.vdxp.simulator import create_simulator_app
+from adapters.vdxp.simulator_config import Faults
+from lgsp.testing.servers import start_server
 
 
 @pytest.fixture(scope="module")

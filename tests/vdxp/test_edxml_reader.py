@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the WILD fixture keeps real-world packet lines intact)
 """The tolerant reader: every tolerated deviation is reported, every hard error has a clear code."""
 
 from __future__ import annotations
@@ -7,12 +8,14 @@ import io
 import zipfile
 
 import pytest
-from factories import sample_document, sample_status
+from vdxp_factories import sample_document, sample_status
 
 from adapters.vdxp.edxml import (
     BusinessDocType,
+    DocumentPacket,
     EdxmlError,
     StatusCode,
+    StatusPacket,
     read_document,
     read_packet,
     read_status,
@@ -92,7 +95,12 @@ def test_wild_packet_is_read_with_every_deviation_listed() -> None:
     assert packet.attachments[1].unzip() == {"a.txt": "xin chào".encode()}
     by_code = {d.code: d for d in result.deviations}
     assert set(by_code) == {
-        "element-order", "unqualified-element", "date-format", "signature-namespace", "cid-prefix", "schema",
+        "element-order",
+        "unqualified-element",
+        "date-format",
+        "signature-namespace",
+        "cid-prefix",
+        "schema",
     }
     assert by_code["element-order"].path == "MessageHeader"
     assert by_code["unqualified-element"].path.endswith("/OtherInfo/Direction")
@@ -130,8 +138,10 @@ def test_business_spelled_correctly_is_tolerated() -> None:
 
 
 def test_read_packet_dispatches_on_kind() -> None:
-    assert read_packet(write_status(sample_status(StatusCode.ACCEPTED))).packet.status_code == StatusCode.ACCEPTED
-    assert read_packet(WILD.encode()).packet.header.code.code_number == "7816"  # type: ignore[union-attr]
+    status = read_packet(write_status(sample_status(StatusCode.ACCEPTED))).packet
+    assert isinstance(status, StatusPacket) and status.status_code == StatusCode.ACCEPTED
+    document = read_packet(WILD.encode()).packet
+    assert isinstance(document, DocumentPacket) and document.header.code.code_number == "7816"
 
 
 def test_single_digit_status_code_is_padded() -> None:
@@ -143,7 +153,7 @@ def test_single_digit_status_code_is_padded() -> None:
 # ------------------------------------------------------------------------------------------ hard errors
 
 
-def _code(data: bytes, reader=read_document) -> str:  # type: ignore[no-untyped-def]
+def _code(data: bytes, reader=read_document) -> str:
     with pytest.raises(EdxmlError) as info:
         reader(data)
     assert info.value.message
@@ -195,12 +205,22 @@ def test_too_large() -> None:
     [
         ("<edXML:Subject>V/v thử nghiệm</edXML:Subject>", "", "MessageHeader/Subject"),
         ("<edXML:Subject>V/v thử nghiệm</edXML:Subject>", "<edXML:Subject> </edXML:Subject>", "MessageHeader/Subject"),
-        ("<edXML:DocumentId>000.00.00.G22,2015/09/30,7816/VPCP-TTĐT</edXML:DocumentId>", "", "MessageHeader/DocumentId"),
+        (
+            "<edXML:DocumentId>000.00.00.G22,2015/09/30,7816/VPCP-TTĐT</edXML:DocumentId>",
+            "",
+            "MessageHeader/DocumentId",
+        ),
         ("<edXML:CodeNumber>7816</edXML:CodeNumber>", "", "MessageHeader/Code/CodeNumber"),
-        ("<edXML:OrganId>000.00.00.G22</edXML:OrganId><edXML:OrganName>", "<edXML:OrganName>",
-         "MessageHeader/From/OrganId"),
-        ("<edXML:PromulgationDate>2015/09/30</edXML:PromulgationDate>", "",
-         "MessageHeader/PromulgationInfo/PromulgationDate"),
+        (
+            "<edXML:OrganId>000.00.00.G22</edXML:OrganId><edXML:OrganName>",
+            "<edXML:OrganName>",
+            "MessageHeader/From/OrganId",
+        ),
+        (
+            "<edXML:PromulgationDate>2015/09/30</edXML:PromulgationDate>",
+            "",
+            "MessageHeader/PromulgationInfo/PromulgationDate",
+        ),
     ],
 )
 def test_missing_required_fields(old: str, new: str, path: str) -> None:
@@ -212,20 +232,25 @@ def test_missing_required_fields(old: str, new: str, path: str) -> None:
 
 def test_missing_recipients() -> None:
     data = WILD.replace("<edXML:To><edXML:OrganId>000.00.12.H10</edXML:OrganId></edXML:To>", "").replace(
-        "<edXML:To><edXML:OrganId>000.00.02.H10</edXML:OrganId></edXML:To>", "")
+        "<edXML:To><edXML:OrganId>000.00.02.H10</edXML:OrganId></edXML:To>", ""
+    )
     with pytest.raises(EdxmlError) as info:
         read_document(data.encode())
     assert info.value.path == "MessageHeader/To"
 
 
 def test_bad_promulgation_date() -> None:
-    assert _code(WILD.replace(">2015/09/30</edXML:PromulgationDate>", ">30 tháng 9</edXML:PromulgationDate>")
-                 .encode()) == "bad-date"
+    assert (
+        _code(WILD.replace(">2015/09/30</edXML:PromulgationDate>", ">30 tháng 9</edXML:PromulgationDate>").encode())
+        == "bad-date"
+    )
 
 
 def test_cid_mismatch() -> None:
-    assert _code(WILD.replace("<ContentId>5b1f</ContentId>", "<ContentId>cid:other</ContentId>").encode()) \
+    assert (
+        _code(WILD.replace("<ContentId>5b1f</ContentId>", "<ContentId>cid:other</ContentId>").encode())
         == "cid-mismatch"
+    )
 
 
 def test_attachment_missing_from_manifest() -> None:
@@ -250,8 +275,9 @@ def test_revoke_without_target_document() -> None:
 
 
 def test_unknown_business_type() -> None:
-    assert _code(WILD.replace("<edXML:BussinessDocType>0<", "<edXML:BussinessDocType>7<").encode()) \
-        == "bad-business-type"
+    assert (
+        _code(WILD.replace("<edXML:BussinessDocType>0<", "<edXML:BussinessDocType>7<").encode()) == "bad-business-type"
+    )
 
 
 def test_status_packet_errors() -> None:

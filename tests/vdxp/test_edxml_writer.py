@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from factories import RECIPIENT, SENDER, random_document, random_status, sample_document, sample_status
 from lxml import etree
+from vdxp_factories import RECIPIENT, SENDER, random_document, random_status, sample_document, sample_status
 
 from adapters.vdxp.edxml import (
     NAMESPACE,
@@ -36,8 +36,12 @@ def test_canonical_skeleton_and_formats() -> None:
     assert [etree.QName(c).localname for c in root] == ["edXMLEnvelope", "AttachmentEncoded"]
     header = root.find("e:edXMLEnvelope/e:edXMLHeader", NS)
     assert [etree.QName(c).localname for c in header] == ["MessageHeader", "TraceHeaderList"]
-    assert root.findtext("e:edXMLEnvelope/e:edXMLHeader/e:MessageHeader/e:PromulgationInfo/e:PromulgationDate",
-                         namespaces=NS) == "2026/11/20"
+    assert (
+        root.findtext(
+            "e:edXMLEnvelope/e:edXMLHeader/e:MessageHeader/e:PromulgationInfo/e:PromulgationDate", namespaces=NS
+        )
+        == "2026/11/20"
+    )
     assert root.findtext(".//e:TraceHeader/e:Timestamp", namespaces=NS) == "2026/11/20 08:30:00"
     assert root.find(".//e:edXMLManifest", NS).get("version") == "1.0"
     ref_cid = root.findtext(".//e:edXMLManifest/e:Reference/e:ContentId", namespaces=NS)
@@ -85,14 +89,21 @@ def test_business_kinds_round_trip(doc_type: BusinessDocType) -> None:
         (lambda p: setattr(p.header, "subject", "  "), "MessageHeader/Subject"),
         (lambda p: setattr(p.header, "document_id", ""), "MessageHeader/DocumentId"),
         (lambda p: setattr(p.header.code, "code_notation", ""), "MessageHeader/Code/CodeNotation"),
-        (lambda p: setattr(p.trace, "business", Business(BusinessDocType.REVOKE)), "TraceHeaderList/Bussiness/DocumentId"),
-        (lambda p: setattr(p.trace, "business", Business(BusinessDocType.UPDATE, document_id="x")),
-         "TraceHeaderList/Bussiness/BussinessDocumentInfo"),
-        (lambda p: setattr(p.trace, "business", Business(BusinessDocType.REPLACE, document_id="x")),
-         "TraceHeaderList/Bussiness/ReplacementInfoList"),
+        (
+            lambda p: setattr(p.trace, "business", Business(BusinessDocType.REVOKE)),
+            "TraceHeaderList/Bussiness/DocumentId",
+        ),
+        (
+            lambda p: setattr(p.trace, "business", Business(BusinessDocType.UPDATE, document_id="x")),
+            "TraceHeaderList/Bussiness/BussinessDocumentInfo",
+        ),
+        (
+            lambda p: setattr(p.trace, "business", Business(BusinessDocType.REPLACE, document_id="x")),
+            "TraceHeaderList/Bussiness/ReplacementInfoList",
+        ),
     ],
 )
-def test_writer_refuses_invalid_models(mutate, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_writer_refuses_invalid_models(mutate, path: str) -> None:
     packet = sample_document()
     mutate(packet)
     with pytest.raises(EdxmlError) as info:

@@ -15,7 +15,7 @@ NOW = datetime(2026, 11, 26, 3, 4, 5, 678000, tzinfo=UTC)
 
 
 class CaseInsensitive(dict[str, str]):
-    def get(self, key: str, default=None):  # type: ignore[no-untyped-def, override]
+    def get(self, key: str, default=None):
         for k, v in self.items():
             if k.lower() == key.lower():
                 return v
@@ -37,8 +37,12 @@ def test_signed_headers_shape() -> None:
     headers = _signed(docId="42")
     assert headers["XroadVnpt-sign-header-key"] == "timestamp;systemid;Content-Type;docId"
     signed = json.loads(headers["XroadVnpt-sign-header"])
-    assert signed == {"XroadVnpt-timestamp": "26112026T100405+0678", "XroadVnpt-systemid": "sys-1",
-                      "XroadVnpt-Content-Type": "application/json", "XroadVnpt-docId": "42"}
+    assert signed == {
+        "XroadVnpt-timestamp": "26112026T100405+0678",
+        "XroadVnpt-systemid": "sys-1",
+        "XroadVnpt-Content-Type": "application/json",
+        "XroadVnpt-docId": "42",
+    }
     assert headers["XroadVnpt-docId"] == "42"
     assert headers["XroadVnpt-hash-header"] == hmac_auth.compute_hmac(SECRET, headers["XroadVnpt-sign-header"])
 
@@ -59,7 +63,7 @@ def test_verify_accepts_and_returns_signed_fields_case_insensitively() -> None:
         (lambda h: h.update({"XroadVnpt-sign-header-key": "timestamp;systemid;status"}), "AUTH_BAD_SIGN_HEADER"),
     ],
 )
-def test_verify_rejects_tampering(tamper, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_verify_rejects_tampering(tamper, code: str) -> None:
     headers = CaseInsensitive(_signed(docId="42"))
     tamper(headers)
     with pytest.raises(HmacAuthError) as info:

@@ -245,9 +245,7 @@ def _parse(data: bytes, ctx: _Ctx, max_bytes: int) -> etree._Element:
     stripped = body.lstrip()
     if not stripped.startswith(b"<"):
         junk = stripped[:8]
-        raise EdxmlError(
-            "garbage-before-xml", f"bytes {junk!r} precede the XML declaration; not an XML packet"
-        )
+        raise EdxmlError("garbage-before-xml", f"bytes {junk!r} precede the XML declaration; not an XML packet")
     if len(stripped) != len(body):
         ctx.warn("leading-whitespace", "/", "whitespace before the XML declaration was ignored")
     dtd_message = "packets with a DOCTYPE/ENTITY declaration are refused (XXE, entity bombs)"
@@ -405,8 +403,7 @@ def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
             else [],
         ),
         response_for=[
-            _response_for(ctx, element, f"{p}/ResponseFor[{i}]")
-            for i, element in enumerate(_kids(mh, "ResponseFor"))
+            _response_for(ctx, element, f"{p}/ResponseFor[{i}]") for i, element in enumerate(_kids(mh, "ResponseFor"))
         ],
         steering_type=_int(ctx, mh, "SteeringType", p),
         response_for_task=_optional_text(ctx, mh, "ResponseForTask", p),
@@ -423,9 +420,7 @@ def _response_for(ctx: _Ctx, element: etree._Element, path: str) -> ResponseFor:
     return ResponseFor(
         organ_id=_text(ctx, element, "OrganId", path),
         code=_text(ctx, element, "Code", path),
-        promulgation_date=_date(
-            ctx, _text(ctx, element, "PromulgationDate", path), f"{path}/PromulgationDate"
-        ),
+        promulgation_date=_date(ctx, _text(ctx, element, "PromulgationDate", path), f"{path}/PromulgationDate"),
         document_id=_text(ctx, element, "DocumentId", path),
     )
 
@@ -472,9 +467,7 @@ def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
             ],
         )
     elif doc_type == BusinessDocType.UPDATE:
-        raise EdxmlError(
-            "missing-field", "an update packet needs BussinessDocumentInfo", f"{p}/BussinessDocumentInfo"
-        )
+        raise EdxmlError("missing-field", "an update packet needs BussinessDocumentInfo", f"{p}/BussinessDocumentInfo")
     replacement_list = _kid(ctx, element, "ReplacementInfoList", p)
     if replacement_list is not None:
         rp = f"{p}/ReplacementInfoList/ReplacementInfo"
@@ -483,15 +476,11 @@ def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
             business.replacements.append(
                 ReplacementInfo(
                     document_id=_text(ctx, item, "DocumentId", rp, required=True),
-                    organ_ids=[(o.text or "").strip() for o in _kids(organs, "OrganId")]
-                    if organs is not None
-                    else [],
+                    organ_ids=[(o.text or "").strip() for o in _kids(organs, "OrganId")] if organs is not None else [],
                 )
             )
     if doc_type == BusinessDocType.REPLACE and not business.replacements:
-        raise EdxmlError(
-            "missing-field", "a replace packet needs ReplacementInfo", f"{p}/ReplacementInfoList"
-        )
+        raise EdxmlError("missing-field", "a replace packet needs ReplacementInfo", f"{p}/ReplacementInfoList")
     return business
 
 
@@ -631,9 +620,7 @@ def _attachments(ctx: _Ctx, container: etree._Element | None) -> list[Attachment
         attachment = Attachment(
             content_id=_cid(ctx, _text(ctx, item, "ContentId", path), f"{path}/ContentId"),
             attachment_name=_text(ctx, item, "AttachmentName", path),
-            content=_decode(
-                _text(ctx, item, "ContentTransferEncoded", path), f"{path}/ContentTransferEncoded"
-            ),
+            content=_decode(_text(ctx, item, "ContentTransferEncoded", path), f"{path}/ContentTransferEncoded"),
             content_type=_text(ctx, item, "ContentType", path) or "application/octet-stream",
             description=_text(ctx, item, "Description", path),
         )
@@ -651,8 +638,7 @@ def _check_zip(attachment: Attachment, path: str) -> None:
     except (zipfile.BadZipFile, ValueError) as exc:
         raise EdxmlError(
             "bad-zip",
-            f"attachment {attachment.content_id} is declared {attachment.content_type} "
-            f"but is not a zip: {exc}",
+            f"attachment {attachment.content_id} is declared {attachment.content_type} but is not a zip: {exc}",
             path,
         ) from None
 
@@ -760,8 +746,7 @@ def _status_from(
             promulgation_date=_date(ctx, _text(ctx, rf, "PromulgationDate", rp), f"{rp}/PromulgationDate"),
         ),
         status_code=code,
-        timestamp=_timestamp(ctx, _text(ctx, mh, "Timestamp", p), f"{p}/Timestamp", required=True)
-        or datetime.min,
+        timestamp=_timestamp(ctx, _text(ctx, mh, "Timestamp", p), f"{p}/Timestamp", required=True) or datetime.min,
         description=_text(ctx, mh, "Description", p),
         staff_info=_staff(ctx, _kid(ctx, mh, "StaffInfo", p), f"{p}/StaffInfo"),
     )

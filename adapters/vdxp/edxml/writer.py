@@ -89,9 +89,7 @@ def _check_document(packet: DocumentPacket) -> None:
         _check_agency(to.organ_id, f"MessageHeader/To[{index}]/OrganId")
     _require(bool(header.document_id.strip()), "MessageHeader/DocumentId", "DocumentId is empty")
     _require(bool(header.code.code_number.strip()), "MessageHeader/Code/CodeNumber", "CodeNumber is empty")
-    _require(
-        bool(header.code.code_notation.strip()), "MessageHeader/Code/CodeNotation", "CodeNotation is empty"
-    )
+    _require(bool(header.code.code_notation.strip()), "MessageHeader/Code/CodeNotation", "CodeNotation is empty")
     _require(bool(header.subject.strip()), "MessageHeader/Subject", "Subject is empty")
     for index, trace in enumerate(packet.trace.trace_headers):
         _check_agency(trace.organ_id, f"TraceHeaderList/TraceHeader[{index}]/OrganId")
@@ -108,13 +106,9 @@ def _check_business(business: Business) -> None:
             f"a {business.doc_type.name.lower()} packet must name the target document",
         )
     if business.doc_type == BusinessDocType.UPDATE:
-        _require(
-            business.document_info is not None, f"{path}/BussinessDocumentInfo", "an update needs its details"
-        )
+        _require(business.document_info is not None, f"{path}/BussinessDocumentInfo", "an update needs its details")
     if business.doc_type == BusinessDocType.REPLACE:
-        _require(
-            bool(business.replacements), f"{path}/ReplacementInfoList", "a replace needs ReplacementInfo"
-        )
+        _require(bool(business.replacements), f"{path}/ReplacementInfoList", "a replace needs ReplacementInfo")
     if business.document_info is not None:
         for receiver in business.document_info.receivers:
             _check_agency(receiver.organ_id, f"{path}/BussinessDocumentInfo/ReceiverList/Receiver/OrganId")
@@ -150,8 +144,7 @@ def _manifest(packet: DocumentPacket) -> list[ManifestReference]:
     if packet.manifest:
         return packet.manifest
     return [
-        ManifestReference(a.content_id, a.content_type, a.description, a.attachment_name)
-        for a in packet.attachments
+        ManifestReference(a.content_id, a.content_type, a.description, a.attachment_name) for a in packet.attachments
     ]
 
 
@@ -395,9 +388,7 @@ def write_status(packet: StatusPacket, *, validate: bool = True) -> bytes:
     mh = _el(header, "MessageHeader")
     _organization(mh, "From", packet.from_)
     rf = _el(mh, "ResponseFor")
-    date_text = (
-        format_date(packet.response_for.promulgation_date) if packet.response_for.promulgation_date else ""
-    )
+    date_text = format_date(packet.response_for.promulgation_date) if packet.response_for.promulgation_date else ""
     _fields(
         rf,
         [

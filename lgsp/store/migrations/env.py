@@ -1,6 +1,7 @@
 """Alembic environment: runs on the connection lgsp hands over (see lgsp.store.migrate)."""
 
 from alembic import context
+from sqlalchemy import Connection
 
 from lgsp.store.models import Base
 
@@ -20,7 +21,7 @@ def run() -> None:
     _run_on(connection)
 
 
-def _run_on(connection: object) -> None:
+def _run_on(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=True, compare_type=True)
     with context.begin_transaction():

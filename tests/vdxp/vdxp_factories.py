@@ -50,8 +50,12 @@ def sample_document(
     """A typical công văn with one PDF attachment."""
     promulgated = date(2026, 11, 20)
     header = MessageHeader(
-        from_=Organization(sender, organ_name="Sở Thông tin và Truyền thông thành phố Cần Thơ",
-                           email="stttt@cantho.gov.vn", telephone="0292 1234567"),
+        from_=Organization(
+            sender,
+            organ_name="Sở Thông tin và Truyền thông thành phố Cần Thơ",
+            email="stttt@cantho.gov.vn",
+            telephone="0292 1234567",
+        ),
         to=[Organization(code, organ_name=f"Cơ quan {code}") for code in recipients],
         document_id=document_id(sender, promulgated, "1234", "STTTT-VP"),
         code=Code("1234", "STTTT-VP"),
@@ -66,14 +70,22 @@ def sample_document(
         steering_type=0,
     )
     trace = TraceHeaderList([TraceHeader(sender, datetime(2026, 11, 20, 8, 30, 0))], business or Business())
-    files = attachments if attachments is not None else [
-        Attachment(new_content_id(), "congvan.pdf", b"%PDF-1.7 test document\n" * 20, "application/pdf", "Công văn")
-    ]
+    files = (
+        attachments
+        if attachments is not None
+        else [
+            Attachment(new_content_id(), "congvan.pdf", b"%PDF-1.7 test document\n" * 20, "application/pdf", "Công văn")
+        ]
+    )
     return DocumentPacket(header, trace, files)
 
 
-def sample_status(code: StatusCode = StatusCode.INBOX, sender: str = RECIPIENT, original_sender: str = SENDER,
-                  doc_id: str = "000.00.12.H10,2026/11/20,1234/STTTT-VP") -> StatusPacket:
+def sample_status(
+    code: StatusCode = StatusCode.INBOX,
+    sender: str = RECIPIENT,
+    original_sender: str = SENDER,
+    doc_id: str = "000.00.12.H10,2026/11/20,1234/STTTT-VP",
+) -> StatusPacket:
     return StatusPacket(
         from_=Organization(sender, organ_name="Văn phòng Chính phủ"),
         response_for=StatusResponseFor(original_sender, "1234/STTTT-VP", doc_id, date(2026, 11, 20)),
@@ -100,8 +112,10 @@ def _word(rng: random.Random) -> str:
 
 
 def _agency(rng: random.Random) -> str:
-    return (f"{rng.randint(0, 999):03d}.{rng.randint(0, 99):02d}.{rng.randint(0, 99):02d}."
-            f"{rng.choice('GH')}{rng.randint(0, 99):02d}")
+    return (
+        f"{rng.randint(0, 999):03d}.{rng.randint(0, 99):02d}.{rng.randint(0, 99):02d}."
+        f"{rng.choice('GH')}{rng.randint(0, 99):02d}"
+    )
 
 
 def _date(rng: random.Random) -> date:
@@ -114,8 +128,16 @@ def _datetime(rng: random.Random) -> datetime:
 
 
 def _org(rng: random.Random) -> Organization:
-    return Organization(_agency(rng), _text(rng), _text(rng), _text(rng), _text(rng, 0, 10), _text(rng, 0, 10),
-                        _text(rng, 0, 10), _text(rng, 0, 10))
+    return Organization(
+        _agency(rng),
+        _text(rng),
+        _text(rng),
+        _text(rng),
+        _text(rng, 0, 10),
+        _text(rng, 0, 10),
+        _text(rng, 0, 10),
+        _text(rng, 0, 10),
+    )
 
 
 def _staff(rng: random.Random) -> StaffInfo:
@@ -124,15 +146,20 @@ def _staff(rng: random.Random) -> StaffInfo:
 
 def _business(rng: random.Random) -> Business:
     kind = rng.choice(list(BusinessDocType))
-    business = Business(kind, _text(rng), _word(rng) if kind != BusinessDocType.NEW else "", rng.randint(0, 1),
-                        _staff(rng))
+    business = Business(
+        kind, _text(rng), _word(rng) if kind != BusinessDocType.NEW else "", rng.randint(0, 1), _staff(rng)
+    )
     if kind == BusinessDocType.UPDATE or rng.random() < 0.2:
         business.document_info = BusinessDocumentInfo(
-            str(rng.randint(0, 1)), str(rng.randint(0, 1)),
-            [Receiver(_agency(rng), rng.randint(0, 1)) for _ in range(rng.randint(0, 3))])
+            str(rng.randint(0, 1)),
+            str(rng.randint(0, 1)),
+            [Receiver(_agency(rng), rng.randint(0, 1)) for _ in range(rng.randint(0, 3))],
+        )
     if kind == BusinessDocType.REPLACE:
-        business.replacements = [ReplacementInfo(_word(rng), [_agency(rng) for _ in range(rng.randint(0, 3))])
-                                 for _ in range(rng.randint(1, 3))]
+        business.replacements = [
+            ReplacementInfo(_word(rng), [_agency(rng) for _ in range(rng.randint(0, 3))])
+            for _ in range(rng.randint(1, 3))
+        ]
     return business
 
 
@@ -157,23 +184,35 @@ def random_document(rng: random.Random) -> DocumentPacket:
         signer_info=SignerInfo(_text(rng), _text(rng), _text(rng)),
         due_date=_date(rng) if rng.random() < 0.5 else None,
         to_places=[_text(rng) for _ in range(rng.randint(0, 3))],
-        other_info=OtherInfo(rng.randint(0, 3), _text(rng), _text(rng, 0, 5), rng.randint(0, 9), rng.randint(0, 99),
-                             rng.random() < 0.5, [_text(rng) for _ in range(rng.randint(0, 2))]),
-        response_for=[ResponseFor(_agency(rng), _text(rng), _date(rng) if rng.random() < 0.5 else None, _text(rng))
-                      for _ in range(rng.randint(0, 2))],
+        other_info=OtherInfo(
+            rng.randint(0, 3),
+            _text(rng),
+            _text(rng, 0, 5),
+            rng.randint(0, 9),
+            rng.randint(0, 99),
+            rng.random() < 0.5,
+            [_text(rng) for _ in range(rng.randint(0, 2))],
+        ),
+        response_for=[
+            ResponseFor(_agency(rng), _text(rng), _date(rng) if rng.random() < 0.5 else None, _text(rng))
+            for _ in range(rng.randint(0, 2))
+        ],
         steering_type=rng.randint(0, 1),
         response_for_task=_text(rng) if rng.random() < 0.3 else None,
         application_type=_text(rng) if rng.random() < 0.3 else None,
     )
-    trace = TraceHeaderList([TraceHeader(_agency(rng), _datetime(rng)) for _ in range(rng.randint(0, 3))],
-                            _business(rng))
+    trace = TraceHeaderList(
+        [TraceHeader(_agency(rng), _datetime(rng)) for _ in range(rng.randint(0, 3))], _business(rng)
+    )
     return DocumentPacket(header, trace, files)
 
 
 def random_status(rng: random.Random) -> StatusPacket:
     return StatusPacket(
         from_=_org(rng),
-        response_for=StatusResponseFor(_agency(rng), _word(rng), _word(rng), _date(rng) if rng.random() < 0.5 else None),
+        response_for=StatusResponseFor(
+            _agency(rng), _word(rng), _word(rng), _date(rng) if rng.random() < 0.5 else None
+        ),
         status_code=rng.choice(list(StatusCode)),
         timestamp=_datetime(rng),
         description=_text(rng),

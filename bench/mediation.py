@@ -1,0 +1,185 @@
+"""Benchmark: REST->SOAP mediation overhead and throughput against the NGSP simulator.
+
+Measures, in one run:
+- cold: building a SoapService (zeep client + XSD model) per WSDL under schemas/wsdl/;
+- warm: JSON->SOAP ``build_request`` and SOAP->JSON ``parse_response`` per call;
+- mediated calls/s and p99 (mediation library + aiohttp) vs direct calls/s with a prebuilt envelope,
+  both against the simulator running in its own process on 127.0.0.1.
+
+The last line is one JSON object; ``ratio`` = mediated calls/s / direct calls/s (target >= 0.4).
+Usage: ``.venv/bin/python bench/mediation.py [--duration 3] [--concurrency 16]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from adapters.ngsp.client import NgspClient  # noqa: E402
+from lgsp.mediation import SoapService  # noqa: E402
+from lgsp.testing.servers import bind_socket  # noqa: E402
+
+OPERATION = "TraCuuDoanhNghiep"
+BODY = {"MaSoThue": "1800000018"}
+CLIENT_ID = "VN/GOV/000.00.12.H10/MOTCUA"
+
+
+def cold_builds(repeat: int) -> dict[str, float]:
+    """Median milliseconds to build a service from each WSDL, bypassing the cache."""
+    out = {}
+    for path in sorted((ROOT / "schemas" / "wsdl").rglob("*.wsdl")):
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            SoapService(path)
+            times.append((time.perf_counter() - start) * 1000)
+        out[str(path.relative_to(ROOT))] = statistics.median(times)
+    return out
+
+
+def warm_per_call(client: NgspClient, response: bytes, n: int) -> tuple[float, float]:
+    """Mean microseconds per build_request and per parse_response (after warm-up)."""
+    svc = client.service
+    headers = client.headers_for(OPERATION)
+    for _ in range(50):
+        svc.build_request(OPERATION, BODY, headers)
+        svc.parse_response(OPERATION, 200, "text/xml", response)
+    start = time.perf_counter()
+    for _ in range(n):
+        svc.build_request(OPERATION, BODY, client.headers_for(OPERATION))
+    build = (time.perf_counter() - start) / n * 1e6
+    start = time.perf_counter()
+    for _ in range(n):
+        svc.parse_response(OPERATION, 200, "text/xml; charset=utf-8", response)
+    parse = (time.perf_counter() - start) / n * 1e6
+    return build, parse
+
+
+async def load(url: str, mode: str, client: NgspClient, envelope: bytes, http_headers: dict[str, str],
+               duration: float, concurrency: int) -> tuple[float, float, float]:
+    """Run ``concurrency`` workers for ``duration`` seconds; return (calls/s, p50 ms, p99 ms)."""
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        client._session = session  # share the pool; the bench owns its lifetime
+        client._own_session = False
+
+        async def one() -> None:
+            if mode == "direct":
+                async with session.post(url, data=envelope, headers=http_headers) as resp:
+                    await resp.read()
+                    assert resp.status == 200
+            else:
+                await client.call(OPERATION, BODY)
+
+        stop = time.perf_counter() + 0.3
+        while time.perf_counter() < stop:  # warm-up: connections, caches
+            await asyncio.gather(*(one() for _ in range(concurrency)))
+
+        end = time.perf_counter() + duration
+
+        async def worker() -> None:
+            while time.perf_counter() < end:
+                t0 = time.perf_counter()
+                await one()
+                latencies.append(time.perf_counter() - t0)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    return len(latencies) / elapsed, statistics.median(latencies) * 1000, p99
+
+
+def start_simulator() -> tuple[subprocess.Popen[bytes], str]:
+    sock = bind_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.ngsp.simulator", "--port", str(port)], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 20
+    import urllib.request
+
+    while True:
+        try:
+            urllib.request.urlopen(url + "health", timeout=1).read()
+            return proc, url
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("simulator did not start") from None
+            time.sleep(0.1)
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    proc, url = start_simulator()
+    try:
+        client = NgspClient(url, CLIENT_ID)
+        envelope, http_headers = client.service.build_request(OPERATION, BODY, client.headers_for(OPERATION))
+        async with aiohttp.ClientSession() as session, session.post(url, data=envelope,
+                                                                    headers=http_headers) as resp:
+            response = await resp.read()
+        build_us, parse_us = warm_per_call(client, response, args.calls)
+        results: dict[str, list[tuple[float, float, float]]] = {"direct": [], "mediated": []}
+        for _ in range(args.rounds):  # interleave so drift affects both modes alike
+            for mode in ("direct", "mediated"):
+                results[mode].append(await load(url, mode, client, envelope, http_headers,
+                                                args.duration, args.concurrency))
+        best = {mode: max(runs) for mode, runs in results.items()}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    cold = cold_builds(args.cold_repeat)
+    return {"cold": cold, "build_us": build_us, "parse_us": parse_us, "best": best}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per throughput run")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved direct/mediated rounds (best kept)")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--calls", type=int, default=2000, help="calls for the warm per-call figures")
+    parser.add_argument("--cold-repeat", type=int, default=5)
+    args = parser.parse_args()
+    r = asyncio.run(main_async(args))
+    direct, mediated = r["best"]["direct"], r["best"]["mediated"]  # type: ignore[index]
+    ratio = mediated[0] / direct[0]
+    print(f"{'measure':<48} {'value':>12}")
+    print("-" * 61)
+    for wsdl, ms in r["cold"].items():  # type: ignore[union-attr]
+        print(f"{'cold build ' + wsdl + ' (ms)':<48} {ms:>12.1f}")
+    print(f"{'warm build_request JSON->SOAP (us/call)':<48} {r['build_us']:>12.0f}")
+    print(f"{'warm parse_response SOAP->JSON (us/call)':<48} {r['parse_us']:>12.0f}")
+    print(f"{'direct calls/s (prebuilt envelope)':<48} {direct[0]:>12.0f}")
+    print(f"{'direct p50 / p99 (ms)':<48} {direct[1]:>5.2f} / {direct[2]:>5.2f}")
+    print(f"{'mediated calls/s (mediation + aiohttp)':<48} {mediated[0]:>12.0f}")
+    print(f"{'mediated p50 / p99 (ms)':<48} {mediated[1]:>5.2f} / {mediated[2]:>5.2f}")
+    print(f"{'ratio mediated/direct (target >= 0.4)':<48} {ratio:>12.2f}")
+    print(json.dumps({
+        "ratio": round(ratio, 3),
+        "mediated_calls_per_s": round(mediated[0], 1),
+        "direct_calls_per_s": round(direct[0], 1),
+        "mediated_p99_ms": round(mediated[2], 2),
+        "direct_p99_ms": round(direct[2], 2),
+        "build_request_us": round(r["build_us"], 1),  # type: ignore[arg-type]
+        "parse_response_us": round(r["parse_us"], 1),  # type: ignore[arg-type]
+        "cold_build_ms": {k: round(v, 1) for k, v in r["cold"].items()},  # type: ignore[union-attr]
+        "concurrency": args.concurrency,
+        "duration_s": args.duration,
+    }))
+
+
+if __name__ == "__main__":
+    main()

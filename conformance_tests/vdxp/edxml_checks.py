@@ -1,0 +1,121 @@
+"""Checks an edXML packet must pass, written independently of lgsp's reader (only the XSD is shared)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import re
+import zipfile
+from functools import cache
+from pathlib import Path
+
+from lxml import etree
+from packets import NS
+
+E = f"{{{NS}}}"
+DATE = re.compile(r"^\d{4}/\d{2}/\d{2}$")
+TIMESTAMP = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}$")
+AGENCY = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+
+
+def schema_dir() -> Path:
+    override = os.environ.get("EDXML_SCHEMA_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "schemas" / "edxml"
+
+
+def parse(data: bytes) -> etree._Element:
+    """Parse with DTDs, entities and network off; a DOCTYPE is a failure in itself."""
+    assert data.lstrip(b"\xef\xbb\xbf")[:1] == b"<", f"bytes before the XML declaration: {data[:8]!r}"
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    root = etree.fromstring(data, parser)
+    assert root.getroottree().docinfo.doctype == "", "packets must not carry a DOCTYPE"
+    return root
+
+
+def kind(root: etree._Element) -> str:
+    return (
+        "status" if root.find(f"{E}edXMLEnvelope/{E}edXMLHeader/{E}MessageHeader/{E}StatusCode") is not None else "edoc"
+    )
+
+
+@cache
+def _schema(which: str) -> etree.XMLSchema:
+    name = "edxml-status.xsd" if which == "status" else "edxml-document.xsd"
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return etree.XMLSchema(etree.parse(str(schema_dir() / name), parser))
+
+
+def schema_errors(root: etree._Element) -> list[str]:
+    schema = _schema(kind(root))
+    if schema.validate(root):
+        return []
+    return [f"line {e.line}: {e.message}" for e in schema.error_log]
+
+
+def _text(root: etree._Element, path: str) -> str:
+    return (root.findtext(path.replace("/", f"/{E}").replace("//", "/"), default="") or "").strip()
+
+
+def required_field_problems(root: etree._Element) -> list[str]:
+    """Missing or malformed required fields, found by exact paths (order-independent)."""
+    assert root.tag == f"{E}edXML", f"root must be {{{NS}}}edXML, not {root.tag}"
+    mh = root.find(f"{E}edXMLEnvelope/{E}edXMLHeader/{E}MessageHeader")
+    assert mh is not None, "edXMLEnvelope/edXMLHeader/MessageHeader is missing"
+    problems: list[str] = []
+
+    def need(path: str, pattern: re.Pattern[str] | None = None) -> None:
+        value = (mh.findtext("/".join(f"{E}{p}" for p in path.split("/"))) or "").strip()
+        if not value:
+            problems.append(f"MessageHeader/{path} is missing or empty")
+        elif pattern is not None and not pattern.match(value):
+            problems.append(f"MessageHeader/{path} = {value!r} has the wrong format")
+
+    need("From/OrganId", AGENCY)
+    if kind(root) == "status":
+        for path in ("ResponseFor/OrganId", "ResponseFor/Code", "ResponseFor/DocumentId", "StatusCode"):
+            need(path)
+        need("Timestamp", TIMESTAMP)
+        code = (mh.findtext(f"{E}StatusCode") or "").strip()
+        if code and code not in ("01", "02", "03", "04", "05", "06", "13", "15", "16"):
+            problems.append(f"StatusCode {code!r} is not a known code")
+        return problems
+    recipients = mh.findall(f"{E}To")
+    if not recipients:
+        problems.append("MessageHeader/To is missing")
+    for to in recipients:
+        if not AGENCY.match((to.findtext(f"{E}OrganId") or "").strip()):
+            problems.append("MessageHeader/To/OrganId is missing or not an agency code")
+    for path in ("DocumentId", "Code/CodeNumber", "Code/CodeNotation", "DocumentType/Type", "Subject"):
+        need(path)
+    need("PromulgationInfo/PromulgationDate", DATE)
+    return problems
+
+
+def attachment_problems(root: etree._Element) -> list[str]:
+    """Manifest ↔ attachment content ids, base64, and zips that really are zips."""
+    problems: list[str] = []
+    refs = root.findall(f"{E}edXMLEnvelope/{E}edXMLBody/{E}edXMLManifest/{E}Reference")
+    listed = {(r.findtext(f"{E}ContentId") or "").strip() for r in refs}
+    present: set[str] = set()
+    for attachment in root.findall(f"{E}AttachmentEncoded/{E}Attachment"):
+        cid = (attachment.findtext(f"{E}ContentId") or "").strip()
+        present.add(cid)
+        if not cid.startswith("cid:"):
+            problems.append(f"attachment content id {cid!r} lacks the cid: prefix")
+        try:
+            raw = base64.b64decode(
+                "".join((attachment.findtext(f"{E}ContentTransferEncoded") or "").split()), validate=True
+            )
+        except (binascii.Error, ValueError):
+            problems.append(f"attachment {cid} is not base64")
+            continue
+        if (attachment.findtext(f"{E}ContentType") or "").strip().lower() == "application/zip":
+            try:
+                zipfile.ZipFile(io.BytesIO(raw)).infolist()
+            except zipfile.BadZipFile:
+                problems.append(f"attachment {cid} is declared application/zip but is not a zip")
+    if listed != present:
+        problems.append(f"manifest content ids {sorted(listed)} ≠ attachment content ids {sorted(present)}")
+    return problems

@@ -1,0 +1,65 @@
+"""An edXML producer's output (``--edxml-dir``): safe, schema-valid, complete, coherent statuses."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from edxml_checks import E, attachment_problems, kind, parse, required_field_problems, schema_errors
+from lxml import etree
+from packets import TRANSITIONS
+
+
+def _root(producer_file: Path | None) -> etree._Element:
+    if producer_file is None:
+        pytest.skip("no producer output: pass --edxml-dir DIR")
+    return parse(producer_file.read_bytes())
+
+
+def test_packet_is_well_formed_without_dtd(producer_file: Path | None) -> None:
+    root = _root(producer_file)
+    assert root.tag == f"{E}edXML"
+
+
+def test_packet_validates_against_the_edxml_schema(producer_file: Path | None) -> None:
+    errors = schema_errors(_root(producer_file))
+    assert errors == [], "\n".join(errors[:20])
+
+
+def test_required_fields_are_present(producer_file: Path | None) -> None:
+    assert required_field_problems(_root(producer_file)) == []
+
+
+def test_manifest_matches_attachments(producer_file: Path | None) -> None:
+    root = _root(producer_file)
+    if kind(root) == "status":
+        assert root.find(f"{E}AttachmentEncoded") is None, "status packets carry no attachments"
+        return
+    assert attachment_problems(root) == []
+
+
+def test_status_sequences_follow_valid_transitions(producer_files: list[Path]) -> None:
+    """Per (document, reporting agency), the codes in Timestamp order must be valid transitions."""
+    sequences: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for path in producer_files:
+        root = parse(path.read_bytes())
+        if kind(root) != "status":
+            continue
+        mh = root.find(f"{E}edXMLEnvelope/{E}edXMLHeader/{E}MessageHeader")
+        assert mh is not None
+        key = (
+            (mh.findtext(f"{E}ResponseFor/{E}DocumentId") or "").strip(),
+            (mh.findtext(f"{E}From/{E}OrganId") or "").strip(),
+        )
+        sequences[key].append(((mh.findtext(f"{E}Timestamp") or "").strip(), (mh.findtext(f"{E}StatusCode") or "")))
+    if not sequences:
+        pytest.skip("the producer output has no status packets")
+    problems = []
+    for key, events in sequences.items():
+        current: str | None = None
+        for _stamp, code in sorted(events):
+            if code not in TRANSITIONS.get(current, set()):
+                problems.append(f"{key}: {current or 'start'} → {code}")
+            current = code
+    assert problems == []

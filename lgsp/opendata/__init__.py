@@ -1,0 +1,39 @@
+"""Open data: publish curated datasets from source services to CKAN (DESIGN.md §8).
+
+The pipeline (:mod:`.pipeline`) is a plain sequence of one-job modules: :mod:`.fetch`,
+:mod:`.personal`, :mod:`.validate`, :mod:`.output`, :mod:`.publish`. The CLI lives in :mod:`.cli`.
+"""
+
+from .ckan import CkanClient, CkanTarget
+from .errors import (
+    HandEdited,
+    OpenDataError,
+    PersonalDataBlocked,
+    PublishFailed,
+    SchemaViolation,
+    SourceUnavailable,
+)
+from .pipeline import PipelineConfig, RunResult, run_dataset, run_many
+from .spec import DatasetSpec, SpecError, load_specs, spec_from_dict
+from .status import DatasetStatus, dataset_status
+
+__all__ = [
+    "CkanClient",
+    "CkanTarget",
+    "DatasetSpec",
+    "DatasetStatus",
+    "HandEdited",
+    "OpenDataError",
+    "PersonalDataBlocked",
+    "PipelineConfig",
+    "PublishFailed",
+    "RunResult",
+    "SchemaViolation",
+    "SourceUnavailable",
+    "SpecError",
+    "dataset_status",
+    "load_specs",
+    "run_dataset",
+    "run_many",
+    "spec_from_dict",
+]

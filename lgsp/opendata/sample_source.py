@@ -1,0 +1,97 @@
+"""A sample department service: Cần Thơ air-quality readings, as a real HTTP app.
+
+Stands for the Sở Tài nguyên và Môi trường's monitoring system behind the gateway, at the gateway's
+route shape ``/services/{agency}/{system}/{service}/{path}``. Used by the demo, the end-to-end tests
+and the benchmark. ``SourceState`` switches the faults the tests need: down (503), rows failing the
+schema, an undeclared field carrying citizen ID numbers, and a data version (changes the readings).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+SERVICE_ID = "000.00.12.H10/QTMT/chat-luong-khong-khi"
+STATIONS = (
+    ("CT-NK-01", "Trạm Ninh Kiều", "916"),
+    ("CT-BT-01", "Trạm Bình Thủy", "918"),
+    ("CT-CR-01", "Trạm Cái Răng", "919"),
+    ("CT-OM-01", "Trạm Ô Môn", "917"),
+    ("CT-TN-01", "Trạm Thốt Nốt", "923"),
+)
+OPERATORS = (("Nguyễn Văn An", "0912345678"), ("Trần Thị Bình", "0987654321"), ("Lê Văn Cường", "0901234567"))
+FIELDS = ("station_id", "station_name", "district_code", "measured_at", "pm25", "pm10", "no2", "aqi",
+          "operator_name", "operator_phone")
+
+
+@dataclass
+class SourceState:
+    rows: int = 240
+    version: int = 1
+    mode: str = "ok"  # ok | down | invalid | leak
+    token: str | None = None
+    requests: int = 0
+
+
+def readings(state: SourceState) -> list[dict[str, object]]:
+    """Deterministic readings: same state -> byte-identical output (so "unchanged" is testable)."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    out: list[dict[str, object]] = []
+    for i in range(state.rows):
+        station_id, name, district = STATIONS[i % len(STATIONS)]
+        operator, phone = OPERATORS[i % len(OPERATORS)]
+        k = (i * 7919 + state.version * 104729) % 1000
+        pm25 = round(8 + k / 25, 1)
+        row: dict[str, object] = {
+            "station_id": station_id,
+            "station_name": name,
+            "district_code": district,
+            "measured_at": (start + timedelta(hours=i // len(STATIONS))).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "pm25": pm25,
+            "pm10": round(pm25 * 1.6, 1),
+            "no2": round(10 + (k % 300) / 10, 1),
+            "aqi": int(min(500, pm25 * 4.2)),
+            "operator_name": operator,
+            "operator_phone": phone,
+        }
+        if state.mode == "invalid" and i % 50 == 3:
+            row["pm25"] = "n/a"
+        if state.mode == "leak":
+            row["nguoi_bao_cao"] = f"0920{(90000000 + i * 37) % 100000000:08d}"  # 12-digit CCCD-shaped
+        out.append(row)
+    return out
+
+
+def create_app(state: SourceState | None = None) -> Starlette:
+    state = state or SourceState()
+
+    async def service(request: Request) -> Response:
+        state.requests += 1
+        if state.token and request.headers.get("Authorization") != f"Bearer {state.token}":
+            return JSONResponse({"title": "missing or wrong bearer token"}, status_code=401)
+        if state.mode == "down":
+            return JSONResponse({"title": "monitoring database offline"}, status_code=503)
+        path = request.path_params["path"]
+        rows = readings(state)
+        if path == "readings.csv":
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else FIELDS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+        if path == "readings":
+            body = json.dumps({"data": rows}, ensure_ascii=False).encode("utf-8")
+            return Response(body, media_type="application/json")
+        return JSONResponse({"title": f"no such resource {path}"}, status_code=404)
+
+    app = Starlette(routes=[Route("/services/" + SERVICE_ID + "/{path:path}", service)])
+    app.state.source = state
+    return app

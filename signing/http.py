@@ -1,0 +1,74 @@
+"""``POST /signatures/verify``: the verifier as an HTTP service for department systems and operators.
+
+The body is either the raw signed document (format from ``Content-Type`` or sniffed) or a multipart form
+with the document in a ``file`` field. The answer is always the report (200), whatever the verdict — a
+failed signature is a successful verification — with the indication also in ``X-Signature-Indication``.
+Problems with the request itself are RFC 9457 ``application/problem+json``. The lead includes
+:data:`router` in the app and calls :func:`configure` once at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from .api import Verifier
+from .jws import KeyLookup
+from .policy import Policy
+from .trust import TrustStore
+
+router = APIRouter(tags=["signatures"])
+_state: dict[str, Verifier] = {}
+PROBLEM_BASE = "https://lgsp.cantho.gov.vn/problems/"
+
+
+def configure(trust: TrustStore, policy: Policy | None = None, *, key_lookup: KeyLookup | None = None) -> Verifier:
+    """Set the trust store and policy the endpoint uses; returns the verifier (its caches live as long)."""
+    verifier = Verifier(trust, policy, key_lookup=key_lookup)
+    _state["verifier"] = verifier
+    return verifier
+
+
+def configure_verifier(verifier: Verifier) -> None:
+    """Share an existing verifier (e.g. the gateway's) so both use one set of caches."""
+    _state["verifier"] = verifier
+
+
+def _problem(status: int, kind: str, title: str, detail: str) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+@router.post("/signatures/verify", summary="Verify the signatures of an XML, PDF or JWS document")
+async def verify_signatures(request: Request) -> Response:
+    verifier = _state.get("verifier")
+    if verifier is None:
+        return _problem(503, "signature-verifier-not-configured", "Signature verification unavailable",
+                        "no trust store is configured for the verifier")
+    limit = verifier.policy.max_document_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return _problem(413, "document-too-large", "Document too large", f"the limit is {limit} bytes")
+    content_type = request.headers.get("content-type")
+    if content_type and content_type.lower().startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            return _problem(400, "missing-document", "No document",
+                            "multipart body needs the signed document in a 'file' field")
+        data = await upload.read()
+        content_type = upload.content_type
+    else:
+        data = await request.body()
+    if not data:
+        return _problem(400, "missing-document", "No document", "the request body is empty")
+    if len(data) > limit:
+        return _problem(413, "document-too-large", "Document too large", f"the limit is {limit} bytes")
+    report = await run_in_threadpool(verifier.verify, data, content_type)
+    headers = {"X-Signature-Indication": report.indication.value, "X-Signature-Report-Digest": report.digest()}
+    if "text/plain" in request.headers.get("accept", ""):
+        return PlainTextResponse(report.render_text(), headers=headers)
+    return JSONResponse(report.to_dict(), headers=headers)

@@ -1,0 +1,68 @@
+"""SOAP pass-through: X-Road headers added/replaced, the rest of the envelope forwarded as it came."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from lgsp.mediation import MediationInputError, XRoadClient, XRoadHeaders, XRoadService, apply_xroad_headers
+
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+XRD = "http://x-road.eu/xsd/xroad.xsd"
+BODY = '<s:Body><n:TraCuuDoanhNghiep xmlns:n="urn:lgsp:ngsp:v1"><n:MaSoThue>1800000018</n:MaSoThue></n:TraCuuDoanhNghiep></s:Body>'
+HEADERS = XRoadHeaders(
+    XRoadClient.parse("VN/GOV/000.00.12.H10/MOTCUA"),
+    XRoadService.parse("VN/GOV/000.00.00.G01/NGSP/TraCuuDoanhNghiep/v1"),
+    id="lgsp-msg-7",
+    user_id="canbo-02",
+)
+
+
+def _body_c14n(envelope: bytes) -> bytes:
+    return etree.tostring(etree.fromstring(envelope).find(f"{{{SOAP}}}Body"), method="c14n")
+
+
+def test_headers_added_when_the_envelope_has_none() -> None:
+    original = f'<s:Envelope xmlns:s="{SOAP}">{BODY}</s:Envelope>'.encode()
+    out = apply_xroad_headers(original, HEADERS)
+    header = etree.fromstring(out).find(f"{{{SOAP}}}Header")
+    assert header.findtext(f"{{{XRD}}}id") == "lgsp-msg-7"
+    assert header.findtext(f"{{{XRD}}}protocolVersion") == "4.0"
+    assert _body_c14n(out) == _body_c14n(original)
+
+
+def test_caller_supplied_identity_is_replaced_other_headers_kept() -> None:
+    original = (
+        f'<s:Envelope xmlns:s="{SOAP}"><s:Header>'
+        f'<xrd:client xmlns:xrd="{XRD}" xmlns:id="http://x-road.eu/xsd/identifiers" id:objectType="SUBSYSTEM">'
+        "<id:xRoadInstance>VN</id:xRoadInstance><id:memberClass>GOV</id:memberClass>"
+        "<id:memberCode>SPOOFED</id:memberCode></xrd:client>"
+        f'<xrd:id xmlns:xrd="{XRD}">client-chosen</xrd:id>'
+        '<w:Security xmlns:w="urn:wsse">token</w:Security>'
+        f"</s:Header>{BODY}</s:Envelope>"
+    ).encode()
+    out = apply_xroad_headers(original, HEADERS)
+    header = etree.fromstring(out).find(f"{{{SOAP}}}Header")
+    clients = header.findall(f"{{{XRD}}}client")
+    assert len(clients) == 1 and "SPOOFED" not in etree.tostring(clients[0]).decode()
+    assert [e.text for e in header.findall(f"{{{XRD}}}id")] == ["lgsp-msg-7"]
+    assert header.findtext("{urn:wsse}Security") == "token"
+    assert _body_c14n(out) == _body_c14n(original)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"<notsoap/>", b"{}", b'<!DOCTYPE x [<!ENTITY e "x">]><s:Envelope xmlns:s="' + SOAP.encode() + b'"/>'],
+)
+def test_non_soap_input_is_refused(data: bytes) -> None:
+    with pytest.raises(MediationInputError) as info:
+        apply_xroad_headers(data, HEADERS)
+    assert info.value.field == "Envelope"
+
+
+def test_identifier_parsing_errors() -> None:
+    with pytest.raises(ValueError, match="client identifier"):
+        XRoadClient.parse("VN/GOV")
+    with pytest.raises(ValueError, match="service identifier"):
+        XRoadService.parse("VN/GOV/X//Y")
+    assert str(XRoadClient.parse("VN/GOV/000.00.12.H10")) == "VN/GOV/000.00.12.H10"

@@ -1,0 +1,91 @@
+"""Fixtures for the open-data tests: a REAL CKAN 2.12 served on 127.0.0.1 (installed and started by
+scripts/ckan/*.sh, Solr replaced by the labelled test double in tests/solr_standin), the sample
+department service as a real HTTP server, and dataset specs with unique slugs per test."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lgsp.opendata import CkanTarget, DatasetSpec, PipelineConfig, load_specs
+from lgsp.opendata.sample_source import SourceState, create_app
+from lgsp.testing.servers import RunningServer, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+CKAN_DIR = Path(os.environ.get("LGSP_CKAN_DIR", ROOT / "var" / "ckan"))
+SCRIPTS = ROOT / "scripts" / "ckan"
+SOURCE_TOKEN = "sample-source-token"
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/api/3/action/status_show", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _run(script: str, timeout: float) -> None:
+    proc = subprocess.run(["bash", str(SCRIPTS / script)], capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"scripts/ckan/{script} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Ckan:
+    url: str
+    publisher: CkanTarget
+    admin: CkanTarget
+
+
+@pytest.fixture(scope="session")
+def ckan() -> Iterator[Ckan]:
+    """The served CKAN. Skips with the reason when it cannot be installed here -- but fails instead
+    when LGSP_REQUIRE_SERVICES=1 (CI), so a broken install can never pass as a skip."""
+    tokens = CKAN_DIR / "tokens.json"
+    started = False
+    try:
+        if not (tokens.is_file() and _answers(json.loads(tokens.read_text())["url"])):
+            _run("ensure.sh", timeout=1200)
+            _run("start.sh", timeout=300)
+            started = True
+        data = json.loads(tokens.read_text())
+    except (RuntimeError, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
+        reason = f"CKAN could not be installed or started: {exc}"
+        if os.environ.get("LGSP_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    yield Ckan(data["url"], CkanTarget(data["url"], data["publisher"]), CkanTarget(data["url"], data["admin"]))
+    if started:
+        _run("stop.sh", timeout=60)
+
+
+@pytest.fixture()
+def source() -> Iterator[tuple[RunningServer, SourceState]]:
+    """The sample department service (air-quality readings) on a free port, bearer-token protected."""
+    state = SourceState(token=SOURCE_TOKEN)
+    server = start_server(create_app(state))
+    try:
+        yield server, state
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def spec() -> DatasetSpec:
+    """The demo dataset spec under a slug no other test (or earlier run) uses."""
+    base = load_specs(ROOT / "lgsp" / "opendata" / "datasets")["can-tho-air-quality"]
+    return dataclasses.replace(base, slug=f"test-aq-{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture()
+def config(ckan: Ckan, source: tuple[RunningServer, SourceState]) -> PipelineConfig:
+    return PipelineConfig(gateway_url=source[0].url, ckan=ckan.publisher, source_token=SOURCE_TOKEN)
