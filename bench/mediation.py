@@ -66,8 +66,15 @@ def warm_per_call(client: NgspClient, response: bytes, n: int) -> tuple[float, f
     return build, parse
 
 
-async def load(url: str, mode: str, client: NgspClient, envelope: bytes, http_headers: dict[str, str],
-               duration: float, concurrency: int) -> tuple[float, float, float]:
+async def load(
+    url: str,
+    mode: str,
+    client: NgspClient,
+    envelope: bytes,
+    http_headers: dict[str, str],
+    duration: float,
+    concurrency: int,
+) -> tuple[float, float, float]:
     """Run ``concurrency`` workers for ``duration`` seconds; return (calls/s, p50 ms, p99 ms)."""
     latencies: list[float] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -128,15 +135,18 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     try:
         client = NgspClient(url, CLIENT_ID)
         envelope, http_headers = client.service.build_request(OPERATION, BODY, client.headers_for(OPERATION))
-        async with aiohttp.ClientSession() as session, session.post(url, data=envelope,
-                                                                    headers=http_headers) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=envelope, headers=http_headers) as resp,
+        ):
             response = await resp.read()
         build_us, parse_us = warm_per_call(client, response, args.calls)
         results: dict[str, list[tuple[float, float, float]]] = {"direct": [], "mediated": []}
         for _ in range(args.rounds):  # interleave so drift affects both modes alike
             for mode in ("direct", "mediated"):
-                results[mode].append(await load(url, mode, client, envelope, http_headers,
-                                                args.duration, args.concurrency))
+                results[mode].append(
+                    await load(url, mode, client, envelope, http_headers, args.duration, args.concurrency)
+                )
         best = {mode: max(runs) for mode, runs in results.items()}
     finally:
         proc.terminate()
@@ -167,18 +177,22 @@ def main() -> None:
     print(f"{'mediated calls/s (mediation + aiohttp)':<48} {mediated[0]:>12.0f}")
     print(f"{'mediated p50 / p99 (ms)':<48} {mediated[1]:>5.2f} / {mediated[2]:>5.2f}")
     print(f"{'ratio mediated/direct (target >= 0.4)':<48} {ratio:>12.2f}")
-    print(json.dumps({
-        "ratio": round(ratio, 3),
-        "mediated_calls_per_s": round(mediated[0], 1),
-        "direct_calls_per_s": round(direct[0], 1),
-        "mediated_p99_ms": round(mediated[2], 2),
-        "direct_p99_ms": round(direct[2], 2),
-        "build_request_us": round(r["build_us"], 1),  # type: ignore[arg-type]
-        "parse_response_us": round(r["parse_us"], 1),  # type: ignore[arg-type]
-        "cold_build_ms": {k: round(v, 1) for k, v in r["cold"].items()},  # type: ignore[union-attr]
-        "concurrency": args.concurrency,
-        "duration_s": args.duration,
-    }))
+    print(
+        json.dumps(
+            {
+                "ratio": round(ratio, 3),
+                "mediated_calls_per_s": round(mediated[0], 1),
+                "direct_calls_per_s": round(direct[0], 1),
+                "mediated_p99_ms": round(mediated[2], 2),
+                "direct_p99_ms": round(direct[2], 2),
+                "build_request_us": round(r["build_us"], 1),  # type: ignore[arg-type]
+                "parse_response_us": round(r["parse_us"], 1),  # type: ignore[arg-type]
+                "cold_build_ms": {k: round(v, 1) for k, v in r["cold"].items()},  # type: ignore[union-attr]
+                "concurrency": args.concurrency,
+                "duration_s": args.duration,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,10 @@ def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
 
     try:
         asyncio.get_running_loop()
+        in_loop = True
     except RuntimeError:
+        in_loop = False
+    if not in_loop:  # outside the except block, so library log records carry no spurious exception context
         return asyncio.run(main())
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, main()).result()

@@ -461,5 +461,5 @@ def sign_jws(payload: bytes, signer: Identity, *, alg: str | None = None, x5c: b
     if kid:
         header["kid"] = kid
     if json_form:
-        return _json.dumps(_jws.serialize_json({"protected": header}, payload, key))
+        return _json.dumps(_jws.serialize_json([{"protected": header}], payload, key))  # general form
     return _jws.serialize_compact(header, payload, key)

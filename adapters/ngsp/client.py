@@ -53,9 +53,7 @@ class NgspClient:
     def headers_for(self, operation: str, user_id: str | None = None) -> XRoadHeaders:
         """X-Road headers for one call: our client id, the provider's service id, a fresh message id."""
         i, c, m, s = self._provider
-        return XRoadHeaders(
-            self.client_id, XRoadService(i, c, m, s, operation, self._version), user_id=user_id
-        )
+        return XRoadHeaders(self.client_id, XRoadService(i, c, m, s, operation, self._version), user_id=user_id)
 
     async def call(
         self,

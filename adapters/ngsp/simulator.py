@@ -108,9 +108,7 @@ class NgspSimulator:
     async def wsdl_or_info(self, request: Request) -> Response:
         if "wsdl" in request.query_params or "WSDL" in request.query_params:
             return self._wsdl(request)
-        return PlainTextResponse(
-            "NGSP simulator (lgsp). GET ?wsdl for the WSDL, POST SOAP 1.1 requests here.\n"
-        )
+        return PlainTextResponse("NGSP simulator (lgsp). GET ?wsdl for the WSDL, POST SOAP 1.1 requests here.\n")
 
     async def file(self, request: Request) -> Response:
         name = request.path_params["name"]

@@ -11,6 +11,7 @@ The suite depends only on the public schemas in ``schemas/wsdl/ngsp`` and third-
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,10 +24,16 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "wsdl" / "ngsp"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ngsp", "NGSP conformance")
     group.addoption("--ngsp-url", default=None, help="SOAP endpoint URL (or env NGSP_URL)")
-    group.addoption("--ngsp-client", default=None,
-                    help="X-Road client id INSTANCE/CLASS/MEMBER/SUBSYSTEM (or env NGSP_XROAD_CLIENT)")
-    group.addoption("--ngsp-provider", default=None,
-                    help="X-Road provider INSTANCE/CLASS/MEMBER/SUBSYSTEM (or env NGSP_XROAD_PROVIDER)")
+    group.addoption(
+        "--ngsp-client",
+        default=None,
+        help="X-Road client id INSTANCE/CLASS/MEMBER/SUBSYSTEM (or env NGSP_XROAD_CLIENT)",
+    )
+    group.addoption(
+        "--ngsp-provider",
+        default=None,
+        help="X-Road provider INSTANCE/CLASS/MEMBER/SUBSYSTEM (or env NGSP_XROAD_PROVIDER)",
+    )
 
 
 def _option(config: pytest.Config, name: str, env: str, default: str | None = None) -> str | None:
@@ -60,7 +67,7 @@ def xroad_provider(pytestconfig: pytest.Config) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def http() -> httpx.Client:
+def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=15.0) as client:
         yield client
 

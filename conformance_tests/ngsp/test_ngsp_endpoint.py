@@ -42,9 +42,10 @@ def _headers(client: list[str], provider: list[str], operation: str, message_id:
         return "".join(f"<id:{t}>{v}</id:{t}>" for t, v in zip(tags, values, strict=False))
 
     base = ["xRoadInstance", "memberClass", "memberCode", "subsystemCode"]
+    service = ids([*provider, operation, "v1"], [*base, "serviceCode", "serviceVersion"])
     return (
         f'<xrd:client id:objectType="SUBSYSTEM">{ids(client, base)}</xrd:client>'
-        f'<xrd:service id:objectType="SERVICE">{ids([*provider, operation, "v1"], [*base, "serviceCode", "serviceVersion"])}'
+        f'<xrd:service id:objectType="SERVICE">{service}'
         "</xrd:service>"
         f"<xrd:userId>conformance</xrd:userId><xrd:id>{message_id}</xrd:id>"
         "<xrd:protocolVersion>4.0</xrd:protocolVersion>"
@@ -73,12 +74,22 @@ def business_body(code: str = "1800000018") -> str:
 
 @pytest.fixture
 def call(http: httpx.Client, ngsp_url: str, xroad_client: list[str], xroad_provider: list[str]):
-    def _call(operation: str, body: str, *, with_headers: bool = True, message_id: str | None = None,
-              raw: bytes | None = None) -> httpx.Response:
+    def _call(
+        operation: str,
+        body: str,
+        *,
+        with_headers: bool = True,
+        message_id: str | None = None,
+        raw: bytes | None = None,
+    ) -> httpx.Response:
         header = _headers(xroad_client, xroad_provider, operation, message_id or str(uuid.uuid4()))
         data = raw if raw is not None else envelope(body, header if with_headers else None)
-        return http.post(ngsp_url, content=data, headers={
-            "Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{NS}#{operation}"'})
+        return http.post(
+            ngsp_url,
+            content=data,
+            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{NS}#{operation}"'},
+        )
+
     return _call
 
 
@@ -137,8 +148,10 @@ def test_wsdl_and_its_schemas_load_in_a_soap_toolkit(http: httpx.Client, ngsp_ur
                 pending.append((urljoin(url, location), local))
                 ref.set("schemaLocation", local)
         (tmp_path / name).write_bytes(etree.tostring(doc))
-    client = zeep.Client(str(tmp_path / "service.wsdl"),
-                         settings=zeep.Settings(forbid_dtd=True, forbid_external=True, forbid_entities=True))
+    client = zeep.Client(
+        str(tmp_path / "service.wsdl"),
+        settings=zeep.Settings(forbid_dtd=True, forbid_external=True, forbid_entities=True),
+    )
     names = {op for binding in client.wsdl.bindings.values() for op in binding._operations}
     assert names >= OPERATIONS
 
@@ -178,8 +191,10 @@ def test_xroad_headers_are_echoed(call) -> None:
     [
         ("XacThucThongTinCongDan", citizen_body(so="12345")),  # ID must be 12 digits
         ("XacThucThongTinCongDan", citizen_body(birth="03/02/1991")),  # not an xs:date
-        ("XacThucThongTinCongDan", "<n:XacThucThongTinCongDan><n:SoDinhDanh>012345678901</n:SoDinhDanh>"
-                                   "</n:XacThucThongTinCongDan>"),  # required fields missing
+        (
+            "XacThucThongTinCongDan",
+            "<n:XacThucThongTinCongDan><n:SoDinhDanh>012345678901</n:SoDinhDanh></n:XacThucThongTinCongDan>",
+        ),  # required fields missing
         ("TraCuuDoanhNghiep", business_body("18-00")),  # bad tax code
         ("TraCuuDoanhNghiep", "<n:XoaDoanhNghiep><n:MaSoThue>1800000018</n:MaSoThue></n:XoaDoanhNghiep>"),
     ],

@@ -90,6 +90,12 @@ class FormRequest(OAuth2Request):
         return {k: v[0] for k, v in self._form.items() if v}
 
 
+class ClientCredentials(ClientCredentialsGrant):
+    """RFC 6749 §4.4, accepting the secret by HTTP Basic (preferred) or in the form body."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
+
+
 class TokenEndpoint(AuthorizationServer):
     """Authorization server issuing lgsp access tokens to registered, enabled clients."""
 
@@ -97,7 +103,7 @@ class TokenEndpoint(AuthorizationServer):
         super().__init__(scopes_supported=["gateway", "admin", "auditor"])
         self._engine = engine
         self._tokens = tokens
-        self.register_grant(ClientCredentialsGrant)
+        self.register_grant(ClientCredentials)
         self.register_token_generator("default", self._generate)
 
     def query_client(self, client_id: str) -> RegisteredClient | None:

@@ -66,9 +66,7 @@ def openapi(
                     "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{out_ref}"}}},
                 },
                 "404": _problem_response(f"{UnknownOperationError.kind}: no such operation"),
-                "422": _problem_response(
-                    f"{MediationInputError.kind}: the body does not match the input schema"
-                ),
+                "422": _problem_response(f"{MediationInputError.kind}: the body does not match the input schema"),
                 "502": _problem_response(
                     f"{SoapFaultError.kind} (with faultcode/faultstring) or {UpstreamFormatError.kind}"
                 ),

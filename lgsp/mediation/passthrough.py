@@ -30,9 +30,7 @@ def apply_xroad_headers(envelope: bytes, headers: XRoadHeaders) -> bytes:
         raise MediationInputError([FieldError("Envelope", f"not acceptable XML: {exc}")]) from exc
     qname = etree.QName(root)
     if qname.localname != "Envelope" or qname.namespace not in SOAP_NAMESPACES:
-        raise MediationInputError(
-            [FieldError("Envelope", f"root element {root.tag!r} is not a SOAP Envelope")]
-        )
+        raise MediationInputError([FieldError("Envelope", f"root element {root.tag!r} is not a SOAP Envelope")])
     soap_ns = qname.namespace
     header = root.find(f"{{{soap_ns}}}Header")
     if header is None:

@@ -33,7 +33,7 @@ from .errors import (
 )
 from .jsonschemas import Direction, model_schema
 from .jsonvalues import to_json
-from .loader import WSDL_NS, load_xsd, load_zeep_client, parse_wsdl_document
+from .loader import WSDL_NS, load_fast_validator, load_xsd, load_zeep_client, parse_wsdl_document
 from .soapenv import SOAP_NAMESPACES, fault_parts
 from .typemodel import FieldModel, build_model, coerce_input
 from .xroad import XRoadHeaders
@@ -99,6 +99,8 @@ class SoapService:
         wsdl_root = parse_wsdl_document(self.path)
         self._client = load_zeep_client(self.path, self.allowed_root)
         self._schema = load_xsd(wsdl_root, self.path)
+        self._fast = load_fast_validator(wsdl_root, self.path, self.allowed_root)
+        self._fast_lock = threading.Lock()
         self.name, self._binding, self._proxy, self.soap_version = self._pick_binding(port)
         docs = self._documentation(wsdl_root)
         self.operations: dict[str, OperationInfo] = {}
@@ -213,9 +215,7 @@ class SoapService:
         else:
             header_elements = list(soap_headers) if soap_headers else None
         try:
-            envelope = self._client.create_message(
-                self._proxy, operation, _soapheaders=header_elements, **kwargs
-            )
+            envelope = self._client.create_message(self._proxy, operation, _soapheaders=header_elements, **kwargs)
         except (TypeError, ValueError, zeep.exceptions.Error) as exc:
             # Our own validation runs first, so this is a shape our model does not cover (e.g. xs:choice).
             raise MediationInputError([FieldError("", f"cannot encode the request: {exc}")]) from exc
@@ -226,18 +226,14 @@ class SoapService:
             headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op.soap_action}"'}
         return data, headers
 
-    def parse_response(
-        self, operation: str, status: int, content_type: str | None, body: bytes
-    ) -> dict[str, Any]:
+    def parse_response(self, operation: str, status: int, content_type: str | None, body: bytes) -> dict[str, Any]:
         """The JSON form of a provider's reply, or a typed error (fault, bad/unsafe/HTML response)."""
         op = self.operation(operation)
         envelope = self._envelope(status, content_type, body)
         soap_ns = etree.QName(envelope).namespace or ""
         body_el = envelope.find(f"{{{soap_ns}}}Body")
         if body_el is None:
-            raise UpstreamFormatError(
-                "SOAP envelope without a Body", status=status, content_type=content_type
-            )
+            raise UpstreamFormatError("SOAP envelope without a Body", status=status, content_type=content_type)
         payload = next((c for c in body_el if isinstance(c.tag, str)), None)
         if payload is not None and payload.tag == f"{{{soap_ns}}}Fault":
             code, string, detail, actor = fault_parts(payload, soap_ns)
@@ -258,12 +254,10 @@ class SoapService:
         if self.strict_responses:
             # zeep logs and passes through values it cannot convert (a bad date stays a string), so the
             # reply is checked against the XSD first: JSON callers get the types the schema promises or a 502.
-            problem = next(iter(self._schema.iter_errors(payload)), None)
+            problem = self._response_problem(payload)
             if problem is not None:
                 raise UpstreamFormatError(
-                    f"response does not match the WSDL at {problem.path}: {problem.reason}",
-                    status=status,
-                    content_type=content_type,
+                    f"response does not match the WSDL: {problem}", status=status, content_type=content_type
                 )
         try:
             value = op.zeep_output.parse(payload, self._client.wsdl.types)
@@ -279,6 +273,17 @@ class SoapService:
         return result
 
     # ------------------------------------------------------------------ helpers
+
+    def _response_problem(self, payload: etree._Element) -> str | None:
+        """Why ``payload`` breaks the XSD, or None; libxml2 when it compiled the types, else xmlschema."""
+        if self._fast is not None:
+            with self._fast_lock:  # an lxml validator and its error log are not shared across threads
+                if self._fast.validate(payload):
+                    return None
+                error = self._fast.error_log.last_error
+                return error.message if error is not None else "schema validation failed"
+        problem = next(iter(self._schema.iter_errors(payload)), None)
+        return None if problem is None else f"at {problem.path}: {problem.reason}"
 
     @staticmethod
     def _envelope(status: int, content_type: str | None, body: bytes) -> etree._Element:

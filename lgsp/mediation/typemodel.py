@@ -241,9 +241,7 @@ def coerce_children(
     known = {child.name for child in children}
     for key in data:
         if key not in known:
-            errors.append(
-                FieldError(_join(path, str(key)), f"unknown field; allowed: {', '.join(sorted(known))}")
-            )
+            errors.append(FieldError(_join(path, str(key)), f"unknown field; allowed: {', '.join(sorted(known))}"))
     for child in children:
         child_path = _join(path, child.name)
         if child.name not in data:
@@ -259,9 +257,7 @@ def coerce_children(
                 errors.append(FieldError(child_path, f"needs at least {child.min_occurs} item(s)"))
             if child.max_occurs is not None and len(value) > child.max_occurs:
                 errors.append(FieldError(child_path, f"allows at most {child.max_occurs} item(s)"))
-            out[child.name] = [
-                _coerce_value(child, item, f"{child_path}[{i}]", errors) for i, item in enumerate(value)
-            ]
+            out[child.name] = [_coerce_value(child, item, f"{child_path}[{i}]", errors) for i, item in enumerate(value)]
         else:
             out[child.name] = _coerce_value(child, value, child_path, errors)
     return out

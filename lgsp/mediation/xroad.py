@@ -23,9 +23,7 @@ __all__ = ["ID_NS", "PROTOCOL_VERSION", "XROAD_NS", "XRoadClient", "XRoadHeaders
 def _parts(text: str, low: int, high: int, what: str) -> list[str]:
     parts = text.split("/")
     if not low <= len(parts) <= high or not all(p.strip() for p in parts):
-        raise ValueError(
-            f"{what} identifier {text!r} must have {low} to {high} non-empty '/'-separated parts"
-        )
+        raise ValueError(f"{what} identifier {text!r} must have {low} to {high} non-empty '/'-separated parts")
     return parts
 
 
@@ -44,9 +42,7 @@ class XRoadClient:
         return cls(p[0], p[1], p[2], p[3] if len(p) == 4 else None)
 
     def __str__(self) -> str:
-        return "/".join(
-            x for x in (self.instance, self.member_class, self.member_code, self.subsystem_code) if x
-        )
+        return "/".join(x for x in (self.instance, self.member_class, self.member_code, self.subsystem_code) if x)
 
 
 @dataclass(frozen=True)

@@ -107,3 +107,12 @@ def test_pick_entry_fields_maps_store_rows() -> None:
 def test_aware_times_in_any_zone_encode_to_the_same_utc_string() -> None:
     utc = datetime(2026, 11, 26, 8, 30, 0, 5, tzinfo=UTC)
     assert canonical_entry_bytes({**ENTRY, "time": utc}) == GOLDEN
+
+
+def test_the_plain_python_recipe_in_docs_auditors_reproduces_the_bytes() -> None:
+    """docs/auditors.md §8 tells sceptics to use json.dumps; it must agree with v1 for v1 entries."""
+    import json
+
+    entry = canonical_entry(ENTRY)
+    recipe = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert recipe == GOLDEN

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 
@@ -113,6 +114,15 @@ async def test_forced_session_expiry_relogs_in_transparently(portal: Portal) -> 
         portal.sim.expire_sessions()
         assert await client.lay_danh_sach_tthc()
         assert client.login_count == 2 and portal.sim.logins == 2
+
+
+async def test_concurrent_calls_after_expiry_share_one_new_login(portal: Portal) -> None:
+    async with DvcqgClient(portal.settings()) as client:
+        await client.lay_danh_sach_tthc()
+        portal.sim.expire_sessions()
+        results = await asyncio.gather(*(client.tra_cuu_ho_so(f"X{i}") for i in range(8)))
+    assert results == [[]] * 8
+    assert portal.sim.logins == 2
 
 
 async def test_session_ttl_expiry_relogs_in(start_portal: Callable[..., Portal]) -> None:

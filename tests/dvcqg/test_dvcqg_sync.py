@@ -11,6 +11,7 @@ from adapters.dvcqg import (
     DossierSyncService,
     DossierValidationError,
     DvcqgClient,
+    DvcqgSettings,
     DvcqgUnavailableError,
     InMemoryPushLedger,
     StatusMapping,
@@ -155,7 +156,8 @@ async def test_retry_after_progress_failure_sends_an_update(portal: Portal, mapp
 
 
 def test_check_at_ingest_reports_every_problem_without_network(mapping: StatusMapping) -> None:
-    never_used = DvcqgClient.__new__(DvcqgClient)  # check() must not touch the client at all
+    nowhere = DvcqgSettings(adapter_url="http://127.0.0.1:9", username="u", password="p", madonvi="m")
+    never_used = DvcqgClient(nowhere)  # check() must not touch the network at all
     service = DossierSyncService(never_used, mapping, InMemoryPushLedger())
     bad = event(NgayHenTra="tomorrow") | {"progress": {"TrangThai": 4, "ThoiDiemXuLy": "now"}}
     with pytest.raises(DossierValidationError) as caught:

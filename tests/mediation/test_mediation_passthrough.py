@@ -9,7 +9,10 @@ from lgsp.mediation import MediationInputError, XRoadClient, XRoadHeaders, XRoad
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 XRD = "http://x-road.eu/xsd/xroad.xsd"
-BODY = '<s:Body><n:TraCuuDoanhNghiep xmlns:n="urn:lgsp:ngsp:v1"><n:MaSoThue>1800000018</n:MaSoThue></n:TraCuuDoanhNghiep></s:Body>'
+BODY = (
+    '<s:Body><n:TraCuuDoanhNghiep xmlns:n="urn:lgsp:ngsp:v1">'
+    "<n:MaSoThue>1800000018</n:MaSoThue></n:TraCuuDoanhNghiep></s:Body>"
+)
 HEADERS = XRoadHeaders(
     XRoadClient.parse("VN/GOV/000.00.12.H10/MOTCUA"),
     XRoadService.parse("VN/GOV/000.00.00.G01/NGSP/TraCuuDoanhNghiep/v1"),

@@ -85,7 +85,11 @@ def test_invalid_field_is_named(ngsp: SoapService, body: dict, field: str, words
 
 def test_nested_list_item_path_is_named(roundtrip: SoapService) -> None:
     body = {
-        "Day": "2024-02-29", "At": "2026-11-26T09:30:00+07:00", "Money": "1.5", "Count": 1, "Flag": True,
+        "Day": "2024-02-29",
+        "At": "2026-11-26T09:30:00+07:00",
+        "Money": "1.5",
+        "Count": 1,
+        "Flag": True,
         "Item": [{"Code": "A", "Amount": "1"}, {"Code": "B", "Amount": "abc"}],
     }
     with pytest.raises(MediationInputError) as info:
@@ -94,16 +98,27 @@ def test_nested_list_item_path_is_named(roundtrip: SoapService) -> None:
 
 
 def test_single_value_for_a_list_field_is_refused(roundtrip: SoapService) -> None:
-    body = {"Day": "2024-02-29", "At": "2026-11-26T09:30:00Z", "Money": "1", "Count": 1, "Flag": True,
-            "Item": {"Code": "A", "Amount": "1"}}
+    body = {
+        "Day": "2024-02-29",
+        "At": "2026-11-26T09:30:00Z",
+        "Money": "1",
+        "Count": 1,
+        "Flag": True,
+        "Item": {"Code": "A", "Amount": "1"},
+    }
     with pytest.raises(MediationInputError) as info:
         roundtrip.build_request("Echo", body)
     assert info.value.field == "Item" and "array" in info.value.detail
 
 
 def test_decimal_facets_and_types_are_enforced(roundtrip: SoapService) -> None:
-    base = {"Day": "2024-02-29", "At": "2026-11-26T09:30:00Z", "Count": 1, "Flag": True,
-            "Item": [{"Code": "A", "Amount": "1"}]}
+    base = {
+        "Day": "2024-02-29",
+        "At": "2026-11-26T09:30:00Z",
+        "Count": 1,
+        "Flag": True,
+        "Item": [{"Code": "A", "Amount": "1"}],
+    }
     with pytest.raises(MediationInputError) as info:
         roundtrip.build_request("Echo", {**base, "Money": "1.23456"})  # fractionDigits 4
     assert info.value.field == "Money"

@@ -42,9 +42,21 @@ def test_simulator_runs_as_a_module() -> None:
 
 def test_conformance_suite_passes_against_the_simulator(ngsp_sim: RunningServer) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "conformance_tests/ngsp",
-         "--ngsp-url", ngsp_sim.url + "/"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "conformance_tests/ngsp",
+            "--ngsp-url",
+            ngsp_sim.url + "/",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout and "failed" not in result.stdout

@@ -51,25 +51,26 @@ async def test_business_lookup_keeps_types(ngsp_sim: RunningServer) -> None:
         assert "TenTiengAnh" not in dn
         branch = (await client.lookup_business("1800000032-001"))["DoanhNghiep"]
         assert branch["NganhNghe"] == [] and branch["TrangThai"] == "TAM_NGUNG"
-        assert (await client.lookup_business("0000000000")) ["TimThay"] is False
+        assert (await client.lookup_business("0000000000"))["TimThay"] is False
 
 
 async def test_xroad_headers_reach_the_provider(ngsp_sim: RunningServer) -> None:
     async with _client(ngsp_sim) as client:
         await client.lookup_business("1800000018", user_id="canbo-42")
-    received = httpx.get(ngsp_sim.url + "/admin/requests").json()["received"][-1]
+    async with httpx.AsyncClient() as http:
+        received = (await http.get(ngsp_sim.url + "/admin/requests")).json()["received"][-1]
     assert received["client"] == CLIENT
     assert received["service"] == "VN/GOV/000.00.00.G01/NGSP/TraCuuDoanhNghiep/v1"
     assert received["userId"] == "canbo-42" and received["protocolVersion"] == "4.0"
 
 
 async def test_invalid_input_never_reaches_the_provider(ngsp_sim: RunningServer) -> None:
-    before = httpx.get(ngsp_sim.url + "/admin/requests").json()["count"]
-    async with _client(ngsp_sim) as client:
+    async with httpx.AsyncClient(base_url=ngsp_sim.url) as http, _client(ngsp_sim) as client:
+        before = (await http.get("/admin/requests")).json()["count"]
         with pytest.raises(MediationInputError) as info:
             await client.verify_citizen("09209", "Nguyễn Văn An", "1990-01-15")
-    assert info.value.field == "SoDinhDanh"
-    assert httpx.get(ngsp_sim.url + "/admin/requests").json()["count"] == before
+        assert info.value.field == "SoDinhDanh"
+        assert (await http.get("/admin/requests")).json()["count"] == before
 
 
 def test_schema_violation_fault_names_the_location(ngsp_sim: RunningServer) -> None:
@@ -86,14 +87,22 @@ def test_schema_violation_fault_names_the_location(ngsp_sim: RunningServer) -> N
 
 @pytest.mark.parametrize(
     ("mode", "error"),
-    [("fault", SoapFaultError), ("html", UpstreamFormatError), ("http503", UpstreamFormatError),
-     ("xxe", UpstreamFormatError), ("not-xml", UpstreamFormatError)],
+    [
+        ("fault", SoapFaultError),
+        ("html", UpstreamFormatError),
+        ("http503", UpstreamFormatError),
+        ("xxe", UpstreamFormatError),
+        ("not-xml", UpstreamFormatError),
+    ],
 )
 async def test_injected_failures_per_request(ngsp_sim: RunningServer, mode: str, error: type) -> None:
     async with _client(ngsp_sim) as client:
         with pytest.raises(error) as info:
-            await client.call("TraCuuDoanhNghiep", {"MaSoThue": "1800000018"},
-                              extra_http_headers={"X-Ngsp-Sim-Inject": mode})
+            await client.call(
+                "TraCuuDoanhNghiep",
+                {"MaSoThue": "1800000018"},
+                extra_http_headers={"X-Ngsp-Sim-Inject": mode},
+            )
     if mode == "fault":
         assert info.value.code == "soapenv:Server"
         assert info.value.fault_detail == {"Loi": {"MaLoi": "NGSP-503", "MoTa": "injected fault"}}
@@ -101,24 +110,25 @@ async def test_injected_failures_per_request(ngsp_sim: RunningServer, mode: str,
 
 async def test_admin_queue_injects_the_next_requests() -> None:
     with serve_in_thread(create_simulator_app()) as server:
-        resp = httpx.post(server.url + "/admin/inject", json={"mode": "fault", "count": 2})
-        assert resp.json() == {"pending": 2}
-        assert httpx.post(server.url + "/admin/inject", json={"mode": "explode"}).status_code == 400
-        async with _client(server) as client:
+        async with httpx.AsyncClient(base_url=server.url) as http, _client(server) as client:
+            resp = await http.post("/admin/inject", json={"mode": "fault", "count": 2})
+            assert resp.json() == {"pending": 2}
+            assert (await http.post("/admin/inject", json={"mode": "explode"})).status_code == 400
             for _ in range(2):
                 with pytest.raises(SoapFaultError):
                     await client.lookup_business("1800000018")
             assert (await client.lookup_business("1800000018"))["TimThay"] is True
-            httpx.post(server.url + "/admin/inject", json={"mode": "html", "count": 5})
-            assert httpx.delete(server.url + "/admin/inject").json() == {"pending": 0}
+            await http.post("/admin/inject", json={"mode": "html", "count": 5})
+            assert (await http.delete("/admin/inject")).json() == {"pending": 0}
             assert (await client.lookup_business("1800000018"))["TimThay"] is True
 
 
 async def test_injected_delay_trips_the_client_timeout(ngsp_sim: RunningServer) -> None:
     async with _client(ngsp_sim, timeout=0.2) as client:
         with pytest.raises(asyncio.TimeoutError):
-            await client.call("TraCuuDoanhNghiep", {"MaSoThue": "1800000018"},
-                              extra_http_headers={"X-Ngsp-Sim-Delay": "3"})
+            await client.call(
+                "TraCuuDoanhNghiep", {"MaSoThue": "1800000018"}, extra_http_headers={"X-Ngsp-Sim-Delay": "3"}
+            )
 
 
 async def test_simulator_uses_configured_records() -> None:
@@ -127,4 +137,5 @@ async def test_simulator_uses_configured_records() -> None:
         async with _client(server) as client:
             assert (await client.verify_citizen("111111111111", "Thử Nghiệm", "2000-02-29"))["MaKetQua"] == "KHOP"
             assert (await client.verify_citizen("092090000101", "Nguyễn Văn An", "1990-01-15"))[
-                "MaKetQua"] == "KHONG_TIM_THAY"
+                "MaKetQua"
+            ] == "KHONG_TIM_THAY"

@@ -1,0 +1,120 @@
+"""edXML parse + validate throughput vs a bare ``lxml.etree.fromstring`` of the same bytes.
+
+Two packets: ~50 KB (one small attachment) and ~5 MB (three attachments, one of them zipped). For each,
+"edXML" = lgsp's tolerant reader with the XSD check on (hardened parse, namespace/order checks, required
+fields, base64 decoding and cid cross-check of every attachment, zip directory check, XSD validation);
+"bare" = ``lxml.etree.fromstring(data)``. Both run in this process on the same bytes; each figure is the
+median of several runs. The headline ``ratio`` is the geometric mean over the two sizes of
+(edXML throughput / bare lxml throughput): 1.0 would mean validation is free, 0.25 means 4x slower.
+
+    .venv/bin/python bench/edxml_parse.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+from lxml import etree
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adapters.vdxp.edxml import (
+    Attachment,
+    Code,
+    DocumentPacket,
+    DocumentType,
+    MessageHeader,
+    Organization,
+    PromulgationInfo,
+    TraceHeader,
+    TraceHeaderList,
+    new_content_id,
+    read_document,
+    write_document,
+)
+
+MB = 1024 * 1024
+
+
+def _packet(attachments: list[Attachment]) -> bytes:
+    sender = "000.00.12.H10"
+    header = MessageHeader(
+        from_=Organization(sender, "Sở Thông tin và Truyền thông Cần Thơ"),
+        to=[Organization("000.00.00.G22", "Văn phòng Chính phủ")],
+        document_id=f"{sender},2026/11/20,1234/STTTT-VP",
+        code=Code("1234", "STTTT-VP"),
+        promulgation_info=PromulgationInfo(date(2026, 11, 20), "Cần Thơ"),
+        document_type=DocumentType(1, 1, "Công văn"),
+        subject="V/v đo hiệu năng đọc gói tin edXML",
+    )
+    trace = TraceHeaderList([TraceHeader(sender, datetime(2026, 11, 20, 8, 0, 0))])
+    return write_document(DocumentPacket(header, trace, attachments))
+
+
+def build_packets(rng: random.Random) -> dict[str, bytes]:
+    small = _packet([Attachment(new_content_id(), "cv.pdf", rng.randbytes(36 * 1024), "application/pdf")])
+    big = _packet([
+        Attachment(new_content_id(), "congvan.pdf", rng.randbytes(2 * MB), "application/pdf"),
+        Attachment(new_content_id(), "phuluc.docx", rng.randbytes(1 * MB + 600 * 1024), "application/octet-stream"),
+        Attachment.zipped("hoso.zip", {"a.bin": rng.randbytes(100 * 1024)}),
+    ])  # fmt: skip
+    return {"50 KB": small, "5 MB": big}
+
+
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
+    action()  # warm-up (schema compilation, caches)
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    packets = build_packets(random.Random(20261126))
+    rows = []
+    for label, data in packets.items():
+        size_mb = len(data) / MB
+        edxml = median_seconds(lambda d=data: read_document(d, schema_check=True), args.repeat)
+        bare = median_seconds(lambda d=data: etree.fromstring(d), args.repeat)
+        result = read_document(data)
+        assert result.deviations == [], result.deviations
+        rows.append({
+            "packet": label, "bytes": len(data), "attachments": len(result.packet.attachments),
+            "edxml_ms": edxml * 1000, "bare_ms": bare * 1000,
+            "edxml_ms_per_mb": edxml * 1000 / size_mb, "bare_ms_per_mb": bare * 1000 / size_mb,
+            "edxml_mb_s": size_mb / edxml, "bare_mb_s": size_mb / bare, "ratio": bare / edxml,
+        })  # fmt: skip
+    print(f"{'packet':>7} {'bytes':>10} {'att':>4} {'edXML ms':>9} {'lxml ms':>8} {'edXML ms/MB':>12} "
+          f"{'lxml ms/MB':>11} {'edXML MB/s':>11} {'lxml MB/s':>10} {'ratio':>6}")
+    for r in rows:
+        print(f"{r['packet']:>7} {r['bytes']:>10} {r['attachments']:>4} {r['edxml_ms']:>9.2f} {r['bare_ms']:>8.2f} "
+              f"{r['edxml_ms_per_mb']:>12.2f} {r['bare_ms_per_mb']:>11.2f} {r['edxml_mb_s']:>11.1f} "
+              f"{r['bare_mb_s']:>10.1f} {r['ratio']:>6.3f}")
+    print("ratio = edXML parse+validate throughput / bare lxml.etree.fromstring throughput (geometric mean)")
+    headline = math.exp(sum(math.log(r["ratio"]) for r in rows) / len(rows))
+    summary: dict[str, object] = {"benchmark": "edxml_parse", "ratio": round(headline, 4), "repeat": args.repeat}
+    for r in rows:
+        key = r["packet"].replace(" ", "").lower()
+        summary[f"{key}_bytes"] = r["bytes"]
+        summary[f"{key}_edxml_ms_per_mb"] = round(r["edxml_ms_per_mb"], 3)
+        summary[f"{key}_bare_ms_per_mb"] = round(r["bare_ms_per_mb"], 3)
+        summary[f"{key}_ratio"] = round(r["ratio"], 4)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

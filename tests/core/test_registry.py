@@ -1,0 +1,170 @@
+"""Registry: identifiers, validation, deny-by-default grants, declarative apply/export, admin API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from lgsp.store.db import make_engine
+from lgsp.store.migrate import upgrade
+from registry import operations as ops
+from registry.declarative import RegistryFileError, apply, export, parse_registry_file
+from registry.ids import InvalidIdentifier, validate_agency_code
+from registry.snapshot import compile_path_pattern, load_snapshot
+from tests.core.conftest import CITY, CLIENT, DEPT, ECHO, Stack
+
+
+@pytest.mark.parametrize("code", ["000.00.12.H10", "000.00.00.G22", "123.45.67.A01"])
+def test_valid_agency_codes(code: str) -> None:
+    assert validate_agency_code(code) == code
+
+
+@pytest.mark.parametrize("code", ["000.00.12.h10", "00.00.12.H10", "000.00.12.H1", "000-00-12-H10", "",
+                                  "000.00.12.H10 ", "000.00.12.HH0"])
+def test_invalid_agency_codes(code: str) -> None:
+    with pytest.raises(InvalidIdentifier):
+        validate_agency_code(code)
+
+
+def test_path_patterns() -> None:
+    pattern = compile_path_pattern("birth-records/*")
+    assert pattern.fullmatch("birth-records/KS-1") and pattern.fullmatch("birth-records/a/b")
+    assert not pattern.fullmatch("birth-records") and not pattern.fullmatch("other/1")
+
+
+@pytest.fixture
+def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+FILE = f"""
+agencies:
+  - {{code: {CITY}, name: UBND}}
+  - {{code: {DEPT}, name: Sở Tư pháp, parent: {CITY}}}
+systems:
+  - {{id: {CLIENT}, name: Một cửa}}
+  - {{id: {DEPT}/PROV, name: Provider, client: false, provider: true}}
+services:
+  - {{id: {ECHO}, name: Echo, base_url: "http://127.0.0.1:9/api/", timeout_seconds: 3, idempotent_methods: [get]}}
+grants:
+  - {{client: {CLIENT}, service: {ECHO}, methods: [GET], path: "records/*"}}
+"""
+
+
+def test_apply_is_idempotent_and_export_round_trips(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = apply(engine, parse_registry_file(FILE))
+    assert [(c.action, c.kind) for c in first] == [("+", "agency"), ("+", "agency"), ("+", "system"),
+                                                  ("+", "system"), ("+", "service"), ("+", "grant")]
+    assert apply(engine, parse_registry_file(FILE)) == []
+    exported = export(engine)
+    assert apply(engine, parse_registry_file(exported)) == []
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    upgrade(other)
+    apply(other, parse_registry_file(exported))
+    assert export(other) == exported
+    snapshot = load_snapshot(engine)
+    assert snapshot.services[ECHO].base_url == "http://127.0.0.1:9/api"
+    assert snapshot.services[ECHO].idempotent_methods == {"GET"}
+
+
+def test_apply_shows_field_changes_dry_run_and_prune(engine) -> None:  # type: ignore[no-untyped-def]
+    apply(engine, parse_registry_file(FILE))
+    changed = FILE.replace("timeout_seconds: 3", "timeout_seconds: 7").replace(
+        f"  - {{client: {CLIENT}, service: {ECHO}, methods: [GET], path: \"records/*\"}}\n", "")
+    plan = apply(engine, parse_registry_file(changed), dry_run=True)
+    assert [c.render() for c in plan] == [f"~ service {ECHO}\n    timeout_seconds: 3.0 -> 7.0"]
+    assert load_snapshot(engine).services[ECHO].timeout_seconds == 3.0  # dry run changed nothing
+    plan = apply(engine, parse_registry_file(changed), prune=True)
+    assert [(c.action, c.kind) for c in plan] == [("~", "service"), ("-", "grant")]
+    snapshot = load_snapshot(engine)
+    assert snapshot.services[ECHO].timeout_seconds == 7.0
+    assert not snapshot.is_granted(CLIENT, ECHO, "GET", "records/1")
+
+
+def test_deny_by_default(engine) -> None:  # type: ignore[no-untyped-def]
+    apply(engine, parse_registry_file(FILE))
+    snapshot = load_snapshot(engine)
+    assert snapshot.is_granted(CLIENT, ECHO, "GET", "records/1")
+    assert not snapshot.is_granted(CLIENT, ECHO, "POST", "records/1")
+    assert not snapshot.is_granted(CLIENT, ECHO, "GET", "secrets/1")
+    assert not snapshot.is_granted(f"{DEPT}/PROV", ECHO, "GET", "records/1")
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("agencies: [{code: bad, name: x}]", "code"),
+    ("agencies: [{code: 000.00.12.H10}]", "agencies[0]"),
+    ("nonsense: []", "file"),
+    (f"agencies: [{{code: {CITY}, name: x, colour: red}}]", "agencies[0]"),
+])
+def test_bad_registry_files(engine, text: str, where: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises((RegistryFileError, ops.RegistryError)) as info:
+        apply(engine, parse_registry_file(text))
+    assert getattr(info.value, "field", None) == where or getattr(info.value, "where", None) == where
+
+
+def test_failed_apply_changes_nothing(engine) -> None:  # type: ignore[no-untyped-def]
+    broken = FILE.replace('base_url: "http://127.0.0.1:9/api/"', 'base_url: "ftp://x"')
+    with pytest.raises(ops.RegistryError) as info:
+        apply(engine, parse_registry_file(broken))
+    assert info.value.field == "base_url"
+    assert load_snapshot(engine).agencies == frozenset()  # one transaction: the agencies rolled back too
+
+
+def test_operations_validation(engine) -> None:  # type: ignore[no-untyped-def]
+    apply(engine, parse_registry_file(FILE))
+    with Session(engine) as session:
+        with pytest.raises(ops.RegistryError, match="not registered as a provider"):
+            ops.upsert_service(session, ops.ServiceSpec(system=CLIENT, code="x", name="x", base_url="http://a"))
+        with pytest.raises(ops.RegistryError) as info:
+            ops.add_grant(session, ops.GrantSpec(CLIENT, ECHO, ["FETCH"]))
+        assert info.value.field == "methods"
+        with pytest.raises(ops.RegistryError) as info:
+            ops.upsert_service(session, ops.ServiceSpec(system=f"{DEPT}/PROV", code="s", name="s",
+                                                        base_url="http://a", kind="soap"))
+        assert info.value.field == "wsdl_path"
+
+
+# --- admin API (through the running gateway) ------------------------------------------------------
+
+def test_admin_api_requires_admin_scope(stack: Stack) -> None:
+    assert stack.http.get("/admin/agencies").status_code == 401
+    assert stack.http.get("/admin/agencies", headers=stack.auth(stack.client)).status_code == 403
+    assert stack.http.get("/admin/agencies", headers=stack.auth(stack.auditor)).status_code == 403
+    assert stack.http.get("/admin/agencies", headers=stack.auth(stack.admin)).status_code == 200
+
+
+def test_admin_api_validation_errors_name_the_field(stack: Stack) -> None:
+    admin = stack.auth(stack.admin)
+    response = stack.http.put("/admin/agencies/000.00.12.X1", json={"name": "x"}, headers=admin)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "code"
+    response = stack.http.put("/admin/agencies/000.00.77.H10", json={}, headers=admin)
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "name"
+    response = stack.http.delete("/admin/grants/999999", headers=admin)
+    assert response.status_code == 404 and response.json()["type"].endswith("/not-found")
+
+
+def test_admin_api_changes_take_effect_in_the_gateway(stack: Stack) -> None:
+    admin = stack.auth(stack.admin)
+    other = f"{CITY}/OTHER"
+    assert stack.http.get(f"/services/{ECHO}/data", headers=stack.auth(stack.other)).status_code == 403
+    created = stack.http.post("/admin/grants", json={"client": other, "service": ECHO, "methods": ["GET"],
+                                                      "path": "data"}, headers=admin)
+    assert created.status_code == 201, created.text
+    assert stack.http.get(f"/services/{ECHO}/data", headers=stack.auth(stack.other)).status_code == 200
+    assert stack.http.delete(f"/admin/grants/{created.json()['id']}", headers=admin).status_code == 204
+    assert stack.http.get(f"/services/{ECHO}/data", headers=stack.auth(stack.other)).status_code == 403
+    agency = stack.http.put("/admin/agencies/000.00.77.H10", json={"name": "Sở mới", "parent": CITY},
+                            headers=admin)
+    assert agency.status_code == 200
+    assert any(a["code"] == "000.00.77.H10" for a in stack.http.get("/admin/agencies", headers=admin).json())
+    made = stack.http.post("/admin/clients", json={"system": other}, headers=admin).json()
+    assert made["client_secret"] and made["scopes"] == ["gateway"]
+    listed = stack.http.get("/admin/clients", headers=admin).json()
+    assert all("secret" not in str(c) for c in listed)

@@ -1,0 +1,58 @@
+"""``lgsp opendata publish`` / ``status`` through typer, against the served CKAN."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from lgsp.opendata import DatasetSpec
+from lgsp.opendata.cli import app
+from lgsp.opendata.sample_source import SourceState
+from lgsp.testing.servers import RunningServer
+
+from .ckan_client import remote
+from .conftest import CKAN_DIR, SOURCE_TOKEN, Ckan
+
+
+@pytest.fixture()
+def env(tmp_path: Path, ckan: Ckan, spec: DatasetSpec, source: tuple[RunningServer, SourceState],
+        monkeypatch: pytest.MonkeyPatch) -> DatasetSpec:
+    data = dataclasses.asdict(spec)
+    data["tags"] = list(data["tags"])
+    (tmp_path / f"{spec.slug}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("LGSP_OPENDATA_SPECS", str(tmp_path))
+    monkeypatch.setenv("LGSP_CKAN_TOKENS", str(CKAN_DIR / "tokens.json"))
+    monkeypatch.setenv("LGSP_GATEWAY_URL", source[0].url)
+    monkeypatch.setenv("LGSP_OPENDATA_SOURCE_TOKEN", SOURCE_TOKEN)
+    return spec
+
+
+def test_publish_then_status(env: DatasetSpec, ckan: Ckan) -> None:
+    runner = CliRunner()
+    published = runner.invoke(app, ["publish", env.slug, "--json"])
+    assert published.exit_code == 0, published.output
+    [result] = json.loads(published.output)
+    assert result["status"] == "created" and result["rows"] == 240
+    assert remote(ckan.url).action.package_show(id=env.slug)["lgsp_run_id"] == result["run_id"]
+
+    again = runner.invoke(app, ["publish", "--all"])
+    assert again.exit_code == 0 and "unchanged" in again.output
+
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 0, status.output
+    assert env.slug in status.output and "published" in status.output and "240" in status.output
+
+
+def test_failures_exit_non_zero_with_the_report(env: DatasetSpec,
+                                                source: tuple[RunningServer, SourceState]) -> None:
+    source[1].mode = "leak"
+    result = CliRunner().invoke(app, ["publish", env.slug])
+    assert result.exit_code == 1
+    assert "blocked" in result.output and "nguoi_bao_cao" in result.output
+    unknown = CliRunner().invoke(app, ["publish", "no-such-dataset"])
+    assert unknown.exit_code == 2 and "unknown dataset" in unknown.output
