@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -130,29 +131,33 @@ def start_simulator() -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, object]:
+@dataclass
+class Results:
+    cold_ms: dict[str, float]
+    build_us: float
+    parse_us: float
+    direct: tuple[float, float, float]  # calls/s, p50 ms, p99 ms
+    mediated: tuple[float, float, float]
+
+
+async def main_async(args: argparse.Namespace) -> Results:
     proc, url = start_simulator()
     try:
         client = NgspClient(url, CLIENT_ID)
         envelope, http_headers = client.service.build_request(OPERATION, BODY, client.headers_for(OPERATION))
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(url, data=envelope, headers=http_headers) as resp,
-        ):
+        async with aiohttp.ClientSession() as session, session.post(url, data=envelope, headers=http_headers) as resp:
             response = await resp.read()
         build_us, parse_us = warm_per_call(client, response, args.calls)
-        results: dict[str, list[tuple[float, float, float]]] = {"direct": [], "mediated": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {"direct": [], "mediated": []}
         for _ in range(args.rounds):  # interleave so drift affects both modes alike
             for mode in ("direct", "mediated"):
-                results[mode].append(
+                runs[mode].append(
                     await load(url, mode, client, envelope, http_headers, args.duration, args.concurrency)
                 )
-        best = {mode: max(runs) for mode, runs in results.items()}
     finally:
         proc.terminate()
         proc.wait(10)
-    cold = cold_builds(args.cold_repeat)
-    return {"cold": cold, "build_us": build_us, "parse_us": parse_us, "best": best}
+    return Results(cold_builds(args.cold_repeat), build_us, parse_us, max(runs["direct"]), max(runs["mediated"]))
 
 
 def main() -> None:
@@ -164,35 +169,34 @@ def main() -> None:
     parser.add_argument("--cold-repeat", type=int, default=5)
     args = parser.parse_args()
     r = asyncio.run(main_async(args))
-    direct, mediated = r["best"]["direct"], r["best"]["mediated"]  # type: ignore[index]
-    ratio = mediated[0] / direct[0]
-    print(f"{'measure':<48} {'value':>12}")
-    print("-" * 61)
-    for wsdl, ms in r["cold"].items():  # type: ignore[union-attr]
-        print(f"{'cold build ' + wsdl + ' (ms)':<48} {ms:>12.1f}")
-    print(f"{'warm build_request JSON->SOAP (us/call)':<48} {r['build_us']:>12.0f}")
-    print(f"{'warm parse_response SOAP->JSON (us/call)':<48} {r['parse_us']:>12.0f}")
-    print(f"{'direct calls/s (prebuilt envelope)':<48} {direct[0]:>12.0f}")
-    print(f"{'direct p50 / p99 (ms)':<48} {direct[1]:>5.2f} / {direct[2]:>5.2f}")
-    print(f"{'mediated calls/s (mediation + aiohttp)':<48} {mediated[0]:>12.0f}")
-    print(f"{'mediated p50 / p99 (ms)':<48} {mediated[1]:>5.2f} / {mediated[2]:>5.2f}")
-    print(f"{'ratio mediated/direct (target >= 0.4)':<48} {ratio:>12.2f}")
-    print(
-        json.dumps(
-            {
-                "ratio": round(ratio, 3),
-                "mediated_calls_per_s": round(mediated[0], 1),
-                "direct_calls_per_s": round(direct[0], 1),
-                "mediated_p99_ms": round(mediated[2], 2),
-                "direct_p99_ms": round(direct[2], 2),
-                "build_request_us": round(r["build_us"], 1),  # type: ignore[arg-type]
-                "parse_response_us": round(r["parse_us"], 1),  # type: ignore[arg-type]
-                "cold_build_ms": {k: round(v, 1) for k, v in r["cold"].items()},  # type: ignore[union-attr]
-                "concurrency": args.concurrency,
-                "duration_s": args.duration,
-            }
-        )
-    )
+    ratio = r.mediated[0] / r.direct[0]
+    rows: list[tuple[str, str]] = [(f"cold build {wsdl} (ms)", f"{ms:.1f}") for wsdl, ms in r.cold_ms.items()]
+    rows += [
+        ("warm build_request JSON->SOAP (us/call)", f"{r.build_us:.0f}"),
+        ("warm parse_response SOAP->JSON (us/call)", f"{r.parse_us:.0f}"),
+        ("direct calls/s (prebuilt envelope)", f"{r.direct[0]:.0f}"),
+        ("direct p50 / p99 (ms)", f"{r.direct[1]:.2f} / {r.direct[2]:.2f}"),
+        ("mediated calls/s (mediation + aiohttp)", f"{r.mediated[0]:.0f}"),
+        ("mediated p50 / p99 (ms)", f"{r.mediated[1]:.2f} / {r.mediated[2]:.2f}"),
+        ("ratio mediated/direct (target >= 0.4)", f"{ratio:.2f}"),
+    ]
+    print(f"{'measure':<52} {'value':>15}")
+    print("-" * 68)
+    for name, value in rows:
+        print(f"{name:<52} {value:>15}")
+    figures = {
+        "ratio": round(ratio, 3),
+        "mediated_calls_per_s": round(r.mediated[0], 1),
+        "direct_calls_per_s": round(r.direct[0], 1),
+        "mediated_p99_ms": round(r.mediated[2], 2),
+        "direct_p99_ms": round(r.direct[2], 2),
+        "build_request_us": round(r.build_us, 1),
+        "parse_response_us": round(r.parse_us, 1),
+        "cold_build_ms": {k: round(v, 1) for k, v in r.cold_ms.items()},
+        "concurrency": args.concurrency,
+        "duration_s": args.duration,
+    }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

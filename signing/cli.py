@@ -54,6 +54,13 @@ def verify_command(
 
 
 app = typer.Typer(add_completion=False, help="Verify XML, PDF and JWS signatures.")
+
+
+@app.callback()
+def _group() -> None:
+    """Keeps ``verify`` a sub-command, as it is under ``lgsp``."""
+
+
 app.command("verify")(verify_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,7 +31,10 @@ from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
-KeyLookup = Callable[[dict[str, Any]], "PublicKey | None"]
+# Given the protected header, return the public key registered for the sender (or None). The lead wires
+# this to the registry (client system -> keys); any cryptography public key object is accepted.
+KeyLookup = Callable[[dict[str, Any]], object | None]
+_SUPPORTED_KEYS = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)
 
 # alg -> (key family it requires, policy name of the algorithm)
 ALGORITHMS: dict[str, tuple[str, str]] = {
@@ -225,7 +228,11 @@ class JwsVerifier:
             report.warnings.append("embedded 'jwk' header ignored: a key carried by the message proves nothing")
         if self.key_lookup is not None:
             found = self.key_lookup(header)
-            if found is not None:
+            if found is not None and not isinstance(found, _SUPPORTED_KEYS):
+                report.fail(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+                            f"registered key of type {type(found).__name__} cannot verify a JWS")
+                return None, None, None
+            if isinstance(found, _SUPPORTED_KEYS):
                 report.infos.append(f"key from the caller's key lookup (kid={header.get('kid')!r}); trust comes "
                                     "from the registration, no certificate chain applies")
                 return found, _joserfc_key(found), None

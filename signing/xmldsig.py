@@ -12,9 +12,11 @@ empty ``DigitalSignature`` element) are accepted, but each is reported — never
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,11 +103,15 @@ def _rebuild_in_ds(old: etree._Element) -> etree._Element:
     return new
 
 
+_CANDIDATES = etree.XPath("//*[local-name()='Signature' or local-name()='DigitalSignature']")
+
+
 def normalise_variants(root: etree._Element) -> tuple[etree._Element, list[str]]:
     """Find signatures in all edXML spellings; return the (possibly rewritten) root and notes about it."""
     notes: list[str] = []
-    for element in list(root.iter()):
-        if not isinstance(element.tag, str):
+    candidates = _CANDIDATES(root)
+    for element in candidates if isinstance(candidates, list) else []:
+        if not isinstance(element, etree._Element):
             continue
         qname = etree.QName(element.tag)
         if qname.localname == "Signature" and qname.namespace != DS_NS and any(
@@ -126,27 +132,25 @@ def normalise_variants(root: etree._Element) -> tuple[etree._Element, list[str]]
     return root, notes
 
 
-def _signer_certs(signature: etree._Element) -> tuple[x509.Certificate | None, list[x509.Certificate]]:
-    """The signer (the certificate that issued no other in the list) and the rest as intermediates."""
-    certs: list[x509.Certificate] = []
-    for node in signature.iterfind("ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces={"ds": DS_NS}):
-        text = "".join((node.text or "").split())
-        if text:
-            import base64
+@dataclass(frozen=True)
+class _KeyInfoCerts:
+    """KeyInfo certificates decoded once: the signer (it issued no other in the list) and intermediates."""
 
-            certs.append(x509.load_der_x509_certificate(base64.b64decode(text)))
-    if not certs:
-        return None, []
+    leaf: x509.Certificate
+    intermediates: tuple[x509.Certificate, ...]
+    asn1_leaf: asn1_x509.Certificate
+    asn1_intermediates: tuple[asn1_x509.Certificate, ...]
+
+
+def _decode_certs(texts: tuple[str, ...]) -> _KeyInfoCerts:
+    ders = [base64.b64decode(text) for text in texts]
+    certs = [x509.load_der_x509_certificate(der) for der in ders]
     issuers = {c.issuer.public_bytes() for c in certs if c.issuer != c.subject}
-    leaves = [c for c in certs if c.subject.public_bytes() not in issuers] or certs
-    leaf = leaves[0]
-    return leaf, [c for c in certs if c is not leaf]
-
-
-def _to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+    leaf_index = next((i for i, c in enumerate(certs) if c.subject.public_bytes() not in issuers), 0)
+    rest = [i for i in range(len(certs)) if i != leaf_index]
+    return _KeyInfoCerts(certs[leaf_index], tuple(certs[i] for i in rest),
+                         asn1_x509.Certificate.load(ders[leaf_index]),
+                         tuple(asn1_x509.Certificate.load(ders[i]) for i in rest))
 
 
 def _alg_name(uri: str | None) -> str:
@@ -183,6 +187,24 @@ class XmlVerifier:
     def __init__(self, validator: ChainValidator) -> None:
         self.validator = validator
         self.policy = validator.policy
+        self._certs: dict[tuple[str, ...], _KeyInfoCerts] = {}
+
+    def _signer_certs(self, signature: etree._Element) -> _KeyInfoCerts | None:
+        """Decoded KeyInfo certificates, cached: a bus sees the same signers over and over."""
+        texts = tuple(
+            "".join((node.text or "").split())
+            for node in signature.iterfind("ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces={"ds": DS_NS})
+        )
+        texts = tuple(t for t in texts if t)
+        if not texts:
+            return None
+        hit = self._certs.get(texts)
+        if hit is None:
+            hit = _decode_certs(texts)
+            if len(self._certs) > 1024:
+                self._certs.clear()
+            self._certs[texts] = hit
+        return hit
 
     def verify(self, data: bytes, *, must_cover: Sequence[str] = ("/*",),
                namespaces: Mapping[str, str] | None = None) -> tuple[list[SignatureReport], list[str]]:
@@ -232,20 +254,21 @@ class XmlVerifier:
             report.algorithms.append(AlgorithmUse("reference-digest",
                                                   _alg_name(dm.get("Algorithm") if dm is not None else None)))
         try:
-            leaf, intermediates = _signer_certs(signature)
+            certs = self._signer_certs(signature)
         except ValueError as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                                f"KeyInfo certificate is not decodable: {exc}")
-        if leaf is None:
+        if certs is None:
             return report.fail(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                                "no X509Certificate in KeyInfo; the signer cannot be identified")
+        leaf = certs.leaf
         report.algorithms.append(_key_use(leaf))
         for alg in report.algorithms:
             alg.weak = self.policy.is_weak(alg.name, now, alg.key_size)
             if alg.weak:
                 self._weak(report, alg)
         # 1) chain and revocation first
-        chain = self.validator.validate(_to_asn1(leaf), [_to_asn1(c) for c in intermediates])
+        chain = self.validator.validate(certs.asn1_leaf, certs.asn1_intermediates)
         report.chain, report.revocation = chain.chain, chain.revocation
         report.signer = chain.chain[0] if chain.chain else None
         report.warnings += chain.warnings

@@ -226,12 +226,8 @@ class DvcqgClient:
         url = self.settings.url(endpoint)
         for attempt in (1, 2):
             session = await self._current_session()
-            body = {
-                "session": session,
-                "madonvi": self.settings.madonvi,
-                "service": service,
-                **(params or {}),
-            }
+            # envelope keys last, so a parameter can never override the session, agency or service
+            body = {**(params or {}), "session": session, "madonvi": self.settings.madonvi, "service": service}
             reply = await self._transport.post_json(url, body, self._headers())
             try:
                 data = self._envelope(reply, service)

@@ -140,7 +140,7 @@ class DossierSyncService:
         ]
         if problems:
             raise DossierValidationError(problems, record="dossier event")
-        provisional = {name: _PLACEHOLDER for name in CATALOGUE_FIELDS} | event.dossier
+        provisional = event.dossier | {name: _PLACEHOLDER for name in CATALOGUE_FIELDS if not event.dossier.get(name)}
         validate_dossier(self._dossier_dict(provisional, status), prefix="dossier")
         validate_progress(self._progress_dict(event, status), prefix="progress")
         return event, status

@@ -23,8 +23,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import yaml
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -34,7 +36,7 @@ from starlette.routing import Route
 from . import hmac_auth
 from .edxml import EdxmlError, StatusCode, can_transition, hash_file, is_agency_code, read_packet
 from .edxml.models import DocumentPacket, StatusPacket
-from .simulator_config import DirectoryEntry, Faults, SimulatorConfig, SystemCredential
+from .simulator_config import DirectoryEntry, Faults, SimulatorConfig, SystemCredential, example_config
 
 ADMIN_TOKEN_HEADER = "X-Simulator-Admin-Token"
 QUEUE_STATUSES = ("initial", "processing", "done", "fail")
@@ -633,10 +635,25 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="Simulator of the national document-exchange axis (VXP REST)")
     parser.add_argument("--config", required=True, help="YAML or JSON file: systems, agencies, faults")
+    parser.add_argument(
+        "--init-config",
+        action="store_true",
+        help="write an example --config with generated secrets (mode 0600) and exit",
+    )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
+    if args.init_config:
+        path = Path(args.config)
+        if path.exists():
+            parser.error(f"{path} exists; refusing to overwrite secrets")
+        path.touch(mode=0o600)
+        path.write_text(yaml.safe_dump(example_config(), allow_unicode=True, sort_keys=False), encoding="utf-8")
+        print(f"wrote {path}")
+        return
+    if args.port is None:
+        parser.error("--port is required")
     app = create_simulator_app(SimulatorConfig.load(args.config))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 

@@ -138,3 +138,28 @@ class SimulatorConfig:
         if not isinstance(data, dict):
             raise ValueError(f"{path}: the configuration must be a mapping")
         return cls.from_mapping(data)
+
+
+def example_config() -> dict[str, Any]:
+    """A ready-to-run configuration with freshly generated secrets (for the demo and manual trials).
+
+    The agency codes are examples in the QCVN 102 shape; Cần Thơ's real codes after the 2025 merger are
+    not confirmed (PROTOCOLS.md §1.9), so a deployment loads them from the axis directory instead.
+    """
+    import secrets
+
+    return {
+        "systems": [
+            {"system_id": "lgsp-cantho", "secret": secrets.token_hex(32),
+             "agencies": ["000.00.12.H10", "000.00.02.H10"]},
+            {"system_id": "national-peer", "secret": secrets.token_hex(32), "agencies": ["000.00.00.G22"]},
+        ],
+        "agencies": [
+            {"code": "000.00.12.H10", "name": "Sở Thông tin và Truyền thông (ví dụ)"},
+            {"code": "000.00.02.H10", "name": "Sở Nội vụ (ví dụ)"},
+            {"code": "000.00.00.G22", "name": "Văn phòng Chính phủ"},
+        ],
+        "max_clock_skew_s": 300,
+        "admin_token": secrets.token_hex(16),
+        "faults": Faults().as_dict(),
+    }  # fmt: skip

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lgsp.audit.merkle import HASH_SIZE, NodeReader, node_hash, perfect_cover
+from lgsp.audit.merkle import NodeReader, extend_frontier, perfect_cover
 from lgsp.store.base import Base
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 
-class TreeStoreError(RuntimeError):
+class TreeStoreError(ValueError):
     """The store cannot do what was asked (wrong append position, missing node, bad hash)."""
 
 
@@ -55,30 +55,6 @@ class TreeStore(NodeReader, Protocol):
     def append(self, leaf_hashes: Sequence[bytes], start_index: int | None = None) -> int:
         """Integrate leaves; ``start_index`` must equal the current size if given. Returns new size."""
         ...
-
-
-def _new_nodes(
-    frontier: dict[int, bytes], size: int, leaf_hashes: Sequence[bytes]
-) -> list[tuple[int, int, bytes]]:
-    """Rows (level, index, hash) created by appending ``leaf_hashes`` to a tree of ``size`` leaves.
-
-    ``frontier`` maps level -> hash of the rightmost *incomplete-pair* perfect subtree at that level
-    (one per set bit of ``size``), i.e. the left siblings still waiting for a right partner. It is
-    updated in place.
-    """
-    rows: list[tuple[int, int, bytes]] = []
-    for offset, h in enumerate(leaf_hashes):
-        if not isinstance(h, bytes) or len(h) != HASH_SIZE:
-            raise TreeStoreError(f"leaf {size + offset} is not a {HASH_SIZE}-byte hash")
-        index, level = size + offset, 0
-        rows.append((0, index, h))
-        while index & 1:  # this node is a right child: its parent is now complete
-            h = node_hash(frontier.pop(level), h)
-            index >>= 1
-            level += 1
-            rows.append((level, index, h))
-        frontier[level] = h
-    return rows
 
 
 class MemoryTreeStore:
@@ -96,7 +72,11 @@ class MemoryTreeStore:
     def append(self, leaf_hashes: Sequence[bytes], start_index: int | None = None) -> int:
         if start_index is not None and start_index != self.size():
             raise TreeStoreError(f"append at index {start_index}, but the tree has {self.size()} leaves")
-        for level, index, h in _new_nodes(self._frontier, self.size(), leaf_hashes):
+        try:
+            rows = extend_frontier(self._frontier, self.size(), leaf_hashes)
+        except ValueError as exc:
+            raise TreeStoreError(str(exc)) from exc
+        for level, index, h in rows:
             while len(self._levels) <= level:
                 self._levels.append([])
             assert len(self._levels[level]) == index
@@ -198,6 +178,9 @@ class SqlTreeStore:
             cover = perfect_cover(0, size)  # one perfect subtree per set bit of size, largest first
             hashes = self.get_nodes(cover, connection)
             frontier = {level: h for (level, _), h in zip(cover, hashes, strict=True)}
-        rows = _new_nodes(frontier, size, leaf_hashes)
+        try:
+            rows = extend_frontier(frontier, size, leaf_hashes)
+        except ValueError as exc:
+            raise TreeStoreError(str(exc)) from exc
         connection.execute(_NODES.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in rows])
         return size + len(leaf_hashes)

@@ -21,6 +21,7 @@ from .errors import (
     UpstreamFormatError,
     WsdlLoadError,
 )
+from .faults import soap_fault
 from .openapi import openapi
 from .passthrough import apply_xroad_headers
 from .service import OperationInfo, SoapService
@@ -42,4 +43,5 @@ __all__ = [
     "apply_xroad_headers",
     "openapi",
     "read_headers",
+    "soap_fault",
 ]

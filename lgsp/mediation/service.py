@@ -195,6 +195,14 @@ class SoapService:
         model = op.input_model if direction == "input" else op.output_model
         return model_schema(model, direction, title=f"{self.name}.{operation} {direction}")
 
+    def schemas(self, operation: str) -> dict[str, Any]:
+        """``{"operation", "input", "output"}``: the body of ``GET .../{operation}/schema``."""
+        return {
+            "operation": operation,
+            "input": self.json_schema(operation, "input"),
+            "output": self.json_schema(operation, "output"),
+        }
+
     def build_request(
         self,
         operation: str,

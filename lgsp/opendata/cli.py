@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import typer
@@ -73,16 +74,21 @@ def publish_command(
 
 
 @app.command("status")
-def status_command() -> None:
+def status_command(
+    as_json: bool = typer.Option(False, "--json", help="print the statuses as JSON"),
+) -> None:
     """What the portal holds for each registered dataset (rows, hash, last run, due, hand edits)."""
     specs = _specs(None, True)
     try:
         client = CkanClient(pipeline_config().ckan)
     except (SettingsError, OpenDataError) as exc:
         raise typer.BadParameter(str(exc)) from exc
+    statuses = [dataset_status(client, spec) for spec in specs]
+    if as_json:
+        console.print_json(json.dumps([dataclasses.asdict(s) for s in statuses]))
+        return
     table = Table("dataset", "state", "rows", "published at", "run", "due", "detail")
-    for spec in specs:
-        s = dataset_status(client, spec)
+    for s in statuses:
         table.add_row(s.dataset, s.state, "" if s.rows is None else str(s.rows), s.published_at or "",
                       (s.run_id or "")[:12], "yes" if s.due else "no", s.detail)
     console.print(table)

@@ -2,8 +2,8 @@
 
 import os
 
-from ckan.config.middleware import make_app
 from ckan.cli import CKANConfigLoader
+from ckan.config.middleware import make_app
 
 config = CKANConfigLoader(os.environ["CKAN_INI"]).get_config()
 application = make_app(config)

@@ -69,3 +69,16 @@ def test_identifier_parsing_errors() -> None:
     with pytest.raises(ValueError, match="service identifier"):
         XRoadService.parse("VN/GOV/X//Y")
     assert str(XRoadClient.parse("VN/GOV/000.00.12.H10")) == "VN/GOV/000.00.12.H10"
+
+
+@pytest.mark.parametrize(("soap12", "status", "code"), [(False, 422, "soap:Client"), (True, 502, "soap:Receiver")])
+def test_soap_fault_for_soap_callers_carries_the_problem_kind(soap12: bool, status: int, code: str) -> None:
+    from lgsp.mediation import soap_fault
+    from lgsp.mediation.soapenv import SOAP11_NS, SOAP12_NS, fault_parts
+
+    data = soap_fault("mediation-input-invalid", status, "SoDinhDanh: must be 12 digits", soap12=soap12)
+    ns = SOAP12_NS if soap12 else SOAP11_NS
+    fault = etree.fromstring(data).find(f"{{{ns}}}Body/{{{ns}}}Fault")
+    got_code, string, detail, _ = fault_parts(fault, ns)
+    assert (got_code, string) == (code, "SoDinhDanh: must be 12 digits")
+    assert detail == {"problem": {"type": "https://lgsp.dev/problems/mediation-input-invalid", "status": str(status)}}

@@ -57,3 +57,9 @@ def test_openapi_document(ngsp: SoapService) -> None:
     assert "/services/{agency}/{system}/{service}/TraCuuDoanhNghiep/schema" in doc["paths"]
     concrete = openapi(ngsp, path_prefix="/services/000.00.12.H10/NGSP/tracuu")
     assert "parameters" not in concrete["paths"]["/services/000.00.12.H10/NGSP/tracuu/TraCuuDoanhNghiep"]["post"]
+
+
+def test_schema_document_has_both_directions(ngsp: SoapService) -> None:
+    doc = ngsp.schemas("XacThucThongTinCongDan")
+    assert doc["operation"] == "XacThucThongTinCongDan"
+    assert "SoDinhDanh" in doc["input"]["properties"] and "MaKetQua" in doc["output"]["properties"]

@@ -11,7 +11,7 @@ import pytest
 from adapters.ngsp.client import NgspClient
 from adapters.ngsp.seed import Citizen
 from adapters.ngsp.simulator import SimulatorConfig, create_simulator_app
-from lgsp.mediation import MediationInputError, SoapFaultError, UpstreamFormatError
+from lgsp.mediation import MediationError, MediationInputError, SoapFaultError, UpstreamFormatError
 from lgsp.testing.servers import RunningServer, serve_in_thread
 
 CLIENT = "VN/GOV/000.00.12.H10/MOTCUA"
@@ -95,7 +95,7 @@ def test_schema_violation_fault_names_the_location(ngsp_sim: RunningServer) -> N
         ("not-xml", UpstreamFormatError),
     ],
 )
-async def test_injected_failures_per_request(ngsp_sim: RunningServer, mode: str, error: type) -> None:
+async def test_injected_failures_per_request(ngsp_sim: RunningServer, mode: str, error: type[MediationError]) -> None:
     async with _client(ngsp_sim) as client:
         with pytest.raises(error) as info:
             await client.call(
@@ -103,7 +103,8 @@ async def test_injected_failures_per_request(ngsp_sim: RunningServer, mode: str,
                 {"MaSoThue": "1800000018"},
                 extra_http_headers={"X-Ngsp-Sim-Inject": mode},
             )
-    if mode == "fault":
+    assert info.value.kind in ("soap-fault", "upstream-bad-response") and info.value.http_status == 502
+    if isinstance(info.value, SoapFaultError):
         assert info.value.code == "soapenv:Server"
         assert info.value.fault_detail == {"Loi": {"MaLoi": "NGSP-503", "MoTa": "injected fault"}}
 
@@ -139,3 +140,27 @@ async def test_simulator_uses_configured_records() -> None:
             assert (await client.verify_citizen("092090000101", "Nguyễn Văn An", "1990-01-15"))[
                 "MaKetQua"
             ] == "KHONG_TIM_THAY"
+
+
+async def test_pass_through_envelope_reaches_the_provider_with_our_identity(ngsp_sim: RunningServer) -> None:
+    """A caller's own envelope, with a spoofed client header, is forwarded with lgsp's headers instead."""
+    from lgsp.mediation import XRoadClient, XRoadHeaders, XRoadService, apply_xroad_headers
+
+    spoofed = (
+        b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        b'xmlns:xrd="http://x-road.eu/xsd/xroad.xsd" xmlns:id="http://x-road.eu/xsd/identifiers"><s:Header>'
+        b'<xrd:client id:objectType="MEMBER"><id:xRoadInstance>VN</id:xRoadInstance>'
+        b"<id:memberClass>GOV</id:memberClass><id:memberCode>SPOOF</id:memberCode></xrd:client></s:Header>"
+        b'<s:Body><n:TraCuuDoanhNghiep xmlns:n="urn:lgsp:ngsp:v1"><n:MaSoThue>1800000018</n:MaSoThue>'
+        b"</n:TraCuuDoanhNghiep></s:Body></s:Envelope>"
+    )
+    headers = XRoadHeaders(
+        XRoadClient.parse("VN/GOV/000.00.12.H10/QLVB"),
+        XRoadService.parse("VN/GOV/000.00.00.G01/NGSP/TraCuuDoanhNghiep"),
+        id="pass-1",
+    )
+    async with httpx.AsyncClient(base_url=ngsp_sim.url) as http:
+        resp = await http.post("/", content=apply_xroad_headers(spoofed, headers), headers={"Content-Type": "text/xml"})
+        assert resp.status_code == 200 and b"TimThay>true<" in resp.content
+        received = (await http.get("/admin/requests")).json()["received"][-1]
+    assert received["client"] == "VN/GOV/000.00.12.H10/QLVB" and received["id"] == "pass-1"

@@ -43,9 +43,17 @@ def test_publish_then_status(env: DatasetSpec, ckan: Ckan) -> None:
     again = runner.invoke(app, ["publish", "--all"])
     assert again.exit_code == 0 and "unchanged" in again.output
 
-    status = runner.invoke(app, ["status"])
+    status = runner.invoke(app, ["status", "--json"])
     assert status.exit_code == 0, status.output
-    assert env.slug in status.output and "published" in status.output and "240" in status.output
+    [state] = json.loads(status.output)
+    assert (state["dataset"], state["state"], state["rows"]) == (env.slug, "published", 240)
+    assert state["content_hash"] == result["content_hash"] and state["due"] is False
+
+    remote(ckan.publisher).action.package_patch(id=env.slug, notes="edited by hand")
+    [edited] = json.loads(runner.invoke(app, ["status", "--json"]).output)
+    assert edited["state"] == "hand_edited" and edited["detail"].startswith("metadata changed")
+    table = runner.invoke(app, ["status"])
+    assert table.exit_code == 0 and "hand_edit" in table.output
 
 
 def test_failures_exit_non_zero_with_the_report(env: DatasetSpec,

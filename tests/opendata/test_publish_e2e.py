@@ -9,8 +9,6 @@ import hashlib
 import io
 import json
 
-import httpx
-
 from lgsp.opendata import DatasetSpec, PipelineConfig, run_dataset
 from lgsp.opendata.sample_source import SourceState
 from lgsp.testing.servers import RunningServer
@@ -84,9 +82,7 @@ async def test_dataset_is_findable_by_search_facets_and_dcat(
     assert spec.slug in [d["name"] for d in faceted["results"]] or faceted["count"] > 10
     assert faceted["search_facets"]["tags"]["items"]
 
-    ttl = httpx.get(f"{ckan.url}/dataset/{spec.slug}.ttl", timeout=30)
-    assert ttl.status_code == 200
-    text = ttl.content.decode()
+    text = download(f"{ckan.url}/dataset/{spec.slug}.ttl").decode()  # raises unless 200
     assert "frequency/HOURLY" in text and "topic/moi-truong" in text and '"000.00.12.H10"' in text
     assert "prov:wasGeneratedBy" in text
 

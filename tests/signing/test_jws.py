@@ -103,7 +103,7 @@ def test_bad_x5c_signers(verifier: Verifier, pki: TestPki, who: str, sub: SubInd
 
 def test_registry_key_lookup_by_kid(trust: TrustStore, pki: TestPki) -> None:
     registered = {"motcua-2026": pki.ec.cert.public_key()}
-    verifier = Verifier(trust, Policy(), key_lookup=lambda header: registered.get(header.get("kid")))
+    verifier = Verifier(trust, Policy(), key_lookup=lambda header: registered.get(str(header.get("kid"))))
     token = sign_jws(PAYLOAD, pki.ec, x5c=False, kid="motcua-2026")
     report = verifier.verify(token.encode())
     assert report.passed, report.render_text()

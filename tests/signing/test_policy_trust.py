@@ -75,7 +75,7 @@ def test_trust_store_errors_are_explicit(tmp_path: Path) -> None:
         TrustStore.from_paths([tmp_path])
     bad = tmp_path / "bad.pem"
     bad.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-    with pytest.raises(TrustStoreError, match="bad.pem"):
+    with pytest.raises(TrustStoreError, match=r"bad\.pem"):
         TrustStore.from_paths([bad])
 
 

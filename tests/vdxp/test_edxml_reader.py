@@ -287,3 +287,23 @@ def test_status_packet_errors() -> None:
     assert _code(good.replace(b"<Timestamp>2026/11/21 09:15:00</Timestamp>", b""), read_status) == "missing-field"
     assert _code(write_document(sample_document()), read_status) == "wrong-kind"
     assert _code(good, read_document) == "wrong-kind"
+
+
+def test_line_wrapped_base64_is_accepted() -> None:
+    wrapped = "\n".join(ZIP[i : i + 76] for i in range(0, len(ZIP), 76))
+    packet = read_document(WILD.replace(ZIP, wrapped).encode()).packet
+    assert packet.attachments[1].unzip() == {"a.txt": "xin chào".encode()}
+
+
+def test_doctype_hidden_behind_a_long_comment_is_still_refused() -> None:
+    data = b"<?xml version='1.0'?><!--" + b"x" * 70_000 + b"-->" + XXE.split(b"?>", 1)[1]
+    assert _code(data) == "dtd-forbidden"
+
+
+def test_xmldsig_signature_survives_a_rewrite() -> None:
+    data = WILD.replace("<Signature>", '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#">').encode()
+    packet = read_document(data).packet
+    again = read_document(write_document(packet))
+    assert again.deviations == []
+    assert again.packet.signature is not None and again.packet.signature.in_xmldsig_namespace
+    assert again.packet.signature.x509_subject_name == "CN=Test, O=Ban Co yeu Chinh phu, C=VN"

@@ -65,3 +65,17 @@ def test_config_errors_are_clear(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text('{"systems": [{"system_id": "a", "secret": "b"}], "faults": {"error_rate": 0.2}}')
     assert SimulatorConfig.load(path).faults.error_rate == 0.2
+
+
+def test_init_config_writes_generated_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "sim.yaml"
+    command = [sys.executable, "-m", "adapters.vdxp.simulator", "--config", str(path), "--init-config"]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    assert path.stat().st_mode & 0o777 == 0o600
+    first = SimulatorConfig.load(path)
+    assert len(first.systems) == 2 and all(len(s.secret) == 64 for s in first.systems)
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode != 0 and "refusing to overwrite" in again.stderr
+    other = tmp_path / "other.yaml"
+    subprocess.run([*command[:4], str(other), "--init-config"], cwd=ROOT, check=True, capture_output=True)
+    assert SimulatorConfig.load(other).systems[0].secret != first.systems[0].secret

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ckanext.dcat.profiles.base import DCAT, DCATAP, DCT, FOAF, SKOS, RDFProfile
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, XSD
+
+from ckanext.dcat.profiles.base import DCAT, DCATAP, DCT, FOAF, SKOS, RDFProfile
 
 FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
 FREQUENCY_CODES = {

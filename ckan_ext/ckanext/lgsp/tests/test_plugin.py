@@ -1,0 +1,111 @@
+"""ckanext-lgsp inside a real CKAN (CKAN's own test fixtures): schema validation, the publisher-only
+auth rule, lgsp_provenance_show, the DCAT mapping and the Vietnamese strings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.support import Translations
+from ckan import logic
+from ckan.tests import factories, helpers
+from rdflib import Literal, URIRef
+from rdflib.namespace import DCTERMS, PROV
+
+from ckanext.dcat.processors import RDFSerializer
+
+PLUGINS = "lgsp scheming_datasets dcat"
+pytestmark = [
+    pytest.mark.ckan_config("ckan.plugins", PLUGINS),
+    pytest.mark.ckan_config("scheming.dataset_schemas", "ckanext.lgsp:schemas/dataset.yaml"),
+    pytest.mark.ckan_config("scheming.presets",
+                            "ckanext.scheming:presets.json ckanext.lgsp:schemas/presets.yaml"),
+    pytest.mark.ckan_config("ckanext.lgsp.publisher_user", "lgsp_publisher"),
+    pytest.mark.usefixtures("with_plugins", "clean_db", "clean_index"),
+]
+
+
+def dataset_fields(org: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "chat-luong-khong-khi", "title": "Chất lượng không khí", "notes": "Số liệu quan trắc",
+        "owner_org": org["id"], "agency_code": "000.00.12.H10", "topic": "moi-truong",
+        "license_id": "cc-by", "frequency": "hourly", "spatial_code": "92", **overrides,
+    }
+
+
+def ctx(user: dict[str, Any]) -> dict[str, Any]:
+    return {"user": user["name"], "ignore_auth": False}
+
+
+def test_schema_validates_vietnamese_fields() -> None:
+    org = factories.Organization()
+    with pytest.raises(logic.ValidationError) as exc:
+        helpers.call_action("package_create", **dataset_fields(org, agency_code="H10", spatial_code="9x",
+                                                               topic="not-a-topic"))
+    assert {"agency_code", "spatial_code", "topic"} <= set(exc.value.error_dict)
+    created = helpers.call_action("package_create", **dataset_fields(org, title_en="Air quality"))
+    assert created["agency_code"] == "000.00.12.H10" and created["title_en"] == "Air quality"
+    assert created["language"] == "vi"
+
+
+def test_managed_dataset_changes_only_by_publisher(publisher: dict[str, Any]) -> None:
+    org = factories.Organization()
+    admin = factories.Sysadmin()
+    managed = helpers.call_action("package_create", ctx(publisher),
+                                  **dataset_fields(org, lgsp_managed=True, lgsp_run_id="r1"))
+    assert managed["lgsp_managed"] is True
+    for action in ("package_update", "package_patch", "package_delete"):
+        with pytest.raises(logic.NotAuthorized):
+            helpers.call_auth(action, ctx(admin), id=managed["id"])
+        assert helpers.call_auth(action, ctx(publisher), id=managed["id"])
+    with pytest.raises(logic.NotAuthorized):
+        helpers.call_auth("resource_create", ctx(admin), package_id=managed["id"])
+    with pytest.raises(logic.NotAuthorized):  # nobody else may mint "managed" datasets either
+        helpers.call_auth("package_create", ctx(admin), **dataset_fields(org, lgsp_managed=True))
+
+    hand_made = helpers.call_action("package_create", **dataset_fields(org, name="tu-tay"))
+    assert helpers.call_auth("package_update", ctx(admin), id=hand_made["id"])
+
+
+def test_provenance_show(publisher: dict[str, Any]) -> None:
+    org = factories.Organization()
+    dataset = helpers.call_action("package_create", ctx(publisher), **dataset_fields(
+        org, lgsp_managed=True, lgsp_source_service="000.00.12.H10/QTMT/aq", lgsp_run_id="run-7",
+        lgsp_row_count=240, lgsp_content_hash="ab" * 32, lgsp_audit_index="1234",
+        resources=[{"name": "aq.csv", "url": "http://x/aq.csv", "format": "CSV", "hash": "cd" * 32}]))
+    provenance = helpers.call_action("lgsp_provenance_show", {"user": ""}, id=dataset["name"])
+    assert provenance["managed"] is True and provenance["row_count"] == 240
+    assert provenance["run_id"] == "run-7" and provenance["audit_index"] == "1234"
+    assert provenance["resources"][0]["sha256"] == "cd" * 32
+    with pytest.raises(logic.NotFound):
+        helpers.call_action("lgsp_provenance_show", id="missing")
+
+
+def test_dcat_profile_maps_lgsp_fields(publisher: dict[str, Any]) -> None:
+    org = factories.Organization(title="Sở TN&MT")
+    dataset = helpers.call_action("package_create", ctx(publisher), **dataset_fields(
+        org, lgsp_managed=True, lgsp_run_id="run-9", lgsp_row_count=3, lgsp_content_hash="ef" * 32,
+        legal_basis="QĐ 123/QĐ-UBND", title_en="Air quality"))
+    serializer = RDFSerializer(profiles=["euro_dcat_ap_2", "lgsp_dcat"])
+    ref = serializer.graph_from_dataset(dataset)
+    g = serializer.g
+    assert (ref, URIRef("http://www.w3.org/ns/dcat#theme"), URIRef("https://data.gov.vn/topic/moi-truong")) in g
+    assert (ref, DCTERMS.accrualPeriodicity,
+            URIRef("http://publications.europa.eu/resource/authority/frequency/HOURLY")) in g
+    assert (ref, DCTERMS.spatial, URIRef("https://danhmuchanhchinh.gso.gov.vn/dvhc/92")) in g
+    assert (ref, DCTERMS.title, Literal("Air quality", lang="en")) in g
+    publisher_node = g.value(ref, DCTERMS.publisher)
+    assert (publisher_node, DCTERMS.identifier, Literal("000.00.12.H10")) in g
+    activity = g.value(ref, PROV.wasGeneratedBy)
+    assert (activity, DCTERMS.identifier, Literal("run-9")) in g
+    assert "ef" * 32 in g.serialize(format="turtle")
+
+
+def test_vietnamese_and_english_strings() -> None:
+    i18n = Path(__file__).resolve().parents[1] / "i18n"
+    message = "This dataset is published by lgsp; only the lgsp publisher account may change it."
+    vi = Translations.load(str(i18n), ["vi"], domain="ckanext-lgsp")
+    en = Translations.load(str(i18n), ["en"], domain="ckanext-lgsp")
+    assert vi.gettext(message).startswith("Bộ dữ liệu này do lgsp xuất bản")
+    assert en.gettext(message) == message

@@ -1,0 +1,157 @@
+"""The `lgsp` command as an operator uses it, and `lgsp serve --workers 2` as a real multi-process server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lgsp.testing.postgres import create_database, drop_database
+from lgsp.testing.servers import start_server
+from tests.core.conftest import CLIENT, ECHO, registry_yaml
+from tests.core.providers import closed_port_url, provider_app
+
+LGSP = [sys.executable, "-m", "lgsp.cli"]
+
+
+def run(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*LGSP, *args], env=env, capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"lgsp {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "LGSP_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "COLUMNS": "200"}
+
+
+@pytest.fixture(scope="module")
+def provider_url() -> Iterator[str]:
+    server = start_server(provider_app())
+    yield server.url
+    server.stop()
+
+
+def write_registry(tmp_path: Path, provider: str) -> Path:
+    path = tmp_path / "registry.yaml"
+    path.write_text(registry_yaml(provider, closed_port_url(), closed_port_url(), closed_port_url(),
+                                  closed_port_url()), encoding="utf-8")
+    return path
+
+
+def test_every_command_has_help(env: dict[str, str]) -> None:
+    for args in (["--help"], ["serve", "--help"], ["worker", "--help"], ["db", "upgrade", "--help"],
+                 ["apply", "--help"], ["registry", "export", "--help"], ["clients", "create", "--help"],
+                 ["clients", "rotate-secret", "--help"], ["clients", "disable", "--help"], ["audit", "tail", "--help"],
+                 ["audit", "verify", "--help"], ["demo", "--help"], ["keys", "rotate", "--help"]):
+        assert "Usage" in run([*args], env).stdout
+
+
+def test_operator_workflow(env: dict[str, str], tmp_path: Path, provider_url: str) -> None:
+    assert "store at revision" in run(["db", "upgrade"], env).stdout
+    registry = write_registry(tmp_path, provider_url)
+    dry = run(["apply", str(registry), "--dry-run"], env).stdout
+    assert "+ agency 000.00.12.H10" in dry and "would change" in dry
+    assert "+ agency" in run(["apply", str(registry)], env).stdout
+    assert run(["apply", str(registry)], env).stdout.strip() == "no changes"
+    exported = run(["registry", "export"], env).stdout
+    again = tmp_path / "exported.yaml"
+    again.write_text(exported, encoding="utf-8")
+    assert run(["apply", str(again)], env).stdout.strip() == "no changes"
+
+    created = json.loads(run(["clients", "create", "--system", CLIENT, "--json"], env).stdout)
+    assert created["client_id"].startswith("c_") and len(created["client_secret"]) >= 32
+    rotated = json.loads(run(["clients", "rotate-secret", created["client_id"], "--json"], env).stdout)
+    assert rotated["client_secret"] != created["client_secret"]
+    assert "disabled" in run(["clients", "disable", created["client_id"]], env).stdout
+    assert "000.00.12.H10/MOTCUA" in run(["clients", "list"], env).stdout
+    assert "new signing key" in run(["keys", "rotate"], env).stdout
+
+
+def test_bad_input_gives_clear_errors(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("agencies: [{code: 12.H10, name: x}]", encoding="utf-8")
+    result = run(["apply", str(bad)], env, check=False)
+    assert result.returncode == 2 and "NNN.NN.NN.XNN" in result.stderr
+    result = run(["clients", "create", "--system", "000.00.12.H10/NOPE"], env, check=False)
+    assert result.returncode == 2 and "no system" in result.stderr
+    result = run(["clients", "disable", "c_missing"], env, check=False)
+    assert result.returncode == 2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_with_two_workers_on_postgresql(tmp_path: Path, provider_url: str) -> None:
+    url = create_database("lgsp_t_serve")
+    env = {**os.environ, "LGSP_DATABASE_URL": url, "COLUMNS": "200"}
+    port = free_port()
+    try:
+        run(["apply", str(write_registry(tmp_path, provider_url))], env)
+        client = json.loads(run(["clients", "create", "--system", CLIENT, "--json"], env).stdout)
+        auditor = json.loads(run(["clients", "create", "--scope", "auditor", "--json"], env).stdout)
+        log_path = tmp_path / "serve.log"
+        with open(log_path, "w") as log:
+            server = subprocess.Popen([*LGSP, "serve", "--port", str(port), "--workers", "2"], env=env,
+                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(base + "/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            ready = httpx.get(base + "/readyz").json()
+            assert ready == {"status": "ready", "checks": {"store": "ok", "migrations": "current"}}
+            token = httpx.post(base + "/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(client["client_id"], client["client_secret"])).json()["access_token"]
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
+                def call(n: int) -> int:
+                    return http.get(f"/services/{ECHO}/n/{n}").status_code
+
+                with ThreadPoolExecutor(16) as pool:
+                    statuses = list(pool.map(call, range(300)))
+            assert statuses == [200] * 300
+            atoken = httpx.post(base + "/oauth/token", data={"grant_type": "client_credentials"},
+                                auth=(auditor["client_id"], auditor["client_secret"])).json()["access_token"]
+            indexes: list[int] = []
+            after = -1
+            while True:
+                page = httpx.get(base + "/audit/entries", params={"after": after, "limit": 1000},
+                                 headers={"Authorization": f"Bearer {atoken}"}).json()
+                indexes += [e["index"] for e in page["entries"]]
+                if page["next_after"] is None:
+                    break
+                after = page["next_after"]
+            assert indexes == list(range(300))  # two processes, one gap-free sequence
+            metrics = httpx.get(base + "/metrics").text
+            assert f'lgsp_requests_total{{service="{ECHO}",status="200"}} 300.0' in metrics
+            assert "lgsp_request_duration_seconds_bucket" in metrics
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(20)
+        verify = run(["audit", "verify"], env)
+        assert "OK" in verify.stdout and "300 entries" in verify.stdout
+        tail = run(["audit", "tail", "-n", "3", "--json"], env).stdout.splitlines()
+        assert [json.loads(line)["index"] for line in tail] == [297, 298, 299]
+        lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+        exchanges = [line for line in lines if line.get("event") == "exchange"]
+        assert len(exchanges) == 300 and all(e["message_id"] and e["status"] == 200 for e in exchanges)
+    finally:
+        drop_database(url)
