@@ -41,13 +41,27 @@ from signing.testing import RevocationResponder, build_pki, edxml_document, mini
 
 
 def rate(fn: Callable[[], object], seconds: float) -> float:
-    """Calls per second of ``fn`` over about ``seconds`` (after one warm-up call)."""
+    """Calls per CPU-second of ``fn`` over about ``seconds`` of CPU time (after one warm-up call).
+
+    CPU time, not wall time: the benchmark often shares the machine with test runs, and waiting for a
+    core says nothing about the code. Everything measured runs on this thread (the responder is idle).
+    """
     fn()
-    count, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
+    count, start = 0, time.process_time()
+    while (elapsed := time.process_time() - start) < seconds:
         fn()
         count += 1
     return count / elapsed
+
+
+def compare(baseline: Callable[[], object], candidate: Callable[[], object], seconds: float,
+            rounds: int = 3) -> tuple[float, float]:
+    """Best rate of each over interleaved rounds, so a burst of outside load hits both sides alike."""
+    best_base = best_cand = 0.0
+    for _ in range(rounds):
+        best_base = max(best_base, rate(baseline, seconds / rounds))
+        best_cand = max(best_cand, rate(candidate, seconds / rounds))
+    return best_base, best_cand
 
 
 def main() -> None:
@@ -66,13 +80,18 @@ def main() -> None:
     xml = sign_xml(edxml_document(filler_bytes=18_000), pki.good)
     assert verifier.verify(xml).passed
     pinned = SignatureConfiguration(expect_references=True)
-    xml_base = rate(lambda: XMLVerifier().verify(xml, x509_cert=pki.good.cert, expect_config=pinned), args.seconds)
-    xml_lgsp = rate(lambda: verifier.verify(xml), args.seconds)
+    xml_base, xml_lgsp = compare(
+        lambda: XMLVerifier().verify(xml, x509_cert=pki.good.cert, expect_config=pinned),
+        lambda: verifier.verify(xml), args.seconds)
 
     def naive() -> None:  # fresh caches: chain building + OCSP/CRL over HTTP on every call
         assert Verifier(trust, Policy()).verify(xml).passed
 
-    xml_naive = rate(naive, min(args.seconds, 1.0))
+    xml_naive_start = time.perf_counter()  # wall time here: the naive path waits on the network
+    naive_calls = 20
+    for _ in range(naive_calls):
+        naive()
+    xml_naive = naive_calls / (time.perf_counter() - xml_naive_start)
 
     # PDF: one signature, CRLs cached (lgsp: its revocation cache; baseline: CRLs handed to pyhanko).
     pdf = sign_pdf(minimal_pdf(), pki.good)
@@ -86,8 +105,7 @@ def main() -> None:
                                     allow_fetching=False, revocation_mode="hard-fail")
         assert validate_pdf_signature(sig, signer_validation_context=context).bottom_line
 
-    pdf_base = rate(bare_pdf, args.seconds)
-    pdf_lgsp = rate(lambda: verifier.verify(pdf), args.seconds)
+    pdf_base, pdf_lgsp = compare(bare_pdf, lambda: verifier.verify(pdf), args.seconds)
 
     # JWS: ES256 compact with x5c.
     token = sign_jws(b'{"iss": "000.00.12.H10/MOTCUA", "hoSo": "H10.1-0001"}', pki.ec)
@@ -97,20 +115,20 @@ def main() -> None:
     registry.max_header_length = 64 * 1024
     token_bytes = token.encode()
     assert verifier.verify(token_bytes).passed
-    jws_base = rate(lambda: jws.deserialize_compact(token, public, registry=registry), args.seconds)
-    jws_lgsp = rate(lambda: verifier.verify(token_bytes), args.seconds)
+    jws_base, jws_lgsp = compare(lambda: jws.deserialize_compact(token, public, registry=registry),
+                                 lambda: verifier.verify(token_bytes), args.seconds)
     server.stop()
 
     rows = [
         ("XML ~20 KB, pinned signxml", xml_base, None),
         ("XML lgsp, chain cached", xml_lgsp, xml_lgsp / xml_base),
-        ("XML lgsp, naive (no caches)", xml_naive, xml_naive / xml_base),
+        ("XML lgsp, naive (no caches, wall)", xml_naive, xml_naive / xml_base),
         ("PDF bare pyhanko, CRLs given", pdf_base, None),
         ("PDF lgsp, CRL cached", pdf_lgsp, pdf_lgsp / pdf_base),
         ("JWS ES256 bare joserfc", jws_base, None),
         ("JWS lgsp, x5c chain cached", jws_lgsp, jws_lgsp / jws_base),
     ]
-    print(f"{'case':34} {'verifications/s':>16} {'vs baseline':>12}")
+    print(f"{'case':34} {'per CPU-second':>16} {'vs baseline':>12}")
     for name, value, ratio in rows:
         print(f"{name:34} {value:16.1f} {'' if ratio is None else f'{ratio:11.2f}x':>12}")
     print(json.dumps({

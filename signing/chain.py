@@ -128,9 +128,9 @@ class ChainValidator:
             hit = self._cache.get(key)
         if hit is None or datetime.now(UTC) >= hit[0]:
             return None
+        # Stored already marked from_cache; evidence objects are shared and treated as immutable.
         result = hit[1]
-        return replace(result, from_cache=True,
-                       revocation=[replace(ev, from_cache=True) for ev in result.revocation],
+        return replace(result, chain=list(result.chain), revocation=list(result.revocation),
                        warnings=list(result.warnings), infos=list(result.infos))
 
     @staticmethod
@@ -201,5 +201,6 @@ class ChainValidator:
             if ev.next_update is not None:
                 expiry = min(expiry, ev.next_update)
         expiry = min(expiry, cert_info(leaf).not_after)
+        stored = replace(result, from_cache=True, revocation=[replace(ev, from_cache=True) for ev in result.revocation])
         with self._lock:
-            self._cache[self._key(leaf, intermediates)] = (expiry, result)
+            self._cache[self._key(leaf, intermediates)] = (expiry, stored)

@@ -346,6 +346,8 @@ class XmlVerifier:
     def _check_covered(root: etree._Element, xpath: str, ns: Mapping[str, str],
                        fragments: list[tuple[str, Any]]) -> str | None:
         """None if the node at ``xpath`` is byte-for-byte inside what signxml returned as signed."""
+        if xpath == "/*" and any(uri == "" and signed is not None for uri, signed in fragments):
+            return None  # the whole document was digested: its root element is covered by definition
         try:
             nodes = root.xpath(xpath, namespaces=dict(ns))
         except etree.XPathError as exc:
@@ -358,8 +360,8 @@ class XmlVerifier:
             if signed_xml is None:
                 continue
             if uri == "":
-                # The signed view is the whole document: the required path must select the same content in it.
-                # signxml digested this whole view, so finding the path in it is the proof.
+                # The signed view is the whole document and signxml digested all of it, so finding the
+                # required path in that view is the proof.
                 found = signed_xml.xpath(xpath, namespaces=dict(ns))
                 if isinstance(found, list) and len(found) == 1:
                     return None
@@ -376,9 +378,10 @@ class XmlVerifier:
         """edXML attachments sit beside the envelope: say whether this signature protects them."""
         if etree.QName(root.tag).namespace != EDXML_NS:
             return
-        whole = any(part.description.startswith("whole document") for part in report.covered)
+        if any(part.description.startswith("whole document") for part in report.covered):
+            return
         attachments = root.xpath("./*[local-name()='AttachmentEncoded']/*[local-name()='Attachment']")
-        if whole or not isinstance(attachments, list):
+        if not isinstance(attachments, list):
             return
         for att in attachments:
             if not isinstance(att, etree._Element):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text
 
 from lgsp.audit.canonical import canonical_entry_bytes, pick_entry_fields
 from lgsp.audit.merkle import leaf_hash
@@ -34,26 +34,38 @@ def write_batch(engine: Engine, entries: Sequence[dict[str, Any]],
                 bodies: Sequence[tuple[bytes | None, bytes | None] | None] | None = None) -> list[int]:
     """Append ``entries`` (without index) in one transaction; returns their indexes."""
     with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SEQUENCER_LOCK_ID})
-        last = conn.execute(
-            select(AuditEntry.idx, AuditEntry.chain_hash).order_by(AuditEntry.idx.desc()).limit(1)
-        ).first()
-        next_index = 0 if last is None else last.idx + 1
-        previous = GENESIS if last is None else bytes(last.chain_hash)
-        rows = []
-        for offset, entry in enumerate(entries):
-            row = dict(entry, idx=next_index + offset)
-            leaf = leaf_hash(canonical_entry_bytes(pick_entry_fields(row)))
-            previous = chain(previous, leaf)
-            row["leaf_hash"], row["chain_hash"] = leaf, previous
-            rows.append(row)
-        conn.execute(insert(AuditEntry), rows)
-        if bodies:
-            kept = [{"idx": row["idx"], "request_body": b[0], "response_body": b[1]}
-                    for row, b in zip(rows, bodies, strict=True) if b is not None]
-            if kept:
-                conn.execute(insert(AuditBody), kept)
+        return append_entries(conn, entries, bodies)
+
+
+def append_entries(conn: Connection, entries: Sequence[dict[str, Any]],
+                   bodies: Sequence[tuple[bytes | None, bytes | None] | None] | None = None) -> list[int]:
+    """Append ``entries`` inside the caller's open transaction on ``conn``; returns their indexes.
+
+    Lets a caller commit an audit entry atomically with its own rows (the outbox acceptance). The
+    caller's transaction must hold the sequencer lock for as long as it stays open: on SQLite begin it
+    with execution option ``write_lock=True`` (BEGIN IMMEDIATE); on PostgreSQL the advisory lock taken
+    here lasts until that transaction ends, so keep it short.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SEQUENCER_LOCK_ID})
+    last = conn.execute(
+        select(AuditEntry.idx, AuditEntry.chain_hash).order_by(AuditEntry.idx.desc()).limit(1)
+    ).first()
+    next_index = 0 if last is None else last.idx + 1
+    previous = GENESIS if last is None else bytes(last.chain_hash)
+    rows = []
+    for offset, entry in enumerate(entries):
+        row = dict(entry, idx=next_index + offset)
+        leaf = leaf_hash(canonical_entry_bytes(pick_entry_fields(row)))
+        previous = chain(previous, leaf)
+        row["leaf_hash"], row["chain_hash"] = leaf, previous
+        rows.append(row)
+    conn.execute(insert(AuditEntry), rows)
+    if bodies:
+        kept = [{"idx": row["idx"], "request_body": b[0], "response_body": b[1]}
+                for row, b in zip(rows, bodies, strict=True) if b is not None]
+        if kept:
+            conn.execute(insert(AuditBody), kept)
     return [row["idx"] for row in rows]
 
 

@@ -7,7 +7,6 @@ methods the service declares idempotent and only when the request body is replay
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -74,10 +73,10 @@ class Upstream:
         async def attempt() -> aiohttp.ClientResponse:
             exchange.attempts += 1
             data: Any = (request.body or None) if request.body_stream is None else request.body_stream
-            response = await asyncio.wait_for(
-                session.request(request.method, target, headers=headers, data=data, timeout=timeout,
-                                     allow_redirects=False),
-                timeout=service.timeout_seconds)
+            # sock_read bounds the wait for the response head and between body chunks; no overall cap,
+            # so a large but steadily flowing download is not cut off.
+            response = await session.request(request.method, target, headers=headers, data=data, timeout=timeout,
+                                             allow_redirects=False)
             if response.status in RETRYABLE_STATUS and exchange.attempts < attempts:
                 response.release()
                 raise _RetryableStatus(response)

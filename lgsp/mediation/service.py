@@ -9,8 +9,10 @@ costs tens of milliseconds, far more than a mediated call.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -61,12 +63,12 @@ class OperationInfo:
 @dataclass(frozen=True)
 class _CacheKey:
     path: Path
-    mtime_ns: int
-    size: int
+    fingerprint: tuple[tuple[str, int, int], ...]  # (name, mtime_ns, size) of the WSDL and sibling XSDs
     allowed_root: Path
 
 
 _cache: dict[_CacheKey, SoapService] = {}
+_recent: dict[tuple[str, str], tuple[float, SoapService]] = {}  # (path, root) -> (checked at, service)
 _cache_lock = threading.Lock()
 
 
@@ -109,16 +111,34 @@ class SoapService:
 
     # ------------------------------------------------------------------ construction
 
+    #: how long a cached service is trusted before the files are stat'ed again (tests set 0)
+    recheck_seconds: float = 1.0
+
     @classmethod
     def from_wsdl(cls, path: str | Path, *, allowed_root: Path | None = None) -> SoapService:
-        """The cached service for ``path``; rebuilt only when the WSDL file's mtime or size changes."""
+        """The cached service for ``path``; rebuilt when the WSDL or an XSD beside it changes (mtime/size).
+
+        Files are re-checked at most every ``recheck_seconds``, so calling this on every request costs a
+        dictionary lookup; an edited WSDL is picked up within a second without restarting lgsp.
+        """
+        fast_key = (str(path), str(allowed_root))
+        now = time.monotonic()
+        hit = _recent.get(fast_key)
+        if hit is not None and now - hit[0] < cls.recheck_seconds:
+            return hit[1]
         resolved = Path(path).resolve()
         try:
             stat = resolved.stat()
+            siblings = [
+                (entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
+                for entry in os.scandir(resolved.parent)
+                if entry.name.endswith(".xsd") and entry.is_file()
+            ]
         except OSError as exc:
             raise WsdlLoadError(f"cannot read WSDL {resolved}: {exc}") from exc
         root = (allowed_root or resolved.parent).resolve()
-        key = _CacheKey(resolved, stat.st_mtime_ns, stat.st_size, root)
+        fingerprint = ((resolved.name, stat.st_mtime_ns, stat.st_size), *sorted(siblings))
+        key = _CacheKey(resolved, fingerprint, root)
         with _cache_lock:
             service = _cache.get(key)
             if service is None:
@@ -126,12 +146,14 @@ class SoapService:
                     del _cache[old]
                 service = cls(resolved, allowed_root=root)
                 _cache[key] = service
+            _recent[fast_key] = (now, service)
             return service
 
     @staticmethod
     def clear_cache() -> None:
         with _cache_lock:
             _cache.clear()
+            _recent.clear()
 
     def _pick_binding(self, port: str | None) -> tuple[str, Any, Any, str]:
         for service in self._client.wsdl.services.values():

@@ -13,6 +13,7 @@ and mixed content are not mediated (rare in NGSP-style services); a choice is mo
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -181,17 +182,30 @@ def _lexical(model: FieldModel, value: Any, path: str, errors: list[FieldError])
 _EXAMPLES = {"date": "1990-01-31", "dateTime": "2026-11-26T09:30:00+07:00", "time": "09:30:00"}
 
 
+_TZ = r"(Z|[+-]\d{2}:\d{2})?"
+_ISO = {
+    "date": re.compile(r"(\d{4}-\d{2}-\d{2})" + _TZ),
+    "dateTime": re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?)" + _TZ),
+    "time": re.compile(r"(\d{2}:\d{2}:\d{2}(\.\d+)?)" + _TZ),
+}
+
+
 def _iso_ok(kind: str, value: str) -> bool:
+    """Strict ISO 8601 / XSD lexical form (no basic format, no week dates) that is also a real date."""
+    match = _ISO[kind].fullmatch(value)
+    if match is None:
+        return False
+    core = match.group(1)
     try:
         if kind == "date":
-            dt.date.fromisoformat(value[:10])
-            return len(value) == 10 or value[10:] in ("Z",) or value[10] in "+-"
-        if kind == "dateTime":
-            return "T" in value and dt.datetime.fromisoformat(value.replace("Z", "+00:00")) is not None
-        dt.time.fromisoformat(value.replace("Z", "+00:00"))
-        return True
+            dt.date.fromisoformat(core)
+        elif kind == "dateTime":
+            dt.datetime.fromisoformat(core)
+        else:
+            dt.time.fromisoformat(core)
     except ValueError:
         return False
+    return True
 
 
 def _json_type(value: Any) -> str:

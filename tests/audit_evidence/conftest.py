@@ -46,11 +46,9 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine with an empty audit_tree_nodes table, on SQLite and on PostgreSQL."""
+def _engine(request: pytest.FixtureRequest, directory: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
-        eng = create_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+        eng = create_engine(f"sqlite:///{directory / 'audit.db'}")
     else:
         eng = create_engine(request.getfixturevalue("pg_database"))
     _create_tables(eng)
@@ -59,3 +57,15 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     finally:
         Base.metadata.drop_all(eng, tables=[AuditTreeNode.__table__])  # type: ignore[list-item]
         eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine with an empty audit_tree_nodes table, on SQLite and on PostgreSQL."""
+    yield from _engine(request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """Like ``engine`` but shared by a module's tests: for read-only use (tamper copies, not the store)."""
+    yield from _engine(request, tmp_path_factory.mktemp("audit"))

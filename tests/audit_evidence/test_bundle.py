@@ -33,14 +33,20 @@ def _log(store: SqlTreeStore | MemoryTreeStore) -> SampleLog:
     return log
 
 
-@pytest.fixture
-def sql_log(engine: Engine) -> SampleLog:
-    return _log(SqlTreeStore(engine))
+@pytest.fixture(scope="module")
+def sql_log(shared_engine: Engine) -> SampleLog:
+    """One log per database for the module; tests never write to its store."""
+    return _log(SqlTreeStore(shared_engine))
 
 
-@pytest.fixture
-def bundle(sql_log: SampleLog) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def _bundle(sql_log: SampleLog) -> dict[str, Any]:
     return build_bundle(sql_log.entries, sql_log.heads, sql_log.store, sql_log.keyring)
+
+
+@pytest.fixture
+def bundle(_bundle: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(_bundle)
 
 
 def _write(tmp_path: Path, data: Any, name: str = "bundle.json") -> Path:
@@ -276,3 +282,51 @@ def test_auditor_checks_a_kept_receipt_against_a_later_consistency_file(
     only_new = build_bundle([], [fake40], rewritten, sql_log.keyring)
     report = verify_bundle(only_new, trusted_keys=sql_log.keyring, known_heads=[sql_log.heads[0]])
     assert "no verified head of size 10" in _failed(report)
+
+
+@pytest.fixture(scope="module")
+def range_bundle(sql_log: SampleLog) -> dict[str, Any]:
+    return build_bundle(sql_log.entries[5:33], sql_log.heads, sql_log.store, sql_log.keyring, proofs="range")
+
+
+def test_range_proof_bundle_is_small_and_verifies(range_bundle: dict[str, Any], sql_log: SampleLog) -> None:
+    assert all("inclusion" not in item for item in range_bundle["entries"])
+    rp = range_bundle["range_proof"]
+    assert (rp["from"], rp["to"], rp["tree_size"]) == (5, 33, 40)
+    assert len(rp["left"]) + len(rp["right"]) <= 2 * 6
+    report = verify_bundle(json.loads(json.dumps(range_bundle)), trusted_keys=sql_log.keyring)
+    assert report.passed, _failed(report)
+    assert report.entries_verified == 28
+
+
+RANGE_TAMPERINGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    ("tampered entry", lambda b: b["entries"][4]["entry"].update(path="/elsewhere"), "do not rebuild the root"),
+    ("deleted entry", lambda b: b["entries"].pop(10), "not exactly [5, 33)"),
+    ("reordered entries", lambda b: _swap(b["entries"], 1, 2), "entries out of order"),
+    ("forged outer hash", lambda b: b["range_proof"]["left"].__setitem__(0, "00" * 32), "do not rebuild the root"),
+    ("wrong head", lambda b: b["range_proof"].update(tree_size=25), "28 leaves at 5 do not fit in a tree of size 25"),
+    ("proof removed", lambda b: b.pop("range_proof"), "malformed: missing 'inclusion'"),
+]
+
+
+@pytest.mark.parametrize(("what", "tamper", "expected"), RANGE_TAMPERINGS, ids=[t[0] for t in RANGE_TAMPERINGS])
+def test_each_tampering_of_a_range_bundle_is_detected(
+    what: str,
+    tamper: Callable[[dict[str, Any]], None],
+    expected: str,
+    range_bundle: dict[str, Any],
+    sql_log: SampleLog,
+) -> None:
+    forged = copy.deepcopy(range_bundle)
+    tamper(forged)
+    report = verify_bundle(forged, trusted_keys=sql_log.keyring)
+    assert not report.passed, what
+    assert expected in _failed(report), _failed(report)
+
+
+def test_range_proofs_refuse_filters_and_gaps(sql_log: SampleLog) -> None:
+    with pytest.raises(BundleError, match="not possible with a filter"):
+        build_bundle(sql_log.entries, sql_log.heads, sql_log.store, sql_log.keyring, proofs="range", filters={"x": 1})
+    gappy = sql_log.entries[:3] + sql_log.entries[4:8]
+    with pytest.raises(BundleError, match="consecutive entries: got 4, expected 3"):
+        build_bundle(gappy, sql_log.heads, sql_log.store, sql_log.keyring, proofs="range")

@@ -15,10 +15,13 @@ import pytest
 from lgsp.audit.merkle import (
     EMPTY_ROOT,
     ProofError,
+    aligned_cover,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
     node_hash,
+    range_proof,
+    root_from_range_proof,
     root_hash,
     verify_consistency,
     verify_inclusion,
@@ -81,6 +84,8 @@ def test_inclusion_proofs_match_reference_for_every_size_and_index(chunk: int) -
             proof = inclusion_proof(STORE, m, n)
             assert proof == ref_path(m, 0, n), (m, n)
             verify_inclusion(m, n, LEAVES[m], proof, root)
+            if n > 64 and m % 5:
+                continue  # the negative checks below on every index of small trees, a sample of big ones
             # the same proof must not vouch for a neighbour's position or for a different leaf
             for wrong in {m - 1, m + 1} & set(range(n)):
                 with pytest.raises(ProofError):
@@ -149,3 +154,27 @@ def test_proofs_beyond_the_store_size_are_refused() -> None:
         inclusion_proof(STORE, 1, N + 1)
     with pytest.raises(ProofError, match="larger than"):
         consistency_proof(STORE, 1, N + 1)
+
+
+def test_range_proofs_rebuild_the_root_for_every_range_of_small_trees() -> None:
+    for n in range(1, 41):
+        root = mth(0, n)
+        for start in range(n):
+            for end in range(start + 1, n + 1):
+                left, right = range_proof(STORE, start, end, n)
+                assert root_from_range_proof(start, n, LEAVES[start:end], left, right) == root
+    # a shifted or altered run of leaves does not rebuild it
+    left, right = range_proof(STORE, 100, 164, N)
+    assert root_from_range_proof(100, N, LEAVES[100:164], left, right) == mth(0, N)
+    assert root_from_range_proof(100, N, LEAVES[101:165], left, right) != mth(0, N)
+    with pytest.raises(ProofError, match="needs"):
+        root_from_range_proof(100, N, LEAVES[100:165], left, right)
+
+
+def test_aligned_cover_is_minimal_and_exact() -> None:
+    for start in range(0, 70):
+        for end in range(start, 70):
+            cover = aligned_cover(start, end)
+            covered = [i for level, index in cover for i in range(index << level, (index + 1) << level)]
+            assert covered == list(range(start, end))
+            assert len(cover) <= 2 * max(1, end.bit_length())

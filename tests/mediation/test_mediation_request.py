@@ -146,3 +146,19 @@ def test_unknown_operation(ngsp: SoapService) -> None:
         ngsp.parse_response("XoaCongDan", 200, "text/xml", b"<x/>")
     with pytest.raises(UnknownOperationError):
         ngsp.json_schema("XoaCongDan", "input")
+
+
+@pytest.mark.parametrize("value", ["19900115", "1990-01-15T00:00:00", "1990-W03-1", "1990-01-15x", "1990-1-5"])
+def test_only_xsd_date_forms_are_accepted(ngsp: SoapService, value: str) -> None:
+    with pytest.raises(MediationInputError) as info:
+        ngsp.build_request("XacThucThongTinCongDan", {**VALID, "NgaySinh": value})
+    assert info.value.field == "NgaySinh"
+
+
+def test_date_with_offset_and_datetime_forms_are_accepted(ngsp: SoapService, roundtrip: SoapService) -> None:
+    ngsp.build_request("XacThucThongTinCongDan", {**VALID, "NgaySinh": "1990-01-15+07:00"})
+    base = {"Day": "2024-02-29", "Money": "1", "Count": 1, "Flag": True, "Item": [{"Code": "A", "Amount": "1"}]}
+    for at in ("2026-11-26T09:30:00", "2026-11-26T09:30:00.250Z", "2026-11-26T09:30:00-05:00"):
+        roundtrip.build_request("Echo", {**base, "At": at})
+    with pytest.raises(MediationInputError):
+        roundtrip.build_request("Echo", {**base, "At": "2026-11-26 09:30:00"})

@@ -93,6 +93,12 @@ def test_missing_wsdl_is_a_clear_error(tmp_path: Path) -> None:
         SoapService.from_wsdl(tmp_path / "nope.wsdl")
 
 
+@pytest.fixture
+def recheck_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SoapService, "recheck_seconds", 0.0)
+
+
+@pytest.mark.usefixtures("recheck_always")
 def test_service_objects_are_cached_per_path_and_mtime(tmp_path: Path) -> None:
     for name in os.listdir(WSDL_DIR):
         shutil.copy(WSDL_DIR / name, tmp_path / name)
@@ -115,3 +121,25 @@ def test_operations_are_listed(ngsp: SoapService) -> None:
     assert op.documentation and "mã số thuế" in op.documentation
     assert ngsp.soap_version == "1.1" and ngsp.name == "NgspTraCuuService"
     assert SoapService.from_wsdl(WSDL_PATH) is ngsp
+
+
+@pytest.mark.usefixtures("recheck_always")
+def test_editing_an_imported_xsd_invalidates_the_cache(tmp_path: Path) -> None:
+    for name in os.listdir(WSDL_DIR):
+        shutil.copy(WSDL_DIR / name, tmp_path / name)
+    first = SoapService.from_wsdl(tmp_path / "ngsp.wsdl")
+    xsd = tmp_path / "ngsp-types.xsd"
+    xsd.write_text(xsd.read_text(encoding="utf-8").replace('value="\\d{12}"', 'value="\\d{9}|\\d{12}"'))
+    second = SoapService.from_wsdl(tmp_path / "ngsp.wsdl")
+    assert second is not first
+    second.build_request(
+        "XacThucThongTinCongDan", {"SoDinhDanh": "123456789", "HoVaTen": "A", "NgaySinh": "2000-01-01"}
+    )
+
+
+def test_recently_checked_service_is_returned_without_touching_the_disk(tmp_path: Path) -> None:
+    for name in os.listdir(WSDL_DIR):
+        shutil.copy(WSDL_DIR / name, tmp_path / name)
+    first = SoapService.from_wsdl(tmp_path / "ngsp.wsdl")
+    shutil.rmtree(tmp_path)  # within recheck_seconds the cached object is trusted
+    assert SoapService.from_wsdl(tmp_path / "ngsp.wsdl") is first

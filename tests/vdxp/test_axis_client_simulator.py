@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Mapping
 
@@ -280,3 +281,32 @@ def test_admin_endpoint_needs_token_and_sets_faults(axis: Axis) -> None:
     assert bad.status_code == 400 and "between 0 and 1" in bad.json()["error"]
     assert httpx.put(f"{axis.url}/_admin/faults", json={"bogus": 1}, headers=headers).status_code == 400
     assert httpx.get(f"{axis.url}/_admin/state", headers=headers).json()["faults"]["slow_ms"] == 5
+
+
+async def test_concurrent_senders_with_flaky_axis_lose_nothing(axis: Axis) -> None:
+    """Retrying RetryableAxisError is enough to get every packet through a 30%-failing axis."""
+    axis.state.faults = Faults(error_rate=0.3, error_after_commit_rate=0.1, seed=7)
+    packets = []
+    for number in range(40):
+        packet = sample_document()
+        packet.header.document_id = f"doc-{number}"
+        packets.append(write_document(packet))
+
+    async def deliver(client: AxisClient, packet: bytes) -> int:
+        for attempt in range(1, 50):
+            try:
+                await client.send_edoc(packet)
+                return attempt
+            except RetryableAxisError:
+                continue
+        raise AssertionError("never delivered")
+
+    async with lgsp(axis) as client:
+        attempts = await asyncio.gather(*(deliver(client, p) for p in packets))
+    assert sum(attempts) > len(packets)  # some calls really failed
+    delivered = {read_document(m.packet).packet.header.document_id for m in axis.state.messages.values()}
+    assert delivered == {f"doc-{n}" for n in range(40)}
+    injected = axis.state.snapshot()["injected"]
+    assert injected.get("error", 0) > 0 and injected.get("error_after_commit", 0) > 0
+    # a commit followed by a 503 makes the sender retry: those packets are queued twice, same DocumentId
+    assert len(axis.state.messages) == 40 + injected["error_after_commit"]

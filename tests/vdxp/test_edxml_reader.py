@@ -14,6 +14,7 @@ from adapters.vdxp.edxml import (
     BusinessDocType,
     DocumentPacket,
     EdxmlError,
+    SignatureInfo,
     StatusCode,
     StatusPacket,
     read_document,
@@ -307,3 +308,30 @@ def test_xmldsig_signature_survives_a_rewrite() -> None:
     assert again.deviations == []
     assert again.packet.signature is not None and again.packet.signature.in_xmldsig_namespace
     assert again.packet.signature.x509_subject_name == "CN=Test, O=Ban Co yeu Chinh phu, C=VN"
+
+
+def test_signature_verifier_hook_gets_the_packet_bytes() -> None:
+    data = WILD.replace("<Signature>", '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#">').encode()
+    seen: list[tuple[bytes, str]] = []
+
+    def verifier(packet: bytes, info: SignatureInfo) -> str:
+        seen.append((packet, info.signature_method))
+        return "TOTAL_PASSED"
+
+    assert read_document(data, verify_signature=verifier).signature_report == "TOTAL_PASSED"
+    assert seen == [(data, "http://www.w3.org/2000/09/xmldsig#rsa-sha1")]
+    unsigned = write_document(sample_document())
+    assert read_document(unsigned, verify_signature=verifier).signature_report is None and len(seen) == 1
+
+
+def test_doctype_text_in_a_cdata_section_is_not_a_dtd() -> None:
+    data = WILD.replace(
+        "<edXML:Content/>", "<edXML:Content><![CDATA[ví dụ <!DOCTYPE html> trong nội dung]]></edXML:Content>"
+    )
+    assert "<!DOCTYPE html>" in read_document(data.encode()).packet.header.content
+
+
+def test_utf16_packet_is_read_with_a_deviation() -> None:
+    data = WILD.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
+    result = read_document(data)
+    assert result.packet.header.subject == "V/v thử nghiệm" and "encoding" in result.codes

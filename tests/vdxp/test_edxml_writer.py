@@ -162,3 +162,11 @@ def test_helpers() -> None:
     with pytest.raises(ValueError):
         document_id("", date(2015, 9, 30), "1", "X")
     assert hash_file(b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_writer_refuses_text_that_xml_cannot_carry() -> None:
+    packet = sample_document()
+    packet.header.subject = "trích yếu\x00"
+    with pytest.raises(EdxmlError) as info:
+        write_document(packet)
+    assert info.value.code == "invalid-model" and info.value.path == "Subject"

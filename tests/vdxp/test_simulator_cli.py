@@ -17,6 +17,7 @@ from vdxp_support import simulator_config
 
 from adapters.vdxp.client import AxisClient
 from adapters.vdxp.edxml import write_document
+from adapters.vdxp.simulator import main
 from adapters.vdxp.simulator_config import SimulatorConfig
 from lgsp.testing.servers import bind_socket
 
@@ -67,15 +68,15 @@ def test_config_errors_are_clear(tmp_path: Path) -> None:
     assert SimulatorConfig.load(path).faults.error_rate == 0.2
 
 
-def test_init_config_writes_generated_secrets(tmp_path: Path) -> None:
+def test_init_config_writes_generated_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "sim.yaml"
-    command = [sys.executable, "-m", "adapters.vdxp.simulator", "--config", str(path), "--init-config"]
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    main(["--config", str(path), "--init-config"])
     assert path.stat().st_mode & 0o777 == 0o600
     first = SimulatorConfig.load(path)
     assert len(first.systems) == 2 and all(len(s.secret) == 64 for s in first.systems)
-    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    assert again.returncode != 0 and "refusing to overwrite" in again.stderr
+    with pytest.raises(SystemExit):
+        main(["--config", str(path), "--init-config"])
+    assert "refusing to overwrite" in capsys.readouterr().err
     other = tmp_path / "other.yaml"
-    subprocess.run([*command[:4], str(other), "--init-config"], cwd=ROOT, check=True, capture_output=True)
+    main(["--config", str(other), "--init-config"])
     assert SimulatorConfig.load(other).systems[0].secret != first.systems[0].secret

@@ -33,7 +33,7 @@ from .models import (
     TraceHeaderList,
     new_content_id,
 )
-from .reader import ReadResult, read_document, read_packet, read_status
+from .reader import ReadResult, SignatureVerifier, read_document, read_packet, read_status
 from .schema import PacketKind, schema_dir, schema_errors, validate
 from .status_codes import FINAL, TRANSITIONS, StatusCode, can_transition, check_sequence
 from .writer import normalise_cid, write_document, write_packet, write_status
@@ -63,6 +63,7 @@ __all__ = [
     "ReplacementInfo",
     "ResponseFor",
     "SignatureInfo",
+    "SignatureVerifier",
     "SignerInfo",
     "StaffInfo",
     "StatusCode",

@@ -15,7 +15,7 @@ import binascii
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Generic, TypeVar
@@ -57,9 +57,14 @@ from .status_codes import StatusCode
 from .writer import normalise_cid
 
 P = TypeVar("P", DocumentPacket, StatusPacket)
+#: ``(packet bytes, what the reader found) -> report``; an enveloped signature covers the whole packet.
+SignatureVerifier = Callable[[bytes, SignatureInfo], object]
 
 _DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_START_TAG_RE = re.compile(rb"<[A-Za-z_]")
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_DTD_MESSAGE = "packets with a DOCTYPE/ENTITY declaration are refused (XXE, entity bombs)"
 
 # Canonical child order (the XSD's); used only to report order deviations.
 _ORDER = {
@@ -105,6 +110,8 @@ class ReadResult(Generic[P]):
 
     packet: P
     deviations: list[Deviation] = field(default_factory=list)
+    #: whatever the ``verify_signature`` hook returned (e.g. a ``signing`` report); None when not run
+    signature_report: object | None = None
 
     @property
     def codes(self) -> set[str]:
@@ -240,6 +247,9 @@ def _parse(data: bytes, ctx: _Ctx, max_bytes: int) -> etree._Element:
         raise EdxmlError("malformed-xml", "empty packet")
     if len(data) > max_bytes:
         raise EdxmlError("too-large", f"packet of {len(data)} bytes exceeds {max_bytes} bytes")
+    if data.startswith(_UTF16_BOMS):
+        ctx.warn("encoding", "/", "UTF-16 packet; edXML packets are UTF-8")
+        return _parse_checked(data, max_bytes)
     body = data[len(_BOM) :] if data.startswith(_BOM) else data
     stripped = body.lstrip()
     if not stripped.startswith(b"<"):
@@ -247,14 +257,20 @@ def _parse(data: bytes, ctx: _Ctx, max_bytes: int) -> etree._Element:
         raise EdxmlError("garbage-before-xml", f"bytes {junk!r} precede the XML declaration; not an XML packet")
     if len(stripped) != len(body):
         ctx.warn("leading-whitespace", "/", "whitespace before the XML declaration was ignored")
-    dtd_message = "packets with a DOCTYPE/ENTITY declaration are refused (XXE, entity bombs)"
-    if _DTD_RE.search(stripped[:65536]):
-        raise EdxmlError("dtd-forbidden", dtd_message)
+    # Only the prolog (before the first start tag) can hold a DOCTYPE; looking there gives the clear
+    # error code early. parse_xml refuses any DTD anyway, so this is classification, not the defence.
+    root_tag = _START_TAG_RE.search(stripped)
+    if _DTD_RE.search(stripped[: root_tag.start() if root_tag else 65536]):
+        raise EdxmlError("dtd-forbidden", _DTD_MESSAGE)
+    return _parse_checked(stripped, max_bytes)
+
+
+def _parse_checked(data: bytes, max_bytes: int) -> etree._Element:
     try:
-        return parse_xml(stripped, max_bytes=max_bytes)
+        return parse_xml(data, max_bytes=max_bytes)
     except UnsafeXmlError as exc:
         if "DTD" in str(exc):
-            raise EdxmlError("dtd-forbidden", dtd_message) from exc
+            raise EdxmlError("dtd-forbidden", _DTD_MESSAGE) from exc
         raise EdxmlError("malformed-xml", str(exc)) from exc
 
 
@@ -678,10 +694,24 @@ def _not_canonical(ctx: _Ctx, root: etree._Element, kind: schema.PacketKind) -> 
 
 
 def read_document(
-    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, schema_check: bool = True
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    schema_check: bool = True,
+    verify_signature: SignatureVerifier | None = None,
 ) -> ReadResult[DocumentPacket]:
-    """Parse an edoc packet. With ``schema_check`` a packet the XSD rejects gets a ``schema`` deviation."""
-    return _document_from(*_packet_parts(data, max_bytes), schema_check)
+    """Parse an edoc packet. With ``schema_check`` a packet the XSD rejects gets a ``schema`` deviation.
+
+    ``verify_signature`` is the pluggable signature check (``signing/`` provides one): it is called with
+    the packet bytes and the :class:`SignatureInfo` when the packet carries a Signature, and its return
+    value is kept as ``signature_report``. Keeping it a plain callable lets this library and the signing
+    package land in either order.
+    """
+    result = _document_from(*_packet_parts(data, max_bytes), schema_check)
+    signature = result.packet.signature
+    if verify_signature is not None and signature is not None and signature.present:
+        result.signature_report = verify_signature(data, signature)
+    return result
 
 
 def _document_from(

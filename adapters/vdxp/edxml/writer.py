@@ -51,7 +51,10 @@ def _q(name: str) -> str:
 def _el(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
     element = etree.SubElement(parent, _q(name))
     if text is not None:
-        element.text = text
+        try:
+            element.text = text
+        except ValueError as exc:  # control characters and the like cannot appear in XML 1.0
+            raise EdxmlError("invalid-model", f"{name}: {exc}", name) from None
     return element
 
 

@@ -1,0 +1,49 @@
+"""Delivery tuning from ``LGSP_DELIVERY_*`` environment variables (safe defaults for one machine)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    #: Attempts before a message goes to the dead-letter state (a worker killed mid-delivery counts one).
+    max_attempts: int = 12
+    #: How long a claim lasts; a worker that dies loses its messages to another after this.
+    #: A delivery is cut off (and retried) shortly before its lease ends, so it never runs unclaimed.
+    lease_seconds: float = 120.0
+    #: First retry delay; doubles per attempt up to ``backoff_max_seconds``, with full jitter.
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 900.0
+    #: Messages claimed per round and delivered concurrently.
+    batch_size: int = 16
+    #: Sleep between rounds when nothing was due.
+    poll_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("LGSP_DELIVERY_MAX_ATTEMPTS must be at least 1")
+        if self.lease_seconds <= 1 or self.batch_size < 1:
+            raise ValueError("LGSP_DELIVERY_LEASE_SECONDS must exceed 1 and LGSP_DELIVERY_BATCH_SIZE be >= 1")
+        if self.backoff_base_seconds < 0 or self.backoff_max_seconds < self.backoff_base_seconds:
+            raise ValueError("need 0 <= LGSP_DELIVERY_BACKOFF_BASE_SECONDS <= LGSP_DELIVERY_BACKOFF_MAX_SECONDS")
+
+    @property
+    def handler_timeout(self) -> float:
+        """Deliveries are cut off before the lease ends (10% or 5 s early, whichever is less)."""
+        return self.lease_seconds - min(5.0, self.lease_seconds * 0.1)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:
+        env = os.environ if environ is None else environ
+        values: dict[str, int | float] = {}
+        for f in fields(cls):
+            raw = env.get(f"LGSP_DELIVERY_{f.name.upper()}")
+            if raw:
+                try:
+                    values[f.name] = int(raw) if f.type == "int" else float(raw)
+                except ValueError:
+                    raise ValueError(f"LGSP_DELIVERY_{f.name.upper()} must be a number, got {raw!r}") from None
+        return cls(**values)  # type: ignore[arg-type]
