@@ -88,7 +88,7 @@ def load(url: str, *, seconds: float, connections: int, headers: dict[str, str] 
 
 
 def _wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> LoadResult:
-    args = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "10s"]
+    args = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--latency", "--timeout", "10s"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout

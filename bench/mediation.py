@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -194,6 +195,7 @@ def main() -> None:
         "parse_response_us": round(r.parse_us, 1),
         "cold_build_ms": {k: round(v, 1) for k, v in r.cold_ms.items()},
         "concurrency": args.concurrency,
+        "cpus": os.cpu_count(),
         "duration_s": args.duration,
     }
     print(json.dumps(figures))

@@ -31,6 +31,7 @@ KINDS: dict[str, tuple[int, str]] = {
     "circuit-open": (503, "Provider temporarily cut off"),
     "upstream-timeout": (504, "Provider timed out"),
     "internal-error": (500, "Internal error"),
+    "not-configured": (503, "Not configured on this gateway"),
 }
 
 

@@ -22,7 +22,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 
 from .policy import Check, Level, Policy
-from .report import CertInfo, Indication, RevocationEvidence, SubIndication
+from .report import CertInfo, Indication, RevocationEvidence, SignatureReport, SubIndication
 from .revocation import EvidenceRecorder, RevocationCache
 from .trust import TrustStore
 
@@ -80,6 +80,40 @@ class ChainResult:
         return self.sub_indication is None
 
 
+def check_validity_at_proven_time(report: SignatureReport, not_before: datetime, not_after: datetime) -> None:
+    """Our own check: a trusted timestamp proves *when* — the signer certificate must have been valid then.
+
+    Timestamp-aware validation paths were seen to pass a signer whose certificate expired before the
+    timestamp was taken, so every format repeats this check itself.
+    """
+    when = report.proven_signing_time
+    if when is None:
+        return
+    if when > not_after:
+        report.fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED,
+                    f"signer certificate expired {not_after.isoformat()}, before the proven signing time "
+                    f"{when.isoformat()}")
+    elif when < not_before:
+        report.fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED,
+                    f"signer certificate not yet valid at the proven signing time {when.isoformat()}")
+
+
+def check_claimed_time(report: SignatureReport, policy: Policy, not_before: datetime, not_after: datetime) -> None:
+    """The signer's own claim of when it signed should fall inside its certificate's validity (policy level)."""
+    claimed = report.claimed_signing_time
+    if claimed is None or not_before <= claimed <= not_after:
+        return
+    holder = ChainResult()
+    apply_level(holder, policy, Check.SIGNING_TIME_IN_VALIDITY, Indication.INDETERMINATE,
+                SubIndication.SIG_CONSTRAINTS_FAILURE,
+                f"claimed signing time {claimed.isoformat()} is outside the signer certificate's validity "
+                f"({not_before.isoformat()} .. {not_after.isoformat()})")
+    if holder.sub_indication is not None:
+        report.fail(holder.indication, holder.sub_indication, holder.message)
+    report.warnings += holder.warnings
+    report.infos += holder.infos
+
+
 def apply_level(result: ChainResult, policy: Policy, check: Check, indication: Indication,
                 sub: SubIndication, message: str) -> None:
     """Route one finding through the policy: fail, warn, inform or ignore."""
@@ -109,17 +143,16 @@ class ChainValidator:
             self._cache.clear()
 
     def context(self, intermediates: Sequence[asn1_x509.Certificate] = (), *,
-                recorder: EvidenceRecorder | None = None, moment: datetime | None = None) -> ValidationContext:
+                recorder: EvidenceRecorder | None = None) -> ValidationContext:
         """A certvalidator context on our anchors and fetchers (also handed to pyhanko for PDFs)."""
         require = self.policy.level(Check.REVOCATION_AVAILABLE) is Level.FAIL
         recorder = recorder or EvidenceRecorder(self.revocation_cache, self.policy.revocation_timeout)
         return ValidationContext(
             trust_roots=list(self.trust.anchors),
             other_certs=list(intermediates),
-            allow_fetching=moment is None,
-            fetchers=recorder.fetchers() if moment is None else None,
+            allow_fetching=True,
+            fetchers=recorder.fetchers(),
             revocation_mode="require" if require else "soft-fail",
-            moment=moment,
         )
 
     def cached(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate]) -> ChainResult | None:
@@ -129,9 +162,9 @@ class ChainValidator:
         if hit is None or datetime.now(UTC) >= hit[0]:
             return None
         # Stored already marked from_cache; evidence objects are shared and treated as immutable.
-        result = hit[1]
-        return replace(result, chain=list(result.chain), revocation=list(result.revocation),
-                       warnings=list(result.warnings), infos=list(result.infos))
+        r = hit[1]
+        return ChainResult(r.indication, r.sub_indication, r.message, list(r.chain), list(r.revocation),
+                           list(r.warnings), list(r.infos), True)
 
     @staticmethod
     def _key(leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate]) -> tuple[str, ...]:
@@ -179,9 +212,10 @@ class ChainValidator:
             result.message = f"chain validation failed: {exc}"
         result.revocation = recorder.evidence
         if recorder.failures and result.ok:
-            # Only reachable in soft-fail mode: certvalidator accepted the chain without the data.
-            result.warnings.append("revocation data unreachable, accepted under soft-fail policy: "
-                                   + "; ".join(recorder.failures))
+            # Only reachable in soft-fail mode (level warn/inform/ignore): accepted without the data.
+            apply_level(result, self.policy, Check.REVOCATION_AVAILABLE, Indication.INDETERMINATE,
+                        SubIndication.TRY_LATER, "revocation data unreachable, accepted under soft-fail policy: "
+                        + "; ".join(recorder.failures))
         if recorder.missing_nonce:
             apply_level(result, self.policy, Check.OCSP_NONCE, Indication.INDETERMINATE,
                         SubIndication.TRY_LATER, "OCSP response did not echo the request nonce (replay possible)")

@@ -34,6 +34,8 @@ def verify_command(
         "--policy", help=f"validation policy file (YAML/JSON); default ${POLICY_ENV} or built-in")] = None,
     content_type: Annotated[str | None, typer.Option(
         "--content-type", help="override format sniffing, e.g. application/pdf")] = None,
+    must_cover: Annotated[list[str] | None, typer.Option(
+        "--must-cover", help="XML: XPath the signature must protect (repeatable; default the whole document)")] = None,
 ) -> None:
     """Verify every signature in FILE; the exit code reflects the indication."""
     try:
@@ -48,7 +50,7 @@ def verify_command(
     except (OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN) from exc
-    report = Verifier(store, rules).verify(data, content_type)
+    report = Verifier(store, rules).verify(data, content_type, must_cover=must_cover or None)
     typer.echo(report.to_json() if json_output else report.render_text())
     raise typer.Exit(EXIT_CODES[report.indication])
 

@@ -1,7 +1,8 @@
 """``POST /signatures/verify``: the verifier as an HTTP service for department systems and operators.
 
 The body is either the raw signed document (format from ``Content-Type`` or sniffed) or a multipart form
-with the document in a ``file`` field. The answer is always the report (200), whatever the verdict — a
+with the document in a ``file`` field; repeatable ``?must_cover=XPATH`` states what an XML signature must
+protect (default: the whole document). The answer is always the report (200), whatever the verdict — a
 failed signature is a successful verification — with the indication also in ``X-Signature-Indication``.
 Problems with the request itself are RFC 9457 ``application/problem+json``. The lead includes
 :data:`router` in the app and calls :func:`configure` once at start-up.
@@ -42,6 +43,18 @@ def _problem(status: int, kind: str, title: str, detail: str) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it grows past ``limit`` (a chunked upload has no length to check)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @router.post("/signatures/verify", summary="Verify the signatures of an XML, PDF or JWS document")
 async def verify_signatures(request: Request) -> Response:
     verifier = _state.get("verifier")
@@ -62,12 +75,16 @@ async def verify_signatures(request: Request) -> Response:
         data = await upload.read()
         content_type = upload.content_type
     else:
-        data = await request.body()
+        body = await _read_limited(request, limit)
+        if body is None:
+            return _problem(413, "document-too-large", "Document too large", f"the limit is {limit} bytes")
+        data = body
     if not data:
         return _problem(400, "missing-document", "No document", "the request body is empty")
     if len(data) > limit:
         return _problem(413, "document-too-large", "Document too large", f"the limit is {limit} bytes")
-    report = await run_in_threadpool(verifier.verify, data, content_type)
+    must_cover = request.query_params.getlist("must_cover") or None  # XML: XPaths that must be signed
+    report = await run_in_threadpool(lambda: verifier.verify(data, content_type, must_cover=must_cover))
     headers = {"X-Signature-Indication": report.indication.value, "X-Signature-Report-Digest": report.digest()}
     if "text/plain" in request.headers.get("accept", ""):
         return PlainTextResponse(report.render_text(), headers=headers)

@@ -23,10 +23,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from joserfc import jws
-from joserfc.errors import BadSignatureError, JoseError
+from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from .chain import ChainResult, ChainValidator, apply_level
+from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time
 from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 
@@ -131,7 +131,8 @@ class JwsVerifier:
         self.policy = validator.policy
         self.key_lookup = key_lookup
         self._registries: dict[str, jws.JWSRegistry] = {}
-        self._x5c_cache: dict[str, tuple[x509.Certificate, asn1_x509.Certificate, Any]] = {}
+        self._x5c_cache: dict[tuple[str, ...], tuple[x509.Certificate, asn1_x509.Certificate, Any,
+                                                     tuple[asn1_x509.Certificate, ...]]] = {}
 
     def verify(self, data: bytes) -> list[SignatureReport]:
         kind, payload_b64, members = parse(data)
@@ -178,6 +179,8 @@ class JwsVerifier:
                 if holder.sub_indication is not None:
                     report.fail(holder.indication, holder.sub_indication, msg)
                 report.warnings += holder.warnings
+        if chain is not None and chain.chain:
+            check_claimed_time(report, self.policy, chain.chain[0].not_before, chain.chain[0].not_after)
         if chain is not None:
             report.chain, report.revocation = chain.chain, chain.revocation
             report.signer = chain.chain[0] if chain.chain else None
@@ -185,14 +188,18 @@ class JwsVerifier:
             report.infos += chain.infos
             if not chain.ok and chain.sub_indication is not None:
                 report.fail(chain.indication, chain.sub_indication, chain.message)
-        compact = f"{member.protected_b64}.{payload_b64}.{member.signature_b64}"
+        # The header and payload are already parsed and checked above, so call joserfc's algorithm directly
+        # on the RFC 7515 signing input instead of letting it parse the token a second time.
+        signing_input = f"{member.protected_b64}.{payload_b64}".encode("ascii")
         try:
-            jws.deserialize_compact(compact, key, registry=self._registry(alg))
-        except BadSignatureError:
+            model = self._registry(alg).get_alg(alg)
+            model.check_key(key)
+            valid = model.verify(signing_input, _b64url(member.signature_b64), key)
+        except (JoseError, ValueError, UnicodeEncodeError) as exc:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"malformed JWS: {exc}")
+        if not valid:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
                                "JWS signature does not verify with the signer's key")
-        except (JoseError, ValueError) as exc:
-            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"malformed JWS: {exc}")
         report.signed_content = payload
         if not report.failed:
             report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
@@ -218,8 +225,7 @@ class JwsVerifier:
                 report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "x5c must be a list of strings")
                 return None, None, None
             try:
-                leaf, asn1_leaf, key = self._from_x5c(x5c[0])
-                intermediates = [asn1_x509.Certificate.load(base64.b64decode(c)) for c in x5c[1:]]
+                leaf, asn1_leaf, key, intermediates = self._from_x5c(tuple(x5c))
             except (ValueError, binascii.Error) as exc:
                 report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"x5c is not decodable: {exc}")
                 return None, None, None
@@ -241,25 +247,28 @@ class JwsVerifier:
                     f"{header.get('kid')!r}); the signer cannot be identified")
         return None, None, None
 
-    def _from_x5c(self, b64_der: str) -> tuple[x509.Certificate, asn1_x509.Certificate, Any]:
-        hit = self._x5c_cache.get(b64_der)
+    def _from_x5c(self, x5c: tuple[str, ...]) -> tuple[x509.Certificate, asn1_x509.Certificate, Any,
+                                                        tuple[asn1_x509.Certificate, ...]]:
+        """Decoded x5c (signer, its asn1 form, joserfc key, intermediates), cached per chain: senders repeat."""
+        hit = self._x5c_cache.get(x5c)
         if hit is None:
-            der = base64.b64decode(b64_der, validate=True)
+            der = base64.b64decode(x5c[0], validate=True)
             cert = x509.load_der_x509_certificate(der)
             key = cert.public_key()
             if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
                               | ed448.Ed448PublicKey):
                 raise ValueError(f"unsupported key type {type(key).__name__}")
-            hit = (cert, asn1_x509.Certificate.load(der), _joserfc_key(key))
+            intermediates = tuple(asn1_x509.Certificate.load(base64.b64decode(c, validate=True)) for c in x5c[1:])
+            hit = (cert, asn1_x509.Certificate.load(der), _joserfc_key(key), intermediates)
             if len(self._x5c_cache) > 1024:
                 self._x5c_cache.clear()
-            self._x5c_cache[b64_der] = hit
+            self._x5c_cache[x5c] = hit
         return hit
 
     @staticmethod
     def _claimed_time(report: SignatureReport, header: dict[str, Any], payload: bytes) -> None:
         value: Any = header.get("iat")
-        if value is None and payload[:1] == b"{":
+        if value is None and payload[:1] == b"{" and b'"iat"' in payload:
             try:
                 claims = json.loads(payload)
                 value = claims.get("iat") if isinstance(claims, dict) else None

@@ -23,7 +23,14 @@ from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-from .chain import ChainValidator, apply_level, cert_info, run_sync
+from .chain import (
+    ChainValidator,
+    apply_level,
+    cert_info,
+    check_claimed_time,
+    check_validity_at_proven_time,
+    run_sync,
+)
 from .policy import Check, Level
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication, TimestampInfo
 from .revocation import EvidenceRecorder
@@ -80,8 +87,8 @@ class PdfVerifier:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"signature unreadable: {exc}")
         report.revocation = recorder.evidence
         if recorder.failures and self.policy.level(Check.REVOCATION_AVAILABLE) is not Level.FAIL:
-            report.warnings.append("revocation data unreachable, accepted under soft-fail policy: "
-                                   + "; ".join(recorder.failures))
+            self._level(report, Check.REVOCATION_AVAILABLE, SubIndication.TRY_LATER,
+                        "revocation data unreachable, accepted under soft-fail policy: " + "; ".join(recorder.failures))
         signer = status.signing_cert
         report.signer = cert_info(signer)
         path = status.validation_path
@@ -101,11 +108,17 @@ class PdfVerifier:
         indic = status.trust_problem_indic
         if indic is not None:
             indication = Indication.TOTAL_FAILED if isinstance(indic, AdESFailure) else Indication.INDETERMINATE
-            report.fail(indication, _sub(indic.name), f"signer certificate: {indic.name}")
+            sub, message = _sub(indic.name), f"signer certificate: {indic.name}"
+            if sub is SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE and recorder.failures:
+                # pyhanko files "no revocation data obtainable" under the general failure; say why.
+                sub, message = SubIndication.TRY_LATER, "revocation status unavailable: " + "; ".join(recorder.failures)
+            report.fail(indication, sub, message)
         if recorder.missing_nonce:
             self._level(report, Check.OCSP_NONCE, SubIndication.TRY_LATER,
                         "OCSP response did not echo the request nonce (replay possible)")
-        self._validity_at_proven_time(report, signer)
+        validity = signer["tbs_certificate"]["validity"]
+        check_validity_at_proven_time(report, validity["not_before"].native, validity["not_after"].native)
+        check_claimed_time(report, self.policy, validity["not_before"].native, validity["not_after"].native)
         if not report.failed:
             report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
         return report
@@ -179,19 +192,3 @@ class PdfVerifier:
             else:
                 self._level(report, Check.TIMESTAMP_INVALID, SubIndication.SIG_CONSTRAINTS_FAILURE,
                             f"{kind} does not validate (valid={ts.valid}, trusted={ts.trusted})")
-
-    @staticmethod
-    def _validity_at_proven_time(report: SignatureReport, signer: Any) -> None:
-        """Our own check: a trusted timestamp proves *when* — the certificate must have been valid then."""
-        when = report.proven_signing_time
-        if when is None:
-            return
-        validity = signer["tbs_certificate"]["validity"]
-        not_before, not_after = validity["not_before"].native, validity["not_after"].native
-        if when > not_after:
-            report.fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED,
-                        f"signer certificate expired {not_after.isoformat()}, before the proven signing time "
-                        f"{when.isoformat()}")
-        elif when < not_before:
-            report.fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED,
-                        f"signer certificate not yet valid at the proven signing time {when.isoformat()}")

@@ -98,10 +98,22 @@ class Policy:
         return replace(self, levels=merged)
 
     def is_weak(self, name: str, at: datetime | None = None, key_size: int | None = None) -> bool:
-        """Names are lower-case and hyphen-joined ("rsa-sha1", "sha256", "ecdsa"); any weak part makes all weak."""
-        when = at or datetime.now(UTC)
-        parts = name.lower().split("-")
-        return any(rule.name in parts and rule.is_weak(when, key_size) for rule in self.algorithms)
+        """Names are lower-case and hyphen-joined ("rsa-sha1", "sha256", "ecdsa"); any weak part makes all weak.
+
+        Rules are dated by day, so verdicts are memoised per (name, day, key size): this runs per signature.
+        """
+        day = (at or datetime.now(UTC)).date()
+        key = (name, day, key_size)
+        memo: dict[tuple[str, date, int | None], bool] = self.__dict__.setdefault("_weak_memo", {})
+        verdict = memo.get(key)
+        if verdict is None:
+            when = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            parts = name.lower().split("-")
+            verdict = any(rule.name in parts and rule.is_weak(when, key_size) for rule in self.algorithms)
+            if len(memo) > 4096:
+                memo.clear()
+            memo[key] = verdict
+        return verdict
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> Policy:

@@ -358,8 +358,12 @@ def edxml_document(filler_bytes: int = 0) -> bytes:
 
 
 def sign_xml(data: bytes, signer: Identity, *, legacy_sha1: bool = False, xades: bool = False,
-             reference_uri: str | None = None, default_namespace: bool = False) -> bytes:
-    """Enveloped XML-DSig over the whole document (or ``reference_uri``), placed in edXMLHeader if present."""
+             reference_uri: str | None = None, default_namespace: bool = False, tsa: Identity | None = None,
+             timestamp_at: dt.datetime | None = None) -> bytes:
+    """Enveloped XML-DSig over the whole document (or ``reference_uri``), placed in edXMLHeader if present.
+
+    ``xades`` makes it XAdES-BES; with a ``tsa`` too, XAdES-T (a SignatureTimeStamp over SignatureValue).
+    """
     from lxml import etree
     from signxml import DigestAlgorithm, SignatureMethod, XMLSigner
     from signxml.xades import XAdESSigner
@@ -390,8 +394,40 @@ def sign_xml(data: bytes, signer: Identity, *, legacy_sha1: bool = False, xades:
     kwargs: dict[str, Any] = {"key": signer.key_pem, "cert": certs}
     if reference_uri:
         kwargs["reference_uri"] = reference_uri
-    signed = xml_signer.sign(root, **kwargs)
-    return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+    signed = etree.tostring(xml_signer.sign(root, **kwargs), xml_declaration=True, encoding="UTF-8")
+    if xades and tsa is not None:
+        signed = add_signature_timestamp(signed, tsa, timestamp_at)
+    return signed
+
+
+def add_signature_timestamp(signed: bytes, tsa: Identity, at: dt.datetime | None = None) -> bytes:
+    """Turn XAdES-BES into XAdES-T: an RFC 3161 token over the inclusive-C14N SignatureValue element."""
+    import asyncio
+    import base64
+    import hashlib
+
+    from lxml import etree
+    from pyhanko.sign.timestamps import DummyTimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    ns = {"ds": "http://www.w3.org/2000/09/xmldsig#", "xades": "http://uri.etsi.org/01903/v1.3.2#"}
+    root = etree.fromstring(signed, etree.XMLParser(resolve_entities=False, no_network=True))
+    value = root.find(".//ds:Signature/ds:SignatureValue", ns)
+    qualifying = root.find(".//ds:Signature/ds:Object/xades:QualifyingProperties", ns)
+    assert value is not None and qualifying is not None, "not a XAdES signature"
+    digest = hashlib.sha256(etree.tostring(value, method="c14n", exclusive=False, with_comments=False)).digest()
+    stamper = DummyTimeStamper(
+        tsa_cert=tsa.asn1_cert, tsa_key=tsa.asn1_key, fixed_dt=at,
+        certs_to_embed=SimpleCertificateStore.from_certs(
+            [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in tsa.chain[1:]]))
+    token = asyncio.run(stamper.async_timestamp(digest, "sha256"))
+    x = "{" + ns["xades"] + "}"
+    unsigned = etree.SubElement(qualifying, x + "UnsignedProperties")
+    stamp = etree.SubElement(etree.SubElement(unsigned, x + "UnsignedSignatureProperties"), x + "SignatureTimeStamp")
+    etree.SubElement(stamp, "{" + ns["ds"] + "}CanonicalizationMethod",
+                     Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315")
+    etree.SubElement(stamp, x + "EncapsulatedTimeStamp").text = base64.b64encode(token.dump()).decode()
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def minimal_pdf(text: str = "Quyet dinh so 123/QD-UBND") -> bytes:
@@ -463,3 +499,21 @@ def sign_jws(payload: bytes, signer: Identity, *, alg: str | None = None, x5c: b
     if json_form:
         return _json.dumps(_jws.serialize_json([{"protected": header}], payload, key))  # general form
     return _jws.serialize_compact(header, payload, key)
+
+
+def timestamp_pdf(data: bytes, tsa: Identity, field_name: str = "LuuTru") -> bytes:
+    """Append a document timestamp (PAdES-LTA style /DocTimeStamp) as an incremental update."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.timestamps import DummyTimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    stamper = DummyTimeStamper(tsa_cert=tsa.asn1_cert, tsa_key=tsa.asn1_key,
+                               certs_to_embed=SimpleCertificateStore.from_certs(
+                                   [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+                                    for c in tsa.chain[1:]]))
+    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    out = PdfTimeStamper(stamper, field_name=field_name).timestamp_pdf(writer, "sha256")
+    return bytes(out.getvalue())

@@ -29,7 +29,7 @@ from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature, SignXMLException
 from signxml.xades import XAdESVerifier
 
-from .chain import ChainValidator, apply_level
+from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time, check_validity_at_proven_time
 from .policy import Check
 from .report import (
     AlgorithmUse,
@@ -38,6 +38,7 @@ from .report import (
     SignatureReport,
     SubIndication,
 )
+from .timestamps import timestamp_status
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
@@ -46,6 +47,13 @@ DEFAULT_NAMESPACES = {"ds": DS_NS, "xades": XADES_NS, "edXML": EDXML_NS,
                       "soap": "http://schemas.xmlsoap.org/soap/envelope/",
                       "soap12": "http://www.w3.org/2003/05/soap-envelope"}
 ID_ATTRIBUTES = ("Id", "ID", "id")
+_C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+_C14N_METHODS = {  # algorithm -> (exclusive, with comments)
+    _C14N_10: (False, False),
+    _C14N_10 + "#WithComments": (False, True),
+    "http://www.w3.org/2001/10/xml-exc-c14n#": (True, False),
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments": (True, True),
+}
 _ALLOWED_METHODS = frozenset(m for m in SignatureMethod if not m.name.startswith("HMAC"))
 _ALLOWED_DIGESTS = frozenset(DigestAlgorithm)
 
@@ -67,8 +75,7 @@ def parse(data: bytes, max_bytes: int) -> etree._Element:
     docinfo = root.getroottree().docinfo
     if docinfo.internalDTD is not None or docinfo.doctype:
         raise XmlFormatError("XML with a document type declaration (DTD/entities) is refused (XXE, entity bombs)")
-    if any(True for _ in root.iter(etree.Entity)):
-        raise XmlFormatError("XML with entity references is refused")
+    # No DTD means no entity can be declared, and an undeclared reference is already a syntax error.
     return root
 
 
@@ -103,16 +110,10 @@ def _rebuild_in_ds(old: etree._Element) -> etree._Element:
     return new
 
 
-_CANDIDATES = etree.XPath("//*[local-name()='Signature' or local-name()='DigitalSignature']")
-
-
 def normalise_variants(root: etree._Element) -> tuple[etree._Element, list[str]]:
     """Find signatures in all edXML spellings; return the (possibly rewritten) root and notes about it."""
     notes: list[str] = []
-    candidates = _CANDIDATES(root)
-    for element in candidates if isinstance(candidates, list) else []:
-        if not isinstance(element, etree._Element):
-            continue
+    for element in list(root.iter("{*}Signature", "{*}DigitalSignature")):  # tag match in C, any namespace
         qname = etree.QName(element.tag)
         if qname.localname == "Signature" and qname.namespace != DS_NS and any(
             _local(c.tag) == "SignedInfo" for c in element
@@ -181,6 +182,51 @@ def _without_signatures(element: etree._Element) -> etree._Element:
     return clone
 
 
+class _TreeMixin:
+    """Hand signxml the tree we already parsed with our hardened parser instead of a second parse.
+
+    signxml copies the tree before it transforms anything (``_verify_reference``), so sharing the root
+    is safe; what it returns as signed is still only what its references resolved to.
+    """
+
+    target_index = 0  # which top-level signature (document order) this verifier checks
+
+    def get_root(self, data: Any) -> Any:
+        if isinstance(data, etree._Element):
+            return data
+        return super().get_root(data)  # type: ignore[misc]
+
+    def _get_signature(self, root: Any) -> Any:
+        """The N-th top-level signature — also in signxml's private copy, so the enveloped transform
+        removes exactly the signature being verified when a document carries several."""
+        tag = f"{{{DS_NS}}}Signature"
+        if root.tag == tag:
+            return root
+        if self.target_index == 0:  # the first in document order cannot be nested in another signature
+            first = next(root.iter(tag), None)
+            if first is None:
+                raise InvalidInput("signature element not found")
+            return first
+        signatures = top_level_signatures(root)
+        if self.target_index >= len(signatures):
+            raise InvalidInput("signature element not found")
+        return signatures[self.target_index]
+
+
+def top_level_signatures(root: etree._Element) -> list[etree._Element]:
+    """ds:Signature elements not nested in another signature (counter-signatures belong to their parent)."""
+    tag = f"{{{DS_NS}}}Signature"
+    return [s for s in root.iter(tag) if not any(a.tag == tag for a in s.iterancestors())]
+
+
+class _XmlDsig(_TreeMixin, XMLVerifier):
+    pass
+
+
+class _XAdES(_TreeMixin, XAdESVerifier):
+    pass
+
+
 class XmlVerifier:
     """Verifies the XML signatures of one document against a :class:`ChainValidator`."""
 
@@ -215,17 +261,14 @@ class XmlVerifier:
         doc_notes: list[str] = []
         variant_notes = [n for n in notes if n.startswith("Signature element")]
         doc_notes += [n for n in notes if not n.startswith("Signature element")]
-        signatures = list(root.iter(f"{{{DS_NS}}}Signature"))
-        if not signatures:
-            return [], doc_notes
-        payload = etree.tostring(root) if variant_notes else data
-        if len(signatures) > 1:
-            doc_notes.append(f"{len(signatures)} XML signatures found; only the first (document order) is verified")
-        report = self._verify_one(payload, root, signatures[0], must_cover, ns)
-        for note in variant_notes:
-            self._non_conformant(report, note)
-        self._edxml_coverage(root, report)
-        return [report], doc_notes
+        reports = []
+        for index, signature in enumerate(top_level_signatures(root)):
+            report = self._verify_one(root, signature, index, must_cover, ns)
+            for note in variant_notes:
+                self._non_conformant(report, note)
+            self._edxml_coverage(root, report)
+            reports.append(report)
+        return reports, doc_notes
 
     def _non_conformant(self, report: SignatureReport, note: str) -> None:
         level = self.policy.level(Check.NON_CONFORMANT_FORMAT)
@@ -236,15 +279,15 @@ class XmlVerifier:
         elif level.value == "inform":
             report.infos.append(note)
 
-    def _verify_one(self, payload: bytes, root: etree._Element, signature: etree._Element,
+    def _verify_one(self, root: etree._Element, signature: etree._Element, index: int,
                     must_cover: Sequence[str], ns: Mapping[str, str]) -> SignatureReport:
         is_xades = signature.find(".//xades:QualifyingProperties", namespaces={"xades": XADES_NS}) is not None
-        report = SignatureReport(id=signature.get("Id") or "xml-signature-1",
+        report = SignatureReport(id=signature.get("Id") or f"xml-signature-{index + 1}",
                                  format="XAdES-BES" if is_xades else "XMLDSig")
-        if is_xades and signature.find(".//xades:SignatureTimeStamp", namespaces={"xades": XADES_NS}) is not None:
+        timestamp_el = (signature.find(".//xades:UnsignedSignatureProperties/xades:SignatureTimeStamp",
+                                       namespaces={"xades": XADES_NS}) if is_xades else None)
+        if timestamp_el is not None:
             report.format = "XAdES-T"
-            report.infos.append("XAdES-T SignatureTimeStamp present; its token is not validated by this version, "
-                                "so signing time is not proven")
         now = datetime.now(UTC)
         sig_method = signature.find("ds:SignedInfo/ds:SignatureMethod", namespaces={"ds": DS_NS})
         sig_alg = _alg_name(sig_method.get("Algorithm") if sig_method is not None else None)
@@ -280,9 +323,10 @@ class XmlVerifier:
         moment = min(max(now, leaf.not_valid_before_utc), leaf.not_valid_after_utc)
         config = SignatureConfiguration(expect_references=True, signature_methods=_ALLOWED_METHODS,
                                         digest_algorithms=_ALLOWED_DIGESTS, verification_time=moment)
-        verifier: XMLVerifier = XAdESVerifier() if is_xades else XMLVerifier()
+        verifier: _XAdES | _XmlDsig = _XAdES() if is_xades else _XmlDsig()
+        verifier.target_index = index
         try:
-            results: Any = verifier.verify(payload, x509_cert=leaf, expect_config=config,
+            results: Any = verifier.verify(root, x509_cert=leaf, expect_config=config,
                                            id_attribute=None)
         except InvalidDigest as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, f"digest mismatch: {exc}")
@@ -294,6 +338,10 @@ class XmlVerifier:
         except (SignXMLException, ValueError, TypeError) as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"unsupported signature: {exc}")
         results = results if isinstance(results, list) else [results]
+        if timestamp_el is not None:
+            self._signature_timestamp(report, signature, timestamp_el)
+            check_validity_at_proven_time(report, leaf.not_valid_before_utc, leaf.not_valid_after_utc)
+        check_claimed_time(report, self.policy, leaf.not_valid_before_utc, leaf.not_valid_after_utc)
         refs = list(signature.iterfind("ds:SignedInfo/ds:Reference", namespaces={"ds": DS_NS}))
         signed_fragments: list[tuple[str, Any]] = []
         for ref, result in zip(refs, results, strict=False):
@@ -320,11 +368,45 @@ class XmlVerifier:
             report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
         return report
 
+    def _signature_timestamp(self, report: SignatureReport, signature: etree._Element,
+                             timestamp_el: etree._Element) -> None:
+        """Validate a XAdES-T SignatureTimeStamp: an RFC 3161 token over the canonical SignatureValue."""
+        ns = {"ds": DS_NS, "xades": XADES_NS}
+        token = timestamp_el.find("xades:EncapsulatedTimeStamp", namespaces=ns)
+        value = signature.find("ds:SignatureValue", namespaces=ns)
+        method = timestamp_el.find("ds:CanonicalizationMethod", namespaces=ns)
+        c14n_alg = method.get("Algorithm", _C14N_10) if method is not None else _C14N_10
+        problem = None
+        if token is None or not (token.text or "").strip() or value is None:
+            problem = "XAdES SignatureTimeStamp without an EncapsulatedTimeStamp"
+        elif c14n_alg not in _C14N_METHODS:
+            problem = f"XAdES SignatureTimeStamp uses unsupported canonicalisation {c14n_alg}"
+        if problem is None and token is not None and value is not None:
+            exclusive, comments = _C14N_METHODS[c14n_alg]
+            signed_value = etree.tostring(value, method="c14n", exclusive=exclusive, with_comments=comments)
+            try:
+                status = timestamp_status(base64.b64decode("".join((token.text or "").split())), signed_value,
+                                          self.validator)
+            except (ValueError, TypeError, KeyError) as exc:
+                problem = f"XAdES SignatureTimeStamp is not a valid RFC 3161 token: {exc}"
+            else:
+                report.timestamps.append(status)
+                if status.valid and status.trusted:
+                    report.proven_signing_time = status.time
+                    return
+                problem = (f"XAdES SignatureTimeStamp does not validate (valid={status.valid}, "
+                           f"trusted={status.trusted})")
+        holder = ChainResult()
+        apply_level(holder, self.policy, Check.TIMESTAMP_INVALID, Indication.INDETERMINATE,
+                    SubIndication.SIG_CONSTRAINTS_FAILURE, problem or "invalid timestamp")
+        if holder.sub_indication is not None:
+            report.fail(holder.indication, holder.sub_indication, holder.message)
+        report.warnings += holder.warnings
+        report.infos += holder.infos
+
     def _weak(self, report: SignatureReport, alg: AlgorithmUse) -> None:
         size = f" ({alg.key_size} bits)" if alg.key_size else ""
         msg = f"{alg.role} algorithm {alg.name}{size} is weak under policy {self.policy.label}"
-        from .chain import ChainResult
-
         holder = ChainResult()
         apply_level(holder, self.policy, Check.WEAK_ALGORITHM, Indication.INDETERMINATE,
                     SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, msg)

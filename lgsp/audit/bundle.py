@@ -268,10 +268,10 @@ def _verify_heads(
 
 
 def _verify_consistency(bundle: Mapping[str, Any], report: Report, heads: dict[int, SignedTreeHead]) -> None:
-    proofs: dict[tuple[int, int], Any] = {}
+    proofs: dict[tuple[Any, Any], Any] = {}
     for raw in bundle.get("consistency") or []:
         if isinstance(raw, Mapping):
-            proofs[(raw.get("from_size"), raw.get("to_size"))] = raw.get("proof")  # type: ignore[index]
+            proofs[(raw.get("from_size"), raw.get("to_size"))] = raw.get("proof")
     sizes = sorted(heads)
     for old, new in pairwise(sizes):
         name = f"consistency {old}→{new}"
@@ -297,7 +297,11 @@ def _verify_timestamps(report: Report, heads: dict[int, SignedTreeHead], tsa_roo
         return
     from lgsp.audit.tsa import TimestampError, load_certificates, verify_head_token  # pyHanko only if needed
 
-    roots = load_certificates(tsa_roots)
+    try:
+        roots = load_certificates(tsa_roots)
+    except ValueError as exc:
+        report.add("timestamps", False, f"cannot read the TSA root certificate(s): {exc}")
+        return
     for head in stamped:
         try:
             verdict = asyncio.run(verify_head_token(head, roots))
@@ -420,6 +424,8 @@ def _check_selection(bundle: Mapping[str, Any], report: Report, seen: list[int])
     elif outside:
         detail = f"entries {outside[:5]} lie outside the declared range [{start}, {end})"
         report.add("selection", False, detail)
+    elif filters == {"receipt": True}:
+        report.add("selection", True, f"receipt for entr{'y' if len(seen) == 1 else 'ies'} {seen[:5]}")
     elif filters:
         detail = f"filtered export {dict(filters)}: completeness of the selection is not provable"
         report.add("selection", None, detail)
@@ -470,6 +476,9 @@ def verify_bundle(
     known_heads: Sequence[SignedTreeHead] = (),
 ) -> Report:
     """Check everything a bundle claims; never raises on bad input, reports it instead.
+
+    Synchronous (TSA checks run their own event loop): from async code call it via
+    ``asyncio.to_thread``.
 
     ``known_heads`` are heads the auditor obtained earlier (e.g. in receipts); see
     :func:`_verify_known_heads`.

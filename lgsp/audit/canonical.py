@@ -10,6 +10,7 @@ The specification for outside implementers is ``docs/protocols/audit-entry-v1.md
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -33,8 +34,8 @@ __all__ = [
 ENTRY_VERSION = 1
 MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): larger integers are not portable across parsers
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-TIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z", re.ASCII)  # ASCII: no other digits
 
 _REQUIRED_STR = ("message_id", "method", "path")
 _OPTIONAL_STR = ("correlation_id", "client", "service", "user_id", "problem_type")
@@ -73,19 +74,16 @@ def format_time(value: datetime) -> str:
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _jcs_string(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20:
-            out.append(f"\\u{ord(ch):04x}")
-        elif 0xD800 <= ord(ch) <= 0xDFFF:
-            raise CanonicalError("strings must not contain lone UTF-16 surrogates")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    # For strings, RFC 8785 serialisation is exactly what json.dumps(ensure_ascii=False) produces: the
+    # two-character escapes for \b \f \n \r \t " \\, lowercase \u00XX for other controls, everything
+    # else literal. json.dumps runs in C; only lone surrogates (not valid I-JSON) need a separate check.
+    if _SURROGATE.search(s):
+        raise CanonicalError("strings must not contain lone UTF-16 surrogates")
+    return json.dumps(s, ensure_ascii=False)
 
 
 def _jcs(value: Any, where: str) -> str:
@@ -168,7 +166,7 @@ def canonical_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     when = entry.get("time")
     if isinstance(when, datetime):
         out["time"] = format_time(when)
-    elif isinstance(when, str) and TIME_PATTERN.match(when):
+    elif isinstance(when, str) and TIME_PATTERN.fullmatch(when):
         out["time"] = when
     else:
         raise CanonicalError(f"time must be an aware datetime or 'YYYY-MM-DDTHH:MM:SS.ffffffZ', got {when!r}")
@@ -186,7 +184,7 @@ def canonical_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
         value = entry.get(name)
         if value is None and name in _OPTIONAL_HEX:
             out[name] = None
-        elif isinstance(value, str) and _HEX64.match(value):
+        elif isinstance(value, str) and _HEX64.fullmatch(value):
             out[name] = value
         else:
             raise CanonicalError(f"{name} must be 64 lowercase hex digits (SHA-256), got {value!r}")

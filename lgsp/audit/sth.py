@@ -127,7 +127,7 @@ class SignedTreeHead:
             raise HeadVerificationError("root_hash must be hex") from exc
         if len(root) != HASH_SIZE:
             raise HeadVerificationError("root_hash must be a 32-byte SHA-256 hash")
-        if not isinstance(timestamp, str) or not TIME_PATTERN.match(timestamp):
+        if not isinstance(timestamp, str) or not TIME_PATTERN.fullmatch(timestamp):
             raise HeadVerificationError(f"timestamp must be 'YYYY-MM-DDTHH:MM:SS.ffffffZ', got {timestamp!r}")
         if not isinstance(key_id, str):
             raise HeadVerificationError("key_id must be a string")

@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from lgsp.cli.common import console, engine_from_settings, fail
+from lgsp.delivery.cli import app as deliveries_app
 from lgsp.settings import Settings
 
 app = typer.Typer(help="lgsp: integration bus and open-data gateway.", no_args_is_help=True,
@@ -29,6 +30,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(deliveries_app, name="deliveries")
 
 
 @app.command()

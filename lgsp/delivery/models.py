@@ -55,6 +55,9 @@ class OutboxMessage(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     content_type: Mapped[str] = mapped_column(String(200))
     payload_sha256: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 of the client's request: a reused Idempotency-Key must come with the same request. Differs
+    #: from ``payload_sha256`` when lgsp normalises the request before storing it (defaults filled in).
+    request_sha256: Mapped[str] = mapped_column(String(64))
     ordering_key: Mapped[str | None] = mapped_column(String(200))
     client_id: Mapped[str | None] = mapped_column(String(100))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))

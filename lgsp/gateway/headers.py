@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 HOP_BY_HOP = frozenset({
@@ -34,4 +35,10 @@ def valid_message_id(value: str | None) -> str:
             return str(uuid.UUID(value))
         except ValueError:
             pass
-    return str(uuid.uuid4())
+    # A version-4 UUID from the process's PRNG: message ids must be unique, not secret, and this avoids a
+    # getrandom() system call per request.
+    return str(uuid.UUID(int=random.getrandbits(128) & _V4_MASK | _V4_BITS))
+
+
+_V4_MASK = ~(0xF000 << 64 | 0xC000 << 48) & (2**128 - 1)
+_V4_BITS = 0x4000 << 64 | 0x8000 << 48

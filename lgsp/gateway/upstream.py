@@ -7,6 +7,9 @@ methods the service declares idempotent and only when the request body is replay
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -29,6 +32,9 @@ class _RetryableStatus(Exception):
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         super().__init__(f"provider answered {response.status}")
         self.response = response
+
+
+_RETRYABLE = (aiohttp.ClientConnectionError, TimeoutError, _RetryableStatus)
 
 
 class Upstream:
@@ -83,16 +89,12 @@ class Upstream:
             return response
 
         try:
-            async for trying in AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=wait_random_exponential(multiplier=service.retry_backoff_seconds,
-                                             max=max(service.retry_backoff_seconds * 8, 0.001)),
-                retry=retry_if_exception_type((aiohttp.ClientConnectionError, TimeoutError,
-                                               _RetryableStatus)),
-                reraise=True,
-            ):
-                with trying:
-                    response = await attempt()
+            try:
+                response = await attempt()  # the common case pays nothing for the retry machinery
+            except _RETRYABLE as first_failure:
+                if attempts == 1:
+                    raise
+                response = await self._retry(attempt, attempts, service.retry_backoff_seconds, first_failure)
         except Exception as exc:
             if request.body_error is not None:  # the caller's body was at fault, not the provider
                 self.breakers.release(provider)
@@ -103,6 +105,21 @@ class Upstream:
         else:
             self.breakers.record_success(provider)
         return response
+
+    @staticmethod
+    async def _retry(attempt: Callable[[], Awaitable[aiohttp.ClientResponse]], attempts: int, backoff: float,
+                     first_failure: BaseException) -> aiohttp.ClientResponse:
+        """Attempts 2..n with exponential backoff and jitter (tenacity), after a retryable first failure."""
+        await asyncio.sleep(backoff * random.random())  # jittered pause before the first retry
+        async for trying in AsyncRetrying(
+            stop=stop_after_attempt(attempts - 1),
+            wait=wait_random_exponential(multiplier=backoff, max=max(backoff * 8, 0.001)),
+            retry=retry_if_exception_type(_RETRYABLE),
+            reraise=True,
+        ):
+            with trying:
+                return await attempt()
+        raise first_failure  # pragma: no cover - AsyncRetrying either returns or reraises
 
     def _classify(self, exc: Exception, exchange: Exchange, provider: str) -> Exception:
         """Map a failed call to the problem the caller gets, and count it against the provider."""

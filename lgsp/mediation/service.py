@@ -146,7 +146,7 @@ class SoapService:
                     del _cache[old]
                 service = cls(resolved, allowed_root=root)
                 _cache[key] = service
-            _recent[fast_key] = (now, service)
+            _recent[fast_key] = (time.monotonic(), service)
             return service
 
     @staticmethod

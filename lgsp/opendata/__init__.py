@@ -13,6 +13,7 @@ from .errors import (
     SchemaViolation,
     SourceUnavailable,
 )
+from .jobs import due_specs, run_due
 from .pipeline import PipelineConfig, RunResult, run_dataset, run_many
 from .spec import DatasetSpec, SpecError, load_specs, spec_from_dict
 from .status import DatasetStatus, dataset_status
@@ -32,8 +33,10 @@ __all__ = [
     "SourceUnavailable",
     "SpecError",
     "dataset_status",
+    "due_specs",
     "load_specs",
     "run_dataset",
+    "run_due",
     "run_many",
     "spec_from_dict",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -54,6 +55,26 @@ async def fetch(spec: DatasetSpec, gateway_url: str, token: str | None,
         raise SourceUnavailable(
             f"source {spec.source_service} unreachable: {exc.__class__.__name__}: {exc}", {"url": url}
         ) from exc
+
+
+async def client_credentials_token(gateway_url: str, client_id: str, client_secret: str,
+                                   read_timeout: float = 30.0) -> str:
+    """A fresh access token from the gateway's OAuth2 token endpoint (client-credentials grant), so
+    lgsp's publisher reads sources as a registered client like any other, audited and authorised."""
+    url = f"{gateway_url.rstrip('/')}/oauth/token"
+    basic = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=read_timeout)) as session,
+            session.post(url, data={"grant_type": "client_credentials"}, headers={"Authorization": basic}) as response,
+        ):
+            body = await response.json(content_type=None)
+            if response.status != 200 or "access_token" not in body:
+                raise SourceUnavailable(f"gateway refused a token for client {client_id}: HTTP {response.status}",
+                                        {"url": url, "status": response.status, "body": body})
+            return str(body["access_token"])
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise SourceUnavailable(f"gateway token endpoint unreachable: {exc}", {"url": url}) from exc
 
 
 def parse_rows(spec: DatasetSpec, fetched: Fetched) -> list[Row]:

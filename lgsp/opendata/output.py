@@ -38,7 +38,9 @@ def write_csv(fields: list[str], rows: list[Row]) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(fields)
-    writer.writerows([_cell(row.get(f)) for f in fields] for row in rows)
+    # csv writes None as "" and numbers with str(); only booleans need our spelling.
+    writer.writerows([_cell(v) if isinstance(v, bool) else v for v in (row.get(f) for f in fields)]
+                     for row in rows)
     return buffer.getvalue().encode("utf-8")
 
 

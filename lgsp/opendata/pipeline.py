@@ -6,6 +6,8 @@ module; a failing step raises an :class:`OpenDataError` whose report lands in th
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -15,10 +17,10 @@ from typing import Any
 
 from .ckan import CkanClient, CkanTarget
 from .errors import OpenDataError
-from .fetch import fetch, parse_rows
+from .fetch import client_credentials_token, fetch, parse_rows
 from .output import build_artifacts, content_hash
 from .personal import deidentify, ensure_no_personal_data
-from .publish import Provenance, publish
+from .publish import Provenance, publish, unchanged_source
 from .spec import DatasetSpec
 from .validate import validate_rows
 
@@ -55,7 +57,16 @@ class PipelineConfig:
     gateway_url: str
     ckan: CkanTarget
     source_token: str | None = None
+    source_client: tuple[str, str] | None = None  # (client_id, secret): get a token from the gateway
     hash_key: bytes = b"lgsp-opendata"  # keyed hash for "hash" personal fields; set per deployment
+
+
+def source_fingerprint(spec: DatasetSpec, config: PipelineConfig, body: bytes) -> str:
+    """Hash of everything the published bytes depend on: the source body, the schema and personal
+    rules, the published fields and the pseudonymisation key (hashed, never stored)."""
+    rules = json.dumps({"schema": spec.table_schema, "fields": spec.published_fields,
+                        "key": hashlib.sha256(config.hash_key).hexdigest(), "v": 1}, sort_keys=True)
+    return hashlib.sha256(rules.encode() + b"\0" + body).hexdigest()
 
 
 async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool = False,
@@ -74,7 +85,20 @@ async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool 
 
     try:
         t = time.perf_counter()
-        fetched = await fetch(spec, config.gateway_url, config.source_token)
+        token = config.source_token
+        if config.source_client:
+            token = await client_credentials_token(config.gateway_url, *config.source_client)
+        fetched = await fetch(spec, config.gateway_url, token)
+        source_hash = source_fingerprint(spec, config, fetched.body)
+        step = "ckan"
+        current = await asyncio.to_thread(client.show_or_none, "package_show", spec.slug)
+        if unchanged_source(current, spec, source_hash) and not force:
+            assert current is not None
+            result.status, result.dataset_id = "unchanged", current["id"]
+            result.rows, result.content_hash = int(current.get("lgsp_row_count") or 0), current["lgsp_content_hash"]
+            mark("fetch", t)
+            return result
+        step = "fetch"
         rows = parse_rows(spec, fetched)
         t = mark("fetch", t)
         step = "scan"
@@ -92,8 +116,9 @@ async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool 
         t = mark("write", t)
         step = "upload"
         provenance = Provenance(result.run_id, result.rows, result.content_hash,
-                                fetched.audit_index or fetched.message_id)
-        outcome = await asyncio.to_thread(publish, client, spec, artifacts, provenance, force=force)
+                                fetched.audit_index or fetched.message_id, source_hash)
+        outcome = await asyncio.to_thread(publish, client, spec, artifacts, provenance, force=force,
+                                          current=current, shown=True)
         mark("upload", t)
         result.status, result.dataset_id = outcome.status, outcome.dataset_id
         if outcome.flagged:
@@ -102,8 +127,8 @@ async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool 
         result.status, result.message, result.report = exc.status, str(exc), {"step": step, **exc.report}
     finally:
         result.api_calls = client.calls
-    if result.ok and not result.message:
-        result.message = f"{result.status}: {result.rows} rows, sha256 {result.content_hash}"
+        if result.ok and not result.message:
+            result.message = f"{result.status}: {result.rows} rows, sha256 {result.content_hash}"
     return result
 
 

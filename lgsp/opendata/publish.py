@@ -38,6 +38,7 @@ class Provenance:
     row_count: int
     content_hash: str
     audit_index: str | None = None
+    source_hash: str = ""  # hash of the source bytes + curation rules; lets an unchanged run stop early
 
 
 @dataclass
@@ -114,13 +115,29 @@ def is_up_to_date(current: dict[str, Any], expected_metadata_hash: str, provenan
     return all(by_name.get(a.name, {}).get("hash") == a.sha256 for a in artifacts)
 
 
+def unchanged_source(current: dict[str, Any] | None, spec: DatasetSpec, source_hash: str) -> bool:
+    """True when CKAN already holds what these exact source bytes would produce under the same rules
+    and metadata, untouched by hand -- so the run can stop before scanning and validating again."""
+    return (
+        current is not None
+        and bool(source_hash)
+        and current.get("lgsp_source_hash") == source_hash
+        and bool(current.get("lgsp_content_hash"))
+        and current.get("lgsp_metadata_hash") == metadata_hash(dataset_metadata(spec))
+        and hand_edit_report(current) is None
+    )
+
+
 def publish(client: CkanClient, spec: DatasetSpec, artifacts: list[Artifact], provenance: Provenance,
-            *, force: bool = False) -> PublishOutcome:
-    """Make CKAN hold ``artifacts`` under ``spec.slug`` with provenance; see the module docstring."""
+            *, force: bool = False, current: dict[str, Any] | None = None,
+            shown: bool = False) -> PublishOutcome:
+    """Make CKAN hold ``artifacts`` under ``spec.slug`` with provenance; see the module docstring.
+    ``shown=True`` means ``current`` is the package_show answer the caller already fetched."""
     start_calls = client.calls
     metadata = dataset_metadata(spec)
     expected_hash = metadata_hash(metadata)
-    current = client.show_or_none("package_show", spec.slug)
+    if not shown:
+        current = client.show_or_none("package_show", spec.slug)
     flagged: dict[str, Any] | None = None
 
     if current is None:
@@ -162,6 +179,7 @@ def publish(client: CkanClient, spec: DatasetSpec, artifacts: list[Artifact], pr
         "lgsp_row_count": provenance.row_count,
         "lgsp_audit_index": provenance.audit_index or "",
         "lgsp_published_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lgsp_source_hash": provenance.source_hash,
         "lgsp_content_hash": provenance.content_hash,
         "modified": datetime.now(UTC).strftime("%Y-%m-%d"),
     })

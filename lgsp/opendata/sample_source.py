@@ -95,3 +95,23 @@ def create_app(state: SourceState | None = None) -> Starlette:
     app = Starlette(routes=[Route("/services/" + SERVICE_ID + "/{path:path}", service)])
     app.state.source = state
     return app
+
+
+def main() -> None:
+    """``python -m lgsp.opendata.sample_source --port 8801 [--rows N] [--token T]`` for the demo."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="sample department service: Cần Thơ air quality")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8801)
+    parser.add_argument("--rows", type=int, default=240)
+    parser.add_argument("--token", default=None, help="require this bearer token")
+    args = parser.parse_args()
+    uvicorn.run(create_app(SourceState(rows=args.rows, token=args.token)), host=args.host, port=args.port,
+                log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

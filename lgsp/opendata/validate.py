@@ -6,6 +6,9 @@ already looked at them). Failures become a report listing data row, field and me
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from typing import Any
 
 from frictionless import Resource, Schema
@@ -20,9 +23,44 @@ MAX_ERRORS = 200
 
 def frictionless_schema(spec: DatasetSpec) -> Schema:
     fields = [{k: v for k, v in f.items() if k not in LGSP_FIELD_KEYS} for f in spec.table_schema["fields"]]
-    descriptor = {k: v for k, v in spec.table_schema.items() if k != "fields"}
+    # primaryKey is checked by duplicate_keys(): frictionless's own check costs more than all the
+    # type and constraint checks together (it re-reads every key cell through its row proxy).
+    descriptor = {k: v for k, v in spec.table_schema.items() if k not in ("fields", "primaryKey")}
     descriptor["fields"] = fields
     return Schema.from_descriptor(descriptor)
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+
+
+def _as_csv(names: list[str], rows: list[Row]) -> bytes:
+    """Rows as CSV bytes: frictionless validates a byte stream about a third faster than inline rows
+    (it deep-copies inline data into its report), and a JSON source then gets the same cell parsing
+    as a CSV one."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows([_cell(row.get(name)) for name in names] for row in rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def duplicate_keys(spec: DatasetSpec, rows: list[Row]) -> list[dict[str, Any]]:
+    """Rows whose primary key repeats an earlier row's (Table Schema ``primaryKey`` uniqueness)."""
+    key = spec.table_schema.get("primaryKey")
+    if not key:
+        return []
+    names = [key] if isinstance(key, str) else list(key)
+    seen: dict[tuple[str, ...], int] = {}
+    errors = []
+    for number, row in enumerate(rows, start=1):
+        value = tuple(str(row.get(n)) for n in names)
+        if value in seen:
+            errors.append({"row": number, "field": ",".join(names), "type": "primary-key",
+                           "message": f"row {number} repeats the primary key of row {seen[value]}"})
+        else:
+            seen[value] = number
+    return errors
 
 
 def validate_rows(spec: DatasetSpec, rows: list[Row]) -> None:
@@ -31,12 +69,15 @@ def validate_rows(spec: DatasetSpec, rows: list[Row]) -> None:
     if not rows:
         raise SchemaViolation(f"dataset {spec.slug}: the source returned no rows", {"errors": []})
     missing = [name for name in names if name not in rows[0]]
-    data: list[list[Any]] = [names, *([row.get(name) for name in names] for row in rows)]
-    report = Resource(data=data, schema=frictionless_schema(spec)).validate(limit_errors=MAX_ERRORS)
-    if report.valid and not missing:
+    resource = Resource(data=_as_csv(names, rows), format="csv", encoding="utf-8",
+                        schema=frictionless_schema(spec))
+    report = resource.validate(limit_errors=MAX_ERRORS)
+    duplicates = duplicate_keys(spec, rows)
+    if report.valid and not missing and not duplicates:
         return
     errors = [{"row": None, "field": name, "type": "missing-field", "message": f"field {name} absent"}
               for name in missing]
+    errors += duplicates[:MAX_ERRORS]
     for task in report.tasks:
         for error in task.errors:
             row_number = getattr(error, "row_number", None)

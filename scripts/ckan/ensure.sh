@@ -11,6 +11,8 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 mkdir -p "$CKAN_DIR"
+exec 9>"$CKAN_DIR/.lock"; flock 9   # one ensure/start/stop at a time per checkout
+mkdir -p "$CKAN_DIR"
 
 # ---- 1. the venv -------------------------------------------------------------------------------------
 want="ckan=$CKAN_VERSION scheming=$SCHEMING_VERSION dcat=$DCAT_VERSION gunicorn=$GUNICORN_VERSION $(cat "$ROOT/ckan_ext/pyproject.toml" | sha256sum | cut -c1-16)"
@@ -19,7 +21,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   command -v pg_config >/dev/null || { log "installing libpq-dev (psycopg2 builds against it)"; apt-get install -y -q libpq-dev >/dev/null; }
   if [[ ! -x "$CKAN_VENV/bin/python" ]]; then
     log "creating $CKAN_VENV"
-    python3.11 -m venv "$CKAN_VENV"
+    "$(command -v python3.11 || command -v python3)" -m venv "$CKAN_VENV"   # CKAN 2.12 needs Python >= 3.10
   fi
   UV="$ROOT/.venv/bin/uv"
   if [[ ! -x "$UV" ]]; then

@@ -2,6 +2,8 @@
 # Stop CKAN and the Solr stand-in by the process ids recorded in var/ckan/*.pid (no name matching).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+mkdir -p "$CKAN_DIR"
+exec 9>"$CKAN_DIR/.lock"; flock 9   # one ensure/start/stop at a time per checkout
 for name in ckan solr; do
   pidfile="$CKAN_DIR/$name.pid"
   [[ -f "$pidfile" ]] || continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,32 +25,46 @@ def _create_tables(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """URL of a fresh database lgsp_t_merkle_<random>, dropped at the end of the session."""
-    name = f"lgsp_t_merkle_{secrets.token_hex(4)}"
+def pg_database_factory() -> Iterator[Callable[[], str]]:
+    """Creates fresh databases lgsp_t_merkle_<random> on demand; all are dropped at session end."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"lgsp_t_merkle_{secrets.token_hex(4)}"
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception as exc:
+            reason = f"PostgreSQL at {PG_ADMIN_URL} is unreachable ({type(exc).__name__}: {exc})"
+            if os.environ.get("LGSP_REQUIRE_SERVICES") == "1":
+                pytest.fail(reason + " and LGSP_REQUIRE_SERVICES=1")
+            pytest.skip(reason)
+        created.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        reason = f"PostgreSQL at {PG_ADMIN_URL} is unreachable ({type(exc).__name__}: {exc})"
-        if os.environ.get("LGSP_REQUIRE_SERVICES") == "1":
-            pytest.fail(reason + " and LGSP_REQUIRE_SERVICES=1")
-        pytest.skip(reason)
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield create
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if created:
+            with admin.connect() as conn:
+                for name in created:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
-def _engine(request: pytest.FixtureRequest, directory: Path) -> Iterator[Engine]:
+@pytest.fixture(scope="session")
+def pg_database(pg_database_factory: Callable[[], str]) -> str:
+    """URL of a database for function-scoped tests (each empties its tables on teardown)."""
+    return pg_database_factory()
+
+
+def _engine(request: pytest.FixtureRequest, directory: Path, pg_fixture: str) -> Iterator[Engine]:
     if request.param == "sqlite":
         eng = create_engine(f"sqlite:///{directory / 'audit.db'}")
     else:
-        eng = create_engine(request.getfixturevalue("pg_database"))
+        pg = request.getfixturevalue(pg_fixture)
+        eng = create_engine(pg() if callable(pg) else pg)
     _create_tables(eng)
     try:
         yield eng
@@ -62,10 +76,10 @@ def _engine(request: pytest.FixtureRequest, directory: Path) -> Iterator[Engine]
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An engine with an empty audit_tree_nodes table, on SQLite and on PostgreSQL."""
-    yield from _engine(request, tmp_path)
+    yield from _engine(request, tmp_path, "pg_database")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def shared_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """Like ``engine`` but shared by a module's tests: for read-only use (tamper copies, not the store)."""
-    yield from _engine(request, tmp_path_factory.mktemp("audit"))
+    yield from _engine(request, tmp_path_factory.mktemp("audit"), "pg_database_factory")

@@ -330,3 +330,20 @@ def test_range_proofs_refuse_filters_and_gaps(sql_log: SampleLog) -> None:
     gappy = sql_log.entries[:3] + sql_log.entries[4:8]
     with pytest.raises(BundleError, match="consecutive entries: got 4, expected 3"):
         build_bundle(gappy, sql_log.heads, sql_log.store, sql_log.keyring, proofs="range")
+
+
+def test_offline_verifier_does_not_even_import_a_database_layer(tmp_path: Path, bundle: dict[str, Any]) -> None:
+    """`lgsp-audit-verify` must run where only the bundle is: no SQLAlchemy, no driver, no settings."""
+    import subprocess
+    import sys
+
+    path = _write(tmp_path, bundle)
+    code = (
+        "import sys; from lgsp.audit.offline_verify import main; rc = main([sys.argv[1], '--quiet']); "
+        "loaded = [m for m in ('sqlalchemy', 'psycopg', 'sqlite3', 'httpx', 'aiohttp') if m in sys.modules]; "
+        "print('LOADED', loaded); sys.exit(rc)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "LGSP_DATABASE_URL": "postgresql://nowhere.invalid/none"}
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "LOADED []" in done.stdout

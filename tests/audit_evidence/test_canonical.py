@@ -79,6 +79,9 @@ def test_one_field_changed_changes_the_leaf() -> None:
         ({"time": datetime(2026, 1, 1)}, "timezone-aware"),
         ({"time": "2026-01-01T00:00:00Z"}, "time must be"),
         ({"request_sha256": "ABC"}, "64 lowercase hex"),
+        ({"request_sha256": EMPTY_SHA + "\n"}, "64 lowercase hex"),
+        ({"time": "2026-11-26T08:30:00.000005Z\n"}, "time must be"),
+        ({"time": "２026-11-26T08:30:00.000005Z"}, "time must be"),  # a fullwidth digit
         ({"message_id": ""}, "message_id must be a non-empty string"),
         ({"status": True}, "status must be an integer"),
         ({"index": -1}, "index must be between"),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy.exc import IntegrityError
 
 from lgsp.audit.merkle import (
     ProofError,
@@ -17,6 +20,7 @@ from lgsp.audit.merkle import (
     verify_inclusion,
 )
 from lgsp.audit.tree_store import AuditTreeNode, MemoryTreeStore, SqlTreeStore, TreeStoreError
+from lgsp.store.base import Base
 
 LEAVES = [leaf_hash(f"entry {i}".encode()) for i in range(133)]
 
@@ -107,3 +111,34 @@ def test_missing_nodes_are_reported_not_guessed(engine: Engine) -> None:
     store.append(LEAVES[:8], start_index=0)
     with pytest.raises(KeyError, match="missing"):
         store.get_nodes([(0, 3), (0, 8)])
+
+
+def test_two_sequencers_racing_on_postgresql_cannot_both_append(pg_database_factory: Callable[[], str]) -> None:
+    """Belt and braces under the advisory lock: the primary key refuses a second leaf 0.
+
+    PostgreSQL only: SQLite already admits one writer per database file at a time.
+    """
+    engine = create_engine(pg_database_factory())
+    Base.metadata.create_all(engine, tables=[AuditTreeNode.__table__])  # type: ignore[list-item]
+    store = SqlTreeStore(engine)
+    errors: list[BaseException] = []
+    with engine.connect() as first:
+        tx = first.begin()
+        store.append(LEAVES[:3], start_index=0, connection=first)
+
+        def second_writer() -> None:
+            try:
+                store.append(LEAVES[3:6], start_index=0)  # believes the tree is still empty
+            except Exception as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(0.3)  # give it time to block on the first writer's uncommitted rows
+        tx.commit()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], IntegrityError | TreeStoreError), errors
+    assert store.size() == 3
+    assert root_hash(store, 3) == root_hash(MemoryTreeStore(LEAVES[:3]), 3)
+    engine.dispose()

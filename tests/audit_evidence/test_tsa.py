@@ -105,3 +105,14 @@ async def test_offline_verifier_checks_tokens_in_a_bundle(
     other_root = tmp_path / "other.pem"
     other_root.write_bytes(TestTsa().root_pem)
     assert await asyncio.to_thread(run, bundle, "--tsa-root", str(other_root)) == 1
+
+
+def test_unreadable_tsa_root_is_a_failed_check_not_a_crash() -> None:
+    log = SampleLog()
+    log.append(3)
+    log.heads.append(log.sign_head().with_tsa_token(b"\x30\x00"))
+    log.heads.pop(0)
+    bundle = build_bundle(log.entries, log.heads, log.store, log.keyring)
+    report = verify_bundle(bundle, log.keyring, tsa_roots=b"-----BEGIN CERTIFICATE-----\nnope\n")
+    assert not report.passed
+    assert any("cannot read the TSA root" in c.detail for c in report.failures)

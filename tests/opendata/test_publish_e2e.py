@@ -59,9 +59,16 @@ async def test_unchanged_data_makes_no_new_version_and_changed_data_updates_in_p
 
     again = await run_dataset(spec, config)
     assert again.status == "unchanged" and again.api_calls == 1  # one package_show, no writes
+    assert "validate" not in again.timings  # same source bytes + same rules: stopped early
     after = show(ckan.url, spec.slug)
     assert after["metadata_modified"] == before["metadata_modified"]
     assert len(remote(ckan.admin).action.package_activity_list(id=spec.slug)) == activities
+
+    stricter = dataclasses.replace(spec, table_schema={**spec.table_schema, "fields": [
+        {**f, "personal": "drop"} if f["name"] == "operator_phone" else f for f in spec.table_schema["fields"]]})
+    rules_changed = await run_dataset(stricter, config)  # same source bytes, new curation rules
+    assert rules_changed.status == "updated" and rules_changed.content_hash != first.content_hash
+    assert b"operator_phone" not in download(show(ckan.url, spec.slug)["resources"][0]["url"])
 
     source[1].version = 2  # the department's readings change
     changed = await run_dataset(spec, config)
@@ -98,3 +105,13 @@ async def test_csv_source_publishes_the_same_content_as_json(
                              if r["format"] == "CSV"))
     json_body = download(next(r["url"] for r in show(ckan.url, spec.slug)["resources"] if r["format"] == "CSV"))
     assert csv_body == json_body and csv_run.rows == json_run.rows
+
+
+async def test_dataset_page_shows_provenance_in_vietnamese_and_english(
+        ckan: Ckan, spec: DatasetSpec, config: PipelineConfig) -> None:
+    result = await run_dataset(spec, config)
+    page_vi = download(f"{ckan.url}/dataset/{spec.slug}").decode()
+    assert 'id="lgsp-provenance"' in page_vi and "Nguồn gốc dữ liệu" in page_vi
+    assert str(result.content_hash) in page_vi and spec.source_service in page_vi
+    page_en = download(f"{ckan.url}/en/dataset/{spec.slug}").decode()
+    assert "Provenance" in page_en and "Do not edit by hand" in page_en

@@ -75,12 +75,14 @@ def test_schema_report_lists_rows_and_fields(spec: DatasetSpec) -> None:
     rows = readings(SourceState(rows=60, mode="invalid"))
     rows[10]["aqi"] = 900
     del rows[20]["station_name"]
+    rows[30] = {**rows[30], "station_id": rows[29]["station_id"], "measured_at": rows[29]["measured_at"]}
     with pytest.raises(SchemaViolation) as exc:
         validate_rows(spec, rows)
     found = {(e["row"], e["field"], e["type"]) for e in exc.value.report["errors"]}
     assert (4, "pm25", "type-error") in found and (54, "pm25", "type-error") in found
     assert (11, "aqi", "constraint-error") in found
     assert (21, "station_name", "constraint-error") in found
+    assert (31, "station_id,measured_at", "primary-key") in found
     with pytest.raises(SchemaViolation, match="no rows"):
         validate_rows(spec, [])
 

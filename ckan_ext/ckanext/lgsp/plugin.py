@@ -13,6 +13,7 @@ from ckan.plugins import toolkit as tk
 from . import actions, auth, validators
 
 
+@tk.blanket.config_declarations
 class LgspPlugin(p.SingletonPlugin, DefaultTranslation):
     p.implements(p.IConfigurer)
     p.implements(p.IValidators)

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("content_type", sa.String(length=200), nullable=False),
         sa.Column("payload_sha256", sa.String(length=64), nullable=False),
+        sa.Column("request_sha256", sa.String(length=64), nullable=False),
         sa.Column("ordering_key", sa.String(length=200), nullable=True),
         sa.Column("client_id", sa.String(length=100), nullable=True),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),

@@ -193,3 +193,82 @@ def test_dtd_and_entities_in_signed_xml_are_format_failure(verifier: Verifier, p
 def test_malformed_xml_is_format_failure(verifier: Verifier) -> None:
     report = verifier.verify(b"\x00\x01\x02\x03<?xml version='1.0'?><edXML>", "application/xml")
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+
+
+def test_xades_t_timestamp_proves_the_signing_time(verifier: Verifier, pki: TestPki) -> None:
+    report = verifier.verify(sign_xml(edxml_document(), pki.good, xades=True, tsa=pki.tsa))
+    assert report.passed, report.render_text()
+    sig = report.signatures[0]
+    assert sig.format == "XAdES-T"
+    assert sig.timestamps[0].valid and sig.timestamps[0].trusted and "LGSP Test TSA" in (sig.timestamps[0].tsa or "")
+    assert sig.proven_signing_time == sig.timestamps[0].time
+
+
+def test_xades_t_signer_expired_before_the_timestamp_fails(verifier: Verifier, pki: TestPki) -> None:
+    report = verifier.verify(sign_xml(edxml_document(), pki.expired, xades=True, tsa=pki.tsa))
+    assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
+
+
+def test_xades_t_timestamp_from_an_untrusted_tsa(verifier: Verifier, pki: TestPki) -> None:
+    report = verifier.verify(sign_xml(edxml_document(), pki.good, xades=True, tsa=pki.untrusted))
+    assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE)
+    assert report.signatures[0].proven_signing_time is None
+
+
+def test_xades_t_timestamp_over_other_bytes_is_rejected(verifier: Verifier, pki: TestPki) -> None:
+    # A genuine token lifted from another signature: its imprint does not match this SignatureValue.
+    first = sign_xml(edxml_document(), pki.good, xades=True, tsa=pki.tsa)
+    second = sign_xml(edxml_document(200), pki.good, xades=True, tsa=pki.tsa)
+    token = re.compile(rb"<xades:EncapsulatedTimeStamp>[^<]+</xades:EncapsulatedTimeStamp>")
+    stolen = token.search(second)
+    assert stolen
+    report = verifier.verify(token.sub(stolen.group(0), first))
+    assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE)
+    assert report.signatures[0].timestamps[0].valid is False
+
+
+def test_every_signature_of_a_document_is_verified(verifier: Verifier, pki: TestPki) -> None:
+    # Person and organisation both sign the SOAP body: two top-level signatures, two reports.
+    twice = sign_xml(sign_xml(SOAP, pki.good, reference_uri="#body"), pki.ec, reference_uri="#body")
+    report = verifier.verify(twice, must_cover=SOAP_BODY)
+    assert report.passed, report.render_text()
+    assert len(report.signatures) == 2
+    assert ["Nguyen Van A" in (s.signer.subject if s.signer else "") for s in report.signatures] == [True, False]
+    forged = verifier.verify(twice.replace(b"<SoTien>150000<", b"<SoTien>1<"), must_cover=SOAP_BODY)
+    assert [s.sub_indication for s in forged.signatures] == [SubIndication.HASH_FAILURE] * 2
+
+
+def test_utf8_bom_is_accepted(verifier: Verifier, pki: TestPki) -> None:
+    assert verifier.verify(b"\xef\xbb\xbf" + sign_xml(edxml_document(), pki.good)).passed
+
+
+def test_revocation_service_down_is_try_later_end_to_end(trust, pki: TestPki, responder) -> None:
+    signed = sign_xml(edxml_document(), pki.good)
+    responder.ocsp_up = responder.crl_up = False
+    report = Verifier(trust, Policy()).verify(signed)
+    assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
+    soft = Verifier(trust, Policy().with_levels(revocation_available="warn")).verify(signed)
+    assert soft.passed and any("soft-fail" in w for w in soft.signatures[0].warnings)
+
+
+def test_packet_and_its_attached_pdfs_are_all_verified(verifier: Verifier, pki: TestPki) -> None:
+    import base64
+
+    from signing.edxml import attachments
+    from signing.testing import minimal_pdf, sign_pdf
+
+    good_pdf = base64.b64encode(sign_pdf(minimal_pdf(), pki.good)).decode()
+    revoked_pdf = base64.b64encode(sign_pdf(minimal_pdf(), pki.revoked)).decode()
+    second = ("<Attachment><ContentId>cid:att-2</ContentId><AttachmentName>phu-luc.pdf</AttachmentName>"
+              f"<ContentType>application/pdf</ContentType><ContentTransferEncoded>{revoked_pdf}"
+              "</ContentTransferEncoded></Attachment>")
+    doc = (edxml_document().replace(b"JVBERi0xLjQK", good_pdf.encode())
+           .replace(b"</AttachmentEncoded>", second.encode() + b"</AttachmentEncoded>"))
+    assert [(a.content_id, a.is_pdf) for a in attachments(doc)] == [("att-1", True), ("att-2", True)]
+    packet, pdfs = verifier.verify_packet(sign_xml(doc, pki.good))
+    assert packet.passed
+    assert pdfs["quyet-dinh.pdf"].passed
+    assert pdfs["phu-luc.pdf"].sub_indication is SubIndication.REVOKED_NO_POE
+    broken = doc.replace(good_pdf.encode()[:40], b"!!!!" + good_pdf.encode()[4:40])
+    _, pdfs = verifier.verify_packet(broken)
+    assert pdfs["quyet-dinh.pdf"].sub_indication is SubIndication.FORMAT_FAILURE

@@ -128,3 +128,11 @@ def test_embedded_jwk_is_never_trusted(verifier: Verifier, pki: TestPki) -> None
 def test_malformed_jws_is_format_failure(verifier: Verifier, token: bytes) -> None:
     report = verifier.verify(token, "application/jose")
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+
+
+def test_claimed_iat_outside_validity_is_flagged(verifier: Verifier, pki: TestPki) -> None:
+    # 2000-01-01 is long before the signer certificate's validity: warned (default level), not failed
+    old = json.dumps({"iat": 946684800}).encode()
+    report = verifier.verify(sign_jws(old, pki.ec).encode())
+    assert report.passed
+    assert any("claimed signing time" in w for w in report.signatures[0].warnings)

@@ -101,6 +101,26 @@ def test_endpoint_multipart_upload_of_a_failing_pdf(api_url: str, pki: TestPki) 
     assert "Result:   INDETERMINATE / NO_CERTIFICATE_CHAIN_FOUND" in text.text
 
 
+def test_endpoint_must_cover_for_a_body_only_soap_signature(api_url: str, pki: TestPki) -> None:
+    soap = (b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body Id="b">'
+            b"<x>1</x></soap:Body></soap:Envelope>")
+    signed = sign_xml(soap, pki.good, reference_uri="#b")
+    url = f"{api_url}/signatures/verify"
+    headers = {"content-type": "application/soap+xml"}
+    assert httpx.post(url, content=signed, headers=headers).json()["sub_indication"] == "SIGNED_DATA_NOT_FOUND"
+    body_only = httpx.post(url, content=signed, headers=headers, params={"must_cover": "/soap:Envelope/soap:Body"})
+    assert body_only.json()["indication"] == "TOTAL_PASSED"
+
+
+def test_cli_must_cover(tmp_path: Path, trust_dir: Path, pki: TestPki) -> None:
+    soap = (b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body Id="b">'
+            b"<x>1</x></soap:Body></soap:Envelope>")
+    path = tmp_path / "m.xml"
+    path.write_bytes(sign_xml(soap, pki.good, reference_uri="#b"))
+    assert _run(str(path), "--trust", str(trust_dir))[0] == 3
+    assert _run(str(path), "--trust", str(trust_dir), "--must-cover", "/soap:Envelope/soap:Body")[0] == 0
+
+
 def test_endpoint_problems(api_url: str) -> None:
     empty = httpx.post(f"{api_url}/signatures/verify", content=b"")
     assert empty.status_code == 400 and empty.headers["content-type"] == "application/problem+json"
@@ -120,4 +140,32 @@ def test_endpoint_unconfigured_is_503() -> None:
             response = httpx.post(f"{server.url}/signatures/verify", content=b"<a/>")
         assert response.status_code == 503 and response.json()["type"].endswith("not-configured")
     finally:
+        signing_http._state.update(saved)
+
+
+@pytest.fixture
+def signed_pdf(pki: TestPki) -> bytes:
+    return sign_pdf(minimal_pdf(), pki.good)  # pyhanko's sync signer cannot run inside a loop
+
+
+async def test_verify_works_from_inside_a_running_event_loop(verifier, signed_pdf: bytes) -> None:
+    # The gateway is async: certvalidator's coroutines must not collide with the caller's loop.
+    report = verifier.verify(signed_pdf)
+    assert report.passed, report.render_text()
+
+
+def test_endpoint_refuses_an_oversized_chunked_body(trust: TrustStore) -> None:
+    from signing import Policy
+
+    app = FastAPI()
+    app.include_router(signing_http.router)
+    saved = dict(signing_http._state)
+    signing_http.configure(trust, Policy(max_document_bytes=1000))
+    try:
+        with serve_in_thread(app) as server:
+            chunks = (b"<a>" + b"x" * 400 + b"</a>" for _ in range(5))  # no Content-Length: chunked
+            response = httpx.post(f"{server.url}/signatures/verify", content=chunks)
+        assert response.status_code == 413 and response.json()["type"].endswith("document-too-large")
+    finally:
+        signing_http._state.clear()
         signing_http._state.update(saved)

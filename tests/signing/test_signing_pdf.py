@@ -99,3 +99,30 @@ def test_garbage_is_format_failure(verifier: Verifier, garbage: bytes) -> None:
 
 def test_unsigned_pdf_has_no_signature(verifier: Verifier, pdf: bytes) -> None:
     assert _verdict(verifier.verify(pdf)) == (Indication.INDETERMINATE, SubIndication.NO_SIGNATURE_FOUND)
+
+
+def test_claimed_signing_time_outside_validity_is_flagged(verifier: Verifier, pki: TestPki, pdf: bytes) -> None:
+    report = verifier.verify(sign_pdf(pdf, pki.expired))
+    assert any("claimed signing time" in w for w in report.signatures[0].warnings)
+
+
+def test_document_timestamp_is_reported_as_its_own_signature(verifier: Verifier, pki: TestPki, pdf: bytes) -> None:
+    from signing.testing import timestamp_pdf
+
+    stamped = timestamp_pdf(sign_pdf(pdf, pki.good), pki.tsa)
+    report = verifier.verify(stamped)
+    assert report.passed, report.render_text()
+    signature, archive = report.signatures
+    assert archive.format == "PDF document timestamp" and archive.id == "pdf:LuuTru"
+    assert archive.proven_signing_time is not None and archive.timestamps[0].trusted
+    assert signature.not_covered  # the timestamp revision came after the signature
+
+
+def test_revocation_down_is_try_later_or_soft_fail(trust, pki: TestPki, pdf: bytes, responder) -> None:
+    from signing import Policy
+
+    signed = sign_pdf(pdf, pki.good)
+    responder.ocsp_up = responder.crl_up = False
+    assert _verdict(Verifier(trust, Policy()).verify(signed)) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
+    soft = Verifier(trust, Policy().with_levels(revocation_available="warn")).verify(signed)
+    assert soft.passed and any("soft-fail" in w for w in soft.signatures[0].warnings)

@@ -1,0 +1,165 @@
+"""``POST /dossiers/events``: a one-stop-shop system hands lgsp a dossier event for DVCQG.
+
+Everything that can be judged without the portal is judged here (status mapping, required fields,
+date formats), so a bad event is a 422 naming the field now, not a dead letter later. A good event is
+stored in the outbox with ordering key = dossier code, in one transaction with its audit entry, and
+answered ``202`` with the message id; the ``dvcqg.dossier`` handler pushes it to the portal later.
+A resend with the same ``Idempotency-Key`` gets the first message id back; the same key with a
+different body is a 409. Refused events are audited too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from adapters.dvcqg import DossierSyncService, DossierValidationError, DvcqgError, UnknownLocalStatusError
+from lgsp.api.deps import caller_with, runtime_of
+from lgsp.audit.writer import write_batch
+from lgsp.auth.tokens import ClientIdentity
+from lgsp.delivery import dvcqg
+from lgsp.delivery.outbox import Enqueued, IdempotencyConflict, NewMessage, accept
+from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
+
+router = APIRouter(tags=["dossiers"])
+
+PATH = "/dossiers/events"
+MAX_EVENT_BYTES = 1024 * 1024
+MAX_KEY_LENGTH = 200
+
+
+def checker_of(request: Request) -> DossierSyncService:
+    """The offline checker, built once from ``LGSP_DVCQG_*`` (tests may set ``app.state.dvcqg_checker``)."""
+    state = request.app.state
+    checker: DossierSyncService | None = getattr(state, "dvcqg_checker", None)
+    if checker is None:
+        try:
+            config = dvcqg.DvcqgConfig.from_env()
+        except (ValueError, DvcqgError) as exc:
+            raise Problem("not-configured", f"the DVCQG link is misconfigured: {exc}") from None
+        if config is None:
+            raise Problem("not-configured", "DVCQG is not configured on this gateway (LGSP_DVCQG_* settings)")
+        checker = dvcqg.make_checker(config)
+        state.dvcqg_checker = checker
+    return checker
+
+
+async def _read_body(request: Request) -> bytes:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise Problem("unsupported-media-type", f"send the event as application/json, not {content_type or 'nothing'}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_EVENT_BYTES:
+            raise Problem("payload-too-large", f"a dossier event may be at most {MAX_EVENT_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_KEY_LENGTH or not all("!" <= ch <= "~" for ch in key):
+        raise Problem("bad-request", f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} visible ASCII characters",
+                      errors=[{"field": "Idempotency-Key", "message": "invalid"}])
+    return key
+
+
+def _validated(checker: DossierSyncService, body: bytes) -> tuple[dict[str, Any], str, int]:
+    """(stored payload, dossier code, DVCQG status code) or a 400/422 problem naming the fields."""
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Problem("bad-request", f"the body is not valid JSON: {exc}") from None
+    try:
+        event, status = checker.check(raw)
+    except DossierValidationError as exc:
+        errors = [{"field": p.field, "message": p.message} for p in exc.problems]
+        raise Problem("validation-failed", str(exc), errors=errors) from None
+    except UnknownLocalStatusError as exc:
+        raise Problem("validation-failed", str(exc),
+                      errors=[{"field": "local_status", "message": str(exc)}]) from None
+    return event.to_payload(), event.ma_ho_so, int(status)
+
+
+class _Exchange:
+    """The request facts the audit entry needs, collected as the request is handled."""
+
+    def __init__(self, request: Request, caller: ClientIdentity) -> None:
+        self.received_at = datetime.now(UTC)
+        self.started = time.perf_counter()
+        self.caller = caller
+        self.correlation_id = request.headers.get("x-correlation-id") or request.headers.get("x-lgsp-message-id")
+        self.user_id = request.headers.get("x-lgsp-user-id")
+        self.request_sha256: str | None = None
+        self.extra: dict[str, Any] = {}
+
+    def entry(self, message_id: str, status: int, response: bytes, problem: Problem | None = None) -> dict[str, Any]:
+        return {
+            "time": self.received_at, "message_id": message_id, "correlation_id": self.correlation_id,
+            "client": self.caller.principal, "service": None, "method": "POST", "path": PATH,
+            "user_id": self.user_id, "status": status,
+            "latency_us": int((time.perf_counter() - self.started) * 1_000_000),
+            "request_sha256": self.request_sha256, "response_sha256": hashlib.sha256(response).hexdigest(),
+            "problem_type": problem.type if problem else None, "extra": self.extra,
+        }
+
+
+@router.post(PATH, status_code=202, summary="Accept a one-stop-shop dossier event for DVCQG")
+async def post_dossier_event(request: Request,
+                             caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
+    exchange = _Exchange(request, caller)
+    try:
+        return await _accept(request, exchange)
+    except Problem as problem:
+        return await _refuse(request, exchange, problem)
+
+
+async def _accept(request: Request, exchange: _Exchange) -> Response:
+    key = _idempotency_key(request)
+    body = await _read_body(request)
+    exchange.request_sha256 = hashlib.sha256(body).hexdigest()
+    payload, ma_ho_so, status = _validated(checker_of(request), body)
+    exchange.extra = {"outbox": dvcqg.KIND, "ordering_key": ma_ho_so}
+    message = NewMessage(kind=dvcqg.KIND, payload=json.dumps(payload, ensure_ascii=False).encode(),
+                         ordering_key=ma_ho_so, client_id=exchange.caller.principal, idempotency_key=key,
+                         request_sha256=exchange.request_sha256)
+    answers: dict[bool, bytes] = {}
+
+    def audit(message_id: str, duplicate: bool) -> dict[str, Any]:
+        answers[duplicate] = json.dumps({"message_id": message_id, "state": "accepted", "dossier": ma_ho_so,
+                                         "trang_thai_ho_so": status, "duplicate": duplicate}).encode()
+        exchange.extra["idempotent_replay"] = duplicate
+        return exchange.entry(message_id, 202, answers[duplicate])
+
+    engine = runtime_of(request).engine
+    try:
+        result: Enqueued = await run_in_threadpool(accept, engine, message, audit)
+    except IdempotencyConflict as exc:
+        raise Problem("conflict", str(exc), message_id=exc.message_id) from None
+    headers = {"X-LGSP-Message-Id": result.message_id, "X-LGSP-Audit-Index": str(result.audit_index)}
+    if result.duplicate:
+        headers["Idempotent-Replayed"] = "true"
+    # the exact bytes whose hash is in the audit entry
+    return Response(answers[result.duplicate], status_code=202, media_type="application/json", headers=headers)
+
+
+async def _refuse(request: Request, exchange: _Exchange, problem: Problem) -> Response:
+    """Audit the refusal (nothing was queued), then answer with exactly the audited problem bytes."""
+    message_id = str(uuid.uuid4())
+    body = problem.body(PATH)
+    entry = exchange.entry(message_id, problem.status, body, problem)
+    index = (await run_in_threadpool(write_batch, runtime_of(request).engine, [entry]))[0]
+    headers = problem.headers | {"X-LGSP-Message-Id": message_id, "X-LGSP-Audit-Index": str(index)}
+    return Response(body, status_code=problem.status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)

@@ -1,0 +1,125 @@
+"""Claiming due messages and recording what happened to them (the worker's store operations).
+
+Claiming is one short transaction: pick due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL;
+any number of workers on any number of nodes each get different rows), mark them ``in_flight`` with a
+lease and a fresh token, commit. On SQLite the transaction is BEGIN IMMEDIATE, so claims are serialised
+(one claimer at a time, which is all SQLite can do anyway).
+
+A row is due when it is ``pending`` and its ``next_attempt_at`` has passed, or ``in_flight`` with an
+expired lease (its worker died). It is held back while an earlier row (lower ``seq``) with the same
+``ordering_key`` is still pending or in flight — per-key FIFO. Dead rows do not hold back later ones: a
+later message should not wait for an operator.
+
+Outcomes are written only if the lease token still matches, so a worker that lost its lease (it was
+too slow, another worker re-claimed the row) cannot overwrite the newer claim's outcome.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from lgsp.delivery.models import DEAD, DELIVERED, IN_FLIGHT, OPEN_STATES, PENDING, OutboxMessage
+from lgsp.delivery.outbox import now_utc, write_transaction
+
+_MAX_ERROR = 4000
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One claimed message, as a handler sees it."""
+
+    seq: int
+    message_id: str
+    kind: str
+    destination: str | None
+    payload: bytes
+    content_type: str
+    ordering_key: str | None
+    client_id: str | None
+    idempotency_key: str | None
+    #: 1 on the first try; includes tries of workers that died.
+    attempt: int
+    lease_token: str
+
+
+def claim(engine: Engine, kinds: Collection[str], limit: int, lease_seconds: float,
+          now: datetime | None = None) -> list[Delivery]:
+    """Claim up to ``limit`` due messages of ``kinds`` for ``lease_seconds``."""
+    if not kinds:
+        return []
+    now = now or now_utc()
+    row = OutboxMessage
+    earlier = aliased(OutboxMessage)
+    held_back = exists().where(earlier.ordering_key == row.ordering_key, earlier.seq < row.seq,
+                               earlier.state.in_(OPEN_STATES))
+    due = or_(and_(row.state == PENDING, row.next_attempt_at <= now),
+              and_(row.state == IN_FLIGHT, row.lease_until <= now))
+    pick = (select(row.seq).where(row.kind.in_(list(kinds)), due, ~held_back)
+            .order_by(row.seq).limit(limit).with_for_update(skip_locked=True, of=row))
+    token = secrets.token_hex(16)
+    with write_transaction(engine) as conn:
+        seqs = list(conn.scalars(pick))
+        if not seqs:
+            return []
+        conn.execute(update(row).where(row.seq.in_(seqs)).values(
+            state=IN_FLIGHT, attempts=row.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds),
+            lease_token=token, updated_at=now))
+        rows = conn.execute(select(row).where(row.seq.in_(seqs)).order_by(row.seq)).all()
+    return [Delivery(r.seq, r.message_id, r.kind, r.destination, bytes(r.payload), r.content_type,
+                     r.ordering_key, r.client_id, r.idempotency_key, r.attempts, token) for r in rows]
+
+
+def _owned(delivery: Delivery) -> list[ColumnElement[bool]]:
+    return [OutboxMessage.seq == delivery.seq, OutboxMessage.lease_token == delivery.lease_token,
+            OutboxMessage.state == IN_FLIGHT]
+
+
+def mark_delivered(engine: Engine, delivery: Delivery, remote_id: str | None) -> bool:
+    """Record success; False if the lease was lost meanwhile (the newer claim will deliver again)."""
+    now = now_utc()
+    with write_transaction(engine) as conn:
+        result = conn.execute(update(OutboxMessage).where(*_owned(delivery)).values(
+            state=DELIVERED, remote_id=remote_id, delivered_at=now, updated_at=now, lease_until=None,
+            lease_token=None))
+    return bool(result.rowcount)
+
+
+def mark_failed(engine: Engine, delivery: Delivery, error: str, *, dead: bool, retry_in: float) -> bool:
+    """Record a failure: back to ``pending`` after ``retry_in`` seconds, or ``dead``."""
+    now = now_utc()
+    values: dict[str, object] = {"last_error": error[:_MAX_ERROR], "updated_at": now, "lease_until": None,
+                                 "lease_token": None}
+    if dead:
+        values["state"] = DEAD
+    else:
+        values.update(state=PENDING, next_attempt_at=now + timedelta(seconds=retry_in))
+    with write_transaction(engine) as conn:
+        result = conn.execute(update(OutboxMessage).where(*_owned(delivery)).values(**values))
+    return bool(result.rowcount)
+
+
+def open_count(engine: Engine, kinds: Collection[str] | None = None) -> int:
+    """How many messages still owe a delivery (pending or in flight)."""
+    query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state.in_(OPEN_STATES))
+    if kinds is not None:
+        query = query.where(OutboxMessage.kind.in_(list(kinds)))
+    with engine.connect() as conn:
+        return int(conn.scalar(query) or 0)
+
+
+def next_due(engine: Engine, kinds: Collection[str]) -> datetime | None:
+    """When the earliest pending message becomes due (for sleeping exactly that long)."""
+    with engine.connect() as conn:
+        value = conn.scalar(select(func.min(OutboxMessage.next_attempt_at))
+                            .where(OutboxMessage.state == PENDING, OutboxMessage.kind.in_(list(kinds))))
+    return value
+
+
+__all__ = ["DEAD", "Delivery", "claim", "mark_delivered", "mark_failed", "next_due", "open_count"]

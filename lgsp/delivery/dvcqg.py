@@ -1,0 +1,130 @@
+"""DVCQG dossier events through the outbox: configuration, the store-backed push ledger, the handler.
+
+Flow: ``POST /dossiers/events`` checks the event offline (:meth:`DossierSyncService.check`) and enqueues
+it with ordering key = dossier code (so one dossier's events reach the portal in order); the
+``dvcqg.dossier`` handler runs :meth:`DossierSyncService.sync`. The adapter's errors carry one bit,
+``retryable``, which maps onto the outbox's Retryable/Permanent.
+
+Configuration (environment): ``LGSP_DVCQG_ADAPTER_URL``, ``…_USERNAME``, ``…_PASSWORD``, ``…_MADONVI`` and
+the optional endpoint/code settings of :meth:`DvcqgSettings.from_env`, plus ``LGSP_DVCQG_STATUS_MAPPING``
+(path of the local→DVCQG status YAML file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from adapters.dvcqg import (
+    DossierSyncService,
+    DvcqgClient,
+    DvcqgError,
+    DvcqgSettings,
+    InMemoryPushLedger,
+    StatusMapping,
+)
+from lgsp.delivery.claims import Delivery
+from lgsp.delivery.errors import Permanent, Retryable
+from lgsp.delivery.models import DvcqgPush
+from lgsp.delivery.outbox import now_utc, write_transaction
+
+KIND = "dvcqg.dossier"
+MAPPING_ENV = "LGSP_DVCQG_STATUS_MAPPING"
+log = structlog.get_logger("lgsp.delivery.dvcqg")
+
+
+@dataclass(frozen=True)
+class DvcqgConfig:
+    settings: DvcqgSettings
+    mapping: StatusMapping
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DvcqgConfig | None:
+        """None when DVCQG is not configured at all; a clear ValueError when half-configured."""
+        env = os.environ if environ is None else environ
+        if not env.get("LGSP_DVCQG_ADAPTER_URL") and not env.get(MAPPING_ENV):
+            return None
+        settings = DvcqgSettings.from_env(env)
+        path = env.get(MAPPING_ENV)
+        if not path:
+            raise ValueError(f"{MAPPING_ENV} must name the local→DVCQG status mapping YAML file")
+        return cls(settings, StatusMapping.from_file(path))
+
+
+class StorePushLedger:
+    """:class:`adapters.dvcqg.PushLedger` in the ``dvcqg_pushes`` table: survives restarts, shared by nodes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def was_pushed(self, ma_ho_so: str) -> bool:
+        return await asyncio.to_thread(self._was_pushed, ma_ho_so)
+
+    async def record_push(self, ma_ho_so: str) -> None:
+        await asyncio.to_thread(self._record_push, ma_ho_so)
+
+    def _was_pushed(self, ma_ho_so: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(DvcqgPush.ma_ho_so).where(DvcqgPush.ma_ho_so == ma_ho_so)) is not None
+
+    def _record_push(self, ma_ho_so: str) -> None:
+        now = now_utc()
+        bump = (update(DvcqgPush).where(DvcqgPush.ma_ho_so == ma_ho_so)
+                .values(last_pushed_at=now, pushes=DvcqgPush.pushes + 1))
+        try:
+            with write_transaction(self.engine) as conn:
+                if not conn.execute(bump).rowcount:
+                    conn.execute(insert(DvcqgPush).values(ma_ho_so=ma_ho_so, first_pushed_at=now,
+                                                          last_pushed_at=now, pushes=1))
+        except IntegrityError:  # another node inserted it first
+            with write_transaction(self.engine) as conn:
+                conn.execute(bump)
+
+    def pushes(self, ma_ho_so: str) -> int:
+        """How many times the dossier was pushed (0 = never); for operators and tests."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(DvcqgPush.pushes).where(DvcqgPush.ma_ho_so == ma_ho_so)) or 0)
+
+
+class DossierHandler:
+    """The ``dvcqg.dossier`` outbox handler: one stored event -> one :meth:`DossierSyncService.sync`."""
+
+    def __init__(self, service: DossierSyncService) -> None:
+        self.service = service
+
+    async def __call__(self, delivery: Delivery) -> str | None:
+        try:
+            event = json.loads(delivery.payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise Permanent(f"stored dossier event is not JSON: {exc}") from None
+        try:
+            result = await self.service.sync(event)
+        except DvcqgError as exc:
+            raise (Retryable if exc.retryable else Permanent)(str(exc)) from None
+        log.info("dossier synced", message_id=delivery.message_id, ma_ho_so=result.ma_ho_so,
+                 is_updating=result.is_updating, status=int(result.status))
+        return result.ma_ho_so
+
+    async def aclose(self) -> None:
+        await self.service.client.aclose()
+
+
+def make_handler(engine: Engine, config: DvcqgConfig) -> DossierHandler:
+    return DossierHandler(DossierSyncService(DvcqgClient(config.settings), config.mapping, StorePushLedger(engine)))
+
+
+def handler_from_env(engine: Engine) -> DossierHandler | None:
+    config = DvcqgConfig.from_env()
+    return None if config is None else make_handler(engine, config)
+
+
+def make_checker(config: DvcqgConfig) -> DossierSyncService:
+    """A service used only for :meth:`DossierSyncService.check` at ingest (offline; never calls the portal)."""
+    return DossierSyncService(DvcqgClient(config.settings), config.mapping, InMemoryPushLedger())

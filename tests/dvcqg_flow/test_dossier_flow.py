@@ -1,0 +1,212 @@
+"""One-stop-shop dossier events through lgsp to the DVCQG simulator, over real HTTP, on both stores."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from adapters.dvcqg import DvcqgClient
+from adapters.dvcqg.simulator import Fault
+from lgsp.audit.models import AuditEntry
+from lgsp.audit.verify import verify_chain
+from lgsp.cli.main import app as cli
+from lgsp.delivery.claims import open_count
+from lgsp.delivery.dvcqg import KIND, StorePushLedger
+from lgsp.delivery.models import OutboxMessage
+from lgsp.testing.servers import start_server
+from tests.dvcqg_flow.conftest import Flow, dossier_code, event
+
+
+def outbox_row(flow: Flow, message_id: str) -> OutboxMessage:
+    with Session(flow.engine) as session:
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id))
+        assert row is not None
+        return row
+
+
+def audit_entries(flow: Flow, message_id: str) -> list[AuditEntry]:
+    with Session(flow.engine) as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.message_id == message_id)))
+
+
+def accepted(flow: Flow, body: dict[str, Any], key: str | None = None) -> str:
+    reply = flow.post_event(body, key)
+    assert reply.status_code == 202, reply.text
+    message_id = str(reply.json()["message_id"])
+    assert reply.headers["x-lgsp-message-id"] == message_id
+    return message_id
+
+
+async def tra_cuu(flow: Flow, code: str) -> list[dict[str, Any]]:
+    async with DvcqgClient(flow.config.settings) as client:
+        return await client.tra_cuu_ho_so(code)
+
+
+async def test_event_is_accepted_audited_and_synced(flow: Flow) -> None:
+    code = dossier_code()
+    reply = flow.post_event(event(code), "evt-" + code)
+    assert reply.status_code == 202, reply.text
+    body = reply.json()
+    assert body["dossier"] == code and body["trang_thai_ho_so"] == 2 and body["duplicate"] is False
+    row = outbox_row(flow, body["message_id"])
+    assert (row.kind, row.ordering_key, row.state, row.client_id) == (KIND, code, "pending",
+                                                                      "000.00.12.H10/MOTCUA")
+    [entry] = audit_entries(flow, body["message_id"])  # committed with the outbox row
+    assert entry.idx == row.audit_index == int(reply.headers["x-lgsp-audit-index"])
+    assert entry.status == 202 and entry.path == "/dossiers/events" and entry.client == "000.00.12.H10/MOTCUA"
+
+    await flow.deliver_all()
+    [found] = await tra_cuu(flow, code)
+    assert found["TrangThaiHoSo"] == "2" and found["TenTTHC"] == "Đăng ký khai sinh (mẫu)"  # from LayThuTuc
+    assert flow.sim.progress[code][-1]["NguoiXuLy"] == "Phạm Thị D"
+    done = outbox_row(flow, body["message_id"])
+    assert done.state == "delivered" and done.remote_id == code
+    assert StorePushLedger(flow.engine).pushes(code) == 1
+    assert verify_chain(flow.engine).ok
+
+
+async def test_second_event_becomes_an_update(flow: Flow) -> None:
+    code = dossier_code()
+    accepted(flow, event(code, "receiving"))
+    await flow.deliver_all()
+    before = flow.sim.calls["DongBoHoSoMC"]
+    accepted(flow, event(code, "processing", GhiChu="đang thẩm định"))
+    await flow.deliver_all()
+    # the simulator refuses isUpdating=False for a known dossier, so success proves it was an update
+    assert flow.sim.calls["DongBoHoSoMC"] == before + 1
+    [found] = await tra_cuu(flow, code)
+    assert found["TrangThaiHoSo"] == "4" and found["GhiChu"] == "đang thẩm định"
+    assert [p["TrangThai"] for p in flow.sim.progress[code]] == ["2", "4"]
+    assert StorePushLedger(flow.engine).pushes(code) == 2
+
+
+async def test_portal_down_delays_the_sync_but_never_loses_it(flow: Flow) -> None:
+    code = dossier_code()
+    port = flow.portal.port
+    flow.portal.stop()  # the national portal is down
+    try:
+        first = accepted(flow, event(code, "receiving"))
+        second = accepted(flow, event(code, "processing"))
+        worker, handlers = flow.worker()
+        try:
+            assert await worker.run_once() == 1  # only the first: the second waits behind it (same dossier)
+            waiting = outbox_row(flow, first)
+            assert waiting.state == "pending" and waiting.attempts == 1
+            assert "unreachable" in (waiting.last_error or "")
+            assert outbox_row(flow, second).attempts == 0
+        finally:
+            await handlers.aclose()
+    finally:
+        flow.portal = start_server(flow.sim.app, port=port)  # it recovers on the same address
+    await flow.deliver_all()
+    assert outbox_row(flow, first).state == outbox_row(flow, second).state == "delivered"
+    [found] = await tra_cuu(flow, code)
+    assert found["TrangThaiHoSo"] == "4"  # both arrived, in order
+
+
+async def test_expired_session_means_a_fresh_login(flow: Flow) -> None:
+    worker, handlers = flow.worker()
+    try:
+        code = dossier_code()
+        accepted(flow, event(code))
+        await worker.run_until(lambda: open_count(flow.engine) == 0)
+        logins = flow.sim.logins
+        flow.sim.expire_sessions()
+        second = accepted(flow, event(code, "done"))
+        await worker.run_until(lambda: open_count(flow.engine) == 0)
+    finally:
+        await handlers.aclose()
+    assert flow.sim.logins == logins + 1
+    row = outbox_row(flow, second)
+    assert row.state == "delivered" and row.attempts == 1  # the re-login happened inside one attempt
+
+
+async def test_permanent_error_is_a_dead_letter_an_operator_can_replay(
+        flow: Flow, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = dossier_code()
+    flow.sim.add_fault(Fault("error_code", times=1, error_code="07", message="Mã TTHC bị khóa",
+                             services=frozenset({"DongBoHoSoMC"})))
+    message_id = accepted(flow, event(code))
+    await flow.deliver_all()
+    dead = outbox_row(flow, message_id)
+    assert dead.state == "dead" and dead.attempts == 1 and "Mã TTHC bị khóa" in (dead.last_error or "")
+    assert await tra_cuu(flow, code) == []
+
+    monkeypatch.setenv("LGSP_DATABASE_URL", flow.url)
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["deliveries", "list", "--state", "dead", "--kind", KIND, "--json"])
+    assert listed.exit_code == 0
+    rows = {r["message_id"]: r for r in map(json.loads, listed.output.splitlines())}
+    assert code == rows[message_id]["ordering_key"] and "error_code='07'" in rows[message_id]["last_error"]
+
+    replayed = runner.invoke(cli, ["deliveries", "replay", message_id])
+    assert replayed.exit_code == 0, replayed.output
+    await flow.deliver_all()
+    assert outbox_row(flow, message_id).state == "delivered"
+    [found] = await tra_cuu(flow, code)
+    assert found["MaHoSo"] == code
+
+
+def test_resend_with_the_same_idempotency_key_is_not_queued_twice(flow: Flow) -> None:
+    code = dossier_code()
+    body = event(code)
+    first = flow.post_event(body, "k-" + code)
+    again = flow.post_event(body, "k-" + code)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["message_id"] == first.json()["message_id"]
+    assert again.headers["idempotent-replayed"] == "true" and again.json()["duplicate"] is True
+    with Session(flow.engine) as session:
+        assert len(list(session.scalars(select(OutboxMessage).where(OutboxMessage.ordering_key == code)))) == 1
+    changed = flow.post_event(event(code, "done"), "k-" + code)
+    assert changed.status_code == 409 and changed.json()["message_id"] == first.json()["message_id"]
+    bad_key = flow.post_event(body, "has space")
+    assert bad_key.status_code == 400 and bad_key.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert len(audit_entries(flow, first.json()["message_id"])) == 2  # the resend is audited too
+    assert verify_chain(flow.engine).ok
+
+
+@pytest.mark.parametrize(("mutate", "field"), [
+    (lambda e: e["dossier"].pop("NgayHenTra"), "dossier.NgayHenTra"),
+    (lambda e: e["dossier"].update(NgayTiepNhan="2025-11-26"), "dossier.NgayTiepNhan"),
+    (lambda e: e["dossier"].update(LoaiDoiTuong="9"), "dossier.LoaiDoiTuong"),
+    (lambda e: e.update(local_status="archived"), "local_status"),
+    (lambda e: e["dossier"].update(TrangThaiHoSo="4"), "dossier.TrangThaiHoSo"),
+    (lambda e: e.update(unexpected=1), "unexpected"),
+])
+def test_bad_events_are_refused_naming_the_field(flow: Flow, mutate: Any, field: str) -> None:
+    code = dossier_code()
+    body = event(code)
+    mutate(body)
+    reply = flow.post_event(body)
+    assert reply.status_code == 422, reply.text
+    problem = reply.json()
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert problem["type"] == "https://lgsp.dev/problems/validation-failed"
+    assert field in [e["field"] for e in problem["errors"]], problem
+    with Session(flow.engine) as session:  # nothing queued, but the refusal is in the audit log
+        assert session.scalar(select(OutboxMessage).where(OutboxMessage.ordering_key == code)) is None
+    [entry] = audit_entries(flow, reply.headers["x-lgsp-message-id"])
+    assert entry.status == 422 and entry.problem_type == problem["type"]
+
+
+def test_malformed_requests(flow: Flow) -> None:
+    assert flow.post_event(b"{not json").status_code == 400
+    wrong_type = flow.http.post("/dossiers/events", content=b"<xml/>", headers={
+        "Authorization": f"Bearer {flow.token()}", "Content-Type": "application/xml"})
+    assert wrong_type.status_code == 415
+    assert flow.post_event(b"x" * (1024 * 1024 + 1)).status_code == 413
+    anonymous = flow.http.post("/dossiers/events", json=event(dossier_code()))
+    assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
+
+
+def test_not_configured_is_503(flow: Flow, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LGSP_DVCQG_ADAPTER_URL", "LGSP_DVCQG_STATUS_MAPPING"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delattr(flow.app.api.state, "dvcqg_checker")
+    reply = flow.post_event(event(dossier_code()))
+    assert reply.status_code == 503 and reply.json()["type"].endswith("/not-configured")
