@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import (  # noqa: E402
+from bench._harness import (
     LoadResult,
     as_dict,
     free_port,
@@ -71,7 +71,7 @@ def measure_lgsp(provider_url: str, workers: int, seconds: float, connections: i
         request = urllib.request.Request(f"http://127.0.0.1:{port}/oauth/token", data=b"grant_type=client_credentials",
                                          headers={"Authorization": f"Basic {basic}",
                                                   "Content-Type": "application/x-www-form-urlencoded"})
-        with urllib.request.urlopen(request) as response:  # noqa: S310
+        with urllib.request.urlopen(request) as response:
             token = json.loads(response.read())["access_token"]
         url = f"http://127.0.0.1:{port}/services/{SERVICE}/readings/latest"
         headers = {"Authorization": f"Bearer {token}"}
@@ -122,7 +122,8 @@ def main() -> None:
         "direct_rps": round(direct.rps, 1), "bare_proxy_rps": round(bare.rps, 1), "lgsp_rps": round(one.rps, 1),
         "ratio": round(one.rps / bare.rps, 3), "direct_p99_ms": round(direct.p99_ms, 3),
         "bare_proxy_p99_ms": round(bare.p99_ms, 3), "lgsp_p99_ms": round(one.p99_ms, 3),
-        "lgsp_workers2_rps": round(two.rps, 1) if two else None, "lgsp_workers2_p99_ms": round(two.p99_ms, 3) if two else None,
+        "lgsp_workers2_rps": round(two.rps, 1) if two else None,
+        "lgsp_workers2_p99_ms": round(two.p99_ms, 3) if two else None,
         "errors": sum(r.errors for _, r in rows), "detail": {name: as_dict(r) for name, r in rows},
     }
     print(json.dumps(figures, ensure_ascii=False))

@@ -21,7 +21,8 @@ async def provider(scope: dict[str, Any], receive: Any, send: Any) -> None:
     while more:
         more = (await receive()).get("more_body", False)
     await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(FIXED_BODY)).encode())]})
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(FIXED_BODY)).encode())]})
     await send({"type": "http.response.body", "body": FIXED_BODY})
 
 

@@ -5,7 +5,8 @@ date formats), so a bad event is a 422 naming the field now, not a dead letter l
 stored in the outbox with ordering key = dossier code, in one transaction with its audit entry, and
 answered ``202`` with the message id; the ``dvcqg.dossier`` handler pushes it to the portal later.
 A resend with the same ``Idempotency-Key`` gets the first message id back; the same key with a
-different body is a 409. Refused events are audited too.
+different body is a 409. Refused events are audited too. ``GET /dossiers/events/{message_id}`` tells
+the sender where its event is (pending, delivered, dead and why).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from adapters.dvcqg import DossierSyncService, DossierValidationError, DvcqgError, UnknownLocalStatusError
@@ -26,6 +29,7 @@ from lgsp.api.deps import caller_with, runtime_of
 from lgsp.audit.writer import write_batch
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery import dvcqg
+from lgsp.delivery.models import OutboxMessage
 from lgsp.delivery.outbox import Enqueued, IdempotencyConflict, NewMessage, accept
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
 
@@ -163,3 +167,26 @@ async def _refuse(request: Request, exchange: _Exchange, problem: Problem) -> Re
     index = (await run_in_threadpool(write_batch, runtime_of(request).engine, [entry]))[0]
     headers = problem.headers | {"X-LGSP-Message-Id": message_id, "X-LGSP-Audit-Index": str(index)}
     return Response(body, status_code=problem.status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
+
+
+@router.get(PATH + "/{message_id}", summary="Where a dossier event is: pending, delivered or dead")
+def get_dossier_event(message_id: str, request: Request,
+                      caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
+    """Lets the one-stop-shop system see whether its event reached DVCQG, and why not if it did not.
+
+    Only the system that posted the event sees it (another caller gets 404, not 403: ids do not leak).
+    """
+    with Session(runtime_of(request).engine) as session:
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id,
+                                                         OutboxMessage.kind == dvcqg.KIND))
+    if row is None or row.client_id != caller.principal:
+        raise Problem("not-found", f"no dossier event {message_id!r} from this system")
+    return {"message_id": row.message_id, "dossier": row.ordering_key, "state": row.state,
+            "attempts": row.attempts, "last_error": row.last_error if row.state != "delivered" else None,
+            "accepted_at": _iso(row.created_at), "delivered_at": _iso(row.delivered_at)}
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()

@@ -152,6 +152,23 @@ async def test_permanent_error_is_a_dead_letter_an_operator_can_replay(
     assert found["MaHoSo"] == code
 
 
+async def test_sender_can_follow_its_event(flow: Flow) -> None:
+    code = dossier_code()
+    flow.sim.add_fault(Fault("error_code", times=1, error_code="07", message="Mã TTHC bị khóa",
+                             services=frozenset({"DongBoHoSoMC"})))
+    refused, later = accepted(flow, event(code)), accepted(flow, event(code, "processing"))
+    auth = {"Authorization": f"Bearer {flow.token()}"}
+    status = flow.http.get(f"/dossiers/events/{refused}", headers=auth).json()
+    assert status["state"] == "pending" and status["dossier"] == code and status["delivered_at"] is None
+    await flow.deliver_all()
+    status = flow.http.get(f"/dossiers/events/{refused}", headers=auth).json()
+    assert status["state"] == "dead" and "Mã TTHC bị khóa" in status["last_error"]
+    status = flow.http.get(f"/dossiers/events/{later}", headers=auth).json()
+    assert status["state"] == "delivered" and status["delivered_at"] and status["last_error"] is None
+    missing = flow.http.get("/dossiers/events/00000000-0000-4000-8000-000000000000", headers=auth)
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+
+
 def test_resend_with_the_same_idempotency_key_is_not_queued_twice(flow: Flow) -> None:
     code = dossier_code()
     body = event(code)
