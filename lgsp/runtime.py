@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -24,18 +23,21 @@ from lgsp.auth.tokens import TokenService
 from lgsp.gateway.breaker import CircuitBreakers
 from lgsp.gateway.exchange import Exchange
 from lgsp.gateway.pipeline import latency_us
+from lgsp.gateway.signatures import SignatureCheck, build_verifier, make_check
 from lgsp.gateway.upstream import Upstream
 from lgsp.settings import Settings
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
 from registry.snapshot import RegistryCache
 
-SignatureCheck = Callable[[Exchange], Awaitable[None]]
-
 
 def load_disabled_clients(engine: Engine) -> frozenset[str]:
     with Session(engine) as session:
         return frozenset(session.scalars(select(OAuthClient.client_id).where(OAuthClient.disabled.is_(True))))
+
+
+#: Exchange facts beyond the fixed entry fields that are worth committing to the audit log.
+AUDITED_EXTRAS = frozenset({"attempts", "truncated", "operation", "soap_passthrough", "signature"})
 
 
 class Runtime:
@@ -53,7 +55,8 @@ class Runtime:
         self.audit = AuditWriter(self.engine, settings.audit_max_batch)
         self.breakers = CircuitBreakers(settings.breaker_failure_threshold, settings.breaker_cooldown_seconds)
         self.upstream = Upstream(settings.upstream_pool_size, self.breakers)
-        self.signature_check: SignatureCheck | None = None
+        self.verifier = build_verifier(settings)
+        self.signature_check: SignatureCheck | None = make_check(self.verifier) if self.verifier else None
         self._refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -105,7 +108,7 @@ class Runtime:
             "response_sha256": exchange.response.body_sha256 if exchange.response else None,
             "problem_type": exchange.problem.type if exchange.problem else None,
             "signature_report_sha256": exchange.signature_report_sha256,
-            "extra": {k: v for k, v in exchange.extra.items() if k in {"attempts", "truncated"}},
+            "extra": {k: v for k, v in exchange.extra.items() if k in AUDITED_EXTRAS},
         }
         if exchange.attempts > 1:
             entry["extra"]["attempts"] = exchange.attempts

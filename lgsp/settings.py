@@ -42,9 +42,32 @@ class Settings:
     #: How often a process re-checks the store for registry changes made by other processes.
     registry_refresh_seconds: float = 1.0
     audit_max_batch: int = 512
+    #: X-Road identifiers lgsp puts in SOAP headers: instance and member class of this province's members
+    #: (the national values are not published; see PROTOCOLS.md §2.4), the agency code is the member code.
+    xroad_instance: str = "VN"
+    xroad_member_class: str = "GOV"
+    #: Folder WSDL paths of SOAP services are resolved against (never fetched from the network).
+    schemas_dir: str = str(Path(__file__).resolve().parent.parent / "schemas")
+    #: Trust anchors for signature verification: folders or PEM bundles, separated by commas. Empty means
+    #: no verifier: services with `signature_policy: require` then refuse every request (fail closed).
+    trust_paths: str = ""
+    #: A signature validation policy file (YAML/JSON, see docs/signatures.md); empty = the built-in default.
+    signature_policy_file: str = ""
     log_level: str = "INFO"
     #: Log one JSON line per exchange (structlog); the demo and benchmarks may turn it off.
     access_log: bool = True
+    #: Ed25519 private key (PEM) that signs audit tree heads; created 0600 on first start if absent.
+    audit_log_key_file: str = "var/audit-log-key.pem"
+    #: Sign a new audit tree head once this many entries are unsigned ...
+    audit_head_every_entries: int = 1000
+    #: ... or once the newest unsigned entry is this old (whichever comes first).
+    audit_head_every_seconds: float = 60.0
+    #: Gateway processes sign heads in a background task (off the request path); off = only on demand.
+    audit_heads_enabled: bool = True
+    #: RFC 3161 time-stamping authority to countersign each head (empty: no TSA tokens).
+    audit_tsa_url: str = ""
+    #: Drop kept request/response bodies older than this many days (0: keep); entries and heads stay.
+    audit_body_retention_days: int = 0
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, types, then pytest. Store-backed tests run on SQLite and on PostgreSQL
-# (127.0.0.1:5432); with LGSP_REQUIRE_SERVICES=1 (set by .ci/run) a missing service fails the run
-# instead of skipping.
+# The whole test suite: lint, types, the CKAN extension against a real CKAN, then pytest.
+# Store-backed tests run on SQLite and on PostgreSQL (127.0.0.1:5432); with LGSP_REQUIRE_SERVICES=1 (set by
+# .ci/run) a missing service fails the run instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy
+echo "== ckan (install into var/ckan/venv if needed)"; scripts/ckan/ensure.sh
+echo "== ckan_ext"
+var/ckan/venv/bin/pytest -q -p no:cacheprovider --ckan-ini=var/ckan/test-core.ini ckan_ext/ckanext/lgsp/tests
 echo "== pytest"
 python -m pytest "$@"

@@ -23,7 +23,7 @@ from .trust import TrustStore
 
 router = APIRouter(tags=["signatures"])
 _state: dict[str, Verifier] = {}
-PROBLEM_BASE = "https://lgsp.cantho.gov.vn/problems/"
+PROBLEM_BASE = "https://lgsp.dev/problems/"  # the same problem types as the rest of lgsp
 
 
 def configure(trust: TrustStore, policy: Policy | None = None, *, key_lookup: KeyLookup | None = None) -> Verifier:

@@ -359,7 +359,7 @@ def edxml_document(filler_bytes: int = 0) -> bytes:
 
 def sign_xml(data: bytes, signer: Identity, *, legacy_sha1: bool = False, xades: bool = False,
              reference_uri: str | None = None, default_namespace: bool = False, tsa: Identity | None = None,
-             timestamp_at: dt.datetime | None = None) -> bytes:
+             timestamp_at: dt.datetime | None = None, exclusive_c14n: bool = False) -> bytes:
     """Enveloped XML-DSig over the whole document (or ``reference_uri``), placed in edXMLHeader if present.
 
     ``xades`` makes it XAdES-BES; with a ``tsa`` too, XAdES-T (a SignatureTimeStamp over SignatureValue).
@@ -379,14 +379,14 @@ def sign_xml(data: bytes, signer: Identity, *, legacy_sha1: bool = False, xades:
     method = SignatureMethod.RSA_SHA1 if legacy_sha1 else (
         SignatureMethod.ECDSA_SHA256 if is_ec else SignatureMethod.RSA_SHA256)
     digest = DigestAlgorithm.SHA1 if legacy_sha1 else DigestAlgorithm.SHA256
-    class _Signer(XAdESSigner if xades else XMLSigner):  # type: ignore[misc]
+    from .c14n import CorrectInclusiveC14N
+
+    class _Signer(CorrectInclusiveC14N, XAdESSigner if xades else XMLSigner):  # type: ignore[misc]
         def check_deprecated_methods(self) -> None:
             """Legacy edXML senders still sign with rsa-sha1: fixtures must be able to do so too."""
 
-    # signxml's inclusive C14N with a default-namespace Signature does not verify (seen with signxml 5.2),
-    # so default-namespace fixtures use exclusive C14N, as the newer edXML builders do.
-    c14n = ("http://www.w3.org/2001/10/xml-exc-c14n#" if default_namespace
-            else "http://www.w3.org/TR/2001/REC-xml-c14n-20010315")
+    # Canonicalisation as in PROTOCOLS §1.4: C14N 1.0 (legacy), or exclusive C14N when asked.
+    c14n = "http://www.w3.org/2001/10/xml-exc-c14n#" if exclusive_c14n else "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
     xml_signer = _Signer(signature_algorithm=method, digest_algorithm=digest, c14n_algorithm=c14n)
     if default_namespace:
         xml_signer.namespaces = {None: ds_ns}

@@ -29,6 +29,7 @@ from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature, SignXMLException
 from signxml.xades import XAdESVerifier
 
+from .c14n import CorrectInclusiveC14N
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time, check_validity_at_proven_time
 from .policy import Check
 from .report import (
@@ -219,11 +220,11 @@ def top_level_signatures(root: etree._Element) -> list[etree._Element]:
     return [s for s in root.iter(tag) if not any(a.tag == tag for a in s.iterancestors())]
 
 
-class _XmlDsig(_TreeMixin, XMLVerifier):
+class _XmlDsig(_TreeMixin, CorrectInclusiveC14N, XMLVerifier):
     pass
 
 
-class _XAdES(_TreeMixin, XAdESVerifier):
+class _XAdES(_TreeMixin, CorrectInclusiveC14N, XAdESVerifier):
     pass
 
 

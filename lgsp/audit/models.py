@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from lgsp.audit.tree_store import AuditTreeNode  # noqa: F401 - registers audit_tree_nodes on Base
 from lgsp.store.base import Base
 
 
@@ -55,3 +56,32 @@ class AuditBody(Base):
     request_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     redacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditHead(Base):
+    """A signed tree head (``lgsp.audit.sth.SignedTreeHead``) as stored; one per tree size.
+
+    ``timestamp`` is kept as the exact canonical string that was signed, not a DateTime, so the
+    signature verifies byte for byte whatever the database does to time zones or precision.
+    """
+
+    __tablename__ = "audit_heads"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                           autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp: Mapped[str] = mapped_column(String(32))
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    tsa_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class AuditLogKey(Base):
+    """A public log key (what ``GET /audit/keys`` lists); retired keys stay so old heads verify."""
+
+    __tablename__ = "audit_log_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # DER SubjectPublicKeyInfo
+    created_at: Mapped[str] = mapped_column(String(32))
+    retired_at: Mapped[str | None] = mapped_column(String(32))

@@ -6,23 +6,33 @@ So throughput is one commit per batch, not per request, yet no call is ever ackn
 row is committed. Indexes are assigned inside the batch transaction under a lock (SQLite: BEGIN
 IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock), so several gateway processes on one store
 produce one gap-free sequence and one hash chain.
+
+The same transaction integrates the batch's leaves into the Merkle tree (``audit_tree_nodes``), so
+the lock holder is the log's single sequencer (DESIGN §6, as in Trillian): entries and tree nodes
+commit or vanish together, and whichever process takes the lock next continues from what is
+committed. Signing tree heads is *not* done here (it needs no lock and would slow every batch):
+:class:`lgsp.audit.heads.HeadSigner` does it in the background, woken by :meth:`AuditWriter._run`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, Table, insert, select, text
 
 from lgsp.audit.canonical import canonical_entry_bytes, pick_entry_fields
-from lgsp.audit.merkle import leaf_hash
+from lgsp.audit.merkle import extend_frontier, leaf_hash, perfect_cover
 from lgsp.audit.models import AuditBody, AuditEntry
+from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore, TreeStoreError
+from lgsp.settings import Settings
 
 GENESIS = bytes(32)
+_NODES = cast(Table, AuditTreeNode.__table__)
 _SEQUENCER_LOCK_ID = 0x6C677361  # "lgsa"
 
 
@@ -61,6 +71,8 @@ def append_entries(conn: Connection, entries: Sequence[dict[str, Any]],
         row["leaf_hash"], row["chain_hash"] = leaf, previous
         rows.append(row)
     conn.execute(insert(AuditEntry), rows)
+    _integrate(conn, next_index, bytes(last.chain_hash) if last is not None else GENESIS,
+               [row["leaf_hash"] for row in rows], previous)
     if bodies:
         kept = [{"idx": row["idx"], "request_body": b[0], "response_body": b[1]}
                 for row, b in zip(rows, bodies, strict=True) if b is not None]
@@ -69,12 +81,50 @@ def append_entries(conn: Connection, entries: Sequence[dict[str, Any]],
     return [row["idx"] for row in rows]
 
 
+# Frontier (left siblings waiting for a partner, <= log2(n) hashes) per store, keyed by the tree size
+# *and* the chain hash at that size: the chain hash commits to every earlier leaf, so a hit means the
+# cached frontier belongs to exactly this log prefix even if a batch that filled the cache was rolled
+# back and a different one took its place. A miss re-reads the frontier from the committed nodes, so
+# a sequencer that takes over from a dead one continues from the store, never from memory.
+_frontiers: dict[str, tuple[int, bytes, dict[int, bytes]]] = {}
+_frontiers_lock = threading.Lock()
+
+
+def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[bytes], new_chain: bytes) -> None:
+    """Add the batch's leaves to ``audit_tree_nodes`` in the caller's transaction (sequencer lock held)."""
+    key = conn.engine.url.render_as_string(hide_password=False)
+    with _frontiers_lock:
+        cached = _frontiers.get(key)
+    if cached is not None and cached[0] == size and cached[1] == chain_at_size:
+        frontier = dict(cached[2])
+    else:
+        store = SqlTreeStore(conn.engine)
+        stored = store.size(conn)
+        if stored != size:
+            raise TreeStoreError(f"audit_tree_nodes holds {stored} leaves but audit_entries holds {size}: "
+                                 "the tree is out of step with the log (run `lgsp audit verify`)")
+        cover = perfect_cover(0, size) if size else []
+        frontier = {level: h for (level, _), h in zip(cover, store.get_nodes(cover, conn), strict=True)}
+    rows = extend_frontier(frontier, size, leaves)
+    conn.execute(_NODES.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in rows])
+    with _frontiers_lock:
+        _frontiers[key] = (size + len(leaves), new_chain, frontier)
+
+
 class AuditWriter:
     """Group-committing appender used by the gateway (one per process, bound to its event loop)."""
 
-    def __init__(self, engine: Engine, max_batch: int = 512) -> None:
+    def __init__(self, engine: Engine, max_batch: int = 512, settings: Settings | None = None) -> None:
+        from lgsp.audit.heads import HeadService, HeadSigner
+
         self._engine = engine
         self._max_batch = max_batch
+        # Settings come from the environment when the caller does not pass them (the runtime builds
+        # the writer with the engine only); the database URL in them is ignored, the engine rules.
+        self.settings = settings or Settings.load()
+        #: Signed heads of this store (read by the audit API; signs with the configured log key).
+        self.heads = HeadService(engine, self.settings)
+        self._signer_task = HeadSigner(self.heads) if self.settings.audit_heads_enabled else None
         self._pending: list[tuple[dict[str, Any], tuple[bytes | None, bytes | None] | None,
                                   asyncio.Future[int]]] = []
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="lgsp-audit")
@@ -84,8 +134,12 @@ class AuditWriter:
     async def start(self) -> None:
         self._wakeup = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="lgsp-audit-writer")
+        if self._signer_task is not None:
+            await self._signer_task.start()
 
     async def stop(self) -> None:
+        if self._signer_task is not None:
+            await self._signer_task.stop()
         if self._task is not None:
             if self._pending:  # let queued entries commit before shutting down
                 await asyncio.gather(*(item[2] for item in self._pending), return_exceptions=True)
@@ -129,3 +183,5 @@ class AuditWriter:
                 for (_, _, future), index in zip(batch, indexes, strict=True):
                     if not future.done():
                         future.set_result(index)
+                if self._signer_task is not None:
+                    self._signer_task.appended(len(batch))

@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from lgsp.cli.common import console, engine_from_settings, fail
 from lgsp.delivery.cli import app as deliveries_app
+from lgsp.opendata.cli import app as opendata_app
 from lgsp.settings import Settings
+from signing.cli import verify_command
 
 app = typer.Typer(help="lgsp: integration bus and open-data gateway.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -31,6 +33,8 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(opendata_app, name="opendata")
+app.command("verify")(verify_command)
 
 
 @app.command()

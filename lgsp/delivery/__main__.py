@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from lgsp import logs
 from lgsp.delivery.handlers import load_handlers
 from lgsp.delivery.settings import DeliverySettings
 from lgsp.delivery.worker import DeliveryWorker
@@ -18,7 +19,9 @@ from lgsp.store.migrate import upgrade
 
 
 async def main() -> None:
-    engine = make_engine(Settings.load().database_url)
+    settings = Settings.load()
+    logs.configure(settings.log_level)
+    engine = make_engine(settings.database_url)
     upgrade(engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

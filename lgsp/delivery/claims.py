@@ -114,12 +114,4 @@ def open_count(engine: Engine, kinds: Collection[str] | None = None) -> int:
         return int(conn.scalar(query) or 0)
 
 
-def next_due(engine: Engine, kinds: Collection[str]) -> datetime | None:
-    """When the earliest pending message becomes due (for sleeping exactly that long)."""
-    with engine.connect() as conn:
-        value = conn.scalar(select(func.min(OutboxMessage.next_attempt_at))
-                            .where(OutboxMessage.state == PENDING, OutboxMessage.kind.in_(list(kinds))))
-    return value
-
-
-__all__ = ["DEAD", "Delivery", "claim", "mark_delivered", "mark_failed", "next_due", "open_count"]
+__all__ = ["Delivery", "claim", "mark_delivered", "mark_failed", "open_count"]

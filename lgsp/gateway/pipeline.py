@@ -16,8 +16,10 @@ from typing import Any
 
 import aiohttp
 
+from lgsp.gateway import mediate, signatures
 from lgsp.gateway.exchange import Exchange, IncomingRequest, UpstreamResponse
 from lgsp.gateway.headers import REQUEST_DROP, RESPONSE_DROP, connection_listed, valid_message_id
+from lgsp.mediation import soap_fault
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
 from registry.ids import AGENCY_CODE_PATTERN
 
@@ -56,6 +58,8 @@ def receive_request(exchange: Exchange, scope: Scope) -> None:
         content_length=int(length) if length and length.isdigit() else None,
     )
     exchange.user_id = _header(headers, b"x-lgsp-user-id")
+    if mediate.is_soap_request(headers):
+        exchange.extra["soap_caller"] = True  # errors go back as SOAP Faults
     if len(parts) < 3 or not all(parts[:3]):
         raise Problem("unknown-service", "gateway paths are /services/{agency}/{system}/{service}/{path}")
     exchange.service_id = "/".join(parts[:3])
@@ -113,6 +117,8 @@ async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Recei
     length = request.content_length
     threshold = runtime.settings.buffer_response_bytes
     chunked = "chunked" in (_header(request.headers, b"transfer-encoding") or "").lower()
+    if exchange.service is not None and (exchange.service.kind == "soap" or exchange.service.signature_policy != "off"):
+        threshold = limit  # mediation and signature checks need the whole body
     if length is None and not chunked:  # HTTP/1.1: neither Content-Length nor chunked means no body
         request.body = b""
         request.body_sha256 = _EMPTY_SHA256
@@ -161,7 +167,10 @@ async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Recei
 async def verify_signatures(exchange: Exchange, runtime: Runtime) -> None:
     """Per-service signature policy (off | report | require); the verifier is plugged in by the app."""
     service = exchange.service
-    if service is None or service.signature_policy == "off" or runtime.signature_check is None:
+    if service is None or service.signature_policy == "off":
+        return
+    if runtime.signature_check is None:
+        signatures.no_verifier(exchange)
         return
     await runtime.signature_check(exchange)
 
@@ -198,8 +207,11 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
         limit = check_body_size(exchange, runtime)
         await read_request_body(exchange, runtime, receive, limit)
         await verify_signatures(exchange, runtime)
-        upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))
-        await deliver_response(exchange, runtime, upstream, send)
+        if exchange.service is not None and exchange.service.kind == "soap":
+            upstream = await deliver_soap(exchange, runtime, send)
+        else:
+            upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))
+            await deliver_response(exchange, runtime, upstream, send)
     except Problem as problem:
         exchange.problem = problem
         await send_problem(exchange, runtime, send)
@@ -265,11 +277,58 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
     await send({"type": "http.response.body", "body": body})
 
 
+async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aiohttp.ClientResponse | None:
+    """The mediation stage for `kind: soap` services (see `lgsp.gateway.mediate`)."""
+    assert exchange.request is not None
+    service = mediate.soap_service(exchange, runtime)
+    described = await mediate.describe(exchange, runtime, service)
+    if described is not None:
+        exchange.response = UpstreamResponse(200, mediate.JSON_HEADERS, described,
+                                             hashlib.sha256(described).hexdigest())
+        await send_buffered(exchange, runtime, send, 200, list(mediate.JSON_HEADERS), described)
+        return None
+    if exchange.extra.get("soap_caller"):
+        mediate.prepare_passthrough(exchange, runtime)
+        upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))
+        await deliver_response(exchange, runtime, upstream, send)
+        return upstream
+    operation = await mediate.prepare_json_call(exchange, runtime, service)
+    upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))
+    limit = exchange.service.max_body_bytes if exchange.service and exchange.service.max_body_bytes else (
+        runtime.settings.max_body_bytes)
+    try:
+        body = await upstream.content.read(limit + 1)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise Problem("upstream-bad-response", f"provider of {exchange.service_id} failed mid-reply: {exc}") from exc
+    if len(body) > limit:
+        raise Problem("upstream-bad-response", f"the SOAP reply exceeds {limit} bytes")
+    payload = await mediate.json_reply(exchange, service, operation, upstream.status,
+                                       upstream.headers.get("Content-Type"), body)
+    await send_buffered(exchange, runtime, send, 200, list(mediate.JSON_HEADERS), payload)
+    return upstream
+
+
+async def send_buffered(exchange: Exchange, runtime: Runtime, send: Send, status: int,
+                        headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    index = await runtime.record(exchange)
+    headers += [(b"content-length", str(len(body)).encode()), (b"x-lgsp-message-id", exchange.message_id.encode()),
+                (b"x-lgsp-audit-index", str(index).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def render_problem(exchange: Exchange, problem: Problem) -> tuple[bytes, bytes]:
+    """Problem details as JSON, or as a SOAP Fault carrying the same kind for SOAP callers."""
+    if exchange.extra.get("soap_caller"):
+        return soap_fault(problem.kind, problem.status, problem.detail), b"text/xml; charset=utf-8"
+    return problem.body(instance=f"urn:lgsp:message:{exchange.message_id}"), PROBLEM_CONTENT_TYPE.encode()
+
+
 async def send_problem(exchange: Exchange, runtime: Runtime, send: Send, audit: bool = True) -> None:
     assert exchange.problem is not None
     problem = exchange.problem
-    body = problem.body(instance=f"urn:lgsp:message:{exchange.message_id}")
-    headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode()),
+    body, content_type = render_problem(exchange, problem)
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                (b"x-lgsp-message-id", exchange.message_id.encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
     if audit:
@@ -280,8 +339,8 @@ async def send_problem(exchange: Exchange, runtime: Runtime, send: Send, audit: 
             runtime.log.exception("audit write failed", message_id=exchange.message_id)
             problem = Problem("internal-error", "the exchange could not be recorded in the audit log")
             exchange.problem = problem
-            body = problem.body(instance=f"urn:lgsp:message:{exchange.message_id}")
-            headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+            body, content_type = render_problem(exchange, problem)
+            headers = [(b"content-type", content_type),
                        (b"content-length", str(len(body)).encode()),
                        (b"x-lgsp-message-id", exchange.message_id.encode())]
     await send({"type": "http.response.start", "status": problem.status, "headers": headers})

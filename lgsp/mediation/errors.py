@@ -45,7 +45,7 @@ class FieldError:
     message: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "message": self.message}
+        return {"field": self.path, "message": self.message}  # same key as every lgsp validation problem
 
 
 class MediationInputError(MediationError):

@@ -18,7 +18,7 @@ mkdir -p "$CKAN_DIR"
 want="ckan=$CKAN_VERSION scheming=$SCHEMING_VERSION dcat=$DCAT_VERSION gunicorn=$GUNICORN_VERSION $(cat "$ROOT/ckan_ext/pyproject.toml" | sha256sum | cut -c1-16)"
 stamp="$CKAN_VENV/.lgsp-installed"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-  command -v pg_config >/dev/null || { log "installing libpq-dev (psycopg2 builds against it)"; apt-get install -y -q libpq-dev >/dev/null; }
+  command -v pg_config >/dev/null || { log "installing libpq-dev (psycopg2 builds against it)"; apt-get install -y -q libpq-dev >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q libpq-dev >/dev/null; }; }
   if [[ ! -x "$CKAN_VENV/bin/python" ]]; then
     log "creating $CKAN_VENV"
     "$(command -v python3.11 || command -v python3)" -m venv "$CKAN_VENV"   # CKAN 2.12 needs Python >= 3.10

@@ -80,7 +80,7 @@ def test_invalid_field_is_named(ngsp: SoapService, body: dict, field: str, words
     assert err.kind == "mediation-input-invalid" and err.http_status == 422
     assert any(e.path == field and words in e.message for e in err.errors), err.errors
     assert field in err.detail
-    assert any(e["path"] == field for e in err.problem_extensions()["errors"])
+    assert any(e["field"] == field for e in err.problem_extensions()["errors"])
 
 
 def test_nested_list_item_path_is_named(roundtrip: SoapService) -> None:

@@ -272,3 +272,24 @@ def test_packet_and_its_attached_pdfs_are_all_verified(verifier: Verifier, pki: 
     broken = doc.replace(good_pdf.encode()[:40], b"!!!!" + good_pdf.encode()[4:40])
     _, pdfs = verifier.verify_packet(broken)
     assert pdfs["quyet-dinh.pdf"].sub_indication is SubIndication.FORMAT_FAILURE
+
+
+def test_inclusive_c14n_of_a_subset_matches_the_standard() -> None:
+    # Canonical XML 1.0 §2.4: the apex carries every in-scope namespace and inherited xml:* attribute;
+    # descendants of a default-namespace element stay in it (no xmlns=""), a real undeclaration stays.
+    from signing.c14n import inclusive_c14n
+
+    doc = etree.fromstring(b'<a xmlns="urn:a" xmlns:x="urn:x" xml:lang="vi"><Sig xmlns="urn:d"><SI><R><T><U/></T>'
+                           b'</R><V xmlns=""><W/></V></SI></Sig></a>')
+    subset = doc.find(".//{urn:d}SI")
+    assert inclusive_c14n(subset) == (b'<SI xmlns="urn:d" xmlns:x="urn:x" xml:lang="vi"><R><T><U></U></T></R>'
+                                      b'<V xmlns=""><W></W></V></SI>')
+
+
+@pytest.mark.parametrize("exclusive", [False, True], ids=["c14n-1.0", "exc-c14n"])
+def test_default_namespace_signature_verifies_with_either_canonicalisation(verifier: Verifier, pki: TestPki,
+                                                                           exclusive: bool) -> None:
+    # The conformant edXML sample: <Signature xmlns="...xmldsig#"> under the edXML default namespace.
+    signed = sign_xml(edxml_document(), pki.good, default_namespace=True, exclusive_c14n=exclusive)
+    assert b'<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"' in signed
+    assert verifier.verify(signed).passed

@@ -1,0 +1,58 @@
+"""The ``vdxp.send`` outbox handler: one stored packet -> one ``sendEdoc`` on the national axis.
+
+The payload is the packet exactly as the DMS posted it (a signature covers those bytes, so lgsp never
+rewrites them). The destination ``axis:{edoc|status}:{sender}`` carries what ``sendEdoc`` needs, so
+the handler does not parse a 50 MB packet again. The axis' DocId is returned, and the outbox records it
+as the message's ``remote_id``. A resend after a crash sends the same bytes again — the receiver sees
+the same edXML DocumentId and the same ``hash-file``, and lgsp's own receiving side drops such copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+from sqlalchemy import Engine
+
+from adapters.vdxp.client import AxisClient, MessageType
+from adapters.vdxp.errors import AxisError
+from lgsp.delivery.claims import Delivery
+from lgsp.delivery.errors import Permanent, Retryable
+from lgsp.delivery.handlers import Handler
+from lgsp.documents.settings import VdxpSettings
+from lgsp.documents.store import SEND_KIND
+
+log = structlog.get_logger("lgsp.documents")
+
+
+class AxisSendHandler:
+    def __init__(self, client: AxisClient) -> None:
+        self.client = client
+
+    async def __call__(self, delivery: Delivery) -> str | None:
+        parts = (delivery.destination or "").split(":")
+        if len(parts) != 3 or parts[0] != "axis" or parts[1] not in ("edoc", "status"):
+            raise Permanent(f"not an axis destination: {delivery.destination!r}")
+        message_type: MessageType = "status" if parts[1] == "status" else "edoc"
+        try:
+            doc_id = await self.client.send_edoc(delivery.payload, sender=parts[2], message_type=message_type)
+        except AxisError as exc:
+            raise (Retryable if exc.retryable else Permanent)(str(exc)) from None
+        log.info("sent to the axis", message_id=delivery.message_id, axis_doc_id=doc_id, kind=message_type,
+                 attempt=delivery.attempt)
+        return doc_id
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def make_client(settings: VdxpSettings) -> AxisClient:
+    return AxisClient(settings.url, settings.system_id, settings.secret, timeout=settings.timeout)
+
+
+def delivery_handlers(engine: Engine) -> Mapping[str, Handler]:
+    """Factory for the ``lgsp.delivery_handlers`` entry-point group (nothing when the axis is not configured)."""
+    settings = VdxpSettings.from_env()
+    if settings is None:
+        return {}
+    return {SEND_KIND: AxisSendHandler(make_client(settings))}

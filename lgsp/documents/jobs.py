@@ -1,0 +1,85 @@
+"""The receiving poller and the directory sync inside ``lgsp worker`` (entry point ``lgsp.worker_jobs``).
+
+Like the delivery loop, they need a long-lived event loop (the axis client's HTTP pool), so they run in
+one daemon thread that the worker's job keeps alive. Nothing is lost when the process dies: a message
+is acknowledged on the axis only after it was committed here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import structlog
+from sqlalchemy import Engine
+
+from lgsp.documents.handler import make_client
+from lgsp.documents.packets import load_hook
+from lgsp.documents.poller import ReceivingPoller, sync_directory
+from lgsp.documents.settings import VdxpSettings, max_packet_bytes
+from lgsp.settings import Settings
+from lgsp.worker import Job
+
+log = structlog.get_logger("lgsp.documents")
+
+
+async def run_receiving(engine: Engine, settings: VdxpSettings, stop: asyncio.Event) -> None:
+    """Directory sync every ``directory_seconds`` and a receiving round every ``poll_seconds`` until ``stop``."""
+    client = make_client(settings)
+    poller = ReceivingPoller(engine, client, settings.agencies, signature_hook=load_hook(),
+                             parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes())
+    next_sync = 0.0
+    loop = asyncio.get_running_loop()
+    log.info("document receiving started", agencies=list(settings.agencies) or ["*"])
+    try:
+        while not stop.is_set():
+            if loop.time() >= next_sync:
+                try:
+                    await sync_directory(engine, client)
+                    next_sync = loop.time() + settings.directory_seconds
+                except Exception as exc:
+                    log.warning("agency directory sync failed; retrying soon", error=str(exc))
+                    next_sync = loop.time() + min(60.0, settings.directory_seconds)
+            try:
+                await poller.run_once()
+            except Exception:
+                log.exception("receiving round failed")
+            try:
+                await asyncio.wait_for(stop.wait(), settings.poll_seconds)
+            except TimeoutError:
+                pass
+    finally:
+        await client.aclose()
+        log.info("document receiving stopped")
+
+
+class ReceivingThread:
+    def __init__(self, engine: Engine, settings: VdxpSettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._thread: threading.Thread | None = None
+
+    def ensure_running(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if self._thread is not None:
+            log.error("document receiving thread died; restarting it")
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="lgsp-documents",
+                                        daemon=True)
+        self._thread.start()
+
+    async def _run(self) -> None:
+        await run_receiving(self.engine, self.settings, asyncio.Event())
+
+
+def document_jobs(engine: Engine, settings: Settings) -> list[Job]:
+    """Factory for ``lgsp.worker_jobs``: nothing unless ``LGSP_VDXP_URL`` is configured."""
+    try:
+        vdxp = VdxpSettings.from_env()
+    except ValueError as exc:
+        log.error("document receiving disabled: bad LGSP_VDXP_* settings", error=str(exc))
+        return []
+    if vdxp is None:
+        return []
+    thread = ReceivingThread(engine, vdxp)
+    return [Job("documents-receiving", 1.0, thread.ensure_running)]

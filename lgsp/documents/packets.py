@@ -1,0 +1,129 @@
+"""Reading a packet into the facts lgsp keeps about it, with the pluggable signature check.
+
+Used both ways: the façade reads what a DMS posts (and refuses hard errors with a problem), the poller
+reads what the axis hands over (and tells the axis ``fail`` for hard errors). Both call
+:func:`inspect_packet`, so "what lgsp accepts" is one rule.
+
+The signature check is a plain function hook (``(packet bytes, SignatureInfo) -> report``) so either
+``signing/`` or this package can land first: with no hook the packet is accepted unchecked and the
+row says ``not-checked``. A hook whose report has ``indication`` (or ``document_indication``)
+``TOTAL_FAILED`` refuses the packet; a hook that raises refuses it too (fail closed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from adapters.vdxp.edxml import DocumentPacket, EdxmlError, SignatureInfo, StatusPacket, read_packet
+
+SignatureHook = Callable[[bytes, SignatureInfo], object]
+HOOK_ENV = "LGSP_DOCUMENTS_SIGNATURE_HOOK"
+
+
+class PacketRejected(Exception):
+    """A packet lgsp will not take; ``code`` is stable (``edxml-<reader code>``, ``signature-invalid``, …)."""
+
+    def __init__(self, code: str, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.path = path
+
+
+@dataclass(frozen=True)
+class PacketFacts:
+    kind: str  # edoc | status
+    sender: str
+    recipients: list[str]
+    document_id: str
+    code: str
+    subject: str
+    status_code: str | None
+    sha256: str
+    size: int
+    deviations: list[str] = field(default_factory=list)
+    signature: str | None = None
+    #: The FIFO lane in the outbox: revisions of one document (and status reports about it) go in order.
+    ordering_key: str = ""
+
+
+def load_hook(spec: str | None = None) -> SignatureHook | None:
+    """The hook named ``module:function`` in ``LGSP_DOCUMENTS_SIGNATURE_HOOK`` (None when unset)."""
+    spec = os.environ.get(HOOK_ENV, "") if spec is None else spec
+    if not spec:
+        return None
+    module, _, name = spec.partition(":")
+    if not module or not name:
+        raise ValueError(f"{HOOK_ENV} must look like 'package.module:function', not {spec!r}")
+    hook: SignatureHook = getattr(importlib.import_module(module), name)
+    return hook
+
+
+def _indication(report: object) -> str:
+    for attribute in ("indication", "document_indication"):
+        value = getattr(report, attribute, None)
+        if value is None and isinstance(report, dict):
+            value = report.get(attribute)
+        if value is not None:
+            return str(getattr(value, "value", value))
+    return "UNKNOWN"
+
+
+def _check_signature(data: bytes, signature: SignatureInfo | None, hook: SignatureHook | None) -> str:
+    if signature is None or not signature.present:
+        return "unsigned"
+    if hook is None:
+        return "not-checked"
+    try:
+        report = hook(data, signature)
+    except Exception as exc:  # fail closed: a verifier that cannot decide must not let a packet through
+        raise PacketRejected("signature-invalid", f"the signature could not be verified: {exc}",
+                             "edXMLHeader/Signature") from exc
+    indication = _indication(report)
+    if indication.endswith("TOTAL_FAILED"):
+        raise PacketRejected("signature-invalid", f"the packet's signature does not verify ({indication})",
+                             "edXMLHeader/Signature")
+    return indication
+
+
+def _lane(key: str) -> str:
+    """Outbox ordering keys are at most 200 characters; long DocumentIds are hashed (same id, same lane)."""
+    return key if len(key) <= 200 else key[:120] + "#" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def inspect_packet(data: bytes, *, expected_kind: str | None = None, max_bytes: int,
+                   signature_hook: SignatureHook | None = None) -> PacketFacts:
+    """Parse, validate and (when a hook is set) verify ``data``; raise :class:`PacketRejected` on hard errors."""
+    try:
+        result = read_packet(data, max_bytes=max_bytes, schema_check=True)
+    except EdxmlError as exc:
+        raise PacketRejected(f"edxml-{exc.code}", exc.message, exc.path) from None
+    packet = result.packet
+    deviations = [str(d) for d in result.deviations]
+    sha256 = hashlib.sha256(data).hexdigest()
+    if isinstance(packet, StatusPacket):
+        facts = PacketFacts(
+            kind="status", sender=packet.from_.organ_id, recipients=[packet.response_for.organ_id],
+            document_id=packet.response_for.document_id, code=packet.response_for.code,
+            subject=packet.description or packet.status_code.label, status_code=packet.status_code.value,
+            sha256=sha256, size=len(data), deviations=deviations, signature="unsigned",
+            ordering_key=_lane(f"status:{packet.from_.organ_id}:{packet.response_for.document_id}"))
+    else:
+        assert isinstance(packet, DocumentPacket)
+        header = packet.header
+        # revoke/update/replace name their target in Bussiness/DocumentId: same lane as the original
+        target = packet.trace.business.document_id or header.document_id
+        facts = PacketFacts(
+            kind="edoc", sender=header.from_.organ_id,
+            recipients=list(dict.fromkeys(o.organ_id for o in header.to)), document_id=header.document_id,
+            code=str(header.code), subject=header.subject, status_code=None, sha256=sha256, size=len(data),
+            deviations=deviations, signature=_check_signature(data, packet.signature, signature_hook),
+            ordering_key=_lane(f"edoc:{header.from_.organ_id}:{target}"))
+    if expected_kind is not None and expected_kind != facts.kind:
+        raise PacketRejected("kind-mismatch", f"kind={expected_kind} was given but the packet is a {facts.kind} packet",
+                             "edXMLHeader/MessageHeader")
+    return facts

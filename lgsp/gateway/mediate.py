@@ -1,0 +1,150 @@
+"""The mediation stage: SOAP providers called as REST/JSON, or by SOAP clients passed through.
+
+For a service registered with `kind: soap` and a WSDL under `schemas/`, the gateway offers:
+- `POST .../{operation}` with a JSON body -> a SOAP request built from the WSDL (zeep, via
+  `lgsp.mediation`), sent with the same pooled client, retries and breaker as REST calls; the SOAP reply
+  comes back as JSON (types preserved) and a Fault as a `soap-fault` problem;
+- `GET .../{operation}/schema` -> JSON Schemas of the operation's input and output;
+- `GET .../openapi.json` -> an OpenAPI document for the whole service;
+- `POST ...` with a SOAP envelope (`text/xml` / `application/soap+xml`) -> forwarded unchanged apart from
+  the X-Road headers lgsp sets from the caller's identity (pass-through); errors go back as SOAP Faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lgsp.gateway.exchange import Exchange, UpstreamResponse
+from lgsp.mediation import (
+    MediationError,
+    SoapService,
+    XRoadClient,
+    XRoadHeaders,
+    XRoadService,
+    apply_xroad_headers,
+    openapi,
+)
+from lgsp.problems import Problem
+
+if TYPE_CHECKING:
+    from lgsp.runtime import Runtime
+
+SOAP_TYPES = ("text/xml", "application/soap+xml")
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def soap_service(exchange: Exchange, runtime: Runtime) -> SoapService:
+    assert exchange.service is not None
+    if not exchange.service.wsdl_path:
+        raise Problem("not-configured", f"service {exchange.service.id} has no WSDL registered")
+    root = Path(runtime.settings.schemas_dir)
+    path = Path(exchange.service.wsdl_path)
+    if not path.is_absolute():
+        path = root / path
+    try:
+        return SoapService.from_wsdl(path)
+    except MediationError as exc:
+        raise Problem("internal-error", f"the WSDL of {exchange.service.id} cannot be used: {exc.detail}") from exc
+
+
+def xroad_headers(exchange: Exchange, runtime: Runtime, operation: str) -> XRoadHeaders:
+    """X-Road v4 headers from the caller's identity: member = agency code, subsystem = system code."""
+    assert exchange.client is not None and exchange.service is not None
+    settings = runtime.settings
+    agency, system = (exchange.client.system_id or "/").split("/", 1)
+    service = exchange.service
+    return XRoadHeaders(
+        client=XRoadClient(settings.xroad_instance, settings.xroad_member_class, agency, system),
+        service=XRoadService(settings.xroad_instance, settings.xroad_member_class, service.agency,
+                             service.system.split("/", 1)[1], operation),
+        id=exchange.message_id, user_id=exchange.user_id,
+    )
+
+
+def as_problem(error: MediationError) -> Problem:
+    return Problem(error.kind if error.kind in _KINDS else "upstream-bad-response", error.detail,
+                   status=error.http_status, **error.problem_extensions())
+
+
+_KINDS = {"mediation-input-invalid", "unknown-operation", "soap-fault", "upstream-bad-response"}
+
+
+def is_soap_request(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.decode("latin-1").split(";")[0].strip().lower() in SOAP_TYPES
+    return False
+
+
+async def describe(exchange: Exchange, runtime: Runtime, service: SoapService) -> bytes | None:
+    """`GET .../openapi.json` and `GET .../{operation}/schema`; None when the path is neither."""
+    assert exchange.request is not None
+    path = exchange.request.sub_path.strip("/")
+    if exchange.request.method != "GET":
+        return None
+    if path == "openapi.json":
+        document = openapi(service)
+    elif path.endswith("/schema") and path.count("/") == 1:
+        try:
+            document = service.schemas(path.split("/", 1)[0])
+        except MediationError as exc:
+            raise as_problem(exc) from exc
+    else:
+        return None
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+async def prepare_json_call(exchange: Exchange, runtime: Runtime, service: SoapService) -> str:
+    """Turn the JSON body into a SOAP envelope in place; returns the operation name."""
+    request = exchange.request
+    assert request is not None
+    operation = request.sub_path.strip("/")
+    if request.method != "POST" or not operation or "/" in operation:
+        raise Problem("unknown-operation",
+                      f"call SOAP operations as POST .../{{operation}} with a JSON body; "
+                      f"operations: {', '.join(service.operation_names())}")
+    try:
+        envelope, headers = service.build_request(operation, request.body or b"{}",
+                                                  xroad_headers(exchange, runtime, operation))
+    except MediationError as exc:
+        raise as_problem(exc) from exc
+    request.body = envelope
+    request.sub_path = ""
+    # The caller's other headers travel on as for REST calls; the body's own headers are the SOAP ones.
+    replaced = {b"content-type", b"content-length", b"soapaction", b"accept", b"content-encoding"}
+    request.headers = [(k, v) for k, v in request.headers if k.lower() not in replaced]
+    request.headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    exchange.extra["operation"] = operation
+    return operation
+
+
+def prepare_passthrough(exchange: Exchange, runtime: Runtime) -> None:
+    """Forward a SOAP envelope as is, with lgsp's X-Road headers replacing any the caller sent."""
+    request = exchange.request
+    assert request is not None
+    operation = request.sub_path.strip("/") or "-"
+    try:
+        request.body = apply_xroad_headers(request.body or b"", xroad_headers(exchange, runtime, operation))
+    except MediationError as exc:
+        raise Problem("bad-request", f"not a usable SOAP envelope: {exc.detail}") from exc
+    except ValueError as exc:
+        raise Problem("bad-request", f"not a usable SOAP envelope: {exc}") from exc
+    request.sub_path = ""
+    exchange.extra["operation"] = operation
+    exchange.extra["soap_passthrough"] = True
+
+
+async def json_reply(exchange: Exchange, service: SoapService, operation: str, status: int, content_type: str | None,
+                     body: bytes) -> bytes:
+    """Parse the SOAP reply off the event loop (it can be large) into the JSON the caller gets."""
+    try:
+        data = await asyncio.to_thread(service.parse_response, operation, status, content_type, body)
+    except MediationError as exc:
+        raise as_problem(exc) from exc
+    payload = json.dumps(data, ensure_ascii=False).encode()
+    exchange.response = UpstreamResponse(200, JSON_HEADERS, payload, hashlib.sha256(payload).hexdigest())
+    return payload

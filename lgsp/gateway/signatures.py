@@ -1,0 +1,54 @@
+"""The signature stage: a per-service policy `off | report | require` applied to request bodies.
+
+`report` records the verification report's digest in the audit entry and lets the request through;
+`require` refuses with a 422 problem carrying the report unless it reaches TOTAL_PASSED. One long-lived
+`signing.Verifier` per process, so the chain and revocation caches make repeated signers cheap; it is
+CPU-bound and synchronous, so it runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from lgsp.gateway.exchange import Exchange
+from lgsp.problems import Problem
+from lgsp.settings import Settings
+from signing import Policy, TrustStore, Verifier
+
+SignatureCheck = Callable[[Exchange], Awaitable[None]]
+SOAP_BODY = ["/soap:Envelope/soap:Body"]
+
+
+def build_verifier(settings: Settings) -> Verifier | None:
+    paths = [p.strip() for p in settings.trust_paths.split(",") if p.strip()]
+    if not paths:
+        return None
+    policy = Policy.from_file(settings.signature_policy_file) if settings.signature_policy_file else Policy()
+    return Verifier(TrustStore.from_paths(paths), policy)
+
+
+def make_check(verifier: Verifier) -> SignatureCheck:
+    async def check(exchange: Exchange) -> None:
+        request, service = exchange.request, exchange.service
+        assert request is not None and service is not None
+        content_type = next((v.decode("latin-1") for k, v in request.headers if k.lower() == b"content-type"), None)
+        must_cover = SOAP_BODY if exchange.extra.get("soap_caller") else None
+        report = await asyncio.to_thread(verifier.verify, request.body or b"", content_type, must_cover=must_cover)
+        exchange.signature_report_sha256 = report.digest()
+        exchange.extra["signature"] = report.indication.value
+        if service.signature_policy == "require" and not report.passed:
+            raise Problem("signature-invalid",
+                          f"the request's signature did not pass verification ({report.indication.value}"
+                          f"{'/' + report.sub_indication.value if report.sub_indication else ''})",
+                          signature_report=report.to_dict())
+
+    return check
+
+
+def no_verifier(exchange: Exchange) -> None:
+    """Fail closed: a `require` service with no trust anchors configured accepts nothing."""
+    assert exchange.service is not None
+    if exchange.service.signature_policy == "require":
+        raise Problem("not-configured", "this service requires signed requests but the gateway has no trust "
+                                        "anchors configured (LGSP_TRUST_PATHS)")
