@@ -36,6 +36,10 @@ KINDS: dict[str, tuple[int, str]] = {
     "upstream-timeout": (504, "Provider timed out"),
     "internal-error": (500, "Internal error"),
     "not-configured": (503, "Not configured on this gateway"),
+    # document exchange (edXML / national axis)
+    "edxml-invalid": (422, "Invalid edXML packet"),
+    "sender-mismatch": (403, "The packet's sender is not the caller's agency"),
+    "unknown-recipient": (422, "Recipient not in the agency directory"),
 }
 
 

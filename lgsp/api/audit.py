@@ -1,7 +1,14 @@
-"""Auditor API: query the audit log (auditor scope)."""
+"""Auditor API: query the audit log, receipts with inclusion proofs, signed heads, keys, consistency.
+
+Access: entries (who called what) need the ``auditor`` scope. Keys, heads and consistency proofs
+reveal nothing about exchanges — only sizes and hashes — and are public, as in Certificate
+Transparency: anyone holding a receipt must be able to check it against the log without an account.
+Signing a head on demand (``POST /audit/heads``) needs ``admin`` or ``auditor``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -9,13 +16,33 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.api.deps import caller_with, runtime_of
-from lgsp.audit.query import AuditFilter, find_entries, get_entry
+from lgsp.audit.evidence import EvidenceError, consistency_file, receipt_for
+from lgsp.audit.heads import HeadService
+from lgsp.audit.query import AuditFilter, entry_to_dict, find_entries
+from lgsp.auth.tokens import ClientIdentity
 from lgsp.problems import Problem
 
-router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(caller_with("auditor"))])
+router = APIRouter(prefix="/audit", tags=["audit"])
+auditor = [Depends(caller_with("auditor"))]
 
 
-@router.get("/entries", summary="Audit entries, oldest first, with filters and an index cursor")
+def _heads(request: Request) -> HeadService:
+    return runtime_of(request).audit.heads
+
+
+def admin_or_auditor(request: Request) -> ClientIdentity:
+    """Either scope may ask for a head now: operators for routine, auditors before an inspection."""
+    runtime = runtime_of(request)
+    identity = runtime.tokens.authenticate(request.headers.get("authorization"))
+    if identity.client_id in runtime.disabled_clients:
+        raise Problem("invalid-token", "this client has been disabled")
+    if not identity.scopes & {"admin", "auditor"}:
+        raise Problem("forbidden", "this operation needs the 'admin' or 'auditor' scope")
+    return identity
+
+
+@router.get("/entries", summary="Audit entries, oldest first, with filters and an index cursor",
+            dependencies=auditor)
 async def list_entries(
     request: Request,
     client: str | None = None,
@@ -35,9 +62,65 @@ async def list_entries(
     return {"entries": entries, "next_after": next_cursor}
 
 
-@router.get("/entries/{index}", summary="One audit entry")
-async def one_entry(index: int, request: Request) -> dict[str, Any]:
-    entry = await run_in_threadpool(get_entry, runtime_of(request).engine, index)
-    if entry is None:
-        raise Problem("not-found", f"no audit entry {index}")
-    return entry
+@router.get("/entries/{index}", dependencies=auditor,
+            summary="One audit entry as a receipt: the entry, a signed head and the inclusion proof",
+            description="The body is an `lgsp-audit-bundle` receipt that `lgsp-audit-verify` checks offline. "
+                        "The entry's stored fields are repeated at the top level for convenience (the "
+                        "verifier reads only `entries`). The proof is against the latest signed head, or "
+                        "the head of size `head`; if no head covers the entry yet, one is signed now.")
+async def one_entry(index: int, request: Request,
+                    head: int | None = Query(None, description="prove against the head of this tree size"),
+                    ) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    try:
+        receipt = await run_in_threadpool(receipt_for, runtime.engine, _heads(request), index, head)
+    except EvidenceError as exc:
+        raise Problem("not-found", str(exc)) from exc
+    row = await run_in_threadpool(_stored_fields, runtime.engine, index)
+    return {**row, **receipt}
+
+
+def _stored_fields(engine: Any, index: int) -> dict[str, Any]:
+    from sqlalchemy.orm import Session
+
+    from lgsp.audit.models import AuditEntry
+
+    with Session(engine) as session:
+        row = session.get(AuditEntry, index)
+        return entry_to_dict(row) if row is not None else {}
+
+
+@router.get("/consistency", summary="Consistency proof between the signed heads of sizes `from` and `to`")
+async def consistency(request: Request,
+                      from_: int = Query(..., alias="from", ge=1), to: int = Query(..., ge=1)) -> dict[str, Any]:
+    try:
+        return await run_in_threadpool(consistency_file, _heads(request), from_, to)
+    except EvidenceError as exc:
+        raise Problem("not-found", str(exc)) from exc
+
+
+@router.get("/keys", summary="The log's public keys (current and retired): trust anchors for heads")
+async def keys(request: Request) -> dict[str, Any]:
+    ring = await run_in_threadpool(_heads(request).keyring)
+    return ring.to_json()
+
+
+@router.get("/heads", summary="The latest signed tree head, or the head of tree size `size`")
+async def heads(request: Request, size: int | None = Query(None, ge=0)) -> dict[str, Any]:
+    service = _heads(request)
+    head = await run_in_threadpool(service.latest if size is None else lambda: service.by_size(size))
+    if head is None:
+        raise Problem("not-found", "no signed head yet" if size is None else f"no signed head of size {size}")
+    return head.to_json()
+
+
+@router.post("/heads", summary="Sign a head over the current log now (admin or auditor)",
+             dependencies=[Depends(admin_or_auditor)])
+async def sign_head(request: Request) -> dict[str, Any]:
+    service = _heads(request)
+    for _ in range(100):
+        head = await run_in_threadpool(service.sign, True)
+        if head is not None:
+            return head.to_json()
+        await asyncio.sleep(0.05)
+    raise Problem("conflict", "another process is signing a head; retry")

@@ -27,7 +27,7 @@ class AuditFilter:
     limit: int = 100
 
 
-def _apply(query: Select[Any], f: AuditFilter) -> Select[Any]:
+def apply_filter(query: Select[Any], f: AuditFilter) -> Select[Any]:
     if f.client:
         query = query.where(AuditEntry.client == f.client)
     if f.service:
@@ -68,7 +68,7 @@ def entry_to_dict(row: AuditEntry) -> dict[str, Any]:
 
 def find_entries(engine: Engine, f: AuditFilter, newest_first: bool = False) -> list[dict[str, Any]]:
     order = AuditEntry.idx.desc() if newest_first else AuditEntry.idx.asc()
-    query = _apply(select(AuditEntry), f).order_by(order).limit(max(1, min(f.limit, 10_000)))
+    query = apply_filter(select(AuditEntry), f).order_by(order).limit(max(1, min(f.limit, 10_000)))
     with Session(engine) as session:
         return [entry_to_dict(row) for row in session.scalars(query)]
 

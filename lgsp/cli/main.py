@@ -284,6 +284,31 @@ def audit_verify() -> None:
     fail(f"{len(result.problems)} problem(s) in {result.checked} entries")
 
 
+@app.command("adapters")
+def adapters_list() -> None:
+    """List installed adapters (entry-point group lgsp.adapters)."""
+    from rich.table import Table
+
+    from lgsp.adapters import discover
+
+    table = Table("name", "what", "docs")
+    for info in discover().values():
+        table.add_row(info.name, info.title, info.docs)
+    console.print(table)
+
+
+@app.command("simulate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def simulate(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Adapter name (see lgsp adapters).")]) -> None:
+    """Run an adapter's simulator as a real HTTP server; options after NAME go to the simulator."""
+    from lgsp.adapters import UnknownAdapter, get
+
+    try:
+        info = get(name)
+    except UnknownAdapter as exc:
+        fail(str(exc), 2)
+    info.simulator_main(list(ctx.args))
+
+
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Gateway port.")] = 8080,

@@ -1,0 +1,14 @@
+"""Entry-point descriptor of the dvcqg adapter (group `lgsp.adapters`); imports the simulator lazily."""
+
+from __future__ import annotations
+
+from lgsp.adapters import AdapterInfo
+
+
+def _simulator_main(argv: list[str] | None) -> object:
+    from adapters.dvcqg.simulator import main
+
+    return main(argv)
+
+
+ADAPTER = AdapterInfo(name="dvcqg", title="DVCQG National Public Service Portal: dossier and progress synchronisation", simulator_main=_simulator_main, docs="docs/dvcqg.md")

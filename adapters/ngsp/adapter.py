@@ -1,0 +1,14 @@
+"""Entry-point descriptor of the ngsp adapter (group `lgsp.adapters`); imports the simulator lazily."""
+
+from __future__ import annotations
+
+from lgsp.adapters import AdapterInfo
+
+
+def _simulator_main(argv: list[str] | None) -> object:
+    from adapters.ngsp.simulator import main
+
+    return main(argv)
+
+
+ADAPTER = AdapterInfo(name="ngsp", title="NGSP national-database lookups (SOAP, X-Road v4 headers)", simulator_main=_simulator_main, docs="docs/national-services.md")

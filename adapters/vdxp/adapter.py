@@ -1,0 +1,14 @@
+"""Entry-point descriptor of the vdxp adapter (group `lgsp.adapters`); imports the simulator lazily."""
+
+from __future__ import annotations
+
+from lgsp.adapters import AdapterInfo
+
+
+def _simulator_main(argv: list[str] | None) -> object:
+    from adapters.vdxp.simulator import main
+
+    return main(argv)
+
+
+ADAPTER = AdapterInfo(name="vdxp", title="National document exchange axis: edXML packets over the VXP REST API", simulator_main=_simulator_main, docs="docs/protocols/edxml.md")

@@ -1,0 +1,302 @@
+"""The document façade for department DMSs: send edXML packets, read what arrived, report progress.
+
+``POST /documents`` takes an edXML packet (raw XML, or JSON with base64 ``data``; ``kind=edoc|status``)
+and checks everything that can be checked without the axis: the edXML hard errors, the signature (when
+a hook is configured), that the sender (``From/OrganId``) is the caller's own agency and that every
+recipient is in the agency directory. An accepted packet is committed with its outbox message and
+audit entry in one transaction and answered ``202`` with the message id; a worker delivers it to the
+axis. ``Idempotency-Key`` makes a resend return the first message id. Every refusal is an RFC 9457
+problem with a stable ``type``, and is audited too.
+
+Reading (``GET /documents``, ``GET /documents/{id}``, ``/packet``) and ``PUT /documents/{id}/status``
+are scoped to the caller's agency (the part of its system id before ``/``); another agency's document
+is a 404, so ids do not leak. ``GET /agencies`` is the directory as last synced from the axis.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from lgsp.api.deps import caller_with, runtime_of
+from lgsp.audit.writer import write_batch
+from lgsp.auth.tokens import ClientIdentity
+from lgsp.delivery.outbox import Enqueued, IdempotencyConflict
+from lgsp.documents import store
+from lgsp.documents.models import DMS_STATUSES, IN, OUT
+from lgsp.documents.packets import PacketFacts, PacketRejected, SignatureHook, inspect_packet, load_hook
+from lgsp.documents.settings import max_packet_bytes
+from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
+
+router = APIRouter(tags=["documents"])
+
+PATH = "/documents"
+MAX_KEY_LENGTH = 200
+_XML_TYPES = {"application/xml", "text/xml", "application/edxml+xml", "application/octet-stream"}
+_KINDS = ("edoc", "status")
+
+
+def agency_of(caller: ClientIdentity) -> str:
+    """The caller's agency code; a client not bound to a system cannot use the façade."""
+    if not caller.system_id or "/" not in caller.system_id:
+        raise Problem("forbidden", "this client is not bound to an agency system; the document façade needs one")
+    return caller.system_id.split("/", 1)[0]
+
+
+def signature_hook_of(request: Request) -> SignatureHook | None:
+    """The pluggable signature check: ``app.state.documents_signature_hook`` or the env hook, once."""
+    state = request.app.state
+    if not hasattr(state, "documents_signature_hook"):
+        try:
+            state.documents_signature_hook = load_hook()
+        except (ValueError, ImportError, AttributeError) as exc:
+            raise Problem("not-configured", f"the signature hook is misconfigured: {exc}") from None
+    hook: SignatureHook | None = state.documents_signature_hook
+    return hook
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_KEY_LENGTH or not all("!" <= ch <= "~" for ch in key):
+        raise Problem("bad-request", f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} visible ASCII characters",
+                      errors=[{"field": "Idempotency-Key", "message": "invalid"}])
+    return key
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise Problem("payload-too-large", f"a packet may be at most {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem("payload-too-large", f"a packet may be at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _kind(value: Any, field: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if value not in _KINDS:
+        raise Problem("bad-request", f"{field} must be edoc or status, not {value!r}",
+                      errors=[{"field": field, "message": "must be edoc or status"}])
+    return str(value)
+
+
+async def _packet_from(request: Request) -> tuple[bytes, str | None]:
+    """(packet bytes, declared kind) from a raw XML body or a JSON body with base64 ``data``."""
+    limit = max_packet_bytes()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = _kind(request.query_params.get("kind"), "kind")
+    if content_type in _XML_TYPES:
+        return await _read_limited(request, limit), declared
+    if content_type == "application/json" or content_type.endswith("+json"):
+        body = await _read_limited(request, limit * 4 // 3 + 64 * 1024)
+        try:
+            doc = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise Problem("bad-request", f"the body is not valid JSON: {exc}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), str):
+            raise Problem("bad-request", 'send {"kind": "edoc"|"status", "data": "<base64 of the .edxml>"}',
+                          errors=[{"field": "data", "message": "required, a base64 string"}])
+        try:
+            data = base64.b64decode(doc["data"], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise Problem("bad-request", f"data is not valid base64: {exc}",
+                          errors=[{"field": "data", "message": "not base64"}]) from None
+        if len(data) > limit:
+            raise Problem("payload-too-large", f"a packet may be at most {limit} bytes")
+        return data, _kind(doc.get("kind"), "kind") or declared
+    raise Problem("unsupported-media-type",
+                  f"send the packet as application/xml or as JSON with base64 data, not {content_type or 'nothing'}")
+
+
+def _inspect(request: Request, data: bytes, kind: str | None) -> PacketFacts:
+    try:
+        return inspect_packet(data, expected_kind=kind, max_bytes=max_packet_bytes(),
+                              signature_hook=signature_hook_of(request))
+    except PacketRejected as exc:
+        problem_kind = "signature-invalid" if exc.code == "signature-invalid" else "edxml-invalid"
+        raise Problem(problem_kind, exc.message, code=exc.code,
+                      errors=[{"field": exc.path or "/", "message": exc.message, "code": exc.code}]) from None
+
+
+def _check_parties(request: Request, facts: PacketFacts, agency: str) -> None:
+    if facts.sender != agency:
+        raise Problem("sender-mismatch", f"the packet's sender {facts.sender or '(none)'} is not your agency {agency}",
+                      errors=[{"field": "From/OrganId", "message": f"must be {agency}"}])
+    if not facts.recipients:
+        raise Problem("unknown-recipient", "the packet names no recipient",
+                      errors=[{"field": "To/OrganId", "message": "at least one recipient is required"}])
+    unknown, size = store.unknown_agencies(runtime_of(request).engine, facts.recipients)
+    if size == 0:
+        raise Problem("not-configured", "the agency directory has not been synced from the axis yet; try later")
+    if unknown:
+        where = "ResponseFor/OrganId" if facts.kind == "status" else "To/OrganId"
+        raise Problem("unknown-recipient", f"not in the agency directory: {', '.join(unknown)}",
+                      errors=[{"field": where, "message": f"unknown agency {code}"} for code in unknown])
+
+
+class _Exchange:
+    """The request facts the audit entry needs."""
+
+    def __init__(self, request: Request, caller: ClientIdentity, method: str, path: str) -> None:
+        self.received_at = datetime.now(UTC)
+        self.started = time.perf_counter()
+        self.caller = caller
+        self.method = method
+        self.path = path
+        self.correlation_id = request.headers.get("x-correlation-id")
+        self.user_id = request.headers.get("x-lgsp-user-id")
+        self.request_sha256: str | None = None
+        self.extra: dict[str, Any] = {}
+
+    def entry(self, message_id: str, status: int, response: bytes, problem: Problem | None = None) -> dict[str, Any]:
+        return {
+            "time": self.received_at, "message_id": message_id, "correlation_id": self.correlation_id,
+            "client": self.caller.principal, "service": None, "method": self.method, "path": self.path,
+            "user_id": self.user_id, "status": status,
+            "latency_us": int((time.perf_counter() - self.started) * 1_000_000),
+            "request_sha256": self.request_sha256, "response_sha256": hashlib.sha256(response).hexdigest(),
+            "problem_type": problem.type if problem else None, "extra": self.extra,
+        }
+
+
+async def _refuse(request: Request, exchange: _Exchange, problem: Problem) -> Response:
+    """Audit the refusal (nothing was queued), then answer with exactly the audited problem bytes."""
+    message_id = str(uuid.uuid4())
+    body = problem.body(exchange.path)
+    entry = exchange.entry(message_id, problem.status, body, problem)
+    index = (await run_in_threadpool(write_batch, runtime_of(request).engine, [entry]))[0]
+    headers = problem.headers | {"X-LGSP-Message-Id": message_id, "X-LGSP-Audit-Index": str(index)}
+    return Response(body, status_code=problem.status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
+
+
+@router.post(PATH, status_code=202, summary="Send an edXML packet (document or status) to other agencies")
+async def post_document(request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
+    exchange = _Exchange(request, caller, "POST", PATH)
+    try:
+        return await _accept(request, exchange)
+    except Problem as problem:
+        return await _refuse(request, exchange, problem)
+
+
+async def _accept(request: Request, exchange: _Exchange) -> Response:
+    agency = agency_of(exchange.caller)
+    key = _idempotency_key(request)
+    data, declared = await _packet_from(request)
+    exchange.request_sha256 = hashlib.sha256(data).hexdigest()
+    facts = await run_in_threadpool(_inspect, request, data, declared)
+    exchange.extra = {"outbox": store.SEND_KIND, "kind": facts.kind, "document_id": facts.document_id[:200],
+                      "recipients": facts.recipients[:50]}
+    await run_in_threadpool(_check_parties, request, facts, agency)
+    answers: dict[bool, bytes] = {}
+
+    def audit(message_id: str, duplicate: bool) -> dict[str, Any]:
+        answers[duplicate] = json.dumps({
+            "message_id": message_id, "id": message_id, "state": "accepted", "kind": facts.kind,
+            "document_id": facts.document_id, "recipients": facts.recipients, "duplicate": duplicate,
+            "warnings": facts.deviations, "signature": facts.signature}, ensure_ascii=False).encode()
+        exchange.extra["idempotent_replay"] = duplicate
+        return exchange.entry(message_id, 202, answers[duplicate])
+
+    try:
+        result: Enqueued = await run_in_threadpool(
+            store.accept_outgoing, runtime_of(request).engine, data, facts, client_id=exchange.caller.principal,
+            idempotency_key=key, audit=audit)
+    except IdempotencyConflict as exc:
+        raise Problem("conflict", str(exc), message_id=exc.message_id) from None
+    headers = {"X-LGSP-Message-Id": result.message_id, "X-LGSP-Audit-Index": str(result.audit_index),
+               "Location": f"{PATH}/{result.message_id}"}
+    if result.duplicate:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(answers[result.duplicate], status_code=202, media_type="application/json", headers=headers)
+
+
+@router.get(PATH, summary="Documents of the caller's agency: incoming (direction=in) or sent (out)")
+def list_documents(request: Request, direction: str = Query("in", pattern="^(in|out)$"),
+                   kind: str | None = Query(None, pattern="^(edoc|status)$"),
+                   dms_status: str | None = Query(None, pattern="^(INITIAL|PROCESSING|DONE|FAIL)$"),
+                   limit: int = Query(100, ge=1, le=1000), after: str | None = None,
+                   caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
+    agency = agency_of(caller)
+    items = store.list_documents(runtime_of(request).engine, agency, IN if direction == "in" else OUT, kind=kind,
+                                 dms_status=dms_status, limit=limit, after=after)
+    return {"agency": agency, "direction": direction, "items": items,
+            "next": items[-1]["id"] if len(items) == limit else None}
+
+
+def _own(request: Request, doc_id: str, caller: ClientIdentity) -> tuple[Any, Any, list[dict[str, Any]]]:
+    agency = agency_of(caller)
+    found = store.get_document(runtime_of(request).engine, doc_id)
+    if found is None or found[0].agency != agency:
+        raise Problem("not-found", f"no document {doc_id!r} for agency {agency}")
+    return found
+
+
+@router.get(PATH + "/{doc_id}", summary="One document: metadata, delivery state, status packets received about it")
+def get_document(doc_id: str, request: Request,
+                 caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
+    doc, delivery, statuses = _own(request, doc_id, caller)
+    item = store.summary(doc, delivery)
+    if doc.kind == "edoc":
+        item["statuses"] = statuses
+    return item
+
+
+@router.get(PATH + "/{doc_id}/packet", summary="The packet bytes (edXML) exactly as sent or received")
+def get_packet(doc_id: str, request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
+    doc, _, _ = _own(request, doc_id, caller)
+    return Response(bytes(doc.packet), media_type="application/xml",
+                    headers={"X-Content-SHA256": doc.packet_sha256})
+
+
+@router.put(PATH + "/{doc_id}/status", summary="The recipient DMS reports what it did with an incoming document")
+async def put_status(doc_id: str, request: Request,
+                     caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
+    exchange = _Exchange(request, caller, "PUT", f"{PATH}/{doc_id}/status")
+    try:
+        body = await _read_limited(request, 64 * 1024)
+        exchange.request_sha256 = hashlib.sha256(body).hexdigest()
+        try:
+            status = json.loads(body).get("status")
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            status = None
+        if status not in DMS_STATUSES:
+            raise Problem("bad-request", f'send {{"status": one of {", ".join(DMS_STATUSES)}}}',
+                          errors=[{"field": "status", "message": f"must be one of {', '.join(DMS_STATUSES)}"}])
+        doc, _, _ = await run_in_threadpool(_own, request, doc_id, caller)
+        if doc.direction != IN:
+            raise Problem("conflict", "only incoming documents carry a DMS status; "
+                                      "send a status packet (POST /documents, kind=status) to report to the sender")
+        exchange.extra = {"document": doc_id, "from": doc.dms_status, "to": status}
+        answer = json.dumps({"id": doc_id, "dms_status": status, "previous": doc.dms_status}).encode()
+        try:
+            index = await run_in_threadpool(store.set_dms_status, runtime_of(request).engine, doc, status,
+                                            exchange.entry(doc_id, 200, answer))
+        except store.TransitionError as exc:
+            raise Problem("conflict", str(exc)) from None
+        return Response(answer, media_type="application/json", headers={"X-LGSP-Audit-Index": str(index)})
+    except Problem as problem:
+        return await _refuse(request, exchange, problem)
+
+
+@router.get("/agencies", summary="The national agency directory (synced from the axis)")
+def get_agencies(request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
+    agencies = store.directory(runtime_of(request).engine)
+    return {"count": len(agencies), "agencies": agencies}
