@@ -209,7 +209,7 @@ class HeadService:
                     key_id=head.key_id, signature=head.signature, tsa_token=head.tsa_token))
         except IntegrityError:
             return self.by_size(head.tree_size)
-        log.info("audit head signed", tree_size=head.tree_size, root=head.root_hash.hex()[:16])
+        log.debug("audit head signed", tree_size=head.tree_size, root=head.root_hash.hex()[:16])
         return head
 
 

@@ -6,14 +6,13 @@ import json
 import os
 import sys
 import tempfile
-import time
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy.orm import Session
 
+from lgsp.audit.cli import app as audit_app
 from lgsp.cli.common import console, engine_from_settings, fail
 from lgsp.delivery.cli import app as deliveries_app
 from lgsp.opendata.cli import app as opendata_app
@@ -26,7 +25,6 @@ db_app = typer.Typer(help="Store administration.", no_args_is_help=True)
 registry_app = typer.Typer(help="The service registry.", no_args_is_help=True)
 clients_app = typer.Typer(help="OAuth2 client credentials.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
 app.add_typer(clients_app, name="clients")
@@ -223,65 +221,6 @@ def keys_rotate() -> None:
     settings = Settings.load()
     kid = KeyRing(engine_from_settings(), settings.token_lifetime_seconds).rotate()
     console.print(f"new signing key {kid}")
-
-
-@audit_app.command("tail")
-def audit_tail(
-    limit: Annotated[int, typer.Option("-n", "--limit", help="How many recent entries.")] = 20,
-    client: Annotated[str | None, typer.Option()] = None,
-    service: Annotated[str | None, typer.Option()] = None,
-    user_id: Annotated[str | None, typer.Option()] = None,
-    message_id: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[int | None, typer.Option()] = None,
-    since: Annotated[datetime | None, typer.Option(help="ISO time (UTC).")] = None,
-    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new entries.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-) -> None:
-    """Show the newest audit entries, optionally filtered and followed."""
-    from rich.table import Table
-
-    from lgsp.audit.query import AuditFilter, find_entries
-
-    engine = engine_from_settings()
-    f = AuditFilter(client=client, service=service, user_id=user_id, message_id=message_id, status=status,
-                    since=since, limit=limit)
-    entries = list(reversed(find_entries(engine, f, newest_first=True)))
-
-    def show(rows: list[dict]) -> None:
-        if as_json:
-            for row in rows:
-                print(json.dumps(row, ensure_ascii=False))
-            return
-        table = Table("#", "time", "client", "service", "method", "path", "user", "status", "ms", "problem")
-        for row in rows:
-            table.add_row(str(row["index"]), row["time"][:23], row["client"] or "-", row["service"] or "-",
-                          row["method"], row["path"][:50], row["user_id"] or "-", str(row["status"]),
-                          f"{row['latency_us'] / 1000:.1f}", (row["problem_type"] or "").rsplit("/", 1)[-1])
-        console.print(table)
-
-    show(entries)
-    while follow:
-        time.sleep(1)
-        f.after = entries[-1]["index"] if entries else -1
-        f.limit = 1000
-        new = find_entries(engine, f)
-        if new:
-            entries = new
-            show(new)
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute every entry's hash and the hash chain; exit 1 on any mismatch."""
-    from lgsp.audit.verify import verify_chain
-
-    result = verify_chain(engine_from_settings())
-    if result.ok:
-        console.print(f"[green]OK[/] {result.checked} entries, chain intact, head {result.head_hex}")
-        return
-    for problem in result.problems[:50]:
-        console.print(f"[red]FAIL[/] {problem}")
-    fail(f"{len(result.problems)} problem(s) in {result.checked} entries")
 
 
 @app.command("adapters")

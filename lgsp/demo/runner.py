@@ -23,6 +23,7 @@ from lgsp.app import create_app
 from lgsp.audit.query import AuditFilter, find_entries
 from lgsp.audit.verify import verify_chain
 from lgsp.auth.clients import create_client
+from adapters.ngsp.simulator import create_simulator_app as ngsp_simulator
 from lgsp.demo.providers import air_quality_app, civil_status_app
 from lgsp.settings import Settings
 from lgsp.testing.servers import RunningServer, start_server
@@ -54,7 +55,7 @@ def _free_port(preferred: int) -> int:
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", preferred))
-            return preferred
+            return int(sock.getsockname()[1])  # the kernel's pick when preferred is 0
         except OSError:
             sock.bind(("127.0.0.1", 0))
             return int(sock.getsockname()[1])
@@ -73,13 +74,19 @@ def run_demo(port: int = 8080, keep_serving: bool = True) -> None:
         console.print("[dim]demo stopped: gateway and sample services shut down[/]")
 
 
+#: Further demo steps (documents, dossiers, open data) register here: step(console, base_url, auth_headers, engine).
+extra_steps: list[Any] = []
+
+
 def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
     console.rule("[bold]lgsp demo[/]: Cần Thơ integration bus on SQLite")
     civil = start_server(civil_status_app())
     air = start_server(air_quality_app())
-    started += [civil, air]
+    ngsp = start_server(ngsp_simulator())
+    started += [civil, air, ngsp]
     console.print(f"sample provider [bold]Sở Tư pháp / hộ tịch[/] on {civil.url}")
     console.print(f"sample provider [bold]Sở TN&MT / quan trắc[/] on {air.url}")
+    console.print(f"NGSP national-database simulator (SOAP) on {ngsp.url}")
 
     port = _free_port(port)
     base = f"http://127.0.0.1:{port}"
@@ -89,7 +96,8 @@ def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
     engine = gateway_app.runtime.engine
 
     template = (Path(__file__).parent / "registry.yaml").read_text(encoding="utf-8")
-    registry_text = Template(template).substitute(CIVIL_STATUS_URL=civil.url, AIR_QUALITY_URL=air.url)
+    registry_text = Template(template).substitute(CIVIL_STATUS_URL=civil.url, AIR_QUALITY_URL=air.url,
+                                                 NGSP_URL=ngsp.url)
     (DEMO_DIR / "registry.yaml").write_text(registry_text, encoding="utf-8")
     console.rule("1. lgsp apply var/demo/registry.yaml")
     for change in apply(engine, parse_registry_file(registry_text)):
@@ -128,7 +136,20 @@ def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
         console.print(f"[{colour}]{status}[/] {label}: {method} {path}\n      audit #{hdrs.get('x-lgsp-audit-index')}"
                       f"  {summary}", highlight=False)
 
-    console.rule("4. the audit log (every call, denied ones included)")
+    console.rule("4. a national SOAP service called as REST/JSON (mediation from its WSDL)")
+    ngsp_path = "/services/000.00.00.G22/NGSP/csdl-quoc-gia/XacThucThongTinCongDan"
+    question = {"SoDinhDanh": "092090000101", "HoVaTen": "Nguyễn Văn An", "NgaySinh": "1990-01-15"}
+    status, hdrs, body = http("POST", base + ngsp_path, headers={**auth, "Content-Type": "application/json"},
+                              data=json.dumps(question, ensure_ascii=False).encode())
+    console.print(f"POST {ngsp_path}\n      {json.dumps(question, ensure_ascii=False)}")
+    console.print(f"[green]{status}[/] audit #{hdrs.get('x-lgsp-audit-index')}  "
+                  f"{json.dumps(body, ensure_ascii=False)}", highlight=False)
+    console.print(f"      input/output JSON Schema: GET {base}/services/000.00.00.G22/NGSP/csdl-quoc-gia/"
+                  "XacThucThongTinCongDan/schema", highlight=False)
+    for step in extra_steps:
+        step(console, base, auth, engine)
+
+    console.rule("5. the audit log (every call, denied ones included)")
     table = Table("#", "client", "service", "method", "status", "problem", "request sha256")
     for row in find_entries(engine, AuditFilter(limit=20)):
         table.add_row(str(row["index"]), row["client"] or "-", row["service"] or "-", row["method"],

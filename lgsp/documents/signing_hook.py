@@ -12,10 +12,11 @@ import functools
 from adapters.vdxp.edxml import SignatureInfo
 from lgsp.gateway.signatures import build_verifier
 from lgsp.settings import Settings
+from signing.api import Verifier
 
 
 @functools.cache
-def _verifier():  # type: ignore[no-untyped-def]
+def _verifier() -> Verifier:
     verifier = build_verifier(Settings.load())
     if verifier is None:
         raise RuntimeError("no trust anchors configured (LGSP_TRUST_PATHS): edXML signatures cannot be verified")

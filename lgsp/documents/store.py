@@ -233,7 +233,7 @@ def replace_directory(engine: Engine, agencies: Sequence[Any]) -> int:
     now = now_utc()
     rows = {a.code: a for a in agencies if getattr(a, "code", "")}
     with write_transaction(engine) as conn:
-        conn.execute(delete(AxisAgency).where(AxisAgency.code.not_in(list(rows)) if rows else AxisAgency.code.is_not(None)))
+        conn.execute(delete(AxisAgency).where(AxisAgency.code.not_in(list(rows))))
         present = set(conn.scalars(select(AxisAgency.code)))
         for code, a in rows.items():
             values = dict(name=a.name[:500], pid=a.pid[:40], mail=a.mail[:200], code102=(a.code102 or code)[:40],

@@ -23,7 +23,7 @@ def test_installed_adapters_are_discovered() -> None:
 def test_simulator_runs_through_the_cli() -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "lgsp.cli", "simulate", "ngsp", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -31,7 +31,9 @@ def test_simulator_runs_through_the_cli() -> None:
                 response = httpx.get(f"http://127.0.0.1:{port}/?wsdl")
                 break
             except httpx.TransportError:
-                assert time.monotonic() < deadline, "simulator did not start"
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise AssertionError(f"simulator did not start: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
                 time.sleep(0.2)
         assert response.status_code == 200 and b"definitions" in response.content
     finally:

@@ -1,0 +1,237 @@
+"""`lgsp audit ...`: tail, verify, sign-head, export, redact, retention, keys.
+
+Kept apart from ``lgsp/cli/main.py`` so the audit log's operator and auditor tooling lives next to
+the code it drives; ``main.py`` only registers this sub-app.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from lgsp.cli.common import console, engine_from_settings, fail
+from lgsp.settings import Settings
+
+app = typer.Typer(help="The audit log: tail, verify, sign heads, export evidence, redact, retention.",
+                  no_args_is_help=True)
+
+
+def _heads() -> Any:
+    from lgsp.audit.heads import HeadService
+
+    return HeadService(engine_from_settings(), Settings.load())
+
+
+@app.command("tail")
+def audit_tail(
+    limit: Annotated[int, typer.Option("-n", "--limit", help="How many recent entries.")] = 20,
+    client: Annotated[str | None, typer.Option()] = None,
+    service: Annotated[str | None, typer.Option()] = None,
+    user_id: Annotated[str | None, typer.Option()] = None,
+    message_id: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[int | None, typer.Option()] = None,
+    since: Annotated[datetime | None, typer.Option(help="ISO time (UTC).")] = None,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new entries.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Show the newest audit entries, optionally filtered and followed."""
+    from rich.table import Table
+
+    from lgsp.audit.query import AuditFilter, find_entries
+
+    engine = engine_from_settings()
+    f = AuditFilter(client=client, service=service, user_id=user_id, message_id=message_id, status=status,
+                    since=since, limit=limit)
+    entries = list(reversed(find_entries(engine, f, newest_first=True)))
+
+    def show(rows: list[dict[str, Any]]) -> None:
+        if as_json:
+            for row in rows:
+                print(json.dumps(row, ensure_ascii=False))
+            return
+        table = Table("#", "time", "client", "service", "method", "path", "user", "status", "ms", "problem")
+        for row in rows:
+            table.add_row(str(row["index"]), row["time"][:23], row["client"] or "-", row["service"] or "-",
+                          row["method"], row["path"][:50], row["user_id"] or "-", str(row["status"]),
+                          f"{row['latency_us'] / 1000:.1f}", (row["problem_type"] or "").rsplit("/", 1)[-1])
+        console.print(table)
+
+    show(entries)
+    while follow:
+        time.sleep(1)
+        f.after = entries[-1]["index"] if entries else -1
+        f.limit = 1000
+        new = find_entries(engine, f)
+        if new:
+            entries = new
+            show(new)
+
+
+@app.command("verify")
+def audit_verify(
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Recompute the tree and hash chain from the entries, check every signed head; exit 1 on any failure."""
+    from lgsp.audit.evidence import verify_store
+
+    heads = _heads()
+    total = heads.tree.size()
+    with _progress(quiet or total < 50_000) as progress:
+        task = progress.add_task("recomputing", total=total)
+        report = verify_store(heads.engine, heads, lambda n: progress.update(task, completed=n))
+    if report.passed:
+        console.print(f"[green]OK[/] {report.entries_verified} entries, {report.heads_verified} signed heads; "
+                      "tree, heads and chain intact")
+        for check in report.checks:
+            if check.ok is None:
+                console.print(f"[yellow]note[/] {check.name}: {check.detail}")
+        return
+    for check in report.failures[:50]:
+        console.print(f"[red]FAIL[/] {check.name}: {check.detail}", highlight=False)
+    fail(f"{len(report.failures)} problem(s) in {report.entries_verified} entries")
+
+
+@app.command("sign-head")
+def sign_head() -> None:
+    """Sign a tree head over the current log now (with a TSA token if LGSP_AUDIT_TSA_URL is set)."""
+    heads = _heads()
+    for _ in range(100):
+        head = heads.sign(force=True)
+        if head is not None:
+            print(json.dumps(head.to_json(), indent=2))
+            return
+        time.sleep(0.05)
+    fail("another process holds the head signing lock; retry")
+
+
+@app.command("keys")
+def keys() -> None:
+    """Print the published log keys (the GET /audit/keys document) for auditors to pin."""
+    print(json.dumps(_heads().keyring().to_json(), indent=2))
+
+
+class ExportFormat(StrEnum):
+    bundle = "bundle"
+    json = "json"
+    csv = "csv"
+
+
+class ProofMode(StrEnum):
+    entry = "entry"
+    range = "range"
+
+
+@app.command("export")
+def export(
+    file: Annotated[Path, typer.Argument(help="Output file ('-' for stdout).")],
+    start: Annotated[int, typer.Option("--from", help="First index (inclusive).")] = 0,
+    end: Annotated[int | None, typer.Option("--to", help="Last index (exclusive); default: end of log.")] = None,
+    client: Annotated[str | None, typer.Option()] = None,
+    service: Annotated[str | None, typer.Option()] = None,
+    user_id: Annotated[str | None, typer.Option()] = None,
+    message_id: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[int | None, typer.Option()] = None,
+    since: Annotated[datetime | None, typer.Option(help="ISO time (UTC), inclusive.")] = None,
+    until: Annotated[datetime | None, typer.Option(help="ISO time (UTC), exclusive.")] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="bundle: evidence for lgsp-audit-verify; "
+                                              "json/csv: a listing for reading.")] = ExportFormat.bundle,
+    proofs: Annotated[ProofMode, typer.Option(help="bundle proofs: one per entry, or one range proof "
+                                              "(unfiltered exports only, much smaller).")] = ProofMode.entry,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Export entries [--from, --to) with filters: a self-contained JSON bundle, or a CSV/JSON listing."""
+    from lgsp.audit.evidence import EvidenceError, count_entries, export_bundle, iter_entries
+    from lgsp.audit.query import AuditFilter, entry_to_dict
+
+    heads = _heads()
+    engine = heads.engine
+    filtered = any(v is not None for v in (client, service, user_id, message_id, status, since, until))
+    f = AuditFilter(client=client, service=service, user_id=user_id, message_id=message_id, status=status,
+                    since=since, until=until) if filtered else None
+    size = heads.tree.size()
+    stop = size if end is None else min(end, size)
+    total = count_entries(engine, f, start, stop)
+    out = sys.stdout if str(file) == "-" else file.open("w", encoding="utf-8", newline="")
+    try:
+        with _progress(quiet or str(file) == "-" or total < 1000) as progress:
+            task = progress.add_task(f"exporting {fmt.value}", total=total)
+
+            def tick(done: int) -> None:
+                progress.update(task, completed=done)
+
+            if fmt is ExportFormat.bundle:
+                try:
+                    bundle = export_bundle(engine, heads, start, stop, f, tick, proofs.value)
+                except EvidenceError as exc:
+                    fail(str(exc), 2)
+                json.dump(bundle, out, ensure_ascii=False)
+            else:
+                rows = (entry_to_dict(_Row(r)) for r in iter_entries(engine, f, start, stop))  # type: ignore[arg-type]
+                _write_listing(out, rows, fmt, tick)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if str(file) != "-":
+        console.print(f"exported {total} entries [{start}, {stop}) to {file} ({fmt.value})")
+
+
+class _Row:
+    """Attribute access over a column dict, so :func:`entry_to_dict` formats it like an ORM row."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.__dict__.update(data)
+
+
+def _write_listing(out: Any, rows: Any, fmt: ExportFormat, tick: Any) -> None:
+    if fmt is ExportFormat.json:
+        out.write("[")
+        for n, row in enumerate(rows, start=1):
+            out.write(("," if n > 1 else "") + "\n" + json.dumps(row, ensure_ascii=False))
+            tick(n)
+        out.write("\n]\n")
+        return
+    writer: Any = None
+    for n, row in enumerate(rows, start=1):
+        if writer is None:
+            writer = csv.DictWriter(out, fieldnames=list(row))
+            writer.writeheader()
+        writer.writerow({**row, "extra": json.dumps(row["extra"], ensure_ascii=False, sort_keys=True)})
+        tick(n)
+
+
+@app.command("redact")
+def redact(index: Annotated[int, typer.Argument(help="Entry index whose kept bodies are erased.")]) -> None:
+    """Erase the kept request/response bodies of one entry; the entry, its hashes and proofs stay valid."""
+    from lgsp.audit.heads import redact_bodies
+
+    if redact_bodies(engine_from_settings(), index):
+        console.print(f"bodies of entry {index} redacted (entry and proofs unchanged)")
+    else:
+        fail(f"entry {index} has no kept bodies", 2)
+
+
+@app.command("retention")
+def retention(
+    older_than: Annotated[float, typer.Option("--older-than", help="Days: drop kept bodies of older entries.")],
+) -> None:
+    """Drop kept bodies of entries older than DAYS; entries and signed heads are never dropped."""
+    from lgsp.audit.heads import apply_retention
+
+    if older_than < 0:
+        fail("--older-than must be >= 0", 2)
+    dropped = apply_retention(engine_from_settings(), older_than)
+    console.print(f"dropped bodies of {dropped} entr{'y' if dropped == 1 else 'ies'} older than {older_than} days")
+
+
+def _progress(disable: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=console, disable=disable, transient=True)
