@@ -15,6 +15,7 @@ import yaml
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from registry import datasets as ds
 from registry import operations as ops
 from registry.models import Agency, Grant, Service, System
 
@@ -39,6 +40,8 @@ class Desired:
     systems: list[ops.SystemSpec]
     services: list[ops.ServiceSpec]
     grants: list[ops.GrantSpec]
+    #: Open datasets (registry/datasets.py); after services, since each names its source service.
+    datasets: list[ds.DatasetRecord] = field(default_factory=list)
 
 
 class RegistryFileError(ValueError):
@@ -63,7 +66,7 @@ def parse_registry_file(text: str) -> Desired:
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
         raise RegistryFileError("file", "top level must be a mapping")
-    unknown = set(data) - {"agencies", "systems", "services", "grants"}
+    unknown = set(data) - {"agencies", "systems", "services", "grants", "datasets"}
     if unknown:
         raise RegistryFileError("file", f"unknown sections: {', '.join(sorted(unknown))}")
     agencies = [
@@ -88,7 +91,25 @@ def parse_registry_file(text: str) -> Desired:
         g = _take(g, f"grants[{i}]", {"client", "service", "methods", "path"}, {"client", "service"})
         grants.append(ops.GrantSpec(client=g["client"], service=g["service"],
                                     methods=list(g.get("methods") or ["*"]), path=str(g.get("path", "*"))))
-    return Desired(agencies, systems, services, grants)
+    return Desired(agencies, systems, services, grants, _parse_datasets(data.get("datasets") or []))
+
+
+def _parse_datasets(items: Any) -> list[ds.DatasetRecord]:
+    if not isinstance(items, list):
+        raise RegistryFileError("datasets", "must be a list")
+    records: list[ds.DatasetRecord] = []
+    for i, item in enumerate(items):
+        where = f"datasets[{i}]"
+        try:
+            records.append(ds.validate(ds.record_from_mapping(item, where)))
+        except ops.RegistryError as exc:
+            raise RegistryFileError(where if exc.field == where else f"{where} ({exc.field})", str(exc)) from exc
+        except TypeError as exc:
+            raise RegistryFileError(where, str(exc)) from exc
+    slugs = [r.slug for r in records]
+    if len(set(slugs)) != len(slugs):
+        raise RegistryFileError("datasets", f"slug listed twice: {sorted({s for s in slugs if slugs.count(s) > 1})}")
+    return records
 
 
 def _service_dict(spec: ops.ServiceSpec) -> dict[str, Any]:
@@ -113,11 +134,26 @@ def current_state(session: Session) -> Desired:
         for s in session.scalars(select(Service).order_by(Service.id))]
     grants = [ops.GrantSpec(g.client_system_id, g.service_id, g.methods.split(","), g.path_pattern)
               for g in session.scalars(select(Grant).order_by(Grant.id))]
-    return Desired(agencies, systems, services, grants)
+    return Desired(agencies, systems, services, grants, ds.list_records(session))
 
 
 def _field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in new if old.get(k) != new[k]]
+
+
+def _dataset_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Like :func:`_field_changes`, but a schema change names the fields that changed instead of
+    printing two whole Table Schemas."""
+    changes = _field_changes({k: v for k, v in old.items() if k != "table_schema"},
+                             {k: v for k, v in new.items() if k != "table_schema"})
+    before, after = old.get("table_schema") or {}, new.get("table_schema") or {}
+    if before != after:
+        by_name = [{f.get("name"): f for f in s.get("fields", []) if isinstance(f, dict)} for s in (before, after)]
+        names = sorted({n for n in by_name[0].keys() | by_name[1].keys()
+                        if by_name[0].get(n) != by_name[1].get(n)}, key=str)
+        other = sorted(k for k in before.keys() | after.keys() if k != "fields" and before.get(k) != after.get(k))
+        changes.append("table_schema: " + ", ".join([*(f"field {n}" for n in names), *other]))
+    return changes
 
 
 def plan(session: Session, desired: Desired, prune: bool = False) -> list[Change]:
@@ -150,7 +186,17 @@ def plan(session: Session, desired: Desired, prune: bool = False) -> list[Change
         if g.key not in have_grants and not any(c.kind == "grant" and c.key == _grant_label(g.key)
                                                 for c in changes):
             changes.append(Change("+", "grant", _grant_label(g.key)))
+    have_datasets = {d.slug: asdict(d) for d in have.datasets}
+    for d in desired.datasets:
+        new = asdict(d.normalised())
+        if d.slug not in have_datasets:
+            changes.append(Change("+", "dataset", d.slug, [f"source: {d.source_service}/{d.source_path}",
+                                                            f"schedule: {d.schedule!r}"]))
+        elif diff := _dataset_changes(have_datasets[d.slug], new):
+            changes.append(Change("~", "dataset", d.slug, diff))
     if prune:
+        want = {d.slug for d in desired.datasets}
+        changes += [Change("-", "dataset", k) for k in sorted(set(have_datasets) - want)]
         changes += [Change("-", "grant", _grant_label(k)) for k in sorted(have_grants - want_grants)]
         want = {s.id for s in desired.services}
         changes += [Change("-", "service", k) for k in sorted(set(have_services) - want)]
@@ -190,6 +236,10 @@ def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: boo
             if ("grant", _grant_label(g.key)) in touched:
                 ops.add_grant(session, g)
         session.flush()
+        for d in desired.datasets:
+            if ("dataset", d.slug) in touched:
+                ds.upsert_dataset(session, d)
+        session.flush()
         removals = [c for c in changes if c.action == "-"]
         for change in removals:
             _remove(session, change, desired)
@@ -197,7 +247,9 @@ def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: boo
 
 
 def _remove(session: Session, change: Change, desired: Desired) -> None:
-    if change.kind == "grant":
+    if change.kind == "dataset" and session.get(ds.Dataset, change.key) is not None:
+        ds.delete_dataset(session, change.key)
+    elif change.kind == "grant":
         for grant in session.scalars(select(Grant)):
             key = (grant.client_system_id, grant.service_id, grant.methods, grant.path_pattern)
             if _grant_label(key) == change.key:
@@ -251,4 +303,6 @@ def export(engine: Engine) -> str:
         "grants": [{"client": g.client, "service": g.service, "methods": g.methods, "path": g.path}
                    for g in state.grants],
     }
+    if state.datasets:  # only when there are any: registries without open data export as before
+        data["datasets"] = [ds.record_to_mapping(d) for d in state.datasets]
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

@@ -116,7 +116,9 @@ def sign_head() -> None:
 @app.command("keys")
 def keys() -> None:
     """Print the published log keys (the GET /audit/keys document) for auditors to pin."""
-    print(json.dumps(_heads().keyring().to_json(), indent=2))
+    heads = _heads()
+    _ = heads.signer  # loads (or creates) the log key and registers it, so it is listed
+    print(json.dumps(heads.keyring().to_json(), indent=2))
 
 
 class ExportFormat(StrEnum):

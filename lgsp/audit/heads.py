@@ -260,6 +260,10 @@ class HeadSigner:
         assert self._wakeup is not None
         settings = self.service.settings
         period = max(0.05, min(settings.audit_head_every_seconds, 30.0))
+        try:  # publish the key at start-up (GET /audit/keys), before the first head is due
+            await asyncio.to_thread(lambda: self.service.signer)
+        except Exception:
+            log.exception("audit log key unavailable; heads cannot be signed until it is")
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), period)

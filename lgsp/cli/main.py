@@ -12,14 +12,12 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from lgsp.audit.cli import app as audit_app
 from lgsp.cli.common import console, engine_from_settings, fail
-from lgsp.delivery.cli import app as deliveries_app
-from lgsp.opendata.cli import app as opendata_app
+from lgsp.cli.lazy import LazyGroup
 from lgsp.settings import Settings
-from signing.cli import verify_command
 
-app = typer.Typer(help="lgsp: integration bus and open-data gateway.", no_args_is_help=True,
+# audit, deliveries, opendata and verify are loaded on first use (see lgsp.cli.lazy).
+app = typer.Typer(cls=LazyGroup, help="lgsp: integration bus and open-data gateway.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Store administration.", no_args_is_help=True)
 registry_app = typer.Typer(help="The service registry.", no_args_is_help=True)
@@ -29,10 +27,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
-app.add_typer(audit_app, name="audit")
-app.add_typer(deliveries_app, name="deliveries")
-app.add_typer(opendata_app, name="opendata")
-app.command("verify")(verify_command)
 
 
 @app.command()
@@ -237,7 +231,8 @@ def adapters_list() -> None:
 
 
 @app.command("simulate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def simulate(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Adapter name (see lgsp adapters).")]) -> None:
+def simulate(ctx: typer.Context,
+             name: Annotated[str, typer.Argument(help="Adapter name (see lgsp adapters).")]) -> None:
     """Run an adapter's simulator as a real HTTP server; options after NAME go to the simulator."""
     from lgsp.adapters import UnknownAdapter, get
 

@@ -1,4 +1,9 @@
-"""``lgsp opendata publish [DATASET|--all]`` and ``lgsp opendata status`` (mounted by lgsp's CLI)."""
+"""``lgsp opendata publish [DATASET|--all]`` and ``lgsp opendata status`` (mounted by lgsp's CLI).
+
+Both read the datasets from the registry in the lgsp store (``LGSP_DATABASE_URL``; add them with
+``lgsp apply`` and a ``datasets:`` section), plus YAML specs when ``LGSP_OPENDATA_SPECS`` names a
+directory. ``publish`` writes one audit entry per run to that store.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,27 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from sqlalchemy import Engine
 
 from .ckan import CkanClient
 from .errors import OpenDataError
 from .pipeline import STEPS, RunResult, run_dataset
-from .settings import SettingsError, pipeline_config, specs_dir
-from .spec import DatasetSpec, SpecError, load_specs
+from .settings import SettingsError, all_specs, pipeline_config, store_engine
+from .spec import DatasetSpec, SpecError
 from .status import dataset_status
 
 app = typer.Typer(help="Publish curated open datasets to the CKAN portal.", no_args_is_help=True)
 console = Console()
 
 
-def _specs(dataset: str | None, all_: bool) -> list[DatasetSpec]:
+def _specs(engine: Engine, dataset: str | None, all_: bool) -> list[DatasetSpec]:
     try:
-        specs = load_specs(specs_dir())
+        specs = all_specs(engine)
     except SpecError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    if not specs:
+        raise typer.BadParameter("no datasets: add a datasets: section to the registry file and run lgsp apply "
+                                 "(or set LGSP_OPENDATA_SPECS to a directory of YAML specs)")
     if all_:
         return list(specs.values())
     if not dataset:
@@ -43,8 +52,9 @@ def publish_command(
     force: bool = typer.Option(False, "--force", help="overwrite a dataset edited by hand in CKAN"),
     as_json: bool = typer.Option(False, "--json", help="print the run results as JSON"),
 ) -> None:
-    """Fetch, validate, de-identify and publish; exits 1 if any dataset failed."""
-    specs = _specs(dataset, all_)
+    """Fetch, validate, de-identify and publish; each run is audited; exits 1 if any dataset failed."""
+    engine = store_engine()
+    specs = _specs(engine, dataset, all_)
     try:
         config = pipeline_config()
     except SettingsError as exc:
@@ -58,13 +68,15 @@ def publish_command(
             def advance(step: str, task: TaskID = task) -> None:
                 progress.update(task, advance=1, step=step)
 
-            results.append(asyncio.run(run_dataset(spec, config, force=force, progress=advance)))
+            results.append(asyncio.run(run_dataset(spec, config, force=force, progress=advance, audit=engine,
+                                                   trigger="cli")))
     if as_json:
         console.print_json(json.dumps([r.to_dict() for r in results]))
     else:
         for r in results:
             colour = "green" if r.ok else "red"
-            console.print(f"[{colour}]{r.dataset}: {r.status}[/] {r.message} ({r.api_calls} CKAN calls)")
+            console.print(f"[{colour}]{r.dataset}: {r.status}[/] {r.message} ({r.api_calls} CKAN calls, "
+                          f"audit #{r.audit_index})", highlight=False)
             for err in r.report.get("errors", [])[:10]:
                 console.print(f"   row {err['row']} field {err['field']}: {err['message']}")
             for finding in r.report.get("findings", []):
@@ -77,18 +89,29 @@ def publish_command(
 def status_command(
     as_json: bool = typer.Option(False, "--json", help="print the statuses as JSON"),
 ) -> None:
-    """What the portal holds for each registered dataset (rows, hash, last run, due, hand edits)."""
-    specs = _specs(None, True)
+    """What the portal holds for each registered dataset (rows, hash, last run, due, hand edits), and the
+    schedule's last attempt from the store (outcome and its audit entry)."""
+    from registry.datasets import schedule_state
+
+    engine = store_engine()
+    specs = _specs(engine, None, True)
+    attempts = schedule_state(engine)
     try:
         client = CkanClient(pipeline_config().ckan)
     except (SettingsError, OpenDataError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     statuses = [dataset_status(client, spec) for spec in specs]
+    last = {slug: {"outcome": row.last_outcome, "run_id": row.last_run_id, "audit_index": row.last_audit_index,
+                   "at": row.last_attempt_at.strftime("%Y-%m-%dT%H:%M:%SZ") if row.last_attempt_at else None}
+            for slug, row in attempts.items()}
     if as_json:
-        console.print_json(json.dumps([dataclasses.asdict(s) for s in statuses]))
+        console.print_json(json.dumps([{**dataclasses.asdict(s), "last_scheduled_run": last.get(s.dataset)}
+                                       for s in statuses]))
         return
-    table = Table("dataset", "state", "rows", "published at", "run", "due", "detail")
+    table = Table("dataset", "state", "rows", "published at", "run", "due", "last scheduled run", "detail")
     for s in statuses:
+        attempt = last.get(s.dataset)
+        scheduled = f"{attempt['outcome']} (audit #{attempt['audit_index']})" if attempt else ""
         table.add_row(s.dataset, s.state, "" if s.rows is None else str(s.rows), s.published_at or "",
-                      (s.run_id or "")[:12], "yes" if s.due else "no", s.detail)
+                      (s.run_id or "")[:12], "yes" if s.due else "no", scheduled, s.detail)
     console.print(table)

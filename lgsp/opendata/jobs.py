@@ -1,21 +1,34 @@
-"""Scheduled publishing: the entry point lgsp's worker calls on each tick.
+"""Scheduled publishing: due datasets, and the ``lgsp worker`` job that publishes them.
 
 Which datasets are due is decided from what CKAN holds (``lgsp_published_at``) and each spec's cron
-``schedule``, so any number of workers can ask without shared state; the worker's own claim/lock
-machinery decides who runs. Each :class:`RunResult` is meant to be written to the audit log by the
-caller (``result.to_dict()``).
+``schedule`` (:func:`due_specs`), so workers need no shared clock. The worker job
+(:func:`opendata_jobs`, entry point ``lgsp.worker_jobs: opendata``) runs the *registry's* datasets:
+before running one it takes the dataset's lease in ``dataset_schedule`` (registry/datasets.py), so any
+number of workers on one store publish each due dataset once; a failed attempt is retried at the next
+cron slot, not on every tick. Every run is audited into the worker's store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import Engine
+
+from lgsp.settings import Settings
+from lgsp.worker import Job
 
 from .ckan import CkanClient
 from .pipeline import PipelineConfig, RunResult, run_dataset
+from .schedule import is_due
 from .spec import DatasetSpec
 from .status import dataset_status
+
+log = structlog.get_logger("lgsp.opendata")
 
 
 async def due_specs(specs: Iterable[DatasetSpec], config: PipelineConfig,
@@ -33,6 +46,79 @@ async def due_specs(specs: Iterable[DatasetSpec], config: PipelineConfig,
 
 
 async def run_due(specs: Iterable[DatasetSpec], config: PipelineConfig,
-                  now: datetime | None = None) -> list[RunResult]:
-    """Publish every due dataset, one after another; returns one result per run (audit them)."""
-    return [await run_dataset(spec, config) for spec in await due_specs(specs, config, now)]
+                  now: datetime | None = None, audit: Engine | None = None) -> list[RunResult]:
+    """Publish every due dataset, one after another; returns one result per run."""
+    return [await run_dataset(spec, config, audit=audit, trigger="schedule")
+            for spec in await due_specs(specs, config, now)]
+
+
+class ScheduledPublisher:
+    """The worker's open-data job: each tick publishes the registry's due datasets under a lease."""
+
+    def __init__(self, engine: Engine, lease: timedelta | None = None) -> None:
+        self.engine = engine
+        self.lease = lease or timedelta(seconds=float(os.environ.get("LGSP_OPENDATA_LEASE_SECONDS", "1800")))
+        self._thread: threading.Thread | None = None
+        self._warned = False
+
+    def tick(self, now: datetime | None = None, config: PipelineConfig | None = None) -> list[RunResult]:
+        """One pass over the registry's datasets (synchronous; what the background thread runs)."""
+        from registry.datasets import load_specs
+
+        from .settings import SettingsError, pipeline_config
+
+        specs = load_specs(self.engine)
+        if not specs:
+            return []
+        if config is None:
+            try:
+                config = pipeline_config()
+            except SettingsError as exc:
+                if not self._warned:  # once per process: the operator has not configured CKAN yet
+                    log.warning("open-data schedule idle: no CKAN configured", reason=str(exc))
+                    self._warned = True
+                return []
+        return asyncio.run(self._run(list(specs.values()), config, now or datetime.now(UTC)))
+
+    async def _run(self, specs: list[DatasetSpec], config: PipelineConfig, now: datetime) -> list[RunResult]:
+        from registry.datasets import claim, release, schedule_state
+
+        state = await asyncio.to_thread(schedule_state, self.engine)
+        # A dataset attempted (and failed) since its last slot waits for the next one.
+        waiting = [s for s in specs if s.slug not in state or is_due(s.schedule, state[s.slug].last_attempt_at, now)]
+        results = []
+        for spec in await due_specs(waiting, config, now):
+            token = await asyncio.to_thread(claim, self.engine, spec.slug, self.lease, now)
+            if token is None:
+                continue  # another worker is publishing it
+            result = RunResult(spec.slug, "", "failed", "")
+            try:
+                result = await run_dataset(spec, config, audit=self.engine, trigger="worker")
+            finally:
+                await asyncio.to_thread(release, self.engine, spec.slug, token, run_id=result.run_id,
+                                        outcome=result.status, audit_index=result.audit_index)
+            log.info("open-data run", dataset=spec.slug, status=result.status, rows=result.rows,
+                     audit_index=result.audit_index, run_id=result.run_id)
+            results.append(result)
+        return results
+
+    def ensure_running(self) -> None:
+        """The worker's job: start a tick in a background thread unless one is still running (a large
+        dataset may take minutes; the worker's other jobs must not wait for it)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._tick_logged, name="lgsp-opendata", daemon=True)
+        self._thread.start()
+
+    def _tick_logged(self) -> None:
+        try:
+            self.tick()
+        except Exception:
+            log.exception("open-data tick failed")
+
+
+def opendata_jobs(engine: Engine, settings: Settings) -> list[Job]:
+    """Factory for the ``lgsp.worker_jobs`` entry-point group (tick: ``LGSP_OPENDATA_TICK_SECONDS``)."""
+    publisher = ScheduledPublisher(engine)
+    every = float(os.environ.get("LGSP_OPENDATA_TICK_SECONDS", "60"))
+    return [Job("opendata-schedule", every, publisher.ensure_running)]

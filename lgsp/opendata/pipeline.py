@@ -1,6 +1,11 @@
 """The publishing pipeline, top to bottom in one place: fetch -> parse -> scan for personal data ->
 validate -> de-identify -> write CSV/JSON -> publish to CKAN. Each step is a small function in its own
 module; a failing step raises an :class:`OpenDataError` whose report lands in the :class:`RunResult`.
+
+Given an ``audit`` engine (the lgsp store), every run -- failed, unchanged or published -- ends with one
+entry in the audit log (:mod:`.audit`), and a run that changed the portal then records that entry's
+index as the dataset's ``lgsp_audit_index``. The entry is written *after* the outcome is known, so it
+never claims a publish that did not happen; the price is one more CKAN call per changed dataset.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .audit import record_run, run_entry
 from .ckan import CkanClient, CkanTarget
 from .errors import OpenDataError
 from .fetch import client_credentials_token, fetch, parse_rows
@@ -23,6 +29,9 @@ from .personal import deidentify, ensure_no_personal_data
 from .publish import Provenance, publish, unchanged_source
 from .spec import DatasetSpec
 from .validate import validate_rows
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 STEPS = ("fetch", "scan", "validate", "mask", "write", "upload")
 ProgressFn = Callable[[str], None]
@@ -43,6 +52,8 @@ class RunResult:
     message: str = ""
     report: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    audit_index: int | None = None  # this run's audit entry (None when not audited)
+    source_audit_index: str | None = None  # the gateway exchange the source was read in
 
     @property
     def ok(self) -> bool:
@@ -70,12 +81,17 @@ def source_fingerprint(spec: DatasetSpec, config: PipelineConfig, body: bytes) -
 
 
 async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool = False,
-                      run_id: str | None = None, progress: ProgressFn | None = None) -> RunResult:
-    """Publish one dataset; never raises for data or service faults -- the result says what happened."""
+                      run_id: str | None = None, progress: ProgressFn | None = None,
+                      audit: Engine | None = None, trigger: str = "cli") -> RunResult:
+    """Publish one dataset; never raises for data or service faults -- the result says what happened.
+    With ``audit``, the run is written to the audit log (see the module docstring); ``trigger`` (cli,
+    worker, demo) is recorded with it."""
+    started = time.perf_counter()
     result = RunResult(spec.slug, run_id or uuid.uuid4().hex, "running",
                        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     client = CkanClient(config.ckan)
     step = "fetch"
+    source_message_id: str | None = None
 
     def mark(name: str, started: float) -> float:
         result.timings[name] = round(time.perf_counter() - started, 6)
@@ -89,6 +105,7 @@ async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool 
         if config.source_client:
             token = await client_credentials_token(config.gateway_url, *config.source_client)
         fetched = await fetch(spec, config.gateway_url, token)
+        source_message_id, result.source_audit_index = fetched.message_id, fetched.audit_index
         source_hash = source_fingerprint(spec, config, fetched.body)
         step = "ckan"
         current = await asyncio.to_thread(client.show_or_none, "package_show", spec.slug)
@@ -115,8 +132,11 @@ async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool 
         result.rows, result.content_hash = len(clean), content_hash(artifacts)
         t = mark("write", t)
         step = "upload"
+        # Audited: lgsp_audit_index will name this run's own entry (patched in after it is written);
+        # not audited (benchmarks, tests of the pipeline alone): the source exchange's index.
         provenance = Provenance(result.run_id, result.rows, result.content_hash,
-                                fetched.audit_index or fetched.message_id, source_hash)
+                                None if audit is not None else fetched.audit_index or fetched.message_id,
+                                source_hash)
         outcome = await asyncio.to_thread(publish, client, spec, artifacts, provenance, force=force,
                                           current=current, shown=True)
         mark("upload", t)
@@ -129,10 +149,40 @@ async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool 
         result.api_calls = client.calls
         if result.ok and not result.message:
             result.message = f"{result.status}: {result.rows} rows, sha256 {result.content_hash}"
+    if audit is not None:
+        await _audit(spec, config, result, audit, client, trigger=trigger, force=force,
+                     latency_us=int((time.perf_counter() - started) * 1_000_000),
+                     source_message_id=source_message_id)
     return result
 
 
+async def _audit(spec: DatasetSpec, config: PipelineConfig, result: RunResult, engine: Engine,
+                 client: CkanClient, *, trigger: str, force: bool, latency_us: int,
+                 source_message_id: str | None) -> None:
+    """Write the run's audit entry; then, if the portal changed, put its index in the provenance.
+    A store failure is not swallowed into a successful-looking run: the status says ``audit_failed``."""
+    entry = run_entry(spec, result, client=config.source_client[0] if config.source_client else None,
+                      trigger=trigger, latency_us=latency_us, source_message_id=source_message_id,
+                      source_audit_index=result.source_audit_index, forced=force)
+    try:
+        result.audit_index = await asyncio.to_thread(record_run, engine, entry)
+    except Exception as exc:  # the store is down or refused the entry: make the run visibly not ok
+        result.report["audit_error"] = f"{exc.__class__.__name__}: {str(exc)[:300]}"
+        result.message = f"{result.message} -- but the audit entry was NOT written ({exc.__class__.__name__})"
+        result.status = "audit_failed"
+        return
+    if result.status in {"created", "updated"} and result.dataset_id:
+        try:
+            await asyncio.to_thread(client.call, "package_patch",
+                                    {"id": result.dataset_id, "lgsp_audit_index": str(result.audit_index)})
+        except OpenDataError as exc:
+            result.report["provenance_error"] = f"audit index {result.audit_index} not recorded in CKAN: {exc}"
+        result.api_calls = client.calls
+
+
 async def run_many(specs: list[DatasetSpec], config: PipelineConfig, *, force: bool = False,
-                   progress: ProgressFn | None = None) -> list[RunResult]:
+                   progress: ProgressFn | None = None, audit: Engine | None = None,
+                   trigger: str = "cli") -> list[RunResult]:
     """Publish datasets one after another (CKAN is the bottleneck; sequential keeps it gentle)."""
-    return [await run_dataset(spec, config, force=force, progress=progress) for spec in specs]
+    return [await run_dataset(spec, config, force=force, progress=progress, audit=audit, trigger=trigger)
+            for spec in specs]

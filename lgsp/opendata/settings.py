@@ -1,6 +1,9 @@
 """Where the pipeline finds its specs, the gateway and CKAN -- from ``LGSP_*`` environment variables.
 
-``LGSP_OPENDATA_SPECS``   directory of dataset specs (default: the bundled demo datasets)
+Datasets come from the registry (``datasets`` table, managed with ``lgsp apply``) in the store at
+``LGSP_DATABASE_URL``; that store also receives one audit entry per run.
+``LGSP_OPENDATA_SPECS``   optional directory of YAML dataset specs, added to the registry's datasets
+                          (a slug defined in both is an error); e.g. lgsp/opendata/datasets
 ``LGSP_GATEWAY_URL``      base URL of the gateway the sources are read through
 ``LGSP_OPENDATA_CLIENT_ID`` + ``LGSP_OPENDATA_CLIENT_SECRET``  lgsp's publisher client at the gateway
                           (a token is fetched from ``/oauth/token`` per run), or else
@@ -15,8 +18,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sqlalchemy import Engine
+
+from lgsp.settings import Settings
+from lgsp.store.db import make_engine
+from lgsp.store.migrate import upgrade
+
 from .ckan import CkanTarget
 from .pipeline import PipelineConfig
+from .spec import DatasetSpec, SpecError, load_specs
 
 BUNDLED_SPECS = Path(__file__).parent / "datasets"
 DEFAULT_TOKENS = Path("var/ckan/tokens.json")
@@ -26,8 +36,31 @@ class SettingsError(RuntimeError):
     pass
 
 
-def specs_dir() -> Path:
-    return Path(os.environ.get("LGSP_OPENDATA_SPECS", BUNDLED_SPECS))
+def specs_dir() -> Path | None:
+    """The YAML specs directory, when ``LGSP_OPENDATA_SPECS`` names one."""
+    value = os.environ.get("LGSP_OPENDATA_SPECS")
+    return Path(value) if value else None
+
+
+def store_engine() -> Engine:
+    """The lgsp store (registry + audit log) of ``LGSP_DATABASE_URL``, migrated to head."""
+    engine = make_engine(Settings.load().database_url)
+    upgrade(engine)
+    return engine
+
+
+def all_specs(engine: Engine) -> dict[str, DatasetSpec]:
+    """The registry's datasets plus the YAML specs of ``LGSP_OPENDATA_SPECS``, by slug."""
+    from registry.datasets import load_specs as registry_specs
+
+    specs = registry_specs(engine)
+    directory = specs_dir()
+    if directory is not None:
+        for slug, spec in load_specs(directory).items():
+            if slug in specs:
+                raise SpecError(f"dataset {slug!r} is both in the registry and in {directory}")
+            specs[slug] = spec
+    return specs
 
 
 def ckan_target() -> CkanTarget:

@@ -3,9 +3,10 @@
 from lgsp.audit.models import AuditBody, AuditEntry
 from lgsp.auth.models import OAuthClient, SigningKey
 from lgsp.store.base import Base
+from registry.datasets import Dataset, DatasetSchedule
 from registry.models import Agency, Grant, RegistryState, Service, System
 
 __all__ = [
-    "Agency", "AuditBody", "AuditEntry", "Base", "Grant", "OAuthClient", "RegistryState", "Service",
-    "SigningKey", "System",
+    "Agency", "AuditBody", "AuditEntry", "Base", "Dataset", "DatasetSchedule", "Grant", "OAuthClient",
+    "RegistryState", "Service", "SigningKey", "System",
 ]
