@@ -199,9 +199,25 @@ def canonical_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+
+
 def canonical_entry_bytes(entry: Mapping[str, Any]) -> bytes:
-    """The v1 canonical bytes of an entry: JCS of :func:`canonical_entry`."""
-    return jcs_bytes(canonical_entry(entry))
+    """The v1 canonical bytes of an entry: JCS of :func:`canonical_entry`.
+
+    Fast path (this runs once per exchange on the writer's hot path): once :func:`canonical_entry`
+    has validated the entry — no floats, string keys, integers in range — the C ``json.dumps`` with
+    sorted keys and no whitespace *is* JCS, except for two things it is checked for: lone surrogates
+    (refused, as in :func:`jcs_bytes`) and keys beyond U+FFFF, where code-point order may differ
+    from JCS's UTF-16 order (such entries take the reference encoder).
+    """
+    canonical = canonical_entry(entry)
+    text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    if _SURROGATE.search(text):
+        raise CanonicalError("strings must not contain lone UTF-16 surrogates")
+    if _BEYOND_BMP.search(text):
+        return jcs_bytes(canonical)
+    return text.encode("utf-8")
 
 
 def entry_leaf_hash(entry: Mapping[str, Any]) -> bytes:

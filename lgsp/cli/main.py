@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -112,17 +113,64 @@ def registry_list() -> None:
     console.print(table)
 
 
+def _registry_change(change: Callable[[Session], object]) -> None:
+    """Run one validated registry change in a transaction; invalid input exits 2 naming the field."""
+    from registry import operations as ops
+
+    try:
+        with Session(engine_from_settings()) as session, session.begin():
+            change(session)
+    except ops.RegistryError as exc:
+        fail(f"{exc.field}: {exc}", 2)
+    except ops.RegistryNotFound as exc:
+        fail(str(exc), 2)
+
+
 @registry_app.command("add-agency")
 def add_agency(code: str, name: str, parent: Annotated[str | None, typer.Option()] = None) -> None:
     """Register (or rename) an agency by its code NNN.NN.NN.XNN."""
     from registry import operations as ops
 
-    try:
-        with Session(engine_from_settings()) as session, session.begin():
-            ops.upsert_agency(session, ops.AgencySpec(code, name, parent))
-    except ops.RegistryError as exc:
-        fail(f"{exc.field}: {exc}", 2)
+    _registry_change(lambda s: ops.upsert_agency(s, ops.AgencySpec(code, name, parent)))
     console.print(f"agency {code} saved")
+
+
+@registry_app.command("add-system")
+def add_system(
+    system_id: Annotated[str, typer.Argument(help="AGENCY/CODE, e.g. 000.00.12.H10/MOTCUA.")],
+    name: str,
+    client: Annotated[bool, typer.Option("--client/--no-client", help="May call services.")] = True,
+    provider: Annotated[bool, typer.Option("--provider/--no-provider", help="Offers services.")] = False,
+) -> None:
+    """Register (or update) a system under an agency."""
+    from registry import operations as ops
+
+    agency, _, code = system_id.partition("/")
+    _registry_change(lambda s: ops.upsert_system(s, ops.SystemSpec(agency, code, name, client, provider)))
+    console.print(f"system {system_id} saved")
+
+
+@registry_app.command("add-service")
+def add_service(
+    service_id: Annotated[str, typer.Argument(help="AGENCY/SYSTEM/SERVICE.")],
+    name: str,
+    base_url: Annotated[str, typer.Argument(help="Provider base URL (REST) or SOAP endpoint.")],
+    kind: Annotated[str, typer.Option(help="rest or soap.")] = "rest",
+    wsdl: Annotated[str | None, typer.Option(help="WSDL path under schemas/ (SOAP).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds.")] = 10.0,
+    retries: Annotated[int, typer.Option(help="Retries for idempotent methods.")] = 2,
+    idempotent: Annotated[str, typer.Option(help="Comma-separated idempotent methods.")] = "GET,HEAD,OPTIONS",
+    signature: Annotated[str, typer.Option(help="off, report or require.")] = "off",
+) -> None:
+    """Register (or update) a service a provider system offers."""
+    from registry import operations as ops
+
+    system, _, code = service_id.rpartition("/")
+    spec = ops.ServiceSpec(system=system, code=code, name=name, base_url=base_url, kind=kind, wsdl_path=wsdl,
+                           timeout_seconds=timeout, retry_attempts=retries,
+                           idempotent_methods=[m for m in idempotent.split(",") if m], signature_policy=signature)
+    _registry_change(lambda s: ops.upsert_service(s, spec))
+    console.print(f"service {service_id} saved")
 
 
 @registry_app.command("grant")
@@ -135,12 +183,46 @@ def grant(
     """Allow a client system to call a service."""
     from registry import operations as ops
 
-    try:
-        with Session(engine_from_settings()) as session, session.begin():
-            ops.add_grant(session, ops.GrantSpec(client, service, methods.split(","), path))
-    except ops.RegistryError as exc:
-        fail(f"{exc.field}: {exc}", 2)
+    _registry_change(lambda s: ops.add_grant(s, ops.GrantSpec(client, service, methods.split(","), path)))
     console.print(f"granted {client} -> {service} [{methods}] {path}")
+
+
+@registry_app.command("revoke")
+def revoke(
+    client: Annotated[str, typer.Argument(help="Client system id AGENCY/SYSTEM.")],
+    service: Annotated[str, typer.Argument(help="Service id AGENCY/SYSTEM/SERVICE.")],
+) -> None:
+    """Remove every grant of a client system on a service."""
+    from sqlalchemy import select
+
+    from registry import operations as ops
+    from registry.models import Grant
+
+    def remove(session: Session) -> None:
+        grants = session.scalars(select(Grant).where(Grant.client_system_id == client,
+                                                     Grant.service_id == service)).all()
+        if not grants:
+            raise ops.RegistryNotFound(f"{client} has no grant on {service}")
+        for g in grants:
+            ops.delete_grant(session, g.id)
+
+    _registry_change(remove)
+    console.print(f"revoked {client} -> {service}")
+
+
+@registry_app.command("remove")
+def remove(
+    kind: Annotated[str, typer.Argument(help="agency, system or service.")],
+    identifier: Annotated[str, typer.Argument(help="Its code or id.")],
+) -> None:
+    """Remove an agency, system or service (and what depends on it)."""
+    from registry import operations as ops
+
+    actions = {"agency": ops.delete_agency, "system": ops.delete_system, "service": ops.delete_service}
+    if kind not in actions:
+        fail("kind must be agency, system or service", 2)
+    _registry_change(lambda s: actions[kind](s, identifier))
+    console.print(f"{kind} {identifier} removed")
 
 
 @clients_app.command("create")

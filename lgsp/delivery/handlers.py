@@ -10,6 +10,7 @@ them. A worker only claims kinds it has a handler for; other kinds wait for a wo
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any
@@ -100,16 +101,17 @@ HandlerFactory = Callable[[Any], Mapping[str, Handler]]
 
 def load_handlers(engine: Any, extra: Mapping[str, Handler] | None = None) -> HandlerRegistry:
     """The built-in handlers, DVCQG when configured, entry-point handlers, then ``extra``."""
-    from lgsp.delivery import dvcqg
-
     registry = HandlerRegistry({HTTP_KIND: HttpHandler()})
-    try:
-        dossier = dvcqg.handler_from_env(engine)
-    except ValueError as exc:  # half-configured: say so loudly, keep delivering everything else
-        log.error("DVCQG deliveries disabled: bad LGSP_DVCQG_* settings; dossier events wait", error=str(exc))
-        dossier = None
-    if dossier is not None:
-        registry.register(dvcqg.KIND, dossier)
+    if any(name.startswith("LGSP_DVCQG_") for name in os.environ):  # import the adapter only when used
+        from lgsp.delivery import dvcqg
+
+        try:
+            dossier = dvcqg.handler_from_env(engine)
+        except ValueError as exc:  # half-configured: say so loudly, keep delivering everything else
+            log.error("DVCQG deliveries disabled: bad LGSP_DVCQG_* settings; dossier events wait", error=str(exc))
+            dossier = None
+        if dossier is not None:
+            registry.register(dvcqg.KIND, dossier)
     for ep in entry_points(group="lgsp.delivery_handlers"):
         try:
             factory: HandlerFactory = ep.load()

@@ -24,6 +24,7 @@ from lgsp.audit.query import AuditFilter, find_entries
 from lgsp.audit.verify import verify_chain
 from lgsp.auth.clients import create_client
 from adapters.ngsp.simulator import create_simulator_app as ngsp_simulator
+from lgsp.demo.opendata_step import opendata_step
 from lgsp.demo.providers import air_quality_app, civil_status_app
 from lgsp.settings import Settings
 from lgsp.testing.servers import RunningServer, start_server
@@ -76,6 +77,7 @@ def run_demo(port: int = 8080, keep_serving: bool = True) -> None:
 
 #: Further demo steps (documents, dossiers, open data) register here: step(console, base_url, auth_headers, engine).
 extra_steps: list[Any] = []
+extra_steps.append(opendata_step)
 
 
 def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:

@@ -72,6 +72,20 @@ def run_entry(spec: DatasetSpec, result: RunResult, *, client: str | None, trigg
     }
 
 
+def principal(engine: Engine, client_id: str | None) -> str | None:
+    """The caller name the gateway audits for ``client_id`` (its system id; the client id for a client
+    without a system), so a run's entry and its source read name the same caller."""
+    if not client_id:
+        return None
+    from sqlalchemy.orm import Session
+
+    from lgsp.auth.models import OAuthClient
+
+    with Session(engine) as session:
+        row = session.get(OAuthClient, client_id)
+    return (row.system_id or client_id) if row is not None else client_id
+
+
 def record_run(engine: Engine, entry: dict[str, Any]) -> int:
     """Append the entry (own transaction, sequencer lock) and return its index once durable."""
     return write_batch(engine, [entry])[0]

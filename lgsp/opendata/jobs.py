@@ -96,7 +96,7 @@ class ScheduledPublisher:
                 result = await run_dataset(spec, config, audit=self.engine, trigger="worker")
             finally:
                 await asyncio.to_thread(release, self.engine, spec.slug, token, run_id=result.run_id,
-                                        outcome=result.status, audit_index=result.audit_index)
+                                        outcome=result.status, audit_index=result.audit_index, now=now)
             log.info("open-data run", dataset=spec.slug, status=result.status, rows=result.rows,
                      audit_index=result.audit_index, run_id=result.run_id)
             results.append(result)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .audit import record_run, run_entry
+from .audit import principal, record_run, run_entry
 from .ckan import CkanClient, CkanTarget
 from .errors import OpenDataError
 from .fetch import client_credentials_token, fetch, parse_rows
@@ -90,6 +90,18 @@ async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool 
     result = RunResult(spec.slug, run_id or uuid.uuid4().hex, "running",
                        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     client = CkanClient(config.ckan)
+    source_message_id = await _run_steps(spec, config, result, client, force=force, progress=progress,
+                                         audited=audit is not None)
+    if audit is not None:
+        await _audit(spec, config, result, audit, client, trigger=trigger, force=force,
+                     latency_us=int((time.perf_counter() - started) * 1_000_000),
+                     source_message_id=source_message_id)
+    return result
+
+
+async def _run_steps(spec: DatasetSpec, config: PipelineConfig, result: RunResult, client: CkanClient, *,
+                     force: bool, progress: ProgressFn | None, audited: bool) -> str | None:
+    """The steps; fills ``result`` and returns the gateway message id of the source read (if any)."""
     step = "fetch"
     source_message_id: str | None = None
 
@@ -114,7 +126,7 @@ async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool 
             result.status, result.dataset_id = "unchanged", current["id"]
             result.rows, result.content_hash = int(current.get("lgsp_row_count") or 0), current["lgsp_content_hash"]
             mark("fetch", t)
-            return result
+            return source_message_id
         step = "fetch"
         rows = parse_rows(spec, fetched)
         t = mark("fetch", t)
@@ -135,7 +147,7 @@ async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool 
         # Audited: lgsp_audit_index will name this run's own entry (patched in after it is written);
         # not audited (benchmarks, tests of the pipeline alone): the source exchange's index.
         provenance = Provenance(result.run_id, result.rows, result.content_hash,
-                                None if audit is not None else fetched.audit_index or fetched.message_id,
+                                None if audited else fetched.audit_index or fetched.message_id,
                                 source_hash)
         outcome = await asyncio.to_thread(publish, client, spec, artifacts, provenance, force=force,
                                           current=current, shown=True)
@@ -149,11 +161,7 @@ async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool 
         result.api_calls = client.calls
         if result.ok and not result.message:
             result.message = f"{result.status}: {result.rows} rows, sha256 {result.content_hash}"
-    if audit is not None:
-        await _audit(spec, config, result, audit, client, trigger=trigger, force=force,
-                     latency_us=int((time.perf_counter() - started) * 1_000_000),
-                     source_message_id=source_message_id)
-    return result
+    return source_message_id
 
 
 async def _audit(spec: DatasetSpec, config: PipelineConfig, result: RunResult, engine: Engine,
@@ -161,10 +169,12 @@ async def _audit(spec: DatasetSpec, config: PipelineConfig, result: RunResult, e
                  source_message_id: str | None) -> None:
     """Write the run's audit entry; then, if the portal changed, put its index in the provenance.
     A store failure is not swallowed into a successful-looking run: the status says ``audit_failed``."""
-    entry = run_entry(spec, result, client=config.source_client[0] if config.source_client else None,
-                      trigger=trigger, latency_us=latency_us, source_message_id=source_message_id,
-                      source_audit_index=result.source_audit_index, forced=force)
+    client_id = config.source_client[0] if config.source_client else None
     try:
+        caller = await asyncio.to_thread(principal, engine, client_id) if client_id else None
+        entry = run_entry(spec, result, client=caller, trigger=trigger, latency_us=latency_us,
+                          source_message_id=source_message_id, source_audit_index=result.source_audit_index,
+                          forced=force)
         result.audit_index = await asyncio.to_thread(record_run, engine, entry)
     except Exception as exc:  # the store is down or refused the entry: make the run visibly not ok
         result.report["audit_error"] = f"{exc.__class__.__name__}: {str(exc)[:300]}"

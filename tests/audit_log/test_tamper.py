@@ -107,7 +107,8 @@ def test_cli_verify_exits_non_zero_on_a_tampered_store(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    store = Store("sqlite", url, engine, make_settings(url, tmp_path), HeadService(engine, make_settings(url, tmp_path)))
+    settings = make_settings(url, tmp_path)
+    store = Store("sqlite", url, engine, settings, HeadService(engine, settings))
     store.write(12)
     store.heads.sign(force=True)
     env = {**os.environ, "LGSP_DATABASE_URL": url, "LGSP_AUDIT_LOG_KEY_FILE": store.settings.audit_log_key_file,
@@ -121,3 +122,12 @@ def test_cli_verify_exits_non_zero_on_a_tampered_store(tmp_path: Path) -> None:
     bad = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "entry 2" in bad.stdout and "FAIL" in bad.stdout
     engine.dispose()
+
+
+def free_port_for_test() -> int:
+    """A free TCP port on 127.0.0.1 (shared with the crash test)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

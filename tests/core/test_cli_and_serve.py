@@ -155,3 +155,29 @@ def test_serve_with_two_workers_on_postgresql(tmp_path: Path, provider_url: str)
         assert len(exchanges) == 300 and all(e["message_id"] and e["status"] == 200 for e in exchanges)
     finally:
         drop_database(url)
+
+
+def test_registry_managed_from_the_cli_matches_apply(env: dict[str, str]) -> None:
+    steps = [
+        ["registry", "add-agency", "000.00.12.H10", "UBND"],
+        ["registry", "add-agency", "000.00.31.H10", "Sở Tư pháp", "--parent", "000.00.12.H10"],
+        ["registry", "add-system", "000.00.12.H10/MOTCUA", "Một cửa"],
+        ["registry", "add-system", "000.00.31.H10/HOTICH", "Hộ tịch", "--no-client", "--provider"],
+        ["registry", "add-service", "000.00.31.H10/HOTICH/khai-sinh", "Khai sinh", "http://127.0.0.1:9/api",
+         "--timeout", "5", "--idempotent", "GET"],
+        ["registry", "grant", CLIENT, "000.00.31.H10/HOTICH/khai-sinh", "--methods", "GET", "--path", "records/*"],
+    ]
+    for step in steps:
+        run(step, env)
+    exported = run(["registry", "export"], env).stdout
+    assert "timeout_seconds: 5.0" in exported and "records/*" in exported
+    listing = run(["registry", "list"], env).stdout
+    assert "000.00.31.H10/HOTICH/khai-sinh" in listing and CLIENT in listing
+    bad = run(["registry", "add-service", "000.00.12.H10/MOTCUA/x", "X", "http://a"], env, check=False)
+    assert bad.returncode == 2 and "not registered as a provider" in bad.stderr
+    run(["registry", "revoke", CLIENT, "000.00.31.H10/HOTICH/khai-sinh"], env)
+    assert "records/*" not in run(["registry", "export"], env).stdout
+    again = run(["registry", "revoke", CLIENT, "000.00.31.H10/HOTICH/khai-sinh"], env, check=False)
+    assert again.returncode == 2 and "no grant" in again.stderr
+    run(["registry", "remove", "service", "000.00.31.H10/HOTICH/khai-sinh"], env)
+    assert "khai-sinh" not in run(["registry", "export"], env).stdout

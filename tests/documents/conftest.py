@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -126,17 +127,24 @@ class Stack:
     dms: IssuedCredential  # SENDER/QLVB
     other: IssuedCredential  # OTHER/QLVB
     http: httpx.Client
+    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     @property
     def engine(self) -> Engine:
         return self.app.runtime.engine
 
     def token(self, cred: IssuedCredential | None = None) -> str:
+        """A token per client, reused for a minute (tokens live five)."""
         cred = cred or self.dms
+        cached = self.tokens.get(cred.client_id)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
         reply = self.http.post("/oauth/token", data={"grant_type": "client_credentials"},
                                auth=(cred.client_id, cred.client_secret))
         assert reply.status_code == 200, reply.text
-        return str(reply.json()["access_token"])
+        token = str(reply.json()["access_token"])
+        self.tokens[cred.client_id] = (token, time.monotonic() + 60)
+        return token
 
     def auth(self, cred: IssuedCredential | None = None, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(cred)}", **extra}

@@ -27,7 +27,7 @@ from tests.documents.conftest import OTHER, PEER, SENDER, Stack, document, statu
 
 ROOT = Path(__file__).parents[2]
 DOCUMENTS = 200
-KILLS = 8
+KILLS = 6
 
 
 def start(module: str, docs: Stack, log: Path, marker: bytes, **extra: str) -> tuple[subprocess.Popen[bytes],
@@ -73,9 +73,9 @@ def test_sending_survives_sigkilled_workers(stack: Stack, tmp_path: Path) -> Non
             assert reply.status_code == 202, reply.text
             accepted[reply.json()["message_id"]] = (packet.header.document_id, data)
 
-    workers = 2 if docs.backend == "postgresql" else 1
+    workers = 1  # two side by side on PostgreSQL are covered by tests/delivery/test_crash.py
     kills = 0
-    deadline = time.monotonic() + 80
+    deadline = time.monotonic() + 85
     try:
         send(DOCUMENTS // 2)
         while claims.open_count(docs.engine) or len(accepted) < DOCUMENTS:
@@ -167,9 +167,9 @@ def test_receiving_survives_sigkilled_pollers(stack: Stack, tmp_path: Path) -> N
     docs.axis.faults = Faults(error_rate=0.2, error_after_commit_rate=0.1, malformed_fetch_rate=0.05,
                               seed=rng.randrange(1 << 30))
     log = tmp_path / "poller.log"
-    pollers = 2 if docs.backend == "postgresql" else 1
+    pollers = 2 if docs.backend == "postgresql" else 1  # two pollers racing for the same messages
     kills = 0
-    deadline = time.monotonic() + 80
+    deadline = time.monotonic() + 85
     try:
         while _waiting(docs):
             assert time.monotonic() < deadline, f"receiving stalled; see {log}"
