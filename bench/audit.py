@@ -142,7 +142,8 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     rows = make_entries(args.entries)
-    figures: dict[str, Any] = {"rounds": args.rounds, "entries": args.entries, "batch": args.batch, "producers": args.producers}
+    figures: dict[str, Any] = {"rounds": args.rounds, "entries": args.entries, "batch": args.batch,
+                               "producers": args.producers}
     table = Table(title=f"audit append, {args.entries:,} entries, batches of {args.batch}")
     for col in ("backend", "path", "entries/s", "vs plain"):
         table.add_column(col, justify="left" if col in ("backend", "path") else "right")
@@ -160,9 +161,9 @@ def main() -> None:
             # Interleaved rounds, best of each: on a shared host the maximum is the figure least
             # distorted by other processes, and interleaving exposes every path to the same load.
             results: dict[str, float] = dict.fromkeys(paths, 0.0)
-            for _ in range(args.rounds):
-                for path, fn in paths.items():
-                    with store(backend, tmp, "run") as engine:
+            for round_no in range(args.rounds):
+                for number, (path, fn) in enumerate(paths.items()):
+                    with store(backend, tmp, f"run{round_no}_{number}") as engine:
                         results[path] = max(results[path], rate(len(rows), lambda: fn(engine)))  # noqa: B023
             plain = results["plain INSERT loop"]
             for path, value in results.items():

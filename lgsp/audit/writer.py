@@ -88,6 +88,8 @@ def append_entries(conn: Connection, entries: Sequence[dict[str, Any]],
 # a sequencer that takes over from a dead one continues from the store, never from memory.
 _frontiers: dict[str, tuple[int, bytes, dict[int, bytes]]] = {}
 _frontiers_lock = threading.Lock()
+_NODE_INSERT_QMARK = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?, ?, ?)"
+_NODE_INSERT_FORMAT = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (%s, %s, %s)"
 
 
 def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[bytes], new_chain: bytes) -> None:
@@ -108,9 +110,7 @@ def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[b
     rows = extend_frontier(frontier, size, leaves)
     # Straight to the driver's executemany: ~2 node rows per entry make this the batch's largest
     # insert, and SQLAlchemy's per-row parameter processing would cost more than the hashing.
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(f"INSERT INTO audit_tree_nodes (level, idx, hash) VALUES ({marker}, {marker}, {marker})",
-                         rows)
+    conn.exec_driver_sql(_NODE_INSERT_QMARK if conn.dialect.paramstyle == "qmark" else _NODE_INSERT_FORMAT, rows)
     with _frontiers_lock:
         _frontiers[key] = (size + len(leaves), new_chain, frontier)
 

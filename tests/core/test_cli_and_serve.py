@@ -11,11 +11,14 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from lgsp.cli.main import app as cli_app
 from lgsp.testing.postgres import create_database, drop_database
 from lgsp.testing.servers import start_server
 from tests.core.conftest import CLIENT, ECHO, registry_yaml
@@ -24,9 +27,26 @@ from tests.core.providers import closed_port_url, provider_app
 LGSP = [sys.executable, "-m", "lgsp.cli"]
 
 
-def run(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(args: list[str], env: dict[str, str], check: bool = True) -> Ran:
+    """Run `lgsp ARGS` in-process (typer's runner: same parsing and exit codes, no interpreter start-up)."""
+    result = CliRunner().invoke(cli_app, args, env=env, catch_exceptions=False)
+    ran = Ran(result.exit_code, result.stdout, result.stderr)
+    if check and ran.returncode != 0:
+        raise AssertionError(f"lgsp {' '.join(args)} failed ({ran.returncode}):\n{ran.stdout}\n{ran.stderr}")
+    return ran
+
+
+def run_process(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `lgsp ARGS` as a real process (where a separate process matters: serve, logs)."""
     result = subprocess.run([*LGSP, *args], env=env, capture_output=True, text=True, timeout=120)
-    if check and result.returncode != 0:
+    if result.returncode != 0:
         raise AssertionError(f"lgsp {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from lgsp.opendata import CkanTarget, DatasetSpec, PipelineConfig, load_specs
-from lgsp.opendata.sample_source import SourceState, create_app
+from lgsp.opendata.sample_source import SERVICE_ID, SourceState, create_app
 from lgsp.testing.servers import RunningServer, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,3 +109,18 @@ def spec() -> DatasetSpec:
 @pytest.fixture()
 def config(ckan: Ckan, source: tuple[RunningServer, SourceState]) -> PipelineConfig:
     return PipelineConfig(gateway_url=source[0].url, ckan=ckan.publisher, source_token=SOURCE_TOKEN)
+
+
+def registry_text(spec: DatasetSpec, source_url: str) -> str:
+    """A registry file with the sample service and ``spec`` as a `datasets:` entry (for `lgsp apply`)."""
+    item = dataclasses.asdict(spec)
+    item.pop("extra")
+    item["tags"] = list(item["tags"])
+    agency, system, _ = SERVICE_ID.split("/")
+    return yaml.safe_dump({
+        "agencies": [{"code": agency, "name": "UBND thành phố Cần Thơ"}],
+        "systems": [{"id": f"{agency}/{system}", "name": "Quan trắc", "client": False, "provider": True}],
+        "services": [{"id": SERVICE_ID, "name": "Chất lượng không khí",
+                      "base_url": f"{source_url}/services/{SERVICE_ID}"}],
+        "datasets": [item],
+    }, allow_unicode=True, sort_keys=False)

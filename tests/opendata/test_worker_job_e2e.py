@@ -10,14 +10,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from lgsp.audit.models import AuditEntry
 from lgsp.opendata import DatasetSpec, PipelineConfig
 from lgsp.opendata.jobs import ScheduledPublisher
-from lgsp.opendata.sample_source import SERVICE_ID, SourceState
+from lgsp.opendata.sample_source import SourceState
 from lgsp.settings import Settings
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
@@ -27,20 +26,7 @@ from registry import datasets as ds
 from registry.declarative import apply, parse_registry_file
 
 from .ckan_client import remote
-from .conftest import Ckan
-
-
-def registry_text(spec: DatasetSpec, source_url: str) -> str:
-    item = dataclasses.asdict(spec)
-    item.pop("extra")
-    item["tags"] = list(item["tags"])
-    agency, system, _ = SERVICE_ID.split("/")
-    return yaml.safe_dump({
-        "agencies": [{"code": agency, "name": "UBND thành phố Cần Thơ"}],
-        "systems": [{"id": f"{agency}/{system}", "name": "Quan trắc", "client": False, "provider": True}],
-        "services": [{"id": SERVICE_ID, "name": "Chất lượng không khí", "base_url": f"{source_url}/services/{SERVICE_ID}"}],
-        "datasets": [item],
-    }, allow_unicode=True, sort_keys=False)
+from .conftest import Ckan, registry_text
 
 
 @pytest.fixture
