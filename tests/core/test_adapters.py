@@ -30,10 +30,11 @@ def test_simulator_runs_through_the_cli() -> None:
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/?wsdl")
                 break
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     proc.kill()
-                    raise AssertionError(f"simulator did not start: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                    assert proc.stderr is not None
+                    raise AssertionError(f"simulator did not start: {proc.stderr.read().decode()[-2000:]}") from exc
                 time.sleep(0.2)
         assert response.status_code == 200 and b"definitions" in response.content
     finally:
