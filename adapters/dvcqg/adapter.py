@@ -8,7 +8,13 @@ from lgsp.adapters import AdapterInfo
 def _simulator_main(argv: list[str] | None) -> object:
     from adapters.dvcqg.simulator import main
 
-    return main(argv)
+    main(argv)
+    return None
 
 
-ADAPTER = AdapterInfo(name="dvcqg", title="DVCQG National Public Service Portal: dossier and progress synchronisation", simulator_main=_simulator_main, docs="docs/dvcqg.md")
+ADAPTER = AdapterInfo(
+    name="dvcqg",
+    title="DVCQG National Public Service Portal: dossier and progress synchronisation",
+    simulator_main=_simulator_main,
+    docs="docs/dvcqg.md",
+)

@@ -8,7 +8,13 @@ from lgsp.adapters import AdapterInfo
 def _simulator_main(argv: list[str] | None) -> object:
     from adapters.ngsp.simulator import main
 
-    return main(argv)
+    main(argv)
+    return None
 
 
-ADAPTER = AdapterInfo(name="ngsp", title="NGSP national-database lookups (SOAP, X-Road v4 headers)", simulator_main=_simulator_main, docs="docs/national-services.md")
+ADAPTER = AdapterInfo(
+    name="ngsp",
+    title="NGSP national-database lookups (SOAP, X-Road v4 headers)",
+    simulator_main=_simulator_main,
+    docs="docs/national-services.md",
+)

@@ -8,7 +8,13 @@ from lgsp.adapters import AdapterInfo
 def _simulator_main(argv: list[str] | None) -> object:
     from adapters.vdxp.simulator import main
 
-    return main(argv)
+    main(argv)
+    return None
 
 
-ADAPTER = AdapterInfo(name="vdxp", title="National document exchange axis: edXML packets over the VXP REST API", simulator_main=_simulator_main, docs="docs/protocols/edxml.md")
+ADAPTER = AdapterInfo(
+    name="vdxp",
+    title="National document exchange axis: edXML packets over the VXP REST API",
+    simulator_main=_simulator_main,
+    docs="docs/protocols/edxml.md",
+)
