@@ -3,10 +3,11 @@
 Measures, in one run:
 - cold: building a SoapService (zeep client + XSD model) per WSDL under schemas/wsdl/;
 - warm: JSON->SOAP ``build_request`` and SOAP->JSON ``parse_response`` per call;
-- mediated calls/s and p99 (mediation library + aiohttp) vs direct calls/s with a prebuilt envelope,
-  both against the simulator running in its own process on 127.0.0.1.
+- mediated calls/s and p99 through the lgsp gateway (`lgsp serve`: token, grant, mediation, audit row),
+  through the mediation library alone (+ aiohttp), and direct calls/s with a prebuilt envelope, all
+  against the simulator running in its own process on 127.0.0.1.
 
-The last line is one JSON object; ``ratio`` = mediated calls/s / direct calls/s (target >= 0.4).
+The last line is one JSON object; ``ratio`` = gateway-mediated calls/s / direct calls/s (target >= 0.4).
 Usage: ``.venv/bin/python bench/mediation.py [--duration 3] [--concurrency 16]``
 """
 
@@ -89,6 +90,10 @@ async def load(
                 async with session.post(url, data=envelope, headers=http_headers) as resp:
                     await resp.read()
                     assert resp.status == 200
+            elif mode == "gateway":
+                async with session.post(url, json=BODY, headers=http_headers) as resp:
+                    await resp.read()
+                    assert resp.status == 200, resp.status
             else:
                 await client.call(OPERATION, BODY)
 
@@ -139,26 +144,84 @@ class Results:
     parse_us: float
     direct: tuple[float, float, float]  # calls/s, p50 ms, p99 ms
     mediated: tuple[float, float, float]
+    gateway: tuple[float, float, float]
+
+
+GATEWAY_REGISTRY = """
+agencies: [{{code: 000.00.12.H10, name: UBND}}, {{code: 000.00.00.G22, name: NGSP}}]
+systems:
+  - {{id: 000.00.12.H10/MOTCUA, name: Một cửa}}
+  - {{id: 000.00.00.G22/NGSP, name: NGSP, client: false, provider: true}}
+services:
+  - {{id: 000.00.00.G22/NGSP/csdl, name: CSDL, kind: soap, base_url: "{url}", wsdl_path: wsdl/ngsp/ngsp.wsdl,
+      retry_attempts: 0}}
+grants:
+  - {{client: 000.00.12.H10/MOTCUA, service: 000.00.00.G22/NGSP/csdl, methods: [POST]}}
+"""
+
+
+def start_gateway(simulator_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`lgsp serve` on SQLite with the simulator registered as a SOAP service; returns (proc, url, token)."""
+    import base64
+    import urllib.request
+
+    env = {**os.environ, "LGSP_DATABASE_URL": f"sqlite:///{workdir / 'mediation.db'}"}
+    lgsp = [sys.executable, "-m", "lgsp.cli"]
+    (workdir / "registry.yaml").write_text(GATEWAY_REGISTRY.format(url=simulator_url.rstrip("/")), encoding="utf-8")
+    subprocess.run([*lgsp, "apply", str(workdir / "registry.yaml")], env=env, check=True, capture_output=True)
+    created = subprocess.run([*lgsp, "clients", "create", "--system", "000.00.12.H10/MOTCUA", "--json"], env=env,
+                             check=True, capture_output=True, text=True).stdout
+    cred = json.loads(created)
+    sock = bind_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    proc = subprocess.Popen([*lgsp, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("lgsp serve did not start") from None
+            time.sleep(0.2)
+    basic = base64.b64encode(f"{cred['client_id']}:{cred['client_secret']}".encode()).decode()
+    request = urllib.request.Request(base + "/oauth/token", data=b"grant_type=client_credentials",
+                                     headers={"Authorization": f"Basic {basic}",
+                                              "Content-Type": "application/x-www-form-urlencoded"})
+    token = json.loads(urllib.request.urlopen(request).read())["access_token"]
+    return proc, f"{base}/services/000.00.00.G22/NGSP/csdl/{OPERATION}", token
 
 
 async def main_async(args: argparse.Namespace) -> Results:
+    import tempfile
+
     proc, url = start_simulator()
+    workdir = Path(tempfile.mkdtemp(prefix="lgsp-bench-mediation-"))
+    gateway, gateway_url, token = start_gateway(url, workdir)
     try:
         client = NgspClient(url, CLIENT_ID)
         envelope, http_headers = client.service.build_request(OPERATION, BODY, client.headers_for(OPERATION))
         async with aiohttp.ClientSession() as session, session.post(url, data=envelope, headers=http_headers) as resp:
             response = await resp.read()
         build_us, parse_us = warm_per_call(client, response, args.calls)
-        runs: dict[str, list[tuple[float, float, float]]] = {"direct": [], "mediated": []}
-        for _ in range(args.rounds):  # interleave so drift affects both modes alike
-            for mode in ("direct", "mediated"):
+        runs: dict[str, list[tuple[float, float, float]]] = {"direct": [], "mediated": [], "gateway": []}
+        gateway_headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(args.rounds):  # interleave so drift affects every mode alike
+            for mode in ("direct", "mediated", "gateway"):
+                target, headers = (gateway_url, gateway_headers) if mode == "gateway" else (url, http_headers)
                 runs[mode].append(
-                    await load(url, mode, client, envelope, http_headers, args.duration, args.concurrency)
+                    await load(target, mode, client, envelope, headers, args.duration, args.concurrency)
                 )
     finally:
-        proc.terminate()
-        proc.wait(10)
-    return Results(cold_builds(args.cold_repeat), build_us, parse_us, max(runs["direct"]), max(runs["mediated"]))
+        for process in (gateway, proc):
+            process.terminate()
+            process.wait(10)
+    return Results(cold_builds(args.cold_repeat), build_us, parse_us, max(runs["direct"]), max(runs["mediated"]),
+                   max(runs["gateway"]))
 
 
 def main() -> None:
@@ -170,16 +233,18 @@ def main() -> None:
     parser.add_argument("--cold-repeat", type=int, default=5)
     args = parser.parse_args()
     r = asyncio.run(main_async(args))
-    ratio = r.mediated[0] / r.direct[0]
+    ratio = r.gateway[0] / r.direct[0]
     rows: list[tuple[str, str]] = [(f"cold build {wsdl} (ms)", f"{ms:.1f}") for wsdl, ms in r.cold_ms.items()]
     rows += [
         ("warm build_request JSON->SOAP (us/call)", f"{r.build_us:.0f}"),
         ("warm parse_response SOAP->JSON (us/call)", f"{r.parse_us:.0f}"),
         ("direct calls/s (prebuilt envelope)", f"{r.direct[0]:.0f}"),
         ("direct p50 / p99 (ms)", f"{r.direct[1]:.2f} / {r.direct[2]:.2f}"),
-        ("mediated calls/s (mediation + aiohttp)", f"{r.mediated[0]:.0f}"),
+        ("mediated calls/s (mediation library + aiohttp)", f"{r.mediated[0]:.0f}"),
         ("mediated p50 / p99 (ms)", f"{r.mediated[1]:.2f} / {r.mediated[2]:.2f}"),
-        ("ratio mediated/direct (target >= 0.4)", f"{ratio:.2f}"),
+        ("through lgsp calls/s (token, grant, mediation, audit)", f"{r.gateway[0]:.0f}"),
+        ("through lgsp p50 / p99 (ms)", f"{r.gateway[1]:.2f} / {r.gateway[2]:.2f}"),
+        ("ratio through-lgsp/direct (target >= 0.4)", f"{ratio:.2f}"),
     ]
     print(f"{'measure':<52} {'value':>15}")
     print("-" * 68)
@@ -187,6 +252,9 @@ def main() -> None:
         print(f"{name:<52} {value:>15}")
     figures = {
         "ratio": round(ratio, 3),
+        "gateway_mediated_calls_per_s": round(r.gateway[0], 1),
+        "gateway_mediated_p99_ms": round(r.gateway[2], 2),
+        "library_vs_direct_ratio": round(r.mediated[0] / r.direct[0], 3),
         "mediated_calls_per_s": round(r.mediated[0], 1),
         "direct_calls_per_s": round(r.direct[0], 1),
         "mediated_p99_ms": round(r.mediated[2], 2),

@@ -108,10 +108,12 @@ def status_command(
         console.print_json(json.dumps([{**dataclasses.asdict(s), "last_scheduled_run": last.get(s.dataset)}
                                        for s in statuses]))
         return
-    table = Table("dataset", "state", "rows", "published at", "run", "due", "last scheduled run", "detail")
+    scheduled = any(s.dataset in last for s in statuses)  # the column only once the worker has run
+    table = Table("dataset", "state", "rows", "published at", "run", "due",
+                  *(["last scheduled run"] if scheduled else []), "detail")
     for s in statuses:
         attempt = last.get(s.dataset)
-        scheduled = f"{attempt['outcome']} (audit #{attempt['audit_index']})" if attempt else ""
+        worker = [f"{attempt['outcome']} (audit #{attempt['audit_index']})" if attempt else ""] if scheduled else []
         table.add_row(s.dataset, s.state, "" if s.rows is None else str(s.rows), s.published_at or "",
-                      (s.run_id or "")[:12], "yes" if s.due else "no", scheduled, s.detail)
+                      (s.run_id or "")[:12], "yes" if s.due else "no", *worker, s.detail)
     console.print(table)

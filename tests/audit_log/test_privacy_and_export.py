@@ -128,3 +128,21 @@ def test_cli_export_filters_formats_and_offline_verification(store: Store, tmp_p
     assert retention.returncode == 0 and "dropped bodies of 35 entries" in retention.stdout
     final = cli(["audit", "verify"], store, tmp_path)
     assert final.returncode == 0 and "OK 35 entries" in final.stdout
+
+
+def test_worker_jobs_apply_retention_and_sign_heads(store: Store, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from lgsp.audit.jobs import audit_jobs
+
+    store.write(4, start_time=datetime.now(UTC) - timedelta(days=10))
+    store.write(2)
+    assert audit_jobs(store.engine, store.settings) == []  # defaults: gateways sign, bodies kept
+    settings = replace(store.settings, audit_body_retention_days=5, audit_heads_enabled=False)
+    jobs = {job.name: job for job in audit_jobs(store.engine, settings)}
+    assert set(jobs) == {"audit-body-retention", "audit-heads"}
+    jobs["audit-body-retention"].run()
+    assert set(bodies(store)) == {4, 5}
+    jobs["audit-heads"].run()
+    latest = store.heads.latest()
+    assert latest is not None and latest.tree_size == 6
