@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
         asyncio.run(sync())
         procs.append(start_process(uvicorn_cmd("lgsp.app:app_from_env", gw_port) + ["--factory"], env,
-                                   f"{gw_url}/health/live"))
+                                   f"{gw_url}/healthz"))
         procs.append(start_process([sys.executable, "-m", "lgsp.delivery"], env))
         token = token_for(gw_url, cred.client_id, cred.client_secret)
         packets = build_packets(random.Random(20261126))

@@ -2,11 +2,12 @@
 
 from lgsp.audit.models import AuditBody, AuditEntry
 from lgsp.auth.models import OAuthClient, SigningKey
+from lgsp.delivery.models import DvcqgPush, OutboxMessage
 from lgsp.store.base import Base
 from registry.datasets import Dataset, DatasetSchedule
 from registry.models import Agency, Grant, RegistryState, Service, System
 
 __all__ = [
-    "Agency", "AuditBody", "AuditEntry", "Base", "Dataset", "DatasetSchedule", "Grant", "OAuthClient",
+    "Agency", "AuditBody", "AuditEntry", "Base", "DvcqgPush", "OutboxMessage", "Dataset", "DatasetSchedule", "Grant", "OAuthClient",
     "RegistryState", "Service", "SigningKey", "System",
 ]

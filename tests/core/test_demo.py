@@ -19,6 +19,7 @@ def test_demo_tour_runs_end_to_end(tmp_path: Path) -> None:
     assert "403 denied: POST is not granted" in out
     assert "404 unknown service" in out and "401 no token" in out
     assert '"KetQuaXacThuc": true' in out  # the REST call mediated to the NGSP SOAP simulator
+    assert "202 {\"message_id\"" in out and "TraCuuHoSo on the portal now says: [{\"MaHoSo\"" in out
     assert "lgsp audit verify: OK" in out
     assert "demo stopped" in out
     assert (tmp_path / "var" / "demo" / "lgsp.db").exists()

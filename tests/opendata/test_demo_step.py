@@ -6,63 +6,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 
 import pytest
-from rich.console import Console
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from lgsp.app import create_app
 from lgsp.audit.models import AuditEntry
-from lgsp.auth.clients import create_client
 from lgsp.demo import opendata_step as step
-from lgsp.demo.providers import air_quality_app, civil_status_app
-from lgsp.settings import Settings
-from lgsp.testing.servers import RunningServer, start_server
 from registry.datasets import load_specs
-from registry.declarative import apply, parse_registry_file
 
 from .ckan_client import remote
-from .conftest import Ckan
-
-DEMO_REGISTRY = Path(step.__file__).with_name("registry.yaml")
-
-
-@dataclass
-class Demo:
-    base_url: str
-    auth: dict[str, str]
-    engine: Engine
-
-
-@pytest.fixture
-def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
-    """The demo's stack as runner.py builds it (minus the SOAP simulator), in a scratch directory."""
-    monkeypatch.chdir(tmp_path)
-    servers: list[RunningServer] = [start_server(air_quality_app()), start_server(civil_status_app())]
-    app = create_app(Settings.load(database_url=f"sqlite:///{tmp_path / 'lgsp.db'}", access_log=False))
-    registry = Template(DEMO_REGISTRY.read_text(encoding="utf-8")).substitute(
-        AIR_QUALITY_URL=servers[0].url, CIVIL_STATUS_URL=servers[1].url, NGSP_URL="http://127.0.0.1:9")
-    apply(app.runtime.engine, parse_registry_file(registry))
-    create_client(app.runtime.engine, "000.00.12.H10/MOTCUA", ["gateway"])
-    app.runtime.registry_changed()
-    servers.append(start_server(app))
-    try:
-        yield Demo(servers[-1].url, {}, app.runtime.engine)
-    finally:
-        for server in reversed(servers):
-            server.stop()
-        app.runtime.engine.dispose()
-
-
-def run_step(demo: Demo) -> str:
-    console = Console(record=True, width=400, color_system=None)
-    step.opendata_step(console, demo.base_url, demo.auth, demo.engine)
-    return console.export_text()
+from .conftest import Ckan, Demo, run_step
 
 
 def test_the_step_publishes_through_the_gateway_and_the_printed_command_fetches_it(

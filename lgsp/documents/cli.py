@@ -1,0 +1,82 @@
+"""``lgsp documents sync-directory|poll|rejected``: the operator's handles on the document exchange.
+
+The worker does the same on a schedule; these let an operator refresh the agency directory after the
+axis operator registered a new agency, run one receiving round now, and look at packets lgsp refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from lgsp.cli.common import console, engine_from_settings, fail
+from lgsp.documents.handler import make_client
+from lgsp.documents.models import RejectedPacket
+from lgsp.documents.packets import load_hook
+from lgsp.documents.poller import ReceivingPoller, sync_directory
+from lgsp.documents.settings import VdxpSettings, max_packet_bytes
+
+app = typer.Typer(help="Official documents (edXML over the national axis).", no_args_is_help=True)
+
+
+def _settings() -> VdxpSettings:
+    try:
+        settings = VdxpSettings.from_env()
+    except ValueError as exc:
+        fail(str(exc), 2)
+    if settings is None:
+        fail("the axis is not configured (LGSP_VDXP_URL, LGSP_VDXP_SYSTEM_ID, LGSP_VDXP_SECRET)", 2)
+    return settings
+
+
+@app.command("sync-directory")
+def sync_directory_cmd() -> None:
+    """Fetch the agency directory from the axis now (recipients are checked against it)."""
+    settings, engine = _settings(), engine_from_settings()
+
+    async def run() -> int:
+        client = make_client(settings)
+        try:
+            return await sync_directory(engine, client)
+        finally:
+            await client.aclose()
+
+    try:
+        console.print(f"{asyncio.run(run())} agencies in the directory")
+    except Exception as exc:
+        fail(f"directory sync failed: {exc}")
+
+
+@app.command("poll")
+def poll_cmd() -> None:
+    """Run one receiving round now (store what waits on the axis, then acknowledge it)."""
+    settings, engine = _settings(), engine_from_settings()
+
+    async def run() -> object:
+        client = make_client(settings)
+        try:
+            poller = ReceivingPoller(engine, client, settings.agencies, signature_hook=load_hook(),
+                                     parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes())
+            return await poller.run_once()
+        finally:
+            await client.aclose()
+
+    report = asyncio.run(run())
+    console.print(report)
+
+
+@app.command("rejected")
+def rejected_cmd(limit: Annotated[int, typer.Option("-n", "--limit")] = 50) -> None:
+    """Incoming packets lgsp refused (reported ``fail`` to the axis), newest first, as JSON lines."""
+    engine = engine_from_settings()
+    with engine.connect() as conn:
+        rows = conn.execute(select(RejectedPacket.axis_doc_id, RejectedPacket.agency, RejectedPacket.sender,
+                                   RejectedPacket.reason, RejectedPacket.created_at)
+                            .order_by(RejectedPacket.created_at.desc()).limit(limit)).all()
+    for row in rows:
+        print(json.dumps({"axis_doc_id": row.axis_doc_id, "agency": row.agency, "sender": row.sender,
+                          "reason": row.reason, "at": row.created_at.isoformat()}, ensure_ascii=False))
