@@ -19,11 +19,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from adapters.ngsp.simulator import create_simulator_app as ngsp_simulator
 from lgsp.app import create_app
 from lgsp.audit.query import AuditFilter, find_entries
 from lgsp.audit.verify import verify_chain
 from lgsp.auth.clients import create_client
-from adapters.ngsp.simulator import create_simulator_app as ngsp_simulator
 from lgsp.demo import dvcqg_step
 from lgsp.demo.opendata_step import opendata_step
 from lgsp.demo.providers import air_quality_app, civil_status_app

@@ -8,6 +8,6 @@ from registry.datasets import Dataset, DatasetSchedule
 from registry.models import Agency, Grant, RegistryState, Service, System
 
 __all__ = [
-    "Agency", "AuditBody", "AuditEntry", "Base", "DvcqgPush", "OutboxMessage", "Dataset", "DatasetSchedule", "Grant", "OAuthClient",
-    "RegistryState", "Service", "SigningKey", "System",
+    "Agency", "AuditBody", "AuditEntry", "Base", "Dataset", "DatasetSchedule", "DvcqgPush", "Grant",
+    "OAuthClient", "OutboxMessage", "RegistryState", "Service", "SigningKey", "System",
 ]
