@@ -55,7 +55,7 @@ class Runtime:
         self.audit = AuditWriter(self.engine, settings.audit_max_batch)
         self.breakers = CircuitBreakers(settings.breaker_failure_threshold, settings.breaker_cooldown_seconds)
         self.upstream = Upstream(settings.upstream_pool_size, self.breakers)
-        self.verifier = build_verifier(settings)
+        self.verifier = build_verifier(settings, self.registry)
         self.signature_check: SignatureCheck | None = make_check(self.verifier) if self.verifier else None
         self._refresher: asyncio.Task[None] | None = None
 

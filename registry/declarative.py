@@ -76,10 +76,11 @@ def parse_registry_file(text: str) -> Desired:
     ]
     systems = []
     for i, s in enumerate(data.get("systems") or []):
-        s = _take(s, f"systems[{i}]", {"id", "name", "client", "provider"}, {"id", "name"})
+        s = _take(s, f"systems[{i}]", {"id", "name", "client", "provider", "jwks"}, {"id", "name"})
         agency, _, code = str(s["id"]).partition("/")
         systems.append(ops.SystemSpec(agency=agency, code=code, name=s["name"],
-                                      client=bool(s.get("client", True)), provider=bool(s.get("provider", False))))
+                                      client=bool(s.get("client", True)), provider=bool(s.get("provider", False)),
+                                      jwks=s.get("jwks")))
     service_keys = {f.name for f in fields(ops.ServiceSpec)} - {"system", "code"} | {"id"}
     services = []
     for i, s in enumerate(data.get("services") or []):
@@ -124,7 +125,7 @@ def _service_dict(spec: ops.ServiceSpec) -> dict[str, Any]:
 def current_state(session: Session) -> Desired:
     agencies = [ops.AgencySpec(a.code, a.name, a.parent_code)
                 for a in session.scalars(select(Agency).order_by(Agency.code))]
-    systems = [ops.SystemSpec(s.agency_code, s.code, s.name, s.is_client, s.is_provider)
+    systems = [ops.SystemSpec(s.agency_code, s.code, s.name, s.is_client, s.is_provider, s.jwks)
                for s in session.scalars(select(System).order_by(System.id))]
     services = [ops.ServiceSpec(
         system=s.system_id, code=s.code, name=s.name, base_url=s.base_url, kind=s.kind, wsdl_path=s.wsdl_path,
@@ -297,8 +298,8 @@ def export(engine: Engine) -> str:
         services.append(item)
     data = {
         "agencies": [{k: v for k, v in asdict(a).items() if v is not None} for a in state.agencies],
-        "systems": [{"id": s.id, "name": s.name, "client": s.client, "provider": s.provider}
-                    for s in state.systems],
+        "systems": [{"id": s.id, "name": s.name, "client": s.client, "provider": s.provider,
+                     **({"jwks": s.jwks} if s.jwks else {})} for s in state.systems],
         "services": services,
         "grants": [{"client": g.client, "service": g.service, "methods": g.methods, "path": g.path}
                    for g in state.grants],

@@ -36,6 +36,8 @@ class System(Base):
     name: Mapped[str] = mapped_column(String(300))
     is_client: Mapped[bool] = mapped_column(Boolean, default=True)
     is_provider: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Public keys (a JWKS) the system signs JWS with; the gateway verifies its JWS-signed requests with them.
+    jwks: Mapped[dict | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     agency: Mapped[Agency] = relationship(back_populates="systems")

@@ -54,6 +54,7 @@ class SystemSpec:
     name: str
     client: bool = True
     provider: bool = False
+    jwks: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -149,15 +150,42 @@ def upsert_system(session: Session, spec: SystemSpec) -> System:
         raise RegistryError("agency", f"agency {spec.agency} is not registered")
     if not (spec.client or spec.provider):
         raise RegistryError("client", "a system must be a client, a provider, or both")
+    jwks = validate_jwks(spec.jwks) if spec.jwks is not None else None
     system = session.get(System, spec.id)
     if system is None:
         system = System(id=spec.id, agency_code=spec.agency, code=spec.code, name=spec.name,
-                        is_client=spec.client, is_provider=spec.provider)
+                        is_client=spec.client, is_provider=spec.provider, jwks=jwks)
         session.add(system)
     else:
         system.name, system.is_client, system.is_provider = spec.name, spec.client, spec.provider
+        system.jwks = jwks
     bump_version(session)
     return system
+
+
+def validate_jwks(jwks: Any) -> dict[str, Any]:
+    """A JWKS of public keys, each with a unique `kid` (the gateway matches JWS headers by it)."""
+    from joserfc.errors import JoseError
+    from joserfc.jwk import JWKRegistry
+
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise RegistryError("jwks", 'jwks must be {"keys": [ ... ]} with at least one key')
+    seen: set[str] = set()
+    for i, key in enumerate(jwks["keys"]):
+        kid = key.get("kid") if isinstance(key, dict) else None
+        if not isinstance(kid, str) or not kid:
+            raise RegistryError(f"jwks.keys[{i}]", "every key needs a 'kid'")
+        if kid in seen:
+            raise RegistryError(f"jwks.keys[{i}]", f"duplicate kid {kid!r}")
+        seen.add(kid)
+        try:
+            imported = JWKRegistry.import_key(key)
+        except (JoseError, ValueError, TypeError) as exc:
+            raise RegistryError(f"jwks.keys[{i}]", f"not a usable JWK: {exc}") from exc
+        if imported.is_private:
+            raise RegistryError(f"jwks.keys[{i}]", "private key material must never be registered; "
+                                                   "give the public key only")
+    return {"keys": [dict(k) for k in jwks["keys"]]}
 
 
 def _validate_service(spec: ServiceSpec) -> None:

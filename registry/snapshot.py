@@ -11,11 +11,13 @@ import fnmatch
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from joserfc.jwk import JWKRegistry
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from registry.models import Agency, Grant, RegistryState, Service
+from registry.models import Agency, Grant, RegistryState, Service, System
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class RegistrySnapshot:
     agencies: frozenset[str]
     services: dict[str, ServiceView]
     grants: dict[tuple[str, str], tuple[GrantRule, ...]] = field(default_factory=dict)
+    #: system id -> {kid: public key} from the systems' registered JWKS (JWS-signed requests).
+    system_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def is_granted(self, client_system: str, service: str, method: str, path: str) -> bool:
         """Deny by default: true only when some grant of this client on this service matches."""
@@ -81,12 +85,16 @@ def load_snapshot(engine: Engine) -> RegistrySnapshot:
                 max_body_bytes=row.max_body_bytes, signature_policy=row.signature_policy,
                 keep_bodies=row.keep_bodies,
             )
+        system_keys: dict[str, dict[str, Any]] = {}
+        for system_id, jwks in session.execute(select(System.id, System.jwks).where(System.jwks.is_not(None))):
+            system_keys[system_id] = {key["kid"]: JWKRegistry.import_key(key).get_op_key("verify")
+                                      for key in (jwks or {}).get("keys", [])}
         grants: dict[tuple[str, str], list[GrantRule]] = {}
         for grant in session.scalars(select(Grant)):
             methods = None if grant.methods == "*" else frozenset(grant.methods.split(","))
             rule = GrantRule(methods, compile_path_pattern(grant.path_pattern))
             grants.setdefault((grant.client_system_id, grant.service_id), []).append(rule)
-    return RegistrySnapshot(version, agencies, services, {k: tuple(v) for k, v in grants.items()})
+    return RegistrySnapshot(version, agencies, services, {k: tuple(v) for k, v in grants.items()}, system_keys)
 
 
 class RegistryCache:

@@ -30,6 +30,7 @@ class SystemIn(BaseModel):
     name: str = Field(min_length=1, max_length=300)
     client: bool = True
     provider: bool = False
+    jwks: dict[str, Any] | None = None
 
 
 class ServiceIn(BaseModel):
@@ -93,16 +94,17 @@ def delete_agency(code: str, request: Request) -> None:
 @router.get("/systems")
 def list_systems(request: Request) -> list[dict[str, Any]]:
     with _session(request) as session:
-        return [{"id": s.id, "name": s.name, "client": s.is_client, "provider": s.is_provider}
+        return [{"id": s.id, "name": s.name, "client": s.is_client, "provider": s.is_provider, "jwks": s.jwks}
                 for s in session.scalars(select(System).order_by(System.id))]
 
 
 @router.put("/systems/{agency}/{code}")
 def put_system(agency: str, code: str, body: SystemIn, request: Request) -> dict[str, Any]:
     with _session(request) as session, session.begin():
-        system = ops.upsert_system(session, ops.SystemSpec(agency, code, body.name, body.client, body.provider))
+        system = ops.upsert_system(session, ops.SystemSpec(agency, code, body.name, body.client, body.provider,
+                                                           body.jwks))
         result = {"id": system.id, "name": system.name, "client": system.is_client,
-                  "provider": system.is_provider}
+                  "provider": system.is_provider, "jwks": system.jwks}
     _changed(request)
     return result
 

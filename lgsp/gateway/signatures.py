@@ -10,22 +10,39 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
 
 from lgsp.gateway.exchange import Exchange
 from lgsp.problems import Problem
 from lgsp.settings import Settings
+from registry.snapshot import RegistryCache
 from signing import Policy, TrustStore, Verifier
 
 SignatureCheck = Callable[[Exchange], Awaitable[None]]
 SOAP_BODY = ["/soap:Envelope/soap:Body"]
 
+#: The client system whose request is being verified: a JWS without an x5c chain is checked only against
+#: the keys *that* system registered, so one system can never sign in another's name.
+current_signer_system: ContextVar[str | None] = ContextVar("lgsp_current_signer_system", default=None)
 
-def build_verifier(settings: Settings) -> Verifier | None:
+
+def registry_key_lookup(registry: RegistryCache) -> Callable[[dict[str, Any]], object | None]:
+    def lookup(header: dict[str, Any]) -> object | None:
+        system = current_signer_system.get()
+        if system is None:
+            return None
+        return registry.current().system_keys.get(system, {}).get(str(header.get("kid", "")))
+
+    return lookup
+
+
+def build_verifier(settings: Settings, registry: RegistryCache) -> Verifier | None:
     paths = [p.strip() for p in settings.trust_paths.split(",") if p.strip()]
     if not paths:
         return None
     policy = Policy.from_file(settings.signature_policy_file) if settings.signature_policy_file else Policy()
-    return Verifier(TrustStore.from_paths(paths), policy)
+    return Verifier(TrustStore.from_paths(paths), policy, key_lookup=registry_key_lookup(registry))
 
 
 def make_check(verifier: Verifier) -> SignatureCheck:
@@ -34,6 +51,7 @@ def make_check(verifier: Verifier) -> SignatureCheck:
         assert request is not None and service is not None
         content_type = next((v.decode("latin-1") for k, v in request.headers if k.lower() == b"content-type"), None)
         must_cover = SOAP_BODY if exchange.extra.get("soap_caller") else None
+        current_signer_system.set(exchange.client.system_id if exchange.client else None)  # copied into the thread
         report = await asyncio.to_thread(verifier.verify, request.body or b"", content_type, must_cover=must_cover)
         exchange.signature_report_sha256 = report.digest()
         exchange.extra["signature"] = report.indication.value

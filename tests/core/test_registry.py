@@ -168,3 +168,20 @@ def test_admin_api_changes_take_effect_in_the_gateway(stack: Stack) -> None:
     assert made["client_secret"] and made["scopes"] == ["gateway"]
     listed = stack.http.get("/admin/clients", headers=admin).json()
     assert all("secret" not in str(c) for c in listed)
+
+
+def test_system_public_keys_round_trip_and_refuse_private_keys(engine) -> None:  # type: ignore[no-untyped-def]
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256")
+    public = {**key.as_dict(private=False), "kid": "motcua-1"}
+    with_keys = FILE.replace(f"  - {{id: {CLIENT}, name: Một cửa}}",
+                             f"  - {{id: {CLIENT}, name: Một cửa, jwks: {{keys: [{public!r}]}}}}".replace("'", '"'))
+    apply(engine, parse_registry_file(with_keys))
+    assert "motcua-1" in export(engine)
+    assert apply(engine, parse_registry_file(export(engine))) == []
+    assert set(load_snapshot(engine).system_keys[CLIENT]) == {"motcua-1"}
+    leaked = with_keys.replace('"kid": "motcua-1"', f'"kid": "motcua-1", "d": "{key.as_dict(private=True)["d"]}"')
+    with pytest.raises(ops.RegistryError) as info:
+        apply(engine, parse_registry_file(leaked))
+    assert info.value.field == "jwks.keys[0]"

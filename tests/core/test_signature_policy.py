@@ -43,6 +43,7 @@ grants:
 """))
     cred = create_client(app.runtime.engine, CLIENT, ["gateway"])
     auditor = create_client(app.runtime.engine, None, ["auditor"])
+    _ENGINE["engine"] = app.runtime.engine
     app.runtime.registry_changed()
     gateway = start_server(app)
     with httpx.Client(base_url=gateway.url, timeout=30) as http, httpx.Client(base_url=gateway.url) as audit:
@@ -127,3 +128,46 @@ def test_require_without_trust_anchors_fails_closed() -> None:
     with pytest.raises(Problem) as info:
         no_verifier(exchange)
     assert info.value.kind == "not-configured" and info.value.status == 503
+
+
+def test_jws_signed_with_the_callers_registered_key(gw) -> None:  # type: ignore[no-untyped-def]
+    """A JWS without x5c is verified only against keys the *calling* system registered."""
+    from joserfc import jws
+    from joserfc.jwk import ECKey
+
+    http, _, _ = gw
+    own, foreign = ECKey.generate_key("P-256"), ECKey.generate_key("P-256")
+    public = own.as_dict(private=False) | {"kid": "qlvb-2026"}
+    admin = _admin_client(http)
+    stored = admin.put(f"/admin/systems/{CLIENT}", json={"name": "QLVB", "jwks": {"keys": [public]}})
+    assert stored.status_code == 200, stored.text
+    private = admin.put(f"/admin/systems/{CLIENT}", json={"name": "QLVB",
+                                                          "jwks": {"keys": [own.as_dict(private=True) | {"kid": "x"}]}})
+    assert private.status_code == 422 and private.json()["errors"][0]["field"] == "jwks.keys[0]"
+    payload = b'{"so_van_ban": "123/UBND-VP"}'
+    good = jws.serialize_compact({"alg": "ES256", "kid": "qlvb-2026"}, payload, own)
+    response = http.post(f"/services/{DEPT}/PROV/require/jws", content=good,
+                         headers={"Content-Type": "application/jose"})
+    assert response.status_code == 200, response.text
+    forged = jws.serialize_compact({"alg": "ES256", "kid": "qlvb-2026"}, payload, foreign)
+    response = http.post(f"/services/{DEPT}/PROV/require/jws", content=forged,
+                         headers={"Content-Type": "application/jose"})
+    assert response.status_code == 422 and response.json()["type"].endswith("/signature-invalid")
+    unknown = jws.serialize_compact({"alg": "ES256", "kid": "someone-else"}, payload, own)
+    response = http.post(f"/services/{DEPT}/PROV/require/jws", content=unknown,
+                         headers={"Content-Type": "application/jose"})
+    assert response.status_code == 422
+
+
+def _admin_client(http: httpx.Client) -> httpx.Client:
+    from lgsp.auth.clients import create_client
+
+    cred = create_client(_ENGINE["engine"], None, ["admin"])  # type: ignore[arg-type]
+    admin = httpx.Client(base_url=str(http.base_url), timeout=30)
+    token = admin.post("/oauth/token", data={"grant_type": "client_credentials"},
+                       auth=(cred.client_id, cred.client_secret)).json()["access_token"]
+    admin.headers["Authorization"] = f"Bearer {token}"
+    return admin
+
+
+_ENGINE: dict[str, object] = {}
