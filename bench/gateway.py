@@ -55,8 +55,9 @@ def lgsp(args: list[str], env: dict[str, str]) -> str:
                           check=True).stdout
 
 
-def measure_lgsp(provider_url: str, workers: int, seconds: float, connections: int, workdir: Path) -> LoadResult:
-    env = {**os.environ, "LGSP_DATABASE_URL": f"sqlite:///{workdir / f'bench-{workers}.db'}"}
+def measure_lgsp(provider_url: str, workers: int, seconds: float, connections: int, workdir: Path,
+                 database_url: str | None = None) -> LoadResult:
+    env = {**os.environ, "LGSP_DATABASE_URL": database_url or f"sqlite:///{workdir / f'bench-{workers}.db'}"}
     (workdir / "registry.yaml").write_text(registry_file(provider_url), encoding="utf-8")
     lgsp(["apply", str(workdir / "registry.yaml")], env)
     cred = json.loads(lgsp(["clients", "create", "--system", CLIENT, "--json"], env))
@@ -85,7 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--no-workers2", action="store_true", help="skip the lgsp --workers 2 run")
+    parser.add_argument("--no-workers2", action="store_true", help="skip the lgsp --workers 2 runs")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the run on PostgreSQL (127.0.0.1:5432)")
     opts = parser.parse_args()
 
     provider_port, proxy_port = free_port(), free_port()
@@ -107,10 +109,19 @@ def main() -> None:
             stop_process(proxy)
             one = measure_lgsp(provider_url, 1, opts.seconds, opts.connections, Path(tmp))
             rows.append(("(c) lgsp, 1 worker", one))
-            two = None
+            two = two_pg = None
             if not opts.no_workers2:
                 two = measure_lgsp(provider_url, 2, opts.seconds, opts.connections, Path(tmp))
                 rows.append(("(c) lgsp, --workers 2", two))
+            if not opts.no_workers2 and not opts.no_postgres:
+                from lgsp.testing.postgres import create_database, drop_database
+
+                url = create_database("lgsp_bench")
+                try:
+                    two_pg = measure_lgsp(provider_url, 2, opts.seconds, opts.connections, Path(tmp), url)
+                    rows.append(("(c) lgsp, --workers 2, PostgreSQL", two_pg))
+                finally:
+                    drop_database(url)
     finally:
         stop_process(provider)
         if proxy.poll() is None:
@@ -124,6 +135,8 @@ def main() -> None:
         "bare_proxy_p99_ms": round(bare.p99_ms, 3), "lgsp_p99_ms": round(one.p99_ms, 3),
         "lgsp_workers2_rps": round(two.rps, 1) if two else None,
         "lgsp_workers2_p99_ms": round(two.p99_ms, 3) if two else None,
+        "lgsp_workers2_postgres_rps": round(two_pg.rps, 1) if two_pg else None,
+        "lgsp_workers2_postgres_p99_ms": round(two_pg.p99_ms, 3) if two_pg else None,
         "errors": sum(r.errors for _, r in rows), "detail": {name: as_dict(r) for name, r in rows},
     }
     print(json.dumps(figures, ensure_ascii=False))
