@@ -9,10 +9,11 @@ calls are audited like any other.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -23,7 +24,7 @@ from lgsp.mediation import soap_fault
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
 from registry.ids import AGENCY_CODE_PATTERN
 
-if False:  # typing only (avoids an import cycle with lgsp.runtime)
+if TYPE_CHECKING:  # the runtime imports this module
     from lgsp.runtime import Runtime
 
 Scope = dict[str, Any]
@@ -33,7 +34,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 PREFIX = "/services/"
 _CHUNK = 64 * 1024
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-_AGENCY_RE = __import__("re").compile(AGENCY_CODE_PATTERN)
+_AGENCY_RE = re.compile(AGENCY_CODE_PATTERN)
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
