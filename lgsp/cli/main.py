@@ -50,9 +50,12 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run background work (durable deliveries, schedules) until interrupted."""
+    from lgsp import logs
     from lgsp.worker import run_worker
 
-    run_worker(Settings.load())
+    settings = Settings.load()
+    logs.configure(settings.log_level)  # JSON lines, like the gateway
+    run_worker(settings)
 
 
 @db_app.command("upgrade")
