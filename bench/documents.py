@@ -35,32 +35,43 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._harness import free_port, start_process, stop_process, uvicorn_cmd  # noqa: E402
-from bench.edxml_parse import build_packets, measure  # noqa: E402
-
-from adapters.vdxp.client import AxisClient  # noqa: E402
-from lgsp.auth.clients import create_client  # noqa: E402
-from lgsp.delivery.claims import open_count  # noqa: E402
-from lgsp.documents.poller import sync_directory  # noqa: E402
-from lgsp.store.db import make_engine  # noqa: E402
-from lgsp.store.migrate import upgrade  # noqa: E402
-from registry.declarative import apply, parse_registry_file  # noqa: E402
+from adapters.vdxp.client import AxisClient
+from bench._harness import free_port, start_process, stop_process, uvicorn_cmd
+from bench.edxml_parse import build_packets, measure
+from lgsp.auth.clients import create_client
+from lgsp.delivery.claims import open_count
+from lgsp.documents.poller import sync_directory
+from lgsp.store.db import make_engine
+from lgsp.store.migrate import upgrade
+from registry.declarative import apply, parse_registry_file
 
 SENDER = "000.00.12.H10"
 RECIPIENT = "000.00.00.G22"
 MB = 1024 * 1024
 
 
-async def post_all(url: str, token: str, packet: bytes, count: int, connections: int) -> list[float]:
-    """POST ``count`` copies with ``connections`` concurrent senders; returns each acceptance latency (s)."""
+_DOC_ID = b",2026/11/20,1234/STTTT-VP</DocumentId>"
+
+
+def variants(packet: bytes, count: int, run: str) -> list[bytes]:
+    """``count`` copies that differ only in their DocumentId: distinct documents, as in real traffic.
+
+    (Identical DocumentIds would share one outbox FIFO lane and be delivered strictly one after another.)
+    """
+    assert _DOC_ID in packet
+    return [packet.replace(_DOC_ID, f",2026/11/20,{run}{i:05d}/STTTT-VP</DocumentId>".encode()) for i in range(count)]
+
+
+async def post_all(url: str, token: str, packets: list[bytes], connections: int) -> list[float]:
+    """POST every packet with ``connections`` concurrent senders; returns each acceptance latency (s)."""
     latencies: list[float] = []
-    queue = list(range(count))
+    queue = list(packets)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/xml"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
 
         async def sender() -> None:
             while queue:
-                queue.pop()
+                packet = queue.pop()
                 started = time.perf_counter()
                 async with session.post(f"{url}/documents?kind=edoc", data=packet, headers=headers) as reply:
                     body = await reply.read()
@@ -118,7 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 await sync_directory(engine, client)
 
         asyncio.run(sync())
-        procs.append(start_process(uvicorn_cmd("lgsp.app:app_from_env", gw_port) + ["--factory"], env,
+        procs.append(start_process([*uvicorn_cmd("lgsp.app:app_from_env", gw_port), "--factory"], env,
                                    f"{gw_url}/healthz"))
         procs.append(start_process([sys.executable, "-m", "lgsp.delivery"], env))
         token = token_for(gw_url, cred.client_id, cred.client_secret)
@@ -127,16 +138,17 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         rows = []
         for label, count in (("50 KB", args.small), ("5 MB", args.large)):
             packet = packets[label]
-            asyncio.run(post_all(gw_url, token, packet, 1, 1))  # warm-up (and a first delivery)
+            key = label.replace(" ", "").lower()
+            asyncio.run(post_all(gw_url, token, variants(packet, 1, key + "w"), 1))  # warm-up (and a first delivery)
             while open_count(engine):
                 time.sleep(0.02)
+            copies = variants(packet, count, key)
             started = time.perf_counter()
-            latencies = asyncio.run(post_all(gw_url, token, packet, count, args.connections))
+            latencies = asyncio.run(post_all(gw_url, token, copies, args.connections))
             accepted_s = time.perf_counter() - started
             while open_count(engine):
                 time.sleep(0.01)
             elapsed = time.perf_counter() - started
-            key = label.replace(" ", "").lower()
             rate = count / elapsed
             results[f"{key}_docs_per_s"] = round(rate, 2)
             results[f"{key}_mb_per_s"] = round(rate * len(packet) / MB, 2)

@@ -66,7 +66,8 @@ def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with exactly six fractional digits and a ``Z``: one spelling per instant."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise CanonicalError("time must be timezone-aware (naive datetimes are ambiguous)")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat runs in C and always writes a 4-digit year and, with timespec, 6 fractional digits
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 # --- JCS (RFC 8785) for the float-free subset ------------------------------------------------------
@@ -213,10 +214,11 @@ def canonical_entry_bytes(entry: Mapping[str, Any]) -> bytes:
     """
     canonical = canonical_entry(entry)
     text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    if _SURROGATE.search(text):
-        raise CanonicalError("strings must not contain lone UTF-16 surrogates")
-    if _BEYOND_BMP.search(text):
-        return jcs_bytes(canonical)
+    if not text.isascii():  # the common case skips both scans
+        if _SURROGATE.search(text):
+            raise CanonicalError("strings must not contain lone UTF-16 surrogates")
+        if _BEYOND_BMP.search(text):
+            return jcs_bytes(canonical)
     return text.encode("utf-8")
 
 

@@ -79,15 +79,20 @@ def audit_tail(
 @app.command("verify")
 def audit_verify(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    trusted_keys: Annotated[Path | None, typer.Option(
+        "--trusted-keys", help="Key list (GET /audit/keys) kept independently; default: the store's key table.",
+        exists=True, dir_okay=False)] = None,
 ) -> None:
     """Recompute the tree and hash chain from the entries, check every signed head; exit 1 on any failure."""
     from lgsp.audit.evidence import verify_store
+    from lgsp.audit.sth import LogKeyRing
 
     heads = _heads()
+    ring = LogKeyRing.from_json(json.loads(trusted_keys.read_bytes())) if trusted_keys is not None else None
     total = heads.tree.size()
     with _progress(quiet or total < 50_000) as progress:
         task = progress.add_task("recomputing", total=total)
-        report = verify_store(heads.engine, heads, lambda n: progress.update(task, completed=n))
+        report = verify_store(heads.engine, heads, lambda n: progress.update(task, completed=n), ring)
     if report.passed:
         console.print(f"[green]OK[/] {report.entries_verified} entries, {report.heads_verified} signed heads; "
                       "tree, heads and chain intact")

@@ -19,7 +19,7 @@ from lgsp.audit.heads import HeadService
 from lgsp.audit.merkle import extend_frontier, root_hash
 from lgsp.audit.models import AuditEntry
 from lgsp.audit.query import AuditFilter, apply_filter, aware
-from lgsp.audit.sth import SignedTreeHead
+from lgsp.audit.sth import LogKeyRing, SignedTreeHead
 from lgsp.audit.tree_store import AuditTreeNode
 from lgsp.audit.verify import verify_chain
 
@@ -152,17 +152,20 @@ def _filter_json(f: AuditFilter | None) -> dict[str, Any] | None:
 # --- `lgsp audit verify` ----------------------------------------------------------------------------
 
 
-def verify_store(engine: Engine, heads: HeadService, progress: Callable[[int], None] | None = None) -> Report:
+def verify_store(engine: Engine, heads: HeadService, progress: Callable[[int], None] | None = None,
+                 trusted_keys: LogKeyRing | None = None) -> Report:
     """Recompute everything from the stored entries and check it against what the store claims.
 
     1. the hash chain and every row's leaf hash (``lgsp.audit.verify``);
     2. the Merkle tree rebuilt from the entries alone, and every stored head: signature by a
-       registered key and root equal to the recomputed root at its size (``bundle.verify_log``);
+       registered key — or by one of ``trusted_keys``, since the key table could be edited too —
+       and root equal to the recomputed root at its size (``bundle.verify_log``);
     3. the stored tree nodes (what proofs are served from) equal the recomputed ones, and each
        head's root folds out of the stored nodes, so no receipt handed out can mislead.
     """
     chain = verify_chain(engine)
-    report = verify_log(iter_entries(engine), list(heads.iter_all()), heads.keyring(), progress)
+    ring = trusted_keys if trusted_keys is not None else heads.keyring()
+    report = verify_log(iter_entries(engine), list(heads.iter_all()), ring, progress)
     for problem in chain.problems[:50]:
         report.add("chain", False, problem)
     if chain.ok:

@@ -98,12 +98,26 @@ def ckan_dir() -> Path:
     return Path(os.environ.get("LGSP_CKAN_DIR", ROOT / "var" / "ckan"))
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, within: float = 0.0) -> bool:
+    """Whether CKAN answers ``status_show`` (retrying for ``within`` seconds: a fresh gunicorn is slow)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/3/action/status_show", timeout=10) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() >= deadline:
+                return False
+        time.sleep(0.5)
+
+
+def _running_elsewhere() -> bool:
+    """Whether the CKAN of var/ckan/ckan.pid is alive: then someone else started it (and stops it)."""
     try:
-        with urllib.request.urlopen(f"{url}/api/3/action/status_show", timeout=3) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
+        os.kill(int((ckan_dir() / "ckan.pid").read_text().strip()), 0)
+    except (OSError, ValueError):
         return False
+    return True
 
 
 def _script(name: str, timeout: float) -> None:
@@ -126,7 +140,7 @@ def ensure_ckan(console: Console) -> tuple[CkanTarget, bool]:
     def target() -> CkanTarget:
         return CkanTarget.from_tokens_file(tokens, "publisher")
 
-    if tokens.is_file() and _answers(target().url):
+    if tokens.is_file() and _answers(target().url, within=60.0 if _running_elsewhere() else 0.0):
         return target(), False
     if not (SCRIPTS / "start.sh").is_file():
         raise CkanUnavailable(f"no CKAN answers and {SCRIPTS} is missing (lgsp installed without its repository)")
@@ -256,6 +270,9 @@ def opendata_step(console: Console, base_url: str, auth_headers: dict[str, str],
         console.print("  " + "\n  ".join(csv_path.read_text(encoding="utf-8").splitlines()[:3]), highlight=False)
     console.print(f"  or in a browser: {target.url}/dataset/{SLUG}   DCAT: {target.url}/dataset/{SLUG}.ttl",
                   highlight=False)
+    console.print(f"  status from another terminal: LGSP_DATABASE_URL=sqlite:///var/demo/lgsp.db "
+                  f"LGSP_CKAN_TOKENS={ckan_dir() / 'tokens.json'} .venv/bin/lgsp opendata status", highlight=False,
+                  soft_wrap=True)
     if started:
         console.print("[dim]CKAN stops when the demo ends; scripts/ckan/start.sh brings it back later[/]")
 

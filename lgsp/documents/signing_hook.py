@@ -2,7 +2,7 @@
 
 It uses the trust anchors and policy of the gateway's settings (``LGSP_TRUST_PATHS``,
 ``LGSP_SIGNATURE_POLICY_FILE``); the verifier is built once per process. Without trust anchors it
-refuses to run (fail closed) rather than pass every signature.
+refuses to run (fail closed: the packet is refused) rather than pass every signature.
 """
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ from __future__ import annotations
 import functools
 
 from adapters.vdxp.edxml import SignatureInfo
-from lgsp.gateway.signatures import build_verifier
 from lgsp.settings import Settings
-from signing.api import Verifier
+from signing import Policy, TrustStore, Verifier
 
 
 @functools.cache
 def _verifier() -> Verifier:
-    verifier = build_verifier(Settings.load())
-    if verifier is None:
+    settings = Settings.load()
+    paths = [p.strip() for p in settings.trust_paths.split(",") if p.strip()]
+    if not paths:
         raise RuntimeError("no trust anchors configured (LGSP_TRUST_PATHS): edXML signatures cannot be verified")
-    return verifier
+    policy = Policy.from_file(settings.signature_policy_file) if settings.signature_policy_file else Policy()
+    return Verifier(TrustStore.from_paths(paths), policy)
 
 
 def verify(data: bytes, signature: SignatureInfo) -> object:

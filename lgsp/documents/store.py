@@ -45,16 +45,24 @@ def accept_outgoing(engine: Engine, data: bytes, facts: PacketFacts, *, client_i
     A repeated ``Idempotency-Key`` (same client, same packet) returns the first message id and queues
     nothing; the same key with another packet raises :class:`~lgsp.delivery.outbox.IdempotencyConflict`.
     """
-    message = NewMessage(kind=SEND_KIND, payload=data, content_type="application/xml",
-                         destination=destination(facts), ordering_key=facts.ordering_key, client_id=client_id,
-                         idempotency_key=idempotency_key)
     for attempt in (1, 2):
+        message = NewMessage(kind=SEND_KIND, payload=data, content_type="application/xml",
+                             destination=destination(facts), ordering_key=facts.ordering_key, client_id=client_id,
+                             idempotency_key=idempotency_key, message_id=str(uuid.uuid4()))
         try:
             with write_transaction(engine) as conn:
+                replay = idempotency_key is not None and conn.scalar(select(OutboxMessage.message_id).where(
+                    OutboxMessage.client_id == client_id, OutboxMessage.idempotency_key == idempotency_key))
+                if not replay:
+                    # the big row first: on PostgreSQL the audit sequencer lock, taken by enqueue, is then
+                    # held only for the outbox insert, not for this one too
+                    _insert(conn, str(message.message_id), OUT, facts.sender, data, facts, client_id=client_id)
                 result = enqueue(conn, message, audit)
+                if result.duplicate != bool(replay):  # a racing first use of the key won meanwhile
+                    raise IntegrityError("idempotency race", None, Exception())
                 if not result.duplicate:
-                    _insert(conn, result.message_id, OUT, facts.sender, data, facts, client_id=client_id,
-                            audit_index=result.audit_index)
+                    conn.execute(update(Document).where(Document.id == result.message_id)
+                                 .values(audit_index=result.audit_index))
                 return result
         except IntegrityError:  # two first uses of one Idempotency-Key raced; the retry sees the winner
             if attempt == 2 or idempotency_key is None:

@@ -1,7 +1,9 @@
 """Open data: publish curated datasets from source services to CKAN (DESIGN.md §8).
 
 The pipeline (:mod:`.pipeline`) is a plain sequence of one-job modules: :mod:`.fetch`,
-:mod:`.personal`, :mod:`.validate`, :mod:`.output`, :mod:`.publish`. The CLI lives in :mod:`.cli`.
+:mod:`.personal`, :mod:`.validate`, :mod:`.output`, :mod:`.publish`; each run is audited (:mod:`.audit`).
+Datasets come from the registry (registry/datasets.py). The CLI lives in :mod:`.cli`, the worker's
+schedule job in :mod:`.jobs`.
 """
 
 from .ckan import CkanClient, CkanTarget

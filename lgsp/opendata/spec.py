@@ -1,8 +1,9 @@
 """What one open dataset is: where it comes from, what it must look like, how it is published.
 
-A :class:`DatasetSpec` is plain data. The registry will own these once the core has a dataset table;
-until then they load from YAML files (one dataset per file), so the pipeline is usable and testable on
-its own. Slugs are explicit ASCII: CKAN would strip Vietnamese letters from a generated name.
+A :class:`DatasetSpec` is plain data. The registry owns them (``datasets`` table, ``lgsp apply``; see
+registry/datasets.py, which builds specs from its rows); YAML files (one dataset per file, same keys)
+still load here, so the pipeline is usable and testable on its own. Slugs are explicit ASCII: CKAN would
+strip Vietnamese letters from a generated name.
 """
 
 from __future__ import annotations

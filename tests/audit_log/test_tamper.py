@@ -44,9 +44,12 @@ def forge_head(conn: Connection, store: Store) -> None:
     conn.execute(update(AuditHead).where(AuditHead.tree_size == 40).values(root_hash=b"\x07" * 32))
 
 
+ROGUE = LogSigner.generate()
+
+
 def head_from_unknown_key(conn: Connection, store: Store) -> None:
     # a correct root, but signed by a key the log never published
-    rogue = LogSigner.generate().sign_head(40, root_hash(store.heads.tree, 40))
+    rogue = ROGUE.sign_head(40, root_hash(store.heads.tree, 40))
     conn.execute(update(AuditHead).where(AuditHead.tree_size == 40).values(
         key_id=rogue.key_id, signature=rogue.signature, timestamp=rogue.timestamp))
 
@@ -85,6 +88,15 @@ def test_tampering_is_detected(store: Store, case: str, tmp_path: Path) -> None:
     report = verify_store(store.engine, store.heads)
     assert not report.passed
     assert any(c.name.startswith(failing_check) for c in report.failures), report.failures
+    if case == "unknown key":
+        # an administrator who also slips the rogue key into the key table fools the store's own
+        # key list, but not a verification against the keys an auditor pinned earlier
+        from lgsp.audit.sth import LogKeyRing
+
+        store.heads.register_key(ROGUE.public)
+        assert verify_store(store.engine, store.heads).passed
+        pinned_report = verify_store(store.engine, store.heads, trusted_keys=LogKeyRing.from_json(pinned))
+        assert any("unknown key" in c.detail for c in pinned_report.failures)
 
     if case == "tree node altered":
         # entries and heads are intact, so the evidence recomputed from them still verifies; what

@@ -188,3 +188,12 @@ def test_records_and_specs_agree_on_every_field() -> None:
     spec_fields = {f.name for f in dataclasses.fields(BUNDLED)} - {"extra"}
     record_fields = set(ds.RECORD_FIELDS) - {"personal"}
     assert spec_fields == record_fields
+
+
+def test_the_documented_datasets_section_is_valid() -> None:
+    """docs/open-data.md shows a `datasets:` entry; it must parse as written."""
+    doc = (ROOT / "docs" / "open-data.md").read_text(encoding="utf-8")
+    [block] = [b for b in doc.split("```yaml\n")[1:] if b.startswith("datasets:")]
+    [record] = parse_registry_file(block.split("```")[0]).datasets
+    assert record.personal == {"nguoi_van_hanh": "drop"}
+    assert record.to_spec().published_fields == ["ma_tram", "thoi_gian", "pm25"]

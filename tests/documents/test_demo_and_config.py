@@ -71,3 +71,31 @@ def test_signature_hook_spec() -> None:
     assert load_hook("lgsp.documents.signing_hook:verify").__name__ == "verify"
     with pytest.raises(ValueError, match="module:function"):
         load_hook("no-colon")
+
+
+def test_operator_cli(docs: Stack) -> None:
+    import os
+
+    from adapters.vdxp.edxml import write_document
+    from adapters.vdxp.simulator_config import Faults
+    from tests.documents.conftest import document
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LGSP_DVCQG_", "LGSP_VDXP_"))}
+    env.update(LGSP_DATABASE_URL=docs.url, LGSP_VDXP_URL=docs.vdxp.url, LGSP_VDXP_SYSTEM_ID=docs.vdxp.system_id,
+               LGSP_VDXP_SECRET=docs.vdxp.secret, LGSP_VDXP_AGENCIES=SENDER, LGSP_VDXP_PARSE_ATTEMPTS="1")
+    lgsp = str(Path(sys.executable).parent / "lgsp")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([lgsp, "documents", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    synced = run("sync-directory")
+    assert synced.returncode == 0 and "3 agencies" in synced.stdout, synced.stderr
+    docs.peer_send(write_document(document(sender=PEER, recipients=(SENDER,))))
+    docs.axis.faults = Faults(malformed_fetch_rate=1.0)
+    try:
+        polled = run("poll")
+    finally:
+        docs.axis.faults = Faults()
+    assert polled.returncode == 0 and "rejected=1" in polled.stdout, polled.stdout + polled.stderr
+    rejected = run("rejected")
+    assert rejected.returncode == 0 and "garbage-before-xml" in rejected.stdout

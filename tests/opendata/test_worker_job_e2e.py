@@ -4,6 +4,8 @@ audited, against the served CKAN."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
@@ -21,12 +23,12 @@ from lgsp.settings import Settings
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
 from lgsp.testing.servers import RunningServer
-from lgsp.worker import plugin_jobs
+from lgsp.worker import plugin_jobs, run_worker
 from registry import datasets as ds
 from registry.declarative import apply, parse_registry_file
 
 from .ckan_client import remote
-from .conftest import Ckan, registry_text
+from .conftest import CKAN_DIR, SOURCE_TOKEN, Ckan, registry_text
 
 
 @pytest.fixture
@@ -93,3 +95,28 @@ def test_a_failed_scheduled_run_waits_for_the_next_slot(
     [recovered] = worker.tick(now + timedelta(hours=1, minutes=1), config)
     assert recovered.status == "created"
     assert [e.extra["outcome"] for e in run_entries(store)] == ["source_failed", "created"]
+
+
+def test_lgsp_worker_runs_the_job(ckan: Ckan, spec: DatasetSpec, store: Engine, tmp_path: Path,
+                                  source: tuple[RunningServer, SourceState], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real worker loop (``lgsp worker``'s run_worker) picks the job up from its entry point and
+    publishes the registry's dataset, audited in the worker's store."""
+    for name, value in {"LGSP_CKAN_TOKENS": str(CKAN_DIR / "tokens.json"), "LGSP_GATEWAY_URL": source[0].url,
+                        "LGSP_OPENDATA_SOURCE_TOKEN": SOURCE_TOKEN, "LGSP_OPENDATA_TICK_SECONDS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LGSP_OPENDATA_SPECS", raising=False)
+    stop = threading.Event()
+    url = str(store.url.render_as_string(hide_password=False))
+    worker = threading.Thread(target=run_worker, args=(Settings.load(database_url=url), stop), daemon=True)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while spec.slug not in ds.schedule_state(store) or ds.schedule_state(store)[spec.slug].last_outcome is None:
+            assert time.monotonic() < deadline, "the worker did not publish within 60 s"
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        worker.join(30)
+    [entry] = run_entries(store)
+    assert (entry.extra["trigger"], entry.extra["outcome"]) == ("worker", "created")
+    assert remote(ckan.url).action.package_show(id=spec.slug)["lgsp_audit_index"] == str(entry.idx)
