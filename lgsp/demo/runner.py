@@ -24,7 +24,7 @@ from lgsp.app import create_app
 from lgsp.audit.query import AuditFilter, find_entries
 from lgsp.audit.verify import verify_chain
 from lgsp.auth.clients import create_client
-from lgsp.demo import dvcqg_step
+from lgsp.demo import documents_step, dvcqg_step
 from lgsp.demo.opendata_step import opendata_step
 from lgsp.demo.providers import air_quality_app, civil_status_app
 from lgsp.settings import Settings
@@ -71,13 +71,14 @@ def run_demo(port: int = 8080, keep_serving: bool = True) -> None:
     try:
         _tour(port, keep_serving, started)
     finally:
-        for server in reversed([*started, *dvcqg_step.started]):
+        for server in reversed([*started, *documents_step.started, *dvcqg_step.started]):
             server.stop()
         console.print("[dim]demo stopped: gateway and sample services shut down[/]")
 
 
 #: Further demo steps (documents, dossiers, open data) register here: step(console, base_url, auth_headers, engine).
 extra_steps: list[Any] = []
+extra_steps.append(documents_step.documents_step)
 extra_steps.append(dvcqg_step.dvcqg_step)
 extra_steps.append(opendata_step)
 
