@@ -29,6 +29,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.api.deps import caller_with, runtime_of
+from lgsp.api.intake import idempotency_key, read_limited
 from lgsp.audit.writer import write_batch
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery.outbox import Enqueued, IdempotencyConflict
@@ -41,7 +42,6 @@ from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
 router = APIRouter(tags=["documents"])
 
 PATH = "/documents"
-MAX_KEY_LENGTH = 200
 _XML_TYPES = {"application/xml", "text/xml", "application/edxml+xml", "application/octet-stream"}
 _KINDS = ("edoc", "status")
 
@@ -65,30 +65,6 @@ def signature_hook_of(request: Request) -> SignatureHook | None:
     return hook
 
 
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return None
-    if not 0 < len(key) <= MAX_KEY_LENGTH or not all("!" <= ch <= "~" for ch in key):
-        raise Problem("bad-request", f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} visible ASCII characters",
-                      errors=[{"field": "Idempotency-Key", "message": "invalid"}])
-    return key
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise Problem("payload-too-large", f"a packet may be at most {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Problem("payload-too-large", f"a packet may be at most {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _kind(value: Any, field: str) -> str | None:
     if value is None or value == "":
         return None
@@ -104,9 +80,9 @@ async def _packet_from(request: Request) -> tuple[bytes, str | None]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = _kind(request.query_params.get("kind"), "kind")
     if content_type in _XML_TYPES:
-        return await _read_limited(request, limit), declared
+        return await read_limited(request, limit, "a packet"), declared
     if content_type == "application/json" or content_type.endswith("+json"):
-        body = await _read_limited(request, limit * 4 // 3 + 64 * 1024)
+        body = await read_limited(request, limit * 4 // 3 + 64 * 1024, "a packet")
         try:
             doc = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -198,7 +174,7 @@ async def post_document(request: Request, caller: ClientIdentity = Depends(calle
 
 async def _accept(request: Request, exchange: _Exchange) -> Response:
     agency = agency_of(exchange.caller)
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     data, declared = await _packet_from(request)
     exchange.request_sha256 = hashlib.sha256(data).hexdigest()
     facts = await run_in_threadpool(_inspect, request, data, declared)
@@ -271,7 +247,7 @@ async def put_status(doc_id: str, request: Request,
                      caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
     exchange = _Exchange(request, caller, "PUT", f"{PATH}/{doc_id}/status")
     try:
-        body = await _read_limited(request, 64 * 1024)
+        body = await read_limited(request, 64 * 1024, "a packet")
         exchange.request_sha256 = hashlib.sha256(body).hexdigest()
         try:
             status = json.loads(body).get("status")

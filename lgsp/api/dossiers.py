@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.dvcqg import DossierSyncService, DossierValidationError, DvcqgError, UnknownLocalStatusError
 from lgsp.api.deps import caller_with, runtime_of
+from lgsp.api.intake import idempotency_key, read_limited
 from lgsp.audit.writer import write_batch
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery import dvcqg
@@ -37,7 +38,6 @@ router = APIRouter(tags=["dossiers"])
 
 PATH = "/dossiers/events"
 MAX_EVENT_BYTES = 1024 * 1024
-MAX_KEY_LENGTH = 200
 
 
 def checker_of(request: Request) -> DossierSyncService:
@@ -60,24 +60,7 @@ async def _read_body(request: Request) -> bytes:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise Problem("unsupported-media-type", f"send the event as application/json, not {content_type or 'nothing'}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_EVENT_BYTES:
-            raise Problem("payload-too-large", f"a dossier event may be at most {MAX_EVENT_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return None
-    if not 0 < len(key) <= MAX_KEY_LENGTH or not all("!" <= ch <= "~" for ch in key):
-        raise Problem("bad-request", f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} visible ASCII characters",
-                      errors=[{"field": "Idempotency-Key", "message": "invalid"}])
-    return key
+    return await read_limited(request, MAX_EVENT_BYTES, "a dossier event")
 
 
 def _validated(checker: DossierSyncService, body: bytes) -> tuple[dict[str, Any], str, int]:
@@ -131,7 +114,7 @@ async def post_dossier_event(request: Request,
 
 
 async def _accept(request: Request, exchange: _Exchange) -> Response:
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     body = await _read_body(request)
     exchange.request_sha256 = hashlib.sha256(body).hexdigest()
     payload, ma_ho_so, status = _validated(checker_of(request), body)
