@@ -52,7 +52,7 @@ class Runtime:
         self.keyring = KeyRing(self.engine, settings.token_lifetime_seconds)
         self.tokens = TokenService(self.keyring, settings.public_url, settings.token_lifetime_seconds)
         self.token_endpoint = TokenEndpoint(self.engine, self.tokens)
-        self.audit = AuditWriter(self.engine, settings.audit_max_batch)
+        self.audit = AuditWriter(self.engine, settings.audit_max_batch, settings=settings)
         self.breakers = CircuitBreakers(settings.breaker_failure_threshold, settings.breaker_cooldown_seconds)
         self.upstream = Upstream(settings.upstream_pool_size, self.breakers)
         self.verifier = build_verifier(settings, self.registry)
