@@ -164,6 +164,13 @@ def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
     result = verify_chain(engine)
     console.print(f"lgsp audit verify: {'[green]OK[/]' if result.ok else '[red]FAILED[/]'} "
                   f"({result.checked} entries, head {result.head_hex[:16]}...)")
+    auditor_auth = {"Authorization": f"Bearer {_token(base, auditor.client_id, auditor.client_secret)}"}
+    status, _, head = http("POST", base + "/audit/heads", headers=auditor_auth)
+    if status == 200:
+        console.print(f"signed tree head (Ed25519): size {head.get('tree_size')}, root "
+                      f"{str(head.get('root_hash'))[:16]}..., key {str(head.get('key_id'))[:16]}... — "
+                      f"receipts: GET {base}/audit/entries/0 (auditor), consistency: GET {base}/audit/consistency",
+                      highlight=False)
 
     _try_next(base, client.client_id, client.client_secret, auditor.client_id, auditor.client_secret,
               admin.client_id, admin.client_secret)

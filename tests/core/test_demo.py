@@ -21,6 +21,6 @@ def test_demo_tour_runs_end_to_end(tmp_path: Path) -> None:
     assert '"KetQuaXacThuc": true' in out  # the REST call mediated to the NGSP SOAP simulator
     assert "202 {\"message_id\"" in out and "TraCuuHoSo on the portal now says: [{\"MaHoSo\"" in out
     assert "statuses [('000.00.00.G22', '03')]" in out  # edXML out through the axis, status packet back
-    assert "lgsp audit verify: OK" in out
+    assert "lgsp audit verify: OK" in out and "signed tree head (Ed25519): size" in out
     assert "demo stopped" in out
     assert (tmp_path / "var" / "demo" / "lgsp.db").exists()
