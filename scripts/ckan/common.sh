@@ -27,8 +27,11 @@ CKAN_URL="http://127.0.0.1:$CKAN_PORT"
 SOLR_URL="http://127.0.0.1:$SOLR_PORT/solr/ckan"
 PGHOST="${LGSP_CKAN_PGHOST:-127.0.0.1}"
 PGUSER_="${LGSP_CKAN_PGUSER:-postgres}"
-CKAN_DB="${LGSP_CKAN_DB:-lgsp_ckan}"
-CKAN_DS_DB="${LGSP_CKAN_DATASTORE_DB:-lgsp_ckan_datastore}"
+# Databases are per checkout: a CKAN database holds resource records whose files live under this checkout's
+# var/ckan/storage, so two checkouts (a developer's and CI's clone) must never share one.
+CHECKOUT_ID="$(printf '%s' "$CKAN_DIR" | sha256sum | cut -c1-8)"
+CKAN_DB="${LGSP_CKAN_DB:-lgsp_ckan_$CHECKOUT_ID}"
+CKAN_DS_DB="${LGSP_CKAN_DATASTORE_DB:-lgsp_ckan_ds_$CHECKOUT_ID}"
 REDIS_DB="${LGSP_CKAN_REDIS_DB:-7}"
 export PGHOST
 log() { printf '[ckan] %s\n' "$*" >&2; }

@@ -113,8 +113,11 @@ ensure_user() {  # name email -> creates the user (random password) and makes it
   fi
   ckan_cli sysadmin add "$name" >/dev/null 2>&1 <<<"y" || true
 }
-if [[ ! -s "$TOKENS" ]] || ! python3 - "$TOKENS" <<'PY'
-import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d.get("admin") and d.get("publisher") else 1)
+# Tokens belong to one database: new ones are made when there are none or they were made for another database.
+if [[ ! -s "$TOKENS" ]] || ! python3 - "$TOKENS" "$CKAN_DB" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d.get("admin") and d.get("publisher") and d.get("database") == sys.argv[2] else 1)
 PY
 then
   ensure_user lgsp_admin admin@lgsp.invalid
@@ -122,8 +125,8 @@ then
   admin_token="$(ckan_cli user token add lgsp_admin lgsp-setup 2>/dev/null | tail -n1 | tr -d '[:space:]')"
   pub_token="$(ckan_cli user token add lgsp_publisher lgsp-pipeline 2>/dev/null | tail -n1 | tr -d '[:space:]')"
   umask 077
-  printf '{"url": "%s", "admin_user": "lgsp_admin", "admin": "%s", "publisher_user": "lgsp_publisher", "publisher": "%s"}\n' \
-    "$CKAN_URL" "$admin_token" "$pub_token" > "$TOKENS"
+  printf '{"url": "%s", "database": "%s", "admin_user": "lgsp_admin", "admin": "%s", "publisher_user": "lgsp_publisher", "publisher": "%s"}\n' \
+    "$CKAN_URL" "$CKAN_DB" "$admin_token" "$pub_token" > "$TOKENS"
   log "users lgsp_admin, lgsp_publisher and their API tokens -> $TOKENS"
 fi
 # Keep the URL in tokens.json in step with the configured port.
