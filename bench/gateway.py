@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import (
+from bench.support.harness import (
     LoadResult,
     as_dict,
     free_port,
@@ -91,11 +91,11 @@ def main() -> None:
     opts = parser.parse_args()
 
     provider_port, proxy_port = free_port(), free_port()
-    provider = start_process(uvicorn_cmd("bench.servers:provider", provider_port),
+    provider = start_process(uvicorn_cmd("bench.support.servers:provider", provider_port),
                              ready_url=f"http://127.0.0.1:{provider_port}/")
     provider_url = f"http://127.0.0.1:{provider_port}"
-    proxy = start_process(uvicorn_cmd("bench.servers:bare_proxy", proxy_port), env={"BENCH_UPSTREAM": provider_url},
-                          ready_url=f"http://127.0.0.1:{proxy_port}/")
+    proxy = start_process(uvicorn_cmd("bench.support.servers:bare_proxy", proxy_port),
+                          env={"BENCH_UPSTREAM": provider_url}, ready_url=f"http://127.0.0.1:{proxy_port}/")
     rows: list[tuple[str, LoadResult]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="lgsp-bench-") as tmp:

@@ -1,0 +1,1 @@
+"""Shared plumbing of the benchmarks (not benchmarks themselves): servers, load generation, tables."""
