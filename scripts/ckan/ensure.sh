@@ -47,6 +47,16 @@ for po in "$ROOT"/ckan_ext/ckanext/lgsp/i18n/*/LC_MESSAGES/ckanext-lgsp.po; do
 done
 
 # ---- 2. databases ------------------------------------------------------------------------------------
+# A fresh var/ckan (no ckan.ini yet) has no stored resource files: a database of the same name left by an
+# earlier checkout at this path would point at files that are gone, so it is dropped and made anew.
+if [[ ! -f "$CKAN_INI" ]]; then
+  for db in "$CKAN_DB" "${CKAN_DB}_test"; do
+    if psql -U "$PGUSER_" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1; then
+      log "dropping stale database $db (left by an earlier checkout at this path)"
+      psql -U "$PGUSER_" -d postgres -qc "DROP DATABASE \"$db\" WITH (FORCE)" >/dev/null
+    fi
+  done
+fi
 for db in "$CKAN_DB"; do
   if ! psql -U "$PGUSER_" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1; then
     log "creating database $db"
