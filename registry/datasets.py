@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from lgsp.store.base import Base
+from lgsp.store.db import writer
 from registry.models import Agency, Service, utcnow
 from registry.operations import RegistryError, RegistryNotFound, bump_version
 
@@ -295,7 +296,7 @@ def claim(engine: Engine, slug: str, lease: timedelta, now: datetime | None = No
     """Take the dataset's lease; returns the lease token, or None when another worker holds it."""
     now = now or datetime.now(UTC)
     token = secrets.token_hex(16)
-    with Session(engine) as session:
+    with Session(writer(engine)) as session:
         if session.get(Dataset, slug) is None:
             return None
         if session.get(DatasetSchedule, slug) is None:
@@ -304,7 +305,7 @@ def claim(engine: Engine, slug: str, lease: timedelta, now: datetime | None = No
                 session.commit()
             except IntegrityError:  # another worker created it first: fine, compete on the update
                 session.rollback()
-    with Session(engine) as session, session.begin():
+    with Session(writer(engine)) as session, session.begin():
         taken = session.execute(
             update(DatasetSchedule)
             .where(DatasetSchedule.slug == slug,
@@ -318,7 +319,7 @@ def release(engine: Engine, slug: str, token: str, *, run_id: str, outcome: str,
             now: datetime | None = None) -> bool:
     """Record the attempt and free the lease -- only if ``token`` still holds it (a worker that lost
     its lease to a slower run's expiry cannot overwrite the newer claim)."""
-    with Session(engine) as session, session.begin():
+    with Session(writer(engine)) as session, session.begin():
         done = session.execute(
             update(DatasetSchedule).where(DatasetSchedule.slug == slug, DatasetSchedule.lease_token == token)
             .values(lease_token=None, lease_until=None, last_attempt_at=now or datetime.now(UTC),

@@ -15,6 +15,7 @@ import yaml
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from lgsp.store.db import writer
 from registry import datasets as ds
 from registry import operations as ops
 from registry.models import Agency, Grant, Service, System
@@ -215,7 +216,7 @@ def _grant_label(key: tuple[str, str, str, str]) -> str:
 
 def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: bool = False) -> list[Change]:
     """Plan and (unless ``dry_run``) make the changes in one transaction; returns the plan."""
-    with Session(engine) as session, session.begin():
+    with Session(writer(engine)) as session, session.begin():
         changes = plan(session, desired, prune)
         if dry_run or not changes:
             session.rollback()

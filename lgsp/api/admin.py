@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.auth import clients
+from lgsp.store.db import writer
 from registry import operations as ops
 from registry.models import Agency, Grant, Service, System
 
@@ -61,7 +62,7 @@ class ClientIn(BaseModel):
 
 
 def _session(request: Request) -> Session:
-    return Session(runtime_of(request).engine)
+    return Session(writer(runtime_of(request).engine))
 
 
 def _changed(request: Request) -> None:

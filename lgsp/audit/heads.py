@@ -38,6 +38,7 @@ from lgsp.audit.models import AuditBody, AuditEntry, AuditHead, AuditLogKey
 from lgsp.audit.sth import LogKeyRing, LogPublicKey, LogSigner, SignedTreeHead
 from lgsp.audit.tree_store import SqlTreeStore
 from lgsp.settings import Settings
+from lgsp.store.db import writer
 
 __all__ = [
     "HeadService",
@@ -103,7 +104,7 @@ class HeadService:
         with self.engine.connect() as conn:
             if conn.execute(select(AuditLogKey.key_id).where(AuditLogKey.key_id == key.key_id)).first():
                 return
-        with contextlib.suppress(IntegrityError), self.engine.begin() as conn:  # a racing process may win
+        with contextlib.suppress(IntegrityError), writer(self.engine).begin() as conn:  # a racing process may win
             conn.execute(insert(AuditLogKey).values(key_id=key.key_id, public_key=spki,
                                                     created_at=key.created_at or format_time(datetime.now(UTC))))
 
@@ -181,7 +182,7 @@ class HeadService:
         the signing lock right now (it is producing the head) or the log is empty and not forced.
         """
         signer = self.signer
-        with self.engine.begin() as conn:
+        with writer(self.engine).begin() as conn:
             if conn.dialect.name == "postgresql":
                 got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _HEAD_LOCK_ID}).scalar()
                 if not got:
@@ -203,7 +204,7 @@ class HeadService:
             except TimestampError as exc:
                 log.warning("head stored without TSA token", tree_size=head.tree_size, error=str(exc))
         try:
-            with self.engine.begin() as conn:
+            with writer(self.engine).begin() as conn:
                 conn.execute(insert(AuditHead).values(
                     tree_size=head.tree_size, root_hash=head.root_hash, timestamp=head.timestamp,
                     key_id=head.key_id, signature=head.signature, tsa_token=head.tsa_token))
@@ -283,7 +284,7 @@ class HeadSigner:
 
 def redact_bodies(engine: Engine, index: int) -> bool:
     """Erase the kept bodies of entry ``index`` (the entry and its body hashes stay); False if none kept."""
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         result = conn.execute(
             update(AuditBody).where(AuditBody.idx == index)
             .values(request_body=None, response_body=None, redacted_at=datetime.now(UTC))
@@ -295,7 +296,7 @@ def apply_retention(engine: Engine, older_than_days: float) -> int:
     """Delete kept bodies of entries older than the cutoff; never entries or heads. Returns rows dropped."""
     cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
     old = select(AuditEntry.idx).where(AuditEntry.time < cutoff).scalar_subquery()
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         result = conn.execute(delete(AuditBody).where(AuditBody.idx.in_(old)))
         dropped = int(result.rowcount or 0)
     if dropped:

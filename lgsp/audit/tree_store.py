@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lgsp.audit.merkle import NodeReader, extend_frontier, perfect_cover
 from lgsp.store.base import Base
+from lgsp.store.db import writer
 
 __all__ = [
     "AuditTreeNode",
@@ -166,7 +167,7 @@ class SqlTreeStore:
         takes over after another one died continues from what is committed, not from a cache.
         """
         if connection is None:
-            with self.engine.begin() as conn:
+            with writer(self.engine).begin() as conn:
                 return self.append(leaf_hashes, start_index, conn)
         size = self.size(connection)
         if start_index is not None and start_index != size:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.secrets import generate_client_id, generate_secret, hash_secret
+from lgsp.store.db import writer
 from registry.models import System
 from registry.operations import bump_version
 
@@ -40,7 +41,7 @@ def create_client(engine: Engine, system_id: str | None, scopes: list[str], desc
         raise ClientError("scopes", "at least one scope is required")
     secret = generate_secret()
     client_id = generate_client_id()
-    with Session(engine) as session, session.begin():
+    with Session(writer(engine)) as session, session.begin():
         if system_id is not None and session.get(System, system_id) is None:
             raise ClientError("system", f"no system {system_id!r} in the registry")
         if system_id is None and "gateway" in scopes:
@@ -52,7 +53,7 @@ def create_client(engine: Engine, system_id: str | None, scopes: list[str], desc
 
 def rotate_secret(engine: Engine, client_id: str) -> IssuedCredential:
     secret = generate_secret()
-    with Session(engine) as session, session.begin():
+    with Session(writer(engine)) as session, session.begin():
         client = session.get(OAuthClient, client_id)
         if client is None:
             raise ClientError("client_id", f"no client {client_id!r}")
@@ -62,7 +63,7 @@ def rotate_secret(engine: Engine, client_id: str) -> IssuedCredential:
 
 
 def set_disabled(engine: Engine, client_id: str, disabled: bool = True) -> None:
-    with Session(engine) as session, session.begin():
+    with Session(writer(engine)) as session, session.begin():
         client = session.get(OAuthClient, client_id)
         if client is None:
             raise ClientError("client_id", f"no client {client_id!r}")

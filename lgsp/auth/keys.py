@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from lgsp.auth.models import SigningKey
+from lgsp.store.db import writer
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class KeyRing:
         public.update({"kid": kid, "alg": "ES256", "use": "sig"})
         pem = key.as_pem(private=True)
         now = datetime.now(UTC)
-        with Session(self._engine) as session, session.begin():
+        with Session(writer(self._engine)) as session, session.begin():
             for row in session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
                 row.retired_at = now
             session.add(SigningKey(kid=kid, private_pem=pem.decode(), public_jwk=public, created_at=now))

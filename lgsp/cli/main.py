@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from lgsp.cli.common import console, engine_from_settings, fail
 from lgsp.cli.lazy import LazyGroup
 from lgsp.settings import Settings
+from lgsp.store.db import writer
 
 # audit, deliveries, opendata and verify are loaded on first use (see lgsp.cli.lazy).
 app = typer.Typer(cls=LazyGroup, help="lgsp: integration bus and open-data gateway.", no_args_is_help=True,
@@ -121,7 +122,7 @@ def _registry_change(change: Callable[[Session], object]) -> None:
     from registry import operations as ops
 
     try:
-        with Session(engine_from_settings()) as session, session.begin():
+        with Session(writer(engine_from_settings())) as session, session.begin():
             change(session)
     except ops.RegistryError as exc:
         fail(f"{exc.field}: {exc}", 2)

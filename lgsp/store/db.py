@@ -61,5 +61,15 @@ def _sqlite_begin_immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+def writer(engine: Engine) -> Engine:
+    """The same engine, but its transactions take SQLite's write lock at BEGIN (no-op on PostgreSQL).
+
+    Use it for every transaction that writes. In WAL mode a deferred transaction that has read and then
+    writes fails at once with "database is locked" if another connection committed in between (the busy
+    timeout does not apply to that upgrade); taking the lock at BEGIN makes it wait its turn instead.
+    """
+    return engine.execution_options(write_lock=True)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
