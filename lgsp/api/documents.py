@@ -19,9 +19,6 @@ import base64
 import binascii
 import hashlib
 import json
-import time
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -29,15 +26,14 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.api.deps import caller_with, runtime_of
-from lgsp.api.intake import idempotency_key, read_limited
-from lgsp.audit.writer import write_batch
+from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery.outbox import Enqueued, IdempotencyConflict
 from lgsp.documents import store
 from lgsp.documents.models import DMS_STATUSES, IN, OUT
 from lgsp.documents.packets import PacketFacts, PacketRejected, SignatureHook, inspect_packet, load_hook
 from lgsp.documents.settings import max_packet_bytes
-from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
+from lgsp.problems import Problem
 
 router = APIRouter(tags=["documents"])
 
@@ -128,51 +124,16 @@ def _check_parties(request: Request, facts: PacketFacts, agency: str) -> None:
                       errors=[{"field": where, "message": f"unknown agency {code}"} for code in unknown])
 
 
-class _Exchange:
-    """The request facts the audit entry needs."""
-
-    def __init__(self, request: Request, caller: ClientIdentity, method: str, path: str) -> None:
-        self.received_at = datetime.now(UTC)
-        self.started = time.perf_counter()
-        self.caller = caller
-        self.method = method
-        self.path = path
-        self.correlation_id = request.headers.get("x-correlation-id")
-        self.user_id = request.headers.get("x-lgsp-user-id")
-        self.request_sha256: str | None = None
-        self.extra: dict[str, Any] = {}
-
-    def entry(self, message_id: str, status: int, response: bytes, problem: Problem | None = None) -> dict[str, Any]:
-        return {
-            "time": self.received_at, "message_id": message_id, "correlation_id": self.correlation_id,
-            "client": self.caller.principal, "service": None, "method": self.method, "path": self.path,
-            "user_id": self.user_id, "status": status,
-            "latency_us": int((time.perf_counter() - self.started) * 1_000_000),
-            "request_sha256": self.request_sha256, "response_sha256": hashlib.sha256(response).hexdigest(),
-            "problem_type": problem.type if problem else None, "extra": self.extra,
-        }
-
-
-async def _refuse(request: Request, exchange: _Exchange, problem: Problem) -> Response:
-    """Audit the refusal (nothing was queued), then answer with exactly the audited problem bytes."""
-    message_id = str(uuid.uuid4())
-    body = problem.body(exchange.path)
-    entry = exchange.entry(message_id, problem.status, body, problem)
-    index = (await run_in_threadpool(write_batch, runtime_of(request).engine, [entry]))[0]
-    headers = problem.headers | {"X-LGSP-Message-Id": message_id, "X-LGSP-Audit-Index": str(index)}
-    return Response(body, status_code=problem.status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
-
-
 @router.post(PATH, status_code=202, summary="Send an edXML packet (document or status) to other agencies")
 async def post_document(request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
-    exchange = _Exchange(request, caller, "POST", PATH)
+    exchange = Submission(request, caller, "POST", PATH)
     try:
         return await _accept(request, exchange)
     except Problem as problem:
-        return await _refuse(request, exchange, problem)
+        return await refuse(request, exchange, problem)
 
 
-async def _accept(request: Request, exchange: _Exchange) -> Response:
+async def _accept(request: Request, exchange: Submission) -> Response:
     agency = agency_of(exchange.caller)
     key = idempotency_key(request)
     data, declared = await _packet_from(request)
@@ -245,7 +206,7 @@ def get_packet(doc_id: str, request: Request, caller: ClientIdentity = Depends(c
 @router.put(PATH + "/{doc_id}/status", summary="The recipient DMS reports what it did with an incoming document")
 async def put_status(doc_id: str, request: Request,
                      caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
-    exchange = _Exchange(request, caller, "PUT", f"{PATH}/{doc_id}/status")
+    exchange = Submission(request, caller, "PUT", f"{PATH}/{doc_id}/status")
     try:
         body = await read_limited(request, 64 * 1024, "a packet")
         exchange.request_sha256 = hashlib.sha256(body).hexdigest()
@@ -269,7 +230,7 @@ async def put_status(doc_id: str, request: Request,
             raise Problem("conflict", str(exc)) from None
         return Response(answer, media_type="application/json", headers={"X-LGSP-Audit-Index": str(index)})
     except Problem as problem:
-        return await _refuse(request, exchange, problem)
+        return await refuse(request, exchange, problem)
 
 
 @router.get("/agencies", summary="The national agency directory (synced from the axis)")

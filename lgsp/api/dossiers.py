@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,13 +24,12 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.dvcqg import DossierSyncService, DossierValidationError, DvcqgError, UnknownLocalStatusError
 from lgsp.api.deps import caller_with, runtime_of
-from lgsp.api.intake import idempotency_key, read_limited
-from lgsp.audit.writer import write_batch
+from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery import dvcqg
 from lgsp.delivery.models import OutboxMessage
 from lgsp.delivery.outbox import Enqueued, IdempotencyConflict, NewMessage, accept
-from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
+from lgsp.problems import Problem
 
 router = APIRouter(tags=["dossiers"])
 
@@ -80,40 +77,17 @@ def _validated(checker: DossierSyncService, body: bytes) -> tuple[dict[str, Any]
     return event.to_payload(), event.ma_ho_so, int(status)
 
 
-class _Exchange:
-    """The request facts the audit entry needs, collected as the request is handled."""
-
-    def __init__(self, request: Request, caller: ClientIdentity) -> None:
-        self.received_at = datetime.now(UTC)
-        self.started = time.perf_counter()
-        self.caller = caller
-        self.correlation_id = request.headers.get("x-correlation-id") or request.headers.get("x-lgsp-message-id")
-        self.user_id = request.headers.get("x-lgsp-user-id")
-        self.request_sha256: str | None = None
-        self.extra: dict[str, Any] = {}
-
-    def entry(self, message_id: str, status: int, response: bytes, problem: Problem | None = None) -> dict[str, Any]:
-        return {
-            "time": self.received_at, "message_id": message_id, "correlation_id": self.correlation_id,
-            "client": self.caller.principal, "service": None, "method": "POST", "path": PATH,
-            "user_id": self.user_id, "status": status,
-            "latency_us": int((time.perf_counter() - self.started) * 1_000_000),
-            "request_sha256": self.request_sha256, "response_sha256": hashlib.sha256(response).hexdigest(),
-            "problem_type": problem.type if problem else None, "extra": self.extra,
-        }
-
-
 @router.post(PATH, status_code=202, summary="Accept a one-stop-shop dossier event for DVCQG")
 async def post_dossier_event(request: Request,
                              caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
-    exchange = _Exchange(request, caller)
+    exchange = Submission(request, caller, "POST", PATH)
     try:
         return await _accept(request, exchange)
     except Problem as problem:
-        return await _refuse(request, exchange, problem)
+        return await refuse(request, exchange, problem)
 
 
-async def _accept(request: Request, exchange: _Exchange) -> Response:
+async def _accept(request: Request, exchange: Submission) -> Response:
     key = idempotency_key(request)
     body = await _read_body(request)
     exchange.request_sha256 = hashlib.sha256(body).hexdigest()
@@ -140,16 +114,6 @@ async def _accept(request: Request, exchange: _Exchange) -> Response:
         headers["Idempotent-Replayed"] = "true"
     # the exact bytes whose hash is in the audit entry
     return Response(answers[result.duplicate], status_code=202, media_type="application/json", headers=headers)
-
-
-async def _refuse(request: Request, exchange: _Exchange, problem: Problem) -> Response:
-    """Audit the refusal (nothing was queued), then answer with exactly the audited problem bytes."""
-    message_id = str(uuid.uuid4())
-    body = problem.body(PATH)
-    entry = exchange.entry(message_id, problem.status, body, problem)
-    index = (await run_in_threadpool(write_batch, runtime_of(request).engine, [entry]))[0]
-    headers = problem.headers | {"X-LGSP-Message-Id": message_id, "X-LGSP-Audit-Index": str(index)}
-    return Response(body, status_code=problem.status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
 
 
 @router.get(PATH + "/{message_id}", summary="Where a dossier event is: pending, delivered or dead")
