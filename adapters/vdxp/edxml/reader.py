@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from lxml import etree
 
@@ -185,38 +185,33 @@ def _int(
         return default
 
 
-def _date(ctx: _Ctx, text: str, path: str, *, required: bool = False) -> date | None:
+def _when(ctx: _Ctx, text: str, path: str, parse: Callable[[str], tuple[Any, bool]], what: str, pattern: str,
+          required: bool) -> Any:
+    """A date or timestamp: canonical, tolerated with a warning, or (if required) a hard error."""
     if not text:
         if required:
-            raise EdxmlError("missing-field", "required date is missing", path)
+            raise EdxmlError("missing-field", f"required {what} is missing", path)
         return None
     try:
-        value, canonical = _parse_date(text)
+        value, canonical = parse(text)
     except ValueError as exc:
         if required:
             raise EdxmlError("bad-date", str(exc), path) from None
         ctx.warn("bad-date", path, f"{exc}; ignored")
         return None
     if not canonical:
-        ctx.warn("date-format", path, f"{text!r} is not yyyy/MM/dd")
+        ctx.warn("date-format", path, f"{text!r} is not {pattern}")
     return value
+
+
+def _date(ctx: _Ctx, text: str, path: str, *, required: bool = False) -> date | None:
+    result: date | None = _when(ctx, text, path, _parse_date, "date", "yyyy/MM/dd", required)
+    return result
 
 
 def _timestamp(ctx: _Ctx, text: str, path: str, *, required: bool = False) -> datetime | None:
-    if not text:
-        if required:
-            raise EdxmlError("missing-field", "required timestamp is missing", path)
-        return None
-    try:
-        value, canonical = _parse_timestamp(text)
-    except ValueError as exc:
-        if required:
-            raise EdxmlError("bad-date", str(exc), path) from None
-        ctx.warn("bad-date", path, f"{exc}; ignored")
-        return None
-    if not canonical:
-        ctx.warn("date-format", path, f"{text!r} is not yyyy/MM/dd HH:mm:ss")
-    return value
+    result: datetime | None = _when(ctx, text, path, _parse_timestamp, "timestamp", "yyyy/MM/dd HH:mm:ss", required)
+    return result
 
 
 def _check_order(ctx: _Ctx, element: etree._Element, key: str, path: str) -> None:
