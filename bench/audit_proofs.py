@@ -30,13 +30,13 @@ import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 
 from lgsp.audit.merkle import (
     consistency_proof,
@@ -48,7 +48,7 @@ from lgsp.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from lgsp.audit.tree_store import AuditTreeNode, MemoryTreeStore, SqlTreeStore
+from lgsp.audit.tree_store import AuditTreeNode, BoundTreeStore, MemoryTreeStore, SqlTreeStore
 from lgsp.store.base import Base
 
 TARGET_MS = 5.0
@@ -208,7 +208,7 @@ def time_sql(
 ) -> tuple[list[float], list[float]]:
     it_i, it_c = iter(indexes), iter(pairs)
     with engine.connect() as conn:  # a warm connection, as a serving gateway has
-        bound = _Bound(store, conn)
+        bound = BoundTreeStore(store, conn)
         incl = timed_ms(lambda: inclusion_proof(bound, next(it_i), n), len(indexes))
         cons = timed_ms(lambda: consistency_proof(bound, *next(it_c)), len(pairs))
     return incl, cons
@@ -227,19 +227,6 @@ def create_pg_database() -> tuple[str, Callable[[], None]]:
         admin.dispose()
 
     return admin_url.rsplit("/", 1)[0] + f"/{name}", drop
-
-
-class _Bound:
-    """The SQL store with one connection held open, so timing excludes connection checkout."""
-
-    def __init__(self, store: SqlTreeStore, conn: Connection) -> None:
-        self.store, self.conn = store, conn
-
-    def size(self) -> int:
-        return self.store.size(self.conn)
-
-    def get_nodes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
-        return self.store.get_nodes(nodes, self.conn)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from lgsp.audit.canonical import format_time
 from lgsp.audit.merkle import root_hash
 from lgsp.audit.models import AuditBody, AuditEntry, AuditHead, AuditLogKey
 from lgsp.audit.sth import LogKeyRing, LogPublicKey, LogSigner, SignedTreeHead
-from lgsp.audit.tree_store import SqlTreeStore
+from lgsp.audit.tree_store import BoundTreeStore, SqlTreeStore
 from lgsp.settings import Settings
 from lgsp.store.db import writer
 
@@ -193,7 +193,7 @@ class HeadService:
             size = self.tree.size(conn)
             if latest is not None and latest.tree_size >= size:
                 return latest
-            head = signer.sign_head(size, root_hash(_Bound(self.tree, conn), size))
+            head = signer.sign_head(size, root_hash(BoundTreeStore(self.tree, conn), size))
         # The TSA round trip and the insert happen outside the read transaction: nothing is locked
         # while the TSA answers, and the PK on tree_size settles a race between processes.
         if self.settings.audit_tsa_url:
@@ -212,19 +212,6 @@ class HeadService:
             return self.by_size(head.tree_size)
         log.debug("audit head signed", tree_size=head.tree_size, root=head.root_hash.hex()[:16])
         return head
-
-
-class _Bound:
-    """A :class:`SqlTreeStore` bound to one connection, as the NodeReader protocol wants."""
-
-    def __init__(self, store: SqlTreeStore, conn: Connection) -> None:
-        self.store, self.conn = store, conn
-
-    def size(self) -> int:
-        return self.store.size(self.conn)
-
-    def get_nodes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
-        return self.store.get_nodes(nodes, self.conn)
 
 
 class HeadSigner:

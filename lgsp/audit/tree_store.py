@@ -185,3 +185,17 @@ class SqlTreeStore:
             raise TreeStoreError(str(exc)) from exc
         connection.execute(_NODES.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in rows])
         return size + len(leaf_hashes)
+
+
+class BoundTreeStore:
+    """A :class:`SqlTreeStore` read through one open connection, as the NodeReader protocol wants
+    (inside the sequencer's transaction, or to time proofs without connection checkout)."""
+
+    def __init__(self, store: SqlTreeStore, conn: Connection) -> None:
+        self.store, self.conn = store, conn
+
+    def size(self) -> int:
+        return self.store.size(self.conn)
+
+    def get_nodes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        return self.store.get_nodes(nodes, self.conn)
