@@ -65,12 +65,12 @@ class MemoryBackend:
         slots: dict[str, int] = {}
         for check in checks:
             if isinstance(check, SlotCheck):
-                held = self._slots.get(check.key, {})
-                slots[check.key] = sum(1 for expires in held.values() if expires > now)
+                tokens = self._slots.get(check.key, {})
+                slots[check.key] = sum(1 for expires in tokens.values() if expires > now)
             else:
-                held = self._counters.get(check.key)
-                if held is not None and held[1] > now:
-                    counters[check.key] = held[0]
+                stored = self._counters.get(check.key)
+                if stored is not None and stored[1] > now:
+                    counters[check.key] = stored[0]
         return counters, slots
 
     async def admit(self, checks: list[Check], now: float) -> Verdict:
