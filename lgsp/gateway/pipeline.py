@@ -115,6 +115,14 @@ async def admit_traffic(exchange: Exchange, runtime: Runtime) -> None:
         exchange.traffic = await runtime.traffic.admit(found, client_system, service.id, slot_ttl)
 
 
+async def record(exchange: Exchange, runtime: Runtime) -> int:
+    """Audit the exchange; the provider's part is over by now, so its concurrency slots go back first
+    (before the caller's last byte, so a caller that sends its next call at once finds the slot free)."""
+    if exchange.traffic is not None and exchange.traffic.held:
+        await runtime.traffic.release(exchange.traffic)
+    return await runtime.record(exchange)
+
+
 def _traffic_headers(exchange: Exchange) -> list[tuple[bytes, bytes]]:
     return exchange.traffic.headers if exchange.traffic is not None else []
 
@@ -282,13 +290,13 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
         if streaming:
             exchange.response = UpstreamResponse(upstream.status, headers, None, digest.hexdigest())
             exchange.extra["truncated"] = True
-            await runtime.record(exchange)
+            await record(exchange, runtime)
             raise
         kind = "upstream-timeout" if isinstance(exc, TimeoutError) else "upstream-bad-response"
         raise Problem(kind, f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
     body = b"".join(buffered)
     exchange.response = UpstreamResponse(upstream.status, headers, None if streaming else body, digest.hexdigest())
-    index = await runtime.record(exchange)
+    index = await record(exchange, runtime)
     if streaming:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
@@ -334,7 +342,7 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
 
 async def send_buffered(exchange: Exchange, runtime: Runtime, send: Send, status: int,
                         headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    index = await runtime.record(exchange)
+    index = await record(exchange, runtime)
     headers += [(b"content-length", str(len(body)).encode()), (b"x-lgsp-message-id", exchange.message_id.encode()),
                 (b"x-lgsp-audit-index", str(index).encode()), *_traffic_headers(exchange)]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -359,7 +367,7 @@ async def send_problem(exchange: Exchange, runtime: Runtime, send: Send, audit: 
         headers += exchange.traffic.headers
     if audit:
         try:
-            index = await runtime.record(exchange)
+            index = await record(exchange, runtime)
             headers.append((b"x-lgsp-audit-index", str(index).encode()))
         except Exception:
             runtime.log.exception("audit write failed", message_id=exchange.message_id)

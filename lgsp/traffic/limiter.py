@@ -125,8 +125,9 @@ class TrafficLimiter:
     async def release(self, ticket: Ticket) -> None:
         if not ticket.held:
             return
+        held, ticket.held = ticket.held, []  # released once, whichever path gets here first
         try:
-            await self.backend.release(ticket.held)
+            await self.backend.release(held)
         except BackendUnavailable as exc:  # the slot frees itself at its expiry
             _log.warning("could not release concurrency slots", error=str(exc))
 
