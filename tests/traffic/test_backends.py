@@ -130,3 +130,21 @@ def test_memory_backend_is_not_shared(tmp_path: Path) -> None:
     assert not MemoryBackend.exact_across_processes and StoreBackend.exact_across_processes
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     assert StoreBackend(engine).name == "store"
+
+
+def test_sweep_removes_only_expired_rows(tmp_path: Path) -> None:
+    from lgsp.settings import Settings
+    from lgsp.traffic.jobs import traffic_jobs
+
+    engine, _ = store_engine("sqlite", tmp_path)
+    backend = StoreBackend(engine)
+    old = RateCheck("old", "client-rate", interval=1.0, burst=1)
+    fresh = QuotaCheck("fresh", "client-day", limit=5, window_seconds=86400, resets_at=10_000.0)
+    slot = SlotCheck("slot", "service-concurrency", limit=1, ttl=5)
+    assert backend.admit_sync([old, fresh, slot], 100.0).admitted
+    assert backend.sweep(500.0) == 2  # the rate counter (expired at 101) and the slot (105); the quota stays
+    assert backend.admit_sync([fresh], 600.0).states[0].remaining == 3  # its count survived the sweep
+    jobs = traffic_jobs(engine, Settings.load(database_url="sqlite://", traffic_backend="store"))
+    assert [j.name for j in jobs] == ["traffic-sweep"]
+    assert traffic_jobs(engine, Settings.load(database_url="sqlite://", traffic_backend="memory")) == []
+    engine.dispose()
