@@ -148,3 +148,22 @@ def test_sweep_removes_only_expired_rows(tmp_path: Path) -> None:
     assert [j.name for j in jobs] == ["traffic-sweep"]
     assert traffic_jobs(engine, Settings.load(database_url="sqlite://", traffic_backend="memory")) == []
     engine.dispose()
+
+
+def test_quota_resets_at_the_vietnam_calendar_boundary(backend: TrafficBackend) -> None:
+    """Used up at 23:59:59 in Cần Thơ; available again at 00:00:01, which is 17:00:01 UTC."""
+    from datetime import datetime
+
+    from lgsp.traffic.policy import QUOTA_ZONE
+
+    limiter = TrafficLimiter(backend, fail_open_rates=False, fail_open_quotas=False)
+    limits = [TrafficLimit(unique_key("svc"), "*", quota=2, quota_period="day")]
+    midnight = datetime(2027, 3, 9, tzinfo=QUOTA_ZONE).timestamp()
+
+    async def go() -> list[bool]:
+        out = []
+        for now in (midnight - 10, midnight - 5, midnight - 1, midnight + 1, midnight + 2, midnight + 3):
+            out.append((await backend.admit(limiter.checks(limits, "sys", now), now)).admitted)
+        await backend.close()
+        return out
+    assert asyncio.run(go()) == [True, True, False, True, True, False]
