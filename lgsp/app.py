@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from lgsp.api import admin, audit, documents, dossiers, health, oauth, problems
+from lgsp.api import admin, audit, documents, dossiers, health, oauth, problems, traffic
 from lgsp.gateway import pipeline
 from lgsp.runtime import Runtime
 from lgsp.settings import Settings
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.state.runtime = runtime
     problems.install(api)
     for router in (oauth.router, admin.router, audit.router, health.router, dossiers.router, signing_http.router,
-                   documents.router):
+                   documents.router, traffic.admin_router, traffic.usage_router):
         api.include_router(router)
     if runtime.verifier is not None:
         signing_http.configure_verifier(runtime.verifier)  # one set of chain/revocation caches per process

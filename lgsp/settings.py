@@ -68,6 +68,15 @@ class Settings:
     audit_tsa_url: str = ""
     #: Drop kept request/response bodies older than this many days (0: keep); entries and heads stay.
     audit_body_retention_days: int = 0
+    # --- traffic: rate limits, quotas and concurrency limits (lgsp/traffic, docs/traffic.md) ---
+    #: Where counters live: auto (Redis if LGSP_REDIS_URL is set, else the store), memory, store or redis.
+    traffic_backend: str = "auto"
+    #: Redis for traffic counters, e.g. redis://127.0.0.1:6379/0 (empty: not used).
+    redis_url: str = ""
+    #: When the counters cannot be reached: admit calls on rate/concurrency-limited routes (fail open) ...
+    traffic_fail_open_rates: bool = True
+    #: ... but refuse calls on quota-limited routes (a national quota overrun costs more than a short refusal).
+    traffic_fail_open_quotas: bool = False
 
     @property
     def is_sqlite(self) -> bool:

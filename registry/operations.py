@@ -285,6 +285,9 @@ def delete_service(session: Session, sid: str) -> None:
         raise RegistryNotFound(f"no service {sid}")
     for grant in session.scalars(select(Grant).where(Grant.service_id == sid)):
         session.delete(grant)
+    from registry.limits import delete_limits_of  # limits build on operations; import late, no cycle
+
+    delete_limits_of(session, service=sid)
     session.delete(service)
     bump_version(session)
 
@@ -295,6 +298,9 @@ def delete_system(session: Session, sid: str) -> None:
         raise RegistryNotFound(f"no system {sid}")
     for grant in session.scalars(select(Grant).where(Grant.client_system_id == sid)):
         session.delete(grant)
+    from registry.limits import delete_limits_of
+
+    delete_limits_of(session, client=sid)
     for service in list(system.services):
         delete_service(session, service.id)
     session.delete(system)

@@ -22,6 +22,7 @@ from lgsp.gateway.exchange import Exchange, IncomingRequest, UpstreamResponse
 from lgsp.gateway.headers import REQUEST_DROP, RESPONSE_DROP, connection_listed, valid_message_id
 from lgsp.mediation import soap_fault
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
+from lgsp.traffic.limiter import limits_for
 from registry.ids import AGENCY_CODE_PATTERN
 
 if TYPE_CHECKING:  # the runtime imports this module
@@ -98,6 +99,32 @@ def authorise(exchange: Exchange, runtime: Runtime) -> None:
     method, path = exchange.request.method, exchange.request.sub_path
     if not runtime.registry.current().is_granted(client.system_id, exchange.service.id, method, path):
         raise Problem("forbidden", f"{client.system_id} has no grant for {method} /{path} on {exchange.service.id}")
+
+
+async def admit_traffic(exchange: Exchange, runtime: Runtime) -> None:
+    """Rate, quota and concurrency limits of this route (lgsp.traffic); most routes have none."""
+    assert exchange.client is not None and exchange.service is not None
+    limits = runtime.registry.current().limits
+    if not limits:
+        return
+    client_system = exchange.client.system_id or exchange.client.client_id
+    found = limits_for(limits, client_system, exchange.service.id)
+    if found:
+        service = exchange.service
+        slot_ttl = service.timeout_seconds * (service.retry_attempts + 1)
+        exchange.traffic = await runtime.traffic.admit(found, client_system, service.id, slot_ttl)
+
+
+async def record(exchange: Exchange, runtime: Runtime) -> int:
+    """Audit the exchange; the provider's part is over by now, so its concurrency slots go back first
+    (before the caller's last byte, so a caller that sends its next call at once finds the slot free)."""
+    if exchange.traffic is not None and exchange.traffic.held:
+        await runtime.traffic.release(exchange.traffic)
+    return await runtime.record(exchange)
+
+
+def _traffic_headers(exchange: Exchange) -> list[tuple[bytes, bytes]]:
+    return exchange.traffic.headers if exchange.traffic is not None else []
 
 
 def check_body_size(exchange: Exchange, runtime: Runtime) -> int:
@@ -205,6 +232,7 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
         authenticate(exchange, runtime)
         resolve_service(exchange, runtime)
         authorise(exchange, runtime)
+        await admit_traffic(exchange, runtime)
         limit = check_body_size(exchange, runtime)
         await read_request_body(exchange, runtime, receive, limit)
         await verify_signatures(exchange, runtime)
@@ -225,6 +253,8 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
     finally:
         if upstream is not None:
             upstream.release()
+        if exchange.traffic is not None:
+            await runtime.traffic.release(exchange.traffic)
         runtime.observe(exchange)
 
 
@@ -234,6 +264,7 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
     raw_headers = list(upstream.raw_headers)
     drop = RESPONSE_DROP | connection_listed(raw_headers)
     headers = [(k.lower(), v) for k, v in raw_headers if k.lower() not in drop]
+    headers += _traffic_headers(exchange)
     threshold = runtime.settings.buffer_response_bytes
     digest = hashlib.sha256()
     buffered: list[bytes] = []
@@ -259,13 +290,13 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
         if streaming:
             exchange.response = UpstreamResponse(upstream.status, headers, None, digest.hexdigest())
             exchange.extra["truncated"] = True
-            await runtime.record(exchange)
+            await record(exchange, runtime)
             raise
         kind = "upstream-timeout" if isinstance(exc, TimeoutError) else "upstream-bad-response"
         raise Problem(kind, f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
     body = b"".join(buffered)
     exchange.response = UpstreamResponse(upstream.status, headers, None if streaming else body, digest.hexdigest())
-    index = await runtime.record(exchange)
+    index = await record(exchange, runtime)
     if streaming:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
@@ -311,9 +342,9 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
 
 async def send_buffered(exchange: Exchange, runtime: Runtime, send: Send, status: int,
                         headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    index = await runtime.record(exchange)
+    index = await record(exchange, runtime)
     headers += [(b"content-length", str(len(body)).encode()), (b"x-lgsp-message-id", exchange.message_id.encode()),
-                (b"x-lgsp-audit-index", str(index).encode())]
+                (b"x-lgsp-audit-index", str(index).encode()), *_traffic_headers(exchange)]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -332,9 +363,11 @@ async def send_problem(exchange: Exchange, runtime: Runtime, send: Send, audit: 
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                (b"x-lgsp-message-id", exchange.message_id.encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+    if exchange.traffic is not None:  # an admitted call that failed later still tells what is left
+        headers += exchange.traffic.headers
     if audit:
         try:
-            index = await runtime.record(exchange)
+            index = await record(exchange, runtime)
             headers.append((b"x-lgsp-audit-index", str(index).encode()))
         except Exception:
             runtime.log.exception("audit write failed", message_id=exchange.message_id)

@@ -4,10 +4,12 @@ from lgsp.audit.models import AuditBody, AuditEntry
 from lgsp.auth.models import OAuthClient, SigningKey
 from lgsp.delivery.models import DvcqgPush, OutboxMessage
 from lgsp.store.base import Base
+from lgsp.traffic.models import TrafficCounter, TrafficSlot
 from registry.datasets import Dataset, DatasetSchedule
-from registry.models import Agency, Grant, RegistryState, Service, System
+from registry.models import Agency, Grant, RegistryState, Service, ServiceLimit, System
 
 __all__ = [
     "Agency", "AuditBody", "AuditEntry", "Base", "Dataset", "DatasetSchedule", "DvcqgPush", "Grant",
-    "OAuthClient", "OutboxMessage", "RegistryState", "Service", "SigningKey", "System",
+    "OAuthClient", "OutboxMessage", "RegistryState", "Service", "ServiceLimit", "SigningKey", "System",
+    "TrafficCounter", "TrafficSlot",
 ]
