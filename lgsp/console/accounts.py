@@ -92,23 +92,27 @@ class LoginRefused(Exception):
 
 def authenticate(engine: Engine, username: str, password: str, now: datetime | None = None) -> Person:
     now = now or datetime.now(UTC)
-    with Session(writer(engine)) as session, session.begin():
+    refused: str | None = None
+    with Session(writer(engine)) as session, session.begin():  # the failure count must commit: no raise inside
         user = session.get(ConsoleUser, username.strip().lower())
         if user is None or user.disabled or user.password_hash is None:
             verify_password(password, DUMMY_HASH)
-            raise LoginRefused("invalid")
-        locked = _aware(user.locked_until)
-        if locked is not None and locked > now:
-            raise LoginRefused("locked")
-        if not verify_password(password, user.password_hash):
+            refused = "invalid"
+        elif (locked := _aware(user.locked_until)) is not None and locked > now:
+            refused = "locked"
+        elif not verify_password(password, user.password_hash):
             user.failed_logins += 1
             if user.failed_logins >= MAX_FAILURES:
                 user.locked_until = now + LOCKOUT
                 user.failed_logins = 0
-            raise LoginRefused("invalid")
-        user.failed_logins = 0
-        user.locked_until = None
-        return Person(user.username, user.role, user.display_name)
+            refused = "invalid"
+        else:
+            user.failed_logins = 0
+            user.locked_until = None
+            person = Person(user.username, user.role, user.display_name)
+    if refused is not None:
+        raise LoginRefused(refused)
+    return person
 
 
 def sign_in_external(engine: Engine, issuer: str, subject: str, role: str, display_name: str) -> Person:
