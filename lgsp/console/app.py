@@ -24,7 +24,7 @@ SECURITY_HEADERS = {
                                "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # no-referrer would make browsers send "Origin: null" on our own forms
     "cache-control": "no-store",
 }
 
@@ -42,7 +42,11 @@ def create_console(runtime: Runtime) -> FastAPI:
 
     @console.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
+        try:
+            response: Response = await call_next(request)
+        except Exception as exc:  # a bug or the store failing: an error page, logged, never a reset connection
+            runtime.log.exception("console page failed", path=request.url.path)
+            response = _error(request, 500, f"the page failed ({type(exc).__name__}); the error is in the server log")
         for name, value in SECURITY_HEADERS.items():
             if name == "cache-control" and request.url.path.startswith(request.scope.get("root_path", "") + "/static"):
                 continue
@@ -66,10 +70,5 @@ def create_console(runtime: Runtime) -> FastAPI:
         where = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
         return _error(request, 404 if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()) else 422,
                       f"invalid input: {where}")
-
-    @console.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Response:
-        runtime.log.exception("console page failed", path=request.url.path)
-        return _error(request, 500, f"the page failed ({type(exc).__name__}); the error is in the server log")
 
     return console

@@ -70,6 +70,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "datasets": ("Bộ dữ liệu", "Datasets"),
     "last_run": ("Lần chạy gần nhất", "Last run"),
     "dossiers": ("Đồng bộ hồ sơ DVCQG", "Dossier sync (DVCQG)"),
+    "sign_head": ("Ký đầu cây ngay", "Sign a head now"),
     "latency": ("Độ trễ p50 / p99 (ms)", "Latency p50 / p99 (ms)"),
 }
 

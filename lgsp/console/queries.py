@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from lgsp.audit.canonical import format_time
@@ -42,24 +42,32 @@ class ServiceTraffic:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
 
 
+def _minute(engine: Engine, column: Any) -> Any:
+    """The minute of a stored time as text, computed by the database (parsing 5,000 datetimes in Python is
+    most of the page's time otherwise)."""
+    if engine.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI")
+    return func.substr(column, 1, 16)
+
+
 def home(runtime: Runtime) -> dict[str, Any]:
     engine = runtime.engine
-    cols = (AuditEntry.idx, AuditEntry.time, AuditEntry.service, AuditEntry.status, AuditEntry.latency_us)
+    recent = (select(AuditEntry.service, AuditEntry.status, AuditEntry.latency_us, AuditEntry.time)
+              .where(AuditEntry.service.is_not(None)).order_by(AuditEntry.idx.desc()).limit(RECENT).subquery())
+    minute = _minute(engine, recent.c.time).label("minute")
     with engine.connect() as conn:
-        rows = conn.execute(select(*cols).where(AuditEntry.service.is_not(None))
-                            .order_by(AuditEntry.idx.desc()).limit(RECENT)).all()
+        rows = conn.execute(select(recent.c.service, recent.c.status, recent.c.latency_us)).all()
+        series = conn.execute(select(minute, func.count(), func.sum(case((recent.c.status >= 400, 1), else_=0)))
+                              .group_by(minute).order_by(minute)).all()
     per_service: dict[str, ServiceTraffic] = {}
-    buckets: dict[int, list[int]] = {}  # minute -> [calls, errors]
-    for row in rows:
-        traffic = per_service.setdefault(row.service, ServiceTraffic(row.service))
+    for service, status, latency in rows:
+        traffic = per_service.get(service)
+        if traffic is None:
+            traffic = per_service[service] = ServiceTraffic(service)
         traffic.calls += 1
-        traffic.errors += row.status >= 400
-        traffic.latencies.append(row.latency_us)
-        minute = int(aware(row.time).timestamp()) // 60 * 60
-        bucket = buckets.setdefault(minute, [0, 0])
-        bucket[0] += 1
-        bucket[1] += row.status >= 400
-    series = sorted(buckets.items())
+        traffic.errors += status >= 400
+        traffic.latencies.append(latency)
+    times = [int(datetime.fromisoformat(f"{m[:10]}T{m[11:16]}").replace(tzinfo=UTC).timestamp()) for m, _, _ in series]
     heads = HeadService(engine, runtime.settings)
     head = heads.latest()
     head_ok: bool | None = None
@@ -71,8 +79,7 @@ def home(runtime: Runtime) -> dict[str, Any]:
             head_ok = False
     return {
         "services": sorted(per_service.values(), key=lambda t: -t.calls),
-        "chart": {"t": [t for t, _ in series], "calls": [b[0] for _, b in series],
-                  "errors": [b[1] for _, b in series]},
+        "chart": {"t": times, "calls": [int(n) for _, n, _ in series], "errors": [int(e or 0) for _, _, e in series]},
         "breakers": [p for p in runtime.breakers.providers() if runtime.breakers.state(p) != "closed"],
         "outbox": deliveries.counts(engine),
         "head": head, "head_ok": head_ok, "sample": len(rows),
