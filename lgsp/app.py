@@ -52,6 +52,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for router in (oauth.router, admin.router, audit.router, health.router, dossiers.router, signing_http.router,
                    documents.router, traffic.admin_router, traffic.usage_router):
         api.include_router(router)
+    if settings.console_enabled:
+        from lgsp.console.app import create_console
+
+        api.mount("/console", create_console(runtime))
     if runtime.verifier is not None:
         signing_http.configure_verifier(runtime.verifier)  # one set of chain/revocation caches per process
     return LgspApp(runtime, api)

@@ -68,6 +68,19 @@ class Settings:
     audit_tsa_url: str = ""
     #: Drop kept request/response bodies older than this many days (0: keep); entries and heads stay.
     audit_body_retention_days: int = 0
+    # --- console: the operator and auditor web console at /console (lgsp/console, docs/console.md) ---
+    #: Serve the console from `lgsp serve`.
+    console_enabled: bool = True
+    #: Sign a person out after this many seconds without a page view.
+    console_idle_seconds: int = 1800
+    #: Secure cookies: auto (when the request came over HTTPS, directly or per X-Forwarded-Proto), true, false.
+    console_cookie_secure: str = "auto"
+    #: OpenID Connect issuer for single sign-on (empty: local accounts only).
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    #: The ID-token claim that lists the person's console roles (operator, security_officer, auditor, observer).
+    oidc_roles_claim: str = "roles"
     # --- traffic: rate limits, quotas and concurrency limits (lgsp/traffic, docs/traffic.md) ---
     #: Where counters live: auto (Redis if LGSP_REDIS_URL is set, else the store), memory, store or redis.
     traffic_backend: str = "auto"

@@ -2,6 +2,7 @@
 
 from lgsp.audit.models import AuditBody, AuditEntry
 from lgsp.auth.models import OAuthClient, SigningKey
+from lgsp.console.models import ConsoleOidcPending, ConsoleSession, ConsoleUser
 from lgsp.delivery.models import DvcqgPush, OutboxMessage
 from lgsp.store.base import Base
 from lgsp.traffic.models import TrafficCounter, TrafficSlot
@@ -9,7 +10,8 @@ from registry.datasets import Dataset, DatasetSchedule
 from registry.models import Agency, Grant, RegistryState, Service, ServiceLimit, System
 
 __all__ = [
-    "Agency", "AuditBody", "AuditEntry", "Base", "Dataset", "DatasetSchedule", "DvcqgPush", "Grant",
+    "Agency", "AuditBody", "AuditEntry", "Base", "ConsoleOidcPending", "ConsoleSession", "ConsoleUser",
+    "Dataset", "DatasetSchedule", "DvcqgPush", "Grant",
     "OAuthClient", "OutboxMessage", "RegistryState", "Service", "ServiceLimit", "SigningKey", "System",
     "TrafficCounter", "TrafficSlot",
 ]
