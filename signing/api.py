@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from .chain import ChainValidator
 from .edxml import attachments as edxml_attachments
+from .failures import verdict_for
 from .jws import JwsFormatError, JwsVerifier, KeyLookup
 from .pdf import PdfFormatError, PdfVerifier
 from .policy import Policy
@@ -82,6 +83,10 @@ class Verifier:
                 self._format_failure(report, "unrecognised document: neither XML, PDF nor JWS")
         except (XmlFormatError, PdfFormatError, JwsFormatError, UnicodeDecodeError) as exc:
             self._format_failure(report, str(exc))
+        except Exception as exc:  # every input gets a verdict, never a traceback (issue 12)
+            report.signatures = []
+            report.document_indication, report.document_sub_indication, message = verdict_for(exc)
+            report.errors.append(message)
         return report
 
     def verify_packet(self, data: bytes, content_type: str | None = None, *,
@@ -98,8 +103,8 @@ class Verifier:
             return packet, attached
         try:
             items = edxml_attachments(data, self.policy.max_document_bytes)
-        except XmlFormatError:
-            return packet, attached  # already a FORMAT_FAILURE in the packet report
+        except Exception:  # unacceptable XML is already a verdict in the packet report
+            return packet, attached
         for index, item in enumerate(items, 1):
             if not item.is_pdf:
                 continue

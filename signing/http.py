@@ -67,7 +67,10 @@ async def verify_signatures(request: Request) -> Response:
         return _problem(413, "document-too-large", "Document too large", f"the limit is {limit} bytes")
     content_type = request.headers.get("content-type")
     if content_type and content_type.lower().startswith("multipart/form-data"):
-        form = await request.form()
+        try:
+            form = await request.form()
+        except Exception as exc:  # a malformed multipart body is the caller's problem, not a 500
+            return _problem(400, "malformed-request", "Malformed multipart body", str(exc) or type(exc).__name__)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             return _problem(400, "missing-document", "No document",

@@ -27,6 +27,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time
+from .failures import fail_with
 from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 
@@ -137,7 +138,13 @@ class JwsVerifier:
     def verify(self, data: bytes) -> list[SignatureReport]:
         kind, payload_b64, members = parse(data)
         payload = _b64url(payload_b64)
-        return [self._verify_member(kind, i, payload_b64, payload, m) for i, m in enumerate(members, 1)]
+        reports = []
+        for index, member in enumerate(members, 1):
+            try:
+                reports.append(self._verify_member(kind, index, payload_b64, payload, member))
+            except Exception as exc:  # a verdict for every input (issue 12)
+                reports.append(fail_with(SignatureReport(id=f"jws-signature-{index}", format=kind), exc))
+        return reports
 
     def _verify_member(self, kind: str, index: int, payload_b64: str, payload: bytes,
                        member: _Member) -> SignatureReport:

@@ -31,6 +31,7 @@ from .chain import (
     check_validity_at_proven_time,
     run_sync,
 )
+from .failures import fail_with
 from .policy import Check, Level
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication, TimestampInfo
 from .revocation import EvidenceRecorder
@@ -42,6 +43,37 @@ class PdfFormatError(ValueError):
 
 def _sub(name: str) -> SubIndication:
     return SubIndication.__members__.get(name, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
+
+
+# EdDSA keys have a fixed size by type; asn1crypto's ``bit_size`` only knows RSA/DSA/EC curves (and
+# fails on Ed25519/Ed448). Sizes are those of the encoded public keys (RFC 8032).
+_FIXED_KEY_SIZES = {"ed25519": 256, "ed448": 456}
+
+
+def key_algorithm(public_key: Any) -> tuple[str, int | None]:
+    """(policy family name, key size in bits) of an asn1crypto ``PublicKeyInfo``."""
+    algorithm = public_key.algorithm  # 'rsa' | 'rsassa_pss' | 'ec' | 'dsa' | 'ed25519' | 'ed448'
+    if algorithm in _FIXED_KEY_SIZES:
+        return "eddsa", _FIXED_KEY_SIZES[algorithm]
+    family = {"ec": "ecdsa", "rsassa_pss": "rsa"}.get(algorithm, algorithm)
+    try:
+        return family, int(public_key.bit_size)
+    except (ValueError, TypeError, KeyError, UnboundLocalError, AttributeError):
+        return family, None  # an unnamed or unknown curve: no size rather than a crash
+
+
+def _byte_range_problem(sig: Any, size: int) -> str | None:
+    """A /ByteRange must be four non-negative integers in order inside the file (ISO 32000-1 §12.8.1)."""
+    try:
+        br = [int(x) for x in sig.byte_range]
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return f"signature /ByteRange is missing or not numeric: {exc}"
+    if len(br) != 4:
+        return f"signature /ByteRange has {len(br)} entries, not 4: {br}"
+    a, la, b, lb = br
+    if min(br) < 0 or a + la > b or b + lb > size:
+        return f"signature /ByteRange {br} is not two ordered ranges inside the {size}-byte file"
+    return None
 
 
 class PdfVerifier:
@@ -63,7 +95,11 @@ class PdfVerifier:
         total_revisions = reader.xrefs.total_revisions
         reports = []
         for index, sig in enumerate(embedded, 1):
-            reports.append(await self._one(data, index, sig, total_revisions))
+            try:
+                reports.append(await self._one(data, index, sig, total_revisions))
+            except Exception as exc:  # a verdict for every input (issue 12)
+                name = getattr(sig, "field_name", None) or index
+                reports.append(fail_with(SignatureReport(id=f"pdf:{name}", format="PAdES/CMS"), exc))
         return reports
 
     async def _one(self, data: bytes, index: int, sig: Any, total_revisions: int) -> SignatureReport:
@@ -73,6 +109,9 @@ class PdfVerifier:
         recorder = EvidenceRecorder(self.validator.revocation_cache, self.policy.revocation_timeout)
         context = self.validator.context(recorder=recorder)
         ku_required = self.policy.level(Check.KEY_USAGE) is Level.FAIL
+        problem = _byte_range_problem(sig, len(data))
+        if problem:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, problem)
         try:
             if is_doc_ts:
                 status: Any = await async_validate_pdf_timestamp(sig, validation_context=context)
@@ -163,10 +202,9 @@ class PdfVerifier:
         now = datetime.now(UTC)
         md = str(status.md_algorithm).lower().replace("_", "")
         mech = str(getattr(status, "pkcs7_signature_mechanism", "") or "").lower().replace("_", "-")
-        key_alg = signer.public_key.algorithm  # 'rsa' | 'ec' | 'dsa' | ...
-        family = {"ec": "ecdsa"}.get(key_alg, key_alg)
+        family, key_size = key_algorithm(signer.public_key)
         uses = [AlgorithmUse("digest", md), AlgorithmUse("signature", f"{family}-{md}" if not mech else mech),
-                AlgorithmUse("key", family, signer.public_key.bit_size)]
+                AlgorithmUse("key", family, key_size)]
         for use in uses:
             use.weak = self.policy.is_weak(use.name, now, use.key_size if use.role == "key" else None)
             if use.weak:

@@ -18,11 +18,11 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
 UTC = dt.UTC
 
 
@@ -99,6 +99,8 @@ class TestPki:
     weak_key: Identity
     ec: Identity
     tsa: Identity
+    ed25519: Identity
+    ed448: Identity
     revoked_serials: set[int]
     by_serial: dict[int, Identity]
 
@@ -265,11 +267,14 @@ def build_pki(base_url: str) -> TestPki:
     rogue_root = mk.issue("untrusted_root", _name("Rogue Root CA", "Nobody"), new_rsa(), None, ca=True,
                           ku=_ku(ca=True))
     untrusted = mk.issue("untrusted", _name("Mallory", "Nobody"), new_rsa(), rogue_root, ku=_ku(sign=True, nr=True))
-    everyone = [root, inter, good, revoked, expired, wrong_ku, weak, ec_signer, tsa, rogue_root, untrusted]
+    ed25519_signer = leaf("ed25519", "Ky So Ed25519", key=ed25519.Ed25519PrivateKey.generate())
+    ed448_signer = leaf("ed448", "Ky So Ed448", key=ed448.Ed448PrivateKey.generate())
+    everyone = [root, inter, good, revoked, expired, wrong_ku, weak, ec_signer, tsa, rogue_root, untrusted,
+                ed25519_signer, ed448_signer]
     return TestPki(
         base_url=mk.base_url, root=root, intermediate=inter, good=good, revoked=revoked, expired=expired,
         wrong_key_usage=wrong_ku, untrusted=untrusted, untrusted_root=rogue_root, weak_key=weak, ec=ec_signer,
-        tsa=tsa, revoked_serials={revoked.cert.serial_number},
+        tsa=tsa, ed25519=ed25519_signer, ed448=ed448_signer, revoked_serials={revoked.cert.serial_number},
         by_serial={i.cert.serial_number: i for i in everyone},
     )
 

@@ -31,6 +31,7 @@ from signxml.xades import XAdESVerifier
 
 from .c14n import CorrectInclusiveC14N
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time, check_validity_at_proven_time
+from .failures import fail_with
 from .policy import Check
 from .report import (
     AlgorithmUse,
@@ -47,7 +48,7 @@ EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 DEFAULT_NAMESPACES = {"ds": DS_NS, "xades": XADES_NS, "edXML": EDXML_NS,
                       "soap": "http://schemas.xmlsoap.org/soap/envelope/",
                       "soap12": "http://www.w3.org/2003/05/soap-envelope"}
-ID_ATTRIBUTES = ("Id", "ID", "id")
+ID_ATTRIBUTES = ("Id", "ID", "id", "{http://www.w3.org/XML/1998/namespace}id")
 _C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 _C14N_METHODS = {  # algorithm -> (exclusive, with comments)
     _C14N_10: (False, False),
@@ -264,7 +265,11 @@ class XmlVerifier:
         doc_notes += [n for n in notes if not n.startswith("Signature element")]
         reports = []
         for index, signature in enumerate(top_level_signatures(root)):
-            report = self._verify_one(root, signature, index, must_cover, ns)
+            try:
+                report = self._verify_one(root, signature, index, must_cover, ns)
+            except Exception as exc:  # a verdict for every input (issue 12)
+                report = fail_with(SignatureReport(id=signature.get("Id") or f"xml-signature-{index + 1}",
+                                                   format="XMLDSig"), exc)
             for note in variant_notes:
                 self._non_conformant(report, note)
             self._edxml_coverage(root, report)
@@ -336,6 +341,11 @@ class XmlVerifier:
         except InvalidSignature as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
                                f"signature value does not verify with the signer's key: {exc}")
+        except etree.DocumentInvalid as exc:  # signxml validates XAdES against its schema
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                               f"signature structure is not schema-valid: {exc}")
+        except etree.LxmlError as exc:  # e.g. XMLSyntaxError when signxml re-parses a fragment
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"malformed signed XML: {exc}")
         except (SignXMLException, ValueError, TypeError) as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"unsupported signature: {exc}")
         results = results if isinstance(results, list) else [results]
@@ -431,6 +441,8 @@ class XmlVerifier:
         """None if the node at ``xpath`` is byte-for-byte inside what signxml returned as signed."""
         if xpath == "/*" and any(uri == "" and signed is not None for uri, signed in fragments):
             return None  # the whole document was digested: its root element is covered by definition
+        if xpath == "/*" and root.tag == f"{{{DS_NS}}}Signature":
+            return XmlVerifier._enveloping_covered(root, fragments)
         try:
             nodes = root.xpath(xpath, namespaces=dict(ns))
         except etree.XPathError as exc:
@@ -456,6 +468,23 @@ class XmlVerifier:
                         return None
                     break
         return f"required part {xpath!r} is not covered by the signature (signed data not found; possible wrapping)"
+
+    @staticmethod
+    def _enveloping_covered(root: etree._Element, fragments: list[tuple[str, Any]]) -> str | None:
+        """An enveloping signature (the document *is* the Signature): every ds:Object carrying content
+        must be exactly one of the signed fragments; the QualifyingProperties object is XAdES' own."""
+        objects = [o for o in root.iterfind("ds:Object", namespaces={"ds": DS_NS})
+                   if o.find(f"{{{XADES_NS}}}QualifyingProperties") is None]
+        if not objects:
+            return "enveloping signature without a signed ds:Object: nothing of the document is signed"
+        for obj in objects:
+            ids = {obj.get(attr) for attr in ID_ATTRIBUTES} - {None}
+            wanted = _c14n(_without_signatures(obj))
+            if not any(uri[1:] in ids and signed is not None and _c14n(_without_signatures(signed)) == wanted
+                       for uri, signed in fragments if uri.startswith("#")):
+                return (f"ds:Object {sorted(i for i in ids if i) or '(no Id)'} of the enveloping signature is not "
+                        "covered by it (signed data not found)")
+        return None
 
     def _edxml_coverage(self, root: etree._Element, report: SignatureReport) -> None:
         """edXML attachments sit beside the envelope: say whether this signature protects them."""
