@@ -21,6 +21,7 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 
+from .der import fingerprint
 from .policy import Check, Level, Policy
 from .report import CertInfo, Indication, RevocationEvidence, SignatureReport, SubIndication
 from .revocation import EvidenceRecorder, RevocationCache
@@ -55,7 +56,7 @@ def cert_info(cert: asn1_x509.Certificate) -> CertInfo:
         subject=cert.subject.human_friendly,
         issuer=cert.issuer.human_friendly,
         serial=format(cert.serial_number, "x"),
-        sha256=cert.sha256.hex(),
+        sha256=fingerprint(cert),
         not_before=validity["not_before"].native,
         not_after=validity["not_after"].native,
         key_usage=sorted(ku.native) if ku is not None else [],
@@ -168,7 +169,7 @@ class ChainValidator:
 
     @staticmethod
     def _key(leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate]) -> tuple[str, ...]:
-        return (leaf.sha256.hex(), *sorted(c.sha256.hex() for c in intermediates))
+        return (fingerprint(leaf), *sorted(fingerprint(c) for c in intermediates))
 
     def validate(self, leaf: asn1_x509.Certificate,
                  intermediates: Sequence[asn1_x509.Certificate] = ()) -> ChainResult:

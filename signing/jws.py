@@ -27,6 +27,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time
+from .der import load_certificate
 from .failures import fail_with
 from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
@@ -265,8 +266,8 @@ class JwsVerifier:
             if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
                               | ed448.Ed448PublicKey):
                 raise ValueError(f"unsupported key type {type(key).__name__}")
-            intermediates = tuple(asn1_x509.Certificate.load(base64.b64decode(c, validate=True)) for c in x5c[1:])
-            hit = (cert, asn1_x509.Certificate.load(der), _joserfc_key(key), intermediates)
+            intermediates = tuple(load_certificate(base64.b64decode(c, validate=True)) for c in x5c[1:])
+            hit = (cert, load_certificate(der), _joserfc_key(key), intermediates)
             if len(self._x5c_cache) > 1024:
                 self._x5c_cache.clear()
             self._x5c_cache[x5c] = hit

@@ -522,3 +522,37 @@ def timestamp_pdf(data: bytes, tsa: Identity, field_name: str = "LuuTru") -> byt
     writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
     out = PdfTimeStamper(stamper, field_name=field_name).timestamp_pdf(writer, "sha256")
     return bytes(out.getvalue())
+
+
+def reencoding_sensitive_copy(ca: Identity, issuer: Identity) -> bytes:
+    """``ca``'s certificate re-issued by ``issuer`` so that any re-encoding breaks its signature.
+
+    The TBSCertificate is built with asn1crypto and gains issuer/subject unique identifiers whose BIT
+    STRINGs have unused bits (asn1crypto serialises those differently when it re-encodes); the outer
+    SEQUENCE uses an indefinite (BER) length, which makes a plain ``dump()`` re-encode the whole tree.
+    The issuer's signature is made with ``cryptography`` over the exact TBS bytes. Same key and subject as
+    ``ca``, so certificates ``ca`` issued chain through this copy.
+    """
+    from asn1crypto import x509 as ax
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    source = ax.Certificate.load(ca.cert.public_bytes(serialization.Encoding.DER))
+    fields = ("version", "serial_number", "signature", "issuer", "validity", "subject", "subject_public_key_info",
+              "extensions")
+    tbs = ax.TbsCertificate({**{name: source["tbs_certificate"][name] for name in fields},
+                             "issuer_unique_id": b"\x01\x02", "subject_unique_id": b"\x03\x04"})
+    raw = tbs.dump()
+    # [1] IMPLICIT BIT STRING: 4 unused bits; [2]: 1 unused bit (DER allows both when the bits are zero).
+    raw = raw.replace(b"\x81\x03\x00\x01\x02", b"\x81\x03\x04\x01\x20", 1).replace(
+        b"\x82\x03\x00\x03\x04", b"\x82\x03\x01\x03\x04", 1)
+    assert isinstance(issuer.key, rsa.RSAPrivateKey)
+    signature = issuer.key.sign(raw, padding.PKCS1v15(), hashes.SHA256())
+    algorithm = source["signature_algorithm"].dump()
+    value = core_bit_string(signature)
+    return b"\x30\x80" + raw + algorithm + value + b"\x00\x00"
+
+
+def core_bit_string(data: bytes) -> bytes:
+    from asn1crypto import core
+
+    return bytes(core.OctetBitString(data).dump())

@@ -31,6 +31,7 @@ from signxml.xades import XAdESVerifier
 
 from .c14n import CorrectInclusiveC14N
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time, check_validity_at_proven_time
+from .der import load_certificate
 from .failures import fail_with
 from .policy import Check
 from .report import (
@@ -140,20 +141,20 @@ class _KeyInfoCerts:
     """KeyInfo certificates decoded once: the signer (it issued no other in the list) and intermediates."""
 
     leaf: x509.Certificate
-    intermediates: tuple[x509.Certificate, ...]
     asn1_leaf: asn1_x509.Certificate
     asn1_intermediates: tuple[asn1_x509.Certificate, ...]
 
 
 def _decode_certs(texts: tuple[str, ...]) -> _KeyInfoCerts:
+    """Decode with asn1crypto from the original bytes; only the signer needs a ``cryptography`` object (for
+    signxml), so an intermediate that ``cryptography`` refuses (BER lengths) still reaches path validation."""
     ders = [base64.b64decode(text) for text in texts]
-    certs = [x509.load_der_x509_certificate(der) for der in ders]
-    issuers = {c.issuer.public_bytes() for c in certs if c.issuer != c.subject}
-    leaf_index = next((i for i, c in enumerate(certs) if c.subject.public_bytes() not in issuers), 0)
+    certs = [load_certificate(der) for der in ders]
+    issuers = {c.issuer.hashable for c in certs if c.issuer != c.subject}
+    leaf_index = next((i for i, c in enumerate(certs) if c.subject.hashable not in issuers), 0)
     rest = [i for i in range(len(certs)) if i != leaf_index]
-    return _KeyInfoCerts(certs[leaf_index], tuple(certs[i] for i in rest),
-                         asn1_x509.Certificate.load(ders[leaf_index]),
-                         tuple(asn1_x509.Certificate.load(ders[i]) for i in rest))
+    return _KeyInfoCerts(x509.load_der_x509_certificate(certs[leaf_index].dump()), certs[leaf_index],
+                         tuple(certs[i] for i in rest))
 
 
 def _alg_name(uri: str | None) -> str:
