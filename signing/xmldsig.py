@@ -177,11 +177,24 @@ def _c14n(element: etree._Element) -> bytes:
 
 
 def _without_signatures(element: etree._Element) -> etree._Element:
+    """A copy without ds:Signature elements, as the enveloped-signature transform sees it.
+
+    The transform removes the Signature *element* only; the text after it (in lxml its ``tail``, e.g. the
+    newline and indentation of a pretty-printed document) is a sibling node that stays, and the signature
+    covers it. lxml's ``remove()`` would drop the tail too, so it is moved onto the preceding node first.
+    """
     clone = copy.deepcopy(element)
     for sig in list(clone.iter(f"{{{DS_NS}}}Signature")):
         parent = sig.getparent()
-        if parent is not None:
-            parent.remove(sig)
+        if parent is None:
+            continue
+        if sig.tail:
+            previous = sig.getprevious()
+            if previous is not None:
+                previous.tail = (previous.tail or "") + sig.tail
+            else:
+                parent.text = (parent.text or "") + sig.tail
+        parent.remove(sig)
     return clone
 
 
