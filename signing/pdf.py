@@ -24,6 +24,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from .chain import (
+    ChainResult,
     ChainValidator,
     apply_level,
     cert_info,
@@ -155,6 +156,14 @@ class PdfVerifier:
         if recorder.missing_nonce:
             self._level(report, Check.OCSP_NONCE, SubIndication.TRY_LATER,
                         "OCSP response did not echo the request nonce (replay possible)")
+        if self.validator.is_anchor(signer):  # pyhanko, like certvalidator, checks nothing of an anchor
+            pinned = ChainResult()
+            await self.validator.check_pinned(signer, list(sig.other_embedded_certs), recorder, pinned)
+            report.revocation = recorder.evidence
+            report.warnings += pinned.warnings
+            report.infos += pinned.infos
+            if pinned.sub_indication is not None:
+                report.fail(pinned.indication, pinned.sub_indication, pinned.message)
         validity = signer["tbs_certificate"]["validity"]
         check_validity_at_proven_time(report, validity["not_before"].native, validity["not_after"].native)
         check_claimed_time(report, self.policy, validity["not_before"].native, validity["not_after"].native)
@@ -164,8 +173,6 @@ class PdfVerifier:
 
     def _level(self, report: SignatureReport, check: Check, sub: SubIndication, message: str,
                indication: Indication = Indication.INDETERMINATE) -> None:
-        from .chain import ChainResult
-
         holder = ChainResult()
         apply_level(holder, self.policy, check, indication, sub, message)
         if holder.sub_indication is not None:

@@ -36,6 +36,9 @@ class Check(StrEnum):
     UNCOVERED_PARTS = "uncovered_parts"  # parts of the document outside every signature
     SIGNING_TIME_IN_VALIDITY = "signing_time_in_validity"  # claimed signing time outside cert validity
     TIMESTAMP_INVALID = "timestamp_invalid"  # an embedded timestamp does not validate
+    # The signer's own certificate is a trust anchor ("pinned"): its validity period and revocation are
+    # still checked; only an explicit warn/inform/ignore here turns those findings off.
+    PINNED_SIGNER = "pinned_signer"
 
 
 DEFAULT_LEVELS: dict[Check, Level] = {
@@ -47,6 +50,7 @@ DEFAULT_LEVELS: dict[Check, Level] = {
     Check.UNCOVERED_PARTS: Level.WARN,
     Check.SIGNING_TIME_IN_VALIDITY: Level.WARN,
     Check.TIMESTAMP_INVALID: Level.FAIL,
+    Check.PINNED_SIGNER: Level.FAIL,
 }
 
 
