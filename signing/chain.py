@@ -24,7 +24,7 @@ from pyhanko_certvalidator import errors as cv_errors
 from .der import fingerprint
 from .policy import Check, Level, Policy
 from .report import CertInfo, Indication, RevocationEvidence, SignatureReport, SubIndication
-from .revocation import EvidenceRecorder, RevocationCache
+from .revocation import EmbeddedRevocation, EvidenceRecorder, RevocationCache
 from .trust import TrustStore
 
 T = TypeVar("T")
@@ -61,6 +61,18 @@ def cert_info(cert: asn1_x509.Certificate) -> CertInfo:
         not_after=validity["not_after"].native,
         key_usage=sorted(ku.native) if ku is not None else [],
     )
+
+
+def add_missing_evidence(recorder: EvidenceRecorder, certs: Sequence[asn1_x509.Certificate]) -> None:
+    """Every certificate below the anchor gets a revocation row, so a reader sees what was (not) checked,
+    also when one piece of evidence answered for several certificates."""
+    covered = {ev.certificate for ev in recorder.evidence}
+    for cert in certs:
+        subject = cert.subject.human_friendly
+        if subject not in covered:
+            recorder.evidence.append(RevocationEvidence(
+                kind="none", certificate=subject, status="unknown",
+                error="no CRL or OCSP response was consulted for this certificate"))
 
 
 def classify(exc: Exception) -> tuple[Indication, SubIndication, str]:
@@ -190,29 +202,36 @@ class ChainValidator:
     def _key(leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate]) -> tuple[str, ...]:
         return (fingerprint(leaf), *sorted(fingerprint(c) for c in intermediates))
 
-    def validate(self, leaf: asn1_x509.Certificate,
-                 intermediates: Sequence[asn1_x509.Certificate] = ()) -> ChainResult:
-        """Sync entry point: a cache hit costs a dict lookup, a miss runs the async validation."""
-        hit = self.cached(leaf, intermediates)
-        if hit is not None:
-            return hit
-        return run_sync(lambda: self.avalidate(leaf, intermediates))
+    def validate(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate] = (),
+                 embedded: EmbeddedRevocation | None = None) -> ChainResult:
+        """Sync entry point: a cache hit costs a dict lookup, a miss runs the async validation.
 
-    async def avalidate(self, leaf: asn1_x509.Certificate,
-                        intermediates: Sequence[asn1_x509.Certificate] = ()) -> ChainResult:
+        ``embedded``: revocation data carried by the signature, consulted before the network.
+        """
         hit = self.cached(leaf, intermediates)
         if hit is not None:
             return hit
-        recorder = EvidenceRecorder(self.revocation_cache, self.policy.revocation_timeout)
+        return run_sync(lambda: self.avalidate(leaf, intermediates, embedded))
+
+    async def avalidate(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate] = (),
+                        embedded: EmbeddedRevocation | None = None) -> ChainResult:
+        hit = self.cached(leaf, intermediates)
+        if hit is not None:
+            return hit
+        recorder = EvidenceRecorder(self.revocation_cache, self.policy.revocation_timeout, embedded)
         context = self.context(intermediates, recorder=recorder)
         result = ChainResult(chain=[cert_info(leaf)])
         try:
             path = await CertificateValidator(leaf, intermediates, context).async_validate_path()
-            result.chain = [cert_info(c) for c in reversed(list(path.iter_certs(include_root=True)))]
+            certs = list(path.iter_certs(include_root=True))
+            result.chain = [cert_info(c) for c in reversed(certs)]
         except (cv_errors.PathError, cv_errors.ValidationError) as exc:
             result.indication, result.sub_indication, result.message = classify(exc)
+            certs = []
         if result.ok and self.is_anchor(leaf):
             await self.check_pinned(leaf, intermediates, recorder, result)
+        elif result.ok:
+            add_missing_evidence(recorder, certs[1:])  # the anchor (first) needs none
         result.revocation = recorder.evidence
         if recorder.failures and result.ok:
             # Only reachable in soft-fail mode (level warn/inform/ignore): accepted without the data.

@@ -35,7 +35,7 @@ from .chain import (
 from .failures import fail_with
 from .policy import Check, Level
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication, TimestampInfo
-from .revocation import EvidenceRecorder
+from .revocation import EmbeddedRevocation, EvidenceRecorder
 
 
 class PdfFormatError(ValueError):
@@ -61,6 +61,26 @@ def key_algorithm(public_key: Any) -> tuple[str, int | None]:
         return family, int(public_key.bit_size)
     except (ValueError, TypeError, KeyError, UnboundLocalError, AttributeError):
         return family, None  # an unnamed or unknown curve: no size rather than a crash
+
+
+def _dss(reader: Any) -> tuple[EmbeddedRevocation | None, list[Any]]:
+    """CRLs, OCSP responses and certificates of the PDF's DSS (PAdES-LT; ETSI EN 319 142-1 §5.4), which the
+    VRI entries of each signature point into: what lets a long-term signature validate offline."""
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from pyhanko.pdf_utils.decode_limits import DecodePurpose
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from pyhanko.sign.validation.errors import NoDSSFoundError
+
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        return None, []
+    crls = [asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)) for ref in dss.crls]
+    ocsps = [asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
+             for ref in dss.ocsps]
+    embedded = EmbeddedRevocation(crls, ocsps, "embedded (PDF DSS)")
+    return (embedded if embedded else None), list(dss.load_certs())
 
 
 def _byte_range_problem(sig: Any, size: int) -> str | None:
@@ -95,20 +115,30 @@ class PdfVerifier:
             raise PdfFormatError(f"not a readable PDF: {exc}") from exc
         total_revisions = reader.xrefs.total_revisions
         reports = []
+        problem: str | None = None
+        try:
+            evidence, dss_certs = _dss(reader)
+        except Exception as exc:
+            evidence, dss_certs = None, []
+            problem = f"the document security store (DSS) is unreadable and was ignored: {exc}"
         for index, sig in enumerate(embedded, 1):
             try:
-                reports.append(await self._one(data, index, sig, total_revisions))
+                report = await self._one(data, index, sig, total_revisions, evidence, dss_certs)
+                if problem:
+                    report.warnings.append(problem)
+                reports.append(report)
             except Exception as exc:  # a verdict for every input (issue 12)
                 name = getattr(sig, "field_name", None) or index
                 reports.append(fail_with(SignatureReport(id=f"pdf:{name}", format="PAdES/CMS"), exc))
         return reports
 
-    async def _one(self, data: bytes, index: int, sig: Any, total_revisions: int) -> SignatureReport:
+    async def _one(self, data: bytes, index: int, sig: Any, total_revisions: int,
+                   evidence: EmbeddedRevocation | None = None, dss_certs: list[Any] | None = None) -> SignatureReport:
         is_doc_ts = sig.sig_object_type == "/DocTimeStamp"
         report = SignatureReport(id=f"pdf:{sig.field_name or index}",
                                  format="PDF document timestamp" if is_doc_ts else "PAdES/CMS")
-        recorder = EvidenceRecorder(self.validator.revocation_cache, self.policy.revocation_timeout)
-        context = self.validator.context(recorder=recorder)
+        recorder = EvidenceRecorder(self.validator.revocation_cache, self.policy.revocation_timeout, evidence)
+        context = self.validator.context(dss_certs or (), recorder=recorder)
         ku_required = self.policy.level(Check.KEY_USAGE) is Level.FAIL
         problem = _byte_range_problem(sig, len(data))
         if problem:

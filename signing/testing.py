@@ -296,6 +296,7 @@ class RevocationResponder:
         self.crl_up = True
         self.echo_nonce = True
         self.crl_next_update = dt.timedelta(hours=1)
+        self.crl_override: dict[str, bytes] = {}  # path -> CRL bytes served instead of the real list
         self.hits: dict[str, int] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -327,6 +328,8 @@ class RevocationResponder:
         if path.startswith("/crl/") and method == "GET":
             if not self.crl_up:
                 return 503, "text/plain", b"CRL service down"
+            if path in self.crl_override:
+                return 200, "application/pkix-crl", self.crl_override[path]
             issuer = {"/crl/root.crl": pki.root, "/crl/intermediate.crl": pki.intermediate}.get(path)
             if issuer is None:
                 return 404, "text/plain", b"no such CRL"
@@ -556,3 +559,66 @@ def core_bit_string(data: bytes) -> bytes:
     from asn1crypto import core
 
     return bytes(core.OctetBitString(data).dump())
+
+
+def ocsp_response_for(pki: TestPki, signer: Identity) -> bytes:
+    """A stored (nonce-less) OCSP response about ``signer`` from its issuing CA, as an LT signature embeds."""
+    request = ocsp.OCSPRequestBuilder().add_certificate(signer.cert, signer.issuers[0], hashes.SHA256()).build()
+    return pki.ocsp_response(request.public_bytes(serialization.Encoding.DER), echo_nonce=False)
+
+
+def add_revocation_values(signed: bytes, pki: TestPki, signer: Identity, *, crls: list[bytes] | None = None,
+                          ocsps: list[bytes] | None = None) -> bytes:
+    """XAdES-BES → XAdES-X-L style: ``CertificateValues`` and ``RevocationValues`` in the unsigned properties.
+
+    Default evidence: an OCSP response for the signer and the CRLs of the intermediate and root CAs, which is
+    everything a verifier needs offline.
+    """
+    import base64
+
+    from lxml import etree
+
+    ns = {"ds": "http://www.w3.org/2000/09/xmldsig#", "xades": "http://uri.etsi.org/01903/v1.3.2#"}
+    x = "{" + ns["xades"] + "}"
+    root = etree.fromstring(signed, etree.XMLParser(resolve_entities=False, no_network=True))
+    qualifying = root.find(".//ds:Signature/ds:Object/xades:QualifyingProperties", ns)
+    assert qualifying is not None, "not a XAdES signature"
+    unsigned = qualifying.find("xades:UnsignedProperties", ns)
+    if unsigned is None:
+        unsigned = etree.SubElement(qualifying, x + "UnsignedProperties")
+    props = unsigned.find("xades:UnsignedSignatureProperties", ns)
+    if props is None:
+        props = etree.SubElement(unsigned, x + "UnsignedSignatureProperties")
+    cert_values = etree.SubElement(props, x + "CertificateValues")
+    for cert in signer.issuers[:-1]:
+        etree.SubElement(cert_values, x + "EncapsulatedX509Certificate").text = base64.b64encode(
+            cert.public_bytes(serialization.Encoding.DER)).decode()
+    values = etree.SubElement(props, x + "RevocationValues")
+    crl_values = etree.SubElement(values, x + "CRLValues")
+    for blob in crls if crls is not None else [pki.crl(pki.intermediate), pki.crl(pki.root)]:
+        etree.SubElement(crl_values, x + "EncapsulatedCRLValue").text = base64.b64encode(blob).decode()
+    ocsp_values = etree.SubElement(values, x + "OCSPValues")
+    for blob in ocsps if ocsps is not None else [ocsp_response_for(pki, signer)]:
+        etree.SubElement(ocsp_values, x + "EncapsulatedOCSPValue").text = base64.b64encode(blob).decode()
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def add_dss(signed: bytes, pki: TestPki, signer: Identity) -> bytes:
+    """PAdES-LT: a DSS (with VRI for the last signature) holding the signer's OCSP response and the CRLs."""
+    import io
+
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    reader = PdfFileReader(io.BytesIO(signed))
+    contents = reader.embedded_signatures[-1].pkcs7_content
+    out = io.BytesIO(signed)
+    DocumentSecurityStore.add_dss(
+        out, contents,
+        certs=[asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in signer.issuers],
+        ocsps=[asn1_ocsp.OCSPResponse.load(ocsp_response_for(pki, signer))],
+        crls=[asn1_crl.CertificateList.load(pki.crl(pki.intermediate)),
+              asn1_crl.CertificateList.load(pki.crl(pki.root))])
+    return out.getvalue()

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
@@ -41,6 +43,7 @@ from .report import (
     SignatureReport,
     SubIndication,
 )
+from .revocation import EmbeddedRevocation
 from .timestamps import timestamp_status
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -155,6 +158,32 @@ def _decode_certs(texts: tuple[str, ...]) -> _KeyInfoCerts:
     rest = [i for i in range(len(certs)) if i != leaf_index]
     return _KeyInfoCerts(x509.load_der_x509_certificate(certs[leaf_index].dump()), certs[leaf_index],
                          tuple(certs[i] for i in rest))
+
+
+def _xades_values(signature: etree._Element) -> tuple[EmbeddedRevocation | None,
+                                                     tuple[asn1_x509.Certificate, ...]]:
+    """XAdES-X-L ``RevocationValues`` and ``CertificateValues`` (ETSI EN 319 132-1 §5.5.1-2): the evidence
+    a long-term signature carries so it can be validated offline. Raises ValueError on undecodable values."""
+    ns = {"xades": XADES_NS}
+    props = signature.find(".//xades:UnsignedSignatureProperties", namespaces=ns)
+    if props is None:
+        return None, ()
+
+    def blobs(path: str) -> list[bytes]:
+        return [base64.b64decode("".join((node.text or "").split()))
+                for node in props.iterfind(path, namespaces=ns)]
+
+    crls = [asn1_crl.CertificateList.load(b) for b in blobs("xades:RevocationValues/xades:CRLValues/"
+                                                              "xades:EncapsulatedCRLValue")]
+    ocsps = [asn1_ocsp.OCSPResponse.load(b) for b in blobs("xades:RevocationValues/xades:OCSPValues/"
+                                                            "xades:EncapsulatedOCSPValue")]
+    for item in crls:
+        _ = item.issuer.human_friendly  # parse now: a broken value is a format failure, not a later crash
+    for response in ocsps:
+        _ = response["response_status"].native
+    certs = tuple(load_certificate(b) for b in blobs("xades:CertificateValues/xades:EncapsulatedX509Certificate"))
+    embedded = EmbeddedRevocation(crls, ocsps, "embedded (XAdES RevocationValues)")
+    return (embedded if embedded else None), certs
 
 
 def _alg_name(uri: str | None) -> str:
@@ -331,7 +360,11 @@ class XmlVerifier:
             if alg.weak:
                 self._weak(report, alg)
         # 1) chain and revocation first
-        chain = self.validator.validate(certs.asn1_leaf, certs.asn1_intermediates)
+        embedded, extra_certs = _xades_values(signature) if is_xades else (None, ())
+        if embedded:
+            report.infos.append(f"revocation values embedded in the signature: {len(embedded.crls)} CRL(s), "
+                                f"{len(embedded.ocsps)} OCSP response(s)")
+        chain = self.validator.validate(certs.asn1_leaf, certs.asn1_intermediates + extra_certs, embedded)
         report.chain, report.revocation = chain.chain, chain.revocation
         report.signer = chain.chain[0] if chain.chain else None
         report.warnings += chain.warnings
