@@ -13,7 +13,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -136,9 +136,21 @@ class JwsVerifier:
         self._x5c_cache: dict[tuple[str, ...], tuple[x509.Certificate, asn1_x509.Certificate, Any,
                                                      tuple[asn1_x509.Certificate, ...]]] = {}
 
-    def verify(self, data: bytes) -> list[SignatureReport]:
+    def verify(self, data: bytes, detached: Mapping[str, bytes] | None = None) -> list[SignatureReport]:
+        """``detached``: the payload of a JWS with detached content (RFC 7515 Appendix F: empty payload part)."""
         kind, payload_b64, members = parse(data)
-        payload = _b64url(payload_b64)
+        if payload_b64 == "" and detached:
+            if len(detached) != 1:
+                raise JwsFormatError("a JWS has one payload: supply exactly one detached document")
+            payload = next(iter(detached.values()))
+            payload_b64 = base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
+        elif payload_b64 == "":
+            return [SignatureReport(id=f"jws-signature-{index}", format=kind).fail(
+                Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
+                "the JWS payload is detached (empty) and the signed content was not supplied "
+                "(pass it with --detached FILE / the 'detached' form field)") for index in range(1, len(members) + 1)]
+        else:
+            payload = _b64url(payload_b64)
         reports = []
         for index, member in enumerate(members, 1):
             try:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-import aiohttp
 from asn1crypto import cms, crl, ocsp, x509
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.authority import Authority
@@ -134,6 +133,8 @@ async def _http(method: str, url: str, limit_seconds: float, data: bytes | None 
                 content_type: str | None = None) -> bytes:
     if not url.lower().startswith(("http://", "https://")):
         raise ValueError(f"refusing non-HTTP revocation URL {url!r}")
+    import aiohttp  # imported when revocation data is first fetched, not at start-up
+
     headers = {"Content-Type": content_type} if content_type else {}
     client_timeout = aiohttp.ClientTimeout(total=limit_seconds)
     async with aiohttp.ClientSession(timeout=client_timeout) as session, session.request(

@@ -622,3 +622,39 @@ def add_dss(signed: bytes, pki: TestPki, signer: Identity) -> bytes:
         crls=[asn1_crl.CertificateList.load(pki.crl(pki.intermediate)),
               asn1_crl.CertificateList.load(pki.crl(pki.root))])
     return out.getvalue()
+
+
+def sign_detached_xml(document: bytes, uri: str, signer: Identity) -> bytes:
+    """A detached XML-DSig over an external document (``Reference URI="van-ban.pdf"``), built by hand from
+    XML-DSig §4.4.3 (signxml cannot sign non-XML bytes detached): SHA-256 reference digest, exclusive C14N of
+    SignedInfo, RSA-SHA256, the signer's chain in KeyInfo."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from lxml import etree
+
+    assert isinstance(signer.key, rsa.RSAPrivateKey)
+    ds = "http://www.w3.org/2000/09/xmldsig#"
+    d = "{" + ds + "}"
+    signature = etree.Element(d + "Signature", nsmap={"ds": ds})
+    info = etree.SubElement(signature, d + "SignedInfo")
+    etree.SubElement(info, d + "CanonicalizationMethod", Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#")
+    etree.SubElement(info, d + "SignatureMethod", Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+    reference = etree.SubElement(info, d + "Reference", URI=uri)
+    etree.SubElement(reference, d + "DigestMethod", Algorithm="http://www.w3.org/2001/04/xmlenc#sha256")
+    etree.SubElement(reference, d + "DigestValue").text = base64.b64encode(hashlib.sha256(document).digest()).decode()
+    signed_info = etree.tostring(info, method="c14n", exclusive=True)
+    value = signer.key.sign(signed_info, padding.PKCS1v15(), hashes.SHA256())
+    etree.SubElement(signature, d + "SignatureValue").text = base64.b64encode(value).decode()
+    data = etree.SubElement(etree.SubElement(signature, d + "KeyInfo"), d + "X509Data")
+    for cert in signer.chain:
+        etree.SubElement(data, d + "X509Certificate").text = base64.b64encode(
+            cert.public_bytes(serialization.Encoding.DER)).decode()
+    return etree.tostring(signature, xml_declaration=True, encoding="UTF-8")
+
+
+def sign_detached_jws(payload: bytes, signer: Identity) -> str:
+    """A compact JWS with detached content (RFC 7515 Appendix F): ``header..signature``."""
+    header, _, signature = sign_jws(payload, signer).split(".")
+    return f"{header}..{signature}"

@@ -64,6 +64,39 @@ _ALLOWED_METHODS = frozenset(m for m in SignatureMethod if not m.name.startswith
 _ALLOWED_DIGESTS = frozenset(DigestAlgorithm)
 
 
+class DetachedDocumentMissing(LookupError):
+    """A Reference points outside the document and the caller did not supply that document."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(uri)
+        self.uri = uri
+
+
+def detached_resolver(detached: Mapping[str, bytes], external: Sequence[str]) -> Any:
+    """signxml ``uri_resolver`` over the documents the caller supplied (``--detached FILE``, API field).
+
+    A reference matches a document by its exact URI, else by file name (the last path segment); when one
+    document is supplied for a signature with one external reference, that is the one. Nothing is ever
+    fetched: an unmatched URI is :class:`DetachedDocumentMissing` (INDETERMINATE / SIGNED_DATA_NOT_FOUND).
+    """
+    from urllib.parse import unquote, urlsplit
+
+    def name_of(uri: str) -> str:
+        return unquote(urlsplit(uri).path).replace("\\", "/").rsplit("/", 1)[-1]
+
+    def resolve(uri: str) -> bytes:
+        if uri in detached:
+            return detached[uri]
+        matches = [data for key, data in detached.items() if name_of(key) == name_of(uri)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(detached) == 1 and len(set(external)) == 1:
+            return next(iter(detached.values()))
+        raise DetachedDocumentMissing(uri)
+
+    return resolve
+
+
 class XmlFormatError(ValueError):
     """The bytes are not acceptable XML (malformed, DTD/entities, too large)."""
 
@@ -298,7 +331,8 @@ class XmlVerifier:
         return hit
 
     def verify(self, data: bytes, *, must_cover: Sequence[str] = ("/*",),
-               namespaces: Mapping[str, str] | None = None) -> tuple[list[SignatureReport], list[str]]:
+               namespaces: Mapping[str, str] | None = None,
+               detached: Mapping[str, bytes] | None = None) -> tuple[list[SignatureReport], list[str]]:
         """Return one report per signature plus document-level notes. Raises :class:`XmlFormatError`."""
         ns = {**DEFAULT_NAMESPACES, **(namespaces or {})}
         root = parse(data, self.policy.max_document_bytes)
@@ -309,7 +343,7 @@ class XmlVerifier:
         reports = []
         for index, signature in enumerate(top_level_signatures(root)):
             try:
-                report = self._verify_one(root, signature, index, must_cover, ns)
+                report = self._verify_one(root, signature, index, must_cover, ns, detached or {})
             except Exception as exc:  # a verdict for every input (issue 12)
                 report = fail_with(SignatureReport(id=signature.get("Id") or f"xml-signature-{index + 1}",
                                                    format="XMLDSig"), exc)
@@ -329,7 +363,8 @@ class XmlVerifier:
             report.infos.append(note)
 
     def _verify_one(self, root: etree._Element, signature: etree._Element, index: int,
-                    must_cover: Sequence[str], ns: Mapping[str, str]) -> SignatureReport:
+                    must_cover: Sequence[str], ns: Mapping[str, str],
+                    detached: Mapping[str, bytes]) -> SignatureReport:
         is_xades = signature.find(".//xades:QualifyingProperties", namespaces={"xades": XADES_NS}) is not None
         report = SignatureReport(id=signature.get("Id") or f"xml-signature-{index + 1}",
                                  format="XAdES-BES" if is_xades else "XMLDSig")
@@ -378,9 +413,15 @@ class XmlVerifier:
                                         digest_algorithms=_ALLOWED_DIGESTS, verification_time=moment)
         verifier: _XAdES | _XmlDsig = _XAdES() if is_xades else _XmlDsig()
         verifier.target_index = index
+        external = [uri for ref in signature.iterfind("ds:SignedInfo/ds:Reference", namespaces={"ds": DS_NS})
+                    if (uri := ref.get("URI")) and not uri.startswith("#")]
         try:
-            results: Any = verifier.verify(root, x509_cert=leaf, expect_config=config,
-                                           id_attribute=None)
+            results: Any = verifier.verify(root, x509_cert=leaf, expect_config=config, id_attribute=None,
+                                           uri_resolver=detached_resolver(detached, external))
+        except DetachedDocumentMissing as exc:
+            return report.fail(Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
+                               f"the signature covers the external document {exc.uri!r}, which was not supplied "
+                               "(pass it with --detached FILE / the 'detached' form field)")
         except InvalidDigest as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, f"digest mismatch: {exc}")
         except InvalidInput as exc:
@@ -411,8 +452,13 @@ class XmlVerifier:
                                                   len(result.signed_data)))
                 self._xades_properties(report, signed_xml)
                 continue
-            label = (f"whole document <{_local(root.tag)}> except the Signature (URI=\"\")" if uri == ""
-                     else f"element <{_local(signed_xml.tag) if signed_xml is not None else '?'}> URI=\"{uri}\"")
+            if uri == "":
+                label = f"whole document <{_local(root.tag)}> except the Signature (URI=\"\")"
+            elif not uri.startswith("#"):
+                label = f"external (detached) document URI=\"{uri}\""
+            else:
+                label = f"element <{_local(signed_xml.tag) if signed_xml is not None else '?'}> URI=\"{uri}\""
+
             report.covered.append(CoveredPart(label, hashlib.sha256(result.signed_data).hexdigest(),
                                               len(result.signed_data)))
             if report.signed_content is None:
@@ -523,6 +569,8 @@ class XmlVerifier:
         objects = [o for o in root.iterfind("ds:Object", namespaces={"ds": DS_NS})
                    if o.find(f"{{{XADES_NS}}}QualifyingProperties") is None]
         if not objects:
+            if any(uri and not uri.startswith("#") for uri, _ in fragments):
+                return None  # a detached signature: what it signs is the external document(s), verified above
             return "enveloping signature without a signed ds:Object: nothing of the document is signed"
         for obj in objects:
             ids = {obj.get(attr) for attr in ID_ATTRIBUTES} - {None}

@@ -17,7 +17,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "deliveries": ("lgsp.delivery.cli:app", "Durable deliveries (outbox): list, show, replay, purge."),
     "documents": ("lgsp.documents.cli:app", "Official documents (edXML, national axis): directory, poll, rejected."),
     "opendata": ("lgsp.opendata.cli:app", "Publish curated open datasets to the CKAN portal."),
-    "verify": ("signing.cli:verify_command", "Verify the signatures in a file (XML, PDF, JWS) and print a report."),
+    "verify": ("lgsp.cli.verify:verify_command", "Verify the signatures in a file (XML, PDF, JWS) and print a report."),
 }
 
 
