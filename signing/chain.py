@@ -20,6 +20,7 @@ from typing import TypeVar
 from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
+from pyhanko_certvalidator.policy_decl import PKIXValidationParams
 
 from .der import fingerprint
 from .policy import Check, Level, Policy
@@ -90,6 +91,9 @@ def classify(exc: Exception) -> tuple[Indication, SubIndication, str]:
     if isinstance(exc, cv_errors.PathBuildingError):
         return (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
                 f"no chain to a trusted anchor: {exc}")
+    if "polic" in str(exc).lower():  # RFC 5280 policy processing (explicit policy, initial policy set)
+        return (Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                f"certificate policy constraints not met: {exc}")
     return (Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
             f"chain validation failed: {exc}")
 
@@ -222,7 +226,8 @@ class ChainValidator:
         context = self.context(intermediates, recorder=recorder)
         result = ChainResult(chain=[cert_info(leaf)])
         try:
-            path = await CertificateValidator(leaf, intermediates, context).async_validate_path()
+            path = await CertificateValidator(leaf, intermediates, context,
+                                              pkix_params=self.pkix_params()).async_validate_path()
             certs = list(path.iter_certs(include_root=True))
             result.chain = [cert_info(c) for c in reversed(certs)]
         except (cv_errors.PathError, cv_errors.ValidationError) as exc:
@@ -249,6 +254,16 @@ class ChainValidator:
         if result.sub_indication is not SubIndication.TRY_LATER and not recorder.failures:
             self._store(leaf, intermediates, result)
         return result
+
+    def pkix_params(self) -> PKIXValidationParams | None:
+        """The policy's RFC 5280 path-validation inputs for certvalidator (None: RFC 5280 defaults)."""
+        rules = self.policy.path_validation
+        if rules.is_default:
+            return None
+        return PKIXValidationParams(user_initial_policy_set=rules.initial_policy_set,
+                                    initial_policy_mapping_inhibit=rules.policy_mapping_inhibited,
+                                    initial_explicit_policy=rules.explicit_policy_required,
+                                    initial_any_policy_inhibit=rules.any_policy_inhibited)
 
     def is_anchor(self, cert: asn1_x509.Certificate) -> bool:
         """The certificate itself is a configured trust anchor (a "pinned" signer)."""
@@ -286,7 +301,8 @@ class ChainValidator:
                                         fetchers=recorder.fetchers(), revocation_mode="require" if require
                                         else "soft-fail")
             try:
-                await CertificateValidator(leaf, intermediates, context).async_validate_path()
+                await CertificateValidator(leaf, intermediates, context,
+                                           pkix_params=self.pkix_params()).async_validate_path()
             except cv_errors.PathBuildingError:
                 result.warnings.append("pinned signer: its issuer is not available, so its revocation status "
                                        "was not checked")

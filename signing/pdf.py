@@ -186,6 +186,12 @@ class PdfVerifier:
         if recorder.missing_nonce:
             self._level(report, Check.OCSP_NONCE, SubIndication.TRY_LATER,
                         "OCSP response did not echo the request nonce (replay possible)")
+        if self.validator.pkix_params() is not None and status.trust_problem_indic is None:
+            # pyhanko's PDF API takes no RFC 5280 inputs, so a policy that sets them gets its own path check.
+            constrained = await self.validator.avalidate(signer, [*sig.other_embedded_certs, *(dss_certs or [])],
+                                                         evidence)
+            if not constrained.ok and constrained.sub_indication is not None:
+                report.fail(constrained.indication, constrained.sub_indication, constrained.message)
         if self.validator.is_anchor(signer):  # pyhanko, like certvalidator, checks nothing of an anchor
             pinned = ChainResult()
             await self.validator.check_pinned(signer, list(sig.other_embedded_certs), recorder, pinned)

@@ -62,7 +62,7 @@ class Identity:
         return asn1_keys.PrivateKeyInfo.load(der)
 
 
-def _name(cn: str, org: str = "LGSP Test PKI") -> x509.Name:
+def cert_name(cn: str, org: str = "LGSP Test PKI") -> x509.Name:
     return x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
@@ -70,7 +70,7 @@ def _name(cn: str, org: str = "LGSP Test PKI") -> x509.Name:
     ])
 
 
-def _ku(*, sign: bool = False, nr: bool = False, enc: bool = False, ca: bool = False) -> x509.KeyUsage:
+def key_usage(*, sign: bool = False, nr: bool = False, enc: bool = False, ca: bool = False) -> x509.KeyUsage:
     return x509.KeyUsage(
         digital_signature=sign, content_commitment=nr, key_encipherment=enc, data_encipherment=False,
         key_agreement=False, key_cert_sign=ca, crl_sign=ca, encipher_only=False, decipher_only=False,
@@ -177,7 +177,7 @@ def _key_hash(identity: Identity, request: ocsp.OCSPRequest) -> bytes:
     return digest.finalize()
 
 
-class _Issuer:
+class Issuer:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.now = dt.datetime.now(UTC)
@@ -196,6 +196,7 @@ class _Issuer:
         not_after: dt.datetime | None = None,
         crl_name: str | None = None,
         ocsp_url: bool = False,
+        policies: list[str] | None = None,
     ) -> Identity:
         signing_key = issuer.key if issuer else key
         issuer_name = issuer.cert.subject if issuer else subject
@@ -218,6 +219,9 @@ class _Issuer:
             )
         if eku:
             builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
+        if policies:
+            builder = builder.add_extension(x509.CertificatePolicies([
+                x509.PolicyInformation(x509.ObjectIdentifier(oid), None) for oid in policies]), critical=False)
         if crl_name:
             builder = builder.add_extension(
                 x509.CRLDistributionPoints([
@@ -243,30 +247,35 @@ class _Issuer:
         return Identity(name, key, cert, issuers)
 
 
+# The names tests used before these helpers were public.
+_Issuer, _ku, _name = Issuer, key_usage, cert_name
+
+
 def build_pki(base_url: str) -> TestPki:
     """Generate a complete PKI whose revocation URLs point at ``base_url`` (the responder)."""
-    mk = _Issuer(base_url)
+    mk = Issuer(base_url)
     root_key = new_rsa()
-    root = mk.issue("root", _name("LGSP Test Root CA"), root_key, None, ca=True, ku=_ku(ca=True))
-    inter = mk.issue("intermediate", _name("LGSP Test Issuing CA"), new_rsa(), root, ca=True, ku=_ku(ca=True),
+    root = mk.issue("root", cert_name("LGSP Test Root CA"), root_key, None, ca=True, ku=key_usage(ca=True))
+    inter = mk.issue("intermediate", cert_name("LGSP Test Issuing CA"), new_rsa(), root, ca=True, ku=key_usage(ca=True),
                      crl_name="root")
 
     def leaf(name: str, cn: str, key: PrivateKey | None = None, **kw: Any) -> Identity:
-        kw.setdefault("ku", _ku(sign=True, nr=True))
-        return mk.issue(name, _name(cn, "So Thong tin va Truyen thong Can Tho"), key or new_rsa(), inter,
+        kw.setdefault("ku", key_usage(sign=True, nr=True))
+        return mk.issue(name, cert_name(cn, "So Thong tin va Truyen thong Can Tho"), key or new_rsa(), inter,
                         crl_name="intermediate", ocsp_url=True, **kw)
 
     good = leaf("good", "Nguyen Van A")
     revoked = leaf("revoked", "Tran Thi Revoked")
     expired = leaf("expired", "Le Van Expired", not_before=mk.now - dt.timedelta(days=730),
                    not_after=mk.now - dt.timedelta(days=365))
-    wrong_ku = leaf("wrong_key_usage", "Pham Encrypt Only", ku=_ku(enc=True))
+    wrong_ku = leaf("wrong_key_usage", "Pham Encrypt Only", ku=key_usage(enc=True))
     weak = leaf("weak_key", "Vo Weak Key", key=new_rsa(1024))
     ec_signer = leaf("ec", "He Thong QLVB", key=ec.generate_private_key(ec.SECP256R1()))
-    tsa = leaf("tsa", "LGSP Test TSA", ku=_ku(sign=True), eku=[ExtendedKeyUsageOID.TIME_STAMPING])
-    rogue_root = mk.issue("untrusted_root", _name("Rogue Root CA", "Nobody"), new_rsa(), None, ca=True,
-                          ku=_ku(ca=True))
-    untrusted = mk.issue("untrusted", _name("Mallory", "Nobody"), new_rsa(), rogue_root, ku=_ku(sign=True, nr=True))
+    tsa = leaf("tsa", "LGSP Test TSA", ku=key_usage(sign=True), eku=[ExtendedKeyUsageOID.TIME_STAMPING])
+    rogue_root = mk.issue("untrusted_root", cert_name("Rogue Root CA", "Nobody"), new_rsa(), None, ca=True,
+                          ku=key_usage(ca=True))
+    untrusted = mk.issue("untrusted", cert_name("Mallory", "Nobody"), new_rsa(), rogue_root,
+                         ku=key_usage(sign=True, nr=True))
     ed25519_signer = leaf("ed25519", "Ky So Ed25519", key=ed25519.Ed25519PrivateKey.generate())
     ed448_signer = leaf("ed448", "Ky So Ed448", key=ed448.Ed448PrivateKey.generate())
     everyone = [root, inter, good, revoked, expired, wrong_ku, weak, ec_signer, tsa, rogue_root, untrusted,
