@@ -1,7 +1,8 @@
 """``POST /signatures/verify``: the verifier as an HTTP service for department systems and operators.
 
 The body is either the raw signed document (format from ``Content-Type`` or sniffed) or a multipart form
-with the document in a ``file`` field; repeatable ``?must_cover=XPATH`` states what an XML signature must
+with the document in a ``file`` field (and, for a detached signature, the signed documents in ``detached``
+fields, matched by file name); repeatable ``?must_cover=XPATH`` states what an XML signature must
 protect (default: the whole document). The answer is always the report (200), whatever the verdict — a
 failed signature is a successful verification — with the indication also in ``X-Signature-Indication``.
 Problems with the request itself are RFC 9457 ``application/problem+json``. The lead includes
@@ -66,14 +67,22 @@ async def verify_signatures(request: Request) -> Response:
     if declared and declared.isdigit() and int(declared) > limit:
         return _problem(413, "document-too-large", "Document too large", f"the limit is {limit} bytes")
     content_type = request.headers.get("content-type")
+    detached: dict[str, bytes] = {}
     if content_type and content_type.lower().startswith("multipart/form-data"):
-        form = await request.form()
+        try:
+            form = await request.form()
+        except Exception as exc:  # a malformed multipart body is the caller's problem, not a 500
+            return _problem(400, "malformed-request", "Malformed multipart body", str(exc) or type(exc).__name__)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             return _problem(400, "missing-document", "No document",
                             "multipart body needs the signed document in a 'file' field")
         data = await upload.read()
         content_type = upload.content_type
+        for index, item in enumerate(form.getlist("detached"), 1):  # documents a detached signature refers to
+            if isinstance(item, str):
+                continue
+            detached[item.filename or f"detached-{index}"] = await item.read()
     else:
         body = await _read_limited(request, limit)
         if body is None:
@@ -84,7 +93,8 @@ async def verify_signatures(request: Request) -> Response:
     if len(data) > limit:
         return _problem(413, "document-too-large", "Document too large", f"the limit is {limit} bytes")
     must_cover = request.query_params.getlist("must_cover") or None  # XML: XPaths that must be signed
-    report = await run_in_threadpool(lambda: verifier.verify(data, content_type, must_cover=must_cover))
+    report = await run_in_threadpool(lambda: verifier.verify(data, content_type, must_cover=must_cover,
+                                                             detached=detached or None))
     headers = {"X-Signature-Indication": report.indication.value, "X-Signature-Report-Digest": report.digest()}
     if "text/plain" in request.headers.get("accept", ""):
         return PlainTextResponse(report.render_text(), headers=headers)

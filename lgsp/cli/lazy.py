@@ -19,7 +19,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "opendata": ("lgsp.opendata.cli:app", "Publish curated open datasets to the CKAN portal."),
     "users": ("lgsp.console.cli:app", "Console accounts: create, list, disable, passwd."),
     "usage": ("lgsp.traffic.cli:usage_command", "Traffic limits and their current use per service and caller."),
-    "verify": ("signing.cli:verify_command", "Verify the signatures in a file (XML, PDF, JWS) and print a report."),
+    "verify": ("lgsp.cli.verify:verify_command", "Verify the signatures in a file (XML, PDF, JWS) and print a report."),
 }
 
 
