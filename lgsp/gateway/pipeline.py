@@ -20,6 +20,7 @@ import aiohttp
 from lgsp.gateway import mediate, signatures
 from lgsp.gateway.exchange import Exchange, IncomingRequest, UpstreamResponse
 from lgsp.gateway.headers import REQUEST_DROP, RESPONSE_DROP, connection_listed, valid_message_id
+from lgsp.gateway.paths import normalise_sub_path
 from lgsp.mediation import soap_fault
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
 from registry.ids import AGENCY_CODE_PATTERN
@@ -37,6 +38,14 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _AGENCY_RE = re.compile(AGENCY_CODE_PATTERN)
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    """The audited path is the raw one, with control characters percent-encoded (no NUL reaches a store)."""
+    return "%" + format(ord(match.group()), "02X")
+
+
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     for key, value in headers:
         if key.lower() == name:
@@ -47,14 +56,18 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
 # --- stages ----------------------------------------------------------------------------------------
 
 def receive_request(exchange: Exchange, scope: Scope) -> None:
-    """Parse the gateway path `/services/{agency}/{system}/{service}/{path}` and the headers."""
+    """Parse the gateway path `/services/{agency}/{system}/{service}/{path}` and the headers.
+
+    The sub-path is normalised here, once (`lgsp.gateway.paths`): grants are matched on that form and
+    the provider receives exactly it, so no later stage sees the caller's raw spelling.
+    """
     raw_path = scope.get("raw_path") or scope["path"].encode()
     rest = raw_path.decode("latin-1")[len(PREFIX):]
     parts = rest.split("/", 3)
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     length = _header(headers, b"content-length")
     exchange.request = IncomingRequest(
-        method=scope["method"], path=scope["path"], sub_path=parts[3] if len(parts) > 3 else "",
+        method=scope["method"], path=_CONTROL_RE.sub(_escape, raw_path.decode("latin-1")), sub_path="",
         query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
         content_length=int(length) if length and length.isdigit() else None,
     )
@@ -64,6 +77,7 @@ def receive_request(exchange: Exchange, scope: Scope) -> None:
     if len(parts) < 3 or not all(parts[:3]):
         raise Problem("unknown-service", "gateway paths are /services/{agency}/{system}/{service}/{path}")
     exchange.service_id = "/".join(parts[:3])
+    exchange.request.sub_path = normalise_sub_path(parts[3] if len(parts) > 3 else "")
 
 
 def authenticate(exchange: Exchange, runtime: Runtime) -> None:
