@@ -125,20 +125,24 @@ def check_body_size(exchange: Exchange, runtime: Runtime) -> int:
 
 
 async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Receive, limit: int) -> None:
-    """Buffer small bodies (replayable for retries); stream large or unsized ones to the provider."""
+    """Buffer small bodies (replayable for retries); stream large or unsized ones to the provider.
+
+    Mediation and signature checks need the whole body, whether its size was announced or it arrives
+    chunked; either way the limit is enforced on the bytes as they arrive (413), never trusted from a header.
+    """
     request = exchange.request
     assert request is not None
     digest = hashlib.sha256()
     length = request.content_length
     threshold = runtime.settings.buffer_response_bytes
     chunked = "chunked" in (_header(request.headers, b"transfer-encoding") or "").lower()
-    if exchange.service is not None and (exchange.service.kind == "soap" or exchange.service.signature_policy != "off"):
-        threshold = limit  # mediation and signature checks need the whole body
+    needs_whole = exchange.service is not None and (
+        exchange.service.kind == "soap" or exchange.service.signature_policy != "off")
     if length is None and not chunked:  # HTTP/1.1: neither Content-Length nor chunked means no body
         request.body = b""
         request.body_sha256 = _EMPTY_SHA256
         return
-    if length is not None and length <= threshold:
+    if needs_whole or (length is not None and length <= threshold):
         chunks: list[bytes] = []
         size = 0
         more = True
