@@ -82,11 +82,7 @@ def receive_request(exchange: Exchange, scope: Scope) -> None:
 
 def authenticate(exchange: Exchange, runtime: Runtime) -> None:
     assert exchange.request is not None
-    identity = runtime.tokens.authenticate(_header(exchange.request.headers, b"authorization"))
-    if identity.client_id in runtime.disabled_clients:
-        raise Problem("invalid-token", "this client has been disabled",
-                      headers={"WWW-Authenticate": 'Bearer realm="lgsp", error="invalid_token"'})
-    exchange.client = identity
+    exchange.client = runtime.authenticate(_header(exchange.request.headers, b"authorization"))
 
 
 def resolve_service(exchange: Exchange, runtime: Runtime) -> None:
