@@ -91,6 +91,20 @@ class Settings:
     #: ... but refuse calls on quota-limited routes (a national quota overrun costs more than a short refusal).
     traffic_fail_open_quotas: bool = False
 
+    # --- secgw: security controls of issue 19 (docs/security.md) ---
+    #: Incoming access tokens whose `exp - iat` or `exp - now` exceeds this are refused (forged or
+    #: mis-issued long-lived tokens); must be at least `token_lifetime_seconds`.
+    token_max_lifetime_seconds: int = 3600
+    #: `/oauth/token` failed authentications allowed per client id and per remote address in the window
+    #: before further attempts get 429 (in-process counters, per gateway process).
+    token_failure_limit: int = 10
+    token_failure_window_seconds: float = 300.0
+    #: Serve `/metrics` without a token (only behind a network boundary); off = a token with the
+    #: `metrics`, `admin` or `auditor` scope is required.
+    metrics_public: bool = False
+    #: Forward upstream XML replies that carry a DOCTYPE (DTD, entity declarations); off = 502.
+    upstream_xml_allow_dtd: bool = False
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -33,9 +33,7 @@ def _heads(request: Request) -> HeadService:
 def admin_or_auditor(request: Request) -> ClientIdentity:
     """Either scope may ask for a head now: operators for routine, auditors before an inspection."""
     runtime = runtime_of(request)
-    identity = runtime.tokens.authenticate(request.headers.get("authorization"))
-    if identity.client_id in runtime.disabled_clients:
-        raise Problem("invalid-token", "this client has been disabled")
+    identity = runtime.authenticate(request.headers.get("authorization"))
     if not identity.scopes & {"admin", "auditor"}:
         raise Problem("forbidden", "this operation needs the 'admin' or 'auditor' scope")
     return identity
