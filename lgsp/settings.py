@@ -68,6 +68,10 @@ class Settings:
     audit_tsa_url: str = ""
     #: Drop kept request/response bodies older than this many days (0: keep); entries and heads stay.
     audit_body_retention_days: int = 0
+    # --- docsec: document signature policy, XML parse bounds, /signatures/verify access ---
+    #: What POST /documents and the receiving poller let through once a signature hook is configured:
+    #: off | report | require (docs/documents.md §6). Without a hook signatures are not checked.
+    documents_signature_policy: str = "require"
 
     @property
     def is_sqlite(self) -> bool:

@@ -103,8 +103,9 @@ def _inspect(request: Request, data: bytes, kind: str | None) -> PacketFacts:
         return inspect_packet(data, expected_kind=kind, max_bytes=max_packet_bytes(),
                               signature_hook=signature_hook_of(request))
     except PacketRejected as exc:
-        problem_kind = "signature-invalid" if exc.code == "signature-invalid" else "edxml-invalid"
-        raise Problem(problem_kind, exc.message, code=exc.code,
+        problem_kind = "signature-invalid" if exc.code.startswith("signature-") else "edxml-invalid"
+        extra: dict[str, Any] = {"sub_indication": exc.sub_indication} if exc.sub_indication else {}
+        raise Problem(problem_kind, exc.message, code=exc.code, **extra,
                       errors=[{"field": exc.path or "/", "message": exc.message, "code": exc.code}]) from None
 
 
