@@ -13,8 +13,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from lgsp.api import admin, audit, documents, dossiers, health, oauth, problems
+from lgsp.api.verify_access import verify_access
 from lgsp.gateway import pipeline
 from lgsp.runtime import Runtime
+from lgsp.safexml import entry_limits
 from lgsp.settings import Settings
 from signing import http as signing_http
 
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         api.include_router(router)
     if runtime.verifier is not None:
         signing_http.configure_verifier(runtime.verifier)  # one set of chain/revocation caches per process
+    signing_http.configure_access(verify_access(runtime))  # a token, or the small anonymous limit
+    signing_http.configure_xml_limits(entry_limits("signatures", settings=settings))
     return LgspApp(runtime, api)
 
 

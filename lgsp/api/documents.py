@@ -103,6 +103,9 @@ def _inspect(request: Request, data: bytes, kind: str | None) -> PacketFacts:
         return inspect_packet(data, expected_kind=kind, max_bytes=max_packet_bytes(),
                               signature_hook=signature_hook_of(request))
     except PacketRejected as exc:
+        if exc.code == "xml-too-large":
+            raise Problem("payload-too-large", exc.message, code=exc.code, bound=exc.limit,
+                          maximum=exc.maximum) from None
         problem_kind = "signature-invalid" if exc.code.startswith("signature-") else "edxml-invalid"
         extra: dict[str, Any] = {"sub_indication": exc.sub_indication} if exc.sub_indication else {}
         raise Problem(problem_kind, exc.message, code=exc.code, **extra,

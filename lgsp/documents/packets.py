@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from adapters.vdxp.edxml import DocumentPacket, EdxmlError, SignatureInfo, StatusPacket, read_packet
 from lgsp.documents.signature_policy import PolicyRefusal, checked_policy, judge
+from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, entry_limits, prescan
 
 SignatureHook = Callable[[bytes, SignatureInfo], object]
 HOOK_ENV = "LGSP_DOCUMENTS_SIGNATURE_HOOK"
@@ -30,12 +31,15 @@ HOOK_ENV = "LGSP_DOCUMENTS_SIGNATURE_HOOK"
 class PacketRejected(Exception):
     """A packet lgsp will not take; ``code`` is stable (``edxml-<reader code>``, ``signature-invalid``, …)."""
 
-    def __init__(self, code: str, message: str, path: str = "", *, sub_indication: str | None = None) -> None:
+    def __init__(self, code: str, message: str, path: str = "", *, sub_indication: str | None = None,
+                 limit: str | None = None, maximum: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.path = path
         self.sub_indication = sub_indication
+        self.limit = limit
+        self.maximum = maximum
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,13 @@ def inspect_packet(data: bytes, *, expected_kind: str | None = None, max_bytes: 
     non-canonical packet need not be what the signer (or the recipient) read in it.
     """
     policy = checked_policy(signature_policy) if signature_policy is not None else document_signature_policy()
+    try:
+        prescan(data, entry_limits("documents", max_bytes))
+    except XmlLimitExceeded as exc:
+        raise PacketRejected("xml-too-large", f"the packet is refused before parsing: {exc}", "/",
+                             limit=exc.limit, maximum=exc.maximum) from None
+    except UnsafeXmlError:
+        pass  # malformed or a DTD: the reader reports it with its own codes
     try:
         result = read_packet(data, max_bytes=max_bytes, schema_check=True)
     except EdxmlError as exc:
