@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lgsp.store.db import writer
 from registry import datasets as ds
+from registry import object_grants as og
 from registry import operations as ops
 from registry.models import Agency, Grant, Service, System
 
@@ -43,6 +44,8 @@ class Desired:
     grants: list[ops.GrantSpec]
     #: Open datasets (registry/datasets.py); after services, since each names its source service.
     datasets: list[ds.DatasetRecord] = field(default_factory=list)
+    #: Who may touch which agency's documents and dossiers (registry/object_grants.py).
+    object_grants: list[og.ObjectGrantSpec] = field(default_factory=list)
 
 
 class RegistryFileError(ValueError):
@@ -67,7 +70,7 @@ def parse_registry_file(text: str) -> Desired:
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
         raise RegistryFileError("file", "top level must be a mapping")
-    unknown = set(data) - {"agencies", "systems", "services", "grants", "datasets"}
+    unknown = set(data) - {"agencies", "systems", "services", "grants", "datasets", "object_grants"}
     if unknown:
         raise RegistryFileError("file", f"unknown sections: {', '.join(sorted(unknown))}")
     agencies = [
@@ -93,7 +96,13 @@ def parse_registry_file(text: str) -> Desired:
         g = _take(g, f"grants[{i}]", {"client", "service", "methods", "path"}, {"client", "service"})
         grants.append(ops.GrantSpec(client=g["client"], service=g["service"],
                                     methods=list(g.get("methods") or ["*"]), path=str(g.get("path", "*"))))
-    return Desired(agencies, systems, services, grants, _parse_datasets(data.get("datasets") or []))
+    object_grants = []
+    for i, g in enumerate(data.get("object_grants") or []):
+        g = _take(g, f"object_grants[{i}]", {"client", "objects", "agency"}, {"client", "objects", "agency"})
+        if g["objects"] not in og.OBJECT_KINDS:
+            raise RegistryFileError(f"object_grants[{i}]", f"objects must be one of {', '.join(og.OBJECT_KINDS)}")
+        object_grants.append(og.ObjectGrantSpec(str(g["client"]), str(g["objects"]), str(g["agency"])))
+    return Desired(agencies, systems, services, grants, _parse_datasets(data.get("datasets") or []), object_grants)
 
 
 def _parse_datasets(items: Any) -> list[ds.DatasetRecord]:
@@ -136,7 +145,7 @@ def current_state(session: Session) -> Desired:
         for s in session.scalars(select(Service).order_by(Service.id))]
     grants = [ops.GrantSpec(g.client_system_id, g.service_id, g.methods.split(","), g.path_pattern)
               for g in session.scalars(select(Grant).order_by(Grant.id))]
-    return Desired(agencies, systems, services, grants, ds.list_records(session))
+    return Desired(agencies, systems, services, grants, ds.list_records(session), og.list_object_grants(session))
 
 
 def _field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -188,6 +197,9 @@ def plan(session: Session, desired: Desired, prune: bool = False) -> list[Change
         if g.key not in have_grants and not any(c.kind == "grant" and c.key == _grant_label(g.key)
                                                 for c in changes):
             changes.append(Change("+", "grant", _grant_label(g.key)))
+    have_objects = {g.key for g in have.object_grants}
+    changes += [Change("+", "object-grant", g.label) for g in dict.fromkeys(desired.object_grants)
+                if g.key not in have_objects]
     have_datasets = {d.slug: asdict(d) for d in have.datasets}
     for d in desired.datasets:
         new = asdict(d.normalised())
@@ -200,6 +212,8 @@ def plan(session: Session, desired: Desired, prune: bool = False) -> list[Change
         want = {d.slug for d in desired.datasets}
         changes += [Change("-", "dataset", k) for k in sorted(set(have_datasets) - want)]
         changes += [Change("-", "grant", _grant_label(k)) for k in sorted(have_grants - want_grants)]
+        want_objects = {g.key for g in desired.object_grants}
+        changes += [Change("-", "object-grant", g.label) for g in have.object_grants if g.key not in want_objects]
         want = {s.id for s in desired.services}
         changes += [Change("-", "service", k) for k in sorted(set(have_services) - want)]
         want = {s.id for s in desired.systems}
@@ -238,6 +252,10 @@ def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: boo
             if ("grant", _grant_label(g.key)) in touched:
                 ops.add_grant(session, g)
         session.flush()
+        for og_spec in desired.object_grants:
+            if ("object-grant", og_spec.label) in touched:
+                og.add_object_grant(session, og_spec)
+        session.flush()
         for d in desired.datasets:
             if ("dataset", d.slug) in touched:
                 ds.upsert_dataset(session, d)
@@ -251,6 +269,10 @@ def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: boo
 def _remove(session: Session, change: Change, desired: Desired) -> None:
     if change.kind == "dataset" and session.get(ds.Dataset, change.key) is not None:
         ds.delete_dataset(session, change.key)
+    elif change.kind == "object-grant":
+        for spec in og.list_object_grants(session):
+            if spec.label == change.key:
+                og.delete_object_grant(session, spec)
     elif change.kind == "grant":
         for grant in session.scalars(select(Grant)):
             key = (grant.client_system_id, grant.service_id, grant.methods, grant.path_pattern)
@@ -305,6 +327,9 @@ def export(engine: Engine) -> str:
         "grants": [{"client": g.client, "service": g.service, "methods": g.methods, "path": g.path}
                    for g in state.grants],
     }
+    if state.object_grants:  # only when there are any, like datasets
+        data["object_grants"] = [{"client": g.client, "objects": g.objects, "agency": g.agency}
+                                 for g in state.object_grants]
     if state.datasets:  # only when there are any: registries without open data export as before
         data["datasets"] = [ds.record_to_mapping(d) for d in state.datasets]
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
