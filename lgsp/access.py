@@ -52,6 +52,17 @@ def granted_agencies(engine: Engine, system_id: str, objects: str) -> set[str]:
             ObjectGrant.client_system_id == system_id, ObjectGrant.objects == objects)))
 
 
+def receiving_agencies(engine: Engine) -> tuple[str, ...]:
+    """The agencies lgsp receives documents for: those some system is granted to read (registry).
+
+    This replaces the separate ``LGSP_VDXP_AGENCIES`` setting: a document nobody may read must not be
+    fetched and acknowledged on the axis, and a newly granted agency is received without a restart.
+    """
+    with Session(engine) as session:
+        return tuple(sorted(set(session.scalars(select(ObjectGrant.agency_code).where(
+            ObjectGrant.objects == "documents")))))
+
+
 def may(engine: Engine, system_id: str, objects: str, agency: str) -> bool:
     with Session(engine) as session:
         return session.scalar(select(ObjectGrant.id).where(

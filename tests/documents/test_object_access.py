@@ -81,3 +81,12 @@ def test_a_granted_system_reads_acknowledges_and_sends_for_the_agency(docs: Stac
 def test_sending_for_an_agency_needs_its_grant(docs: Stack) -> None:
     refused = docs.post_xml(write_document(document(sender=SENDER)), cred=_clients(docs)["same-agency"])
     assert refused.status_code == 403 and refused.json()["type"] == PROBLEM + "forbidden", refused.text
+
+
+def test_lgsp_receives_for_the_agencies_the_registry_grants(docs: Stack) -> None:
+    """Issue 17.1: the receiving agencies come from the registry, not from LGSP_VDXP_AGENCIES."""
+    from lgsp.access import receiving_agencies
+
+    apply(docs.engine, parse_registry_file("agencies:\n  - {code: 000.00.03.H10, name: Sở Xây dựng}\n"
+                                           "systems:\n  - {id: 000.00.03.H10/QLVB, name: QLVB SXD}\n"))
+    assert receiving_agencies(docs.engine) == tuple(sorted((SENDER, OTHER)))  # SXD: nobody may read its mail
