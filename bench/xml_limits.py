@@ -14,7 +14,8 @@ request cost at its worst moment), ``after`` is VmRSS after the request and a GC
 * ``baseline-unbounded-10MB-empty``: the same 10 MB parsed the way main did (hardened lxml parser, no
   pre-scan) and walked once, as the edXML reader walks every element — the cost the bounds remove;
 * ``documents-9MB-attachment``: a *legitimate* packet with a 9 MB attachment, accepted (202) — the
-  baseline a bound must not break.
+  baseline a bound must not break; ``-signed``: the same packet signed, with signature checking on (the
+  verifier, then lgsp's whole-packet coverage check: the costliest accepted input).
 
 Headline ``ratio`` = the largest peak / body size over the cases (target < 10). Last line: one JSON object.
 
@@ -36,7 +37,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 CASES = ("baseline-unbounded-10MB-empty", "documents-10MB-empty", "documents-50MB-empty", "documents-10MB-deep",
-         "documents-9MB-attachment", "signatures-10MB-empty", "signatures-50MB-empty", "soap-10MB-empty")
+         "documents-9MB-attachment", "documents-9MB-attachment-signed", "signatures-10MB-empty",
+         "signatures-50MB-empty", "soap-10MB-empty")
 MB = 1_000_000
 SENDER, PEER = "000.00.12.H10", "000.00.00.G22"
 
@@ -84,7 +86,7 @@ def _packet(filler: bytes = b"", attachment: bytes | None = None) -> bytes:
 def _body(case: str) -> tuple[str, bytes, str]:
     """(path, body, content type) of a case."""
     if case.startswith("documents"):
-        if case == "documents-9MB-attachment":
+        if case.startswith("documents-9MB-attachment"):
             pdf = b"%PDF-1.7 " + b"x" * (9 * MB // 4 * 3)  # 9 MB once base64-encoded
             return "/documents?kind=edoc", _packet(attachment=pdf), "application/xml"
         size = 50 * MB if "50MB" in case else 10 * MB
@@ -149,6 +151,8 @@ services:
       wsdl_path: wsdl/ngsp/ngsp.wsdl, timeout_seconds: 1, retry_attempts: 0}}
 grants:
   - {{client: {SENDER}/QLVB, service: {PEER}/NGSP/csdl-quoc-gia, methods: [POST]}}
+object_grants:
+  - {{client: {SENDER}/QLVB, objects: documents, agency: {SENDER}}}
 """))
     from datetime import UTC, datetime
 
@@ -159,6 +163,13 @@ grants:
     app.runtime.registry_changed()
     app.api.state.documents_signature_hook = None
     path, body, content_type = _body(case)
+    if case.endswith("-signed"):
+        from signing import Policy, TrustStore, Verifier
+        from signing.testing import sign_xml
+
+        body = sign_xml(body, pki.good)
+        verifier = Verifier(TrustStore.from_pem(pki.root_pem), Policy().with_levels(revocation_available="ignore"))
+        app.api.state.documents_signature_hook = lambda data, info: verifier.verify(data, "application/xml")
     with TestClient(app) as client:
         token = client.post("/oauth/token", data={"grant_type": "client_credentials"},
                             auth=(cred.client_id, cred.client_secret)).json()["access_token"]

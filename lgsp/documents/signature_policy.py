@@ -24,6 +24,7 @@ require    only packets with a signature that covers the whole packet and is TOT
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Iterable
 
 from lxml import etree
@@ -114,23 +115,29 @@ def _is_signature(element: etree._Element) -> bool:
     return any(isinstance(c.tag, str) and etree.QName(c).localname == "SignedInfo" for c in element)
 
 
-def canonical_without_signatures(root: etree._Element) -> bytes:
-    """Exclusive C14N (no comments) of a copy of ``root`` with every Signature removed."""
-    clone = copy.deepcopy(root)
-    for element in [e for e in clone.iter() if _is_signature(e)]:
+def canonical_without_signatures(root: etree._Element, *, in_place: bool = False) -> bytes:
+    """Exclusive C14N (no comments) of ``root`` (a copy unless ``in_place``) with every Signature removed."""
+    tree = root if in_place else copy.deepcopy(root)
+    for element in [e for e in tree.iter() if _is_signature(e)]:
         _remove_keeping_tail(element)
-    return etree.tostring(clone, method="c14n", exclusive=True, with_comments=False)
+    return etree.tostring(tree, method="c14n", exclusive=True, with_comments=False)
+
+
+def _digest_without_signatures(data: bytes, max_bytes: int) -> bytes:
+    """SHA-256 of the canonical form; the tree and the canonical bytes are dropped before returning,
+    so checking a large packet costs one tree and one canonical copy at a time."""
+    return hashlib.sha256(canonical_without_signatures(parse_xml(data, max_bytes=max_bytes), in_place=True)).digest()
 
 
 def covers_whole_packet(data: bytes, views: Iterable[bytes], max_bytes: int) -> bool:
     """True when at least one signed view is the whole packet apart from its signatures."""
     try:
-        packet = canonical_without_signatures(parse_xml(data, max_bytes=max_bytes))
+        packet = _digest_without_signatures(data, max_bytes)
     except UnsafeXmlError:
         return False
     for view in views:
         try:
-            if canonical_without_signatures(parse_xml(view, max_bytes=max_bytes)) == packet:
+            if _digest_without_signatures(view, max_bytes) == packet:
                 return True
         except UnsafeXmlError:
             continue
