@@ -125,3 +125,48 @@ def test_anonymous_limit_when_the_operator_allows_it(tmp_path: Path) -> None:
     finally:
         gateway.stop()
         responder_server.stop()
+
+
+def test_a_providers_element_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
+    """The upstream entry point: a SOAP reply over its bound is a 502 problem, not a gigabyte."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    reply = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><x>' + b"<a/>" * 250_000
+             + b"</x></s:Body></s:Envelope>")
+
+    async def bomb(request: Request) -> Response:
+        return Response(reply, media_type="text/xml")
+
+    provider = start_server(Starlette(routes=[Route("/{path:path}", bomb, methods=["POST"])]))
+    city, national = "000.00.12.H10", "000.00.00.G22"
+    app = create_app(Settings.load(database_url=f"sqlite:///{tmp_path / 'u.db'}", access_log=False))
+    apply(app.runtime.engine, parse_registry_file(f"""
+agencies: [{{code: {city}, name: UBND}}, {{code: {national}, name: VPCP}}]
+systems:
+  - {{id: {city}/MOTCUA, name: Một cửa}}
+  - {{id: {national}/NGSP, name: NGSP, client: false, provider: true}}
+services:
+  - {{id: {national}/NGSP/csdl, name: CSDL, kind: soap, base_url: "{provider.url}", wsdl_path: wsdl/ngsp/ngsp.wsdl,
+      retry_attempts: 0}}
+grants:
+  - {{client: {city}/MOTCUA, service: {national}/NGSP/csdl, methods: [POST]}}
+"""))
+    cred = create_client(app.runtime.engine, f"{city}/MOTCUA", ["gateway"])
+    app.runtime.registry_changed()
+    gateway = start_server(app)
+    try:
+        token = httpx.post(f"{gateway.url}/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(cred.client_id, cred.client_secret)).json()["access_token"]
+        answer = httpx.post(f"{gateway.url}/services/{national}/NGSP/csdl/XacThucThongTinCongDan", timeout=30,
+                            json={"SoDinhDanh": "092090000101", "HoVaTen": "Nguyễn Văn An", "NgaySinh": "1990-01-15"},
+                            headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 502 and answer.headers["content-type"] == "application/problem+json", answer.text
+        assert "bound" in answer.json(), answer.text
+        assert (answer.json()["type"].rsplit("/", 1)[1], answer.json()["bound"]) == ("upstream-bad-response",
+                                                                                     "elements")
+    finally:
+        gateway.stop()
+        provider.stop()
