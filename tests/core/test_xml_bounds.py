@@ -170,3 +170,41 @@ grants:
     finally:
         gateway.stop()
         provider.stop()
+
+
+def _tree(shape: list[int]) -> tuple[bytes, int, int]:
+    """XML from a list of child counts read breadth-first: (bytes, elements, depth)."""
+    from lxml import etree
+
+    root = etree.Element("r")
+    level, depth, count = [root], 1, 1
+    for children in shape:
+        if not level:
+            break
+        parent = level.pop(0)
+        for _ in range(children):
+            child = etree.SubElement(parent, "e", a="v")
+            child.text = "t"
+            level.append(child)
+            count += 1
+            depth = max(depth, len(list(child.iterancestors())) + 1)
+    return etree.tostring(root), count, depth
+
+
+def test_the_prescan_agrees_with_the_tree_property() -> None:
+    """For any tree, the pre-scan refuses exactly when the tree crosses the element or depth bound
+    (150 random trees from a fixed seed: deterministic, well under a second)."""
+    import random
+
+    rng = random.Random(19_3)
+    for _ in range(150):
+        shape = [rng.randint(0, 4) for _ in range(rng.randint(0, 40))]
+        max_elements, max_depth = rng.randint(1, 60), rng.randint(1, 8)
+        data, count, depth = _tree(shape)
+        limits = XmlLimits(max_elements=max_elements, max_depth=max_depth)
+        if count <= max_elements and depth <= max_depth:
+            assert check_bounds(data, limits) == count
+            assert parse_xml(data, limits=limits).tag == "r"
+        else:
+            with pytest.raises(XmlLimitExceeded):
+                parse_xml(data, limits=limits)
