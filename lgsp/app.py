@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from lgsp.api import admin, audit, documents, dossiers, health, oauth, problems
+from lgsp.api import object_grants as object_grants_api
 from lgsp.api.verify_access import verify_access
 from lgsp.gateway import pipeline
 from lgsp.runtime import Runtime
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.state.runtime = runtime
     problems.install(api)
     for router in (oauth.router, admin.router, audit.router, health.router, dossiers.router, signing_http.router,
-                   documents.router):
+                   documents.router, object_grants_api.router):
         api.include_router(router)
     if runtime.verifier is not None:
         signing_http.configure_verifier(runtime.verifier)  # one set of chain/revocation caches per process

@@ -90,3 +90,19 @@ def test_lgsp_receives_for_the_agencies_the_registry_grants(docs: Stack) -> None
     apply(docs.engine, parse_registry_file("agencies:\n  - {code: 000.00.03.H10, name: Sở Xây dựng}\n"
                                            "systems:\n  - {id: 000.00.03.H10/QLVB, name: QLVB SXD}\n"))
     assert receiving_agencies(docs.engine) == tuple(sorted((SENDER, OTHER)))  # SXD: nobody may read its mail
+
+
+def test_an_operator_grants_and_withdraws_documents_access(docs: Stack) -> None:
+    clients = _clients(docs)
+    admin = docs.auth(create_client(docs.engine, None, ["admin"]))
+    grant = {"client": f"{SENDER}/KETOAN", "objects": "documents", "agency": SENDER}
+    reader = docs.auth(clients["same-agency"])
+    _not_found(docs.http.get("/documents", headers=reader))
+    assert docs.http.post("/admin/object-grants", json=grant, headers=admin).status_code == 201
+    assert grant in docs.http.get("/admin/object-grants", headers=admin).json()
+    assert docs.http.get("/documents", headers=reader).status_code == 200
+    assert docs.http.request("DELETE", "/admin/object-grants", json=grant, headers=admin).status_code == 204
+    _not_found(docs.http.get("/documents", headers=reader))
+    bad = docs.http.post("/admin/object-grants", json={**grant, "objects": "services"}, headers=admin)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+    assert docs.http.post("/admin/object-grants", json=grant, headers=reader).status_code == 403
