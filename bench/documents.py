@@ -115,7 +115,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     engine = make_engine(db_url)
     upgrade(engine)
     apply(engine, parse_registry_file(f"agencies:\n  - {{code: {SENDER}, name: STTTT}}\n"
-                                      f"systems:\n  - {{id: {SENDER}/QLVB, name: QLVB}}\n"))
+                                      f"systems:\n  - {{id: {SENDER}/QLVB, name: QLVB}}\n"
+                                      f"object_grants:\n  - {{client: {SENDER}/QLVB, objects: documents, "
+                                      f"agency: {SENDER}}}\n"))
     cred = create_client(engine, f"{SENDER}/QLVB", ["gateway"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LGSP_DVCQG_", "LGSP_VDXP_"))}
     env.update(LGSP_DATABASE_URL=db_url, LGSP_ACCESS_LOG="false", LGSP_LOG_LEVEL="WARNING",

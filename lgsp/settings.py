@@ -105,6 +105,22 @@ class Settings:
     #: Forward upstream XML replies that carry a DOCTYPE (DTD, entity declarations); off = 502.
     upstream_xml_allow_dtd: bool = False
 
+    # --- docsec: document signature policy, XML parse bounds, /signatures/verify access ---
+    #: What POST /documents and the receiving poller let through once a signature hook is configured:
+    #: off | report | require (docs/documents.md §6). Without a hook signatures are not checked.
+    documents_signature_policy: str = "require"
+    #: Bounds for each XML entry point, as "elements=N,depth=N,text=N,bytes=N" (any subset) over the
+    #: built-in ones of lgsp.safexml: documents = POST /documents and the poller (50 000 elements, depth 64),
+    #: signatures = POST /signatures/verify (50 000, 64), soap = SOAP requests (100 000, 100), upstream =
+    #: providers' SOAP replies (200 000, 128); text = characters in one text node (default 10 000 000).
+    xml_limits_documents: str = ""
+    xml_limits_signatures: str = ""
+    xml_limits_soap: str = ""
+    xml_limits_upstream: str = ""
+    #: POST /signatures/verify needs a token with the gateway scope; above 0, callers without a token may
+    #: verify documents up to this many bytes (a much smaller limit than the token holders').
+    signatures_anonymous_max_bytes: int = 0
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -45,6 +45,7 @@ from .report import (
 )
 from .revocation import EmbeddedRevocation
 from .timestamps import timestamp_status
+from .xmlbounds import DEFAULT_LIMITS, XmlDoctypeError, XmlLimitError, check_bounds
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
@@ -103,8 +104,15 @@ class XmlFormatError(ValueError):
 
 def parse(data: bytes, max_bytes: int) -> etree._Element:
     """Hardened parse; signing/ depends on nothing of ours, so this mirrors lgsp.safexml on purpose."""
-    if len(data) > max_bytes:
-        raise XmlFormatError(f"XML of {len(data)} bytes exceeds the limit of {max_bytes}")
+    try:
+        check_bounds(data, DEFAULT_LIMITS.capped(max_bytes))
+    except XmlLimitError as exc:
+        raise XmlFormatError(str(exc)) from None
+    except XmlDoctypeError:
+        raise XmlFormatError("XML with a document type declaration (DTD/entities) is refused (XXE, entity bombs)") \
+            from None
+    except etree.XMLSyntaxError as exc:
+        raise XmlFormatError(f"malformed XML: {exc}") from exc
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                              huge_tree=False, collect_ids=False)
     try:

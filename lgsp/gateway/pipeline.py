@@ -343,7 +343,7 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
     limit = exchange.service.max_body_bytes if exchange.service and exchange.service.max_body_bytes else (
         runtime.settings.max_body_bytes)
     try:
-        body = await upstream.content.read(limit + 1)
+        body = await _read_upto(upstream.content, limit + 1)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise Problem("upstream-bad-response", f"provider of {exchange.service_id} failed mid-reply: {exc}") from exc
     if len(body) > limit:
@@ -352,6 +352,20 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
                                        upstream.headers.get("Content-Type"), body)
     await send_buffered(exchange, runtime, send, 200, list(mediate.JSON_HEADERS), payload)
     return upstream
+
+
+async def _read_upto(content: aiohttp.StreamReader, size: int) -> bytes:
+    """Up to ``size`` bytes of a reply. ``StreamReader.read(n)`` returns what is buffered (one chunk,
+    often 64-128 KiB), not ``n`` bytes, so a larger SOAP reply was cut and then refused as malformed."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < size:
+        chunk = await content.read(size - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 async def send_buffered(exchange: Exchange, runtime: Runtime, send: Send, status: int,
