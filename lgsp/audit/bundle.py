@@ -270,7 +270,7 @@ def _verify_heads(
 def _verify_consistency(bundle: Mapping[str, Any], report: Report, heads: dict[int, SignedTreeHead]) -> None:
     proofs: dict[tuple[Any, Any], Any] = {}
     for raw in bundle.get("consistency") or []:
-        if isinstance(raw, Mapping):
+        if isinstance(raw, Mapping) and isinstance(raw.get("from_size"), int) and isinstance(raw.get("to_size"), int):
             proofs[(raw.get("from_size"), raw.get("to_size"))] = raw.get("proof")
     sizes = sorted(heads)
     for old, new in pairwise(sizes):
@@ -484,6 +484,20 @@ def verify_bundle(
     :func:`_verify_known_heads`.
     """
     report = Report()
+    try:
+        _verify_bundle(report, bundle, trusted_keys, tsa_roots, known_heads)
+    except Exception as exc:  # a malformed file must end in the FAIL list, never a traceback
+        report.add("bundle", False, f"malformed content stopped the verification: {type(exc).__name__}: {exc}")
+    return report
+
+
+def _verify_bundle(
+    report: Report,
+    bundle: Any,
+    trusted_keys: LogKeyRing | None,
+    tsa_roots: bytes | None,
+    known_heads: Sequence[SignedTreeHead],
+) -> Report:
     if not isinstance(bundle, Mapping):
         report.add("format", False, "a bundle is a JSON object")
         return report
@@ -517,8 +531,12 @@ def verify_log(
     heads: Iterable[SignedTreeHead],
     keyring: LogKeyRing,
     progress: Callable[[int], None] | None = None,
+    known_heads: Sequence[SignedTreeHead] = (),
 ) -> Report:
     """Recompute the tree from *all* entries (index order) and check every head against it.
+
+    ``known_heads`` (heads the auditor kept) are checked the same way, against the recomputed
+    root at their size; one larger than the log names the entries that are gone.
 
     Streams: memory is O(log n), so it runs over 10**6 rows from a server-side cursor. Trusts no
     stored tree node: leaves come from the entries themselves. A row carrying ``leaf_hash`` (the
@@ -534,6 +552,14 @@ def verify_log(
             continue
         by_size.setdefault(head.tree_size, []).append(head)
         report.heads_verified += 1
+    known: dict[int, list[SignedTreeHead]] = {}
+    for head in known_heads:
+        try:
+            keyring.verify(head)
+        except HeadVerificationError as exc:
+            report.add(f"known head {head.tree_size}", False, f"the head you kept does not verify: {exc}")
+            continue
+        known.setdefault(head.tree_size, []).append(head)
     for head in by_size.pop(0, []):
         ok = head.root_hash == EMPTY_ROOT
         report.add("head 0", ok, "empty tree" if ok else "head of size 0 with a non-empty root")
@@ -568,10 +594,21 @@ def verify_log(
             else:
                 failures += 1
                 report.add(f"head {size}", False, "root differs from the entries: the log was altered")
+        for head in known.pop(size, []):
+            if head.root_hash == frontier_root(frontier):
+                report.add(f"known head {size}", True, "the head you kept matches the entries recomputed now")
+            else:
+                failures += 1
+                report.add(f"known head {size}", False,
+                           "the entries recomputed now have a different root at this size: history was rewritten")
         if progress is not None:
             progress(size)
     for missing_size in sorted(by_size):
-        report.add(f"head {missing_size}", False, f"signed head of size {missing_size}, but only {size} entries")
+        report.add(f"head {missing_size}", False, f"signed head of size {missing_size}, but only {size} entries: "
+                   f"entries [{size}, {missing_size}) are missing")
+    for missing_size in sorted(known):
+        report.add(f"known head {missing_size}", False, f"the head you kept covers {missing_size} entries, the "
+                   f"log now has {size}: entries [{size}, {missing_size}) were deleted or the log rolled back")
     if report.passed:
         report.add("log", True, f"{size} entries recomputed; every signed head matches")
     return report

@@ -82,17 +82,25 @@ def audit_verify(
     trusted_keys: Annotated[Path | None, typer.Option(
         "--trusted-keys", help="Key list (GET /audit/keys) kept independently; default: the store's key table.",
         exists=True, dir_okay=False)] = None,
+    known_head: Annotated[list[Path] | None, typer.Option(
+        "--known-head", help="A head you kept (head JSON, receipt, bundle); the log must still contain it. "
+        "Repeatable.", exists=True, dir_okay=False)] = None,
 ) -> None:
     """Recompute the tree and hash chain from the entries, check every signed head; exit 1 on any failure."""
     from lgsp.audit.evidence import verify_store
-    from lgsp.audit.sth import LogKeyRing
+    from lgsp.audit.offline_verify import heads_in
+    from lgsp.audit.sth import HeadVerificationError, LogKeyRing
 
     heads = _heads()
-    ring = LogKeyRing.from_json(json.loads(trusted_keys.read_bytes())) if trusted_keys is not None else None
+    try:
+        ring = LogKeyRing.from_json(json.loads(trusted_keys.read_bytes())) if trusted_keys is not None else None
+        known = [h for path in known_head or [] for h in heads_in(json.loads(path.read_bytes()))]
+    except (OSError, ValueError, HeadVerificationError) as exc:
+        fail(f"cannot read input: {exc}", 2)
     total = heads.tree.size()
     with _progress(quiet or total < 50_000) as progress:
         task = progress.add_task("recomputing", total=total)
-        report = verify_store(heads.engine, heads, lambda n: progress.update(task, completed=n), ring)
+        report = verify_store(heads.engine, heads, lambda n: progress.update(task, completed=n), ring, known)
     if report.passed:
         console.print(f"[green]OK[/] {report.entries_verified} entries, {report.heads_verified} signed heads; "
                       "tree, heads and chain intact")

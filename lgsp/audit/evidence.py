@@ -8,7 +8,7 @@ produce byte-for-byte the same kinds of files the offline verifier checks.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 from sqlalchemy import Engine, Table, and_, select
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from lgsp.audit.bundle import BundleError, Report, build_bundle, build_consistency, build_receipt, verify_log
 from lgsp.audit.heads import HeadService
-from lgsp.audit.merkle import extend_frontier, root_hash
+from lgsp.audit.merkle import ProofError, extend_frontier, root_hash
 from lgsp.audit.models import AuditEntry
 from lgsp.audit.query import AuditFilter, apply_filter, aware
 from lgsp.audit.sth import LogKeyRing, SignedTreeHead
@@ -153,7 +153,8 @@ def _filter_json(f: AuditFilter | None) -> dict[str, Any] | None:
 
 
 def verify_store(engine: Engine, heads: HeadService, progress: Callable[[int], None] | None = None,
-                 trusted_keys: LogKeyRing | None = None) -> Report:
+                 trusted_keys: LogKeyRing | None = None,
+                 known_heads: Sequence[SignedTreeHead] = ()) -> Report:
     """Recompute everything from the stored entries and check it against what the store claims.
 
     1. the hash chain and every row's leaf hash (``lgsp.audit.verify``);
@@ -161,17 +162,52 @@ def verify_store(engine: Engine, heads: HeadService, progress: Callable[[int], N
        registered key — or by one of ``trusted_keys``, since the key table could be edited too —
        and root equal to the recomputed root at its size (``bundle.verify_log``);
     3. the stored tree nodes (what proofs are served from) equal the recomputed ones, and each
-       head's root folds out of the stored nodes, so no receipt handed out can mislead.
+       head's root folds out of the stored nodes, so no receipt handed out can mislead;
+    4. every head in ``known_heads`` (kept by the auditor from receipts, bundles, checkpoints) is
+       still stored, and its root is the root recomputed from the entries at its size.
+
+    Never raises on what the store holds: a row or head it cannot even read is a failure in the
+    report (the stage is named), so the auditor always gets the whole FAIL list.
     """
-    chain = verify_chain(engine)
-    ring = trusted_keys if trusted_keys is not None else heads.keyring()
-    report = verify_log(iter_entries(engine), list(heads.iter_all()), ring, progress)
-    for problem in chain.problems[:50]:
-        report.add("chain", False, problem)
-    if chain.ok:
-        report.add("chain", True, f"{chain.checked} entries, hash chain intact (head {chain.head_hex[:16]}…)")
-    _verify_nodes(engine, heads, report)
+    report = Report()
+    stored: list[SignedTreeHead] = []
+    try:
+        ring = trusted_keys if trusted_keys is not None else heads.keyring()
+        stored = list(heads.iter_all())
+        report = verify_log(iter_entries(engine), stored, ring, progress, known_heads=known_heads)
+    except Exception as exc:  # any unreadable row is evidence of tampering, not a crash
+        report.add("log", False, f"the stored log cannot be read: {type(exc).__name__}: {exc}")
+    _check_known_heads_stored(report, stored, known_heads)
+    try:
+        chain = verify_chain(engine)
+    except Exception as exc:
+        report.add("chain", False, f"the stored rows cannot be read: {type(exc).__name__}: {exc}")
+    else:
+        for problem in chain.problems[:50]:
+            report.add("chain", False, problem)
+        if chain.ok:
+            report.add("chain", True, f"{chain.checked} entries, hash chain intact (head {chain.head_hex[:16]}…)")
+    try:
+        _verify_nodes(engine, heads, report)
+    except Exception as exc:
+        report.add("tree nodes", False, f"the stored tree nodes cannot be read: {type(exc).__name__}: {exc}")
     return report
+
+
+def _check_known_heads_stored(report: Report, stored: Sequence[SignedTreeHead],
+                              known_heads: Sequence[SignedTreeHead]) -> None:
+    """A head the auditor holds must still be in the store, unchanged: deleting heads is tampering too."""
+    by_size = {h.tree_size: h for h in stored}
+    latest = max(by_size, default=0)
+    for head in known_heads:
+        name = f"known head {head.tree_size}"
+        match = by_size.get(head.tree_size)
+        if match is None:
+            why = (f"the newest stored head has size {latest}: the log was rolled back or newer heads deleted"
+                   if head.tree_size > latest else "this signed head was deleted from audit_heads")
+            report.add(name, False, why)
+        elif match.root_hash != head.root_hash:
+            report.add(name, False, "the stored head of this size has a different root: history was rewritten")
 
 
 def _verify_nodes(engine: Engine, heads: HeadService, report: Report, batch: int = 4096) -> None:
@@ -200,6 +236,8 @@ def _verify_nodes(engine: Engine, heads: HeadService, report: Report, batch: int
                 failures.append(f"stored nodes do not fold into the root of head {new.tree_size}")
         except KeyError:
             failures.append(f"stored nodes for head {new.tree_size} are missing")
+        except ProofError as exc:  # a head larger than the stored tree: entries/nodes were deleted
+            failures.append(f"head {new.tree_size}: {exc}")
     for failure in failures[:50]:
         report.add("tree nodes", False, failure)
     if not failures:

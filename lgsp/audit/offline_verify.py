@@ -69,7 +69,7 @@ def _print_report(report: Report, console: Console, quiet: bool) -> None:
         console.print(f"[bold red]NOT VERIFIED[/]: {len(report.failures)} check(s) failed")
 
 
-def _heads_in(document: Any) -> list[SignedTreeHead]:
+def heads_in(document: Any) -> list[SignedTreeHead]:
     """The heads in a head document, a receipt or a bundle (what an auditor may have kept)."""
     if isinstance(document, dict) and isinstance(document.get("heads"), list):
         return [SignedTreeHead.from_json(h) for h in document["heads"]]
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.trusted_keys is not None:
             trusted = LogKeyRing.from_json(json.loads(args.trusted_keys.read_bytes()))
         tsa_roots = args.tsa_root.read_bytes() if args.tsa_root is not None else None
-        known = [head for path in args.known_head for head in _heads_in(json.loads(path.read_bytes()))]
+        known = [head for path in args.known_head for head in heads_in(json.loads(path.read_bytes()))]
     except (OSError, ValueError, HeadVerificationError) as exc:
         console.print(f"[bold red]ERROR[/]: cannot read input: {exc}")
         return EXIT_UNREADABLE
