@@ -161,6 +161,12 @@ def export(
                                               "json/csv: a listing for reading.")] = ExportFormat.bundle,
     proofs: Annotated[ProofMode, typer.Option(help="bundle proofs: one per entry, or one range proof "
                                               "(unfiltered exports only, much smaller).")] = ProofMode.entry,
+    prove_omissions: Annotated[bool, typer.Option(
+        "--prove-omissions", help="Filtered bundles: also include (with proofs) the range's entries that do not "
+        "match, so the verifier can prove the export complete.")] = False,
+    include_head: Annotated[list[int] | None, typer.Option(
+        "--include-head", help="Also include the stored head of this size (e.g. your last verified "
+        "checkpoint). Repeatable.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Export entries [--from, --to) with filters: a self-contained JSON bundle, or a CSV/JSON listing."""
@@ -185,7 +191,8 @@ def export(
 
             if fmt is ExportFormat.bundle:
                 try:
-                    bundle = export_bundle(engine, heads, start, stop, f, tick, proofs.value)
+                    bundle = export_bundle(engine, heads, start, stop, f, tick, proofs.value,
+                                           prove_omissions=prove_omissions, include_heads=include_head or ())
                 except EvidenceError as exc:
                     fail(str(exc), 2)
                 json.dump(bundle, out, ensure_ascii=False)

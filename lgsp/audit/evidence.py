@@ -101,7 +101,7 @@ def receipt_for(engine: Engine, heads: HeadService, index: int, head_size: int |
         if found.tree_size <= index:
             raise EvidenceError(f"head {head_size} does not cover entry {index}")
         head = found
-    return build_receipt(entry, head, heads.tree, heads.keyring())
+    return build_receipt(entry, head, heads.tree, heads.keyring(), signer=heads.signer)
 
 
 def consistency_file(heads: HeadService, old_size: int, new_size: int) -> dict[str, Any]:
@@ -111,17 +111,22 @@ def consistency_file(heads: HeadService, old_size: int, new_size: int) -> dict[s
     old, new = heads.by_size(old_size), heads.by_size(new_size)
     if old is None or new is None:
         raise EvidenceError(f"no signed head of size {old_size if old is None else new_size}")
-    return build_consistency(old, new, heads.tree, heads.keyring())
+    return build_consistency(old, new, heads.tree, heads.keyring(), signer=heads.signer)
 
 
 def export_bundle(engine: Engine, heads: HeadService, start: int, end: int | None, f: AuditFilter | None = None,
                   progress: Callable[[int], None] | None = None,
-                  proofs: Literal["entry", "range"] = "entry") -> dict[str, Any]:
+                  proofs: Literal["entry", "range"] = "entry", prove_omissions: bool = False,
+                  include_heads: Sequence[int] = ()) -> dict[str, Any]:
     """A self-contained bundle for ``[start, end)`` (default: to the end of the log), filtered by ``f``.
 
-    The anchor is the smallest head covering ``end`` (signed now if none does); every stored head
-    inside the range is included too, with consistency proofs between consecutive ones, so heads an
-    auditor kept from earlier receipts can be matched (``--known-head``).
+    The smallest head covering ``end`` is signed now if none does; every stored head inside the
+    range is included too, and the log's *latest* head (proofs are against it), with consistency
+    proofs between consecutive ones, so heads an auditor kept or a witness cosigned can be matched,
+    and an old bundle cannot pass for a current one. ``include_heads`` adds stored heads of those
+    sizes (e.g. the auditor's last verified checkpoint). The export statement (selection, latest
+    head, digest of the entries) is signed by the log key. ``prove_omissions`` (filtered exports)
+    adds every entry of the range that does not match, so completeness becomes provable.
     """
     size = heads.tree.size()
     end = size if end is None else min(end, size)
@@ -130,13 +135,34 @@ def export_bundle(engine: Engine, heads: HeadService, start: int, end: int | Non
     anchor = head_covering(heads, max(end, 1)) if size else None
     if anchor is None:
         raise EvidenceError("the log is empty")
-    chosen = [h for h in heads.between(start + 1, anchor.tree_size) if h.tree_size != anchor.tree_size] + [anchor]
+    chosen = [*heads.between(start + 1, anchor.tree_size), anchor]
+    latest = heads.latest()
+    if latest is not None:
+        chosen.append(latest)
+    for size in include_heads:
+        extra = heads.by_size(size)
+        if extra is None:
+            raise EvidenceError(f"no signed head of size {size}")
+        chosen.append(extra)
     filters = _filter_json(f)
+    omitted = None
+    if filters and prove_omissions:
+        matching = {row["idx"] for row in _index_rows(engine, f, start, end)}
+        omitted = (row for row in iter_entries(engine, None, start, end) if row["idx"] not in matching)
     try:
         return build_bundle(iter_entries(engine, f, start, end), chosen, heads.tree, heads.keyring(),
-                            selection=(start, end), filters=filters, progress=progress, proofs=proofs)
+                            selection=(start, end), filters=filters, progress=progress, proofs=proofs,
+                            signer=heads.signer, omitted=omitted)
     except BundleError as exc:
         raise EvidenceError(str(exc)) from exc
+
+
+def _index_rows(engine: Engine, f: AuditFilter | None, start: int, end: int) -> Iterator[dict[str, Any]]:
+    query = apply_filter(select(AuditEntry.idx), f or AuditFilter()).where(AuditEntry.idx >= start,
+                                                                          AuditEntry.idx < end)
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            yield {"idx": int(row.idx)}
 
 
 def _filter_json(f: AuditFilter | None) -> dict[str, Any] | None:

@@ -47,8 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         "--known-head", type=Path, action="append", default=[], metavar="FILE",
         help="a head you kept earlier (head JSON, receipt or bundle); it must be part of this log",
     )
+    parser.add_argument(
+        "--allow-incomplete", action="store_true",
+        help="accept a filtered export whose completeness is not provable (a note instead of a failure)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
-    parser.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    parser.add_argument("--quiet", action="store_true", help="print only the failures and the verdict line")
     return parser
 
 
@@ -62,6 +66,9 @@ def _print_report(report: Report, console: Console, quiet: bool) -> None:
         for check in report.checks:
             table.add_row(check.name, marks[check.ok], check.detail)
         console.print(table)
+    else:
+        for check in report.failures:  # quiet still names every failure and its reason
+            console.print(f"[bold red]FAIL[/] {check.name}: {check.detail}")
     if report.passed:
         counts = f"{report.entries_verified} entries, {report.heads_verified} signed heads"
         console.print(f"[bold green]VERIFIED[/]: {counts}")
@@ -92,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, HeadVerificationError) as exc:
         console.print(f"[bold red]ERROR[/]: cannot read input: {exc}")
         return EXIT_UNREADABLE
-    report = verify_bundle(bundle, trusted_keys=trusted, tsa_roots=tsa_roots, known_heads=known)
+    report = verify_bundle(bundle, trusted_keys=trusted, tsa_roots=tsa_roots, known_heads=known,
+                           allow_incomplete=args.allow_incomplete)
     if args.json:
         print(json.dumps({
             "passed": report.passed,

@@ -213,6 +213,10 @@ class LogSigner:
     def key_id(self) -> str:
         return self.public.key_id
 
+    def sign_bytes(self, data: bytes) -> bytes:
+        """Raw Ed25519 signature; callers put a context string into ``data`` (no cross-protocol replay)."""
+        return self._private_key.sign(data)
+
     def sign_head(self, tree_size: int, root_hash: bytes, when: datetime | None = None) -> SignedTreeHead:
         timestamp = format_time(when or datetime.now(UTC))
         signature = self._private_key.sign(SignedTreeHead.signing_input(tree_size, root_hash, timestamp))
@@ -273,6 +277,15 @@ class LogKeyRing:
             raise HeadVerificationError(
                 f"signature on head of size {head.tree_size} does not verify with key {head.key_id[:16]}…"
             ) from None
+        return key
+
+    def verify_bytes(self, key_id: str, signature: bytes, data: bytes, what: str) -> LogPublicKey:
+        """Check a raw Ed25519 signature by the key ``key_id`` (export statements); raise on failure."""
+        key = self.get(key_id)
+        try:
+            key.public_key.verify(signature, data)
+        except InvalidSignature:
+            raise HeadVerificationError(f"signature on the {what} does not verify with key {key_id[:16]}…") from None
         return key
 
     def to_json(self) -> dict[str, Any]:
