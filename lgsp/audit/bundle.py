@@ -725,12 +725,6 @@ def _verify_bundle(
     _verify_timestamps(report, heads, tsa_roots)
     _verify_entries(bundle, report, heads, ring, allow_incomplete)
     if known_heads:
-        ring = trusted_keys
-        if ring is None:
-            try:
-                ring = LogKeyRing(LogPublicKey.from_json(k) for k in bundle.get("keys") or [])
-            except HeadVerificationError:
-                ring = LogKeyRing()
         _verify_known_heads(report, heads, known_heads, ring)
     return report
 
