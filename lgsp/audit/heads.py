@@ -211,6 +211,10 @@ class HeadService:
         except IntegrityError:
             return self.by_size(head.tree_size)
         log.debug("audit head signed", tree_size=head.tree_size, root=head.root_hash.hex()[:16])
+        if self.settings.audit_witnesses:
+            from lgsp.audit.checkpoints import witness_head
+
+            witness_head(self, head)
         return head
 
 

@@ -154,6 +154,12 @@ class LogPublicKey:
     def __post_init__(self) -> None:
         object.__setattr__(self, "key_id", key_id_of(self.public_key))
 
+    def note_verifier(self, origin: str) -> Any:
+        """This key as the C2SP verifier key named ``origin`` (what witnesses and checkpoint readers pin)."""
+        from lgsp.audit.note import NoteVerifier
+
+        return NoteVerifier(origin, self.public_key)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "key_id": self.key_id,
@@ -212,6 +218,12 @@ class LogSigner:
     @property
     def key_id(self) -> str:
         return self.public.key_id
+
+    def note_signer(self, origin: str) -> Any:
+        """This key as the C2SP note signer named ``origin`` (checkpoints; see :mod:`lgsp.audit.note`)."""
+        from lgsp.audit.note import NoteSigner
+
+        return NoteSigner(origin, self._private_key)
 
     def sign_bytes(self, data: bytes) -> bytes:
         """Raw Ed25519 signature; callers put a context string into ``data`` (no cross-protocol replay)."""

@@ -17,6 +17,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "deliveries": ("lgsp.delivery.cli:app", "Durable deliveries (outbox): list, show, replay, purge."),
     "documents": ("lgsp.documents.cli:app", "Official documents (edXML, national axis): directory, poll, rejected."),
     "opendata": ("lgsp.opendata.cli:app", "Publish curated open datasets to the CKAN portal."),
+    "witness": ("lgsp.audit.witness_cli:app", "An independent witness for an audit log (C2SP tlog-witness)."),
     "verify": ("signing.cli:verify_command", "Verify the signatures in a file (XML, PDF, JWS) and print a report."),
 }
 
