@@ -94,6 +94,8 @@ def build_bundle(
     proofs: Literal["entry", "range"] = "entry",
     signer: LogSigner | None = None,
     omitted: Iterable[Mapping[str, Any]] | None = None,
+    cosignatures: Mapping[int, Sequence[str]] | None = None,
+    origin: str | None = None,
 ) -> dict[str, Any]:
     """Assemble a bundle (a JSON-ready dict) proving ``entries`` against the last of ``heads``.
 
@@ -147,6 +149,10 @@ def build_bundle(
         out_omitted.append({"entry": entry, "inclusion": {"tree_size": anchor.tree_size, "proof": _hexes(proof)}})
     if omitted is not None:
         extra["omitted"] = out_omitted
+    if cosignatures:
+        extra["cosignatures"] = {str(size): list(lines) for size, lines in cosignatures.items() if lines}
+    if origin is not None:
+        extra["origin"] = origin
     if selection is None:
         first = out_entries[0]["entry"]["index"] if out_entries else 0
         last = out_entries[-1]["entry"]["index"] + 1 if out_entries else 0
@@ -190,18 +196,18 @@ def build_bundle(
 
 def build_consistency(
     old_head: SignedTreeHead, new_head: SignedTreeHead, tree_store: NodeReader, keyring: LogKeyRing,
-    signer: LogSigner | None = None,
+    signer: LogSigner | None = None, **extra: Any,
 ) -> dict[str, Any]:
     """Two heads and the proof linking them, no entries: the body of ``GET /audit/consistency``."""
-    return build_bundle([], [old_head, new_head], tree_store, keyring, selection=(0, 0), signer=signer)
+    return build_bundle([], [old_head, new_head], tree_store, keyring, selection=(0, 0), signer=signer, **extra)
 
 
 def build_receipt(
     entry: Mapping[str, Any], head: SignedTreeHead, tree_store: NodeReader, keyring: LogKeyRing,
-    signer: LogSigner | None = None,
+    signer: LogSigner | None = None, **extra: Any,
 ) -> dict[str, Any]:
     """One entry with its inclusion proof against ``head``: the body of ``GET /audit/entries/{i}``."""
-    return build_bundle([entry], [head], tree_store, keyring, filters={"receipt": True}, signer=signer)
+    return build_bundle([entry], [head], tree_store, keyring, filters={"receipt": True}, signer=signer, **extra)
 
 
 def _leaves_digest(entries: Sequence[Mapping[str, Any]]) -> str:

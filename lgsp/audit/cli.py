@@ -85,22 +85,32 @@ def audit_verify(
     known_head: Annotated[list[Path] | None, typer.Option(
         "--known-head", help="A head you kept (head JSON, receipt, bundle); the log must still contain it. "
         "Repeatable.", exists=True, dir_okay=False)] = None,
+    trust: Annotated[Path | None, typer.Option(
+        "--trust", help="Your trust file (log keys, witness keys, quorum); keys in the store are then ignored.",
+        exists=True, dir_okay=False)] = None,
+    state: Annotated[Path | None, typer.Option(
+        "--state", help="Your state file: the largest checkpoint verified so far (created if absent).",
+        dir_okay=False)] = None,
 ) -> None:
     """Recompute the tree and hash chain from the entries, check every signed head; exit 1 on any failure."""
-    from lgsp.audit.evidence import verify_store
+    from lgsp.audit.evidence import audit_store
     from lgsp.audit.offline_verify import heads_in
     from lgsp.audit.sth import HeadVerificationError, LogKeyRing
+    from lgsp.audit.trust import AuditState, TrustFile
 
     heads = _heads()
     try:
         ring = LogKeyRing.from_json(json.loads(trusted_keys.read_bytes())) if trusted_keys is not None else None
         known = [h for path in known_head or [] for h in heads_in(json.loads(path.read_bytes()))]
+        trust_file = TrustFile.load(trust) if trust is not None else None
+        state_file = AuditState.load(state) if state is not None else None
     except (OSError, ValueError, HeadVerificationError) as exc:
         fail(f"cannot read input: {exc}", 2)
     total = heads.tree.size()
     with _progress(quiet or total < 50_000) as progress:
         task = progress.add_task("recomputing", total=total)
-        report = verify_store(heads.engine, heads, lambda n: progress.update(task, completed=n), ring, known)
+        report = audit_store(heads.engine, heads, trust_file, state_file, known,
+                             lambda n: progress.update(task, completed=n), ring)
     if report.passed:
         console.print(f"[green]OK[/] {report.entries_verified} entries, {report.heads_verified} signed heads; "
                       "tree, heads and chain intact")
@@ -132,6 +142,28 @@ def keys() -> None:
     heads = _heads()
     _ = heads.signer  # loads (or creates) the log key and registers it, so it is listed
     print(json.dumps(heads.keyring().to_json(), indent=2))
+
+
+@app.command("trust-template")
+def trust_template(
+    quorum: Annotated[int | None, typer.Option(help="Witness cosignatures required; default: all.")] = None,
+) -> None:
+    """Print a trust file from this deployment's keys and configured witnesses, for auditors to CHECK and keep.
+
+    An auditor must confirm every key id and witness key through their own channel before relying on it:
+    a template printed by the operator is only a convenience.
+    """
+    from lgsp.audit.checkpoints import parse_witnesses
+    from lgsp.audit.trust import TrustFile
+
+    heads = _heads()
+    _ = heads.signer
+    witnesses = [w.verifier for w in parse_witnesses(heads.settings.audit_witnesses)]
+    chosen = len(witnesses) if quorum is None else quorum
+    if not 0 <= chosen <= len(witnesses):
+        fail(f"--quorum must be between 0 and {len(witnesses)}", 2)
+    trust = TrustFile(heads.settings.audit_checkpoint_origin, heads.keyring(), witnesses, chosen)
+    print(json.dumps(trust.to_json(), indent=2))
 
 
 class ExportFormat(StrEnum):

@@ -21,6 +21,7 @@ from lgsp.audit.models import AuditEntry
 from lgsp.audit.query import AuditFilter, apply_filter, aware
 from lgsp.audit.sth import LogKeyRing, SignedTreeHead
 from lgsp.audit.tree_store import AuditTreeNode
+from lgsp.audit.trust import AuditState, TrustFile, check_quorum, check_state, check_untrusted_keys, finish_state
 from lgsp.audit.verify import verify_chain
 
 __all__ = [
@@ -101,7 +102,7 @@ def receipt_for(engine: Engine, heads: HeadService, index: int, head_size: int |
         if found.tree_size <= index:
             raise EvidenceError(f"head {head_size} does not cover entry {index}")
         head = found
-    return build_receipt(entry, head, heads.tree, heads.keyring(), signer=heads.signer)
+    return build_receipt(entry, head, heads.tree, heads.keyring(), signer=heads.signer, **_witnessing(heads, [head]))
 
 
 def consistency_file(heads: HeadService, old_size: int, new_size: int) -> dict[str, Any]:
@@ -111,7 +112,16 @@ def consistency_file(heads: HeadService, old_size: int, new_size: int) -> dict[s
     old, new = heads.by_size(old_size), heads.by_size(new_size)
     if old is None or new is None:
         raise EvidenceError(f"no signed head of size {old_size if old is None else new_size}")
-    return build_consistency(old, new, heads.tree, heads.keyring(), signer=heads.signer)
+    return build_consistency(old, new, heads.tree, heads.keyring(), signer=heads.signer,
+                             **_witnessing(heads, [old, new]))
+
+
+def _witnessing(heads: HeadService, chosen: Sequence[SignedTreeHead]) -> dict[str, Any]:
+    """The checkpoint origin and the stored witness cosignatures of ``chosen``, for a bundle."""
+    from lgsp.audit.checkpoints import cosignature_lines
+
+    return {"origin": heads.settings.audit_checkpoint_origin,
+            "cosignatures": {h.tree_size: cosignature_lines(heads.engine, h.tree_size) for h in chosen}}
 
 
 def export_bundle(engine: Engine, heads: HeadService, start: int, end: int | None, f: AuditFilter | None = None,
@@ -152,7 +162,7 @@ def export_bundle(engine: Engine, heads: HeadService, start: int, end: int | Non
     try:
         return build_bundle(iter_entries(engine, f, start, end), chosen, heads.tree, heads.keyring(),
                             selection=(start, end), filters=filters, progress=progress, proofs=proofs,
-                            signer=heads.signer, omitted=omitted)
+                            signer=heads.signer, omitted=omitted, **_witnessing(heads, chosen))
     except BundleError as exc:
         raise EvidenceError(str(exc)) from exc
 
@@ -217,6 +227,45 @@ def verify_store(engine: Engine, heads: HeadService, progress: Callable[[int], N
         _verify_nodes(engine, heads, report)
     except Exception as exc:
         report.add("tree nodes", False, f"the stored tree nodes cannot be read: {type(exc).__name__}: {exc}")
+    return report
+
+
+def audit_store(engine: Engine, heads: HeadService, trust: TrustFile | None, state: AuditState | None,
+                known_heads: Sequence[SignedTreeHead] = (), progress: Callable[[int], None] | None = None,
+                trusted_keys: LogKeyRing | None = None) -> Report:
+    """``lgsp audit verify`` with the auditor's trust file and state file (see :mod:`lgsp.audit.trust`).
+
+    Keys come from the trust file only; the newest stored head needs the trust file's quorum of
+    witness cosignatures; the state file's checkpoint must still be in the log (recomputed from the
+    entries like any known head) and the log must not have shrunk or forked since.
+    """
+    from lgsp.audit.checkpoints import cosignature_lines
+
+    ring = trust.ring if trust is not None else trusted_keys
+    known = list(known_heads)
+    if state is not None and state.head is not None:
+        known.append(state.head)
+    report = verify_store(engine, heads, progress, ring, known)
+    view = None
+    try:
+        latest = heads.latest()
+        if latest is not None and ring is not None:
+            ring.verify(latest)
+        view = latest
+    except Exception as exc:  # an unreadable or forged head is a failure, not a crash
+        report.add("latest head", False, f"the newest stored head does not verify: {exc}")
+    origin = trust.origin if trust is not None else None
+    if trust is not None:
+        try:
+            check_untrusted_keys(report, trust, heads.keyring().keys, "store")
+            lines = cosignature_lines(engine, view.tree_size) if view is not None else []
+        except Exception as exc:
+            report.add("witnesses", False, f"the stored keys or cosignatures cannot be read: {exc}")
+        else:
+            check_quorum(report, trust, view, lines)
+    if state is not None:
+        check_state(report, state, view, origin)
+        finish_state(report, state, view, origin)
     return report
 
 

@@ -46,3 +46,12 @@ def two_witnesses(store: Store, tmp: Path) -> Iterator[tuple[Store, list[Running
     finally:
         for w in running:
             w.server.stop()
+
+
+def trust_json(store: Store, witnesses: list[RunningWitness], quorum: int | None = None) -> dict[str, object]:
+    """The trust file an auditor would keep: the log key(s) pinned now, both witnesses' keys."""
+    from lgsp.audit.trust import TrustFile
+
+    verifiers = [w.witness.signer.verifier for w in witnesses]
+    return TrustFile(ORIGIN, store.heads.keyring(), verifiers,
+                     len(verifiers) if quorum is None else quorum).to_json()
