@@ -96,6 +96,7 @@ def build_bundle(
     omitted: Iterable[Mapping[str, Any]] | None = None,
     cosignatures: Mapping[int, Sequence[str]] | None = None,
     origin: str | None = None,
+    key_events: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Assemble a bundle (a JSON-ready dict) proving ``entries`` against the last of ``heads``.
 
@@ -153,6 +154,8 @@ def build_bundle(
         extra["cosignatures"] = {str(size): list(lines) for size, lines in cosignatures.items() if lines}
     if origin is not None:
         extra["origin"] = origin
+    if key_events:
+        extra["key_events"] = list(key_events)
     if selection is None:
         first = out_entries[0]["entry"]["index"] if out_entries else 0
         last = out_entries[-1]["entry"]["index"] + 1 if out_entries else 0

@@ -26,8 +26,8 @@ from lgsp.store.db import writer
 if TYPE_CHECKING:
     from lgsp.audit.heads import HeadService
 
-__all__ = ["WitnessEndpoint", "checkpoint_of", "cosignature_lines", "parse_witnesses", "signed_checkpoint",
-           "witness_head"]
+__all__ = ["WitnessEndpoint", "checkpoint_of", "cosignature_lines", "parse_witnesses", "send_checkpoint",
+           "signed_checkpoint", "witness_head"]
 
 log = structlog.get_logger("lgsp.audit.witness")
 
@@ -106,7 +106,27 @@ def witness_head(service: HeadService, head: SignedTreeHead, note: str | None = 
     return outcomes
 
 
-def _ask(service: HeadService, witness: WitnessEndpoint, head: SignedTreeHead, note: str, text: str) -> str:
+def send_checkpoint(service: HeadService, head: SignedTreeHead, note: str,
+                    text: str) -> tuple[list[str], dict[str, str]]:
+    """Send a special checkpoint (a key announcement) to every witness; return its cosignature lines.
+
+    Unlike :func:`witness_head` nothing goes into ``audit_cosignatures`` (those cosign the plain
+    checkpoint of a head); the caller keeps the lines with the announcement.
+    """
+    lines: list[str] = []
+    outcomes: dict[str, str] = {}
+    for witness in parse_witnesses(service.settings.audit_witnesses):
+        collected: list[str] = []
+        try:
+            outcomes[witness.verifier.name] = _ask(service, witness, head, note, text, collected)
+        except (httpx.HTTPError, NoteError, ValueError, KeyError) as exc:
+            outcomes[witness.verifier.name] = f"error: {exc}"
+        lines += collected
+    return lines, outcomes
+
+
+def _ask(service: HeadService, witness: WitnessEndpoint, head: SignedTreeHead, note: str, text: str,
+         collect: list[str] | None = None) -> str:
     old = _last_cosigned(service.engine, witness.verifier.name)
     timeout = service.settings.audit_witness_timeout_seconds
     with httpx.Client(timeout=timeout) as client:
@@ -122,16 +142,20 @@ def _ask(service: HeadService, witness: WitnessEndpoint, head: SignedTreeHead, n
                 continue
             if response.status_code != 200:
                 return f"refused: HTTP {response.status_code} {response.text.strip()[:200]}"
-            return _store(service.engine, witness, head, text, response.text)
+            return _store(service.engine, witness, head, text, response.text, collect)
     return "refused: the witness keeps naming another size"
 
 
-def _store(engine: Engine, witness: WitnessEndpoint, head: SignedTreeHead, text: str, body: str) -> str:
+def _store(engine: Engine, witness: WitnessEndpoint, head: SignedTreeHead, text: str, body: str,
+           collect: list[str] | None) -> str:
     for line in body.splitlines():
         _, (sig,) = open_note("x\n\n" + line + "\n")
         if sig.name != witness.verifier.name or sig.key_hash != witness.verifier.key_hash:
             continue
         when = witness.verifier.verify(text, sig)
+        if collect is not None:
+            collect.append(line)
+            return "cosigned"
         with writer(engine).begin() as conn:
             exists = conn.execute(select(AuditCosignature.line).where(
                 AuditCosignature.tree_size == head.tree_size, AuditCosignature.witness == sig.name)).first()

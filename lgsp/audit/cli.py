@@ -136,12 +136,42 @@ def sign_head() -> None:
     fail("another process holds the head signing lock; retry")
 
 
-@app.command("keys")
-def keys() -> None:
+keys_app = typer.Typer(help="The log keys: list (no sub-command), rotate, retire.", invoke_without_command=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.callback()
+def keys(ctx: typer.Context) -> None:
     """Print the published log keys (the GET /audit/keys document) for auditors to pin."""
+    if ctx.invoked_subcommand is not None:
+        return
     heads = _heads()
     _ = heads.signer  # loads (or creates) the log key and registers it, so it is listed
     print(json.dumps(heads.keyring().to_json(), indent=2))
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Replace the log key; the new key is announced in a checkpoint signed by the old one and witnessed."""
+    from lgsp.audit.keys import KeyChangeError, rotate_key
+
+    try:
+        new, _note, outcomes = rotate_key(_heads())
+    except (KeyChangeError, OSError) as exc:
+        fail(str(exc), 2)
+    console.print(f"new log key {new.key_id}; witnesses: {outcomes or 'none configured'}")
+
+
+@keys_app.command("retire")
+def keys_retire(key_id: Annotated[str, typer.Argument(help="The key id to stop trusting from now on.")]) -> None:
+    """Retire a (non-current) log key: heads it signs after now are refused by witnesses and verifiers."""
+    from lgsp.audit.keys import KeyChangeError, retire_key
+
+    try:
+        _note, outcomes = retire_key(_heads(), key_id)
+    except KeyChangeError as exc:
+        fail(str(exc), 2)
+    console.print(f"key {key_id} retired; witnesses: {outcomes or 'none configured'}")
 
 
 @app.command("trust-template")

@@ -21,7 +21,15 @@ from lgsp.audit.models import AuditEntry
 from lgsp.audit.query import AuditFilter, apply_filter, aware
 from lgsp.audit.sth import LogKeyRing, SignedTreeHead
 from lgsp.audit.tree_store import AuditTreeNode
-from lgsp.audit.trust import AuditState, TrustFile, check_quorum, check_state, check_untrusted_keys, finish_state
+from lgsp.audit.trust import (
+    AuditState,
+    TrustFile,
+    check_quorum,
+    check_state,
+    check_untrusted_keys,
+    finish_state,
+    follow_key_events,
+)
 from lgsp.audit.verify import verify_chain
 
 __all__ = [
@@ -119,8 +127,9 @@ def consistency_file(heads: HeadService, old_size: int, new_size: int) -> dict[s
 def _witnessing(heads: HeadService, chosen: Sequence[SignedTreeHead]) -> dict[str, Any]:
     """The checkpoint origin and the stored witness cosignatures of ``chosen``, for a bundle."""
     from lgsp.audit.checkpoints import cosignature_lines
+    from lgsp.audit.keys import key_events
 
-    return {"origin": heads.settings.audit_checkpoint_origin,
+    return {"origin": heads.settings.audit_checkpoint_origin, "key_events": key_events(heads),
             "cosignatures": {h.tree_size: cosignature_lines(heads.engine, h.tree_size) for h in chosen}}
 
 
@@ -240,12 +249,20 @@ def audit_store(engine: Engine, heads: HeadService, trust: TrustFile | None, sta
     entries like any known head) and the log must not have shrunk or forked since.
     """
     from lgsp.audit.checkpoints import cosignature_lines
+    from lgsp.audit.keys import key_events
 
+    pre = Report()
+    if trust is not None:
+        try:
+            follow_key_events(pre, trust, key_events(heads))
+        except Exception as exc:
+            pre.add("key events", False, f"the stored key announcements cannot be read: {exc}")
     ring = trust.ring if trust is not None else trusted_keys
     known = list(known_heads)
     if state is not None and state.head is not None:
         known.append(state.head)
     report = verify_store(engine, heads, progress, ring, known)
+    report.checks[:0] = pre.checks
     view = None
     try:
         latest = heads.latest()

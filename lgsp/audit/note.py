@@ -31,7 +31,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 __all__ = [
     "ALG_COSIGNATURE",
     "ALG_ED25519",
+    "KEY_CHANGE_AT_EXTENSION",
     "NEXT_KEY_EXTENSION",
+    "RETIRE_KEY_EXTENSION",
     "Checkpoint",
     "NoteError",
     "NoteSigner",
@@ -45,6 +47,8 @@ __all__ = [
 ALG_ED25519 = 0x01
 ALG_COSIGNATURE = 0x04
 NEXT_KEY_EXTENSION = "lgsp-next-key "  # extension line: "lgsp-next-key <verifier key of the successor>"
+RETIRE_KEY_EXTENSION = "lgsp-retire-key "  # "lgsp-retire-key <verifier key no longer trusted>"
+KEY_CHANGE_AT_EXTENSION = "lgsp-key-change-at "  # "lgsp-key-change-at <RFC 3339 µs Z>": when the change applies
 _DASH = "\u2014"
 
 

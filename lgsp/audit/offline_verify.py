@@ -24,7 +24,15 @@ from rich.table import Table
 
 from lgsp.audit.bundle import Report, verify_bundle
 from lgsp.audit.sth import HeadVerificationError, LogKeyRing, LogPublicKey, SignedTreeHead
-from lgsp.audit.trust import AuditState, TrustFile, check_quorum, check_state, check_untrusted_keys, finish_state
+from lgsp.audit.trust import (
+    AuditState,
+    TrustFile,
+    check_quorum,
+    check_state,
+    check_untrusted_keys,
+    finish_state,
+    follow_key_events,
+)
 
 __all__ = ["main"]
 
@@ -151,12 +159,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, HeadVerificationError) as exc:
         console.print(f"[bold red]ERROR[/]: cannot read input: {exc}")
         return EXIT_UNREADABLE
+    pre = Report()
     if trust is not None:
+        events = bundle.get("key_events") if isinstance(bundle, dict) else None
+        follow_key_events(pre, trust, [str(n) for n in events] if isinstance(events, list) else [])
         trusted = trust.ring
     if state is not None and state.head is not None:
         known.append(state.head)
     report = verify_bundle(bundle, trusted_keys=trusted, tsa_roots=tsa_roots, known_heads=known,
                            allow_incomplete=args.allow_incomplete)
+    report.checks[:0] = pre.checks
     _check_trust_and_state(report, bundle, trust, state, trusted)
     if args.json:
         print(json.dumps({

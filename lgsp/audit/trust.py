@@ -31,10 +31,21 @@ from typing import Any
 
 from lgsp.audit.bundle import Report
 from lgsp.audit.canonical import format_time
-from lgsp.audit.note import ALG_COSIGNATURE, NoteError, NoteVerifier, checkpoint_text, open_note
+from lgsp.audit.note import (
+    ALG_COSIGNATURE,
+    KEY_CHANGE_AT_EXTENSION,
+    NEXT_KEY_EXTENSION,
+    RETIRE_KEY_EXTENSION,
+    NoteError,
+    NoteVerifier,
+    checkpoint_text,
+    open_note,
+    parse_checkpoint,
+)
 from lgsp.audit.sth import HeadVerificationError, LogKeyRing, LogPublicKey, SignedTreeHead
 
-__all__ = ["TRUST_FORMAT", "AuditState", "TrustFile", "check_quorum", "check_state", "check_untrusted_keys"]
+__all__ = ["TRUST_FORMAT", "AuditState", "TrustFile", "check_quorum", "check_state", "check_untrusted_keys",
+           "finish_state", "follow_key_events"]
 
 TRUST_FORMAT = "lgsp-audit-trust"
 STATE_FORMAT = "lgsp-audit-state"
@@ -192,3 +203,77 @@ def finish_state(report: Report, state: AuditState | None, view: SignedTreeHead 
     if state.head is None or view.tree_size > state.head.tree_size:
         state.save(origin, view)
         report.add("state", True, f"remembered checkpoint of size {view.tree_size} in {state.path.name}")
+
+
+def follow_key_events(report: Report, trust: TrustFile, notes: Sequence[str]) -> None:
+    """Extend the pinned ring along key announcements, in order (see :mod:`lgsp.audit.keys`).
+
+    A rotation counts only if signed by a key already trusted (pinned, or announced before) *and*
+    by the new key, and cosigned by the trust file's quorum of witnesses (the old key stays trusted
+    until retired). A retirement needs another trusted key's signature and the quorum; heads the
+    retired key signs after the announced time are refused.
+    Anything else is reported and ignored, so an inserted key never becomes trusted.
+    """
+    for position, note in enumerate(notes):
+        name = f"key event #{position}"
+        try:
+            text, signatures = open_note(note)
+            checkpoint = parse_checkpoint(text)
+            if checkpoint.origin != trust.origin:
+                raise NoteError(f"announcement for log {checkpoint.origin!r}, not {trust.origin!r}")
+            signers = []
+            for key in trust.ring.current:
+                verifier = key.note_verifier(trust.origin)
+                sig = next((s for s in signatures if s.name == verifier.name and s.key_hash == verifier.key_hash),
+                           None)
+                if sig is not None:
+                    verifier.verify(text, sig)
+                    signers.append(key)
+            if not signers:
+                raise NoteError("not signed by any log key you trust")
+            when = next((x[len(KEY_CHANGE_AT_EXTENSION):] for x in checkpoint.extensions
+                         if x.startswith(KEY_CHANGE_AT_EXTENSION)), None)
+            if when is None:
+                raise NoteError("the announcement does not say when the change applies")
+            cosigned = _count_cosignatures(trust, text, signatures)
+            if cosigned < trust.quorum:
+                raise NoteError(f"cosigned by {cosigned} of your witnesses, quorum is {trust.quorum}")
+            _apply_key_change(report, name, trust, checkpoint.extensions, text, signatures, signers, when)
+        except (NoteError, HeadVerificationError, ValueError) as exc:
+            report.add(name, False, f"key announcement not followed: {exc}")
+
+
+def _count_cosignatures(trust: TrustFile, text: str, signatures: Sequence[Any]) -> int:
+    good = set()
+    for witness in trust.witnesses:
+        for sig in signatures:
+            if sig.name == witness.name and sig.key_hash == witness.key_hash:
+                try:
+                    witness.verify(text, sig)
+                except NoteError:
+                    continue
+                good.add(witness.name)
+    return len(good)
+
+
+def _apply_key_change(report: Report, name: str, trust: TrustFile, extensions: Sequence[str], text: str,
+                      signatures: Sequence[Any], signers: Sequence[LogPublicKey], when: str) -> None:
+    moment = datetime.strptime(when, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    for line in extensions:
+        if line.startswith(NEXT_KEY_EXTENSION):
+            new = NoteVerifier.from_vkey(line[len(NEXT_KEY_EXTENSION):])
+            sig = next((s for s in signatures if s.name == new.name and s.key_hash == new.key_hash), None)
+            if sig is None:
+                raise NoteError("a rotation must also be signed by the new key")
+            new.verify(text, sig)
+            key = LogPublicKey(new.public_key, created_at=when)
+            trust.ring.add(key)
+            report.add(name, True, f"rotation to key {key.key_id[:16]}… announced by "
+                       f"{', '.join(k.key_id[:16] + '…' for k in signers)} at {when}; followed")
+        elif line.startswith(RETIRE_KEY_EXTENSION):
+            gone = NoteVerifier.from_vkey(line[len(RETIRE_KEY_EXTENSION):])
+            target = LogPublicKey(gone.public_key)
+            if target.key_id not in trust.ring or all(k.key_id == target.key_id for k in signers):
+                raise NoteError("a retirement must name a trusted key and be signed by another one")
+            trust.ring.retire(target.key_id, moment)
+            report.add(name, True, f"key {target.key_id[:16]}… retired at {when}; followed")

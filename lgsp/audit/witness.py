@@ -13,8 +13,9 @@ tlog-witness: ``POST /add-checkpoint`` with ``old <size>``, the consistency proo
 line and the signed checkpoint; answers 200 + cosignature line, 400, 403, 404, 409 (+ the size it
 holds, ``text/x.tlog.size``) or 422, exactly as the spec says. Extensions (documented in
 docs/auditors.md): a checkpoint carrying ``lgsp-next-key <vkey>`` signed by a trusted key *and* by
-that new key makes the witness trust the new key too (rotation); ``lgsp-retire-key <vkey>`` signed
-by another trusted key makes it stop trusting that one. ``GET /lgsp/refusals`` lists what it refused.
+that new key makes the witness trust the new key too (rotation; the old one until retired);
+``lgsp-retire-key <vkey>`` signed by another trusted key makes it stop trusting that one.
+``GET /lgsp/refusals`` lists what it refused.
 """
 
 from __future__ import annotations
@@ -38,11 +39,18 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from lgsp.audit.merkle import ProofError, verify_consistency
-from lgsp.audit.note import ALG_COSIGNATURE, NoteError, NoteSigner, NoteVerifier, open_note, parse_checkpoint
+from lgsp.audit.note import (
+    ALG_COSIGNATURE,
+    NEXT_KEY_EXTENSION,
+    RETIRE_KEY_EXTENSION,
+    NoteError,
+    NoteSigner,
+    NoteVerifier,
+    open_note,
+    parse_checkpoint,
+)
 
-__all__ = ["RETIRE_KEY_EXTENSION", "Witness", "WitnessStore", "load_or_create_witness_key", "witness_app"]
-
-RETIRE_KEY_EXTENSION = "lgsp-retire-key "
+__all__ = ["Witness", "WitnessStore", "load_or_create_witness_key", "witness_app"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS logs (origin TEXT PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
                                  checkpoint TEXT NOT NULL, updated_at REAL NOT NULL);
@@ -204,7 +212,7 @@ class Witness:
         retired: list[str] = []
         trusted = {k.vkey() for k in self.store.log_keys(origin)}
         for line in checkpoint.extensions:
-            if line.startswith("lgsp-next-key "):
+            if line.startswith(NEXT_KEY_EXTENSION):
                 new = NoteVerifier.from_vkey(line.split(" ", 1)[1])
                 sig = next((s for s in signatures if s.name == new.name and s.key_hash == new.key_hash), None)
                 if sig is None:
