@@ -213,10 +213,11 @@ def build_receipt(
     return build_bundle([entry], [head], tree_store, keyring, filters={"receipt": True}, signer=signer, **extra)
 
 
-def _leaves_digest(entries: Sequence[Mapping[str, Any]]) -> str:
+def _leaves_digest(entries: Sequence[Mapping[str, Any]], leaves: Sequence[bytes] | None = None) -> str:
+    """SHA-256 over the entries' leaf hashes in order (``leaves``: already computed, in the same order)."""
     digest = hashlib.sha256()
-    for entry in entries:
-        digest.update(entry_leaf_hash(entry))
+    for leaf in leaves if leaves is not None else (entry_leaf_hash(e) for e in entries):
+        digest.update(leaf)
     return digest.hexdigest()
 
 
@@ -387,6 +388,7 @@ def _verify_entries(bundle: Mapping[str, Any], report: Report, heads: dict[int, 
     failures = 0
     seen: list[int] = []
     listed: list[dict[str, Any]] = []  # every parsable entry, in file order (for the signed digest)
+    leaves: list[bytes] = []  # their leaf hashes, computed once
     previous = -1
 
     def fail(name: str, detail: str) -> None:
@@ -400,7 +402,9 @@ def _verify_entries(bundle: Mapping[str, Any], report: Report, heads: dict[int, 
         name = f"entry #{position}"
         try:
             entry = canonical_entry(item["entry"])
+            leaf = entry_leaf_hash(entry)
             listed.append(entry)
+            leaves.append(leaf)
             name = f"entry {entry['index']}"
             if "inclusion" not in item and "range_proof" in bundle:
                 if entry["index"] <= previous:
@@ -408,7 +412,7 @@ def _verify_entries(bundle: Mapping[str, Any], report: Report, heads: dict[int, 
                     continue
                 previous = entry["index"]
                 seen.append(previous)
-                in_range.append((previous, entry_leaf_hash(entry)))
+                in_range.append((previous, leaf))
                 continue
             inclusion = item["inclusion"]
             size = inclusion["tree_size"]
@@ -430,7 +434,7 @@ def _verify_entries(bundle: Mapping[str, Any], report: Report, heads: dict[int, 
             fail(name, f"inclusion proof refers to tree size {size}, but no valid head has that size")
             continue
         try:
-            verify_inclusion(index, size, entry_leaf_hash(entry), proof, head.root_hash)
+            verify_inclusion(index, size, leaf, proof, head.root_hash)
         except ProofError as exc:
             fail(name, f"not in the signed log as shown (altered, moved or proof for another index): {exc}")
             continue
@@ -440,7 +444,7 @@ def _verify_entries(bundle: Mapping[str, Any], report: Report, heads: dict[int, 
     if failures > MAX_FAILURES_LISTED:
         report.add("entries", False, f"{failures - MAX_FAILURES_LISTED} more entry failure(s) not listed")
     omitted = _verify_omitted(bundle, report, heads)
-    statement_ok = _verify_statement(bundle, report, heads, ring, listed, omitted)
+    statement_ok = _verify_statement(bundle, report, heads, ring, listed, omitted, leaves)
     _check_selection(bundle, report, listed if failures == 0 else None, omitted, statement_ok, heads, allow_incomplete)
     if failures == 0:
         report.add("entries", True, f"{report.entries_verified} entries are in the signed log, in order")
@@ -510,6 +514,7 @@ def _verify_omitted(
 def _verify_statement(
     bundle: Mapping[str, Any], report: Report, heads: dict[int, SignedTreeHead], ring: LogKeyRing,
     listed: Sequence[Mapping[str, Any]], omitted: Sequence[Mapping[str, Any]] | None,
+    leaves: Sequence[bytes] | None = None,
 ) -> bool:
     """The log key's signed export statement must match the selection, the latest head and the entries."""
     raw = bundle.get("statement")
@@ -534,7 +539,7 @@ def _verify_statement(
     want_head = {"tree_size": latest.tree_size, "root_hash": latest.root_hash.hex()} if latest else None
     if body.get("head") != want_head:
         problems.append(f"signed for head {body.get('head')}, but the bundle's latest verified head is {want_head}")
-    entries = {"count": len(listed), "leaves_sha256": _leaves_digest(listed)}
+    entries = {"count": len(listed), "leaves_sha256": _leaves_digest(listed, leaves)}
     if body.get("entries") != entries:
         signed = body.get("entries") or {}
         problems.append(f"the bundle's {len(listed)} entries are not the {signed.get('count')} the log signed "
