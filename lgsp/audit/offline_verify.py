@@ -85,7 +85,7 @@ def _print_report(report: Report, console: Console, quiet: bool) -> None:
         console.print(table)
     else:
         for check in report.failures:  # quiet still names every failure and its reason
-            console.print(f"[bold red]FAIL[/] {check.name}: {check.detail}")
+            console.print(f"[bold red]FAIL[/] {check.name}: {check.detail}", soft_wrap=True)
     if report.passed:
         counts = f"{report.entries_verified} entries, {report.heads_verified} signed heads"
         console.print(f"[bold green]VERIFIED[/]: {counts}")
