@@ -32,6 +32,7 @@ from typing import Any, Literal
 from lgsp.audit.canonical import (
     CanonicalError,
     canonical_entry,
+    canonical_leaf_hash,
     entry_leaf_hash,
     format_time,
     jcs_bytes,
@@ -402,7 +403,7 @@ def _verify_entries(bundle: Mapping[str, Any], report: Report, heads: dict[int, 
         name = f"entry #{position}"
         try:
             entry = canonical_entry(item["entry"])
-            leaf = entry_leaf_hash(entry)
+            leaf = canonical_leaf_hash(entry)
             listed.append(entry)
             leaves.append(leaf)
             name = f"entry {entry['index']}"
