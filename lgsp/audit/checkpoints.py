@@ -26,8 +26,8 @@ from lgsp.store.db import writer
 if TYPE_CHECKING:
     from lgsp.audit.heads import HeadService
 
-__all__ = ["WitnessEndpoint", "checkpoint_of", "cosignature_lines", "parse_witnesses", "send_checkpoint",
-           "signed_checkpoint", "witness_head"]
+__all__ = ["WitnessEndpoint", "checkpoint_of", "cosignature_lines", "parse_witnesses", "rewitness_latest",
+           "send_checkpoint", "signed_checkpoint", "witness_head"]
 
 log = structlog.get_logger("lgsp.audit.witness")
 
@@ -83,7 +83,8 @@ def add_checkpoint_body(old_size: int, proof: list[bytes], note: str) -> str:
     return f"old {old_size}\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof) + "\n" + note
 
 
-def witness_head(service: HeadService, head: SignedTreeHead, note: str | None = None) -> dict[str, str]:
+def witness_head(service: HeadService, head: SignedTreeHead, note: str | None = None,
+                 only: set[str] | None = None) -> dict[str, str]:
     """Send ``head`` to every configured witness; store the cosignatures. Returns witness -> outcome.
 
     Never raises: a witness being down must not stop heads being signed. On ``409`` (the witness
@@ -94,7 +95,14 @@ def witness_head(service: HeadService, head: SignedTreeHead, note: str | None = 
     note = note or signed_checkpoint(service.signer, origin, head)
     text = checkpoint_of(head, origin).text()
     outcomes: dict[str, str] = {}
-    for witness in parse_witnesses(settings.audit_witnesses):
+    try:
+        witnesses = parse_witnesses(settings.audit_witnesses)
+    except (ValueError, NoteError) as exc:
+        log.error("LGSP_AUDIT_WITNESSES is invalid; heads are not witnessed", error=str(exc))
+        return {"configuration": f"error: {exc}"}
+    for witness in witnesses:
+        if only is not None and witness.verifier.name not in only:
+            continue
         name = witness.verifier.name
         try:
             outcomes[name] = _ask(service, witness, head, note, text)
@@ -164,6 +172,26 @@ def _store(engine: Engine, witness: WitnessEndpoint, head: SignedTreeHead, text:
                                                              line=line, cosigned_at=when or int(time.time())))
         return "cosigned"
     return "refused: no cosignature by the configured key in the answer"
+
+
+def rewitness_latest(service: HeadService) -> dict[str, str]:
+    """Send the latest head again to every witness that has not cosigned it (it was down, or slow).
+
+    Called periodically by the head signer, so a witness outage heals at the next period instead of
+    leaving the newest head short of the auditors' quorum until the next head.
+    """
+    head = service.latest()
+    if head is None or not service.settings.audit_witnesses:
+        return {}
+    try:
+        names = {w.verifier.name for w in parse_witnesses(service.settings.audit_witnesses)}
+    except (ValueError, NoteError):
+        return {}
+    with service.engine.connect() as conn:
+        done = {row.witness for row in conn.execute(
+            select(AuditCosignature.witness).where(AuditCosignature.tree_size == head.tree_size))}
+    missing = names - done
+    return witness_head(service, head, only=missing) if missing else {}
 
 
 def checkpoint_document(service: HeadService, head: SignedTreeHead) -> dict[str, Any]:

@@ -273,6 +273,10 @@ class HeadSigner:
             self._unsigned = 0
             try:
                 await asyncio.to_thread(self.service.sign)
+                if settings.audit_witnesses:
+                    from lgsp.audit.checkpoints import rewitness_latest
+
+                    await asyncio.to_thread(rewitness_latest, self.service)
                 if settings.audit_body_retention_days > 0 and time.monotonic() - self._last_retention > 3600:
                     self._last_retention = time.monotonic()
                     await asyncio.to_thread(apply_retention, self.service.engine, settings.audit_body_retention_days)

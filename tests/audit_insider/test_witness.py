@@ -69,3 +69,33 @@ def test_a_fork_of_the_same_size_and_a_plain_rollback_are_refused(store: Store, 
         assert all("409" in v for v in outcome.values()), outcome
         for w in witnesses:
             assert w.witness.store.latest(ORIGIN)[1] != forked.root_hash  # type: ignore[index]
+
+
+def test_a_witness_that_was_down_cosigns_the_latest_head_when_it_is_back(store: Store, tmp_path: Path) -> None:
+    from lgsp.audit.checkpoints import cosignature_lines, rewitness_latest
+    from lgsp.audit.witness import witness_app
+    from lgsp.testing.servers import start_server
+
+    with two_witnesses(store, tmp_path) as (s, witnesses):
+        down = witnesses[0]
+        port = down.server.port
+        down.server.stop()
+        s.write(10)
+        head = s.heads.sign(force=True)  # one witness unreachable: signing still succeeds
+        assert head is not None and len(cosignature_lines(s.engine, 10)) == 1
+        down.server = start_server(witness_app(down.witness), port=port)
+        assert rewitness_latest(s.heads) == {down.witness.signer.name: "cosigned"}
+        assert len(cosignature_lines(s.engine, 10)) == 2
+        assert rewitness_latest(s.heads) == {}  # nothing left to ask
+
+
+def test_a_broken_witness_setting_never_stops_head_signing(store: Store, tmp_path: Path) -> None:
+    import dataclasses
+
+    from lgsp.audit.heads import HeadService
+
+    settings = dataclasses.replace(store.settings, audit_witnesses="http://127.0.0.1:1 not-a-key")
+    heads = HeadService(store.engine, settings)
+    store.write(3)
+    head = heads.sign(force=True)  # raised ValueError before the fix
+    assert head is not None and head.tree_size == 3
