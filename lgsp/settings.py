@@ -121,6 +121,15 @@ class Settings:
     #: verify documents up to this many bytes (a much smaller limit than the token holders').
     signatures_anonymous_max_bytes: int = 0
 
+    # --- audit: checkpoints and witnesses (issue 16) ---
+    #: Origin line of the C2SP checkpoints (``GET /audit/checkpoint``) and the log key's note name.
+    audit_checkpoint_origin: str = "lgsp.local/audit"
+    #: Witnesses each new head is sent to: ``URL VKEY`` pairs separated by commas, VKEY = the witness's
+    #: C2SP verifier key (``lgsp witness key``). Empty: heads are not witnessed.
+    audit_witnesses: str = ""
+    #: Seconds to wait for one witness's answer (a slow witness never blocks signing for longer).
+    audit_witness_timeout_seconds: float = 5.0
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

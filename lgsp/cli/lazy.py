@@ -20,6 +20,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "users": ("lgsp.console.cli:app", "Console accounts: create, list, disable, passwd."),
     "usage": ("lgsp.traffic.cli:usage_command", "Traffic limits and their current use per service and caller."),
     "verify": ("lgsp.cli.verify:verify_command", "Verify the signatures in a file (XML, PDF, JWS) and print a report."),
+    "witness": ("lgsp.audit.witness_cli:app", "An independent witness for an audit log (C2SP tlog-witness)."),
 }
 
 
