@@ -121,8 +121,11 @@ class MessageHeader:
 
 @dataclass
 class TraceHeader:
-    organ_id: str
-    timestamp: datetime
+    """One hop. Real relays add entries with only a ``Timestamp`` (no OrganId); those are kept, with
+    ``organ_id`` empty, so a packet we forward carries every hop the axis recorded (PROTOCOLS.md §1.3)."""
+
+    organ_id: str = ""
+    timestamp: datetime | None = None
 
 
 @dataclass
@@ -248,6 +251,18 @@ class ManifestReference:
     attachment_name: str = ""
     href: str | None = None
 
+    @property
+    def is_external(self) -> bool:
+        """True only for an ``xlink:href`` naming another URI; ``""`` and ``cid:…`` mean "in this packet".
+
+        Real SDK packets carry ``xlink:href=""`` or ``xlink:href="cid:<the attachment's id>"`` (PROTOCOLS.md
+        §1.1). An external reference is kept and reported, never fetched (no network, no SSRF).
+        """
+        if self.href is None:
+            return False
+        href = self.href.strip()
+        return bool(href) and not href.lower().startswith("cid:")
+
 
 @dataclass
 class DocumentPacket:
@@ -258,6 +273,28 @@ class DocumentPacket:
     attachments: list[Attachment] = field(default_factory=list)
     manifest: list[ManifestReference] = field(default_factory=list)
     signature: SignatureInfo | None = None
+
+    @property
+    def targets(self) -> list[str]:
+        """The DocumentIds a revoke / update / replace acts on (empty for a new document).
+
+        Where real producers put the target (PROTOCOLS.md §1.3, corrected): a revocation names it in
+        ``MessageHeader/ResponseFor/DocumentId``, a replacement in ``ReplacementInfo/DocumentId``; older
+        builders (and lgsp's own writer) also put it in ``Bussiness/DocumentId``. Whichever is present is
+        the target; the packet's own DocumentId never is.
+        """
+        business = self.trace.business
+        if business.doc_type == BusinessDocType.NEW:
+            return []
+        own = self.header.document_id.strip()
+
+        def clean(values: list[str]) -> list[str]:
+            return [t for t in dict.fromkeys(v.strip() for v in values) if t and t != own]
+
+        replaced = clean([r.document_id for r in business.replacements])
+        if business.doc_type == BusinessDocType.REPLACE and replaced:
+            return replaced
+        return clean([business.document_id] + [r.document_id for r in self.header.response_for])
 
 
 @dataclass

@@ -22,11 +22,19 @@ from typing import Any, Generic, TypeVar
 
 from lxml import etree
 
+from lgsp import agency_ids
 from lgsp.safexml import DEFAULT_MAX_BYTES, UnsafeXmlError, parse_xml
 
 from . import schema
 from .errors import Deviation, EdxmlError
-from .formats import NAMESPACE, WRONG_NAMESPACES, XLINK_NAMESPACE, XMLDSIG_NAMESPACE, is_agency_code
+from .formats import (
+    NAMESPACE,
+    NULL_TEXTS,
+    WRONG_NAMESPACES,
+    XLINK_NAMESPACE,
+    XMLDSIG_NAMESPACE,
+    is_agency_code,
+)
 from .formats import parse_date as _parse_date
 from .formats import parse_timestamp as _parse_timestamp
 from .models import (
@@ -65,44 +73,6 @@ _START_TAG_RE = re.compile(rb"<[A-Za-z_]")
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _DTD_MESSAGE = "packets with a DOCTYPE/ENTITY declaration are refused (XXE, entity bombs)"
-
-# Canonical child order (the XSD's); used only to report order deviations.
-_ORDER = {
-    "edXML": ("edXMLEnvelope", "AttachmentEncoded"),
-    "edXMLEnvelope": ("edXMLHeader", "edXMLBody"),
-    "edXMLHeader": ("MessageHeader", "TraceHeaderList", "Signature"),
-    "MessageHeader": (
-        "From",
-        "To",
-        "DocumentId",
-        "Code",
-        "PromulgationInfo",
-        "DocumentType",
-        "Subject",
-        "Content",
-        "SignerInfo",
-        "DueDate",
-        "OtherInfo",
-        "ResponseFor",
-        "SteeringType",
-        "ToPlaces",
-        "ResponseForTask",
-        "ApplicationType",
-    ),
-    "StatusHeader": ("From", "ResponseFor", "StaffInfo", "StatusCode", "Description", "Timestamp"),
-    "Bussiness": (
-        "BussinessDocType",
-        "BussinessDocReason",
-        "DocumentId",
-        "Paper",
-        "StaffInfo",
-        "BussinessDocumentInfo",
-        "ReplacementInfoList",
-    ),
-    "Reference": ("ContentId", "ContentType", "Description", "AttachmentName"),
-    "Attachment": ("ContentId", "AttachmentName", "Description", "ContentType", "ContentTransferEncoded"),
-}
-
 
 @dataclass
 class ReadResult(Generic[P]):
@@ -214,23 +184,20 @@ def _timestamp(ctx: _Ctx, text: str, path: str, *, required: bool = False) -> da
     return result
 
 
-def _check_order(ctx: _Ctx, element: etree._Element, key: str, path: str) -> None:
-    order = _ORDER[key]
-    last = -1
-    for child in element:
-        name = _local(child)
-        if name not in order:
-            continue
-        index = order.index(name)
-        if index < last:
-            ctx.warn("element-order", path, f"children are not in the canonical order {', '.join(order)}")
-            return
-        last = index
-
-
 def _organ_id(ctx: _Ctx, value: str, path: str) -> str:
+    """An OrganId as received; the literal ``null`` some producers write is a missing value, not a code."""
+    if value.lower() in NULL_TEXTS:
+        ctx.warn("missing-organ-id", path, f"OrganId {value!r} is a placeholder; read as missing")
+        return ""
     if value and not is_agency_code(value):
-        ctx.warn("organ-id-format", path, f"{value!r} is not an agency code NNN.NN.NN.XNN")
+        ctx.warn("organ-id-format", path, f"{value!r} is not an accepted agency identifier ({agency_ids.ENV})")
+    return value
+
+
+def _required_organ_id(ctx: _Ctx, element: etree._Element, path: str) -> str:
+    value = _organ_id(ctx, _text(ctx, element, "OrganId", path, required=True), f"{path}/OrganId")
+    if not value:
+        raise EdxmlError("missing-field", "required field OrganId is missing (null)", f"{path}/OrganId")
     return value
 
 
@@ -324,7 +291,7 @@ def _packet_parts(data: bytes, max_bytes: int) -> tuple[etree._Element, _Ctx, et
 
 def _organization(ctx: _Ctx, element: etree._Element, path: str) -> Organization:
     return Organization(
-        organ_id=_organ_id(ctx, _text(ctx, element, "OrganId", path, required=True), f"{path}/OrganId"),
+        organ_id=_required_organ_id(ctx, element, path),
         organization_in_charge=_text(ctx, element, "OrganizationInCharge", path),
         organ_name=_text(ctx, element, "OrganName", path),
         organ_add=_text(ctx, element, "OrganAdd", path),
@@ -357,7 +324,6 @@ def _bool(ctx: _Ctx, text: str, path: str) -> bool:
 
 def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
     p = "MessageHeader"
-    _check_order(ctx, mh, "MessageHeader", p)
     to_elements = _kids(mh, "To")
     if not to_elements:
         raise EdxmlError("missing-field", "a document needs at least one To", f"{p}/To")
@@ -428,7 +394,7 @@ def _optional_text(ctx: _Ctx, element: etree._Element, name: str, path: str) -> 
 
 def _response_for(ctx: _Ctx, element: etree._Element, path: str) -> ResponseFor:
     return ResponseFor(
-        organ_id=_text(ctx, element, "OrganId", path),
+        organ_id=_organ_id(ctx, _text(ctx, element, "OrganId", path), f"{path}/OrganId"),
         code=_text(ctx, element, "Code", path),
         promulgation_date=_date(ctx, _text(ctx, element, "PromulgationDate", path), f"{path}/PromulgationDate"),
         document_id=_text(ctx, element, "DocumentId", path),
@@ -445,7 +411,6 @@ def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
     if element is None:
         ctx.warn("missing-business", p, "no Bussiness block; a new document is assumed")
         return Business()
-    _check_order(ctx, element, "Bussiness", p)
     raw_type = _int(ctx, element, "BussinessDocType", p, required=True)
     try:
         doc_type = BusinessDocType(raw_type)
@@ -456,7 +421,9 @@ def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
     business = Business(
         doc_type=doc_type,
         doc_reason=_text(ctx, element, "BussinessDocReason", p),
-        document_id=_text(ctx, element, "DocumentId", p, required=doc_type != BusinessDocType.NEW),
+        # Optional for every type: a revocation names its target in ResponseFor, a replacement in
+        # ReplacementInfo (PROTOCOLS.md §1.3, corrected); packet_targets() checks that one is present.
+        document_id=_text(ctx, element, "DocumentId", p),
         paper=_int(ctx, element, "Paper", p),
         staff_info=_staff(ctx, _kid(ctx, element, "StaffInfo", p), f"{p}/StaffInfo"),
     )
@@ -477,21 +444,45 @@ def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
             ],
         )
     elif doc_type == BusinessDocType.UPDATE:
-        raise EdxmlError("missing-field", "an update packet needs BussinessDocumentInfo", f"{p}/BussinessDocumentInfo")
+        ctx.warn("missing-update-info", f"{p}/BussinessDocumentInfo", "an update without BussinessDocumentInfo")
     replacement_list = _kid(ctx, element, "ReplacementInfoList", p)
     if replacement_list is not None:
         rp = f"{p}/ReplacementInfoList/ReplacementInfo"
         for item in _kids(replacement_list, "ReplacementInfo"):
             organs = _kid(ctx, item, "OrganIdList", rp)
+            replaced = _text(ctx, item, "DocumentId", rp)
+            if not replaced:
+                ctx.warn("empty-replacement", f"{rp}/DocumentId", "ReplacementInfo without DocumentId ignored")
+                continue
             business.replacements.append(
                 ReplacementInfo(
-                    document_id=_text(ctx, item, "DocumentId", rp, required=True),
-                    organ_ids=[(o.text or "").strip() for o in _kids(organs, "OrganId")] if organs is not None else [],
+                    document_id=replaced,
+                    organ_ids=[o for o in (_organ_id(ctx, (e.text or "").strip(), f"{rp}/OrganIdList/OrganId")
+                                           for e in _kids(organs, "OrganId")) if o] if organs is not None else [],
                 )
             )
-    if doc_type == BusinessDocType.REPLACE and not business.replacements:
-        raise EdxmlError("missing-field", "a replace packet needs ReplacementInfo", f"{p}/ReplacementInfoList")
     return business
+
+
+#: Where a packet of each business type is expected to name its target (for the error's field).
+TARGET_FIELDS = {
+    BusinessDocType.REVOKE: "MessageHeader/ResponseFor/DocumentId",
+    BusinessDocType.UPDATE: "TraceHeaderList/Bussiness/DocumentId",
+    BusinessDocType.REPLACE: "TraceHeaderList/Bussiness/ReplacementInfoList/ReplacementInfo/DocumentId",
+}
+
+
+def _check_targets(packet: DocumentPacket) -> None:
+    """Only a revoke/update/replace that names no target anywhere is incomplete."""
+    doc_type = packet.trace.business.doc_type
+    if doc_type != BusinessDocType.NEW and not packet.targets:
+        raise EdxmlError(
+            "missing-target",
+            f"a {doc_type.name.lower()} packet must name the document it acts on "
+            "(MessageHeader/ResponseFor/DocumentId, Bussiness/ReplacementInfoList/ReplacementInfo/DocumentId "
+            "or Bussiness/DocumentId)",
+            TARGET_FIELDS[doc_type],
+        )
 
 
 def _trace(ctx: _Ctx, header: etree._Element) -> TraceHeaderList:
@@ -508,10 +499,11 @@ def _trace(ctx: _Ctx, header: etree._Element) -> TraceHeaderList:
         path = f"TraceHeaderList/TraceHeader[{index}]"
         stamp = _timestamp(ctx, _text(ctx, item, "Timestamp", path), f"{path}/Timestamp")
         organ = _organ_id(ctx, _text(ctx, item, "OrganId", path), f"{path}/OrganId")
-        if stamp is not None and organ:
-            traces.append(TraceHeader(organ, stamp))
-        else:
-            ctx.warn("incomplete-trace", path, "TraceHeader without OrganId or Timestamp ignored")
+        if stamp is None and not organ:
+            ctx.warn("empty-trace", path, "TraceHeader with neither OrganId nor Timestamp ignored")
+            continue
+        # A relay's timestamp-only hop is kept (and re-emitted as received); it is not an error.
+        traces.append(TraceHeader(organ, stamp))
     return TraceHeaderList(traces, _business(ctx, element))
 
 
@@ -560,7 +552,7 @@ def _signature(ctx: _Ctx, root: etree._Element, header: etree._Element) -> Signa
         signature_method=method.get("Algorithm", "") if method is not None else "",
         digest_method=digest.get("Algorithm", "") if digest is not None else "",
         x509_subject_name=(subject.text or "").strip() if subject is not None else "",
-        xml=etree.tostring(found),
+        xml=etree.tostring(found, with_tail=False),
     )
 
 
@@ -583,7 +575,6 @@ def _manifest(ctx: _Ctx, envelope: etree._Element) -> list[ManifestReference] | 
     references: list[ManifestReference] = []
     for index, item in enumerate(_kids(manifest, "Reference")):
         path = f"edXMLManifest/Reference[{index}]"
-        _check_order(ctx, item, "Reference", path)
         references.append(
             ManifestReference(
                 content_id=_cid(ctx, _text(ctx, item, "ContentId", path), f"{path}/ContentId"),
@@ -630,7 +621,6 @@ def _attachments(ctx: _Ctx, container: etree._Element | None) -> list[Attachment
     attachments: list[Attachment] = []
     for index, item in enumerate(_kids(container, "Attachment")):
         path = f"AttachmentEncoded/Attachment[{index}]"
-        _check_order(ctx, item, "Attachment", path)
         encoded = _kid(ctx, item, "ContentTransferEncoded", path)
         attachment = Attachment(
             content_id=_cid(ctx, _text(ctx, item, "ContentId", path), f"{path}/ContentId"),
@@ -671,7 +661,17 @@ def _cross_check(ctx: _Ctx, manifest: list[ManifestReference] | None, attachment
         if attachments:
             ctx.warn("missing-manifest", "edXMLBody/edXMLManifest", "attachments without a manifest")
         return
-    listed = {ref.content_id for ref in manifest if ref.href is None}
+    for index, ref in enumerate(manifest):
+        path = f"edXMLManifest/Reference[{index}]"
+        if ref.is_external:
+            ctx.warn("external-reference", path, f"reference to {ref.href!r} kept; lgsp never fetches it")
+        elif ref.href and normalise_cid(ref.href) != ref.content_id:
+            raise EdxmlError(
+                "cid-mismatch",
+                f"xlink:href {ref.href!r} and ContentId {ref.content_id!r} name different attachments",
+                f"{path}/@xlink:href",
+            )
+    listed = {ref.content_id for ref in manifest if not ref.is_external}
     present = set(cids)
     if listed != present:
         raise EdxmlError(
@@ -715,9 +715,6 @@ def _document_from(
     if _kid(ctx, mh, "StatusCode", "MessageHeader") is not None:
         raise EdxmlError("wrong-kind", "this is a status packet, not a document", "MessageHeader/StatusCode")
     envelope = _need(ctx, root, "edXMLEnvelope", "")
-    _check_order(ctx, root, "edXML", "")
-    _check_order(ctx, envelope, "edXMLEnvelope", "edXMLEnvelope")
-    _check_order(ctx, header, "edXMLHeader", "edXMLHeader")
     message_header = _message_header(ctx, mh)
     trace = _trace(ctx, header)
     signature = _signature(ctx, root, header)
@@ -727,6 +724,7 @@ def _document_from(
     if schema_check:
         _not_canonical(ctx, root, "edoc")
     packet = DocumentPacket(message_header, trace, attachments, manifest or [], signature)
+    _check_targets(packet)
     return ReadResult(packet, ctx.deviations)
 
 
@@ -764,7 +762,6 @@ def _status_from(
     code, canonical = _status_code(raw_code)
     if not canonical:
         ctx.warn("status-code-format", f"{p}/StatusCode", f"{raw_code!r} read as {code.value}")
-    _check_order(ctx, mh, "StatusHeader", p)
     for extra in ("TraceHeaderList", "Signature"):
         if any(_local(child) == extra for child in header):
             ctx.warn("unexpected-element", f"edXMLHeader/{extra}", f"status packets carry no {extra}")
@@ -773,7 +770,7 @@ def _status_from(
     packet = StatusPacket(
         from_=_organization(ctx, _need(ctx, mh, "From", p), f"{p}/From"),
         response_for=StatusResponseFor(
-            organ_id=_organ_id(ctx, _text(ctx, rf, "OrganId", rp, required=True), f"{rp}/OrganId"),
+            organ_id=_required_organ_id(ctx, rf, rp),
             code=_text(ctx, rf, "Code", rp, required=True),
             document_id=_text(ctx, rf, "DocumentId", rp, required=True),
             promulgation_date=_date(ctx, _text(ctx, rf, "PromulgationDate", rp), f"{rp}/PromulgationDate"),
