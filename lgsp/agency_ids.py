@@ -40,6 +40,20 @@ def patterns_from(spec: str | None) -> tuple[str, ...]:
     return items or DEFAULT_PATTERNS
 
 
+_configured: str = ""
+
+
+def configure(spec: str | None) -> None:
+    """Set the accepted forms from the ``agency_id_patterns`` setting (the environment still wins)."""
+    global _configured
+    patterns_from(spec)  # refuse a bad pattern at start-up, not on the first packet
+    _configured = spec or ""
+
+
+def _spec() -> str:
+    return os.environ.get(ENV, "") or _configured
+
+
 @lru_cache(maxsize=8)
 def _compiled(spec: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns_from(spec)))
@@ -47,7 +61,7 @@ def _compiled(spec: str) -> re.Pattern[str]:
 
 def accepted_patterns() -> tuple[str, ...]:
     """The patterns in force (the environment is read on each call, the regex compiled once per value)."""
-    return patterns_from(os.environ.get(ENV, ""))
+    return patterns_from(_spec())
 
 
 def is_accepted(value: str) -> bool:
@@ -55,7 +69,7 @@ def is_accepted(value: str) -> bool:
     return (
         isinstance(value, str)
         and 0 < len(value) <= MAX_LENGTH
-        and _compiled(os.environ.get(ENV, "")).fullmatch(value) is not None
+        and _compiled(_spec()).fullmatch(value) is not None
     )
 
 

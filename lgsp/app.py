@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from lgsp import agency_ids
 from lgsp.api import admin, audit, documents, dossiers, health, oauth, problems
 from lgsp.gateway import pipeline
 from lgsp.runtime import Runtime
@@ -35,6 +36,7 @@ class LgspApp:
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> LgspApp:
     settings = settings or Settings.load()
+    agency_ids.configure(settings.agency_id_patterns)
     runtime = runtime or Runtime(settings)
 
     @asynccontextmanager

@@ -68,6 +68,12 @@ class Settings:
     audit_tsa_url: str = ""
     #: Drop kept request/response bodies older than this many days (0: keep); entries and heads stay.
     audit_body_retention_days: int = 0
+    # --- edxml: real edXML packets and documents (issue 11) ---
+    #: Accepted agency identifier forms: regular expressions separated by ";" (empty = the defaults of
+    #: lgsp.agency_ids: NNN.NN.NN.XNN, two-letter groups …TT2, vxp.saas.NN, older short codes NN.NN.XNN).
+    agency_id_patterns: str = ""
+    #: Largest edXML packet accepted (POST /documents, the receiving poller); a 413 problem beyond it.
+    max_document_bytes: int = 100 * 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MAX_PACKET_BYTES = 50 * 1024 * 1024  # the gateway rule of PROTOCOLS.md §1.5
+#: ``LGSP_MAX_DOCUMENT_BYTES`` default: above the 50 MB gateway rule of PROTOCOLS.md §1.5, so a 50 MB
+#: attachment (67 MB as base64) fits; the reader's XML limits are bounded by this, never unlimited.
+DEFAULT_MAX_PACKET_BYTES = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,5 +58,7 @@ class VdxpSettings:
 
 
 def max_packet_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """``LGSP_MAX_DOCUMENT_BYTES`` (the older ``LGSP_DOCUMENTS_MAX_PACKET_BYTES`` still works)."""
     env = os.environ if environ is None else environ
-    return int(env.get("LGSP_DOCUMENTS_MAX_PACKET_BYTES", str(DEFAULT_MAX_PACKET_BYTES)))
+    value = env.get("LGSP_MAX_DOCUMENT_BYTES") or env.get("LGSP_DOCUMENTS_MAX_PACKET_BYTES")
+    return int(value) if value else DEFAULT_MAX_PACKET_BYTES

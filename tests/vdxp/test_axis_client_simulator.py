@@ -257,6 +257,10 @@ async def test_agency_directory(axis: Axis) -> None:
             await client.register_agency("CT-STP", "bad code")
         assert info.value.error_code == "BAD_AGENCY_CODE"
         await client.delete_agency("000.00.03.H10")
+        # the real identifier forms of PROTOCOLS.md §1.9 (VXP SaaS tenants, two-letter groups) register too
+        for code in ("vxp.saas.07", "001.00.20.TT2"):
+            await client.register_agency(code, f"Đơn vị {code}")
+            await client.delete_agency(code)
         with pytest.raises(PermanentAxisError):
             await client.delete_agency("000.00.03.H10")
 
