@@ -231,3 +231,28 @@ def test_truncated_base64_and_fake_zip_are_refused() -> None:
     with pytest.raises(EdxmlError) as info:
         read_document(fake)
     assert info.value.code == "bad-zip"
+
+
+# ------------------------------------------------------------------ 7. large attachments
+
+
+def test_a_50_mb_attachment_is_read_without_huge_tree_and_decoded_lazily() -> None:
+    """libxml2 refuses a text node over 10 MB unless huge_tree lifts every limit; the reader keeps
+    the base64 out of the parser instead, and decodes only when ``content`` is read."""
+    data = fixture("axis_relayed.edxml")
+    start = data.index(b"<ContentTransferEncoded>") + len(b"<ContentTransferEncoded>")
+    end = data.index(b"</ContentTransferEncoded>")
+    content = bytes(range(256)) * (50 * 1024 * 4)  # 50 MiB
+    big = data[:start] + base64.b64encode(content) + data[end:]
+    result = read_document(big, max_bytes=100 * 1024 * 1024)
+    (attachment,) = result.packet.attachments
+    assert result.deviations == []
+    assert len(attachment.content) == len(content) and attachment.content[:512] == content[:512]
+
+
+def test_marker_text_cannot_alias_another_payload() -> None:
+    data = fixture("axis_relayed.edxml")
+    # literal text that looks like a marker stays text (and is not base64: refused, not swapped)
+    forged = data.replace(b"<Description>C\xc3\xb4ng v\xc4\x83n 7816</Description>\n      <ContentType>",
+                          b"<Description>#lgsp-0000000000000000-0#</Description>\n      <ContentType>")
+    assert read_document(forged).packet.attachments[0].description == "#lgsp-0000000000000000-0#"

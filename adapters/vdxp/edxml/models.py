@@ -7,6 +7,7 @@ Dates are ``date``/``datetime`` (naive, Vietnamese local time, as the wire forma
 
 from __future__ import annotations
 
+import base64
 import io
 import uuid
 import zipfile
@@ -15,6 +16,7 @@ from datetime import date, datetime
 from enum import IntEnum
 
 from .errors import EdxmlError
+from .payloads import Payload
 from .status_codes import StatusCode
 
 ZIP_CONTENT_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
@@ -211,6 +213,10 @@ class Attachment:
     def is_zipped(self) -> bool:
         return self.content_type.lower() in ZIP_CONTENT_TYPES
 
+    def encoded(self) -> bytes:
+        """The base64 of ``content`` (what the writer puts in ``ContentTransferEncoded``)."""
+        return base64.b64encode(self.content)
+
     def unzip(self, max_bytes: int = MAX_UNZIPPED_BYTES) -> dict[str, bytes]:
         """The files inside a zipped attachment, refusing archives that expand beyond ``max_bytes``."""
         if not self.is_zipped:
@@ -239,6 +245,47 @@ class Attachment:
             for name, data in files.items():
                 archive.writestr(name, data)
         return cls(new_content_id(), attachment_name, buffer.getvalue(), "application/zip", description)
+
+
+class EncodedAttachment(Attachment):
+    """An attachment read from a packet: ``content`` is decoded from the packet's base64 on first read.
+
+    The reader has already checked that the base64 is well-formed (characters, length, padding), so the
+    decode cannot fail; a relay that only forwards the packet never pays for it, and re-writing the packet
+    reuses the received base64 text as is (:meth:`encoded`).
+    """
+
+    def __init__(self, content_id: str, attachment_name: str, payload: Payload, content_type: str = "",
+                 description: str = "") -> None:
+        self._payload: Payload | None = payload
+        self._decoded: bytes | None = None
+        self._ready = False
+        super().__init__(content_id, attachment_name, b"", content_type or "application/octet-stream", description)
+        self._ready = True
+
+    @property
+    def content(self) -> bytes:
+        if self._decoded is None:
+            assert self._payload is not None
+            self._decoded = self._payload.decode()
+        return self._decoded
+
+    @content.setter
+    def content(self, value: bytes) -> None:
+        if self._ready:  # an explicit assignment replaces the received payload
+            self._payload = None
+            self._decoded = value
+
+    @property
+    def encoded_size(self) -> int:
+        """Length of the received base64 text (no decoding)."""
+        return len(self._payload) if self._payload is not None else len(self.encoded())
+
+    def encoded(self) -> bytes:
+        if self._payload is not None and self._decoded is None:
+            data = self._payload.data[self._payload.start : self._payload.stop]
+            return data if not any(ch in data for ch in (b"\n", b"\r", b" ", b"\t")) else b"".join(data.split())
+        return super().encoded()
 
 
 @dataclass

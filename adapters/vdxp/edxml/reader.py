@@ -25,7 +25,7 @@ from lxml import etree
 from lgsp import agency_ids
 from lgsp.safexml import DEFAULT_MAX_BYTES, UnsafeXmlError, parse_xml
 
-from . import schema
+from . import payloads, schema
 from .errors import Deviation, EdxmlError
 from .formats import (
     NAMESPACE,
@@ -45,6 +45,7 @@ from .models import (
     Code,
     DocumentPacket,
     DocumentType,
+    EncodedAttachment,
     ManifestReference,
     MessageHeader,
     Organization,
@@ -72,6 +73,8 @@ _DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _START_TAG_RE = re.compile(rb"<[A-Za-z_]")
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_XMLNS_RE = re.compile(rb"""xmlns(?::[^\s=]+)?\s*=\s*["']([^"']*)["']""")
+_KNOWN_NAMESPACES = frozenset({NAMESPACE.encode(), XLINK_NAMESPACE.encode()})
 _DTD_MESSAGE = "packets with a DOCTYPE/ENTITY declaration are refused (XXE, entity bombs)"
 
 @dataclass
@@ -94,6 +97,31 @@ class _Ctx:
     def __init__(self) -> None:
         self.deviations: list[Deviation] = []
         self._seen: set[tuple[str, str]] = set()
+        #: base64 payloads cut out before parsing, by the marker text left in their element
+        self.payloads: dict[str, payloads.Payload] = {}
+        #: namespaces declared in the packet other than edXML and XLink (foreign elements are possible)
+        self.foreign_namespaces = True
+        self._index: dict[etree._Element, dict[str, list[etree._Element]]] = {}
+
+    def children(self, element: etree._Element) -> dict[str, list[etree._Element]]:
+        """Children of ``element`` in the edXML namespace or in none, by local name (built once per element:
+        the reader asks each element for ten or so names, so one pass beats ten filtered scans)."""
+        found = self._index.get(element)
+        if found is None:
+            found = {}
+            for child in element:
+                tag = child.tag
+                if not isinstance(tag, str):
+                    continue
+                if tag.startswith(_NS_PREFIX):
+                    name = tag[_NS_LENGTH:]
+                elif tag[:1] != "{":
+                    name = tag
+                else:
+                    continue
+                found.setdefault(name, []).append(child)
+            self._index[element] = found
+        return found
 
     def warn(self, code: str, path: str, message: str) -> None:
         if (code, path) not in self._seen:
@@ -106,14 +134,21 @@ def _local(element: etree._Element) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
+_QUALIFIED: dict[str, str] = {}
+_NS_PREFIX = f"{{{NAMESPACE}}}"
+_NS_LENGTH = len(_NS_PREFIX)
+
+
 def _kids(element: etree._Element, name: str) -> list[etree._Element]:
-    """Children named ``name`` in the edXML namespace or (wrongly) in no namespace."""
-    wanted = (f"{{{NAMESPACE}}}{name}", name)
-    return [child for child in element if child.tag in wanted]
+    """Children named ``name`` in the edXML namespace or (wrongly) in no namespace (filtered in C)."""
+    qualified = _QUALIFIED.get(name)
+    if qualified is None:
+        qualified = _QUALIFIED[name] = f"{{{NAMESPACE}}}{name}"
+    return list(element.iterchildren(qualified, name))
 
 
 def _kid(ctx: _Ctx, element: etree._Element, name: str, path: str) -> etree._Element | None:
-    found = _kids(element, name)
+    found = ctx.children(element).get(name, ())
     if len(found) > 1:
         ctx.warn("duplicate-element", f"{path}/{name}", f"{len(found)} {name} elements; the first is used")
     return found[0] if found else None
@@ -221,10 +256,16 @@ def _parse(data: bytes, ctx: _Ctx, max_bytes: int) -> etree._Element:
         ctx.warn("leading-whitespace", "/", "whitespace before the XML declaration was ignored")
     # Only the prolog (before the first start tag) can hold a DOCTYPE; looking there gives the clear
     # error code early. parse_xml refuses any DTD anyway, so this is classification, not the defence.
-    root_tag = _START_TAG_RE.search(stripped)
-    if _DTD_RE.search(stripped[: root_tag.start() if root_tag else 65536]):
+    root_tag = _START_TAG_RE.search(stripped, 0, 65536)
+    if _DTD_RE.search(stripped, 0, root_tag.start() if root_tag else 65536):
         raise EdxmlError("dtd-forbidden", _DTD_MESSAGE)
-    return _parse_checked(stripped, max_bytes)
+    # The base64 payloads never reach libxml2 (payloads.py): the skeleton parses with the normal limits
+    # (no huge_tree however large the attachments), and attachments decode only when read.
+    extracted = payloads.extract(stripped)
+    ctx.payloads = extracted.payloads
+    declared = set(_XMLNS_RE.findall(extracted.skeleton)) if len(extracted.skeleton) < 4 * 1024 * 1024 else None
+    ctx.foreign_namespaces = declared is None or not declared <= _KNOWN_NAMESPACES
+    return _parse_checked(extracted.skeleton, max_bytes)
 
 
 def _parse_checked(data: bytes, max_bytes: int) -> etree._Element:
@@ -254,25 +295,44 @@ def _check_root(root: etree._Element) -> None:
         raise EdxmlError("wrong-root", f"root element is {qname.localname}, expected edXML", "/")
 
 
+_SIGNATURE_TAGS = frozenset({f"{{{NAMESPACE}}}Signature", f"{{{NAMESPACE}}}DigitalSignature", "Signature",
+                             "DigitalSignature", f"{{{XMLDSIG_NAMESPACE}}}Signature"})
+
+
+def _path_of(element: etree._Element) -> str:
+    names: list[str] = []
+    node: etree._Element | None = element
+    while node is not None and node.getparent() is not None:
+        names.append(_local(node))
+        node = node.getparent()
+    return "/" + "/".join(reversed(names))
+
+
+def _inside_signature(element: etree._Element) -> bool:
+    return any(a.tag in _SIGNATURE_TAGS for a in element.iterancestors())
+
+
 def _namespace_deviations(ctx: _Ctx, root: etree._Element) -> None:
-    """Flag children in no namespace, and foreign elements, outside any Signature."""
-    stack: list[tuple[etree._Element, str]] = [(root, "")]
-    while stack:
-        element, path = stack.pop()
-        for child in element:
-            if not isinstance(child.tag, str):
-                continue
-            name = _local(child)
-            child_path = f"{path}/{name}"
-            if name in ("Signature", "DigitalSignature"):
-                continue
-            namespace = etree.QName(child).namespace
-            if namespace is None:
-                ctx.warn("unqualified-element", child_path, "element in no namespace read as edXML")
-            elif namespace != NAMESPACE:
-                ctx.warn("foreign-element", child_path, f"element in namespace {namespace} ignored")
-                continue
-            stack.append((child, child_path))
+    """Flag elements in no namespace, and foreign elements, outside any Signature.
+
+    The common case (every element in the edXML namespace) costs two C-level iterations; only the
+    rare offenders are looked at in Python.
+    """
+    for child in root.iter("{}*"):  # lxml: elements in no namespace
+        if child.tag in _SIGNATURE_TAGS or _inside_signature(child):
+            continue
+        ctx.warn("unqualified-element", _path_of(child), "element in no namespace read as edXML")
+    if not ctx.foreign_namespaces:
+        return
+    for child in root.iter(etree.Element):
+        namespace = child.tag[1 : child.tag.find("}")] if child.tag[:1] == "{" else None
+        if namespace is None or namespace == NAMESPACE or child.tag in _SIGNATURE_TAGS:
+            continue
+        if _inside_signature(child) or any(
+            etree.QName(a).namespace not in (None, NAMESPACE) for a in child.iterancestors()
+        ):
+            continue
+        ctx.warn("foreign-element", _path_of(child), f"element in namespace {namespace} ignored")
 
 
 def _packet_parts(data: bytes, max_bytes: int) -> tuple[etree._Element, _Ctx, etree._Element, etree._Element]:
@@ -508,9 +568,9 @@ def _trace(ctx: _Ctx, header: etree._Element) -> TraceHeaderList:
 
 
 def _find_local(element: etree._Element, name: str) -> etree._Element | None:
-    for candidate in element.iter():
-        if isinstance(candidate.tag, str) and _local(candidate) == name:
-            return candidate
+    """The first descendant-or-self with local name ``name`` in any namespace (C-level search)."""
+    for candidate in element.iter(f"{{*}}{name}"):
+        return candidate
     return None
 
 
@@ -622,16 +682,25 @@ def _attachments(ctx: _Ctx, container: etree._Element | None) -> list[Attachment
     for index, item in enumerate(_kids(container, "Attachment")):
         path = f"AttachmentEncoded/Attachment[{index}]"
         encoded = _kid(ctx, item, "ContentTransferEncoded", path)
-        attachment = Attachment(
-            content_id=_cid(ctx, _text(ctx, item, "ContentId", path), f"{path}/ContentId"),
-            attachment_name=_text(ctx, item, "AttachmentName", path),
-            content=_decode(encoded.text or "" if encoded is not None else "", f"{path}/ContentTransferEncoded"),
-            content_type=_text(ctx, item, "ContentType", path) or "application/octet-stream",
-            description=_text(ctx, item, "Description", path),
-        )
+        content_id = _cid(ctx, _text(ctx, item, "ContentId", path), f"{path}/ContentId")
+        name = _text(ctx, item, "AttachmentName", path)
+        content_type = _text(ctx, item, "ContentType", path) or "application/octet-stream"
+        description = _text(ctx, item, "Description", path)
+        payload = ctx.payloads.get(encoded.text or "") if encoded is not None else None
+        attachment: Attachment
+        if payload is not None:
+            problem = payload.problem()
+            if problem:
+                raise EdxmlError("bad-base64", f"ContentTransferEncoded is not base64: {problem}",
+                                 f"{path}/ContentTransferEncoded")
+            attachment = EncodedAttachment(content_id, name, payload, content_type, description)
+        else:
+            attachment = Attachment(
+                content_id, name,
+                _decode(encoded.text or "" if encoded is not None else "", f"{path}/ContentTransferEncoded"),
+                content_type, description)
         if encoded is not None:
-            # Decoded strictly above, so the XSD's base64Binary check would only repeat that work, and
-            # libxml2 does it slowly (~8 ms/MB). The tree is private to this read; blank the text.
+            # Checked above, so the XSD would only repeat that work (slowly); the tree is private to this read.
             encoded.text = ""
         if attachment.is_zipped:
             _check_zip(attachment, path)

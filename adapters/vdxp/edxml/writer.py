@@ -10,7 +10,6 @@ the default, children follow the XSD's order, dates are ``yyyy/MM/dd`` and times
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 
 from lxml import etree
@@ -339,7 +338,7 @@ def _attachments(root: etree._Element, attachments: list[Attachment]) -> None:
                 ("AttachmentName", attachment.attachment_name),
                 ("Description", attachment.description),
                 ("ContentType", attachment.content_type),
-                ("ContentTransferEncoded", base64.b64encode(attachment.content).decode("ascii")),
+                ("ContentTransferEncoded", attachment.encoded().decode("ascii")),
             ],
         )
 
