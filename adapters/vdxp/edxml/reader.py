@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 from lxml import etree
 
 from lgsp import agency_ids
-from lgsp.safexml import DEFAULT_MAX_BYTES, UnsafeXmlError, parse_xml
+from lgsp.safexml import UnsafeXmlError, parse_xml
 
 from . import payloads, schema
 from .errors import Deviation, EdxmlError
@@ -69,6 +69,9 @@ P = TypeVar("P", DocumentPacket, StatusPacket)
 #: ``(packet bytes, what the reader found) -> report``; an enveloped signature covers the whole packet.
 SignatureVerifier = Callable[[bytes, SignatureInfo], object]
 
+#: Default bound on a whole packet (``LGSP_MAX_DOCUMENT_BYTES``'s default): a 50 MB attachment is ~67 MB of
+#: base64. The XML parser itself only ever sees the skeleton (payloads.py), with libxml2's normal limits.
+DEFAULT_MAX_PACKET_BYTES = 100 * 1024 * 1024
 _DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _START_TAG_RE = re.compile(rb"<[A-Za-z_]")
 _BOM = b"\xef\xbb\xbf"
@@ -760,7 +763,7 @@ def _not_canonical(ctx: _Ctx, root: etree._Element, kind: schema.PacketKind) -> 
 def read_document(
     data: bytes,
     *,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int = DEFAULT_MAX_PACKET_BYTES,
     schema_check: bool = True,
     verify_signature: SignatureVerifier | None = None,
 ) -> ReadResult[DocumentPacket]:
@@ -813,7 +816,7 @@ def _status_code(raw: str) -> tuple[StatusCode, bool]:
 
 
 def read_status(
-    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, schema_check: bool = True
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_PACKET_BYTES, schema_check: bool = True
 ) -> ReadResult[StatusPacket]:
     """Parse a status packet."""
     return _status_from(*_packet_parts(data, max_bytes), schema_check)
@@ -855,7 +858,7 @@ def _status_from(
 
 
 def read_packet(
-    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, schema_check: bool = True
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_PACKET_BYTES, schema_check: bool = True
 ) -> ReadResult[DocumentPacket] | ReadResult[StatusPacket]:
     """Read either kind of packet, deciding by content (a MessageHeader with StatusCode is a status)."""
     root, ctx, header, mh = _packet_parts(data, max_bytes)
