@@ -60,7 +60,8 @@ def poll_cmd() -> None:
         client = make_client(settings)
         try:
             poller = ReceivingPoller(engine, client, settings.agencies, signature_hook=load_hook(),
-                                     parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes())
+                                     parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes(),
+                             fetch=settings.fetch)
             return await poller.run_once()
         finally:
             await client.aclose()
