@@ -37,7 +37,8 @@ def test_packet_validates_against_the_edxml_schema(producer_file: Path | None) -
 
 
 def test_required_fields_are_present(producer_file: Path | None) -> None:
-    assert required_field_problems(_root(producer_file)) == []
+    problems = required_field_problems(_root(producer_file))
+    assert not problems, "; ".join(problems)
 
 
 def test_signature_placement_is_reported(producer_file: Path | None) -> None:
@@ -52,7 +53,8 @@ def test_manifest_matches_attachments(producer_file: Path | None) -> None:
     if kind(root) == "status":
         assert root.find(f"{E}AttachmentEncoded") is None, "status packets carry no attachments"
         return
-    assert attachment_problems(root) == []
+    problems = attachment_problems(root)
+    assert not problems, "; ".join(problems)
 
 
 def test_status_sequences_follow_valid_transitions(producer_files: list[Path]) -> None:
