@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from adapters.vdxp.edxml import write_document
 from tests.documents.conftest import PEER, SENDER, Stack, document, unique_number
 
@@ -92,3 +94,30 @@ def test_revocation_and_replacement_from_the_axis_are_received_and_linked(docs: 
     assert shown(docs, rep["id"])["replaces"] == [target]
     assert [r["id"] for r in held["revoked_by"]] == [rev["id"]]  # type: ignore[index]
     assert [r["id"] for r in held["replaced_by"]] == [rep["id"]]  # type: ignore[index]
+
+
+def _truncated(data: bytes) -> bytes:
+    start = data.index(b"<ContentTransferEncoded>") + len(b"<ContentTransferEncoded>")
+    end = data.index(b"</ContentTransferEncoded>")
+    return data[:start] + data[start:end][:-3] + data[end:]
+
+
+@pytest.mark.parametrize("case", ["truncated-base64", "cid-href-names-another", "external-href-unlisted",
+                                  "entity-in-payload", "deep-nesting", "huge-text-outside-payload"])
+def test_bad_real_shaped_packets_are_422_problems(docs: Stack, case: str) -> None:
+    good = fixture("sdk_replacement.edxml", n4521=unique_number(), n4523=unique_number())
+    cid = b"cid:8b5e1f47-20aa-4f0e-b7a3-5c9d2e6f7b10"
+    data = {
+        "truncated-base64": lambda: _truncated(good),
+        "cid-href-names-another": lambda: good.replace(b'xlink:href="' + cid, b'xlink:href="cid:other'),
+        "external-href-unlisted": lambda: good.replace(b'xlink:href="' + cid, b'xlink:href="http://10.0.0.1/x.pdf'),
+        "entity-in-payload": lambda: good.replace(b"<ContentTransferEncoded>", b"<ContentTransferEncoded>&x;"),
+        "deep-nesting": lambda: good.replace(b"<Content>", b"<Content>" + b"<a>" * 3000 + b"</a>" * 3000),
+        "huge-text-outside-payload": lambda: good.replace(b"<Content>", b"<Content>" + b"x" * (11 * 1024 * 1024)),
+    }[case]()
+    before = docs.outbox_count()
+    reply = docs.post_xml(data)
+    assert reply.status_code == 422, reply.text[:300]
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.json()["type"].endswith("/edxml-invalid") and reply.json()["detail"]
+    assert docs.outbox_count() == before
