@@ -14,6 +14,7 @@ from __future__ import annotations
 import binascii
 import io
 import re
+import threading
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any, Generic, TypeVar
 from lxml import etree
 
 from lgsp import agency_ids
-from lgsp.safexml import UnsafeXmlError, parse_xml
+from lgsp.safexml import hardened_parser
 
 from . import payloads, schema
 from .errors import Deviation, EdxmlError
@@ -104,6 +105,8 @@ class _Ctx:
         self.payloads: dict[str, payloads.Payload] = {}
         #: namespaces declared in the packet other than edXML and XLink (foreign elements are possible)
         self.foreign_namespaces = True
+        #: the packet contains an xmlns="" (elements in no namespace are possible)
+        self.undeclares_default = True
         self._index: dict[etree._Element, dict[str, list[etree._Element]]] = {}
 
     def children(self, element: etree._Element) -> dict[str, list[etree._Element]]:
@@ -268,16 +271,34 @@ def _parse(data: bytes, ctx: _Ctx, max_bytes: int) -> etree._Element:
     ctx.payloads = extracted.payloads
     declared = set(_XMLNS_RE.findall(extracted.skeleton)) if len(extracted.skeleton) < 4 * 1024 * 1024 else None
     ctx.foreign_namespaces = declared is None or not declared <= _KNOWN_NAMESPACES
+    ctx.undeclares_default = declared is None or b"" in declared
     return _parse_checked(extracted.skeleton, max_bytes)
 
 
+_parsers = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    """``lgsp.safexml``'s hardened parser, one per thread (creating one costs as much as parsing a small
+    skeleton; lxml parsers are reusable but not thread-safe)."""
+    parser: etree.XMLParser | None = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = hardened_parser()
+    return parser
+
+
 def _parse_checked(data: bytes, max_bytes: int) -> etree._Element:
+    """What :func:`lgsp.safexml.parse_xml` does (size bound, no DTD, hardened options), with a cached parser."""
+    if len(data) > max_bytes:
+        raise EdxmlError("too-large", f"packet of {len(data)} bytes exceeds {max_bytes} bytes")
     try:
-        return parse_xml(data, max_bytes=max_bytes)
-    except UnsafeXmlError as exc:
-        if "DTD" in str(exc):
-            raise EdxmlError("dtd-forbidden", _DTD_MESSAGE) from exc
-        raise EdxmlError("malformed-xml", str(exc)) from exc
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise EdxmlError("malformed-xml", f"malformed XML: {exc}") from exc
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.doctype:
+        raise EdxmlError("dtd-forbidden", _DTD_MESSAGE)
+    return root
 
 
 def _check_root(root: etree._Element) -> None:
@@ -321,7 +342,10 @@ def _namespace_deviations(ctx: _Ctx, root: etree._Element) -> None:
     The common case (every element in the edXML namespace) costs two C-level iterations; only the
     rare offenders are looked at in Python.
     """
-    for child in root.iter("{}*"):  # lxml: elements in no namespace
+    # An element in no namespace needs an unprefixed name where no default namespace is in force: with
+    # the root unprefixed (default namespace = edXML, checked by _check_root) that takes an xmlns="".
+    unqualified_possible = root.prefix is not None or ctx.undeclares_default
+    for child in root.iter("{}*") if unqualified_possible else ():  # lxml: elements in no namespace
         if child.tag in _SIGNATURE_TAGS or _inside_signature(child):
             continue
         ctx.warn("unqualified-element", _path_of(child), "element in no namespace read as edXML")
