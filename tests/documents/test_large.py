@@ -50,3 +50,30 @@ def test_beyond_lgsp_max_document_bytes_is_a_413_problem(docs: Stack, monkeypatc
     assert reply.headers["content-type"].startswith("application/problem+json")
     assert reply.json()["type"].endswith("/payload-too-large") and reply.json()["limit"] == 2 * MB
     assert docs.outbox_count() == before
+
+
+def test_the_poller_can_fetch_with_get_edoc_too(docs: Stack) -> None:
+    """``LGSP_VDXP_FETCH=get``: the base64-in-JSON operation, for axes without downloadEdoc."""
+    import asyncio
+
+    from lgsp.documents.handler import make_client
+    from lgsp.documents.poller import ReceivingPoller
+    from lgsp.documents.settings import VdxpSettings
+
+    incoming = write_document(document(sender=PEER, recipients=(SENDER,)))
+    docs.peer_send(incoming)
+
+    async def run() -> object:
+        client = make_client(docs.vdxp)
+        try:
+            return await ReceivingPoller(docs.engine, client, docs.vdxp.agencies, fetch="get").run_once()
+        finally:
+            await client.aclose()
+
+    report = asyncio.run(run())
+    assert report.stored == 1, report  # type: ignore[attr-defined]
+    assert VdxpSettings.from_env({"LGSP_VDXP_URL": "http://x", "LGSP_VDXP_SYSTEM_ID": "s",
+                                  "LGSP_VDXP_SECRET": "k"}).fetch == "download"  # type: ignore[union-attr]
+    with pytest.raises(ValueError):
+        VdxpSettings.from_env({"LGSP_VDXP_URL": "http://x", "LGSP_VDXP_SYSTEM_ID": "s", "LGSP_VDXP_SECRET": "k",
+                               "LGSP_VDXP_FETCH": "ftp"})
