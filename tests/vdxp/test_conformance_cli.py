@@ -73,3 +73,20 @@ def test_an_axis_by_url(tmp_path: Path) -> None:
 def test_nothing_to_judge_is_a_usage_error() -> None:
     result = lgsp("vdxp")
     assert result.returncode == 2 and "--target" in result.stderr
+
+
+def test_the_ngsp_suite_by_url(tmp_path: Path) -> None:
+    from adapters.ngsp.simulator import create_simulator_app as create_ngsp_simulator
+
+    junit = tmp_path / "ngsp.xml"
+    with serve_in_thread(create_ngsp_simulator()) as server:
+        result = lgsp("ngsp", "--target", server.url + "/", "--junit-xml", str(junit))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "CONFORMANT" in result.stdout
+    cases = parse_junit(junit)
+    assert cases and all(c.outcome == "passed" for c in cases)
+
+
+def test_a_dead_endpoint_is_not_conformant(tmp_path: Path) -> None:
+    result = lgsp("ngsp", "--target", "http://127.0.0.1:9/", "--junit-xml", str(tmp_path / "dead.xml"))
+    assert result.returncode == 1 and "NOT CONFORMANT" in result.stdout
