@@ -180,6 +180,9 @@ class Business:
 class TraceHeaderList:
     trace_headers: list[TraceHeader] = field(default_factory=list)
     business: Business = field(default_factory=Business)
+    #: Attributes some builders put on the list (``id``, ``version``, ``mustUnderstand``, ``actor``), kept
+    #: so a relayed packet is re-emitted as received.
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

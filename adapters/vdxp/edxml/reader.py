@@ -598,7 +598,7 @@ def _trace(ctx: _Ctx, header: etree._Element) -> TraceHeaderList:
             continue
         # A relay's timestamp-only hop is kept (and re-emitted as received); it is not an error.
         traces.append(TraceHeader(organ, stamp))
-    return TraceHeaderList(traces, _business(ctx, element))
+    return TraceHeaderList(traces, _business(ctx, element), {str(k): str(v) for k, v in element.attrib.items()})
 
 
 def _find_local(element: etree._Element, name: str) -> etree._Element | None:

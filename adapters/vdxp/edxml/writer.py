@@ -271,6 +271,11 @@ def _message_header(parent: etree._Element, header: MessageHeader) -> None:
 
 def _trace_list(parent: etree._Element, trace: TraceHeaderList) -> None:
     element = _el(parent, "TraceHeaderList")
+    for name, value in trace.attributes.items():
+        try:
+            element.set(name, value)
+        except ValueError as exc:
+            raise EdxmlError("invalid-model", f"TraceHeaderList/@{name}: {exc}", "TraceHeaderList") from None
     for th in trace.trace_headers:
         item = _el(element, "TraceHeader")
         if th.organ_id:
