@@ -100,13 +100,13 @@ def _is_close_tag(data: bytes, at: int) -> bool:
     return name == _TAG or name.endswith(b":" + _TAG)
 
 
-_CHUNK = 1 << 20
+_CHUNK = 64 * 1024  # small enough to stay off mmap and in cache
 
 
 def _only_base64(data: bytes, start: int, stop: int) -> bool:
     """Every byte is a base64 character or whitespace (so the payload is a plain text node).
 
-    Checked in 1 MB slices: a slice of ``bytes`` is a copy, and one slice of a 67 MB payload would be a
+    Checked in 64 KB slices: a slice of ``bytes`` is a copy, and one slice of a 67 MB payload would be a
     second copy of the packet."""
     for at in range(start, stop, _CHUNK):
         rest = data[at : min(at + _CHUNK, stop)].translate(None, _BASE64)
