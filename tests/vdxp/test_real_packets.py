@@ -258,3 +258,13 @@ def test_marker_text_cannot_alias_another_payload() -> None:
     forged = data.replace(b"<Description>C\xc3\xb4ng v\xc4\x83n 7816</Description>\n      <ContentType>",
                           b"<Description>#lgsp-0000000000000000-0#</Description>\n      <ContentType>")
     assert read_document(forged).packet.attachments[0].description == "#lgsp-0000000000000000-0#"
+
+
+def test_payload_look_alikes_in_cdata_and_comments_are_left_alone() -> None:
+    data = fixture("axis_relayed.edxml")
+    fake = b"<ContentTransferEncoded>" + b"QUJD" * 40 + b"</ContentTransferEncoded>"
+    packet = data.replace(b"<Content>", b"<Content><![CDATA[" + fake + b"]]>", 1).replace(
+        b"<Subject>", b"<!-- " + fake + b" --><Subject>", 1)
+    result = read_document(packet)
+    assert result.packet.header.content.startswith(fake.decode())  # the CDATA text as sent, no marker
+    assert result.packet.attachments[0].content.startswith(b"%PDF-1.4")

@@ -275,11 +275,26 @@ def _parse(data: bytes, ctx: _Ctx, max_bytes: int) -> etree._Element:
     # The base64 payloads never reach libxml2 (payloads.py): the skeleton parses with the normal limits
     # (no huge_tree however large the attachments), and attachments decode only when read.
     extracted = payloads.extract(stripped)
-    ctx.payloads = extracted.payloads
-    declared = set(_XMLNS_RE.findall(extracted.skeleton)) if len(extracted.skeleton) < 4 * 1024 * 1024 else None
+    if extracted.payloads:
+        root = _parse_checked(extracted.skeleton, max_bytes)
+        # Every marker must be the whole text of a real ContentTransferEncoded element; one found in a
+        # comment or CDATA section (the byte scan cannot tell) means the skeleton is not the packet's
+        # tree: parse the packet itself instead (rare, and bounded by libxml2's normal limits).
+        texts = {e.text for e in root.iter("{*}ContentTransferEncoded")}
+        if texts.issuperset(extracted.payloads):
+            ctx.payloads = extracted.payloads
+            _note_namespaces(ctx, extracted.skeleton)
+            return root
+        extracted = payloads.Extracted(stripped, {})
+    _note_namespaces(ctx, extracted.skeleton)
+    return _parse_checked(extracted.skeleton, max_bytes)
+
+
+def _note_namespaces(ctx: _Ctx, skeleton: bytes) -> None:
+    """Which namespace checks can be skipped, from the declarations in the (small) skeleton."""
+    declared = set(_XMLNS_RE.findall(skeleton)) if len(skeleton) < 4 * 1024 * 1024 else None
     ctx.foreign_namespaces = declared is None or not declared <= _KNOWN_NAMESPACES
     ctx.undeclares_default = declared is None or b"" in declared
-    return _parse_checked(extracted.skeleton, max_bytes)
 
 
 _parsers = threading.local()
