@@ -268,3 +268,13 @@ def test_payload_look_alikes_in_cdata_and_comments_are_left_alone() -> None:
     result = read_document(packet)
     assert result.packet.header.content.startswith(fake.decode())  # the CDATA text as sent, no marker
     assert result.packet.attachments[0].content.startswith(b"%PDF-1.4")
+
+
+def test_an_update_targets_its_bussiness_document_id() -> None:
+    data = fixture("sdk_revocation.edxml").replace(b"<BussinessDocType>1<", b"<BussinessDocType>2<").replace(
+        b"<Paper>0</Paper>", b"<DocumentId>000.00.12.H10,2026/11/20,4400/STTTT-VP</DocumentId><Paper>0</Paper>"
+        b"<BussinessDocumentInfo><DocumentInfo>1</DocumentInfo><DocumentReceiver>0</DocumentReceiver>"
+        b"</BussinessDocumentInfo>")
+    packet = read_document(data).packet
+    assert packet.trace.business.doc_type == BusinessDocType.UPDATE
+    assert packet.targets == ["000.00.12.H10,2026/11/20,4400/STTTT-VP", "000.00.12.H10,2026/11/26,4521/STTTT-VP"]
