@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from lgsp import agency_ids
 from lgsp.api import admin, audit, documents, dossiers, health, oauth, problems, traffic
 from lgsp.api import object_grants as object_grants_api
 from lgsp.api.verify_access import verify_access
@@ -38,6 +39,7 @@ class LgspApp:
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> LgspApp:
     settings = settings or Settings.load()
+    agency_ids.configure(settings.agency_id_patterns)
     runtime = runtime or Runtime(settings)
 
     @asynccontextmanager

@@ -130,6 +130,13 @@ class Settings:
     #: Seconds to wait for one witness's answer (a slow witness never blocks signing for longer).
     audit_witness_timeout_seconds: float = 5.0
 
+    # --- edxml: real edXML packets and documents (issue 11) ---
+    #: Accepted agency identifier forms: regular expressions separated by ";" (empty = the defaults of
+    #: lgsp.agency_ids: NNN.NN.NN.XNN, two-letter groups …TT2, vxp.saas.NN, older short codes NN.NN.XNN).
+    agency_id_patterns: str = ""
+    #: Largest edXML packet accepted (POST /documents, the receiving poller); a 413 problem beyond it.
+    max_document_bytes: int = 100 * 1024 * 1024
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

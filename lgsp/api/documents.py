@@ -208,6 +208,7 @@ def get_document(doc_id: str, request: Request,
     item = store.summary(doc, delivery)
     if doc.kind == "edoc":
         item["statuses"] = statuses
+        item.update(store.links(runtime_of(request).engine, doc))
     return item
 
 

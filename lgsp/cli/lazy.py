@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("lgsp.audit.cli:app", "The audit log: tail, verify, proofs, export, retention."),
+    "conformance": ("lgsp.conformance.cli:app", "Conformance suites against an endpoint (vdxp, dvcqg, ngsp)."),
     "deliveries": ("lgsp.delivery.cli:app", "Durable deliveries (outbox): list, show, replay, purge."),
     "documents": ("lgsp.documents.cli:app", "Official documents (edXML, national axis): directory, poll, rejected."),
     "opendata": ("lgsp.opendata.cli:app", "Publish curated open datasets to the CKAN portal."),

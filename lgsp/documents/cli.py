@@ -64,7 +64,8 @@ def poll_cmd() -> None:
             if not agencies:
                 fail("no agency has a documents object grant in the registry: nothing to receive for")
             poller = ReceivingPoller(engine, client, agencies, signature_hook=load_hook(),
-                                     parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes())
+                                     parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes(),
+                                     fetch=settings.fetch)
             return await poller.run_once()
         finally:
             await client.aclose()

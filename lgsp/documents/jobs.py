@@ -28,7 +28,8 @@ async def run_receiving(engine: Engine, settings: VdxpSettings, stop: asyncio.Ev
     """Directory sync every ``directory_seconds`` and a receiving round every ``poll_seconds`` until ``stop``."""
     client = make_client(settings)
     poller = ReceivingPoller(engine, client, receiving_agencies(engine), signature_hook=load_hook(),
-                             parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes())
+                             parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes(),
+                             fetch=settings.fetch)
     next_sync = 0.0
     loop = asyncio.get_running_loop()
     if settings.agencies:

@@ -57,6 +57,9 @@ class PacketFacts:
     signature: str | None = None
     #: The FIFO lane in the outbox: revisions of one document (and status reports about it) go in order.
     ordering_key: str = ""
+    #: BussinessDocType (0 new, 1 revoke, 2 update, 3 replace) and the DocumentIds a 1/2/3 acts on.
+    business_type: int = 0
+    targets: list[str] = field(default_factory=list)
 
 
 def load_hook(spec: str | None = None) -> SignatureHook | None:
@@ -140,15 +143,17 @@ def inspect_packet(data: bytes, *, expected_kind: str | None = None, max_bytes: 
     else:
         assert isinstance(packet, DocumentPacket)
         header = packet.header
-        # revoke/update/replace name their target in Bussiness/DocumentId: same lane as the original
-        target = packet.trace.business.document_id or header.document_id
+        # revoke/update/replace go in the lane of the (first) document they act on, after the original
+        targets = packet.targets
+        target = targets[0] if targets else header.document_id
         facts = PacketFacts(
             kind="edoc", sender=header.from_.organ_id,
             recipients=list(dict.fromkeys(o.organ_id for o in header.to)), document_id=header.document_id,
             code=str(header.code), subject=header.subject, status_code=None, sha256=sha256, size=len(data),
             deviations=deviations,
             signature=_check_signature(data, packet.signature, signature_hook, policy, max_bytes),
-            ordering_key=_lane(f"edoc:{header.from_.organ_id}:{target}"))
+            ordering_key=_lane(f"edoc:{header.from_.organ_id}:{target}"),
+            business_type=int(packet.trace.business.doc_type), targets=targets)
         if signature_hook is not None and policy != "off" and packet.signature is not None \
                 and packet.signature.present:
             schema = next((d for d in result.deviations if d.code == "schema"), None)
