@@ -63,7 +63,10 @@ def entry_limits(entry: str, max_bytes: int | None = None, settings: Settings | 
 
 #: Built-in bounds per entry point: far above any real edXML packet or SOAP message (hundreds of
 #: elements, depth < 20), far below what exhausts a gateway's memory.
-_DOCUMENTS = XmlLimits(max_bytes=50 * 1024 * 1024, max_elements=50_000, max_depth=64)
+#: Documents: the size bound is LGSP_MAX_DOCUMENT_BYTES (the caller caps it), and one text run may be as long
+#: as the packet, because a base64 attachment is one text run; the edXML reader cuts attachments out before
+#: libxml2 parses the rest, whose text runs keep libxml2's own 10 MB bound.
+_DOCUMENTS = XmlLimits(max_bytes=1 << 30, max_elements=50_000, max_depth=64, max_text=1 << 30)
 _SIGNATURES = XmlLimits(max_bytes=64 * 1024 * 1024, max_elements=50_000, max_depth=64)
 _SOAP = XmlLimits(max_bytes=64 * 1024 * 1024, max_elements=100_000, max_depth=100)
 _UPSTREAM = XmlLimits(max_bytes=64 * 1024 * 1024, max_elements=200_000, max_depth=128)

@@ -156,7 +156,9 @@ def inspect_packet(data: bytes, *, expected_kind: str | None = None, max_bytes: 
             business_type=int(packet.trace.business.doc_type), targets=targets)
         if signature_hook is not None and policy != "off" and packet.signature is not None \
                 and packet.signature.present:
-            schema = next((d for d in result.deviations if d.code == "schema"), None)
+            # a duplicate element is as ambiguous as a schema error: the reader takes the first, a
+            # recipient might take the other, and the signature covers both
+            schema = next((d for d in result.deviations if d.code in ("schema", "duplicate-element")), None)
             if schema is not None:
                 raise PacketRejected("edxml-schema", f"a signed packet must be valid edXML: {schema.message}",
                                      schema.path)

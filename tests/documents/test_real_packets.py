@@ -117,7 +117,11 @@ def test_bad_real_shaped_packets_are_422_problems(docs: Stack, case: str) -> Non
     }[case]()
     before = docs.outbox_count()
     reply = docs.post_xml(data)
-    assert reply.status_code == 422, reply.text[:300]
     assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.json()["type"].endswith("/edxml-invalid") and reply.json()["detail"]
+    if case == "deep-nesting":  # crosses a structural bound of the pre-scan (issue 19.3): 413 naming the bound
+        assert reply.status_code == 413, reply.text[:300]
+        assert reply.json()["type"].endswith("/payload-too-large") and reply.json()["bound"] == "depth"
+    else:
+        assert reply.status_code == 422, reply.text[:300]
+        assert reply.json()["type"].endswith("/edxml-invalid") and reply.json()["detail"]
     assert docs.outbox_count() == before
