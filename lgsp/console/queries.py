@@ -121,14 +121,24 @@ def log_filter(params: dict[str, str]) -> tuple[AuditFilter, str | None, str | N
 
 
 def search_log(engine: Engine, f: AuditFilter, ident: str | None, agency: str | None) -> list[dict[str, Any]]:
+    """Newest first by time (then index), so the (client, time), (service, time) and time indexes serve
+    both the filter and the order; `before` is an index, turned into a (time, index) keyset position."""
+    before, f.before = f.before, None
     query = apply_filter(select(AuditEntry), f)
     if ident:
         query = query.where((AuditEntry.message_id == ident) | (AuditEntry.correlation_id == ident))
     if agency:  # the caller's or the provider's agency: ids start with the agency code
         query = query.where(AuditEntry.client.startswith(agency + "/", autoescape=True)
                             | AuditEntry.service.startswith(agency + "/", autoescape=True))
-    query = query.order_by(AuditEntry.idx.desc()).limit(PAGE)
     with Session(engine) as session:
+        if before is not None:
+            anchor = session.execute(select(AuditEntry.time).where(AuditEntry.idx == before)).scalar()
+            if anchor is None:
+                query = query.where(AuditEntry.idx < before)
+            else:
+                query = query.where((AuditEntry.time < anchor)
+                                    | ((AuditEntry.time == anchor) & (AuditEntry.idx < before)))
+        query = query.order_by(AuditEntry.time.desc(), AuditEntry.idx.desc()).limit(PAGE)
         return [entry_to_dict(row) for row in session.scalars(query)]
 
 
