@@ -165,8 +165,17 @@ def datasets(engine: Engine) -> list[dict[str, Any]]:
                                    DatasetSchedule.last_audit_index)
                             .outerjoin(DatasetSchedule, DatasetSchedule.slug == Dataset.slug)
                             .order_by(Dataset.slug)).all()
+        indexes = [r.last_audit_index for r in rows if r.last_audit_index is not None]
+        runs = dict(conn.execute(select(AuditEntry.idx, AuditEntry.extra).where(AuditEntry.idx.in_(indexes))).all()
+                    ) if indexes else {}
     ckan = os.environ.get("LGSP_CKAN_URL", "").rstrip("/")
-    return [{**row._mapping, "ckan_url": f"{ckan}/dataset/{row.slug}" if ckan else None} for row in rows]
+    out = []
+    for row in rows:
+        run = runs.get(row.last_audit_index) or {}
+        problem = f"{run.get('step', '')}: {run['reason']}" if run.get("reason") else None
+        out.append({**row._mapping, "rows": run.get("rows"), "problem": problem,
+                    "ckan_url": f"{ckan}/dataset/{row.slug}" if ckan else None})
+    return out
 
 
 def entry_count(engine: Engine) -> int:
