@@ -166,8 +166,10 @@ def datasets(engine: Engine) -> list[dict[str, Any]]:
                             .outerjoin(DatasetSchedule, DatasetSchedule.slug == Dataset.slug)
                             .order_by(Dataset.slug)).all()
         indexes = [r.last_audit_index for r in rows if r.last_audit_index is not None]
-        runs = dict(conn.execute(select(AuditEntry.idx, AuditEntry.extra).where(AuditEntry.idx.in_(indexes))).all()
-                    ) if indexes else {}
+        runs: dict[int, dict[str, Any]] = {}
+        if indexes:
+            runs = {idx: extra or {} for idx, extra in conn.execute(
+                select(AuditEntry.idx, AuditEntry.extra).where(AuditEntry.idx.in_(indexes)))}
     ckan = os.environ.get("LGSP_CKAN_URL", "").rstrip("/")
     out = []
     for row in rows:
