@@ -184,7 +184,7 @@ class _KeyInfoCerts:
 def _decode_certs(texts: tuple[str, ...]) -> _KeyInfoCerts:
     """Decode with asn1crypto from the original bytes; only the signer needs a ``cryptography`` object (for
     signxml), so an intermediate that ``cryptography`` refuses (BER lengths) still reaches path validation."""
-    ders = [base64.b64decode(text) for text in texts]
+    ders = [base64.b64decode(text, validate=True) for text in texts]  # junk in the base64 is malformed input
     certs = [load_certificate(der) for der in ders]
     issuers = {c.issuer.hashable for c in certs if c.issuer != c.subject}
     leaf_index = next((i for i, c in enumerate(certs) if c.subject.hashable not in issuers), 0)
