@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -79,8 +80,6 @@ def detached_resolver(detached: Mapping[str, bytes], external: Sequence[str]) ->
     document is supplied for a signature with one external reference, that is the one. Nothing is ever
     fetched: an unmatched URI is :class:`DetachedDocumentMissing` (INDETERMINATE / SIGNED_DATA_NOT_FOUND).
     """
-    from urllib.parse import unquote, urlsplit
-
     def name_of(uri: str) -> str:
         return unquote(urlsplit(uri).path).replace("\\", "/").rsplit("/", 1)[-1]
 
@@ -217,6 +216,21 @@ def _xades_values(signature: etree._Element) -> tuple[EmbeddedRevocation | None,
     certs = tuple(load_certificate(b) for b in blobs("xades:CertificateValues/xades:EncapsulatedX509Certificate"))
     embedded = EmbeddedRevocation(crls, ocsps, "embedded (XAdES RevocationValues)")
     return (embedded if embedded else None), certs
+
+
+_SHA256_URI = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+
+def _covered_sha256(ref: etree._Element, signed_data: bytes) -> str:
+    """SHA-256 (hex) of the bytes a reference covers. When the reference itself is SHA-256, signxml has just
+    checked that its DigestValue *is* that hash, so it is reused instead of hashing ~20 KB again."""
+    method = ref.find("ds:DigestMethod", namespaces={"ds": DS_NS})
+    value = ref.find("ds:DigestValue", namespaces={"ds": DS_NS})
+    if method is not None and method.get("Algorithm") == _SHA256_URI and value is not None and value.text:
+        digest = base64.b64decode("".join(value.text.split()))
+        if len(digest) == 32:
+            return digest.hex()
+    return hashlib.sha256(signed_data).hexdigest()
 
 
 def _alg_name(uri: str | None) -> str:
@@ -417,7 +431,8 @@ class XmlVerifier:
                     if (uri := ref.get("URI")) and not uri.startswith("#")]
         try:
             results: Any = verifier.verify(root, x509_cert=leaf, expect_config=config, id_attribute=None,
-                                           uri_resolver=detached_resolver(detached, external))
+                                           uri_resolver=detached_resolver(detached, external) if external
+                                           else None)
         except DetachedDocumentMissing as exc:
             return report.fail(Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
                                f"the signature covers the external document {exc.uri!r}, which was not supplied "
@@ -448,7 +463,7 @@ class XmlVerifier:
             signed_xml = result.signed_xml
             if signed_xml is not None and signed_xml.tag == f"{{{XADES_NS}}}SignedProperties":
                 report.covered.append(CoveredPart("XAdES SignedProperties (signing time, signing certificate)",
-                                                  hashlib.sha256(result.signed_data).hexdigest(),
+                                                  _covered_sha256(ref, result.signed_data),
                                                   len(result.signed_data)))
                 self._xades_properties(report, signed_xml)
                 continue
@@ -459,7 +474,7 @@ class XmlVerifier:
             else:
                 label = f"element <{_local(signed_xml.tag) if signed_xml is not None else '?'}> URI=\"{uri}\""
 
-            report.covered.append(CoveredPart(label, hashlib.sha256(result.signed_data).hexdigest(),
+            report.covered.append(CoveredPart(label, _covered_sha256(ref, result.signed_data),
                                               len(result.signed_data)))
             if report.signed_content is None:
                 report.signed_content = result.signed_data
