@@ -179,6 +179,10 @@ class _KeyInfoCerts:
     leaf: x509.Certificate
     asn1_leaf: asn1_x509.Certificate
     asn1_intermediates: tuple[asn1_x509.Certificate, ...]
+    # Read once: cryptography builds a new datetime / key object on every property access.
+    not_before: datetime
+    not_after: datetime
+    key: tuple[str, int | None]
 
 
 def _decode_certs(texts: tuple[str, ...]) -> _KeyInfoCerts:
@@ -189,8 +193,10 @@ def _decode_certs(texts: tuple[str, ...]) -> _KeyInfoCerts:
     issuers = {c.issuer.hashable for c in certs if c.issuer != c.subject}
     leaf_index = next((i for i, c in enumerate(certs) if c.subject.hashable not in issuers), 0)
     rest = [i for i in range(len(certs)) if i != leaf_index]
-    return _KeyInfoCerts(x509.load_der_x509_certificate(certs[leaf_index].dump()), certs[leaf_index],
-                         tuple(certs[i] for i in rest))
+    leaf = x509.load_der_x509_certificate(certs[leaf_index].dump())
+    key = _key_use(leaf)
+    return _KeyInfoCerts(leaf, certs[leaf_index], tuple(certs[i] for i in rest), leaf.not_valid_before_utc,
+                         leaf.not_valid_after_utc, (key.name, key.key_size))
 
 
 def _xades_values(signature: etree._Element) -> tuple[EmbeddedRevocation | None,
@@ -402,7 +408,7 @@ class XmlVerifier:
             return report.fail(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                                "no X509Certificate in KeyInfo; the signer cannot be identified")
         leaf = certs.leaf
-        report.algorithms.append(_key_use(leaf))
+        report.algorithms.append(AlgorithmUse("key", *certs.key))
         for alg in report.algorithms:
             alg.weak = self.policy.is_weak(alg.name, now, alg.key_size)
             if alg.weak:
@@ -421,7 +427,7 @@ class XmlVerifier:
             report.fail(chain.indication, chain.sub_indication, chain.message)
         # 2) the maths, pinned to the validated certificate; validity is the chain's job, so give signxml
         # a moment inside the certificate's validity instead of letting it re-judge expiry.
-        moment = min(max(now, leaf.not_valid_before_utc), leaf.not_valid_after_utc)
+        moment = min(max(now, certs.not_before), certs.not_after)
         config = SignatureConfiguration(expect_references=True, signature_methods=_ALLOWED_METHODS,
                                         digest_algorithms=_ALLOWED_DIGESTS, verification_time=moment)
         verifier: _XAdES | _XmlDsig = _XAdES() if is_xades else _XmlDsig()
@@ -453,8 +459,8 @@ class XmlVerifier:
         results = results if isinstance(results, list) else [results]
         if timestamp_el is not None:
             self._signature_timestamp(report, signature, timestamp_el)
-            check_validity_at_proven_time(report, leaf.not_valid_before_utc, leaf.not_valid_after_utc)
-        check_claimed_time(report, self.policy, leaf.not_valid_before_utc, leaf.not_valid_after_utc)
+            check_validity_at_proven_time(report, certs.not_before, certs.not_after)
+        check_claimed_time(report, self.policy, certs.not_before, certs.not_after)
         refs = list(signature.iterfind("ds:SignedInfo/ds:Reference", namespaces={"ds": DS_NS}))
         signed_fragments: list[tuple[str, Any]] = []
         for ref, result in zip(refs, results, strict=False):
