@@ -60,6 +60,31 @@ def mutated(draw: st.DrawFn, base: bytes) -> bytes:
     return bytes(data)
 
 
+@st.composite
+def structural(draw: st.DrawFn, base: bytes) -> bytes:
+    """Edits that keep the bytes well-formed but break the structure the libraries expect: an unknown
+    element after a tag (schema-invalid XAdES, an extra ds:Object), an attribute such as a non-NCName
+    ``xml:id``, a /ByteRange with the wrong number of entries."""
+    import re
+
+    if base.startswith(b"%PDF"):
+        match = re.search(rb"/ByteRange\s*\[[^\]]*\]", base)
+        assert match is not None
+        entries = draw(st.lists(st.integers(-5, len(base) + 5), min_size=0, max_size=6))
+        value = b"/ByteRange [" + b" ".join(b"%d" % n for n in entries) + b"]"
+        return base[:match.start()] + value.ljust(len(match.group(0))) + base[match.end():]  # same length if it fits
+    ends = [m.end() for m in re.finditer(rb"<[A-Za-z][\w:.-]*", base)]
+    at = draw(st.sampled_from(ends))
+    if draw(st.booleans()):
+        close = base.index(b">", at) + 1
+        token = draw(st.sampled_from([b"<xades:Bogus xmlns:xades='http://uri.etsi.org/01903/v1.3.2#'/>",
+                                      b"<ds:Object xmlns:ds='http://www.w3.org/2000/09/xmldsig#'>x</ds:Object>",
+                                      b"<Extra/>"]))
+        return base[:close] + token + base[close:]
+    attribute = draw(st.sampled_from([b' xml:id="1 x"', b' xml:id="a"', b' Id="dup"', b' xml:space="bogus"']))
+    return base[:at] + attribute + base[at:]
+
+
 def _check(verifier: Verifier, data: bytes, content_type: str | None = None) -> None:
     report = verifier.verify(data, content_type)
     assert isinstance(report, Report)
@@ -78,7 +103,8 @@ def test_fuzz_xml(shared: Verifier, fixtures: dict[str, bytes], name: str) -> No
     start = _rss_kb()
 
     @FUZZ
-    @given(data=st.one_of(mutated(fixtures[name]), st.binary(max_size=512).map(lambda b: b"<" + b)))
+    @given(data=st.one_of(mutated(fixtures[name]), structural(fixtures[name]),
+                          st.binary(max_size=512).map(lambda b: b"<" + b)))
     def run(data: bytes) -> None:
         _check(shared, data, "application/xml")
 
@@ -90,7 +116,8 @@ def test_fuzz_pdf(shared: Verifier, fixtures: dict[str, bytes]) -> None:
     start = _rss_kb()
 
     @FUZZ
-    @given(data=st.one_of(mutated(fixtures["pdf"]), st.binary(max_size=512).map(lambda b: b"%PDF-1.7\n" + b)))
+    @given(data=st.one_of(mutated(fixtures["pdf"]), structural(fixtures["pdf"]),
+                          st.binary(max_size=512).map(lambda b: b"%PDF-1.7\n" + b)))
     def run(data: bytes) -> None:
         _check(shared, data, "application/pdf")
 
