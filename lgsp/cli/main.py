@@ -8,15 +8,19 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from lgsp.cli.common import console, engine_from_settings, fail
 from lgsp.cli.lazy import LazyGroup
 from lgsp.settings import Settings
-from lgsp.store.db import writer
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# Heavy libraries (SQLAlchemy, Alembic, rich, uvicorn, the signing stack) are imported inside the commands
+# that use them: `lgsp --help` must answer in well under half a second (bench/cli_start.py).
 
 # audit, deliveries, opendata and verify are loaded on first use (see lgsp.cli.lazy).
 app = typer.Typer(cls=LazyGroup, help="lgsp: integration bus and open-data gateway.", no_args_is_help=True,
@@ -119,6 +123,9 @@ def registry_list() -> None:
 
 def _registry_change(change: Callable[[Session], object]) -> None:
     """Run one validated registry change in a transaction; invalid input exits 2 naming the field."""
+    from sqlalchemy.orm import Session
+
+    from lgsp.store.db import writer
     from registry import operations as ops
 
     try:
