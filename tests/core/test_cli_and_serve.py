@@ -160,7 +160,8 @@ def test_serve_with_two_workers_on_postgresql(tmp_path: Path, provider_url: str)
                     break
                 after = page["next_after"]
             assert indexes == list(range(300))  # two processes, one gap-free sequence
-            metrics = httpx.get(base + "/metrics").text
+            assert httpx.get(base + "/metrics").status_code == 401  # not public by default (issue 19.8)
+            metrics = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {atoken}"}).text
             assert f'lgsp_requests_total{{service="{ECHO}",status="200"}} 300.0' in metrics
             assert "lgsp_request_duration_seconds_bucket" in metrics
         finally:
