@@ -15,6 +15,9 @@ ERRORS = Counter("lgsp_errors_total", "Exchanges that ended in an error status (
 LATENCY = Histogram("lgsp_request_duration_seconds", "Exchange latency through the gateway", ["service"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
+TRAFFIC_REFUSED = Counter("lgsp_traffic_refused_total", "Calls refused by a traffic limit (rate, quota, concurrency)",
+                          ["service", "limit"])
+
 
 def observe_exchange(service: str, status: int, seconds: float) -> None:
     REQUESTS.labels(service, str(status)).inc()

@@ -35,6 +35,10 @@ KINDS: dict[str, tuple[int, str]] = {
     "upstream-bad-response": (502, "Provider sent an invalid response"),
     "circuit-open": (503, "Provider temporarily cut off"),
     "upstream-timeout": (504, "Provider timed out"),
+    "rate-limited": (429, "Too many requests"),
+    "quota-exceeded": (429, "Quota used up"),
+    "concurrency-limited": (503, "Too many calls in flight to this provider"),
+    "limits-unavailable": (503, "Traffic limits cannot be checked"),
     "internal-error": (500, "Internal error"),
     "not-configured": (503, "Not configured on this gateway"),
     # document exchange (edXML / national axis)

@@ -30,6 +30,8 @@ from lgsp.problems import Problem
 from lgsp.settings import Settings
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
+from lgsp.traffic.backends import build_backend
+from lgsp.traffic.limiter import TrafficLimiter
 from registry.snapshot import RegistryCache
 
 
@@ -70,6 +72,9 @@ class Runtime:
         self.upstream = Upstream(settings.upstream_pool_size, self.breakers)
         self.verifier = build_verifier(settings, self.registry)
         self.signature_check: SignatureCheck | None = make_check(self.verifier) if self.verifier else None
+        self.traffic = TrafficLimiter(build_backend(settings.traffic_backend, self.engine, settings.redis_url),
+                                      fail_open_rates=settings.traffic_fail_open_rates,
+                                      fail_open_quotas=settings.traffic_fail_open_quotas)
         self._refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -85,6 +90,7 @@ class Runtime:
                 await self._refresher
         await self.upstream.stop()
         await self.audit.stop()
+        await self.traffic.backend.close()
 
     def registry_changed(self) -> None:
         """Called after a change made through this process: drop caches now, not at the next poll."""

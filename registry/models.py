@@ -92,3 +92,21 @@ class RegistryState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ServiceLimit(Base):
+    """A traffic limit on a service for one caller scope (see lgsp.traffic.policy): rate, quota, concurrency."""
+
+    __tablename__ = "service_limits"
+    __table_args__ = (UniqueConstraint("service_id", "client"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    #: A client system id, "*" (each client system its own counters) or "" (all callers together).
+    client: Mapped[str] = mapped_column(String(100), default="")
+    rate_per_second: Mapped[float | None] = mapped_column(Float, default=None)
+    burst: Mapped[int | None] = mapped_column(Integer, default=None)
+    quota: Mapped[int | None] = mapped_column(Integer, default=None)
+    quota_period: Mapped[str | None] = mapped_column(String(10), default=None)  # hour | day | month
+    concurrency: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

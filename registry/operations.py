@@ -318,6 +318,9 @@ def delete_service(session: Session, sid: str) -> None:
         raise RegistryNotFound(f"no service {sid}")
     for grant in session.scalars(select(Grant).where(Grant.service_id == sid)):
         session.delete(grant)
+    from registry.limits import delete_limits_of  # limits build on operations; import late, no cycle
+
+    delete_limits_of(session, service=sid)
     session.delete(service)
     bump_version(session)
 
@@ -328,6 +331,12 @@ def delete_system(session: Session, sid: str) -> None:
         raise RegistryNotFound(f"no system {sid}")
     for grant in session.scalars(select(Grant).where(Grant.client_system_id == sid)):
         session.delete(grant)
+    from registry.limits import delete_limits_of
+
+    delete_limits_of(session, client=sid)
+    from registry.object_grants import forget_system
+
+    forget_system(session, sid)
     for service in list(system.services):
         delete_service(session, service.id)
     session.delete(system)
@@ -342,6 +351,9 @@ def delete_agency(session: Session, code: str) -> None:
         raise RegistryError("code", f"agency {code} still has child agencies")
     for system in list(agency.systems):
         delete_system(session, system.id)
+    from registry.object_grants import forget_agency
+
+    forget_agency(session, code)
     session.delete(agency)
     bump_version(session)
 

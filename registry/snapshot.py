@@ -17,7 +17,8 @@ from joserfc.jwk import JWKRegistry
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from registry.models import Agency, Grant, RegistryState, Service, System
+from lgsp.traffic.policy import TrafficLimit
+from registry.models import Agency, Grant, RegistryState, Service, ServiceLimit, System
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class RegistrySnapshot:
     grants: dict[tuple[str, str], tuple[GrantRule, ...]] = field(default_factory=dict)
     #: system id -> {kid: public key} from the systems' registered JWKS (JWS-signed requests).
     system_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: (client scope, service id) -> traffic limit; client scope is a system id, "*" or "" (lgsp.traffic.policy).
+    limits: dict[tuple[str, str], TrafficLimit] = field(default_factory=dict)
 
     def is_granted(self, client_system: str, service: str, method: str, path: str) -> bool:
         """Deny by default: true only when some grant of this client on this service matches."""
@@ -94,7 +97,15 @@ def load_snapshot(engine: Engine) -> RegistrySnapshot:
             methods = None if grant.methods == "*" else frozenset(grant.methods.split(","))
             rule = GrantRule(methods, compile_path_pattern(grant.path_pattern))
             grants.setdefault((grant.client_system_id, grant.service_id), []).append(rule)
-    return RegistrySnapshot(version, agencies, services, {k: tuple(v) for k, v in grants.items()}, system_keys)
+        limits = {(row.client, row.service_id): limit_view(row) for row in session.scalars(select(ServiceLimit))}
+    return RegistrySnapshot(version, agencies, services, {k: tuple(v) for k, v in grants.items()}, system_keys,
+                            limits)
+
+
+def limit_view(row: ServiceLimit) -> TrafficLimit:
+    return TrafficLimit(service=row.service_id, client=row.client, rate_per_second=row.rate_per_second,
+                        burst=row.burst, quota=row.quota, quota_period=row.quota_period,
+                        concurrency=row.concurrency)
 
 
 class RegistryCache:

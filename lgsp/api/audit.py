@@ -103,6 +103,26 @@ async def keys(request: Request) -> dict[str, Any]:
     return ring.to_json()
 
 
+@router.get("/checkpoint", summary="The latest head as a C2SP signed-note checkpoint, with witness cosignatures",
+            description="`text/plain` (default): the checkpoint note (origin, tree size, base64 root), the log's "
+                        "Ed25519 note signature and every stored witness cosignature (C2SP tlog-cosignature). "
+                        "`Accept: application/json`: the same note plus the JSON head, the cosignature lines "
+                        "and the log's verifier key.")
+async def checkpoint(request: Request) -> Any:
+    from starlette.responses import PlainTextResponse
+
+    from lgsp.audit.checkpoints import checkpoint_document
+
+    service = _heads(request)
+    head = await run_in_threadpool(service.latest)
+    if head is None:
+        raise Problem("not-found", "no signed head yet")
+    document = await run_in_threadpool(checkpoint_document, service, head)
+    if "application/json" in request.headers.get("accept", ""):
+        return document
+    return PlainTextResponse(document["checkpoint"])
+
+
 @router.get("/heads", summary="The latest signed tree head, or the head of tree size `size`")
 async def heads(request: Request, size: int | None = Query(None, ge=0)) -> dict[str, Any]:
     service = _heads(request)

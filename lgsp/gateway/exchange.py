@@ -10,6 +10,7 @@ from typing import Any
 
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.problems import Problem
+from lgsp.traffic.limiter import Ticket
 from registry.snapshot import ServiceView
 
 
@@ -53,6 +54,8 @@ class Exchange:
     signature_report_sha256: str | None = None
     attempts: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Set when the route has traffic limits: RateLimit headers for the response, slots to release.
+    traffic: Ticket | None = None
 
     @property
     def status(self) -> int:

@@ -24,6 +24,7 @@ from lgsp.gateway.paths import normalise_sub_path
 from lgsp.gateway.xmlreply import declares_dtd, is_xml
 from lgsp.mediation import soap_fault
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
+from lgsp.traffic.limiter import limits_for
 from registry.ids import AGENCY_CODE_PATTERN
 
 if TYPE_CHECKING:  # the runtime imports this module
@@ -109,6 +110,32 @@ def authorise(exchange: Exchange, runtime: Runtime) -> None:
     method, path = exchange.request.method, exchange.request.sub_path
     if not runtime.registry.current().is_granted(client.system_id, exchange.service.id, method, path):
         raise Problem("forbidden", f"{client.system_id} has no grant for {method} /{path} on {exchange.service.id}")
+
+
+async def admit_traffic(exchange: Exchange, runtime: Runtime) -> None:
+    """Rate, quota and concurrency limits of this route (lgsp.traffic); most routes have none."""
+    assert exchange.client is not None and exchange.service is not None
+    limits = runtime.registry.current().limits
+    if not limits:
+        return
+    client_system = exchange.client.system_id or exchange.client.client_id
+    found = limits_for(limits, client_system, exchange.service.id)
+    if found:
+        service = exchange.service
+        slot_ttl = service.timeout_seconds * (service.retry_attempts + 1)
+        exchange.traffic = await runtime.traffic.admit(found, client_system, service.id, slot_ttl)
+
+
+async def record(exchange: Exchange, runtime: Runtime) -> int:
+    """Audit the exchange; the provider's part is over by now, so its concurrency slots go back first
+    (before the caller's last byte, so a caller that sends its next call at once finds the slot free)."""
+    if exchange.traffic is not None and exchange.traffic.held:
+        await runtime.traffic.release(exchange.traffic)
+    return await runtime.record(exchange)
+
+
+def _traffic_headers(exchange: Exchange) -> list[tuple[bytes, bytes]]:
+    return exchange.traffic.headers if exchange.traffic is not None else []
 
 
 def check_body_size(exchange: Exchange, runtime: Runtime) -> int:
@@ -220,6 +247,7 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
         authenticate(exchange, runtime)
         resolve_service(exchange, runtime)
         authorise(exchange, runtime)
+        await admit_traffic(exchange, runtime)
         limit = check_body_size(exchange, runtime)
         await read_request_body(exchange, runtime, receive, limit)
         await verify_signatures(exchange, runtime)
@@ -240,6 +268,8 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
     finally:
         if upstream is not None:
             upstream.release()
+        if exchange.traffic is not None:
+            await runtime.traffic.release(exchange.traffic)
         runtime.observe(exchange)
 
 
@@ -249,6 +279,7 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
     raw_headers = list(upstream.raw_headers)
     drop = RESPONSE_DROP | connection_listed(raw_headers)
     headers = [(k.lower(), v) for k, v in raw_headers if k.lower() not in drop]
+    headers += _traffic_headers(exchange)
     threshold = runtime.settings.buffer_response_bytes
     digest = hashlib.sha256()
     buffered: list[bytes] = []
@@ -278,7 +309,7 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
         if streaming:
             exchange.response = UpstreamResponse(upstream.status, headers, None, digest.hexdigest())
             exchange.extra["truncated"] = True
-            await runtime.record(exchange)
+            await record(exchange, runtime)
             raise
         kind = "upstream-timeout" if isinstance(exc, TimeoutError) else "upstream-bad-response"
         raise Problem(kind, f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
@@ -286,7 +317,7 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
     if check_dtd and not streaming:
         refuse_dtd(exchange, body)
     exchange.response = UpstreamResponse(upstream.status, headers, None if streaming else body, digest.hexdigest())
-    index = await runtime.record(exchange)
+    index = await record(exchange, runtime)
     if streaming:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
@@ -326,7 +357,7 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
     limit = exchange.service.max_body_bytes if exchange.service and exchange.service.max_body_bytes else (
         runtime.settings.max_body_bytes)
     try:
-        body = await upstream.content.read(limit + 1)
+        body = await _read_upto(upstream.content, limit + 1)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise Problem("upstream-bad-response", f"provider of {exchange.service_id} failed mid-reply: {exc}") from exc
     if len(body) > limit:
@@ -337,11 +368,25 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
     return upstream
 
 
+async def _read_upto(content: aiohttp.StreamReader, size: int) -> bytes:
+    """Up to ``size`` bytes of a reply. ``StreamReader.read(n)`` returns what is buffered (one chunk,
+    often 64-128 KiB), not ``n`` bytes, so a larger SOAP reply was cut and then refused as malformed."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < size:
+        chunk = await content.read(size - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
 async def send_buffered(exchange: Exchange, runtime: Runtime, send: Send, status: int,
                         headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    index = await runtime.record(exchange)
+    index = await record(exchange, runtime)
     headers += [(b"content-length", str(len(body)).encode()), (b"x-lgsp-message-id", exchange.message_id.encode()),
-                (b"x-lgsp-audit-index", str(index).encode())]
+                (b"x-lgsp-audit-index", str(index).encode()), *_traffic_headers(exchange)]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -360,9 +405,11 @@ async def send_problem(exchange: Exchange, runtime: Runtime, send: Send, audit: 
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                (b"x-lgsp-message-id", exchange.message_id.encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+    if exchange.traffic is not None:  # an admitted call that failed later still tells what is left
+        headers += exchange.traffic.headers
     if audit:
         try:
-            index = await runtime.record(exchange)
+            index = await record(exchange, runtime)
             headers.append((b"x-lgsp-audit-index", str(index).encode()))
         except Exception:
             runtime.log.exception("audit write failed", message_id=exchange.message_id)

@@ -1,7 +1,7 @@
 """oauth_clients.tokens_not_before: tokens issued before it (secret rotation, revocation) are refused
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0015
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0006"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

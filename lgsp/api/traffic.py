@@ -1,0 +1,77 @@
+"""Traffic limits over HTTP: `/admin/limits` for operators, `GET /usage` for a client system.
+
+`/usage` answers for the caller's own system only (its token says which): each limit that applies to it on
+every service it may call, what is used and when it resets, so a department system can pace a batch job
+instead of discovering limits by being refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from lgsp.api.deps import caller_with, runtime_of
+from lgsp.auth.tokens import ClientIdentity
+from lgsp.store.db import writer
+from lgsp.traffic.limiter import limits_for
+from registry import limits as lim
+
+admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(caller_with("admin"))])
+usage_router = APIRouter(tags=["traffic"])
+
+
+class LimitIn(BaseModel):
+    service: str
+    client: str = ""
+    rate: float | str | None = None
+    burst: int | None = None
+    quota: int | None = None
+    per: str | None = None
+    concurrency: int | None = None
+
+
+@admin_router.get("/limits")
+def list_limits(request: Request) -> list[dict[str, Any]]:
+    with Session(runtime_of(request).engine) as session:
+        return [lim.spec_to_mapping(spec) for spec in lim.list_specs(session)]
+
+
+@admin_router.put("/limits")
+def put_limit(body: LimitIn, request: Request) -> dict[str, Any]:
+    spec = lim.spec_from_mapping(body.model_dump(exclude_none=True), "body")
+    runtime = runtime_of(request)
+    with Session(writer(runtime.engine)) as session, session.begin():
+        lim.upsert_limit(session, spec)
+    runtime.registry_changed()
+    return lim.spec_to_mapping(spec)
+
+
+@admin_router.delete("/limits", status_code=204)
+def delete_limit(request: Request, service: str = Query(...), client: str = Query("")) -> None:
+    runtime = runtime_of(request)
+    with Session(writer(runtime.engine)) as session, session.begin():
+        lim.delete_limit(session, service, client)
+    runtime.registry_changed()
+
+
+@usage_router.get("/usage")
+async def usage(request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    system = caller.system_id or caller.client_id
+    snapshot = runtime.registry.current()
+    services = sorted({service for _, service in snapshot.limits})
+    items = []
+    for service in services:
+        if not any(k[0] == system for k in snapshot.grants if k[1] == service):
+            continue  # limits of services the caller cannot call are none of its business
+        for limit, state in await runtime.traffic.usage(limits_for(snapshot.limits, system, service), system):
+            items.append({
+                "service": service, "limit": state.name, "shared": limit.scope_name == "service",
+                "quota": state.quota, "window_seconds": round(state.window_seconds, 3),
+                "remaining": state.remaining, "used": state.quota - state.remaining,
+                "resets_in_seconds": round(max(state.reset_seconds, 0.0), 3),
+            })
+    return {"system": system, "backend": runtime.traffic.backend.name, "limits": items}
