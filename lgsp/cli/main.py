@@ -40,12 +40,18 @@ def serve(
     """Run the gateway (migrations are applied first)."""
     import uvicorn
 
+    from lgsp import shutdown
+    from lgsp.serving import run_uvicorn
+
+    shutdown.install()  # normally done already by lgsp.cli.entry, before any import
     engine_from_settings(migrate=True).dispose()
+    if shutdown.requested():  # SIGTERM during the migrations: they committed or rolled back; stop cleanly
+        return
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lgsp-metrics-")
-    uvicorn.run("lgsp.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", access_log=False, log_level="warning",
-                server_header=True, date_header=True)
+    run_uvicorn(uvicorn.Config("lgsp.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                               loop="uvloop", http="httptools", access_log=False, log_level="warning",
+                               server_header=True, date_header=True))
 
 
 @app.command()

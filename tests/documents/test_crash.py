@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from adapters.vdxp.edxml import StatusCode, write_document, write_status
 from adapters.vdxp.simulator_config import Faults
+from lgsp import shutdown
 from lgsp.audit.verify import verify_chain
 from lgsp.delivery import claims
 from lgsp.delivery.models import OutboxMessage
@@ -37,8 +38,10 @@ def start(module: str, docs: Stack, log: Path, marker: bytes, **extra: str) -> t
     env.update(LGSP_DATABASE_URL=docs.url, LGSP_VDXP_URL=docs.vdxp.url, LGSP_VDXP_SYSTEM_ID=docs.vdxp.system_id,
                LGSP_VDXP_SECRET=docs.vdxp.secret, LGSP_VDXP_AGENCIES=",".join(docs.vdxp.agencies),
                LGSP_VDXP_TIMEOUT="5", PYTHONUNBUFFERED="1", **extra)
+    # SIGTERM blocked until the process has its handler (lgsp.shutdown): the final phase terminates pollers
+    # that may still be starting, and a signal during the interpreter's own start-up must not kill them
     proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, preexec_fn=shutdown.blocked_at_spawn)
     started = threading.Event()
 
     def pump() -> None:
