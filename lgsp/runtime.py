@@ -51,7 +51,7 @@ class Runtime:
         self.log = structlog.get_logger("lgsp")
         self.registry = RegistryCache(self.engine, settings.registry_refresh_seconds)
         self.disabled_clients = load_disabled_clients(self.engine)
-        self.keyring = KeyRing(self.engine, settings.token_lifetime_seconds)
+        self.keyring = KeyRing(self.engine, settings.token_lifetime_seconds, settings)
         self.tokens = TokenService(self.keyring, settings.public_url, settings.token_lifetime_seconds)
         self.token_endpoint = TokenEndpoint(self.engine, self.tokens)
         self.audit = AuditWriter(self.engine, settings.audit_max_batch, settings=settings)

@@ -47,7 +47,7 @@ def rotate_key_if_old(engine: Engine, settings: Settings, max_age: timedelta) ->
         created = created.replace(tzinfo=UTC)
     if created is not None and datetime.now(UTC) - created < max_age:
         return False
-    kid = KeyRing(engine, settings.token_lifetime_seconds).rotate()
+    kid = KeyRing(engine, settings.token_lifetime_seconds, settings).rotate()
     log.info("signing key rotated", kid=kid)
     return True
 

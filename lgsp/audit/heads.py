@@ -93,7 +93,9 @@ class HeadService:
     def signer(self) -> LogSigner:
         """The log key, loaded (or created) on first use and registered in ``audit_log_keys``."""
         if self._signer is None:
-            signer = load_or_create_signer(self.settings.audit_log_key_file)
+            from lgsp.keys.audit import load_or_create_log_signer  # ops (17.2): the key via lgsp.keys
+
+            signer = load_or_create_log_signer(self.settings)
             self.register_key(signer.public)
             self._signer = signer
         return self._signer

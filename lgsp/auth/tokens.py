@@ -51,7 +51,6 @@ class TokenService:
         self._cache: OrderedDict[str, ClientIdentity] = OrderedDict()
 
     def issue(self, client_id: str, system_id: str | None, scopes: list[str]) -> tuple[str, int]:
-        signing = self.keyring.signing_key()
         now = int(time.time())
         claims = {
             "iss": self.issuer,
@@ -65,7 +64,7 @@ class TokenService:
         }
         if system_id:
             claims["system"] = system_id
-        token = jwt.encode({"alg": "ES256", "kid": signing.kid, "typ": "JWT"}, claims, signing.key)
+        token = self.keyring.sign_jwt({"alg": "ES256", "typ": "JWT"}, claims)  # the private key stays in its store
         return token, self.lifetime
 
     def authenticate(self, authorization: str | None) -> ClientIdentity:
