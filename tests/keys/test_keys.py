@@ -166,3 +166,29 @@ def test_lgsp_keys_list_shows_where_each_key_lives(tmp_path: Path) -> None:
     assert token_row["backend"] == "encrypted" and "AES-256-GCM" in token_row["where"]
     assert any(r["use"].startswith("audit") for r in rows)
     assert "PRIVATE" not in listed.stdout and "enc:v1" not in listed.stdout
+
+
+def test_an_unusable_key_store_is_a_503_problem_not_a_500(tmp_path: Path) -> None:
+    import base64
+
+    import httpx
+
+    from lgsp.app import create_app
+    from lgsp.auth.clients import create_client
+    from lgsp.testing.servers import start_server
+
+    url = f"sqlite:///{tmp_path / 'lgsp.db'}"
+    first = create_app(Settings.load(database_url=url, key_kek_file=str(tmp_path / "kek"), access_log=False))
+    first.runtime.keyring.signing_key()  # a key wrapped under the first KEK
+    cred = create_client(first.runtime.engine, None, ["auditor"])
+    wrong_kek = base64.b64encode(os.urandom(32)).decode()  # e.g. the KEK file was not restored with the database
+    app = create_app(Settings.load(database_url=url, key_kek=wrong_kek, access_log=False))
+    server = start_server(app)
+    try:
+        reply = httpx.post(server.url + "/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(cred.client_id, cred.client_secret), timeout=30)
+    finally:
+        server.stop()
+    assert reply.status_code == 503 and reply.headers["content-type"].startswith("application/problem+json")
+    body = reply.json()
+    assert body["type"].endswith("keys-unavailable") and "enc:" not in reply.text and "PRIVATE" not in reply.text
