@@ -93,6 +93,7 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], str | None]]:
                               f"http://127.0.0.1:{port}/readyz"),
         "worker": (["-m", "lgsp.cli", "worker"], None),
         "delivery loop": (["-m", "lgsp.delivery"], None),
+        "document poller": (["-m", "lgsp.documents"], None),
         "ngsp simulator": (["-m", "lgsp.cli", "simulate", "ngsp", "--port", str(port)], f"http://127.0.0.1:{port}/"),
         "dvcqg simulator": (["-m", "adapters.dvcqg.simulator", "--port", str(port)], f"http://127.0.0.1:{port}/"),
         "vdxp simulator": (["-m", "adapters.vdxp.simulator", "--config", str(vdxp_config), "--port", str(port)],
@@ -100,8 +101,8 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], str | None]]:
     }
 
 
-NAMES = ["serve", "serve --workers 2", "worker", "delivery loop", "ngsp simulator", "dvcqg simulator",
-         "vdxp simulator"]
+NAMES = ["serve", "serve --workers 2", "worker", "delivery loop", "document poller", "ngsp simulator",
+         "dvcqg simulator", "vdxp simulator"]
 
 
 @pytest.mark.slow
@@ -111,6 +112,9 @@ def test_sigterm_at_any_moment_exits_0(name: str, tmp_path: Path) -> None:
     rng = random.Random(f"sigterm-{name}")
     env = base_env(tmp_path)
     upgrade(make_engine(env["LGSP_DATABASE_URL"]))  # so a worker's start is not all migrations
+    if name == "document poller":  # an axis that is down: rounds fail, the poller keeps going until SIGTERM
+        env.update(LGSP_VDXP_URL=f"http://127.0.0.1:{free_port()}", LGSP_VDXP_SYSTEM_ID="lgsp-test",
+                   LGSP_VDXP_SECRET="s" * 32, LGSP_VDXP_POLL_SECONDS="0.2")
     log = tmp_path / "process.log"
     args, ready_url = commands(tmp_path)[name]
     if ready_url is not None:  # once while it serves (uvicorn re-raising the signal used to give -15)
