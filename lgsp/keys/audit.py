@@ -78,9 +78,10 @@ def _read_ref(path: Path) -> str:
     raise KeyStoreError(f"{path} holds neither a key reference nor a PEM key")
 
 
-def load_or_create_log_signer(settings: Settings) -> LogSigner:
-    """The audit log's signer: the key named in ``audit_log_key_file``, created on first use."""
-    path = Path(settings.audit_log_key_file)
+def load_or_create_log_signer(settings: Settings, path: str | Path | None = None) -> LogSigner:
+    """The audit log's signer: the key named in ``audit_log_key_file`` (or ``path``, e.g. a witness key
+    file), created on first use."""
+    path = Path(path or settings.audit_log_key_file)
     if not path.exists():
         store = keystore_from_settings(settings)
         ref = store.generate(_label(), ED25519)
@@ -96,16 +97,16 @@ def load_or_create_log_signer(settings: Settings) -> LogSigner:
     return LogSigner(cast(Ed25519PrivateKey, StoredKey(keystore_for(settings, ref), ref)))
 
 
-def rotate_log_key(settings: Settings) -> LogSigner:
-    """A new audit log key in the configured backend; the file names it from now on."""
+def rotate_log_key(settings: Settings, path: str | Path | None = None) -> LogSigner:
+    """A new audit log (or witness) key in the configured backend; the file names it from now on."""
     store = keystore_from_settings(settings)
     ref = store.generate(_label(), ED25519)
-    _replace(Path(settings.audit_log_key_file), ref)
+    _replace(Path(path or settings.audit_log_key_file), ref)
     return LogSigner(cast(Ed25519PrivateKey, StoredKey(store, ref)))
 
 
-def describe_log_key(settings: Settings) -> dict[str, str]:
-    path = Path(settings.audit_log_key_file)
+def describe_log_key(settings: Settings, path: str | Path | None = None) -> dict[str, str]:
+    path = Path(path or settings.audit_log_key_file)
     if not path.exists():
         return {"use": "audit log (Ed25519)", "backend": "-", "where": f"not created yet ({path})"}
     ref = path.read_text(encoding="utf-8").strip()
