@@ -16,7 +16,17 @@ shows as the same outliers in the pure in-memory rows).
 With ``--postgres`` the same SQL measurements are repeated on a throw-away PostgreSQL database
 (127.0.0.1:5432 unless ``LGSP_TEST_PG_URL`` names another admin URL).
 
-Usage: ``.venv/bin/python bench/audit_proofs.py [--size N] [--samples K] [--db PATH] [--postgres]``.
+Issue 16 adds, on the same SQLite store (a second JSON line, headline ``ratio`` = median
+"consistency proof + witness cosign" round trip / 20 ms target):
+* the witness round trip: the log builds the consistency proof from the last cosigned size to the
+  new one from the SQL store, POSTs the signed checkpoint to a real ``lgsp witness`` HTTP server on
+  127.0.0.1 (C2SP tlog-witness ``add-checkpoint``, its own SQLite file), and verifies the returned
+  cosignature;
+* offline verification of an unfiltered export bundle (range proof) of ``--bundle-entries``
+  entries, in entries/s (``verify_bundle`` on the parsed JSON, as ``lgsp-audit-verify`` does).
+
+Usage: ``.venv/bin/python bench/audit_proofs.py [--size N] [--samples K] [--db PATH] [--postgres]
+[--witness-rounds K] [--bundle-entries M]``.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ from lgsp.audit.tree_store import AuditTreeNode, BoundTreeStore, MemoryTreeStore
 from lgsp.store.base import Base
 
 TARGET_MS = 5.0
+WITNESS_TARGET_MS = 20.0
 
 
 def naive_root(leaves: list[bytes]) -> bytes:
@@ -91,6 +102,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--db", type=Path, default=None, help="SQLite file (default: a temporary one)")
     parser.add_argument("--postgres", action="store_true", help="also measure on a throw-away PostgreSQL db")
+    parser.add_argument("--witness-rounds", type=int, default=200, help="witness round trips to time")
+    parser.add_argument("--bundle-entries", type=int, default=1_000_000, help="entries in the verified bundle")
     args = parser.parse_args()
     n, rng = args.size, random.Random(9162)
     console = Console()
@@ -189,8 +202,104 @@ def main() -> None:
         "sqlite_build_leaves_per_s": round(n / sql_build_s),
         **pg,
     }))
+    witness = time_witness(sql, engine, n, args.witness_rounds, Path(tmp.name), rng)
+    bundle = time_bundle_verify(args.bundle_entries)
+    w_med, w_p95, w_max = summary(witness)
+    console.print(f"witness round trip (proof + add-checkpoint + cosignature check) at {n:,}: median "
+                  f"{w_med:.2f} ms, p95 {w_p95:.2f} ms, max {w_max:.2f} ms; offline bundle verify: "
+                  f"{bundle['entries']:,} entries in {bundle['verify_s']:.1f} s = {bundle['entries_per_s']:,.0f}/s")
+    print(json.dumps({
+        "ratio": round(w_med / WITNESS_TARGET_MS, 4),
+        "ratio_meaning": "median ms of consistency proof (SQLite) + witness cosign HTTP round trip / 20 ms target",
+        "entries": n,
+        "witness_round_trip_median_ms": round(w_med, 3),
+        "witness_round_trip_p95_ms": round(w_p95, 3),
+        "witness_round_trip_max_ms": round(w_max, 3),
+        "bundle_entries": bundle["entries"],
+        "bundle_json_mb": bundle["json_mb"],
+        "bundle_build_s": bundle["build_s"],
+        "bundle_verify_s": bundle["verify_s"],
+        "bundle_verify_entries_per_s": bundle["entries_per_s"],
+    }))
     engine.dispose()
     tmp.cleanup()
+
+
+def time_witness(store: SqlTreeStore, engine: Engine, n: int, rounds: int, tmp: Path,
+                 rng: random.Random) -> list[float]:
+    """Grow the witnessed size in ``rounds`` steps up to ``n``, timing each log→witness round trip."""
+    import httpx
+
+    from lgsp.audit.checkpoints import add_checkpoint_body
+    from lgsp.audit.note import checkpoint_text, open_note
+    from lgsp.audit.sth import LogSigner
+    from lgsp.audit.witness import Witness, WitnessStore, witness_app
+    from lgsp.testing.servers import start_server
+
+    origin = "bench.lgsp/audit"
+    log_key = LogSigner.generate()
+    witness_store = WitnessStore(tmp / "witness.db")
+    witness_store.add_log_key(log_key.public.note_verifier(origin).vkey())
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    witness = Witness("bench.witness", Ed25519PrivateKey.generate(), witness_store)
+    server = start_server(witness_app(witness))
+    sizes = [*sorted(rng.sample(range(n // 2, n), rounds - 1)), n]
+    notes = []
+    with engine.connect() as conn:
+        bound = BoundTreeStore(store, conn)
+        for size in sizes:  # the root and the log's note signature exist before the head is sent
+            text = checkpoint_text(origin, size, root_hash(bound, size))
+            notes.append((size, text, text + "\n" + log_key.note_signer(origin).signature_line(text)))
+        samples = []
+        old = 0
+        with httpx.Client(base_url=server.url) as client:
+            for size, text, note in notes:
+                start = time.perf_counter()
+                proof = consistency_proof(bound, old, size) if old else []
+                answer = client.post("/add-checkpoint", content=add_checkpoint_body(old, proof, note))
+                _, (sig,) = open_note("x\n\n" + answer.text)
+                witness.signer.verifier.verify(text, sig)
+                samples.append((time.perf_counter() - start) * 1000)
+                assert answer.status_code == 200, answer.text
+                old = size
+    server.stop()
+    return samples[1:]  # the first round trip (old 0, empty proof, cold connection) is not representative
+
+
+def time_bundle_verify(count: int) -> dict[str, Any]:
+    """Build an unfiltered range-proof bundle of ``count`` entries, then verify it offline."""
+    from datetime import UTC, datetime, timedelta
+
+    from lgsp.audit import bundle as _b
+    build_bundle, verify_bundle = _b.build_bundle, _b.verify_bundle
+    from lgsp.audit.canonical import canonical_entry, entry_leaf_hash
+    from lgsp.audit.sth import LogKeyRing, LogSigner
+
+    start = time.perf_counter()
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    entries = [canonical_entry({
+        "index": i, "time": t0 + timedelta(microseconds=137 * i), "message_id": f"m-{i:012d}",
+        "correlation_id": None, "client": "000.00.12.H10/MOTCUA", "service": "000.00.31.H10/QLVB/van-ban/v1",
+        "method": "POST", "path": f"/gateway/000.00.31.H10/QLVB/van-ban/v1/items/{i}", "user_id": f"cb-{i % 97}",
+        "status": 200, "latency_us": 1000 + i % 5000, "request_sha256": hashlib.sha256(b"%d" % i).hexdigest(),
+        "response_sha256": None, "problem_type": None, "signature_report_sha256": None, "extra": {},
+    }) for i in range(count)]
+    tree = MemoryTreeStore([entry_leaf_hash(e) for e in entries])
+    signer = LogSigner.generate()
+    head = signer.sign_head(count, root_hash(tree, count))
+    bundle = build_bundle(entries, [head], tree, LogKeyRing([signer.public]), proofs="range", signer=signer)
+    del entries
+    raw = json.dumps(bundle)
+    del bundle
+    build_s = time.perf_counter() - start
+    parsed = json.loads(raw)
+    start = time.perf_counter()
+    report = verify_bundle(parsed, trusted_keys=LogKeyRing([signer.public]))
+    verify_s = time.perf_counter() - start
+    assert report.passed and report.entries_verified == count, [c.detail for c in report.failures]
+    return {"entries": count, "json_mb": round(len(raw) / 1e6, 1), "build_s": round(build_s, 1),
+            "verify_s": round(verify_s, 2), "entries_per_s": round(count / verify_s)}
 
 
 def build_sql(engine: Engine, leaves: list[bytes], batch: int) -> tuple[SqlTreeStore, float]:

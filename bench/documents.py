@@ -25,10 +25,12 @@ import os
 import random
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml
@@ -95,6 +97,64 @@ def token_for(url: str, client_id: str, secret: str) -> str:
         return str(json.loads(reply.read())["access_token"])
 
 
+def _status_mb(pid: int, key: str) -> float:
+    """``VmRSS`` / ``VmHWM`` (peak RSS) of a running process, in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def huge_run(engine: object, procs: list[Any], gw_url: str, sim_url: str, token: str, peer_secret: str,
+             env: dict[str, str]) -> dict[str, object]:
+    """One packet with a 50 MB attachment out (DMS → gateway → outbox → worker → axis) and one in
+    (axis → poller), reporting each process's peak RSS above its idle RSS, in MB and in packet sizes."""
+    from adapters.vdxp.edxml import Attachment, new_content_id
+    from bench.edxml_parse import _packet
+
+    big = _packet([Attachment(new_content_id(), "hoso-50mb.pdf", random.Random(7).randbytes(50 * MB),
+                              "application/pdf")])
+    size_mb = len(big) / MB
+    sim, gateway, worker = procs
+    idle = {name: _status_mb(p.pid, "VmRSS") for name, p in (("gateway", gateway), ("worker", worker),
+                                                               ("simulator", sim))}
+    started = time.perf_counter()
+    asyncio.run(post_all(gw_url, token, variants(big, 1, "huge"), 1))
+    while open_count(engine):  # type: ignore[arg-type]
+        time.sleep(0.05)
+    out_s = time.perf_counter() - started
+    peak = {name: _status_mb(p.pid, "VmHWM") for name, p in (("gateway", gateway), ("worker", worker),
+                                                               ("simulator", sim))}
+    incoming = big.replace(SENDER.encode(), b"@@@").replace(RECIPIENT.encode(), SENDER.encode()) \
+        .replace(b"@@@", RECIPIENT.encode())
+
+    async def peer_send() -> None:
+        async with AxisClient(sim_url, "vpcp", peer_secret) as peer:
+            await peer.send_edoc(incoming)
+
+    asyncio.run(peer_send())
+    started = time.perf_counter()
+    poller = subprocess.Popen([sys.executable, "-m", "lgsp.cli", "documents", "poll"], env={**os.environ, **env},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(poller.pid, 0)
+    in_s = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError(f"the poll process failed with status {status}")
+    poll_peak = usage.ru_maxrss / 1024
+    print(f"50 MB attachment: packet {size_mb:.1f} MB; out {out_s:.2f} s, in {in_s:.2f} s (incl. process start)")
+    print(f"{'process':>10} {'idle MB':>8} {'peak MB':>8} {'peak-idle':>9} {'x packet':>8}")
+    result: dict[str, object] = {"huge_packet_mb": round(size_mb, 1), "huge_out_s": round(out_s, 2),
+                                 "huge_in_s": round(in_s, 2)}
+    for name in ("gateway", "worker", "simulator"):
+        grown = peak[name] - idle[name]
+        print(f"{name:>10} {idle[name]:>8.1f} {peak[name]:>8.1f} {grown:>9.1f} {grown / size_mb:>8.2f}")
+        result[f"huge_{name}_peak_rss_mb"] = round(peak[name], 1)
+        result[f"huge_{name}_growth_mb"] = round(grown, 1)
+    print(f"{'poller':>10} {'-':>8} {poll_peak:>8.1f} {'-':>9} {'-':>8}  (a fresh process: peak includes imports)")
+    result["huge_poller_peak_rss_mb"] = round(poll_peak, 1)
+    return result
+
+
 def run(args: argparse.Namespace) -> dict[str, object]:
     workdir = Path(tempfile.mkdtemp(prefix="lgsp-bench-docs-"))
     if args.postgres:
@@ -115,7 +175,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     engine = make_engine(db_url)
     upgrade(engine)
     apply(engine, parse_registry_file(f"agencies:\n  - {{code: {SENDER}, name: STTTT}}\n"
-                                      f"systems:\n  - {{id: {SENDER}/QLVB, name: QLVB}}\n"))
+                                      f"systems:\n  - {{id: {SENDER}/QLVB, name: QLVB}}\n"
+                                      f"object_grants:\n  - {{client: {SENDER}/QLVB, objects: documents, "
+                                      f"agency: {SENDER}}}\n"))
     cred = create_client(engine, f"{SENDER}/QLVB", ["gateway"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LGSP_DVCQG_", "LGSP_VDXP_"))}
     env.update(LGSP_DATABASE_URL=db_url, LGSP_ACCESS_LOG="false", LGSP_LOG_LEVEL="WARNING",
@@ -135,6 +197,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         token = token_for(gw_url, cred.client_id, cred.client_secret)
         packets = build_packets(random.Random(20261126))
         results: dict[str, object] = {}
+        asyncio.run(post_all(gw_url, token, variants(packets["50 KB"], 1, "warm"), 1))
+        while open_count(engine):
+            time.sleep(0.02)
+        if args.huge:  # first, so the peak RSS figures are not the concurrent 5 MB runs' peaks
+            results.update(huge_run(engine, procs, gw_url, sim_url, token, peer_secret, env))
         rows = []
         for label, count in (("50 KB", args.small), ("5 MB", args.large)):
             packet = packets[label]
@@ -174,6 +241,8 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=200, help="50 KB packets to send")
     parser.add_argument("--large", type=int, default=12, help="5 MB packets to send")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--huge", type=int, default=1, help="1: also carry one 50 MB attachment out and in, "
+                        "reporting peak RSS per process (0: skip)")
     parser.add_argument("--repeat", type=int, default=9, help="parse measurement repetitions")
     parser.add_argument("--postgres", action="store_true", help="store on the PostgreSQL at 127.0.0.1:5432")
     args = parser.parse_args()

@@ -12,9 +12,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from lgsp import agency_ids
 from lgsp.api import admin, audit, documents, dossiers, health, oauth, problems, traffic
+from lgsp.api import object_grants as object_grants_api
+from lgsp.api.verify_access import verify_access
 from lgsp.gateway import pipeline
 from lgsp.runtime import Runtime
+from lgsp.safexml import entry_limits
 from lgsp.settings import Settings
 from signing import http as signing_http
 
@@ -35,6 +39,7 @@ class LgspApp:
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> LgspApp:
     settings = settings or Settings.load()
+    agency_ids.configure(settings.agency_id_patterns)
     runtime = runtime or Runtime(settings)
 
     @asynccontextmanager
@@ -50,10 +55,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.state.runtime = runtime
     problems.install(api)
     for router in (oauth.router, admin.router, audit.router, health.router, dossiers.router, signing_http.router,
-                   documents.router, traffic.admin_router, traffic.usage_router):
+                   documents.router, traffic.admin_router, traffic.usage_router, object_grants_api.router):
         api.include_router(router)
+    if settings.console_enabled:
+        from lgsp.console.app import create_console
+
+        api.mount("/console", create_console(runtime))
     if runtime.verifier is not None:
         signing_http.configure_verifier(runtime.verifier)  # one set of chain/revocation caches per process
+    signing_http.configure_access(verify_access(runtime))  # a token, or the small anonymous limit
+    signing_http.configure_xml_limits(entry_limits("signatures", settings=settings))
     return LgspApp(runtime, api)
 
 

@@ -15,6 +15,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 #: kind -> (HTTP status, title). The kind is the last segment of the problem `type` URI.
 KINDS: dict[str, tuple[int, str]] = {
     "bad-request": (400, "Bad request"),
+    "invalid-path": (400, "Ambiguous or invalid request path"),
     "unauthenticated": (401, "Authentication required"),
     "invalid-token": (401, "Invalid or expired access token"),
     "forbidden": (403, "Access not granted"),

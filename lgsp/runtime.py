@@ -19,12 +19,14 @@ from lgsp.audit.writer import AuditWriter
 from lgsp.auth.keys import KeyRing
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.oauth import TokenEndpoint
-from lgsp.auth.tokens import TokenService
+from lgsp.auth.throttle import FailureThrottle
+from lgsp.auth.tokens import ClientIdentity, TokenService
 from lgsp.gateway.breaker import CircuitBreakers
 from lgsp.gateway.exchange import Exchange
 from lgsp.gateway.pipeline import latency_us
 from lgsp.gateway.signatures import SignatureCheck, build_verifier, make_check
 from lgsp.gateway.upstream import Upstream
+from lgsp.problems import Problem
 from lgsp.settings import Settings
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
@@ -36,6 +38,14 @@ from registry.snapshot import RegistryCache
 def load_disabled_clients(engine: Engine) -> frozenset[str]:
     with Session(engine) as session:
         return frozenset(session.scalars(select(OAuthClient.client_id).where(OAuthClient.disabled.is_(True))))
+
+
+def load_tokens_not_before(engine: Engine) -> dict[str, int]:
+    """client id -> Unix time before which its tokens are refused (secret rotation, revocation)."""
+    with Session(engine) as session:
+        rows = session.execute(select(OAuthClient.client_id, OAuthClient.tokens_not_before)
+                               .where(OAuthClient.tokens_not_before.is_not(None)))
+        return {client_id: int(not_before) for client_id, not_before in rows if not_before is not None}
 
 
 #: Exchange facts beyond the fixed entry fields that are worth committing to the audit log.
@@ -51,9 +61,12 @@ class Runtime:
         self.log = structlog.get_logger("lgsp")
         self.registry = RegistryCache(self.engine, settings.registry_refresh_seconds)
         self.disabled_clients = load_disabled_clients(self.engine)
+        self.tokens_not_before = load_tokens_not_before(self.engine)
         self.keyring = KeyRing(self.engine, settings.token_lifetime_seconds, settings)
-        self.tokens = TokenService(self.keyring, settings.public_url, settings.token_lifetime_seconds)
+        self.tokens = TokenService(self.keyring, settings.public_url, settings.token_lifetime_seconds,
+                                   settings.token_max_lifetime_seconds)
         self.token_endpoint = TokenEndpoint(self.engine, self.tokens)
+        self.token_failures = FailureThrottle(settings.token_failure_limit, settings.token_failure_window_seconds)
         self.audit = AuditWriter(self.engine, settings.audit_max_batch, settings=settings)
         self.breakers = CircuitBreakers(settings.breaker_failure_threshold, settings.breaker_cooldown_seconds)
         self.upstream = Upstream(settings.upstream_pool_size, self.breakers)
@@ -83,6 +96,7 @@ class Runtime:
         """Called after a change made through this process: drop caches now, not at the next poll."""
         self.registry.invalidate()
         self.disabled_clients = load_disabled_clients(self.engine)
+        self.tokens_not_before = load_tokens_not_before(self.engine)
 
     async def _refresh_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -91,8 +105,23 @@ class Runtime:
             try:
                 if await loop.run_in_executor(None, self.registry.refresh_if_stale):
                     self.disabled_clients = await loop.run_in_executor(None, load_disabled_clients, self.engine)
+                    self.tokens_not_before = await loop.run_in_executor(None, load_tokens_not_before, self.engine)
             except Exception:
                 self.log.exception("registry refresh failed; keeping the last snapshot")
+
+    def authenticate(self, authorization: str | None) -> ClientIdentity:
+        """The caller behind a bearer token, refused when its client is disabled or the token predates the
+        client's `tokens_not_before` (both known from the registry snapshot's refresh, within a second)."""
+        identity = self.tokens.authenticate(authorization)
+        if identity.client_id in self.disabled_clients:
+            raise Problem("invalid-token", "this client has been disabled",
+                          headers={"WWW-Authenticate": 'Bearer realm="lgsp", error="invalid_token"'})
+        not_before = self.tokens_not_before.get(identity.client_id)
+        if not_before is not None and identity.issued_at < not_before:
+            raise Problem("invalid-token", "this access token was revoked (issued before the client's last "
+                                           "secret rotation or token revocation)",
+                          headers={"WWW-Authenticate": 'Bearer realm="lgsp", error="invalid_token"'})
+        return identity
 
     async def record(self, exchange: Exchange) -> int:
         """Write the exchange's audit entry; returns its index once durable."""

@@ -2,18 +2,74 @@
 
 Every XML input (edXML packets, SOAP envelopes, WSDL we load, provider responses) is untrusted. The
 parser here refuses DTDs and entity expansion (XXE, billion laughs), never touches the network, and
-bounds the input size, so one hostile packet cannot read local files or exhaust memory.
+bounds the input: total size, and — by a streaming pre-scan that builds no tree
+(:mod:`signing.xmlbounds`) — element count, nesting depth and the length of one text node, so one
+hostile packet cannot read local files or exhaust memory. Each entry point passes its own
+:class:`XmlLimits` (settings ``xml_limits_*``, see :func:`entry_limits`); any other parse gets
+:data:`DEFAULT_LIMITS`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lxml import etree
 
+from signing.xmlbounds import DEFAULT_LIMITS, XmlDoctypeError, XmlLimitError, XmlLimits, check_bounds
+
+if TYPE_CHECKING:
+    from lgsp.settings import Settings
+
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_MAX_BYTES", "UnsafeXmlError", "XmlLimitExceeded", "XmlLimits",
+           "entry_limits", "hardened_parser", "parse_xml", "prescan"]
 
 
 class UnsafeXmlError(ValueError):
     """The input is not acceptable XML (malformed, has a DTD/entities, or is too large)."""
+
+
+class XmlLimitExceeded(UnsafeXmlError):
+    """The input crosses a bound (``limit``: bytes, elements, depth or text; ``maximum``): answer 413."""
+
+    def __init__(self, limit: str, maximum: int, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.maximum = maximum
+
+
+def prescan(data: bytes, limits: XmlLimits) -> None:
+    """Refuse ``data`` if it crosses ``limits``, before any tree exists (:func:`signing.xmlbounds.check_bounds`)."""
+    try:
+        check_bounds(data, limits)
+    except XmlLimitError as exc:
+        raise XmlLimitExceeded(exc.limit, exc.maximum, str(exc)) from None
+    except XmlDoctypeError as exc:
+        raise UnsafeXmlError(str(exc)) from None
+    except etree.XMLSyntaxError as exc:
+        raise UnsafeXmlError(f"malformed XML: {exc}") from None
+
+
+def entry_limits(entry: str, max_bytes: int | None = None, settings: Settings | None = None) -> XmlLimits:
+    """The limits of one entry point (documents, signatures, soap, upstream) from the settings."""
+    if settings is None:
+        from lgsp.settings import Settings
+
+        settings = Settings.load()
+    base = {"documents": _DOCUMENTS, "signatures": _SIGNATURES, "soap": _SOAP, "upstream": _UPSTREAM}[entry]
+    limits = base.with_spec(getattr(settings, f"xml_limits_{entry}"))
+    return limits if max_bytes is None else limits.capped(max_bytes)
+
+
+#: Built-in bounds per entry point: far above any real edXML packet or SOAP message (hundreds of
+#: elements, depth < 20), far below what exhausts a gateway's memory.
+#: Documents: the size bound is LGSP_MAX_DOCUMENT_BYTES (the caller caps it), and one text run may be as long
+#: as the packet, because a base64 attachment is one text run; the edXML reader cuts attachments out before
+#: libxml2 parses the rest, whose text runs keep libxml2's own 10 MB bound.
+_DOCUMENTS = XmlLimits(max_bytes=1 << 30, max_elements=50_000, max_depth=64, max_text=1 << 30)
+_SIGNATURES = XmlLimits(max_bytes=64 * 1024 * 1024, max_elements=50_000, max_depth=64)
+_SOAP = XmlLimits(max_bytes=64 * 1024 * 1024, max_elements=100_000, max_depth=100)
+_UPSTREAM = XmlLimits(max_bytes=64 * 1024 * 1024, max_elements=200_000, max_depth=128)
 
 
 def hardened_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
@@ -30,14 +86,14 @@ def hardened_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
     )
 
 
-def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, limits: XmlLimits | None = None) -> etree._Element:
     """Parse untrusted bytes to a root element, or raise :class:`UnsafeXmlError` saying why.
 
     A document type declaration is refused outright: legitimate edXML and SOAP never carry one, and
     refusing it closes XXE and entity-expansion attacks even where a parser option would be missed.
+    The structural bounds are checked first, by a pre-scan that builds nothing.
     """
-    if len(data) > max_bytes:
-        raise UnsafeXmlError(f"XML body of {len(data)} bytes exceeds the limit of {max_bytes} bytes")
+    prescan(data, (limits or DEFAULT_LIMITS).capped(max_bytes))
     try:
         root = etree.fromstring(data, hardened_parser())
     except etree.XMLSyntaxError as exc:

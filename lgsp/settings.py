@@ -68,6 +68,19 @@ class Settings:
     audit_tsa_url: str = ""
     #: Drop kept request/response bodies older than this many days (0: keep); entries and heads stay.
     audit_body_retention_days: int = 0
+    # --- console: the operator and auditor web console at /console (lgsp/console, docs/console.md) ---
+    #: Serve the console from `lgsp serve`.
+    console_enabled: bool = True
+    #: Sign a person out after this many seconds without a page view.
+    console_idle_seconds: int = 1800
+    #: Secure cookies: auto (when the request came over HTTPS, directly or per X-Forwarded-Proto), true, false.
+    console_cookie_secure: str = "auto"
+    #: OpenID Connect issuer for single sign-on (empty: local accounts only).
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    #: The ID-token claim that lists the person's console roles (operator, security_officer, auditor, observer).
+    oidc_roles_claim: str = "roles"
     # --- traffic: rate limits, quotas and concurrency limits (lgsp/traffic, docs/traffic.md) ---
     #: Where counters live: auto (Redis if LGSP_REDIS_URL is set, else the store), memory, store or redis.
     traffic_backend: str = "auto"
@@ -89,6 +102,52 @@ class Settings:
     pkcs11_token_label: str = "lgsp"
     pkcs11_pin: str = field(default="", repr=False)
     pkcs11_pin_file: str = ""
+
+    # --- secgw: security controls of issue 19 (docs/security.md) ---
+    #: Incoming access tokens whose `exp - iat` or `exp - now` exceeds this are refused (forged or
+    #: mis-issued long-lived tokens); must be at least `token_lifetime_seconds`.
+    token_max_lifetime_seconds: int = 3600
+    #: `/oauth/token` failed authentications allowed per client id and per remote address in the window
+    #: before further attempts get 429 (in-process counters, per gateway process).
+    token_failure_limit: int = 10
+    token_failure_window_seconds: float = 300.0
+    #: Serve `/metrics` without a token (only behind a network boundary); off = a token with the
+    #: `metrics`, `admin` or `auditor` scope is required.
+    metrics_public: bool = False
+    #: Forward upstream XML replies that carry a DOCTYPE (DTD, entity declarations); off = 502.
+    upstream_xml_allow_dtd: bool = False
+
+    # --- docsec: document signature policy, XML parse bounds, /signatures/verify access ---
+    #: What POST /documents and the receiving poller let through once a signature hook is configured:
+    #: off | report | require (docs/documents.md §6). Without a hook signatures are not checked.
+    documents_signature_policy: str = "require"
+    #: Bounds for each XML entry point, as "elements=N,depth=N,text=N,bytes=N" (any subset) over the
+    #: built-in ones of lgsp.safexml: documents = POST /documents and the poller (50 000 elements, depth 64),
+    #: signatures = POST /signatures/verify (50 000, 64), soap = SOAP requests (100 000, 100), upstream =
+    #: providers' SOAP replies (200 000, 128); text = characters in one text node (default 10 000 000).
+    xml_limits_documents: str = ""
+    xml_limits_signatures: str = ""
+    xml_limits_soap: str = ""
+    xml_limits_upstream: str = ""
+    #: POST /signatures/verify needs a token with the gateway scope; above 0, callers without a token may
+    #: verify documents up to this many bytes (a much smaller limit than the token holders').
+    signatures_anonymous_max_bytes: int = 0
+
+    # --- audit: checkpoints and witnesses (issue 16) ---
+    #: Origin line of the C2SP checkpoints (``GET /audit/checkpoint``) and the log key's note name.
+    audit_checkpoint_origin: str = "lgsp.local/audit"
+    #: Witnesses each new head is sent to: ``URL VKEY`` pairs separated by commas, VKEY = the witness's
+    #: C2SP verifier key (``lgsp witness key``). Empty: heads are not witnessed.
+    audit_witnesses: str = ""
+    #: Seconds to wait for one witness's answer (a slow witness never blocks signing for longer).
+    audit_witness_timeout_seconds: float = 5.0
+
+    # --- edxml: real edXML packets and documents (issue 11) ---
+    #: Accepted agency identifier forms: regular expressions separated by ";" (empty = the defaults of
+    #: lgsp.agency_ids: NNN.NN.NN.XNN, two-letter groups …TT2, vxp.saas.NN, older short codes NN.NN.XNN).
+    agency_id_patterns: str = ""
+    #: Largest edXML packet accepted (POST /documents, the receiving poller); a 413 problem beyond it.
+    max_document_bytes: int = 100 * 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:

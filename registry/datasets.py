@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from lgsp.store.base import Base
 from lgsp.store.db import writer
-from registry.models import Agency, Service, utcnow
+from registry.models import Agency, Grant, Service, System, utcnow
 from registry.operations import RegistryError, RegistryNotFound, bump_version
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ class Dataset(Base):
     contact_email: Mapped[str] = mapped_column(String(300), default="")
     legal_basis: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The client system the curation job reads the source as; it must hold a GET grant on the source.
+    publisher_system_id: Mapped[str | None] = mapped_column(String(100), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -104,6 +106,8 @@ class DatasetRecord:
     contact_email: str = ""
     legal_basis: str = ""
     tags: list[str] = field(default_factory=list)
+    #: The system that publishes it (lgsp's open-data publisher): needs a GET grant on the source.
+    publisher: str | None = None
 
     def normalised(self) -> DatasetRecord:
         """Inline ``personal`` marks moved out of the schema into :attr:`personal`; tags as a list.
@@ -138,6 +142,7 @@ class DatasetRecord:
                 f[SCHEMA_PERSONAL_KEY] = record.personal[f["name"]]
         values = asdict(record)
         values.pop("personal")
+        values.pop("publisher")
         values["table_schema"] = schema
         return spec_from_dict(values)
 
@@ -189,6 +194,7 @@ def record_of(row: Dataset) -> DatasetRecord:
         licence=row.licence, frequency=row.frequency, schedule=row.schedule, topic=row.topic,
         spatial_code=row.spatial_code, spatial_name=row.spatial_name, contact_name=row.contact_name,
         contact_email=row.contact_email, legal_basis=row.legal_basis, tags=list(row.tags or []),
+        publisher=row.publisher_system_id,
     )
 
 
@@ -201,6 +207,8 @@ def upsert_dataset(session: Session, record: DatasetRecord) -> Dataset:
     if session.get(Service, record.source_service) is None:
         raise RegistryError(f"datasets.{record.slug}.source_service",
                             f"service {record.source_service} is not registered")
+    if record.publisher is not None:
+        _check_publisher_grant(session, record)
     row = session.get(Dataset, record.slug)
     if row is None:
         row = Dataset(slug=record.slug)
@@ -217,8 +225,31 @@ def upsert_dataset(session: Session, record: DatasetRecord) -> Dataset:
     row.spatial_code, row.spatial_name = record.spatial_code, record.spatial_name
     row.contact_name, row.contact_email = record.contact_name, record.contact_email
     row.legal_basis, row.tags = record.legal_basis, record.tags
+    row.publisher_system_id = record.publisher
     bump_version(session)
     return row
+
+
+def _check_publisher_grant(session: Session, record: DatasetRecord) -> None:
+    """A dataset is registered only over a source its publisher may read: a GET grant covering the path.
+
+    Otherwise the registry would let a publisher system republish, as open data, a service it was never
+    granted (issue 17.1); the gateway would refuse the fetch later, but the dataset should not exist.
+    """
+    from registry.snapshot import compile_path_pattern
+
+    where = f"datasets.{record.slug}.publisher"
+    if session.get(System, record.publisher) is None:
+        raise RegistryError(where, f"system {record.publisher} is not registered")
+    grants = session.scalars(select(Grant).where(Grant.client_system_id == record.publisher,
+                                                 Grant.service_id == record.source_service))
+    for grant in grants:
+        methods = grant.methods.split(",")
+        if ("*" in methods or "GET" in methods) and compile_path_pattern(grant.path_pattern).fullmatch(
+                record.source_path.lstrip("/")):
+            return
+    raise RegistryError(where, f"{record.publisher} has no GET grant on {record.source_service} for "
+                               f"/{record.source_path.lstrip('/')}: grant it before registering the dataset")
 
 
 def delete_dataset(session: Session, slug: str) -> None:
@@ -252,7 +283,7 @@ def record_from_mapping(item: dict[str, Any], where: str) -> DatasetRecord:
         raise RegistryError(where, f"missing keys: {', '.join(sorted(missing))}")
     values = dict(item)
     for key in ("slug", "title_vi", "owner_agency_id", "organization", "organization_title", "source_service",
-                "source_path", "schedule", "spatial_code"):
+                "source_path", "schedule", "spatial_code", "publisher"):
         if key in values and values[key] is not None:
             values[key] = str(values[key])
     values["personal"] = dict(values.get("personal") or {})

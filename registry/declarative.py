@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from lgsp.store.db import writer
 from registry import datasets as ds
 from registry import limits as lim
+from registry import object_grants as og
 from registry import operations as ops
 from registry.models import Agency, Grant, Service, System
 
@@ -46,6 +47,8 @@ class Desired:
     datasets: list[ds.DatasetRecord] = field(default_factory=list)
     #: Traffic limits (registry/limits.py): rate, quota, concurrency per service and caller scope.
     limits: list[lim.LimitSpec] = field(default_factory=list)
+    #: Who may touch which agency's documents and dossiers (registry/object_grants.py).
+    object_grants: list[og.ObjectGrantSpec] = field(default_factory=list)
 
 
 class RegistryFileError(ValueError):
@@ -70,7 +73,7 @@ def parse_registry_file(text: str) -> Desired:
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
         raise RegistryFileError("file", "top level must be a mapping")
-    unknown = set(data) - {"agencies", "systems", "services", "grants", "datasets", "limits"}
+    unknown = set(data) - {"agencies", "systems", "services", "grants", "datasets", "limits", "object_grants"}
     if unknown:
         raise RegistryFileError("file", f"unknown sections: {', '.join(sorted(unknown))}")
     agencies = [
@@ -96,8 +99,14 @@ def parse_registry_file(text: str) -> Desired:
         g = _take(g, f"grants[{i}]", {"client", "service", "methods", "path"}, {"client", "service"})
         grants.append(ops.GrantSpec(client=g["client"], service=g["service"],
                                     methods=list(g.get("methods") or ["*"]), path=str(g.get("path", "*"))))
+    object_grants = []
+    for i, g in enumerate(data.get("object_grants") or []):
+        g = _take(g, f"object_grants[{i}]", {"client", "objects", "agency"}, {"client", "objects", "agency"})
+        if g["objects"] not in og.OBJECT_KINDS:
+            raise RegistryFileError(f"object_grants[{i}]", f"objects must be one of {', '.join(og.OBJECT_KINDS)}")
+        object_grants.append(og.ObjectGrantSpec(str(g["client"]), str(g["objects"]), str(g["agency"])))
     return Desired(agencies, systems, services, grants, _parse_datasets(data.get("datasets") or []),
-                   _parse_limits(data.get("limits") or []))
+                   limits=_parse_limits(data.get("limits") or []), object_grants=object_grants)
 
 
 def _parse_limits(items: Any) -> list[lim.LimitSpec]:
@@ -156,7 +165,8 @@ def current_state(session: Session) -> Desired:
         for s in session.scalars(select(Service).order_by(Service.id))]
     grants = [ops.GrantSpec(g.client_system_id, g.service_id, g.methods.split(","), g.path_pattern)
               for g in session.scalars(select(Grant).order_by(Grant.id))]
-    return Desired(agencies, systems, services, grants, ds.list_records(session), lim.list_specs(session))
+    return Desired(agencies, systems, services, grants, ds.list_records(session), limits=lim.list_specs(session),
+                   object_grants=og.list_object_grants(session))
 
 
 def _field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -208,6 +218,9 @@ def plan(session: Session, desired: Desired, prune: bool = False) -> list[Change
         if g.key not in have_grants and not any(c.kind == "grant" and c.key == _grant_label(g.key)
                                                 for c in changes):
             changes.append(Change("+", "grant", _grant_label(g.key)))
+    have_objects = {g.key for g in have.object_grants}
+    changes += [Change("+", "object-grant", g.label) for g in dict.fromkeys(desired.object_grants)
+                if g.key not in have_objects]
     have_datasets = {d.slug: asdict(d) for d in have.datasets}
     for d in desired.datasets:
         new = asdict(d.normalised())
@@ -228,6 +241,8 @@ def plan(session: Session, desired: Desired, prune: bool = False) -> list[Change
         want = {d.slug for d in desired.datasets}
         changes += [Change("-", "dataset", k) for k in sorted(set(have_datasets) - want)]
         changes += [Change("-", "grant", _grant_label(k)) for k in sorted(have_grants - want_grants)]
+        want_objects = {g.key for g in desired.object_grants}
+        changes += [Change("-", "object-grant", g.label) for g in have.object_grants if g.key not in want_objects]
         want = {s.id for s in desired.services}
         changes += [Change("-", "service", k) for k in sorted(set(have_services) - want)]
         want = {s.id for s in desired.systems}
@@ -270,6 +285,10 @@ def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: boo
             if ("grant", _grant_label(g.key)) in touched:
                 ops.add_grant(session, g)
         session.flush()
+        for og_spec in desired.object_grants:
+            if ("object-grant", og_spec.label) in touched:
+                og.add_object_grant(session, og_spec)
+        session.flush()
         for d in desired.datasets:
             if ("dataset", d.slug) in touched:
                 ds.upsert_dataset(session, d)
@@ -291,6 +310,10 @@ def _remove(session: Session, change: Change, desired: Desired) -> None:
         for spec in lim.list_specs(session):
             if spec.label == change.key:
                 lim.delete_limit(session, spec.service, spec.client)
+    elif change.kind == "object-grant":
+        for grant_spec in og.list_object_grants(session):
+            if grant_spec.label == change.key:
+                og.delete_object_grant(session, grant_spec)
     elif change.kind == "grant":
         for grant in session.scalars(select(Grant)):
             key = (grant.client_system_id, grant.service_id, grant.methods, grant.path_pattern)
@@ -347,6 +370,9 @@ def export(engine: Engine) -> str:
     }
     if state.limits:
         data["limits"] = [lim.spec_to_mapping(spec) for spec in state.limits]
+    if state.object_grants:  # only when there are any, like datasets
+        data["object_grants"] = [{"client": g.client, "objects": g.objects, "agency": g.agency}
+                                 for g in state.object_grants]
     if state.datasets:  # only when there are any: registries without open data export as before
         data["datasets"] = [ds.record_to_mapping(d) for d in state.datasets]
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
+from lgsp import agency_ids
+
 AGENCY_CODE_PATTERN = r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$"
-_AGENCY_RE = re.compile(AGENCY_CODE_PATTERN)
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -23,9 +24,12 @@ class InvalidIdentifier(ValueError):
 
 
 def validate_agency_code(code: str, field: str = "agency") -> str:
-    if not isinstance(code, str) or not _AGENCY_RE.match(code):
+    """Canonical ``NNN.NN.NN.XNN`` or another accepted form (``LGSP_AGENCY_ID_PATTERNS``, see
+    ``lgsp.agency_ids``): partners on the axes use two-letter groups, VXP SaaS tenant ids, older codes."""
+    if not isinstance(code, str) or not agency_ids.is_accepted(code):
         raise InvalidIdentifier(
-            field, f"{code!r} is not an agency code of the form NNN.NN.NN.XNN (e.g. 000.00.12.H10)"
+            field, f"{code!r} is not an agency code of the form NNN.NN.NN.XNN (e.g. 000.00.12.H10) "
+            f"or another form accepted by {agency_ids.ENV}"
         )
     return code
 

@@ -301,6 +301,9 @@ def delete_system(session: Session, sid: str) -> None:
     from registry.limits import delete_limits_of
 
     delete_limits_of(session, client=sid)
+    from registry.object_grants import forget_system
+
+    forget_system(session, sid)
     for service in list(system.services):
         delete_service(session, service.id)
     session.delete(system)
@@ -315,6 +318,9 @@ def delete_agency(session: Session, code: str) -> None:
         raise RegistryError("code", f"agency {code} still has child agencies")
     for system in list(agency.systems):
         delete_system(session, system.id)
+    from registry.object_grants import forget_agency
+
+    forget_agency(session, code)
     session.delete(agency)
     bump_version(session)
 

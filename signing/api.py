@@ -10,16 +10,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .chain import ChainValidator
-from .edxml import attachments as edxml_attachments
-from .jws import JwsFormatError, JwsVerifier, KeyLookup
-from .pdf import PdfFormatError, PdfVerifier
+from .failures import verdict_for
 from .policy import Policy
 from .report import DocumentInfo, Indication, Report, SubIndication
 from .revocation import RevocationCache
 from .trust import TrustStore
-from .xmldsig import XmlFormatError, XmlVerifier
+
+if TYPE_CHECKING:
+    from .jws import JwsVerifier, KeyLookup
+    from .pdf import PdfVerifier
+    from .xmldsig import XmlVerifier
+
+# Each format's verifier (and its library: signxml, pyHanko, joserfc) is imported on first use.
+_FORMAT_ERRORS = frozenset({"XmlFormatError", "PdfFormatError", "JwsFormatError", "UnicodeDecodeError"})
 
 
 def sniff(data: bytes, content_type: str | None = None) -> str:
@@ -51,14 +57,40 @@ class Verifier:
         self.policy = policy or Policy()
         self.trust = trust
         self.chain = ChainValidator(trust, self.policy, revocation_cache)
-        self.xml = XmlVerifier(self.chain)
-        self.pdf = PdfVerifier(self.chain)
-        self.jws = JwsVerifier(self.chain, key_lookup)
+        self.key_lookup = key_lookup
+        self._xml: XmlVerifier | None = None
+        self._pdf: PdfVerifier | None = None
+        self._jws: JwsVerifier | None = None
+
+    @property
+    def xml(self) -> XmlVerifier:
+        if self._xml is None:
+            from .xmldsig import XmlVerifier
+
+            self._xml = XmlVerifier(self.chain)
+        return self._xml
+
+    @property
+    def pdf(self) -> PdfVerifier:
+        if self._pdf is None:
+            from .pdf import PdfVerifier
+
+            self._pdf = PdfVerifier(self.chain)
+        return self._pdf
+
+    @property
+    def jws(self) -> JwsVerifier:
+        if self._jws is None:
+            from .jws import JwsVerifier
+
+            self._jws = JwsVerifier(self.chain, self.key_lookup)
+        return self._jws
 
     def verify(self, data: bytes, content_type: str | None = None, *, must_cover: Sequence[str] | None = None,
-               namespaces: Mapping[str, str] | None = None) -> Report:
+               namespaces: Mapping[str, str] | None = None, detached: Mapping[str, bytes] | None = None) -> Report:
         """Verify every signature in ``data``. ``must_cover`` (XML only): XPaths the signature must protect,
-        default the whole document (``/*``)."""
+        default the whole document (``/*``). ``detached``: documents a detached signature refers to, by name
+        (XML: matched to the Reference URI; JWS: the one detached payload); they are never fetched."""
         kind = sniff(data, content_type)
         report = Report(
             document=DocumentInfo(kind, len(data), hashlib.sha256(data).hexdigest(), content_type),
@@ -72,16 +104,26 @@ class Verifier:
         try:
             if kind == "xml":
                 report.signatures, notes = self.xml.verify(
-                    data, must_cover=("/*",) if must_cover is None else must_cover, namespaces=namespaces)
+                    data, must_cover=("/*",) if must_cover is None else must_cover, namespaces=namespaces,
+                    detached=detached)
                 report.warnings += notes
             elif kind == "pdf":
                 report.signatures = self.pdf.verify(data)
             elif kind == "jws":
-                report.signatures = self.jws.verify(data)
+                report.signatures = self.jws.verify(data, detached)
             else:
                 self._format_failure(report, "unrecognised document: neither XML, PDF nor JWS")
-        except (XmlFormatError, PdfFormatError, JwsFormatError, UnicodeDecodeError) as exc:
-            self._format_failure(report, str(exc))
+        except ValueError as exc:
+            if type(exc).__name__ in _FORMAT_ERRORS:
+                self._format_failure(report, str(exc))
+            else:
+                report.signatures = []
+                report.document_indication, report.document_sub_indication, message = verdict_for(exc)
+                report.errors.append(message)
+        except Exception as exc:  # every input gets a verdict, never a traceback (issue 12)
+            report.signatures = []
+            report.document_indication, report.document_sub_indication, message = verdict_for(exc)
+            report.errors.append(message)
         return report
 
     def verify_packet(self, data: bytes, content_type: str | None = None, *,
@@ -96,10 +138,12 @@ class Verifier:
         attached: dict[str, Report] = {}
         if packet.document.format != "xml":
             return packet, attached
+        from .edxml import attachments as edxml_attachments
+
         try:
             items = edxml_attachments(data, self.policy.max_document_bytes)
-        except XmlFormatError:
-            return packet, attached  # already a FORMAT_FAILURE in the packet report
+        except Exception:  # unacceptable XML is already a verdict in the packet report
+            return packet, attached
         for index, item in enumerate(items, 1):
             if not item.is_pdf:
                 continue
@@ -121,10 +165,10 @@ class Verifier:
 
 def verify(data: bytes, content_type: str | None = None, *, trust: TrustStore | None = None,
            policy: Policy | None = None, verifier: Verifier | None = None,
-           must_cover: Sequence[str] | None = None) -> Report:
+           must_cover: Sequence[str] | None = None, detached: Mapping[str, bytes] | None = None) -> Report:
     """One-shot convenience; pass a long-lived ``verifier`` in anything that runs more than once."""
     if verifier is None:
         if trust is None:
             raise ValueError("verify() needs a trust store (or a configured Verifier): nothing is trusted by default")
         verifier = Verifier(trust, policy)
-    return verifier.verify(data, content_type, must_cover=must_cover)
+    return verifier.verify(data, content_type, must_cover=must_cover, detached=detached)

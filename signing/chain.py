@@ -20,10 +20,12 @@ from typing import TypeVar
 from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
+from pyhanko_certvalidator.policy_decl import PKIXValidationParams
 
+from .der import fingerprint
 from .policy import Check, Level, Policy
 from .report import CertInfo, Indication, RevocationEvidence, SignatureReport, SubIndication
-from .revocation import EvidenceRecorder, RevocationCache
+from .revocation import EmbeddedRevocation, EvidenceRecorder, RevocationCache
 from .trust import TrustStore
 
 T = TypeVar("T")
@@ -55,11 +57,45 @@ def cert_info(cert: asn1_x509.Certificate) -> CertInfo:
         subject=cert.subject.human_friendly,
         issuer=cert.issuer.human_friendly,
         serial=format(cert.serial_number, "x"),
-        sha256=cert.sha256.hex(),
+        sha256=fingerprint(cert),
         not_before=validity["not_before"].native,
         not_after=validity["not_after"].native,
         key_usage=sorted(ku.native) if ku is not None else [],
     )
+
+
+def add_missing_evidence(recorder: EvidenceRecorder, certs: Sequence[asn1_x509.Certificate]) -> None:
+    """Every certificate below the anchor gets a revocation row, so a reader sees what was (not) checked,
+    also when one piece of evidence answered for several certificates."""
+    covered = {ev.certificate for ev in recorder.evidence}
+    for cert in certs:
+        subject = cert.subject.human_friendly
+        if subject not in covered:
+            recorder.evidence.append(RevocationEvidence(
+                kind="none", certificate=subject, status="unknown",
+                error="no CRL or OCSP response was consulted for this certificate"))
+
+
+def classify(exc: Exception) -> tuple[Indication, SubIndication, str]:
+    """A certvalidator failure as (indication, sub-indication, message)."""
+    if isinstance(exc, cv_errors.RevokedError):
+        return Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE, f"certificate revoked: {exc}"
+    if isinstance(exc, cv_errors.ExpiredError | cv_errors.NotYetValidError):
+        return (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE,
+                f"certificate outside its validity period: {exc}")
+    if isinstance(exc, cv_errors.InsufficientRevinfoError):
+        return Indication.INDETERMINATE, SubIndication.TRY_LATER, f"revocation status unavailable: {exc}"
+    if isinstance(exc, cv_errors.DisallowedAlgorithmError):
+        return (Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
+                f"weak algorithm in the chain: {exc}")
+    if isinstance(exc, cv_errors.PathBuildingError):
+        return (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+                f"no chain to a trusted anchor: {exc}")
+    if "polic" in str(exc).lower():  # RFC 5280 policy processing (explicit policy, initial policy set)
+        return (Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                f"certificate policy constraints not met: {exc}")
+    return (Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+            f"chain validation failed: {exc}")
 
 
 @dataclass
@@ -168,48 +204,39 @@ class ChainValidator:
 
     @staticmethod
     def _key(leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate]) -> tuple[str, ...]:
-        return (leaf.sha256.hex(), *sorted(c.sha256.hex() for c in intermediates))
+        return (fingerprint(leaf), *sorted(fingerprint(c) for c in intermediates))
 
-    def validate(self, leaf: asn1_x509.Certificate,
-                 intermediates: Sequence[asn1_x509.Certificate] = ()) -> ChainResult:
-        """Sync entry point: a cache hit costs a dict lookup, a miss runs the async validation."""
+    def validate(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate] = (),
+                 embedded: EmbeddedRevocation | None = None) -> ChainResult:
+        """Sync entry point: a cache hit costs a dict lookup, a miss runs the async validation.
+
+        ``embedded``: revocation data carried by the signature, consulted before the network.
+        """
         hit = self.cached(leaf, intermediates)
         if hit is not None:
             return hit
-        return run_sync(lambda: self.avalidate(leaf, intermediates))
+        return run_sync(lambda: self.avalidate(leaf, intermediates, embedded))
 
-    async def avalidate(self, leaf: asn1_x509.Certificate,
-                        intermediates: Sequence[asn1_x509.Certificate] = ()) -> ChainResult:
+    async def avalidate(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate] = (),
+                        embedded: EmbeddedRevocation | None = None) -> ChainResult:
         hit = self.cached(leaf, intermediates)
         if hit is not None:
             return hit
-        recorder = EvidenceRecorder(self.revocation_cache, self.policy.revocation_timeout)
+        recorder = EvidenceRecorder(self.revocation_cache, self.policy.revocation_timeout, embedded)
         context = self.context(intermediates, recorder=recorder)
         result = ChainResult(chain=[cert_info(leaf)])
         try:
-            path = await CertificateValidator(leaf, intermediates, context).async_validate_path()
-            result.chain = [cert_info(c) for c in reversed(list(path.iter_certs(include_root=True)))]
-        except cv_errors.RevokedError as exc:
-            result.indication, result.sub_indication = Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE
-            result.message = f"certificate revoked: {exc}"
-        except (cv_errors.ExpiredError, cv_errors.NotYetValidError) as exc:
-            result.indication, result.sub_indication = Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE
-            result.message = f"certificate outside its validity period: {exc}"
-        except cv_errors.InsufficientRevinfoError as exc:
-            result.indication, result.sub_indication = Indication.INDETERMINATE, SubIndication.TRY_LATER
-            result.message = f"revocation status unavailable: {exc}"
-        except cv_errors.DisallowedAlgorithmError as exc:
-            result.indication = Indication.INDETERMINATE
-            result.sub_indication = SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
-            result.message = f"weak algorithm in the chain: {exc}"
-        except cv_errors.PathBuildingError as exc:
-            result.indication = Indication.INDETERMINATE
-            result.sub_indication = SubIndication.NO_CERTIFICATE_CHAIN_FOUND
-            result.message = f"no chain to a trusted anchor: {exc}"
-        except (cv_errors.PathValidationError, cv_errors.ValidationError) as exc:
-            result.indication = Indication.INDETERMINATE
-            result.sub_indication = SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
-            result.message = f"chain validation failed: {exc}"
+            path = await CertificateValidator(leaf, intermediates, context,
+                                              pkix_params=self.pkix_params()).async_validate_path()
+            certs = list(path.iter_certs(include_root=True))
+            result.chain = [cert_info(c) for c in reversed(certs)]
+        except (cv_errors.PathError, cv_errors.ValidationError) as exc:
+            result.indication, result.sub_indication, result.message = classify(exc)
+            certs = []
+        if result.ok and self.is_anchor(leaf):
+            await self.check_pinned(leaf, intermediates, recorder, result)
+        elif result.ok:
+            add_missing_evidence(recorder, certs[1:])  # the anchor (first) needs none
         result.revocation = recorder.evidence
         if recorder.failures and result.ok:
             # Only reachable in soft-fail mode (level warn/inform/ignore): accepted without the data.
@@ -227,6 +254,63 @@ class ChainValidator:
         if result.sub_indication is not SubIndication.TRY_LATER and not recorder.failures:
             self._store(leaf, intermediates, result)
         return result
+
+    def pkix_params(self) -> PKIXValidationParams | None:
+        """The policy's RFC 5280 path-validation inputs for certvalidator (None: RFC 5280 defaults)."""
+        rules = self.policy.path_validation
+        if rules.is_default:
+            return None
+        return PKIXValidationParams(user_initial_policy_set=rules.initial_policy_set,
+                                    initial_policy_mapping_inhibit=rules.policy_mapping_inhibited,
+                                    initial_explicit_policy=rules.explicit_policy_required,
+                                    initial_any_policy_inhibit=rules.any_policy_inhibited)
+
+    def is_anchor(self, cert: asn1_x509.Certificate) -> bool:
+        """The certificate itself is a configured trust anchor (a "pinned" signer)."""
+        anchors = self.__dict__.get("_anchor_prints")
+        if anchors is None or anchors[0] is not self.trust.fingerprint:
+            anchors = (self.trust.fingerprint, frozenset(fingerprint(a) for a in self.trust.anchors))
+            self.__dict__["_anchor_prints"] = anchors
+        return fingerprint(cert) in anchors[1]
+
+    async def check_pinned(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate],
+                           recorder: EvidenceRecorder, result: ChainResult) -> None:
+        """A trust anchor is accepted by path validation without any check of its own; as a *signer* it must
+        still be inside its validity period and not revoked (policy check ``pinned_signer``).
+
+        Revocation needs the issuer: the path is validated again without the signer among the anchors, so
+        certvalidator checks validity and CRL/OCSP exactly as for any other signer. A self-signed pinned
+        certificate, or one whose issuer is not available, gets the validity check only (and a warning).
+        """
+        own = fingerprint(leaf)
+        now = datetime.now(UTC)
+        validity = leaf["tbs_certificate"]["validity"]
+        not_before, not_after = validity["not_before"].native, validity["not_after"].native
+        finding: tuple[Indication, SubIndication, str] | None = None
+        if not not_before <= now <= not_after:
+            finding = (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE,
+                       f"pinned signer certificate outside its validity period ({not_before.isoformat()} .. "
+                       f"{not_after.isoformat()})")
+        elif leaf.self_signed == "no":
+            # The leaf's issuer speaks for its revocation status (RFC 5280 §6.3), so an issuer that came with
+            # the signature may anchor this second path: the operator already trusts the leaf itself.
+            issuers = [c for c in intermediates if c.subject == leaf.issuer]
+            others = [a for a in self.trust.anchors if fingerprint(a) != own] + issuers
+            require = self.policy.level(Check.REVOCATION_AVAILABLE) is Level.FAIL
+            context = ValidationContext(trust_roots=others, other_certs=list(intermediates), allow_fetching=True,
+                                        fetchers=recorder.fetchers(), revocation_mode="require" if require
+                                        else "soft-fail")
+            try:
+                await CertificateValidator(leaf, intermediates, context,
+                                           pkix_params=self.pkix_params()).async_validate_path()
+            except cv_errors.PathBuildingError:
+                result.warnings.append("pinned signer: its issuer is not available, so its revocation status "
+                                       "was not checked")
+            except (cv_errors.PathError, cv_errors.ValidationError) as exc:
+                indication, sub, message = classify(exc)
+                finding = (indication, sub, f"pinned signer: {message}")
+        if finding is not None:
+            apply_level(result, self.policy, Check.PINNED_SIGNER, *finding)
 
     def _store(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate],
                result: ChainResult) -> None:

@@ -1,58 +1,79 @@
-"""``lgsp verify FILE [--trust DIR] [--json]``: verify a signed file from the command line.
+"""``lgsp verify FILE [--trust DIR] [--detached FILE] [--json]``: verify a signed file from the command line.
 
 The exit code carries the verdict so scripts and CI can branch on it without parsing output:
-0 TOTAL_PASSED, 1 TOTAL_FAILED, 3 INDETERMINATE, 4 could not run (unreadable file, trust or policy).
-(2 stays Click's own code for a usage error.) The lead mounts :func:`verify_command` on the ``lgsp`` app;
-``python -m signing.cli`` runs it standalone.
+0 TOTAL_PASSED, 1 TOTAL_FAILED, 3 INDETERMINATE, 4 could not run (unreadable file, no or bad trust anchors,
+bad policy or configuration); 2 stays Click's own code for a usage error. Every input file gets a verdict:
+a malformed one is ``TOTAL_FAILED / FORMAT_FAILURE`` (exit 1), never a traceback.
+
+Defaults come from one place (:mod:`signing.config`): under ``lgsp`` the lgsp settings (``LGSP_TRUST_PATHS``,
+``LGSP_SIGNATURE_POLICY_FILE``, or the ``LGSP_CONFIG`` file) — the same the gateway and
+``POST /signatures/verify`` use; ``python -m signing.cli`` reads those two environment variables.
+Only typer and the report model are imported here; the verifier and its libraries load once the file is read.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .api import Verifier
-from .policy import Policy
-from .report import Indication
-from .trust import TrustStore, TrustStoreError
+from .config import ConfigurationError, SignatureSettings
 
-EXIT_CODES = {Indication.TOTAL_PASSED: 0, Indication.TOTAL_FAILED: 1, Indication.INDETERMINATE: 3}
+EXIT_CODES = {"TOTAL_PASSED": 0, "TOTAL_FAILED": 1, "INDETERMINATE": 3}
 EXIT_CANNOT_RUN = 4
-TRUST_ENV = "LGSP_TRUST_DIR"
-POLICY_ENV = "LGSP_SIGNATURE_POLICY"
+
+#: Where the defaults come from; lgsp replaces this with its ``Settings`` (see ``lgsp.cli.verify``).
+settings_provider: Callable[[], SignatureSettings] = SignatureSettings.from_environment
+
+
+def _detached_documents(paths: list[Path]) -> dict[str, bytes]:
+    """Documents by the name given and by file name, so a Reference URI can match either."""
+    documents: dict[str, bytes] = {}
+    for path in paths:
+        data = path.read_bytes()
+        documents[str(path)] = data
+        documents.setdefault(path.name, data)
+    return documents
 
 
 def verify_command(
     file: Annotated[Path, typer.Argument(help="signed file: edXML/SOAP/XML, PDF, or JWS (compact or JSON)")],
     trust: Annotated[list[Path] | None, typer.Option(
-        "--trust", help=f"trust anchor folder or PEM bundle (repeatable); default ${TRUST_ENV}")] = None,
+        "--trust", help="trust anchor folder or PEM bundle (repeatable); default: the trust_paths setting "
+                        "(LGSP_TRUST_PATHS)")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     policy: Annotated[Path | None, typer.Option(
-        "--policy", help=f"validation policy file (YAML/JSON); default ${POLICY_ENV} or built-in")] = None,
+        "--policy", help="validation policy file (YAML/JSON); default: the signature_policy_file setting "
+                         "(LGSP_SIGNATURE_POLICY_FILE), else built-in")] = None,
     content_type: Annotated[str | None, typer.Option(
         "--content-type", help="override format sniffing, e.g. application/pdf")] = None,
     must_cover: Annotated[list[str] | None, typer.Option(
         "--must-cover", help="XML: XPath the signature must protect (repeatable; default the whole document)")] = None,
+    detached: Annotated[list[Path] | None, typer.Option(
+        "--detached", help="a document a detached signature refers to (repeatable; matched by Reference URI "
+                           "or file name; the detached JWS payload)")] = None,
 ) -> None:
     """Verify every signature in FILE; the exit code reflects the indication."""
     try:
-        trust_paths = trust or ([Path(os.environ[TRUST_ENV])] if os.environ.get(TRUST_ENV) else [])
-        if not trust_paths:
-            raise TrustStoreError(
-                f"no trust anchors: pass --trust DIR or set {TRUST_ENV} (nothing is trusted by default)")
-        store = TrustStore.from_paths(trust_paths)
-        policy_path = policy or (Path(os.environ[POLICY_ENV]) if os.environ.get(POLICY_ENV) else None)
-        rules = Policy.from_file(policy_path) if policy_path else Policy()
+        base = settings_provider()
+        settings = SignatureSettings(tuple(str(t) for t in trust) if trust else base.trust_paths,
+                                     str(policy) if policy else base.policy_file)
+        verifier = settings.verifier()
         data = file.read_bytes()
-    except (OSError, ValueError) as exc:
+        documents = _detached_documents(detached or [])
+    except (OSError, ValueError, ConfigurationError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN) from exc
-    report = Verifier(store, rules).verify(data, content_type, must_cover=must_cover or None)
-    typer.echo(report.to_json() if json_output else report.render_text())
-    raise typer.Exit(EXIT_CODES[report.indication])
+    try:
+        report = verifier.verify(data, content_type, must_cover=must_cover or None, detached=documents or None)
+        output = report.to_json() if json_output else report.render_text()
+    except Exception as exc:  # the verifier answers every input; this is a fault of ours, not of the file
+        typer.echo(f"error: verification could not run: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(EXIT_CANNOT_RUN) from exc
+    typer.echo(output)
+    raise typer.Exit(EXIT_CODES[report.indication.value])
 
 
 app = typer.Typer(add_completion=False, help="Verify XML, PDF and JWS signatures.")

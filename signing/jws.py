@@ -13,7 +13,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +27,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time
+from .der import load_certificate
+from .failures import fail_with
 from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 
@@ -134,10 +136,28 @@ class JwsVerifier:
         self._x5c_cache: dict[tuple[str, ...], tuple[x509.Certificate, asn1_x509.Certificate, Any,
                                                      tuple[asn1_x509.Certificate, ...]]] = {}
 
-    def verify(self, data: bytes) -> list[SignatureReport]:
+    def verify(self, data: bytes, detached: Mapping[str, bytes] | None = None) -> list[SignatureReport]:
+        """``detached``: the payload of a JWS with detached content (RFC 7515 Appendix F: empty payload part)."""
         kind, payload_b64, members = parse(data)
-        payload = _b64url(payload_b64)
-        return [self._verify_member(kind, i, payload_b64, payload, m) for i, m in enumerate(members, 1)]
+        if payload_b64 == "" and detached:
+            if len(detached) != 1:
+                raise JwsFormatError("a JWS has one payload: supply exactly one detached document")
+            payload = next(iter(detached.values()))
+            payload_b64 = base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
+        elif payload_b64 == "":
+            return [SignatureReport(id=f"jws-signature-{index}", format=kind).fail(
+                Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
+                "the JWS payload is detached (empty) and the signed content was not supplied "
+                "(pass it with --detached FILE / the 'detached' form field)") for index in range(1, len(members) + 1)]
+        else:
+            payload = _b64url(payload_b64)
+        reports = []
+        for index, member in enumerate(members, 1):
+            try:
+                reports.append(self._verify_member(kind, index, payload_b64, payload, member))
+            except Exception as exc:  # a verdict for every input (issue 12)
+                reports.append(fail_with(SignatureReport(id=f"jws-signature-{index}", format=kind), exc))
+        return reports
 
     def _verify_member(self, kind: str, index: int, payload_b64: str, payload: bytes,
                        member: _Member) -> SignatureReport:
@@ -258,8 +278,8 @@ class JwsVerifier:
             if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
                               | ed448.Ed448PublicKey):
                 raise ValueError(f"unsupported key type {type(key).__name__}")
-            intermediates = tuple(asn1_x509.Certificate.load(base64.b64decode(c, validate=True)) for c in x5c[1:])
-            hit = (cert, asn1_x509.Certificate.load(der), _joserfc_key(key), intermediates)
+            intermediates = tuple(load_certificate(base64.b64decode(c, validate=True)) for c in x5c[1:])
+            hit = (cert, load_certificate(der), _joserfc_key(key), intermediates)
             if len(self._x5c_cache) > 1024:
                 self._x5c_cache.clear()
             self._x5c_cache[x5c] = hit

@@ -36,6 +36,9 @@ class Check(StrEnum):
     UNCOVERED_PARTS = "uncovered_parts"  # parts of the document outside every signature
     SIGNING_TIME_IN_VALIDITY = "signing_time_in_validity"  # claimed signing time outside cert validity
     TIMESTAMP_INVALID = "timestamp_invalid"  # an embedded timestamp does not validate
+    # The signer's own certificate is a trust anchor ("pinned"): its validity period and revocation are
+    # still checked; only an explicit warn/inform/ignore here turns those findings off.
+    PINNED_SIGNER = "pinned_signer"
 
 
 DEFAULT_LEVELS: dict[Check, Level] = {
@@ -47,6 +50,7 @@ DEFAULT_LEVELS: dict[Check, Level] = {
     Check.UNCOVERED_PARTS: Level.WARN,
     Check.SIGNING_TIME_IN_VALIDITY: Level.WARN,
     Check.TIMESTAMP_INVALID: Level.FAIL,
+    Check.PINNED_SIGNER: Level.FAIL,
 }
 
 
@@ -74,6 +78,42 @@ DEFAULT_ALGORITHMS: tuple[AlgorithmRule, ...] = (
 
 
 @dataclass(frozen=True)
+class PathValidation:
+    """The RFC 5280 §6.1.1 inputs of path validation, so the standard path-validation suites (e.g. NIST
+    PKITS) can be run and a province can require its certificate policy. Defaults are RFC 5280's own:
+    any policy, nothing inhibited, no explicit policy required."""
+
+    initial_policy_set: frozenset[str] = frozenset({"any_policy"})  # dotted OIDs, or "any_policy"
+    explicit_policy_required: bool = False  # initial-explicit-policy
+    policy_mapping_inhibited: bool = False  # initial-policy-mapping-inhibit
+    any_policy_inhibited: bool = False  # initial-any-policy-inhibit
+
+    @property
+    def is_default(self) -> bool:
+        return self == PathValidation()
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> PathValidation:
+        allowed = {"initial_policy_set", "explicit_policy_required", "policy_mapping_inhibited",
+                   "any_policy_inhibited"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"unknown path_validation keys: {sorted(unknown)}")
+        flags = {}
+        for key in allowed - {"initial_policy_set"}:
+            value = data.get(key, False)
+            if not isinstance(value, bool):
+                raise ValueError(f"path_validation.{key} must be true or false, not {value!r}")
+            flags[key] = value
+        raw = data.get("initial_policy_set", ["any_policy"])
+        if isinstance(raw, str) or not isinstance(raw, list) or not raw:
+            raise ValueError("path_validation.initial_policy_set must be a non-empty list of OIDs")
+        policies = frozenset("any_policy" if str(p) in {"any_policy", "anyPolicy", "2.5.29.32.0"} else str(p)
+                             for p in raw)
+        return cls(initial_policy_set=policies, **flags)
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str = "lgsp-default"
     version: str = "1"
@@ -82,6 +122,7 @@ class Policy:
     revocation_timeout: float = 5.0
     chain_cache_seconds: float = 300.0
     max_document_bytes: int = 64 * 1024 * 1024
+    path_validation: PathValidation = PathValidation()
 
     @property
     def label(self) -> str:
@@ -119,7 +160,7 @@ class Policy:
     def from_mapping(cls, data: dict[str, Any]) -> Policy:
         """Build from a parsed policy file; unknown keys are an error so typos do not weaken a policy."""
         allowed = {"name", "version", "checks", "algorithms", "revocation", "chain_cache_seconds",
-                   "max_document_bytes"}
+                   "max_document_bytes", "path_validation"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown policy keys: {sorted(unknown)}")
@@ -141,6 +182,7 @@ class Policy:
             revocation_timeout=float(revocation.get("timeout_seconds", 5.0)),
             chain_cache_seconds=float(data.get("chain_cache_seconds", 300.0)),
             max_document_bytes=int(data.get("max_document_bytes", 64 * 1024 * 1024)),
+            path_validation=PathValidation.from_mapping(data.get("path_validation") or {}),
         )
 
     @classmethod

@@ -11,13 +11,13 @@ certificate cannot make the bus fetch arbitrary URLs.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import AsyncGenerator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-import aiohttp
 from asn1crypto import cms, crl, ocsp, x509
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.authority import Authority
@@ -47,6 +47,46 @@ class _CachedOcsp:
     revocation_time: datetime | None
     this_update: datetime | None
     nonce_checked: bool
+
+
+@dataclass
+class EmbeddedRevocation:
+    """CRLs and OCSP responses carried by the signature itself (XAdES ``RevocationValues``, PAdES DSS/VRI).
+
+    They make long-term signatures verifiable offline: the fetchers consult them first, matched to the
+    certificate by issuer and serial, and only go to the network when nothing fresh is embedded.
+    """
+
+    crls: list[crl.CertificateList] = field(default_factory=list)
+    ocsps: list[ocsp.OCSPResponse] = field(default_factory=list)
+    source: str = "embedded"
+
+    def __bool__(self) -> bool:
+        return bool(self.crls or self.ocsps)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def crl_issued_by_issuer_of(certificate_list: crl.CertificateList, cert: AnyCert) -> bool:
+    """A direct CRL speaks for a certificate only when its issuer is the certificate's issuer."""
+    return isinstance(cert, x509.Certificate) and certificate_list.issuer == cert.issuer
+
+
+def ocsp_single_response(response: ocsp.OCSPResponse, cert: AnyCert) -> Any | None:
+    """The SingleResponse about ``cert`` (issuer name hash + serial), or None; never just the first one."""
+    if not isinstance(cert, x509.Certificate) or response["response_status"].native != "successful":
+        return None
+    basic = response["response_bytes"]["response"].parsed
+    for single in basic["tbs_response_data"]["responses"]:
+        cert_id = single["cert_id"]
+        if cert_id["serial_number"].native != cert.serial_number:
+            continue
+        algorithm = cert_id["hash_algorithm"]["algorithm"].native
+        if hashlib.new(algorithm, cert.issuer.dump()).digest() == cert_id["issuer_name_hash"].native:
+            return single
+    return None
 
 
 class RevocationCache:
@@ -93,6 +133,8 @@ async def _http(method: str, url: str, limit_seconds: float, data: bytes | None 
                 content_type: str | None = None) -> bytes:
     if not url.lower().startswith(("http://", "https://")):
         raise ValueError(f"refusing non-HTTP revocation URL {url!r}")
+    import aiohttp  # imported when revocation data is first fetched, not at start-up
+
     headers = {"Content-Type": content_type} if content_type else {}
     client_timeout = aiohttp.ClientTimeout(total=limit_seconds)
     async with aiohttp.ClientSession(timeout=client_timeout) as session, session.request(
@@ -113,9 +155,11 @@ def _subject(cert: x509.Certificate | cms.AttributeCertificateV2) -> str:
 class EvidenceRecorder:
     """One validation's view: builds certvalidator ``Fetchers`` and records evidence and failures."""
 
-    def __init__(self, cache: RevocationCache, timeout: float = 5.0) -> None:
+    def __init__(self, cache: RevocationCache, timeout: float = 5.0,
+                 embedded: EmbeddedRevocation | None = None) -> None:
         self.cache = cache
         self.timeout = timeout
+        self.embedded = embedded or EmbeddedRevocation()
         self.evidence: list[RevocationEvidence] = []
         self.failures: list[str] = []
         self.missing_nonce = False
@@ -137,6 +181,18 @@ class _OcspFetcher(OCSPFetcher):
     async def fetch(self, cert: AnyCert, authority: Authority) -> ocsp.OCSPResponse:
         key = (issuer_serial(cert), authority.hashable)
         who = _subject(cert)
+        for stored in self.rec.embedded.ocsps:
+            single = ocsp_single_response(stored, cert)
+            next_update = single["next_update"].native if single is not None else None
+            if single is None or (next_update is not None and next_update <= _now()):
+                continue  # not about this certificate, or stale: try the next one, then the network
+            entry = _summarise_ocsp(stored, cert)
+            self._results[key] = stored
+            self.rec.record(RevocationEvidence(
+                kind="OCSP", certificate=who, status=entry.status, source=self.rec.embedded.source,
+                this_update=entry.this_update, next_update=entry.next_update,
+                revocation_time=entry.revocation_time))
+            return stored
         cached = self.rec.cache.get_ocsp(key)
         if cached is not None:
             self._results[key] = cached.response
@@ -154,10 +210,10 @@ class _OcspFetcher(OCSPFetcher):
             try:
                 body = await _http("POST", url, self.rec.timeout, request.dump(), "application/ocsp-request")
                 response = process_ocsp_response_data(body, ocsp_request=request, ocsp_url=url)
-            except Exception as exc:  # network, HTTP status, parse, nonce mismatch: all "unavailable"
+                entry = _summarise_ocsp(response, cert)
+            except Exception as exc:  # network, HTTP status, parse, nonce mismatch, wrong cert: "unavailable"
                 last_error = f"{url}: {exc}"
                 continue
-            entry = _summarise_ocsp(response)
             if not entry.nonce_checked:
                 self.rec.missing_nonce = True
             self.rec.cache.put_ocsp(key, entry)
@@ -179,9 +235,10 @@ class _OcspFetcher(OCSPFetcher):
         return [resp for (subj, _), resp in self._results.items() if subj == target]
 
 
-def _summarise_ocsp(response: ocsp.OCSPResponse) -> _CachedOcsp:
-    basic = response["response_bytes"]["response"].parsed
-    single = basic["tbs_response_data"]["responses"][0]
+def _summarise_ocsp(response: ocsp.OCSPResponse, cert: AnyCert) -> _CachedOcsp:
+    single = ocsp_single_response(response, cert)
+    if single is None:
+        raise ValueError("OCSP response holds no answer for this certificate (issuer and serial)")
     status_choice = single["cert_status"]
     status = status_choice.name  # good | revoked | unknown
     revocation_time = status_choice.chosen["revocation_time"].native if status == "revoked" else None
@@ -204,6 +261,19 @@ class _CrlFetcher(CRLFetcher):
                     use_deltas: bool | None = None) -> Iterable[crl.CertificateList]:
         who = _subject(cert)
         serial = cert.serial_number if isinstance(cert, x509.Certificate) else None
+        embedded = [c for c in self.rec.embedded.crls if crl_issued_by_issuer_of(c, cert)
+                    and (c["tbs_cert_list"]["next_update"].native or _now()) > _now()]
+        if embedded:
+            for stored in embedded:
+                summary = _summarise_crl(stored)
+                revoked = serial is not None and serial in summary.revoked
+                self.rec.record(RevocationEvidence(
+                    kind="CRL", certificate=who, status="revoked" if revoked else "good",
+                    source=self.rec.embedded.source, this_update=stored["tbs_cert_list"]["this_update"].native,
+                    next_update=summary.next_update,
+                    revocation_time=summary.revoked.get(serial) if revoked and serial is not None else None))
+            self._by_cert[issuer_serial(cert)] = embedded
+            return embedded
         urls = [dp.url for dp in get_relevant_crl_dps(cert, use_deltas=False) if dp.url]
         if not urls:
             raise cv_errors.CRLFetchError("certificate names no CRL distribution point")
@@ -224,8 +294,15 @@ class _CrlFetcher(CRLFetcher):
                     continue
                 self.rec.cache.put_crl(url, entry)
             results.append(entry.crl)
-            revoked = serial is not None and serial in entry.revoked
             tbs = entry.crl["tbs_cert_list"]
+            if not crl_issued_by_issuer_of(entry.crl, cert):
+                # Serial numbers are unique per issuer only: another CA's list says nothing about this one.
+                self.rec.record(RevocationEvidence(
+                    kind="CRL", certificate=who, status="unknown", source=url,
+                    this_update=tbs["this_update"].native, next_update=entry.next_update, from_cache=from_cache,
+                    error=f"CRL issued by {entry.crl.issuer.human_friendly}, not by the certificate's issuer"))
+                continue
+            revoked = serial is not None and serial in entry.revoked
             self.rec.record(RevocationEvidence(
                 kind="CRL", certificate=who, status="revoked" if revoked else "good", source=url,
                 this_update=tbs["this_update"].native, next_update=entry.next_update,

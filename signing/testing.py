@@ -18,11 +18,11 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
 UTC = dt.UTC
 
 
@@ -62,7 +62,7 @@ class Identity:
         return asn1_keys.PrivateKeyInfo.load(der)
 
 
-def _name(cn: str, org: str = "LGSP Test PKI") -> x509.Name:
+def cert_name(cn: str, org: str = "LGSP Test PKI") -> x509.Name:
     return x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
@@ -70,7 +70,7 @@ def _name(cn: str, org: str = "LGSP Test PKI") -> x509.Name:
     ])
 
 
-def _ku(*, sign: bool = False, nr: bool = False, enc: bool = False, ca: bool = False) -> x509.KeyUsage:
+def key_usage(*, sign: bool = False, nr: bool = False, enc: bool = False, ca: bool = False) -> x509.KeyUsage:
     return x509.KeyUsage(
         digital_signature=sign, content_commitment=nr, key_encipherment=enc, data_encipherment=False,
         key_agreement=False, key_cert_sign=ca, crl_sign=ca, encipher_only=False, decipher_only=False,
@@ -99,6 +99,8 @@ class TestPki:
     weak_key: Identity
     ec: Identity
     tsa: Identity
+    ed25519: Identity
+    ed448: Identity
     revoked_serials: set[int]
     by_serial: dict[int, Identity]
 
@@ -175,7 +177,7 @@ def _key_hash(identity: Identity, request: ocsp.OCSPRequest) -> bytes:
     return digest.finalize()
 
 
-class _Issuer:
+class Issuer:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.now = dt.datetime.now(UTC)
@@ -194,6 +196,7 @@ class _Issuer:
         not_after: dt.datetime | None = None,
         crl_name: str | None = None,
         ocsp_url: bool = False,
+        policies: list[str] | None = None,
     ) -> Identity:
         signing_key = issuer.key if issuer else key
         issuer_name = issuer.cert.subject if issuer else subject
@@ -216,6 +219,9 @@ class _Issuer:
             )
         if eku:
             builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
+        if policies:
+            builder = builder.add_extension(x509.CertificatePolicies([
+                x509.PolicyInformation(x509.ObjectIdentifier(oid), None) for oid in policies]), critical=False)
         if crl_name:
             builder = builder.add_extension(
                 x509.CRLDistributionPoints([
@@ -241,35 +247,43 @@ class _Issuer:
         return Identity(name, key, cert, issuers)
 
 
+# The names tests used before these helpers were public.
+_Issuer, _ku, _name = Issuer, key_usage, cert_name
+
+
 def build_pki(base_url: str) -> TestPki:
     """Generate a complete PKI whose revocation URLs point at ``base_url`` (the responder)."""
-    mk = _Issuer(base_url)
+    mk = Issuer(base_url)
     root_key = new_rsa()
-    root = mk.issue("root", _name("LGSP Test Root CA"), root_key, None, ca=True, ku=_ku(ca=True))
-    inter = mk.issue("intermediate", _name("LGSP Test Issuing CA"), new_rsa(), root, ca=True, ku=_ku(ca=True),
+    root = mk.issue("root", cert_name("LGSP Test Root CA"), root_key, None, ca=True, ku=key_usage(ca=True))
+    inter = mk.issue("intermediate", cert_name("LGSP Test Issuing CA"), new_rsa(), root, ca=True, ku=key_usage(ca=True),
                      crl_name="root")
 
     def leaf(name: str, cn: str, key: PrivateKey | None = None, **kw: Any) -> Identity:
-        kw.setdefault("ku", _ku(sign=True, nr=True))
-        return mk.issue(name, _name(cn, "So Thong tin va Truyen thong Can Tho"), key or new_rsa(), inter,
+        kw.setdefault("ku", key_usage(sign=True, nr=True))
+        return mk.issue(name, cert_name(cn, "So Thong tin va Truyen thong Can Tho"), key or new_rsa(), inter,
                         crl_name="intermediate", ocsp_url=True, **kw)
 
     good = leaf("good", "Nguyen Van A")
     revoked = leaf("revoked", "Tran Thi Revoked")
     expired = leaf("expired", "Le Van Expired", not_before=mk.now - dt.timedelta(days=730),
                    not_after=mk.now - dt.timedelta(days=365))
-    wrong_ku = leaf("wrong_key_usage", "Pham Encrypt Only", ku=_ku(enc=True))
+    wrong_ku = leaf("wrong_key_usage", "Pham Encrypt Only", ku=key_usage(enc=True))
     weak = leaf("weak_key", "Vo Weak Key", key=new_rsa(1024))
     ec_signer = leaf("ec", "He Thong QLVB", key=ec.generate_private_key(ec.SECP256R1()))
-    tsa = leaf("tsa", "LGSP Test TSA", ku=_ku(sign=True), eku=[ExtendedKeyUsageOID.TIME_STAMPING])
-    rogue_root = mk.issue("untrusted_root", _name("Rogue Root CA", "Nobody"), new_rsa(), None, ca=True,
-                          ku=_ku(ca=True))
-    untrusted = mk.issue("untrusted", _name("Mallory", "Nobody"), new_rsa(), rogue_root, ku=_ku(sign=True, nr=True))
-    everyone = [root, inter, good, revoked, expired, wrong_ku, weak, ec_signer, tsa, rogue_root, untrusted]
+    tsa = leaf("tsa", "LGSP Test TSA", ku=key_usage(sign=True), eku=[ExtendedKeyUsageOID.TIME_STAMPING])
+    rogue_root = mk.issue("untrusted_root", cert_name("Rogue Root CA", "Nobody"), new_rsa(), None, ca=True,
+                          ku=key_usage(ca=True))
+    untrusted = mk.issue("untrusted", cert_name("Mallory", "Nobody"), new_rsa(), rogue_root,
+                         ku=key_usage(sign=True, nr=True))
+    ed25519_signer = leaf("ed25519", "Ky So Ed25519", key=ed25519.Ed25519PrivateKey.generate())
+    ed448_signer = leaf("ed448", "Ky So Ed448", key=ed448.Ed448PrivateKey.generate())
+    everyone = [root, inter, good, revoked, expired, wrong_ku, weak, ec_signer, tsa, rogue_root, untrusted,
+                ed25519_signer, ed448_signer]
     return TestPki(
         base_url=mk.base_url, root=root, intermediate=inter, good=good, revoked=revoked, expired=expired,
         wrong_key_usage=wrong_ku, untrusted=untrusted, untrusted_root=rogue_root, weak_key=weak, ec=ec_signer,
-        tsa=tsa, revoked_serials={revoked.cert.serial_number},
+        tsa=tsa, ed25519=ed25519_signer, ed448=ed448_signer, revoked_serials={revoked.cert.serial_number},
         by_serial={i.cert.serial_number: i for i in everyone},
     )
 
@@ -291,6 +305,7 @@ class RevocationResponder:
         self.crl_up = True
         self.echo_nonce = True
         self.crl_next_update = dt.timedelta(hours=1)
+        self.crl_override: dict[str, bytes] = {}  # path -> CRL bytes served instead of the real list
         self.hits: dict[str, int] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -322,6 +337,8 @@ class RevocationResponder:
         if path.startswith("/crl/") and method == "GET":
             if not self.crl_up:
                 return 503, "text/plain", b"CRL service down"
+            if path in self.crl_override:
+                return 200, "application/pkix-crl", self.crl_override[path]
             issuer = {"/crl/root.crl": pki.root, "/crl/intermediate.crl": pki.intermediate}.get(path)
             if issuer is None:
                 return 404, "text/plain", b"no such CRL"
@@ -517,3 +534,136 @@ def timestamp_pdf(data: bytes, tsa: Identity, field_name: str = "LuuTru") -> byt
     writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
     out = PdfTimeStamper(stamper, field_name=field_name).timestamp_pdf(writer, "sha256")
     return bytes(out.getvalue())
+
+
+def reencoding_sensitive_copy(ca: Identity, issuer: Identity) -> bytes:
+    """``ca``'s certificate re-issued by ``issuer`` so that any re-encoding breaks its signature.
+
+    The TBSCertificate is built with asn1crypto and gains issuer/subject unique identifiers whose BIT
+    STRINGs have unused bits (asn1crypto serialises those differently when it re-encodes); the outer
+    SEQUENCE uses an indefinite (BER) length, which makes a plain ``dump()`` re-encode the whole tree.
+    The issuer's signature is made with ``cryptography`` over the exact TBS bytes. Same key and subject as
+    ``ca``, so certificates ``ca`` issued chain through this copy.
+    """
+    from asn1crypto import x509 as ax
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    source = ax.Certificate.load(ca.cert.public_bytes(serialization.Encoding.DER))
+    fields = ("version", "serial_number", "signature", "issuer", "validity", "subject", "subject_public_key_info",
+              "extensions")
+    tbs = ax.TbsCertificate({**{name: source["tbs_certificate"][name] for name in fields},
+                             "issuer_unique_id": b"\x01\x02", "subject_unique_id": b"\x03\x04"})
+    raw = tbs.dump()
+    # [1] IMPLICIT BIT STRING: 4 unused bits; [2]: 1 unused bit (DER allows both when the bits are zero).
+    raw = raw.replace(b"\x81\x03\x00\x01\x02", b"\x81\x03\x04\x01\x20", 1).replace(
+        b"\x82\x03\x00\x03\x04", b"\x82\x03\x01\x03\x04", 1)
+    assert isinstance(issuer.key, rsa.RSAPrivateKey)
+    signature = issuer.key.sign(raw, padding.PKCS1v15(), hashes.SHA256())
+    algorithm = source["signature_algorithm"].dump()
+    value = core_bit_string(signature)
+    return b"\x30\x80" + raw + algorithm + value + b"\x00\x00"
+
+
+def core_bit_string(data: bytes) -> bytes:
+    from asn1crypto import core
+
+    return bytes(core.OctetBitString(data).dump())
+
+
+def ocsp_response_for(pki: TestPki, signer: Identity) -> bytes:
+    """A stored (nonce-less) OCSP response about ``signer`` from its issuing CA, as an LT signature embeds."""
+    request = ocsp.OCSPRequestBuilder().add_certificate(signer.cert, signer.issuers[0], hashes.SHA256()).build()
+    return pki.ocsp_response(request.public_bytes(serialization.Encoding.DER), echo_nonce=False)
+
+
+def add_revocation_values(signed: bytes, pki: TestPki, signer: Identity, *, crls: list[bytes] | None = None,
+                          ocsps: list[bytes] | None = None) -> bytes:
+    """XAdES-BES → XAdES-X-L style: ``CertificateValues`` and ``RevocationValues`` in the unsigned properties.
+
+    Default evidence: an OCSP response for the signer and the CRLs of the intermediate and root CAs, which is
+    everything a verifier needs offline.
+    """
+    import base64
+
+    from lxml import etree
+
+    ns = {"ds": "http://www.w3.org/2000/09/xmldsig#", "xades": "http://uri.etsi.org/01903/v1.3.2#"}
+    x = "{" + ns["xades"] + "}"
+    root = etree.fromstring(signed, etree.XMLParser(resolve_entities=False, no_network=True))
+    qualifying = root.find(".//ds:Signature/ds:Object/xades:QualifyingProperties", ns)
+    assert qualifying is not None, "not a XAdES signature"
+    unsigned = qualifying.find("xades:UnsignedProperties", ns)
+    if unsigned is None:
+        unsigned = etree.SubElement(qualifying, x + "UnsignedProperties")
+    props = unsigned.find("xades:UnsignedSignatureProperties", ns)
+    if props is None:
+        props = etree.SubElement(unsigned, x + "UnsignedSignatureProperties")
+    cert_values = etree.SubElement(props, x + "CertificateValues")
+    for cert in signer.issuers[:-1]:
+        etree.SubElement(cert_values, x + "EncapsulatedX509Certificate").text = base64.b64encode(
+            cert.public_bytes(serialization.Encoding.DER)).decode()
+    values = etree.SubElement(props, x + "RevocationValues")
+    crl_values = etree.SubElement(values, x + "CRLValues")
+    for blob in crls if crls is not None else [pki.crl(pki.intermediate), pki.crl(pki.root)]:
+        etree.SubElement(crl_values, x + "EncapsulatedCRLValue").text = base64.b64encode(blob).decode()
+    ocsp_values = etree.SubElement(values, x + "OCSPValues")
+    for blob in ocsps if ocsps is not None else [ocsp_response_for(pki, signer)]:
+        etree.SubElement(ocsp_values, x + "EncapsulatedOCSPValue").text = base64.b64encode(blob).decode()
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def add_dss(signed: bytes, pki: TestPki, signer: Identity) -> bytes:
+    """PAdES-LT: a DSS (with VRI for the last signature) holding the signer's OCSP response and the CRLs."""
+    import io
+
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    reader = PdfFileReader(io.BytesIO(signed))
+    contents = reader.embedded_signatures[-1].pkcs7_content
+    out = io.BytesIO(signed)
+    DocumentSecurityStore.add_dss(
+        out, contents,
+        certs=[asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in signer.issuers],
+        ocsps=[asn1_ocsp.OCSPResponse.load(ocsp_response_for(pki, signer))],
+        crls=[asn1_crl.CertificateList.load(pki.crl(pki.intermediate)),
+              asn1_crl.CertificateList.load(pki.crl(pki.root))])
+    return out.getvalue()
+
+
+def sign_detached_xml(document: bytes, uri: str, signer: Identity) -> bytes:
+    """A detached XML-DSig over an external document (``Reference URI="van-ban.pdf"``), built by hand from
+    XML-DSig §4.4.3 (signxml cannot sign non-XML bytes detached): SHA-256 reference digest, exclusive C14N of
+    SignedInfo, RSA-SHA256, the signer's chain in KeyInfo."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from lxml import etree
+
+    assert isinstance(signer.key, rsa.RSAPrivateKey)
+    ds = "http://www.w3.org/2000/09/xmldsig#"
+    d = "{" + ds + "}"
+    signature = etree.Element(d + "Signature", nsmap={"ds": ds})
+    info = etree.SubElement(signature, d + "SignedInfo")
+    etree.SubElement(info, d + "CanonicalizationMethod", Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#")
+    etree.SubElement(info, d + "SignatureMethod", Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+    reference = etree.SubElement(info, d + "Reference", URI=uri)
+    etree.SubElement(reference, d + "DigestMethod", Algorithm="http://www.w3.org/2001/04/xmlenc#sha256")
+    etree.SubElement(reference, d + "DigestValue").text = base64.b64encode(hashlib.sha256(document).digest()).decode()
+    signed_info = etree.tostring(info, method="c14n", exclusive=True)
+    value = signer.key.sign(signed_info, padding.PKCS1v15(), hashes.SHA256())
+    etree.SubElement(signature, d + "SignatureValue").text = base64.b64encode(value).decode()
+    data = etree.SubElement(etree.SubElement(signature, d + "KeyInfo"), d + "X509Data")
+    for cert in signer.chain:
+        etree.SubElement(data, d + "X509Certificate").text = base64.b64encode(
+            cert.public_bytes(serialization.Encoding.DER)).decode()
+    return etree.tostring(signature, xml_declaration=True, encoding="UTF-8")
+
+
+def sign_detached_jws(payload: bytes, signer: Identity) -> str:
+    """A compact JWS with detached content (RFC 7515 Appendix F): ``header..signature``."""
+    header, _, signature = sign_jws(payload, signer).split(".")
+    return f"{header}..{signature}"

@@ -11,8 +11,6 @@ import hashlib
 from typing import Any
 
 from asn1crypto import cms
-from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
-from pyhanko.sign.validation.status import TimestampSignatureStatus
 
 from .chain import ChainValidator, run_sync
 from .report import TimestampInfo
@@ -21,6 +19,9 @@ from .revocation import EvidenceRecorder
 
 def timestamp_status(token_der: bytes, covered: bytes, validator: ChainValidator) -> TimestampInfo:
     """Validate a DER ``ContentInfo`` time-stamp token over ``covered``; raises ValueError if unreadable."""
+    from pyhanko.sign.validation.generic_cms import validate_tst_signed_data  # heavy: only for XAdES-T
+    from pyhanko.sign.validation.status import TimestampSignatureStatus
+
     info = cms.ContentInfo.load(token_der)
     if info["content_type"].native != "signed_data":
         raise ValueError("time-stamp token is not CMS SignedData")

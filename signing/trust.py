@@ -15,6 +15,8 @@ from pathlib import Path
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 
+from .der import fingerprint, load_certificate
+
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 
 
@@ -27,12 +29,12 @@ def load_certificates(data: bytes, origin: str = "<bytes>") -> list[asn1_x509.Ce
     try:
         if asn1_pem.detect(data):
             certs = [
-                asn1_x509.Certificate.load(der)
+                load_certificate(der)
                 for kind, _headers, der in asn1_pem.unarmor(data, multiple=True)
                 if kind == "CERTIFICATE"
             ]
         else:
-            certs = [asn1_x509.Certificate.load(data)]
+            certs = [load_certificate(data)]
         for cert in certs:
             _ = cert.subject.human_friendly  # force parsing now, so a broken file fails at load time
     except (ValueError, TypeError) as exc:
@@ -54,7 +56,7 @@ class TrustStore:
     def _dedupe(self) -> None:
         seen: dict[str, asn1_x509.Certificate] = {}
         for cert in self.anchors:
-            seen.setdefault(hashlib.sha256(cert.dump()).hexdigest(), cert)
+            seen.setdefault(fingerprint(cert), cert)
         self.anchors = list(seen.values())
         self.fingerprint = hashlib.sha256("".join(sorted(seen)).encode()).hexdigest()
 

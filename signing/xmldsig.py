@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
@@ -31,6 +33,8 @@ from signxml.xades import XAdESVerifier
 
 from .c14n import CorrectInclusiveC14N
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time, check_validity_at_proven_time
+from .der import load_certificate
+from .failures import fail_with
 from .policy import Check
 from .report import (
     AlgorithmUse,
@@ -39,7 +43,9 @@ from .report import (
     SignatureReport,
     SubIndication,
 )
+from .revocation import EmbeddedRevocation
 from .timestamps import timestamp_status
+from .xmlbounds import DEFAULT_LIMITS, XmlDoctypeError, XmlLimitError, check_bounds
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
@@ -47,7 +53,7 @@ EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 DEFAULT_NAMESPACES = {"ds": DS_NS, "xades": XADES_NS, "edXML": EDXML_NS,
                       "soap": "http://schemas.xmlsoap.org/soap/envelope/",
                       "soap12": "http://www.w3.org/2003/05/soap-envelope"}
-ID_ATTRIBUTES = ("Id", "ID", "id")
+ID_ATTRIBUTES = ("Id", "ID", "id", "{http://www.w3.org/XML/1998/namespace}id")
 _C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 _C14N_METHODS = {  # algorithm -> (exclusive, with comments)
     _C14N_10: (False, False),
@@ -59,14 +65,54 @@ _ALLOWED_METHODS = frozenset(m for m in SignatureMethod if not m.name.startswith
 _ALLOWED_DIGESTS = frozenset(DigestAlgorithm)
 
 
+class DetachedDocumentMissing(LookupError):
+    """A Reference points outside the document and the caller did not supply that document."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(uri)
+        self.uri = uri
+
+
+def detached_resolver(detached: Mapping[str, bytes], external: Sequence[str]) -> Any:
+    """signxml ``uri_resolver`` over the documents the caller supplied (``--detached FILE``, API field).
+
+    A reference matches a document by its exact URI, else by file name (the last path segment); when one
+    document is supplied for a signature with one external reference, that is the one. Nothing is ever
+    fetched: an unmatched URI is :class:`DetachedDocumentMissing` (INDETERMINATE / SIGNED_DATA_NOT_FOUND).
+    """
+    from urllib.parse import unquote, urlsplit
+
+    def name_of(uri: str) -> str:
+        return unquote(urlsplit(uri).path).replace("\\", "/").rsplit("/", 1)[-1]
+
+    def resolve(uri: str) -> bytes:
+        if uri in detached:
+            return detached[uri]
+        matches = [data for key, data in detached.items() if name_of(key) == name_of(uri)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(detached) == 1 and len(set(external)) == 1:
+            return next(iter(detached.values()))
+        raise DetachedDocumentMissing(uri)
+
+    return resolve
+
+
 class XmlFormatError(ValueError):
     """The bytes are not acceptable XML (malformed, DTD/entities, too large)."""
 
 
 def parse(data: bytes, max_bytes: int) -> etree._Element:
     """Hardened parse; signing/ depends on nothing of ours, so this mirrors lgsp.safexml on purpose."""
-    if len(data) > max_bytes:
-        raise XmlFormatError(f"XML of {len(data)} bytes exceeds the limit of {max_bytes}")
+    try:
+        check_bounds(data, DEFAULT_LIMITS.capped(max_bytes))
+    except XmlLimitError as exc:
+        raise XmlFormatError(str(exc)) from None
+    except XmlDoctypeError:
+        raise XmlFormatError("XML with a document type declaration (DTD/entities) is refused (XXE, entity bombs)") \
+            from None
+    except etree.XMLSyntaxError as exc:
+        raise XmlFormatError(f"malformed XML: {exc}") from exc
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                              huge_tree=False, collect_ids=False)
     try:
@@ -139,20 +185,46 @@ class _KeyInfoCerts:
     """KeyInfo certificates decoded once: the signer (it issued no other in the list) and intermediates."""
 
     leaf: x509.Certificate
-    intermediates: tuple[x509.Certificate, ...]
     asn1_leaf: asn1_x509.Certificate
     asn1_intermediates: tuple[asn1_x509.Certificate, ...]
 
 
 def _decode_certs(texts: tuple[str, ...]) -> _KeyInfoCerts:
+    """Decode with asn1crypto from the original bytes; only the signer needs a ``cryptography`` object (for
+    signxml), so an intermediate that ``cryptography`` refuses (BER lengths) still reaches path validation."""
     ders = [base64.b64decode(text) for text in texts]
-    certs = [x509.load_der_x509_certificate(der) for der in ders]
-    issuers = {c.issuer.public_bytes() for c in certs if c.issuer != c.subject}
-    leaf_index = next((i for i, c in enumerate(certs) if c.subject.public_bytes() not in issuers), 0)
+    certs = [load_certificate(der) for der in ders]
+    issuers = {c.issuer.hashable for c in certs if c.issuer != c.subject}
+    leaf_index = next((i for i, c in enumerate(certs) if c.subject.hashable not in issuers), 0)
     rest = [i for i in range(len(certs)) if i != leaf_index]
-    return _KeyInfoCerts(certs[leaf_index], tuple(certs[i] for i in rest),
-                         asn1_x509.Certificate.load(ders[leaf_index]),
-                         tuple(asn1_x509.Certificate.load(ders[i]) for i in rest))
+    return _KeyInfoCerts(x509.load_der_x509_certificate(certs[leaf_index].dump()), certs[leaf_index],
+                         tuple(certs[i] for i in rest))
+
+
+def _xades_values(signature: etree._Element) -> tuple[EmbeddedRevocation | None,
+                                                     tuple[asn1_x509.Certificate, ...]]:
+    """XAdES-X-L ``RevocationValues`` and ``CertificateValues`` (ETSI EN 319 132-1 §5.5.1-2): the evidence
+    a long-term signature carries so it can be validated offline. Raises ValueError on undecodable values."""
+    ns = {"xades": XADES_NS}
+    props = signature.find(".//xades:UnsignedSignatureProperties", namespaces=ns)
+    if props is None:
+        return None, ()
+
+    def blobs(path: str) -> list[bytes]:
+        return [base64.b64decode("".join((node.text or "").split()))
+                for node in props.iterfind(path, namespaces=ns)]
+
+    crls = [asn1_crl.CertificateList.load(b) for b in blobs("xades:RevocationValues/xades:CRLValues/"
+                                                              "xades:EncapsulatedCRLValue")]
+    ocsps = [asn1_ocsp.OCSPResponse.load(b) for b in blobs("xades:RevocationValues/xades:OCSPValues/"
+                                                            "xades:EncapsulatedOCSPValue")]
+    for item in crls:
+        _ = item.issuer.human_friendly  # parse now: a broken value is a format failure, not a later crash
+    for response in ocsps:
+        _ = response["response_status"].native
+    certs = tuple(load_certificate(b) for b in blobs("xades:CertificateValues/xades:EncapsulatedX509Certificate"))
+    embedded = EmbeddedRevocation(crls, ocsps, "embedded (XAdES RevocationValues)")
+    return (embedded if embedded else None), certs
 
 
 def _alg_name(uri: str | None) -> str:
@@ -175,11 +247,24 @@ def _c14n(element: etree._Element) -> bytes:
 
 
 def _without_signatures(element: etree._Element) -> etree._Element:
+    """A copy without ds:Signature elements, as the enveloped-signature transform sees it.
+
+    The transform removes the Signature *element* only; the text after it (in lxml its ``tail``, e.g. the
+    newline and indentation of a pretty-printed document) is a sibling node that stays, and the signature
+    covers it. lxml's ``remove()`` would drop the tail too, so it is moved onto the preceding node first.
+    """
     clone = copy.deepcopy(element)
     for sig in list(clone.iter(f"{{{DS_NS}}}Signature")):
         parent = sig.getparent()
-        if parent is not None:
-            parent.remove(sig)
+        if parent is None:
+            continue
+        if sig.tail:
+            previous = sig.getprevious()
+            if previous is not None:
+                previous.tail = (previous.tail or "") + sig.tail
+            else:
+                parent.text = (parent.text or "") + sig.tail
+        parent.remove(sig)
     return clone
 
 
@@ -254,7 +339,8 @@ class XmlVerifier:
         return hit
 
     def verify(self, data: bytes, *, must_cover: Sequence[str] = ("/*",),
-               namespaces: Mapping[str, str] | None = None) -> tuple[list[SignatureReport], list[str]]:
+               namespaces: Mapping[str, str] | None = None,
+               detached: Mapping[str, bytes] | None = None) -> tuple[list[SignatureReport], list[str]]:
         """Return one report per signature plus document-level notes. Raises :class:`XmlFormatError`."""
         ns = {**DEFAULT_NAMESPACES, **(namespaces or {})}
         root = parse(data, self.policy.max_document_bytes)
@@ -264,7 +350,11 @@ class XmlVerifier:
         doc_notes += [n for n in notes if not n.startswith("Signature element")]
         reports = []
         for index, signature in enumerate(top_level_signatures(root)):
-            report = self._verify_one(root, signature, index, must_cover, ns)
+            try:
+                report = self._verify_one(root, signature, index, must_cover, ns, detached or {})
+            except Exception as exc:  # a verdict for every input (issue 12)
+                report = fail_with(SignatureReport(id=signature.get("Id") or f"xml-signature-{index + 1}",
+                                                   format="XMLDSig"), exc)
             for note in variant_notes:
                 self._non_conformant(report, note)
             self._edxml_coverage(root, report)
@@ -281,7 +371,8 @@ class XmlVerifier:
             report.infos.append(note)
 
     def _verify_one(self, root: etree._Element, signature: etree._Element, index: int,
-                    must_cover: Sequence[str], ns: Mapping[str, str]) -> SignatureReport:
+                    must_cover: Sequence[str], ns: Mapping[str, str],
+                    detached: Mapping[str, bytes]) -> SignatureReport:
         is_xades = signature.find(".//xades:QualifyingProperties", namespaces={"xades": XADES_NS}) is not None
         report = SignatureReport(id=signature.get("Id") or f"xml-signature-{index + 1}",
                                  format="XAdES-BES" if is_xades else "XMLDSig")
@@ -312,7 +403,11 @@ class XmlVerifier:
             if alg.weak:
                 self._weak(report, alg)
         # 1) chain and revocation first
-        chain = self.validator.validate(certs.asn1_leaf, certs.asn1_intermediates)
+        embedded, extra_certs = _xades_values(signature) if is_xades else (None, ())
+        if embedded:
+            report.infos.append(f"revocation values embedded in the signature: {len(embedded.crls)} CRL(s), "
+                                f"{len(embedded.ocsps)} OCSP response(s)")
+        chain = self.validator.validate(certs.asn1_leaf, certs.asn1_intermediates + extra_certs, embedded)
         report.chain, report.revocation = chain.chain, chain.revocation
         report.signer = chain.chain[0] if chain.chain else None
         report.warnings += chain.warnings
@@ -326,9 +421,15 @@ class XmlVerifier:
                                         digest_algorithms=_ALLOWED_DIGESTS, verification_time=moment)
         verifier: _XAdES | _XmlDsig = _XAdES() if is_xades else _XmlDsig()
         verifier.target_index = index
+        external = [uri for ref in signature.iterfind("ds:SignedInfo/ds:Reference", namespaces={"ds": DS_NS})
+                    if (uri := ref.get("URI")) and not uri.startswith("#")]
         try:
-            results: Any = verifier.verify(root, x509_cert=leaf, expect_config=config,
-                                           id_attribute=None)
+            results: Any = verifier.verify(root, x509_cert=leaf, expect_config=config, id_attribute=None,
+                                           uri_resolver=detached_resolver(detached, external))
+        except DetachedDocumentMissing as exc:
+            return report.fail(Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
+                               f"the signature covers the external document {exc.uri!r}, which was not supplied "
+                               "(pass it with --detached FILE / the 'detached' form field)")
         except InvalidDigest as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, f"digest mismatch: {exc}")
         except InvalidInput as exc:
@@ -336,6 +437,11 @@ class XmlVerifier:
         except InvalidSignature as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
                                f"signature value does not verify with the signer's key: {exc}")
+        except etree.DocumentInvalid as exc:  # signxml validates XAdES against its schema
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                               f"signature structure is not schema-valid: {exc}")
+        except etree.LxmlError as exc:  # e.g. XMLSyntaxError when signxml re-parses a fragment
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"malformed signed XML: {exc}")
         except (SignXMLException, ValueError, TypeError) as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"unsupported signature: {exc}")
         results = results if isinstance(results, list) else [results]
@@ -354,8 +460,13 @@ class XmlVerifier:
                                                   len(result.signed_data)))
                 self._xades_properties(report, signed_xml)
                 continue
-            label = (f"whole document <{_local(root.tag)}> except the Signature (URI=\"\")" if uri == ""
-                     else f"element <{_local(signed_xml.tag) if signed_xml is not None else '?'}> URI=\"{uri}\"")
+            if uri == "":
+                label = f"whole document <{_local(root.tag)}> except the Signature (URI=\"\")"
+            elif not uri.startswith("#"):
+                label = f"external (detached) document URI=\"{uri}\""
+            else:
+                label = f"element <{_local(signed_xml.tag) if signed_xml is not None else '?'}> URI=\"{uri}\""
+
             report.covered.append(CoveredPart(label, hashlib.sha256(result.signed_data).hexdigest(),
                                               len(result.signed_data)))
             if report.signed_content is None:
@@ -431,6 +542,8 @@ class XmlVerifier:
         """None if the node at ``xpath`` is byte-for-byte inside what signxml returned as signed."""
         if xpath == "/*" and any(uri == "" and signed is not None for uri, signed in fragments):
             return None  # the whole document was digested: its root element is covered by definition
+        if xpath == "/*" and root.tag == f"{{{DS_NS}}}Signature":
+            return XmlVerifier._enveloping_covered(root, fragments)
         try:
             nodes = root.xpath(xpath, namespaces=dict(ns))
         except etree.XPathError as exc:
@@ -456,6 +569,25 @@ class XmlVerifier:
                         return None
                     break
         return f"required part {xpath!r} is not covered by the signature (signed data not found; possible wrapping)"
+
+    @staticmethod
+    def _enveloping_covered(root: etree._Element, fragments: list[tuple[str, Any]]) -> str | None:
+        """An enveloping signature (the document *is* the Signature): every ds:Object carrying content
+        must be exactly one of the signed fragments; the QualifyingProperties object is XAdES' own."""
+        objects = [o for o in root.iterfind("ds:Object", namespaces={"ds": DS_NS})
+                   if o.find(f"{{{XADES_NS}}}QualifyingProperties") is None]
+        if not objects:
+            if any(uri and not uri.startswith("#") for uri, _ in fragments):
+                return None  # a detached signature: what it signs is the external document(s), verified above
+            return "enveloping signature without a signed ds:Object: nothing of the document is signed"
+        for obj in objects:
+            ids = {obj.get(attr) for attr in ID_ATTRIBUTES} - {None}
+            wanted = _c14n(_without_signatures(obj))
+            if not any(uri[1:] in ids and signed is not None and _c14n(_without_signatures(signed)) == wanted
+                       for uri, signed in fragments if uri.startswith("#")):
+                return (f"ds:Object {sorted(i for i in ids if i) or '(no Id)'} of the enveloping signature is not "
+                        "covered by it (signed data not found)")
+        return None
 
     def _edxml_coverage(self, root: etree._Element, report: SignatureReport) -> None:
         """edXML attachments sit beside the envelope: say whether this signature protects them."""

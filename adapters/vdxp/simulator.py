@@ -496,7 +496,8 @@ async def register_agency(request: Request, state: AxisState, verified: hmac_aut
     code = str(body.get("code") or "")
     name = str(body.get("name") or "")
     if not is_agency_code(code):
-        raise AxisFault(400, "BAD_AGENCY_CODE", f"{code!r} is not an agency code NNN.NN.NN.XNN")
+        raise AxisFault(400, "BAD_AGENCY_CODE", f"{code!r} is not an agency code NNN.NN.NN.XNN "
+                        "or another accepted form (LGSP_AGENCY_ID_PATTERNS)")
     if not name.strip():
         raise AxisFault(400, "MISSING_NAME", "an agency needs a name")
     entry = DirectoryEntry(

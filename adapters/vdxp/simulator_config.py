@@ -110,7 +110,9 @@ class SimulatorConfig:
     max_clock_skew_s: float | None = 300.0
     #: token for ``/_admin/*`` (header ``X-Simulator-Admin-Token``); None leaves admin open (127.0.0.1 only)
     admin_token: str | None = None
-    max_packet_bytes: int = 50 * 1024 * 1024
+    #: 100 MB: a 50 MB attachment is ~67 MB as base64. Real gateways may cap .edxml at 50 MB (PROTOCOLS.md §1.5):
+    #: set this to 52428800 to rehearse that.
+    max_packet_bytes: int = 100 * 1024 * 1024
     faults: Faults = field(default_factory=Faults)
 
     @classmethod
@@ -126,7 +128,7 @@ class SimulatorConfig:
             agencies=[DirectoryEntry(**a) for a in data.get("agencies", [])],
             max_clock_skew_s=data.get("max_clock_skew_s", 300.0),
             admin_token=data.get("admin_token"),
-            max_packet_bytes=int(data.get("max_packet_bytes", 50 * 1024 * 1024)),
+            max_packet_bytes=int(data.get("max_packet_bytes", 100 * 1024 * 1024)),
             faults=Faults.from_mapping(data.get("faults", {})),
         )
 

@@ -8,13 +8,22 @@ to implement :meth:`Transport.send`. The aiohttp transport maps network failures
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import aiohttp
 
 from .errors import RetryableAxisError
+
+#: A request body: bytes, or parts sent one after another (a multipart upload of a 67 MB packet is then
+#: never concatenated into a second copy of the packet).
+Body: TypeAlias = bytes | tuple[bytes, ...]
+
+
+def body_bytes(body: Body | None) -> bytes | None:
+    """The body as one bytes object (for transports that need one; copies when given parts)."""
+    return b"".join(body) if isinstance(body, tuple) else body
 
 
 @dataclass(frozen=True)
@@ -25,7 +34,7 @@ class TransportResponse:
 
 
 class Transport(Protocol):
-    async def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> TransportResponse:
+    async def send(self, method: str, url: str, headers: Mapping[str, str], body: Body | None) -> TransportResponse:
         """Perform one HTTP exchange; raise RetryableAxisError when no response arrives."""
         ...
 
@@ -46,9 +55,16 @@ class AiohttpTransport:
             self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
 
-    async def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> TransportResponse:
+    async def send(self, method: str, url: str, headers: Mapping[str, str], body: Body | None) -> TransportResponse:
+        sent_headers = dict(headers)
+        data: bytes | AsyncIterator[bytes] | None
+        if isinstance(body, tuple):
+            sent_headers["Content-Length"] = str(sum(len(part) for part in body))
+            data = _parts(body)
+        else:
+            data = body
         try:
-            async with self._client().request(method, url, headers=dict(headers), data=body) as response:
+            async with self._client().request(method, url, headers=sent_headers, data=data) as response:
                 payload = await response.read()
                 return TransportResponse(response.status, dict(response.headers), payload)
         except TimeoutError as exc:
@@ -60,3 +76,9 @@ class AiohttpTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _parts(body: tuple[bytes, ...]) -> AsyncIterator[bytes]:
+    for part in body:
+        for start in range(0, len(part), 1 << 20):  # memoryview slices: no copies
+            yield memoryview(part)[start : start + (1 << 20)]  # type: ignore[misc]

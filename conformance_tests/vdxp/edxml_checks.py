@@ -17,7 +17,23 @@ from packets import NS
 E = f"{{{NS}}}"
 DATE = re.compile(r"^\d{4}/\d{2}/\d{2}$")
 TIMESTAMP = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}$")
-AGENCY = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+#: Accepted agency identifier forms (PROTOCOLS.md §1.9): canonical NNN.NN.NN.XNN plus the forms of real
+#: traffic. Same default as lgsp (kept independent on purpose); override with EDXML_AGENCY_PATTERNS or
+#: LGSP_AGENCY_ID_PATTERNS (regular expressions separated by ";").
+DEFAULT_AGENCY_PATTERNS = (
+    r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}",
+    r"\d{3}\.\d{2}\.\d{2}\.[A-Z]{2}\d{1,2}",
+    r"vxp\.saas\.\d{2,3}",
+    r"\d{2}\.\d{2}\.[A-Z]\d{2}",
+)
+_PATTERNS = [
+    p.strip()
+    for p in (os.environ.get("EDXML_AGENCY_PATTERNS") or os.environ.get("LGSP_AGENCY_ID_PATTERNS") or "").split(";")
+    if p.strip()
+] or list(DEFAULT_AGENCY_PATTERNS)
+AGENCY = re.compile("^(?:" + "|".join(f"(?:{p})" for p in _PATTERNS) + ")$")
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+DSIG_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 
 
 def schema_dir() -> Path:
@@ -90,14 +106,52 @@ def required_field_problems(root: etree._Element) -> list[str]:
     for path in ("DocumentId", "Code/CodeNumber", "Code/CodeNotation", "DocumentType/Type", "Subject"):
         need(path)
     need("PromulgationInfo/PromulgationDate", DATE)
+    problems += target_problems(root)
     return problems
+
+
+def target_problems(root: etree._Element) -> list[str]:
+    """A revocation (1), update (2) or replacement (3) must name its target somewhere (PROTOCOLS.md §1.3):
+    MessageHeader/ResponseFor/DocumentId, Bussiness/ReplacementInfoList/ReplacementInfo/DocumentId or
+    Bussiness/DocumentId; element order is free."""
+    header = root.find(f"{E}edXMLEnvelope/{E}edXMLHeader")
+    business = header.find(f"{E}TraceHeaderList/{E}Bussiness") if header is not None else None
+    doc_type = (business.findtext(f"{E}BussinessDocType") or "0").strip() if business is not None else "0"
+    if doc_type not in ("1", "2", "3") or business is None or header is None:
+        return []
+    own = (header.findtext(f"{E}MessageHeader/{E}DocumentId") or "").strip()
+    found = [(e.text or "").strip() for e in header.iterfind(f"{E}MessageHeader/{E}ResponseFor/{E}DocumentId")]
+    replaced = business.iterfind(f"{E}ReplacementInfoList/{E}ReplacementInfo/{E}DocumentId")
+    found += [(e.text or "").strip() for e in replaced]
+    found.append((business.findtext(f"{E}DocumentId") or "").strip())
+    if not [t for t in found if t and t != own]:
+        return [f"BussinessDocType {doc_type} names no target document"]
+    return []
+
+
+def signature_notes(root: etree._Element) -> list[str]:
+    """Tolerated producer mistakes worth telling the producer about (reported, not failed)."""
+    notes = []
+    for element in root.iter(f"{E}Signature"):
+        notes.append(f"line {element.sourceline}: Signature is in the edXML namespace, not {DSIG_SIGNATURE[1:33]}")
+    return notes
 
 
 def attachment_problems(root: etree._Element) -> list[str]:
     """Manifest ↔ attachment content ids, base64, and zips that really are zips."""
     problems: list[str] = []
     refs = root.findall(f"{E}edXMLEnvelope/{E}edXMLBody/{E}edXMLManifest/{E}Reference")
-    listed = {(r.findtext(f"{E}ContentId") or "").strip() for r in refs}
+
+    def internal(ref: etree._Element) -> bool:
+        # xlink:href="" and "cid:<id>" mean "this packet's attachment"; only another URI is external
+        href = ref.get(XLINK_HREF)
+        return href is None or not href.strip() or href.strip().lower().startswith("cid:")
+
+    listed = {(r.findtext(f"{E}ContentId") or "").strip() for r in refs if internal(r)}
+    for ref in refs:
+        href = (ref.get(XLINK_HREF) or "").strip()
+        if href.lower().startswith("cid:") and href != (ref.findtext(f"{E}ContentId") or "").strip():
+            problems.append(f"xlink:href {href!r} and ContentId name different attachments")
     present: set[str] = set()
     for attachment in root.findall(f"{E}AttachmentEncoded/{E}Attachment"):
         cid = (attachment.findtext(f"{E}ContentId") or "").strip()

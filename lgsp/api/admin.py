@@ -191,8 +191,20 @@ def post_client(body: ClientIn, request: Request) -> dict[str, Any]:
 
 @router.post("/clients/{client_id}/rotate-secret")
 def rotate_client_secret(client_id: str, request: Request) -> dict[str, Any]:
-    issued = clients.rotate_secret(runtime_of(request).engine, client_id)
+    """A new secret; tokens issued with the old one are refused from now on (client-level not-before)."""
+    runtime = runtime_of(request)
+    issued = clients.rotate_secret(runtime.engine, client_id)
+    runtime.registry_changed()
     return {"client_id": issued.client_id, "client_secret": issued.client_secret}
+
+
+@router.post("/clients/{client_id}/revoke-tokens")
+def revoke_client_tokens(client_id: str, request: Request) -> dict[str, Any]:
+    """Refuse every token issued to this client so far; its secret stays valid for new tokens."""
+    runtime = runtime_of(request)
+    not_before = clients.revoke_tokens(runtime.engine, client_id)
+    runtime.registry_changed()
+    return {"client_id": client_id, "tokens_not_before": not_before}
 
 
 @router.post("/clients/{client_id}/disable", status_code=204)

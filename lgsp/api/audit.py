@@ -33,9 +33,7 @@ def _heads(request: Request) -> HeadService:
 def admin_or_auditor(request: Request) -> ClientIdentity:
     """Either scope may ask for a head now: operators for routine, auditors before an inspection."""
     runtime = runtime_of(request)
-    identity = runtime.tokens.authenticate(request.headers.get("authorization"))
-    if identity.client_id in runtime.disabled_clients:
-        raise Problem("invalid-token", "this client has been disabled")
+    identity = runtime.authenticate(request.headers.get("authorization"))
     if not identity.scopes & {"admin", "auditor"}:
         raise Problem("forbidden", "this operation needs the 'admin' or 'auditor' scope")
     return identity
@@ -103,6 +101,26 @@ async def consistency(request: Request,
 async def keys(request: Request) -> dict[str, Any]:
     ring = await run_in_threadpool(_heads(request).keyring)
     return ring.to_json()
+
+
+@router.get("/checkpoint", summary="The latest head as a C2SP signed-note checkpoint, with witness cosignatures",
+            description="`text/plain` (default): the checkpoint note (origin, tree size, base64 root), the log's "
+                        "Ed25519 note signature and every stored witness cosignature (C2SP tlog-cosignature). "
+                        "`Accept: application/json`: the same note plus the JSON head, the cosignature lines "
+                        "and the log's verifier key.")
+async def checkpoint(request: Request) -> Any:
+    from starlette.responses import PlainTextResponse
+
+    from lgsp.audit.checkpoints import checkpoint_document
+
+    service = _heads(request)
+    head = await run_in_threadpool(service.latest)
+    if head is None:
+        raise Problem("not-found", "no signed head yet")
+    document = await run_in_threadpool(checkpoint_document, service, head)
+    if "application/json" in request.headers.get("accept", ""):
+        return document
+    return PlainTextResponse(document["checkpoint"])
 
 
 @router.get("/heads", summary="The latest signed tree head, or the head of tree size `size`")

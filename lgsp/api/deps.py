@@ -20,11 +20,7 @@ def caller_with(scope: str) -> Callable[[Request], ClientIdentity]:
 
     def dependency(request: Request) -> ClientIdentity:
         runtime = runtime_of(request)
-        identity = runtime.tokens.authenticate(request.headers.get("authorization"))
-        if identity.client_id in runtime.disabled_clients:
-            from lgsp.problems import Problem
-
-            raise Problem("invalid-token", "this client has been disabled")
+        identity = runtime.authenticate(request.headers.get("authorization"))
         require_scope(identity, scope)
         return identity
 

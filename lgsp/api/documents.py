@@ -8,9 +8,11 @@ audit entry in one transaction and answered ``202`` with the message id; a worke
 axis. ``Idempotency-Key`` makes a resend return the first message id. Every refusal is an RFC 9457
 problem with a stable ``type``, and is audited too.
 
-Reading (``GET /documents``, ``GET /documents/{id}``, ``/packet``) and ``PUT /documents/{id}/status``
-are scoped to the caller's agency (the part of its system id before ``/``); another agency's document
-is a 404, so ids do not leak. ``GET /agencies`` is the directory as last synced from the axis.
+Reading (``GET /documents``, ``GET /documents/{id}``, ``/packet``), ``PUT /documents/{id}/status`` and
+sending need a ``documents`` object grant of the caller's system on the agency (registry
+``object_grants``, :mod:`lgsp.access`): being a system of the agency grants nothing by itself. A
+document the caller may not see is a 404, so ids do not leak. ``GET /agencies`` is the directory as
+last synced from the axis.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from lgsp import access
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
 from lgsp.auth.tokens import ClientIdentity
@@ -103,15 +106,23 @@ def _inspect(request: Request, data: bytes, kind: str | None) -> PacketFacts:
         return inspect_packet(data, expected_kind=kind, max_bytes=max_packet_bytes(),
                               signature_hook=signature_hook_of(request))
     except PacketRejected as exc:
-        problem_kind = "signature-invalid" if exc.code == "signature-invalid" else "edxml-invalid"
-        raise Problem(problem_kind, exc.message, code=exc.code,
+        if exc.code == "xml-too-large":
+            raise Problem("payload-too-large", exc.message, code=exc.code, bound=exc.limit,
+                          maximum=exc.maximum) from None
+        problem_kind = "signature-invalid" if exc.code.startswith("signature-") else "edxml-invalid"
+        extra: dict[str, Any] = {"sub_indication": exc.sub_indication} if exc.sub_indication else {}
+        raise Problem(problem_kind, exc.message, code=exc.code, **extra,
                       errors=[{"field": exc.path or "/", "message": exc.message, "code": exc.code}]) from None
 
 
-def _check_parties(request: Request, facts: PacketFacts, agency: str) -> None:
-    if facts.sender != agency:
+def _check_parties(request: Request, facts: PacketFacts, agency: str, system_id: str) -> None:
+    engine = runtime_of(request).engine
+    if facts.sender != agency and not access.may(engine, system_id, "documents", facts.sender):
         raise Problem("sender-mismatch", f"the packet's sender {facts.sender or '(none)'} is not your agency {agency}",
                       errors=[{"field": "From/OrganId", "message": f"must be {agency}"}])
+    if not access.may(engine, system_id, "documents", facts.sender):
+        raise Problem("forbidden", f"{system_id} has no grant for the documents of {facts.sender} "
+                                   "(registry object_grants)")
     if not facts.recipients:
         raise Problem("unknown-recipient", "the packet names no recipient",
                       errors=[{"field": "To/OrganId", "message": "at least one recipient is required"}])
@@ -141,7 +152,7 @@ async def _accept(request: Request, exchange: Submission) -> Response:
     facts = await run_in_threadpool(_inspect, request, data, declared)
     exchange.extra = {"outbox": store.SEND_KIND, "kind": facts.kind, "document_id": facts.document_id[:200],
                       "recipients": facts.recipients[:50]}
-    await run_in_threadpool(_check_parties, request, facts, agency)
+    await run_in_threadpool(_check_parties, request, facts, agency, exchange.caller.system_id or "")
     answers: dict[bool, bytes] = {}
 
     def audit(message_id: str, duplicate: bool) -> dict[str, Any]:
@@ -170,8 +181,11 @@ def list_documents(request: Request, direction: str = Query("in", pattern="^(in|
                    kind: str | None = Query(None, pattern="^(edoc|status)$"),
                    dms_status: str | None = Query(None, pattern="^(INITIAL|PROCESSING|DONE|FAIL)$"),
                    limit: int = Query(100, ge=1, le=1000), after: str | None = None,
+                   agency: str | None = Query(None, max_length=40, description="default: the caller's own agency"),
                    caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
-    agency = agency_of(caller)
+    agency = agency or agency_of(caller)
+    if not access.may(runtime_of(request).engine, caller.system_id or "", "documents", agency):
+        raise Problem("not-found", f"no documents of agency {agency} for this system")
     items = store.list_documents(runtime_of(request).engine, agency, IN if direction == "in" else OUT, kind=kind,
                                  dms_status=dms_status, limit=limit, after=after)
     return {"agency": agency, "direction": direction, "items": items,
@@ -179,10 +193,11 @@ def list_documents(request: Request, direction: str = Query("in", pattern="^(in|
 
 
 def _own(request: Request, doc_id: str, caller: ClientIdentity) -> tuple[Any, Any, list[dict[str, Any]]]:
-    agency = agency_of(caller)
-    found = store.get_document(runtime_of(request).engine, doc_id)
-    if found is None or found[0].agency != agency:
-        raise Problem("not-found", f"no document {doc_id!r} for agency {agency}")
+    agency_of(caller)
+    engine = runtime_of(request).engine
+    found = store.get_document(engine, doc_id)
+    if found is None or not access.may(engine, caller.system_id or "", "documents", found[0].agency):
+        raise Problem("not-found", f"no document {doc_id!r} for this system")
     return found
 
 
@@ -193,6 +208,7 @@ def get_document(doc_id: str, request: Request,
     item = store.summary(doc, delivery)
     if doc.kind == "edoc":
         item["statuses"] = statuses
+        item.update(store.links(runtime_of(request).engine, doc))
     return item
 
 

@@ -4,6 +4,8 @@ Everything that can be judged without the portal is judged here (status mapping,
 date formats), so a bad event is a 422 naming the field now, not a dead letter later. A good event is
 stored in the outbox with ordering key = dossier code, in one transaction with its audit entry, and
 answered ``202`` with the message id; the ``dvcqg.dossier`` handler pushes it to the portal later.
+Only the system that first pushed a dossier, or a system with a ``dossiers`` object grant on its
+agency (:mod:`lgsp.access`), may post events for it; anyone else gets the 404 an unknown dossier gets.
 A resend with the same ``Idempotency-Key`` gets the first message id back; the same key with a
 different body is a 409. Refused events are audited too. ``GET /dossiers/events/{message_id}`` tells
 the sender where its event is (pending, delivered, dead and why).
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from adapters.dvcqg import DossierSyncService, DossierValidationError, DvcqgError, UnknownLocalStatusError
+from lgsp import access
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
 from lgsp.auth.tokens import ClientIdentity
@@ -93,6 +96,10 @@ async def _accept(request: Request, exchange: Submission) -> Response:
     exchange.request_sha256 = hashlib.sha256(body).hexdigest()
     payload, ma_ho_so, status = _validated(checker_of(request), body)
     exchange.extra = {"outbox": dvcqg.KIND, "ordering_key": ma_ho_so}
+    engine = runtime_of(request).engine
+    if not await run_in_threadpool(access.may_post_dossier, engine, ma_ho_so, exchange.caller):
+        # another agency's dossier: the same answer as for one that does not exist (ids do not leak)
+        raise Problem("not-found", f"no dossier {ma_ho_so!r} for this system")
     message = NewMessage(kind=dvcqg.KIND, payload=json.dumps(payload, ensure_ascii=False).encode(),
                          ordering_key=ma_ho_so, client_id=exchange.caller.principal, idempotency_key=key,
                          request_sha256=exchange.request_sha256)
@@ -104,7 +111,6 @@ async def _accept(request: Request, exchange: Submission) -> Response:
         exchange.extra["idempotent_replay"] = duplicate
         return exchange.entry(message_id, 202, answers[duplicate])
 
-    engine = runtime_of(request).engine
     try:
         result: Enqueued = await run_in_threadpool(accept, engine, message, audit)
     except IdempotencyConflict as exc:
@@ -121,12 +127,15 @@ def get_dossier_event(message_id: str, request: Request,
                       caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
     """Lets the one-stop-shop system see whether its event reached DVCQG, and why not if it did not.
 
-    Only the system that posted the event sees it (another caller gets 404, not 403: ids do not leak).
+    The client that posted the event sees it, and so do the dossier's owning system and systems granted
+    for its agency's dossiers; another caller gets 404, not 403, so ids do not leak.
     """
-    with Session(runtime_of(request).engine) as session:
+    engine = runtime_of(request).engine
+    with Session(engine) as session:
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id,
                                                          OutboxMessage.kind == dvcqg.KIND))
-    if row is None or row.client_id != caller.principal:
+    if row is None or (row.client_id != caller.principal
+                       and not access.may_read_dossier(engine, row.ordering_key or "", caller)):
         raise Problem("not-found", f"no dossier event {message_id!r} from this system")
     return {"message_id": row.message_id, "dossier": row.ordering_key, "state": row.state,
             "attempts": row.attempts, "last_error": row.last_error if row.state != "delivered" else None,

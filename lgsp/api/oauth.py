@@ -2,37 +2,67 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.api.deps import runtime_of
+from lgsp.api.intake import read_limited
+from lgsp.auth.clients import KNOWN_SCOPES
 from lgsp.auth.oauth import FormRequest
+from lgsp.problems import Problem
 
 router = APIRouter(tags=["oauth"])
 _MAX_FORM = 16 * 1024
 
 
+def _client_id_of(request: Request, form: dict[str, list[str]]) -> str | None:
+    """The client id an attempt claims (HTTP Basic or form), for the per-client failure count."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic" and credentials:
+        try:
+            return unquote(base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")[0])[:64]
+        except (ValueError, UnicodeDecodeError):
+            return None
+    values = form.get("client_id")
+    return values[0][:64] if values else None
+
+
+def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description}, status, headers=headers)
+
+
 @router.post("/oauth/token", summary="Issue an access token (OAuth2 client credentials)")
 async def token(request: Request) -> Response:
     runtime = runtime_of(request)
-    body = await request.body()
-    if len(body) > _MAX_FORM:
-        return JSONResponse({"error": "invalid_request", "error_description": "request too large"}, 413)
+    try:
+        body = await read_limited(request, _MAX_FORM, "a token request")
+    except Problem:
+        return _oauth_error(413, "invalid_request", "request too large")
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type != "application/x-www-form-urlencoded":
-        return JSONResponse({"error": "invalid_request",
-                             "error_description": "use application/x-www-form-urlencoded"}, 400)
+        return _oauth_error(400, "invalid_request", "use application/x-www-form-urlencoded")
     form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    client_key = _client_id_of(request, form)
+    keys = (f"client:{client_key}" if client_key else None,
+            f"addr:{request.client.host}" if request.client else None)
+    throttle = runtime.token_failures
+    wait = throttle.retry_after(*keys)
+    if wait is not None:
+        return _oauth_error(429, "temporarily_unavailable",
+                            f"too many failed attempts; retry after {wait} s", {"Retry-After": str(wait)})
     uri = runtime.settings.public_url.rstrip("/") + "/oauth/token"
     # authlib looks headers up case-sensitively ("Authorization"); Starlette's Headers is case-insensitive.
     oauth_request = FormRequest("POST", uri, request.headers, form)  # type: ignore[arg-type]
     status, payload, headers = await run_in_threadpool(runtime.token_endpoint.create_token_response,
                                                        oauth_request)
+    if isinstance(payload, dict) and payload.get("error") == "invalid_client":
+        throttle.record_failure(*keys)
     content = payload if isinstance(payload, str) else json.dumps(payload)
     return Response(content, status_code=status, media_type="application/json", headers=dict(headers))
 
@@ -51,5 +81,5 @@ async def metadata(request: Request) -> dict[str, Any]:
         "jwks_uri": base + "/.well-known/jwks.json",
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": ["gateway", "admin", "auditor"],
+        "scopes_supported": sorted(KNOWN_SCOPES),
     }

@@ -212,7 +212,10 @@ def canonical_entry_bytes(entry: Mapping[str, Any]) -> bytes:
     (refused, as in :func:`jcs_bytes`) and keys beyond U+FFFF, where code-point order may differ
     from JCS's UTF-16 order (such entries take the reference encoder).
     """
-    canonical = canonical_entry(entry)
+    return _validated_bytes(canonical_entry(entry))
+
+
+def _validated_bytes(canonical: Mapping[str, Any]) -> bytes:
     text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
     if not text.isascii():  # the common case skips both scans
         if _SURROGATE.search(text):
@@ -225,3 +228,11 @@ def canonical_entry_bytes(entry: Mapping[str, Any]) -> bytes:
 def entry_leaf_hash(entry: Mapping[str, Any]) -> bytes:
     """The Merkle leaf hash of an entry: SHA-256(0x00 || canonical_entry_bytes(entry))."""
     return leaf_hash(canonical_entry_bytes(entry))
+
+
+def canonical_leaf_hash(canonical: Mapping[str, Any]) -> bytes:
+    """:func:`entry_leaf_hash` of a dict that *is* the output of :func:`canonical_entry` (not re-validated).
+
+    For verifiers that already called :func:`canonical_entry` on the same object: halves their work.
+    """
+    return leaf_hash(_validated_bytes(canonical))

@@ -82,17 +82,35 @@ def audit_verify(
     trusted_keys: Annotated[Path | None, typer.Option(
         "--trusted-keys", help="Key list (GET /audit/keys) kept independently; default: the store's key table.",
         exists=True, dir_okay=False)] = None,
+    known_head: Annotated[list[Path] | None, typer.Option(
+        "--known-head", help="A head you kept (head JSON, receipt, bundle); the log must still contain it. "
+        "Repeatable.", exists=True, dir_okay=False)] = None,
+    trust: Annotated[Path | None, typer.Option(
+        "--trust", help="Your trust file (log keys, witness keys, quorum); keys in the store are then ignored.",
+        exists=True, dir_okay=False)] = None,
+    state: Annotated[Path | None, typer.Option(
+        "--state", help="Your state file: the largest checkpoint verified so far (created if absent).",
+        dir_okay=False)] = None,
 ) -> None:
     """Recompute the tree and hash chain from the entries, check every signed head; exit 1 on any failure."""
-    from lgsp.audit.evidence import verify_store
-    from lgsp.audit.sth import LogKeyRing
+    from lgsp.audit.evidence import audit_store
+    from lgsp.audit.offline_verify import heads_in
+    from lgsp.audit.sth import HeadVerificationError, LogKeyRing
+    from lgsp.audit.trust import AuditState, TrustFile
 
     heads = _heads()
-    ring = LogKeyRing.from_json(json.loads(trusted_keys.read_bytes())) if trusted_keys is not None else None
+    try:
+        ring = LogKeyRing.from_json(json.loads(trusted_keys.read_bytes())) if trusted_keys is not None else None
+        known = [h for path in known_head or [] for h in heads_in(json.loads(path.read_bytes()))]
+        trust_file = TrustFile.load(trust) if trust is not None else None
+        state_file = AuditState.load(state) if state is not None else None
+    except (OSError, ValueError, HeadVerificationError) as exc:
+        fail(f"cannot read input: {exc}", 2)
     total = heads.tree.size()
     with _progress(quiet or total < 50_000) as progress:
         task = progress.add_task("recomputing", total=total)
-        report = verify_store(heads.engine, heads, lambda n: progress.update(task, completed=n), ring)
+        report = audit_store(heads.engine, heads, trust_file, state_file, known,
+                             lambda n: progress.update(task, completed=n), ring)
     if report.passed:
         console.print(f"[green]OK[/] {report.entries_verified} entries, {report.heads_verified} signed heads; "
                       "tree, heads and chain intact")
@@ -118,12 +136,64 @@ def sign_head() -> None:
     fail("another process holds the head signing lock; retry")
 
 
-@app.command("keys")
-def keys() -> None:
+keys_app = typer.Typer(help="The log keys: list (no sub-command), rotate, retire.", invoke_without_command=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.callback()
+def keys(ctx: typer.Context) -> None:
     """Print the published log keys (the GET /audit/keys document) for auditors to pin."""
+    if ctx.invoked_subcommand is not None:
+        return
     heads = _heads()
     _ = heads.signer  # loads (or creates) the log key and registers it, so it is listed
     print(json.dumps(heads.keyring().to_json(), indent=2))
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Replace the log key; the new key is announced in a checkpoint signed by the old one and witnessed."""
+    from lgsp.audit.keys import KeyChangeError, rotate_key
+
+    try:
+        new, _note, outcomes = rotate_key(_heads())
+    except (KeyChangeError, OSError) as exc:
+        fail(str(exc), 2)
+    console.print(f"new log key {new.key_id}; witnesses: {outcomes or 'none configured'}")
+
+
+@keys_app.command("retire")
+def keys_retire(key_id: Annotated[str, typer.Argument(help="The key id to stop trusting from now on.")]) -> None:
+    """Retire a (non-current) log key: heads it signs after now are refused by witnesses and verifiers."""
+    from lgsp.audit.keys import KeyChangeError, retire_key
+
+    try:
+        _note, outcomes = retire_key(_heads(), key_id)
+    except KeyChangeError as exc:
+        fail(str(exc), 2)
+    console.print(f"key {key_id} retired; witnesses: {outcomes or 'none configured'}")
+
+
+@app.command("trust-template")
+def trust_template(
+    quorum: Annotated[int | None, typer.Option(help="Witness cosignatures required; default: all.")] = None,
+) -> None:
+    """Print a trust file from this deployment's keys and configured witnesses, for auditors to CHECK and keep.
+
+    An auditor must confirm every key id and witness key through their own channel before relying on it:
+    a template printed by the operator is only a convenience.
+    """
+    from lgsp.audit.checkpoints import parse_witnesses
+    from lgsp.audit.trust import TrustFile
+
+    heads = _heads()
+    _ = heads.signer
+    witnesses = [w.verifier for w in parse_witnesses(heads.settings.audit_witnesses)]
+    chosen = len(witnesses) if quorum is None else quorum
+    if not 0 <= chosen <= len(witnesses):
+        fail(f"--quorum must be between 0 and {len(witnesses)}", 2)
+    trust = TrustFile(heads.settings.audit_checkpoint_origin, heads.keyring(), witnesses, chosen)
+    print(json.dumps(trust.to_json(), indent=2))
 
 
 class ExportFormat(StrEnum):
@@ -153,6 +223,12 @@ def export(
                                               "json/csv: a listing for reading.")] = ExportFormat.bundle,
     proofs: Annotated[ProofMode, typer.Option(help="bundle proofs: one per entry, or one range proof "
                                               "(unfiltered exports only, much smaller).")] = ProofMode.entry,
+    prove_omissions: Annotated[bool, typer.Option(
+        "--prove-omissions", help="Filtered bundles: also include (with proofs) the range's entries that do not "
+        "match, so the verifier can prove the export complete.")] = False,
+    include_head: Annotated[list[int] | None, typer.Option(
+        "--include-head", help="Also include the stored head of this size (e.g. your last verified "
+        "checkpoint). Repeatable.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Export entries [--from, --to) with filters: a self-contained JSON bundle, or a CSV/JSON listing."""
@@ -177,7 +253,8 @@ def export(
 
             if fmt is ExportFormat.bundle:
                 try:
-                    bundle = export_bundle(engine, heads, start, stop, f, tick, proofs.value)
+                    bundle = export_bundle(engine, heads, start, stop, f, tick, proofs.value,
+                                           prove_omissions=prove_omissions, include_heads=include_head or ())
                 except EvidenceError as exc:
                     fail(str(exc), 2)
                 json.dump(bundle, out, ensure_ascii=False)

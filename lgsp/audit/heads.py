@@ -88,17 +88,27 @@ class HeadService:
         self.settings = settings
         self.tree = SqlTreeStore(engine)
         self._signer: LogSigner | None = None
+        self._signer_stamp: int | None = None
 
     @property
     def signer(self) -> LogSigner:
         """The log key, loaded (or created) on first use and registered in ``audit_log_keys``."""
-        if self._signer is None:
+        path = Path(self.settings.audit_log_key_file)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        if self._signer is None or stamp != self._signer_stamp:  # re-read after `lgsp audit keys rotate`
             from lgsp.keys.audit import load_or_create_log_signer  # ops (17.2): the key via lgsp.keys
 
-            signer = load_or_create_log_signer(self.settings)
+            signer = load_or_create_log_signer(self.settings, path)
             self.register_key(signer.public)
             self._signer = signer
+            self._signer_stamp = path.stat().st_mtime_ns
         return self._signer
+
+    def reload_signer(self) -> None:
+        self._signer = None
 
     def register_key(self, key: LogPublicKey) -> None:
         spki = key.public_key.public_bytes(serialization.Encoding.DER,
@@ -213,6 +223,10 @@ class HeadService:
         except IntegrityError:
             return self.by_size(head.tree_size)
         log.debug("audit head signed", tree_size=head.tree_size, root=head.root_hash.hex()[:16])
+        if self.settings.audit_witnesses:
+            from lgsp.audit.checkpoints import witness_head
+
+            witness_head(self, head)
         return head
 
 
@@ -261,6 +275,10 @@ class HeadSigner:
             self._unsigned = 0
             try:
                 await asyncio.to_thread(self.service.sign)
+                if settings.audit_witnesses:
+                    from lgsp.audit.checkpoints import rewitness_latest
+
+                    await asyncio.to_thread(rewitness_latest, self.service)
                 if settings.audit_body_retention_days > 0 and time.monotonic() - self._last_retention > 3600:
                     self._last_retention = time.monotonic()
                     await asyncio.to_thread(apply_retention, self.service.engine, settings.audit_body_retention_days)

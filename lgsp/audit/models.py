@@ -85,3 +85,37 @@ class AuditLogKey(Base):
     public_key: Mapped[bytes] = mapped_column(LargeBinary)  # DER SubjectPublicKeyInfo
     created_at: Mapped[str] = mapped_column(String(32))
     retired_at: Mapped[str | None] = mapped_column(String(32))
+
+
+class AuditCosignature(Base):
+    """A witness's C2SP cosignature/v1 on the checkpoint of one head (``GET /audit/checkpoint`` serves them).
+
+    ``line`` is the exact signature line the witness returned; the checkpoint text it signs is
+    rebuilt from the head (origin, size, root), so nothing else needs storing.
+    """
+
+    __tablename__ = "audit_cosignatures"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                           autoincrement=False)
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line: Mapped[str] = mapped_column(String(400))
+    cosigned_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditKeyEvent(Base):
+    """A log-key rotation or retirement, announced in a checkpoint note signed by the outgoing key.
+
+    ``note`` is the signed checkpoint (with the ``lgsp-next-key`` extension line for a rotation);
+    witnesses and verifiers follow the key change only through such a note, never through this table.
+    """
+
+    __tablename__ = "audit_key_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))  # rotate | retire
+    old_key_id: Mapped[str] = mapped_column(String(64))
+    new_key_id: Mapped[str | None] = mapped_column(String(64))
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(String(4000))
+    created_at: Mapped[str] = mapped_column(String(32))

@@ -23,7 +23,16 @@ from rich.console import Console
 from rich.table import Table
 
 from lgsp.audit.bundle import Report, verify_bundle
-from lgsp.audit.sth import HeadVerificationError, LogKeyRing, SignedTreeHead
+from lgsp.audit.sth import HeadVerificationError, LogKeyRing, LogPublicKey, SignedTreeHead
+from lgsp.audit.trust import (
+    AuditState,
+    TrustFile,
+    check_quorum,
+    check_state,
+    check_untrusted_keys,
+    finish_state,
+    follow_key_events,
+)
 
 __all__ = ["main"]
 
@@ -47,8 +56,20 @@ def _parser() -> argparse.ArgumentParser:
         "--known-head", type=Path, action="append", default=[], metavar="FILE",
         help="a head you kept earlier (head JSON, receipt or bundle); it must be part of this log",
     )
+    parser.add_argument(
+        "--trust", type=Path, metavar="TRUST.json",
+        help="your trust file: log keys, witness keys and quorum (keys in the bundle are then ignored)",
+    )
+    parser.add_argument(
+        "--state", type=Path, metavar="STATE.json",
+        help="your state file: the largest checkpoint verified so far; smaller or forked views fail",
+    )
+    parser.add_argument(
+        "--allow-incomplete", action="store_true",
+        help="accept a filtered export whose completeness is not provable (a note instead of a failure)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
-    parser.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    parser.add_argument("--quiet", action="store_true", help="print only the failures and the verdict line")
     return parser
 
 
@@ -62,6 +83,9 @@ def _print_report(report: Report, console: Console, quiet: bool) -> None:
         for check in report.checks:
             table.add_row(check.name, marks[check.ok], check.detail)
         console.print(table)
+    else:
+        for check in report.failures:  # quiet still names every failure and its reason
+            console.print(f"[bold red]FAIL[/] {check.name}: {check.detail}", soft_wrap=True)
     if report.passed:
         counts = f"{report.entries_verified} entries, {report.heads_verified} signed heads"
         console.print(f"[bold green]VERIFIED[/]: {counts}")
@@ -69,11 +93,52 @@ def _print_report(report: Report, console: Console, quiet: bool) -> None:
         console.print(f"[bold red]NOT VERIFIED[/]: {len(report.failures)} check(s) failed")
 
 
-def _heads_in(document: Any) -> list[SignedTreeHead]:
+def heads_in(document: Any) -> list[SignedTreeHead]:
     """The heads in a head document, a receipt or a bundle (what an auditor may have kept)."""
     if isinstance(document, dict) and isinstance(document.get("heads"), list):
         return [SignedTreeHead.from_json(h) for h in document["heads"]]
     return [SignedTreeHead.from_json(document)]
+
+
+def _newest_head(bundle: Any, ring: LogKeyRing | None) -> SignedTreeHead | None:
+    """The largest head in the bundle that verifies (the 'view' the bundle presents as current)."""
+    best = None
+    for raw in bundle.get("heads") or [] if isinstance(bundle, dict) else []:
+        try:
+            head = SignedTreeHead.from_json(raw)
+            if ring is not None:
+                ring.verify(head)
+        except HeadVerificationError:
+            continue
+        if best is None or head.tree_size > best.tree_size:
+            best = head
+    return best
+
+
+def _check_trust_and_state(report: Report, bundle: Any, trust: TrustFile | None, state: AuditState | None,
+                           ring: LogKeyRing | None) -> None:
+    try:
+        view = _newest_head(bundle, ring)
+        if trust is not None:
+            shown = []
+            for raw in bundle.get("keys") or []:
+                try:
+                    shown.append(LogPublicKey.from_json(raw))
+                except HeadVerificationError:
+                    continue
+            check_untrusted_keys(report, trust, shown, "bundle")
+            if bundle.get("origin") not in (None, trust.origin):
+                report.add("origin", False, f"the bundle is for log {bundle.get('origin')!r}, your trust file for "
+                           f"{trust.origin!r}")
+            cosigs = bundle.get("cosignatures") or {}
+            lines = cosigs.get(str(view.tree_size), []) if view is not None and isinstance(cosigs, dict) else []
+            check_quorum(report, trust, view, [str(x) for x in lines] if isinstance(lines, list) else [])
+        if state is not None:
+            origin = trust.origin if trust is not None else None
+            check_state(report, state, view, origin)
+            finish_state(report, state, view, origin)
+    except Exception as exc:  # malformed input ends in the FAIL list, never a traceback
+        report.add("trust", False, f"malformed content stopped the trust checks: {type(exc).__name__}: {exc}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,11 +153,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.trusted_keys is not None:
             trusted = LogKeyRing.from_json(json.loads(args.trusted_keys.read_bytes()))
         tsa_roots = args.tsa_root.read_bytes() if args.tsa_root is not None else None
-        known = [head for path in args.known_head for head in _heads_in(json.loads(path.read_bytes()))]
+        known = [head for path in args.known_head for head in heads_in(json.loads(path.read_bytes()))]
+        trust = TrustFile.load(args.trust) if args.trust is not None else None
+        state = AuditState.load(args.state) if args.state is not None else None
     except (OSError, ValueError, HeadVerificationError) as exc:
         console.print(f"[bold red]ERROR[/]: cannot read input: {exc}")
         return EXIT_UNREADABLE
-    report = verify_bundle(bundle, trusted_keys=trusted, tsa_roots=tsa_roots, known_heads=known)
+    pre = Report()
+    if trust is not None:
+        events = bundle.get("key_events") if isinstance(bundle, dict) else None
+        follow_key_events(pre, trust, [str(n) for n in events] if isinstance(events, list) else [])
+        trusted = trust.ring
+    if state is not None and state.head is not None:
+        known.append(state.head)
+    report = verify_bundle(bundle, trusted_keys=trusted, tsa_roots=tsa_roots, known_heads=known,
+                           allow_incomplete=args.allow_incomplete)
+    report.checks[:0] = pre.checks
+    _check_trust_and_state(report, bundle, trust, state, trusted)
     if args.json:
         print(json.dumps({
             "passed": report.passed,

@@ -154,6 +154,12 @@ class LogPublicKey:
     def __post_init__(self) -> None:
         object.__setattr__(self, "key_id", key_id_of(self.public_key))
 
+    def note_verifier(self, origin: str) -> Any:
+        """This key as the C2SP verifier key named ``origin`` (what witnesses and checkpoint readers pin)."""
+        from lgsp.audit.note import NoteVerifier
+
+        return NoteVerifier(origin, self.public_key)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "key_id": self.key_id,
@@ -212,6 +218,16 @@ class LogSigner:
     @property
     def key_id(self) -> str:
         return self.public.key_id
+
+    def note_signer(self, origin: str) -> Any:
+        """This key as the C2SP note signer named ``origin`` (checkpoints; see :mod:`lgsp.audit.note`)."""
+        from lgsp.audit.note import NoteSigner
+
+        return NoteSigner(origin, self._private_key)
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        """Raw Ed25519 signature; callers put a context string into ``data`` (no cross-protocol replay)."""
+        return self._private_key.sign(data)
 
     def sign_head(self, tree_size: int, root_hash: bytes, when: datetime | None = None) -> SignedTreeHead:
         timestamp = format_time(when or datetime.now(UTC))
@@ -273,6 +289,15 @@ class LogKeyRing:
             raise HeadVerificationError(
                 f"signature on head of size {head.tree_size} does not verify with key {head.key_id[:16]}…"
             ) from None
+        return key
+
+    def verify_bytes(self, key_id: str, signature: bytes, data: bytes, what: str) -> LogPublicKey:
+        """Check a raw Ed25519 signature by the key ``key_id`` (export statements); raise on failure."""
+        key = self.get(key_id)
+        try:
+            key.public_key.verify(signature, data)
+        except InvalidSignature:
+            raise HeadVerificationError(f"signature on the {what} does not verify with key {key_id[:16]}…") from None
         return key
 
     def to_json(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,7 +15,8 @@ from lgsp.store.db import writer
 from registry.models import System
 from registry.operations import bump_version
 
-KNOWN_SCOPES = frozenset({"gateway", "admin", "auditor"})
+#: "metrics" is for a Prometheus scraper (OAuth2 client credentials in its scrape config).
+KNOWN_SCOPES = frozenset({"gateway", "admin", "auditor", "metrics"})
 
 
 class ClientError(ValueError):
@@ -51,7 +53,14 @@ def create_client(engine: Engine, system_id: str | None, scopes: list[str], desc
     return IssuedCredential(client_id, secret, system_id, sorted(scopes))
 
 
+def _next_second() -> int:
+    """`tokens_not_before` for a revocation now: every token issued so far (iat <= now) is refused, and
+    tokens issued from here on carry at least this iat (`TokenService.issue`)."""
+    return int(time.time()) + 1
+
+
 def rotate_secret(engine: Engine, client_id: str) -> IssuedCredential:
+    """A new secret; the old one stops working and so do the tokens issued with it."""
     secret = generate_secret()
     with Session(writer(engine)) as session, session.begin():
         client = session.get(OAuthClient, client_id)
@@ -59,7 +68,20 @@ def rotate_secret(engine: Engine, client_id: str) -> IssuedCredential:
             raise ClientError("client_id", f"no client {client_id!r}")
         client.secret_hash = hash_secret(secret)
         client.secret_rotated_at = datetime.now(UTC)
+        client.tokens_not_before = _next_second()
+        bump_version(session)  # gateway processes reload the not-before times with the registry
         return IssuedCredential(client_id, secret, client.system_id, client.scopes.split())
+
+
+def revoke_tokens(engine: Engine, client_id: str) -> int:
+    """Refuse every access token issued to this client until now (the secret stays); returns not-before."""
+    with Session(writer(engine)) as session, session.begin():
+        client = session.get(OAuthClient, client_id)
+        if client is None:
+            raise ClientError("client_id", f"no client {client_id!r}")
+        client.tokens_not_before = _next_second()
+        bump_version(session)
+        return client.tokens_not_before
 
 
 def set_disabled(engine: Engine, client_id: str, disabled: bool = True) -> None:

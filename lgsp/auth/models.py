@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lgsp.store.base import Base
@@ -28,6 +28,8 @@ class OAuthClient(Base):
     description: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     secret_rotated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Unix time; access tokens with an earlier `iat` are refused (set by secret rotation and revocation).
+    tokens_not_before: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class SigningKey(Base):

@@ -16,11 +16,13 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Payload,
     OAuth2Request,
 )
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from lgsp.auth.clients import KNOWN_SCOPES
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.secrets import verify_secret
 from lgsp.auth.tokens import TokenService
@@ -95,12 +97,23 @@ class ClientCredentials(ClientCredentialsGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
 
+    def validate_token_request(self) -> None:
+        """Authenticate the client, then refuse (RFC 6749 §5.2 `invalid_scope`) any scope it does not hold,
+        rather than silently issuing a token with fewer scopes than asked for."""
+        super().validate_token_request()
+        client = self.request.client
+        assert isinstance(client, RegisteredClient)
+        requested = set(scope_to_list(self.request.payload.scope) or [])
+        missing = requested - set(client.row.scopes.split())
+        if missing:
+            raise InvalidScopeError(description=f"this client may not ask for: {' '.join(sorted(missing))}")
+
 
 class TokenEndpoint(AuthorizationServer):
     """Authorization server issuing lgsp access tokens to registered, enabled clients."""
 
     def __init__(self, engine: Engine, tokens: TokenService) -> None:
-        super().__init__(scopes_supported=["gateway", "admin", "auditor"])
+        super().__init__(scopes_supported=sorted(KNOWN_SCOPES))
         self._engine = engine
         self._tokens = tokens
         self.register_grant(ClientCredentials)
@@ -120,7 +133,8 @@ class TokenEndpoint(AuthorizationServer):
     def _generate(self, grant_type: str, client: RegisteredClient, user: Any = None, scope: str | None = None,
                   expires_in: int | None = None, include_refresh_token: bool = False) -> dict[str, Any]:
         scopes = client.get_allowed_scope(scope).split()
-        access_token, lifetime = self._tokens.issue(client.row.client_id, client.row.system_id, scopes)
+        access_token, lifetime = self._tokens.issue(client.row.client_id, client.row.system_id, scopes,
+                                                    not_before=client.row.tokens_not_before)
         return {"access_token": access_token, "token_type": "Bearer", "expires_in": lifetime,
                 "scope": " ".join(scopes)}
 

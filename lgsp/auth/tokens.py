@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import structlog
 from joserfc import jws, jwt
-from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError
 
 from lgsp.auth.keys import KeyRing
 from lgsp.keys import KeyStoreError
@@ -32,10 +32,24 @@ class ClientIdentity:
     system_id: str | None
     scopes: frozenset[str]
     expires_at: int
+    #: The token's `iat`: compared with the client's `tokens_not_before` on every use (revocation).
+    issued_at: int = 0
 
     @property
     def principal(self) -> str:
         return self.system_id or self.client_id
+
+
+class _Claims(jwt.JWTClaimsRegistry):
+    """joserfc's claim checks, with `iat` allowed up to 2 s ahead: a token issued right after a
+    revocation carries the revocation's next second as `iat` (see `TokenService.issue`)."""
+
+    def validate_iat(self, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value > self.now + _IAT_SKEW:
+            raise InvalidClaimError("iat", "Claim 'iat' must be a NumericDate not in the future")
+
+
+_IAT_SKEW = 2
 
 
 def _bearer_problem(kind: str, detail: str, error: str | None = None) -> Problem:
@@ -49,14 +63,19 @@ log = structlog.get_logger("lgsp.auth")
 
 
 class TokenService:
-    def __init__(self, keyring: KeyRing, issuer: str, lifetime_seconds: int) -> None:
+    def __init__(self, keyring: KeyRing, issuer: str, lifetime_seconds: int,
+                 max_lifetime_seconds: int | None = None) -> None:
         self.keyring = keyring
         self.issuer = issuer
         self.lifetime = lifetime_seconds
+        #: The longest lifetime an incoming token may claim; never below what this gateway issues.
+        self.max_lifetime = max(max_lifetime_seconds or lifetime_seconds, lifetime_seconds)
         self._cache: OrderedDict[str, ClientIdentity] = OrderedDict()
 
-    def issue(self, client_id: str, system_id: str | None, scopes: list[str]) -> tuple[str, int]:
-        now = int(time.time())
+    def issue(self, client_id: str, system_id: str | None, scopes: list[str],
+              not_before: int | None = None) -> tuple[str, int]:
+        """Sign a token; `iat` is never before the client's `not_before` (set a second ahead on revocation)."""
+        now = max(int(time.time()), not_before or 0)
         claims = {
             "iss": self.issuer,
             "aud": AUDIENCE,
@@ -116,11 +135,12 @@ class TokenService:
             raise _bearer_problem("invalid-token", "the access token signature is invalid",
                                   "invalid_token") from exc
         claims = decoded.claims
-        registry = jwt.JWTClaimsRegistry(
+        registry = _Claims(
             now=now,
             iss={"essential": True, "value": self.issuer},
             aud={"essential": True, "value": AUDIENCE},
             exp={"essential": True},
+            iat={"essential": True},
             client_id={"essential": True},
         )
         try:
@@ -129,11 +149,18 @@ class TokenService:
             expired = isinstance(exc, ExpiredTokenError)
             detail = "the access token has expired" if expired else f"the access token is not valid: {exc}"
             raise _bearer_problem("invalid-token", detail, "invalid_token") from exc
+        exp, iat = claims["exp"], claims["iat"]
+        if not isinstance(exp, int) or not isinstance(iat, int) or isinstance(exp, bool) or isinstance(iat, bool):
+            raise _bearer_problem("invalid-token", "the access token's exp and iat must be integers", "invalid_token")
+        if exp - iat > self.max_lifetime or exp - now > self.max_lifetime:
+            raise _bearer_problem("invalid-token", f"the access token lives longer than the {self.max_lifetime} s "
+                                                   "this gateway accepts", "invalid_token")
         return ClientIdentity(
             client_id=str(claims["client_id"]),
             system_id=claims.get("system"),
             scopes=frozenset(str(claims.get("scope", "")).split()),
-            expires_at=int(claims["exp"]),
+            expires_at=exp,
+            issued_at=iat,
         )
 
 

@@ -265,7 +265,7 @@ def _print_credential(client_id: str, secret: str, system: str | None, scopes: l
 @clients_app.command("rotate-secret")
 def clients_rotate(client_id: str,
                    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Issue a new secret (the old one stops working at once)."""
+    """Issue a new secret (the old one, and the tokens issued with it, stop working at once)."""
     from lgsp.auth.clients import ClientError, rotate_secret
 
     try:
@@ -273,6 +273,18 @@ def clients_rotate(client_id: str,
     except ClientError as exc:
         fail(str(exc), 2)
     _print_credential(issued.client_id, issued.client_secret, issued.system_id, issued.scopes, as_json)
+
+
+@clients_app.command("revoke-tokens")
+def clients_revoke_tokens(client_id: str) -> None:
+    """Refuse every access token issued to this client so far (gateways notice within a second)."""
+    from lgsp.auth.clients import ClientError, revoke_tokens
+
+    try:
+        revoke_tokens(engine_from_settings(), client_id)
+    except ClientError as exc:
+        fail(str(exc), 2)
+    console.print(f"tokens of client {client_id} issued until now are revoked")
 
 
 @clients_app.command("disable")

@@ -70,6 +70,7 @@ datasets:
     organization_title: Sở Tài nguyên và Môi trường thành phố Cần Thơ
     source_service: {SOURCE_SERVICE}
     source_path: readings
+    publisher: {PUBLISHER_SYSTEM}
     topic: moi-truong
     licence: cc-by
     frequency: hourly

@@ -174,6 +174,7 @@ def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
 
     _try_next(base, client.client_id, client.client_secret, auditor.client_id, auditor.client_secret,
               admin.client_id, admin.client_secret)
+    _console_logins(engine, base)
     if not keep_serving:
         return
     console.print("\n[bold]Serving.[/] Press Ctrl-C to stop everything the demo started.")
@@ -182,6 +183,21 @@ def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     while not stop.wait(0.5):
         pass
+
+
+def _console_logins(engine: Any, base: str) -> None:
+    """One console account per role, with random passwords printed once (the demo has no identity provider)."""
+    import secrets
+
+    from lgsp.console.accounts import create_user
+
+    console.rule("Console")
+    console.print(f"open [bold]{base}/console/[/] and sign in as:")
+    for username, role in (("operator", "operator"), ("security", "security_officer"), ("auditor", "auditor"),
+                           ("observer", "observer")):
+        password = secrets.token_urlsafe(12)
+        create_user(engine, username, role, password, f"Demo {role.replace('_', ' ')}")
+        console.print(f"  {username:<9} / {password}   ({role})", highlight=False)
 
 
 def _token(base: str, client_id: str, secret: str) -> str:

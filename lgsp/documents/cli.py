@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from lgsp.access import receiving_agencies
 from lgsp.cli.common import console, engine_from_settings, fail
 from lgsp.documents.handler import make_client
 from lgsp.documents.models import RejectedPacket
@@ -59,8 +60,12 @@ def poll_cmd() -> None:
     async def run() -> object:
         client = make_client(settings)
         try:
-            poller = ReceivingPoller(engine, client, settings.agencies, signature_hook=load_hook(),
-                                     parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes())
+            agencies = receiving_agencies(engine)  # the registry's, not LGSP_VDXP_AGENCIES
+            if not agencies:
+                fail("no agency has a documents object grant in the registry: nothing to receive for")
+            poller = ReceivingPoller(engine, client, agencies, signature_hook=load_hook(),
+                                     parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes(),
+                                     fetch=settings.fetch)
             return await poller.run_once()
         finally:
             await client.aclose()

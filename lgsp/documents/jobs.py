@@ -13,6 +13,7 @@ import threading
 import structlog
 from sqlalchemy import Engine
 
+from lgsp.access import receiving_agencies
 from lgsp.documents.handler import make_client
 from lgsp.documents.packets import load_hook
 from lgsp.documents.poller import ReceivingPoller, sync_directory
@@ -26,12 +27,16 @@ log = structlog.get_logger("lgsp.documents")
 async def run_receiving(engine: Engine, settings: VdxpSettings, stop: asyncio.Event) -> None:
     """Directory sync every ``directory_seconds`` and a receiving round every ``poll_seconds`` until ``stop``."""
     client = make_client(settings)
-    poller = ReceivingPoller(engine, client, settings.agencies, signature_hook=load_hook(),
-                             parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes())
+    poller = ReceivingPoller(engine, client, receiving_agencies(engine), signature_hook=load_hook(),
+                             parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes(),
+                             fetch=settings.fetch)
     poller.stop = stop  # a round ends after the message in hand once a stop is requested
     next_sync = 0.0
     loop = asyncio.get_running_loop()
-    log.info("document receiving started", agencies=list(settings.agencies) or ["*"])
+    if settings.agencies:
+        log.warning("LGSP_VDXP_AGENCIES is ignored: lgsp receives for the agencies the registry grants "
+                    "documents access to (object_grants)")
+    log.info("document receiving started", agencies=list(poller.agencies))
     try:
         while not stop.is_set():
             if loop.time() >= next_sync:
@@ -42,7 +47,9 @@ async def run_receiving(engine: Engine, settings: VdxpSettings, stop: asyncio.Ev
                     log.warning("agency directory sync failed; retrying soon", error=str(exc))
                     next_sync = loop.time() + min(60.0, settings.directory_seconds)
             try:
-                await poller.run_once()
+                poller.agencies = await asyncio.to_thread(receiving_agencies, engine)  # registry changes apply
+                if poller.agencies:  # nobody granted: receive nothing rather than everything
+                    await poller.run_once()
             except Exception:
                 log.exception("receiving round failed")
             try:

@@ -44,8 +44,8 @@ class Document(Base):
     #: ``edoc`` or ``status``.
     kind: Mapped[str] = mapped_column(String(6))
     #: The caller's agency: the sender for ``out``, the recipient for ``in``.
-    agency: Mapped[str] = mapped_column(String(13))
-    sender: Mapped[str] = mapped_column(String(13))
+    agency: Mapped[str] = mapped_column(String(40))
+    sender: Mapped[str] = mapped_column(String(40))
     recipients: Mapped[list[str]] = mapped_column(JSON)
     #: edXML DocumentId (of the document itself, or — for a status packet — of the document it is about).
     document_id: Mapped[str] = mapped_column(String(500))
@@ -68,6 +68,30 @@ class Document(Base):
     audit_index: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+#: What a packet of each BussinessDocType does to the documents it names (PROTOCOLS.md §1.3).
+RELATIONS = {1: "revokes", 2: "updates", 3: "replaces"}
+#: The same relation seen from the target's side (``GET /documents/{id}`` of the revoked document).
+INVERSE = {"revokes": "revoked_by", "updates": "updated_by", "replaces": "replaced_by"}
+
+
+class DocumentLink(Base):
+    """A revocation / update / replacement and the edXML DocumentId it acts on, one row per target.
+
+    Targets are edXML DocumentIds, not our row ids: the revoked document may have arrived earlier, may
+    arrive later, or may never have passed through lgsp; ``agency`` scopes the link to the agency that
+    holds both (the sender for outgoing packets, the recipient for incoming ones).
+    """
+
+    __tablename__ = "document_links"
+    __table_args__ = (Index("ix_document_links_target", "agency", "target_document_id"),)
+
+    document: Mapped[str] = mapped_column(String(36), primary_key=True)
+    relation: Mapped[str] = mapped_column(String(12), primary_key=True)
+    target_document_id: Mapped[str] = mapped_column(String(500), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AxisAgency(Base):

@@ -6,8 +6,10 @@ reads what the axis hands over (and tells the axis ``fail`` for hard errors). Bo
 
 The signature check is a plain function hook (``(packet bytes, SignatureInfo) -> report``) so either
 ``signing/`` or this package can land first: with no hook the packet is accepted unchecked and the
-row says ``not-checked``. A hook whose report has ``indication`` (or ``document_indication``)
-``TOTAL_FAILED`` refuses the packet; a hook that raises refuses it too (fail closed).
+row says ``not-checked``. With a hook, the intake's policy (``off | report | require``, see
+:mod:`lgsp.documents.signature_policy`) judges the report: a signature only counts when what it protects
+is the whole packet, so a wrapped or partly signed packet is refused, never stored; a hook that raises
+refuses the packet too (fail closed).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adapters.vdxp.edxml import DocumentPacket, EdxmlError, SignatureInfo, StatusPacket, read_packet
+from lgsp.documents.signature_policy import PolicyRefusal, checked_policy, judge
+from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, entry_limits, prescan
 
 SignatureHook = Callable[[bytes, SignatureInfo], object]
 HOOK_ENV = "LGSP_DOCUMENTS_SIGNATURE_HOOK"
@@ -27,11 +31,15 @@ HOOK_ENV = "LGSP_DOCUMENTS_SIGNATURE_HOOK"
 class PacketRejected(Exception):
     """A packet lgsp will not take; ``code`` is stable (``edxml-<reader code>``, ``signature-invalid``, …)."""
 
-    def __init__(self, code: str, message: str, path: str = "") -> None:
+    def __init__(self, code: str, message: str, path: str = "", *, sub_indication: str | None = None,
+                 limit: str | None = None, maximum: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.path = path
+        self.sub_indication = sub_indication
+        self.limit = limit
+        self.maximum = maximum
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,9 @@ class PacketFacts:
     signature: str | None = None
     #: The FIFO lane in the outbox: revisions of one document (and status reports about it) go in order.
     ordering_key: str = ""
+    #: BussinessDocType (0 new, 1 revoke, 2 update, 3 replace) and the DocumentIds a 1/2/3 acts on.
+    business_type: int = 0
+    targets: list[str] = field(default_factory=list)
 
 
 def load_hook(spec: str | None = None) -> SignatureHook | None:
@@ -63,31 +74,34 @@ def load_hook(spec: str | None = None) -> SignatureHook | None:
     return hook
 
 
-def _indication(report: object) -> str:
-    for attribute in ("indication", "document_indication"):
-        value = getattr(report, attribute, None)
-        if value is None and isinstance(report, dict):
-            value = report.get(attribute)
-        if value is not None:
-            return str(getattr(value, "value", value))
-    return "UNKNOWN"
+def document_signature_policy() -> str:
+    """``LGSP_DOCUMENTS_SIGNATURE_POLICY`` (off | report | require; default require) for both intakes."""
+    from lgsp.settings import Settings
+
+    return checked_policy(Settings.load().documents_signature_policy)
 
 
-def _check_signature(data: bytes, signature: SignatureInfo | None, hook: SignatureHook | None) -> str:
-    if signature is None or not signature.present:
+def _check_signature(data: bytes, signature: SignatureInfo | None, hook: SignatureHook | None, policy: str,
+                     max_bytes: int) -> str:
+    signed = signature is not None and signature.present
+    if hook is None or policy == "off":
+        return "not-checked" if signed else "unsigned"
+    if not signed:
+        if policy == "require":
+            raise PacketRejected("signature-required", "this intake accepts signed packets only (policy require)",
+                                 "edXMLHeader/Signature")
         return "unsigned"
-    if hook is None:
-        return "not-checked"
+    assert signature is not None
     try:
         report = hook(data, signature)
     except Exception as exc:  # fail closed: a verifier that cannot decide must not let a packet through
         raise PacketRejected("signature-invalid", f"the signature could not be verified: {exc}",
                              "edXMLHeader/Signature") from exc
-    indication = _indication(report)
-    if indication.endswith("TOTAL_FAILED"):
-        raise PacketRejected("signature-invalid", f"the packet's signature does not verify ({indication})",
-                             "edXMLHeader/Signature")
-    return indication
+    try:
+        return judge(policy, data, report, max_bytes)
+    except PolicyRefusal as exc:
+        raise PacketRejected("signature-invalid", exc.message, "edXMLHeader/Signature",
+                             sub_indication=exc.sub) from None
 
 
 def _lane(key: str) -> str:
@@ -96,8 +110,22 @@ def _lane(key: str) -> str:
 
 
 def inspect_packet(data: bytes, *, expected_kind: str | None = None, max_bytes: int,
-                   signature_hook: SignatureHook | None = None) -> PacketFacts:
-    """Parse, validate and (when a hook is set) verify ``data``; raise :class:`PacketRejected` on hard errors."""
+                   signature_hook: SignatureHook | None = None, signature_policy: str | None = None) -> PacketFacts:
+    """Parse, validate and (when a hook is set) verify ``data``; raise :class:`PacketRejected` on hard errors.
+
+    ``signature_policy`` (off | report | require, default the ``documents_signature_policy`` setting) says
+    what a checked signature must prove (:mod:`lgsp.documents.signature_policy`). A signed packet the
+    XSD rejects is refused once signatures are checked: what the tolerant reader makes of a
+    non-canonical packet need not be what the signer (or the recipient) read in it.
+    """
+    policy = checked_policy(signature_policy) if signature_policy is not None else document_signature_policy()
+    try:
+        prescan(data, entry_limits("documents", max_bytes))
+    except XmlLimitExceeded as exc:
+        raise PacketRejected("xml-too-large", f"the packet is refused before parsing: {exc}", "/",
+                             limit=exc.limit, maximum=exc.maximum) from None
+    except UnsafeXmlError:
+        pass  # malformed or a DTD: the reader reports it with its own codes
     try:
         result = read_packet(data, max_bytes=max_bytes, schema_check=True)
     except EdxmlError as exc:
@@ -115,14 +143,25 @@ def inspect_packet(data: bytes, *, expected_kind: str | None = None, max_bytes: 
     else:
         assert isinstance(packet, DocumentPacket)
         header = packet.header
-        # revoke/update/replace name their target in Bussiness/DocumentId: same lane as the original
-        target = packet.trace.business.document_id or header.document_id
+        # revoke/update/replace go in the lane of the (first) document they act on, after the original
+        targets = packet.targets
+        target = targets[0] if targets else header.document_id
         facts = PacketFacts(
             kind="edoc", sender=header.from_.organ_id,
             recipients=list(dict.fromkeys(o.organ_id for o in header.to)), document_id=header.document_id,
             code=str(header.code), subject=header.subject, status_code=None, sha256=sha256, size=len(data),
-            deviations=deviations, signature=_check_signature(data, packet.signature, signature_hook),
-            ordering_key=_lane(f"edoc:{header.from_.organ_id}:{target}"))
+            deviations=deviations,
+            signature=_check_signature(data, packet.signature, signature_hook, policy, max_bytes),
+            ordering_key=_lane(f"edoc:{header.from_.organ_id}:{target}"),
+            business_type=int(packet.trace.business.doc_type), targets=targets)
+        if signature_hook is not None and policy != "off" and packet.signature is not None \
+                and packet.signature.present:
+            # a duplicate element is as ambiguous as a schema error: the reader takes the first, a
+            # recipient might take the other, and the signature covers both
+            schema = next((d for d in result.deviations if d.code in ("schema", "duplicate-element")), None)
+            if schema is not None:
+                raise PacketRejected("edxml-schema", f"a signed packet must be valid edXML: {schema.message}",
+                                     schema.path)
     if expected_kind is not None and expected_kind != facts.kind:
         raise PacketRejected("kind-mismatch", f"kind={expected_kind} was given but the packet is a {facts.kind} packet",
                              "edXMLHeader/MessageHeader")

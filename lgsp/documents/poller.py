@@ -25,7 +25,7 @@ import structlog
 from sqlalchemy import Engine
 
 from adapters.vdxp.client import AxisClient, ReceivedEdoc
-from adapters.vdxp.errors import AxisError
+from adapters.vdxp.errors import AxisError, PermanentAxisError
 from lgsp.documents import store
 from lgsp.documents.packets import PacketRejected, SignatureHook, inspect_packet
 from lgsp.documents.settings import DEFAULT_MAX_PACKET_BYTES
@@ -50,13 +50,15 @@ class ReceivingPoller:
 
     def __init__(self, engine: Engine, client: AxisClient, agencies: tuple[str, ...] = (), *,
                  signature_hook: SignatureHook | None = None, parse_attempts: int = 3,
-                 max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES) -> None:
+                 max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES, fetch: str = "download") -> None:
         self.engine = engine
         self.client = client
         self.agencies = agencies
         self.signature_hook = signature_hook
         self.parse_attempts = max(1, parse_attempts)
         self.max_packet_bytes = max_packet_bytes
+        #: ``download`` (the file as is: one copy of a 67 MB packet) or ``get`` (base64 inside JSON)
+        self.fetch = fetch
 
     async def run_once(self) -> RoundReport:
         """One round over every agency (or, with no agencies configured, everything the system may receive)."""
@@ -102,7 +104,7 @@ class ReceivingPoller:
         data = b""
         reason: PacketRejected | None = None
         for _ in range(self.parse_attempts):
-            data = await self.client.get_edoc(item.doc_id)
+            data = await self._fetch(item.doc_id)
             try:
                 facts = await asyncio.to_thread(inspect_packet, data, max_bytes=self.max_packet_bytes,
                                                 signature_hook=self.signature_hook)
@@ -139,6 +141,17 @@ class ReceivingPoller:
         else:
             report.duplicates += 1
         await self._ack(item, "done", report)
+
+    async def _fetch(self, doc_id: str) -> bytes:
+        """``downloadEdoc`` (raw bytes); ``getEdoc`` when so configured or when the axis has no download."""
+        if self.fetch == "download":
+            try:
+                return await self.client.download_edoc(doc_id)
+            except PermanentAxisError as exc:
+                if exc.status not in (404, 405, 501):
+                    raise
+                log.info("downloadEdoc unavailable, using getEdoc", axis_doc_id=doc_id, status=exc.status)
+        return await self.client.get_edoc(doc_id)
 
     async def _ack(self, item: ReceivedEdoc, status: str, report: RoundReport) -> None:
         await self.client.update_status(item.doc_id, "done" if status == "done" else "fail")

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MAX_PACKET_BYTES = 50 * 1024 * 1024  # the gateway rule of PROTOCOLS.md §1.5
+#: ``LGSP_MAX_DOCUMENT_BYTES`` default: above the 50 MB gateway rule of PROTOCOLS.md §1.5, so a 50 MB
+#: attachment (67 MB as base64) fits; the reader's XML limits are bounded by this, never unlimited.
+DEFAULT_MAX_PACKET_BYTES = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class VdxpSettings:
     #: Times a packet that does not parse is fetched again before the axis is told ``fail`` (a fetch can
     #: be garbled in transit; the packet on the axis may be fine).
     parse_attempts: int = 3
+    #: How the poller fetches a packet: ``download`` (``downloadEdoc``, the file itself; falls back to
+    #: ``getEdoc`` when the axis lacks it) or ``get`` (``getEdoc``: base64 in JSON, ~2.3x the memory).
+    fetch: str = "download"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> VdxpSettings | None:
@@ -50,11 +55,20 @@ class VdxpSettings:
                        float(env.get("LGSP_VDXP_POLL_SECONDS", "15")),
                        float(env.get("LGSP_VDXP_DIRECTORY_SECONDS", "3600")),
                        float(env.get("LGSP_VDXP_TIMEOUT", "60")),
-                       int(env.get("LGSP_VDXP_PARSE_ATTEMPTS", "3")))
+                       int(env.get("LGSP_VDXP_PARSE_ATTEMPTS", "3")),
+                       _fetch_mode(env.get("LGSP_VDXP_FETCH", "download")))
         except ValueError as exc:
             raise ValueError(f"LGSP_VDXP_* timing settings must be numbers: {exc}") from None
 
 
 def max_packet_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """``LGSP_MAX_DOCUMENT_BYTES`` (the older ``LGSP_DOCUMENTS_MAX_PACKET_BYTES`` still works)."""
     env = os.environ if environ is None else environ
-    return int(env.get("LGSP_DOCUMENTS_MAX_PACKET_BYTES", str(DEFAULT_MAX_PACKET_BYTES)))
+    value = env.get("LGSP_MAX_DOCUMENT_BYTES") or env.get("LGSP_DOCUMENTS_MAX_PACKET_BYTES")
+    return int(value) if value else DEFAULT_MAX_PACKET_BYTES
+
+
+def _fetch_mode(value: str) -> str:
+    if value not in ("download", "get"):
+        raise ValueError(f"LGSP_VDXP_FETCH must be download or get, not {value!r}")
+    return value

@@ -11,17 +11,17 @@ import functools
 
 from adapters.vdxp.edxml import SignatureInfo
 from lgsp.settings import Settings
-from signing import Policy, TrustStore, Verifier
+from signing import Verifier
+from signing.config import SignatureSettings
 
 
 @functools.cache
 def _verifier() -> Verifier:
     settings = Settings.load()
-    paths = [p.strip() for p in settings.trust_paths.split(",") if p.strip()]
-    if not paths:
+    config = SignatureSettings.from_values(settings.trust_paths, settings.signature_policy_file)
+    if not config.trust_paths:
         raise RuntimeError("no trust anchors configured (LGSP_TRUST_PATHS): edXML signatures cannot be verified")
-    policy = Policy.from_file(settings.signature_policy_file) if settings.signature_policy_file else Policy()
-    return Verifier(TrustStore.from_paths(paths), policy)
+    return config.verifier()
 
 
 def verify(data: bytes, signature: SignatureInfo) -> object:

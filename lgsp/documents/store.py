@@ -20,7 +20,17 @@ from sqlalchemy.exc import IntegrityError
 from lgsp.audit.writer import append_entries
 from lgsp.delivery.models import OutboxMessage
 from lgsp.delivery.outbox import Enqueued, NewMessage, enqueue, write_transaction
-from lgsp.documents.models import DMS_TRANSITIONS, IN, OUT, AxisAgency, Document, RejectedPacket
+from lgsp.documents.models import (
+    DMS_TRANSITIONS,
+    IN,
+    INVERSE,
+    OUT,
+    RELATIONS,
+    AxisAgency,
+    Document,
+    DocumentLink,
+    RejectedPacket,
+)
 from lgsp.documents.packets import PacketFacts
 
 #: The outbox kind (handler name) that carries packets to the axis.
@@ -81,6 +91,11 @@ def _insert(conn: Connection, doc_id: str, direction: str, agency: str, data: by
         client_id=client_id, axis_doc_id=axis_doc_id, dedup_key=dedup_key, duplicates=0,
         dms_status="INITIAL" if direction == IN else None, deviations=facts.deviations,
         signature=facts.signature, audit_index=audit_index, created_at=now, updated_at=now))
+    relation = RELATIONS.get(facts.business_type) if facts.kind == "edoc" else None
+    if relation and facts.targets:
+        conn.execute(insert(DocumentLink), [
+            {"document": doc_id, "relation": relation, "target_document_id": target[:500], "agency": agency,
+             "created_at": now} for target in dict.fromkeys(facts.targets)])
 
 
 @dataclass(frozen=True)
@@ -193,6 +208,34 @@ def _deliveries(conn: Connection, ids: Sequence[str]) -> dict[str, OutboxMessage
             OutboxMessage.delivered_at, OutboxMessage.last_error]
     rows = conn.execute(select(*cols).where(OutboxMessage.message_id.in_(list(ids)))).all()
     return {r.message_id: OutboxMessage(**r._mapping) for r in rows}
+
+
+def links(engine: Engine, doc: Document) -> dict[str, Any]:
+    """What a document does to others (``revokes``/``updates``/``replaces``: edXML DocumentIds) and what
+    others did to it (``revoked_by``/``updated_by``/``replaced_by``: our ids of those packets, oldest
+    first), plus ``superseded`` = ``revoked`` | ``replaced`` | None for a document someone revoked/replaced."""
+    if doc.kind != "edoc":
+        return {}
+    with engine.connect() as conn:
+        own = conn.execute(select(DocumentLink.relation, DocumentLink.target_document_id)
+                           .where(DocumentLink.document == doc.id)).all()
+        by = conn.execute(select(DocumentLink.relation, DocumentLink.document, Document.created_at)
+                          .join(Document, Document.id == DocumentLink.document)
+                          .where(DocumentLink.agency == doc.agency,
+                                 DocumentLink.target_document_id == doc.document_id[:500],
+                                 DocumentLink.document != doc.id)
+                          .order_by(Document.created_at)).all()
+    result: dict[str, Any] = {}
+    for relation in RELATIONS.values():
+        mine = [r.target_document_id for r in own if r.relation == relation]
+        if mine:
+            result[relation] = mine
+        theirs = [{"id": r.document, "at": _iso(r.created_at)} for r in by if r.relation == relation]
+        if theirs:
+            result[INVERSE[relation]] = theirs
+    result["superseded"] = ("revoked" if "revoked_by" in result else "replaced" if "replaced_by" in result
+                            else None)
+    return result
 
 
 def get_document(engine: Engine, doc_id: str) -> tuple[Document, OutboxMessage | None, list[dict[str, Any]]] | None:

@@ -24,6 +24,10 @@ class CircuitBreakers:
         self.cooldown = cooldown_seconds
         self._circuits: dict[str, _Circuit] = {}
 
+    def providers(self) -> list[str]:
+        """Every provider this process has seen fail (for the console's list of open breakers)."""
+        return sorted(self._circuits)
+
     def state(self, provider: str) -> str:
         circuit = self._circuits.get(provider)
         if circuit is None or circuit.opened_at is None:

@@ -17,8 +17,8 @@ from registry.snapshot import ServiceView
 @dataclass
 class IncomingRequest:
     method: str
-    path: str  # the full gateway path, for the audit row
-    sub_path: str  # raw (still percent-encoded) path after the service id
+    path: str  # the full gateway path as received (still percent-encoded), for the audit row
+    sub_path: str  # the normalised path after the service id (lgsp.gateway.paths), as forwarded
     query: str
     headers: list[tuple[bytes, bytes]]
     content_length: int | None

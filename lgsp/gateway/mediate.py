@@ -29,6 +29,7 @@ from lgsp.mediation import (
     openapi,
 )
 from lgsp.problems import Problem
+from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, XmlLimits, entry_limits, prescan
 
 if TYPE_CHECKING:
     from lgsp.runtime import Runtime
@@ -122,11 +123,22 @@ async def prepare_json_call(exchange: Exchange, runtime: Runtime, service: SoapS
     return operation
 
 
+def bounded(body: bytes, limits: XmlLimits, what: str) -> None:
+    """413 before any tree is built when an XML body crosses its entry point's bounds (lgsp.safexml)."""
+    try:
+        prescan(body, limits)
+    except XmlLimitExceeded as exc:
+        raise Problem("payload-too-large", f"{what} is refused: {exc}", bound=exc.limit, maximum=exc.maximum) from None
+    except UnsafeXmlError:
+        pass  # malformed XML or a DTD: the parser that follows refuses it in its own words
+
+
 def prepare_passthrough(exchange: Exchange, runtime: Runtime) -> None:
     """Forward a SOAP envelope as is, with lgsp's X-Road headers replacing any the caller sent."""
     request = exchange.request
     assert request is not None
     operation = request.sub_path.strip("/") or "-"
+    bounded(request.body or b"", entry_limits("soap", settings=runtime.settings), "the SOAP request")
     try:
         request.body = apply_xroad_headers(request.body or b"", xroad_headers(exchange, runtime, operation))
     except MediationError as exc:
@@ -141,6 +153,13 @@ def prepare_passthrough(exchange: Exchange, runtime: Runtime) -> None:
 async def json_reply(exchange: Exchange, service: SoapService, operation: str, status: int, content_type: str | None,
                      body: bytes) -> bytes:
     """Parse the SOAP reply off the event loop (it can be large) into the JSON the caller gets."""
+    try:
+        await asyncio.to_thread(prescan, body, entry_limits("upstream"))
+    except XmlLimitExceeded as exc:
+        raise Problem("upstream-bad-response", f"the provider's reply is refused: {exc}", bound=exc.limit,
+                      maximum=exc.maximum) from None
+    except UnsafeXmlError:
+        pass  # not XML, or malformed: parse_response says so in its own words
     try:
         data = await asyncio.to_thread(service.parse_response, operation, status, content_type, body)
     except MediationError as exc:

@@ -20,6 +20,7 @@ import aiohttp
 from lgsp.gateway import mediate, signatures
 from lgsp.gateway.exchange import Exchange, IncomingRequest, UpstreamResponse
 from lgsp.gateway.headers import REQUEST_DROP, RESPONSE_DROP, connection_listed, valid_message_id
+from lgsp.gateway.paths import normalise_sub_path
 from lgsp.mediation import soap_fault
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
 from lgsp.traffic.limiter import limits_for
@@ -38,6 +39,14 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _AGENCY_RE = re.compile(AGENCY_CODE_PATTERN)
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    """The audited path is the raw one, with control characters percent-encoded (no NUL reaches a store)."""
+    return "%" + format(ord(match.group()), "02X")
+
+
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     for key, value in headers:
         if key.lower() == name:
@@ -48,14 +57,18 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
 # --- stages ----------------------------------------------------------------------------------------
 
 def receive_request(exchange: Exchange, scope: Scope) -> None:
-    """Parse the gateway path `/services/{agency}/{system}/{service}/{path}` and the headers."""
+    """Parse the gateway path `/services/{agency}/{system}/{service}/{path}` and the headers.
+
+    The sub-path is normalised here, once (`lgsp.gateway.paths`): grants are matched on that form and
+    the provider receives exactly it, so no later stage sees the caller's raw spelling.
+    """
     raw_path = scope.get("raw_path") or scope["path"].encode()
     rest = raw_path.decode("latin-1")[len(PREFIX):]
     parts = rest.split("/", 3)
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     length = _header(headers, b"content-length")
     exchange.request = IncomingRequest(
-        method=scope["method"], path=scope["path"], sub_path=parts[3] if len(parts) > 3 else "",
+        method=scope["method"], path=_CONTROL_RE.sub(_escape, raw_path.decode("latin-1")), sub_path="",
         query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
         content_length=int(length) if length and length.isdigit() else None,
     )
@@ -65,15 +78,12 @@ def receive_request(exchange: Exchange, scope: Scope) -> None:
     if len(parts) < 3 or not all(parts[:3]):
         raise Problem("unknown-service", "gateway paths are /services/{agency}/{system}/{service}/{path}")
     exchange.service_id = "/".join(parts[:3])
+    exchange.request.sub_path = normalise_sub_path(parts[3] if len(parts) > 3 else "")
 
 
 def authenticate(exchange: Exchange, runtime: Runtime) -> None:
     assert exchange.request is not None
-    identity = runtime.tokens.authenticate(_header(exchange.request.headers, b"authorization"))
-    if identity.client_id in runtime.disabled_clients:
-        raise Problem("invalid-token", "this client has been disabled",
-                      headers={"WWW-Authenticate": 'Bearer realm="lgsp", error="invalid_token"'})
-    exchange.client = identity
+    exchange.client = runtime.authenticate(_header(exchange.request.headers, b"authorization"))
 
 
 def resolve_service(exchange: Exchange, runtime: Runtime) -> None:
@@ -138,20 +148,24 @@ def check_body_size(exchange: Exchange, runtime: Runtime) -> int:
 
 
 async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Receive, limit: int) -> None:
-    """Buffer small bodies (replayable for retries); stream large or unsized ones to the provider."""
+    """Buffer small bodies (replayable for retries); stream large or unsized ones to the provider.
+
+    Mediation and signature checks need the whole body, whether its size was announced or it arrives
+    chunked; either way the limit is enforced on the bytes as they arrive (413), never trusted from a header.
+    """
     request = exchange.request
     assert request is not None
     digest = hashlib.sha256()
     length = request.content_length
     threshold = runtime.settings.buffer_response_bytes
     chunked = "chunked" in (_header(request.headers, b"transfer-encoding") or "").lower()
-    if exchange.service is not None and (exchange.service.kind == "soap" or exchange.service.signature_policy != "off"):
-        threshold = limit  # mediation and signature checks need the whole body
+    needs_whole = exchange.service is not None and (
+        exchange.service.kind == "soap" or exchange.service.signature_policy != "off")
     if length is None and not chunked:  # HTTP/1.1: neither Content-Length nor chunked means no body
         request.body = b""
         request.body_sha256 = _EMPTY_SHA256
         return
-    if length is not None and length <= threshold:
+    if needs_whole or (length is not None and length <= threshold):
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -329,7 +343,7 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
     limit = exchange.service.max_body_bytes if exchange.service and exchange.service.max_body_bytes else (
         runtime.settings.max_body_bytes)
     try:
-        body = await upstream.content.read(limit + 1)
+        body = await _read_upto(upstream.content, limit + 1)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise Problem("upstream-bad-response", f"provider of {exchange.service_id} failed mid-reply: {exc}") from exc
     if len(body) > limit:
@@ -338,6 +352,20 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
                                        upstream.headers.get("Content-Type"), body)
     await send_buffered(exchange, runtime, send, 200, list(mediate.JSON_HEADERS), payload)
     return upstream
+
+
+async def _read_upto(content: aiohttp.StreamReader, size: int) -> bytes:
+    """Up to ``size`` bytes of a reply. ``StreamReader.read(n)`` returns what is buffered (one chunk,
+    often 64-128 KiB), not ``n`` bytes, so a larger SOAP reply was cut and then refused as malformed."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < size:
+        chunk = await content.read(size - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 async def send_buffered(exchange: Exchange, runtime: Runtime, send: Send, status: int,

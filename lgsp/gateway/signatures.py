@@ -17,7 +17,8 @@ from lgsp.gateway.exchange import Exchange
 from lgsp.problems import Problem
 from lgsp.settings import Settings
 from registry.snapshot import RegistryCache
-from signing import Policy, TrustStore, Verifier
+from signing import Verifier
+from signing.config import SignatureSettings
 
 SignatureCheck = Callable[[Exchange], Awaitable[None]]
 SOAP_BODY = ["/soap:Envelope/soap:Body"]
@@ -37,12 +38,16 @@ def registry_key_lookup(registry: RegistryCache) -> Callable[[dict[str, Any]], o
     return lookup
 
 
+def signature_settings(settings: Settings) -> SignatureSettings:
+    """The one reading of the signature settings shared by the gateway, the HTTP endpoint and `lgsp verify`."""
+    return SignatureSettings.from_values(settings.trust_paths, settings.signature_policy_file)
+
+
 def build_verifier(settings: Settings, registry: RegistryCache) -> Verifier | None:
-    paths = [p.strip() for p in settings.trust_paths.split(",") if p.strip()]
-    if not paths:
+    config = signature_settings(settings)
+    if not config.trust_paths:
         return None
-    policy = Policy.from_file(settings.signature_policy_file) if settings.signature_policy_file else Policy()
-    return Verifier(TrustStore.from_paths(paths), policy, key_lookup=registry_key_lookup(registry))
+    return config.verifier(key_lookup=registry_key_lookup(registry))
 
 
 def make_check(verifier: Verifier) -> SignatureCheck:

@@ -7,8 +7,8 @@ in place (atomically) the first time it is loaded. :class:`StoredKey` makes a st
 ``Ed25519PrivateKey`` that :class:`lgsp.audit.sth.LogSigner` signs with, so the audit code is unchanged.
 
 Integration hook: ``lgsp.audit.heads.HeadService.signer`` calls :func:`load_or_create_log_signer`.
-Rotation: :func:`rotate_log_key` writes a new reference and returns the new signer; retiring the old
-public key in ``audit_log_keys`` stays with the audit code (it knows when heads move to the new key).
+Rotation: ``lgsp audit keys rotate`` (lgsp.audit.keys) takes its successor from :func:`new_log_key` and
+writes the reference; :func:`rotate_log_key` is the plain variant without the announcement.
 """
 
 from __future__ import annotations
@@ -95,6 +95,13 @@ def load_or_create_log_signer(settings: Settings, path: str | Path | None = None
         ref = enc.wrap_pem(ref.encode(), _label())
         _replace(path, ref)
     return LogSigner(cast(Ed25519PrivateKey, StoredKey(keystore_for(settings, ref), ref)))
+
+
+def new_log_key(settings: Settings) -> tuple[str, LogSigner]:
+    """A new Ed25519 key in the configured backend, not yet named by any file: (reference, signer)."""
+    store = keystore_from_settings(settings)
+    ref = store.generate(_label(), ED25519)
+    return ref, LogSigner(cast(Ed25519PrivateKey, StoredKey(store, ref)))
 
 
 def rotate_log_key(settings: Settings, path: str | Path | None = None) -> LogSigner:

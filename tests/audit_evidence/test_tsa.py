@@ -80,7 +80,7 @@ async def test_offline_verifier_checks_tokens_in_a_bundle(
         log.append(batch)
         head = log.sign_head()
         log.heads[-1] = head.with_tsa_token(await client.timestamp_head(head))
-    bundle = build_bundle(log.entries, log.heads, log.store, log.keyring)
+    bundle = build_bundle(log.entries, log.heads, log.store, log.keyring, signer=log.signer)
     root = tmp_path / "tsa-root.pem"
     root.write_bytes(tsa.root_pem)
     keys = tmp_path / "keys.json"
@@ -112,7 +112,7 @@ def test_unreadable_tsa_root_is_a_failed_check_not_a_crash() -> None:
     log.append(3)
     log.heads.append(log.sign_head().with_tsa_token(b"\x30\x00"))
     log.heads.pop(0)
-    bundle = build_bundle(log.entries, log.heads, log.store, log.keyring)
+    bundle = build_bundle(log.entries, log.heads, log.store, log.keyring, signer=log.signer)
     report = verify_bundle(bundle, log.keyring, tsa_roots=b"-----BEGIN CERTIFICATE-----\nnope\n")
     assert not report.passed
     assert any("cannot read the TSA root" in c.detail for c in report.failures)

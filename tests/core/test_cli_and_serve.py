@@ -130,7 +130,7 @@ def test_serve_with_two_workers_on_postgresql(tmp_path: Path, provider_url: str)
                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90  # two workers start in ~5 s idle, ~35 s on a loaded 2-core runner
             while time.monotonic() < deadline:
                 try:
                     if httpx.get(base + "/readyz").status_code == 200:

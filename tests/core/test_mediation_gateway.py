@@ -125,3 +125,14 @@ def test_soap_passthrough_adds_lgsp_headers(gw: tuple[httpx.Client, str]) -> Non
                         headers={"Content-Type": "text/xml"})
     assert denied.status_code == 401 and denied.headers["content-type"].startswith("text/xml")
     assert FAULT_NS.encode() in denied.content and b"unauthenticated" in denied.content
+
+
+def test_soap_element_bomb_is_refused_before_parsing(gw: tuple[httpx.Client, str]) -> None:
+    """Issue 19.3: a pass-through envelope over the soap entry point's element bound (100 000) is a 413."""
+    http, _ = gw
+    bomb = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><x>' + b"<a/>" * 150_000
+            + b"</x></s:Body></s:Envelope>")
+    response = http.post(f"/services/{NGSP}/XacThucThongTinCongDan", content=bomb,
+                         headers={"Content-Type": "text/xml; charset=utf-8"})
+    assert response.status_code == 413, response.text
+    assert FAULT_NS.encode() in response.content and b"payload-too-large" in response.content

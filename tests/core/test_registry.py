@@ -16,16 +16,28 @@ from registry.snapshot import compile_path_pattern, load_snapshot
 from tests.core.conftest import CITY, CLIENT, DEPT, ECHO, Stack
 
 
-@pytest.mark.parametrize("code", ["000.00.12.H10", "000.00.00.G22", "123.45.67.A01"])
+@pytest.mark.parametrize("code", ["000.00.12.H10", "000.00.00.G22", "123.45.67.A01",
+                                  # real forms (PROTOCOLS.md §1.9): two-letter group, VXP SaaS, older short code
+                                  "001.00.20.TT2", "vxp.saas.03", "28.22.H17"])
 def test_valid_agency_codes(code: str) -> None:
     assert validate_agency_code(code) == code
 
 
 @pytest.mark.parametrize("code", ["000.00.12.h10", "00.00.12.H10", "000.00.12.H1", "000-00-12-H10", "",
-                                  "000.00.12.H10 ", "000.00.12.HH0"])
+                                  "000.00.12.H10 ", "vxp.saas.", "CT-STP"])
 def test_invalid_agency_codes(code: str) -> None:
     with pytest.raises(InvalidIdentifier):
         validate_agency_code(code)
+
+
+def test_accepted_agency_code_forms_are_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LGSP_AGENCY_ID_PATTERNS", r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}")
+    assert validate_agency_code("000.00.12.H10") == "000.00.12.H10"
+    for code in ("vxp.saas.03", "001.00.20.TT2"):
+        with pytest.raises(InvalidIdentifier):
+            validate_agency_code(code)
+    monkeypatch.setenv("LGSP_AGENCY_ID_PATTERNS", r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2};CT-[A-Z]+")
+    assert validate_agency_code("CT-STP") == "CT-STP"
 
 
 def test_path_patterns() -> None:

@@ -65,6 +65,9 @@ agencies:
 systems:
   - {{id: {SENDER}/QLVB, name: Quản lý văn bản STTTT}}
   - {{id: {OTHER}/QLVB, name: Quản lý văn bản SNV}}
+object_grants:  # reading and sending an agency's documents is a grant like any other
+  - {{client: {SENDER}/QLVB, objects: documents, agency: {SENDER}}}
+  - {{client: {OTHER}/QLVB, objects: documents, agency: {OTHER}}}
 """
 
 

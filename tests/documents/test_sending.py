@@ -15,6 +15,8 @@ from adapters.vdxp.simulator_config import Faults
 from lgsp.audit.models import AuditEntry
 from lgsp.delivery.models import OutboxMessage
 from lgsp.documents.models import Document
+from lgsp.documents.signature_policy import canonical_without_signatures
+from lgsp.safexml import parse_xml
 from tests.documents.conftest import OTHER, PEER, SENDER, STRANGER, Stack, document, status
 
 PROBLEM = "https://lgsp.dev/problems/"
@@ -184,7 +186,10 @@ def test_signature_hook_refuses_a_failed_signature(docs: Stack) -> None:
     reply = docs.post_xml(data)
     assert reply.status_code == 422 and reply.json()["type"] == PROBLEM + "signature-invalid", reply.text
     assert seen == [data]
-    docs.app.api.state.documents_signature_hook = lambda raw, info: {"indication": "TOTAL_PASSED"}
+    # a hook must say what it verified: here, the whole packet (lgsp acts on the signed content only)
+    signed_view = canonical_without_signatures(parse_xml(data))
+    docs.app.api.state.documents_signature_hook = lambda raw, info: {"indication": "TOTAL_PASSED",
+                                                                     "signed_content": signed_view}
     accepted = docs.post_xml(data)
     assert accepted.status_code == 202 and accepted.json()["signature"] == "TOTAL_PASSED"
     docs.app.api.state.documents_signature_hook = None

@@ -15,7 +15,7 @@ from adapters.vdxp.client import AxisClient, PermanentAxisError, RetryableAxisEr
 from adapters.vdxp.edxml import EdxmlError, StatusCode, read_document, read_status, write_document, write_status
 from adapters.vdxp.simulator import ADMIN_TOKEN_HEADER
 from adapters.vdxp.simulator_config import Faults
-from adapters.vdxp.transport import AiohttpTransport, TransportResponse
+from adapters.vdxp.transport import AiohttpTransport, Body, TransportResponse, body_bytes
 from lgsp.testing.servers import bind_socket
 
 
@@ -118,7 +118,8 @@ def test_unsigned_request_is_rejected(axis: Axis) -> None:
 class TamperingTransport(AiohttpTransport):
     """Changes one byte of the packet after signing, as a broken proxy would."""
 
-    async def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> TransportResponse:
+    async def send(self, method: str, url: str, headers: Mapping[str, str], body: Body | None) -> TransportResponse:
+        body = body_bytes(body)
         assert body is not None
         index = body.index(b"<Subject>") + 1
         return await super().send(method, url, headers, body[:index] + b"X" + body[index + 1 :])
@@ -257,6 +258,10 @@ async def test_agency_directory(axis: Axis) -> None:
             await client.register_agency("CT-STP", "bad code")
         assert info.value.error_code == "BAD_AGENCY_CODE"
         await client.delete_agency("000.00.03.H10")
+        # the real identifier forms of PROTOCOLS.md §1.9 (VXP SaaS tenants, two-letter groups) register too
+        for code in ("vxp.saas.07", "001.00.20.TT2"):
+            await client.register_agency(code, f"Đơn vị {code}")
+            await client.delete_agency(code)
         with pytest.raises(PermanentAxisError):
             await client.delete_agency("000.00.03.H10")
 

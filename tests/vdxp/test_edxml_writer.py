@@ -91,7 +91,7 @@ def test_business_kinds_round_trip(doc_type: BusinessDocType) -> None:
         (lambda p: setattr(p.header.code, "code_notation", ""), "MessageHeader/Code/CodeNotation"),
         (
             lambda p: setattr(p.trace, "business", Business(BusinessDocType.REVOKE)),
-            "TraceHeaderList/Bussiness/DocumentId",
+            "MessageHeader/ResponseFor/DocumentId",
         ),
         (
             lambda p: setattr(p.trace, "business", Business(BusinessDocType.UPDATE, document_id="x")),

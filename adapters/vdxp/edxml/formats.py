@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from lgsp import agency_ids
+
 NAMESPACE = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 XMLDSIG_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
 XLINK_NAMESPACE = "http://www.w3.org/1999/xlink"
@@ -23,6 +25,8 @@ _TIMESTAMP_VARIANTS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%dT%H:%M
 
 #: Electronic agency identifier ``NNN.NN.NN.XNN`` (QCVN 102:2016; positional rule is [I]).
 AGENCY_CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+#: Literal placeholders some producers write where they have no value (PROTOCOLS.md §1.3).
+NULL_TEXTS = frozenset({"null", "nil", "none", "(null)"})
 
 
 def format_date(value: date) -> str:
@@ -66,5 +70,10 @@ def parse_timestamp(text: str) -> tuple[datetime, bool]:
 
 
 def is_agency_code(value: str) -> bool:
-    """True when ``value`` has the 13-character ``NNN.NN.NN.XNN`` shape."""
+    """True when ``value`` is an accepted agency identifier (``lgsp.agency_ids``: canonical + real forms)."""
+    return agency_ids.is_accepted(value)
+
+
+def is_canonical_agency_code(value: str) -> bool:
+    """True only for the strict 13-character ``NNN.NN.NN.XNN`` shape."""
     return bool(AGENCY_CODE_RE.match(value))

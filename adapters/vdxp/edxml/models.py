@@ -7,6 +7,7 @@ Dates are ``date``/``datetime`` (naive, Vietnamese local time, as the wire forma
 
 from __future__ import annotations
 
+import base64
 import io
 import uuid
 import zipfile
@@ -15,6 +16,7 @@ from datetime import date, datetime
 from enum import IntEnum
 
 from .errors import EdxmlError
+from .payloads import Payload
 from .status_codes import StatusCode
 
 ZIP_CONTENT_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
@@ -121,8 +123,11 @@ class MessageHeader:
 
 @dataclass
 class TraceHeader:
-    organ_id: str
-    timestamp: datetime
+    """One hop. Real relays add entries with only a ``Timestamp`` (no OrganId); those are kept, with
+    ``organ_id`` empty, so a packet we forward carries every hop the axis recorded (PROTOCOLS.md §1.3)."""
+
+    organ_id: str = ""
+    timestamp: datetime | None = None
 
 
 @dataclass
@@ -175,6 +180,9 @@ class Business:
 class TraceHeaderList:
     trace_headers: list[TraceHeader] = field(default_factory=list)
     business: Business = field(default_factory=Business)
+    #: Attributes some builders put on the list (``id``, ``version``, ``mustUnderstand``, ``actor``), kept
+    #: so a relayed packet is re-emitted as received.
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -208,6 +216,10 @@ class Attachment:
     def is_zipped(self) -> bool:
         return self.content_type.lower() in ZIP_CONTENT_TYPES
 
+    def encoded(self) -> bytes:
+        """The base64 of ``content`` (what the writer puts in ``ContentTransferEncoded``)."""
+        return base64.b64encode(self.content)
+
     def unzip(self, max_bytes: int = MAX_UNZIPPED_BYTES) -> dict[str, bytes]:
         """The files inside a zipped attachment, refusing archives that expand beyond ``max_bytes``."""
         if not self.is_zipped:
@@ -238,6 +250,47 @@ class Attachment:
         return cls(new_content_id(), attachment_name, buffer.getvalue(), "application/zip", description)
 
 
+class EncodedAttachment(Attachment):
+    """An attachment read from a packet: ``content`` is decoded from the packet's base64 on first read.
+
+    The reader has already checked that the base64 is well-formed (characters, length, padding), so the
+    decode cannot fail; a relay that only forwards the packet never pays for it, and re-writing the packet
+    reuses the received base64 text as is (:meth:`encoded`).
+    """
+
+    def __init__(self, content_id: str, attachment_name: str, payload: Payload, content_type: str = "",
+                 description: str = "") -> None:
+        self._payload: Payload | None = payload
+        self._decoded: bytes | None = None
+        self._ready = False
+        super().__init__(content_id, attachment_name, b"", content_type or "application/octet-stream", description)
+        self._ready = True
+
+    @property
+    def content(self) -> bytes:
+        if self._decoded is None:
+            assert self._payload is not None
+            self._decoded = self._payload.decode()
+        return self._decoded
+
+    @content.setter
+    def content(self, value: bytes) -> None:
+        if self._ready:  # an explicit assignment replaces the received payload
+            self._payload = None
+            self._decoded = value
+
+    @property
+    def encoded_size(self) -> int:
+        """Length of the received base64 text (no decoding)."""
+        return len(self._payload) if self._payload is not None else len(self.encoded())
+
+    def encoded(self) -> bytes:
+        if self._payload is not None and self._decoded is None:
+            data = self._payload.data[self._payload.start : self._payload.stop]
+            return data if not any(ch in data for ch in (b"\n", b"\r", b" ", b"\t")) else b"".join(data.split())
+        return super().encoded()
+
+
 @dataclass
 class ManifestReference:
     """``edXMLManifest/Reference``; ``content_id`` is stored normalised to ``cid:<id>``."""
@@ -247,6 +300,18 @@ class ManifestReference:
     description: str = ""
     attachment_name: str = ""
     href: str | None = None
+
+    @property
+    def is_external(self) -> bool:
+        """True only for an ``xlink:href`` naming another URI; ``""`` and ``cid:…`` mean "in this packet".
+
+        Real SDK packets carry ``xlink:href=""`` or ``xlink:href="cid:<the attachment's id>"`` (PROTOCOLS.md
+        §1.1). An external reference is kept and reported, never fetched (no network, no SSRF).
+        """
+        if self.href is None:
+            return False
+        href = self.href.strip()
+        return bool(href) and not href.lower().startswith("cid:")
 
 
 @dataclass
@@ -258,6 +323,28 @@ class DocumentPacket:
     attachments: list[Attachment] = field(default_factory=list)
     manifest: list[ManifestReference] = field(default_factory=list)
     signature: SignatureInfo | None = None
+
+    @property
+    def targets(self) -> list[str]:
+        """The DocumentIds a revoke / update / replace acts on (empty for a new document).
+
+        Where real producers put the target (PROTOCOLS.md §1.3, corrected): a revocation names it in
+        ``MessageHeader/ResponseFor/DocumentId``, a replacement in ``ReplacementInfo/DocumentId``; older
+        builders (and lgsp's own writer) also put it in ``Bussiness/DocumentId``. Whichever is present is
+        the target; the packet's own DocumentId never is.
+        """
+        business = self.trace.business
+        if business.doc_type == BusinessDocType.NEW:
+            return []
+        own = self.header.document_id.strip()
+
+        def clean(values: list[str]) -> list[str]:
+            return [t for t in dict.fromkeys(v.strip() for v in values) if t and t != own]
+
+        replaced = clean([r.document_id for r in business.replacements])
+        if business.doc_type == BusinessDocType.REPLACE and replaced:
+            return replaced
+        return clean([business.document_id] + [r.document_id for r in self.header.response_for])
 
 
 @dataclass

@@ -10,11 +10,11 @@ the default, children follow the XSD's order, dates are ``yyyy/MM/dd`` and times
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 
 from lxml import etree
 
+from lgsp import agency_ids
 from lgsp.safexml import UnsafeXmlError, parse_xml
 
 from . import schema
@@ -29,7 +29,6 @@ from .formats import (
 )
 from .models import (
     Attachment,
-    Business,
     BusinessDocType,
     DocumentPacket,
     ManifestReference,
@@ -81,7 +80,7 @@ def _require(condition: bool, path: str, message: str) -> None:
 
 
 def _check_agency(code: str, path: str) -> None:
-    _require(is_agency_code(code), path, f"{code!r} is not an agency code NNN.NN.NN.XNN")
+    _require(is_agency_code(code), path, f"{code!r} is not {agency_ids.describe()}")
 
 
 def _check_document(packet: DocumentPacket) -> None:
@@ -95,19 +94,27 @@ def _check_document(packet: DocumentPacket) -> None:
     _require(bool(header.code.code_notation.strip()), "MessageHeader/Code/CodeNotation", "CodeNotation is empty")
     _require(bool(header.subject.strip()), "MessageHeader/Subject", "Subject is empty")
     for index, trace in enumerate(packet.trace.trace_headers):
-        _check_agency(trace.organ_id, f"TraceHeaderList/TraceHeader[{index}]/OrganId")
-    _check_business(packet.trace.business)
+        # a relay re-emits the hops it received: a timestamp-only entry has no OrganId to check
+        if trace.organ_id:
+            _check_agency(trace.organ_id, f"TraceHeaderList/TraceHeader[{index}]/OrganId")
+        _require(bool(trace.organ_id) or trace.timestamp is not None, f"TraceHeaderList/TraceHeader[{index}]",
+                 "a TraceHeader needs an OrganId or a Timestamp")
+    _check_business(packet)
     _check_attachments(packet)
 
 
-def _check_business(business: Business) -> None:
+def _check_business(packet: DocumentPacket) -> None:
+    business = packet.trace.business
     path = "TraceHeaderList/Bussiness"
-    if business.doc_type != BusinessDocType.NEW:
-        _require(
-            bool(business.document_id.strip()),
-            f"{path}/DocumentId",
-            f"a {business.doc_type.name.lower()} packet must name the target document",
+    if business.doc_type != BusinessDocType.NEW and not packet.targets:
+        where = {
+            BusinessDocType.REVOKE: "MessageHeader/ResponseFor/DocumentId",
+            BusinessDocType.REPLACE: f"{path}/ReplacementInfoList/ReplacementInfo/DocumentId",
+        }.get(business.doc_type, f"{path}/DocumentId")
+        raise EdxmlError(
+            "invalid-model", f"a {business.doc_type.name.lower()} packet must name the target document", where
         )
+    # Our own output is complete: the SDK's places for update details and replaced documents are filled.
     if business.doc_type == BusinessDocType.UPDATE:
         _require(business.document_info is not None, f"{path}/BussinessDocumentInfo", "an update needs its details")
     if business.doc_type == BusinessDocType.REPLACE:
@@ -134,7 +141,7 @@ def _check_attachments(packet: DocumentPacket) -> None:
         if attachment.is_zipped:
             attachment.unzip()  # raises EdxmlError('bad-zip') for bytes that are not a zip
     if packet.manifest:
-        listed = {normalise_cid(ref.content_id) for ref in packet.manifest if ref.href is None}
+        listed = {normalise_cid(ref.content_id) for ref in packet.manifest if not ref.is_external}
         if listed != seen:
             raise EdxmlError(
                 "cid-mismatch",
@@ -264,9 +271,17 @@ def _message_header(parent: etree._Element, header: MessageHeader) -> None:
 
 def _trace_list(parent: etree._Element, trace: TraceHeaderList) -> None:
     element = _el(parent, "TraceHeaderList")
+    for name, value in trace.attributes.items():
+        try:
+            element.set(name, value)
+        except ValueError as exc:
+            raise EdxmlError("invalid-model", f"TraceHeaderList/@{name}: {exc}", "TraceHeaderList") from None
     for th in trace.trace_headers:
         item = _el(element, "TraceHeader")
-        _fields(item, [("OrganId", th.organ_id), ("Timestamp", format_timestamp(th.timestamp))])
+        if th.organ_id:
+            _el(item, "OrganId", th.organ_id)
+        if th.timestamp is not None:
+            _el(item, "Timestamp", format_timestamp(th.timestamp))
     b = trace.business
     business = _el(element, "Bussiness")
     _fields(
@@ -307,7 +322,10 @@ def _signature(parent: etree._Element, xml: bytes) -> None:
         element = parse_xml(xml)
     except UnsafeXmlError as exc:
         raise EdxmlError("invalid-model", f"signature XML: {exc}", "edXMLHeader/Signature") from exc
-    if element.tag != f"{{{XMLDSIG_NAMESPACE}}}Signature":
+    # A Signature in the edXML namespace (the producer mistake of PROTOCOLS.md §1.4) is kept exactly as
+    # received: it is the sender's signature, not ours to repair, and moving it into the XML-DSig namespace
+    # would break it anyway. Re-signing is the signer's job (it replaces packet.signature).
+    if element.tag not in (f"{{{XMLDSIG_NAMESPACE}}}Signature", f"{{{NAMESPACE}}}Signature"):
         raise EdxmlError(
             "invalid-model", "the signature must be an XML-DSig Signature element", "edXMLHeader/Signature"
         )
@@ -325,7 +343,7 @@ def _attachments(root: etree._Element, attachments: list[Attachment]) -> None:
                 ("AttachmentName", attachment.attachment_name),
                 ("Description", attachment.description),
                 ("ContentType", attachment.content_type),
-                ("ContentTransferEncoded", base64.b64encode(attachment.content).decode("ascii")),
+                ("ContentTransferEncoded", attachment.encoded().decode("ascii")),
             ],
         )
 

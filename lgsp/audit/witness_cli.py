@@ -1,0 +1,59 @@
+"""``lgsp witness``: run an independent witness for an lgsp audit log (see :mod:`lgsp.audit.witness`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lgsp.cli.common import console, fail
+
+app = typer.Typer(help="An independent witness: cosigns the log's checkpoints only if consistent.",
+                  no_args_is_help=True)
+
+NameOpt = Annotated[str, typer.Option("--name", help="The witness's key name, e.g. thanhtra.cantho.gov.vn/witness.")]
+KeyOpt = Annotated[Path, typer.Option("--key", help="Its Ed25519 key (PEM); created 0600 if absent.")]
+
+
+def _witness(name: str, key: Path, db: Path, logs: list[str]) -> object:
+    from lgsp.audit.note import NoteError
+    from lgsp.audit.witness import Witness, WitnessStore, load_or_create_witness_key
+
+    try:
+        store = WitnessStore(db)
+        for vkey in logs:
+            store.add_log_key(vkey)
+        return Witness(name, load_or_create_witness_key(key), store)
+    except (NoteError, ValueError, OSError) as exc:
+        fail(str(exc), 2)
+
+
+@app.command("key")
+def key(name: NameOpt, key: KeyOpt) -> None:
+    """Print the witness's C2SP verifier key (give it to the log operator and to auditors)."""
+    from lgsp.audit.note import ALG_COSIGNATURE, NoteSigner
+    from lgsp.audit.witness import load_or_create_witness_key
+
+    print(NoteSigner(name, load_or_create_witness_key(key), ALG_COSIGNATURE).verifier.vkey())
+
+
+@app.command("serve")
+def serve(
+    name: NameOpt,
+    key: KeyOpt,
+    db: Annotated[Path, typer.Option("--db", help="The witness's own SQLite file.")],
+    log: Annotated[list[str] | None, typer.Option(
+        "--log", help="A log's verifier key (GET /audit/checkpoint `log_key`); repeatable.")] = None,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8780,
+) -> None:
+    """Serve C2SP tlog-witness POST /add-checkpoint."""
+    import uvicorn
+
+    from lgsp.audit.witness import Witness, witness_app
+
+    witness = _witness(name, key, db, log or [])
+    assert isinstance(witness, Witness)
+    console.print(f"witness {witness.vkey} on http://{host}:{port}")
+    uvicorn.run(witness_app(witness), host=host, port=port, log_level="warning")

@@ -1,0 +1,118 @@
+"""Sign in (local account or the identity provider), sign out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from lgsp.console import accounts, sessions
+from lgsp.console.accounts import AccountError, LoginRefused
+from lgsp.console.oidc import OidcClient, SignInError
+from lgsp.console.web import (
+    LOGIN_CSRF_COOKIE,
+    audit_action,
+    form_of,
+    new_login_csrf,
+    render,
+    runtime_of,
+    viewer,
+)
+
+router = APIRouter()
+
+
+def _cookie_secure(request: Request) -> bool:
+    setting = runtime_of(request).settings.console_cookie_secure
+    if setting == "auto":
+        return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    return setting.lower() in {"1", "true", "yes", "on"}
+
+
+def _login_page(request: Request, status: int = 200, error: str | None = None, username: str = "") -> Response:
+    csrf = new_login_csrf()
+    response = render(request, "login.html", None, status=status, error=error, username=username, csrf=csrf,
+                      sso=bool(runtime_of(request).settings.oidc_issuer))
+    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=_cookie_secure(request),
+                        path=request.scope.get("root_path", "") + "/login", max_age=1800)
+    return response
+
+
+def _signed_in(request: Request, person: accounts.Person) -> Response:
+    token = sessions.create(runtime_of(request).engine, person)
+    response = RedirectResponse(str(request.url_for("home")), status_code=303)
+    response.set_cookie(sessions.COOKIE, token, httponly=True, samesite="strict", secure=_cookie_secure(request),
+                        path=request.scope.get("root_path", "") or "/")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=request.scope.get("root_path", "") + "/login")
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    return _login_page(request)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await form_of(request)
+    username = str(form.get("username", ""))[:100]
+    try:
+        person = accounts.authenticate(runtime_of(request).engine, username, str(form.get("password", ""))[:1000])
+    except LoginRefused as refused:
+        await audit_action(request, None, "login", f"refused: {refused.reason}", 401, username=username or "-")
+        key = "login_locked" if refused.reason == "locked" else "login_failed"
+        from lgsp.console.i18n import label
+        from lgsp.console.web import lang_of
+
+        return _login_page(request, 401, label(key, lang_of(request)), username)
+    await audit_action(request, person, "login", "local", 200)
+    return _signed_in(request, person)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    view = viewer(request)
+    await form_of(request, view)
+    runtime = runtime_of(request)
+    sessions.end(runtime.engine, request.cookies.get(sessions.COOKIE))
+    await audit_action(request, view.person, "logout", "", 200)
+    response = RedirectResponse(str(request.url_for("login_form")), status_code=303)
+    response.delete_cookie(sessions.COOKIE, path=request.scope.get("root_path", "") or "/")
+    return response
+
+
+def _oidc(request: Request) -> OidcClient:
+    runtime = runtime_of(request)
+    client: OidcClient | None = getattr(request.app.state, "oidc", None)
+    if client is None:
+        client = OidcClient(runtime.settings)
+        request.app.state.oidc = client
+    return client
+
+
+@router.get("/oidc/start")
+async def oidc_start(request: Request) -> Response:
+    if not runtime_of(request).settings.oidc_issuer:
+        return _login_page(request, 404, "single sign-on is not configured (LGSP_OIDC_ISSUER)")
+    try:
+        url = await _oidc(request).start(runtime_of(request).engine, str(request.url_for("oidc_callback")))
+    except Exception as exc:
+        return _login_page(request, 502, f"the identity provider cannot be reached: {type(exc).__name__}")
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/oidc/callback")
+async def oidc_callback(request: Request) -> Response:
+    runtime = runtime_of(request)
+    params = request.query_params
+    if params.get("error"):
+        return _login_page(request, 401, f"the identity provider said: {params.get('error')}")
+    try:
+        identity = await _oidc(request).finish(runtime.engine, str(request.url_for("oidc_callback")),
+                                               params.get("state", ""), params.get("code", ""))
+        person = accounts.sign_in_external(runtime.engine, identity.issuer, identity.subject, identity.role,
+                                           identity.name)
+    except (SignInError, AccountError) as exc:
+        await audit_action(request, None, "login", f"refused: {str(exc)[:200]}", 401, username="oidc")
+        return _login_page(request, 401, str(exc))
+    await audit_action(request, person, "login", f"oidc {identity.issuer}", 200)
+    return _signed_in(request, person)

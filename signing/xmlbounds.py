@@ -1,0 +1,137 @@
+"""Structural bounds for untrusted XML, checked by a streaming pre-scan before any tree is built.
+
+A byte limit alone does not bound memory: 10 MB of ``<a/>`` is 2.5 million elements, and an lxml tree
+(plus the Python proxies a reader creates while walking it) costs a hundred times the input. So before a
+hardened parser builds a tree, :func:`check_bounds` feeds the bytes in 64 KiB chunks to an lxml parser
+whose *target* keeps only counters (no tree), and stops at the first chunk that crosses a bound:
+element count, nesting depth, the length of one text run or attribute value, and the total size. It
+refuses a DTD too. Memory during the scan is one chunk plus the parser's small state, whatever the input.
+
+``signing/`` depends on nothing of ours, so this module lives here and ``lgsp.safexml`` re-exports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lxml import etree
+
+CHUNK = 64 * 1024
+#: libxml2's own cap on one text node without ``huge_tree`` (XML_MAX_TEXT_LENGTH).
+LIBXML2_MAX_TEXT = 10_000_000
+_NAMES = {"bytes": "max_bytes", "elements": "max_elements", "depth": "max_depth", "text": "max_text"}
+
+
+@dataclass(frozen=True)
+class XmlLimits:
+    """The most one XML input may hold; each entry point has its own (settings ``xml_limits_*``)."""
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_elements: int = 200_000
+    max_depth: int = 256
+    max_text: int = LIBXML2_MAX_TEXT  # characters in one text run or one attribute value
+
+    def with_spec(self, spec: str) -> XmlLimits:
+        """These limits with ``"elements=20000,depth=64,text=1000000,bytes=5242880"`` applied (any subset)."""
+        changes: dict[str, int] = {}
+        for item in (part.strip() for part in spec.split(",")):
+            if not item:
+                continue
+            name, sep, value = item.partition("=")
+            field = _NAMES.get(name.strip())
+            if not sep or field is None:
+                raise ValueError(f"XML limit {item!r}: use name=value with name one of {', '.join(_NAMES)}")
+            try:
+                number = int(value.strip().replace("_", ""))
+            except ValueError:
+                raise ValueError(f"XML limit {item!r}: the value must be an integer") from None
+            if number <= 0:
+                raise ValueError(f"XML limit {item!r}: the value must be positive")
+            changes[field] = number
+        return replace(self, **changes)
+
+    def capped(self, max_bytes: int) -> XmlLimits:
+        return replace(self, max_bytes=min(self.max_bytes, max_bytes))
+
+
+DEFAULT_LIMITS = XmlLimits()
+
+
+class XmlLimitError(ValueError):
+    """The input crosses one of the bounds; ``limit`` names it (bytes, elements, depth, text), ``maximum``."""
+
+    def __init__(self, limit: str, maximum: int, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.maximum = maximum
+
+
+class XmlDoctypeError(ValueError):
+    """The input has a document type declaration (XXE, entity bombs): refused before it is parsed."""
+
+
+class _Counter:
+    """A parser target that keeps counts only; raising from a callback stops the parse at that chunk."""
+
+    def __init__(self, limits: XmlLimits) -> None:
+        self.limits = limits
+        self.elements = 0
+        self.depth = 0
+        self.text_run = 0
+
+    def start(self, tag: Any, attrib: Any, nsmap: Any = None) -> None:
+        limits = self.limits
+        self.elements += 1
+        self.depth += 1
+        self.text_run = 0
+        if self.elements > limits.max_elements:
+            raise XmlLimitError("elements", limits.max_elements,
+                                f"XML has more than {limits.max_elements} elements")
+        if self.depth > limits.max_depth:
+            raise XmlLimitError("depth", limits.max_depth, f"XML nests deeper than {limits.max_depth} levels")
+        for value in attrib.values():
+            if len(value) > limits.max_text:
+                raise XmlLimitError("text", limits.max_text,
+                                    f"an XML attribute value is longer than {limits.max_text} characters")
+
+    def end(self, tag: Any) -> None:
+        self.depth -= 1
+        self.text_run = 0
+
+    def data(self, text: str) -> None:
+        self.text_run += len(text)
+        if self.text_run > self.limits.max_text:
+            raise XmlLimitError("text", self.limits.max_text,
+                                f"an XML text node is longer than {self.limits.max_text} characters")
+
+    def doctype(self, *args: Any) -> None:
+        raise XmlDoctypeError("XML with a document type declaration (DTD) is not accepted")
+
+    def comment(self, text: str) -> None:
+        self.data(text)
+
+    def pi(self, target: str, data: str | None = None) -> None:
+        self.data(data or "")
+
+    def close(self) -> int:
+        return self.elements
+
+
+def check_bounds(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> int:
+    """Raise :class:`XmlLimitError` if ``data`` crosses ``limits`` (:class:`XmlDoctypeError` for a DTD,
+    ``etree.XMLSyntaxError`` if malformed).
+
+    Returns the element count. Costs one streaming pass with a few Python calls per element, up to the
+    element bound at most, so a hostile input is refused after at most ``max_elements`` callbacks.
+    """
+    if len(data) > limits.max_bytes:
+        raise XmlLimitError("bytes", limits.max_bytes,
+                            f"XML of {len(data)} bytes exceeds the limit of {limits.max_bytes} bytes")
+    parser = etree.XMLParser(target=_Counter(limits), resolve_entities=False, no_network=True, load_dtd=False,
+                             dtd_validation=False, huge_tree=limits.max_text > LIBXML2_MAX_TEXT)
+    view = memoryview(data)
+    for offset in range(0, len(data), CHUNK):
+        parser.feed(bytes(view[offset:offset + CHUNK]))
+    count: int = parser.close()
+    return count

@@ -1,0 +1,79 @@
+"""A tiny HTTP/1.1 client over a raw socket: sends the request line exactly as written.
+
+httpx (like browsers) removes dot segments and re-encodes paths before sending, which is exactly what an
+attacker does not do; probes of path handling and of chunked bodies need the bytes on the wire as given.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _read_chunked(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out, data = out + data[:size], data[size + 2:]
+    return out
+
+
+def request(base_url: str, method: str, target: str, headers: dict[str, str] | None = None,
+            body: bytes | Iterable[bytes] = b"", chunked: bool = False, timeout: float = 20.0) -> RawResponse:
+    """Send one request (``target`` verbatim) and read the whole response (the connection is closed)."""
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    if chunked:
+        lines.append("Transfer-Encoding: chunked")
+    elif isinstance(body, bytes) and (body or method in {"POST", "PUT", "PATCH"}):
+        lines.append(f"Content-Length: {len(body)}")
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        try:
+            if chunked:
+                pieces = [body] if isinstance(body, bytes) else body
+                for piece in pieces:
+                    if piece:
+                        sock.sendall(f"{len(piece):X}\r\n".encode() + piece + b"\r\n")
+                sock.sendall(b"0\r\n\r\n")
+            elif isinstance(body, bytes):
+                sock.sendall(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered early (e.g. 413) and closed; read what it said
+        received = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not data:
+                break
+            received += data
+    head, _, rest = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    response_headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        response_headers[name.strip().lower()] = value.strip()
+    if response_headers.get("transfer-encoding", "").lower() == "chunked":
+        rest = _read_chunked(rest)
+    return RawResponse(int(status_line.split()[1]), response_headers, rest)
