@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from lgsp.app import create_app
 from lgsp.audit.note import NoteVerifier, open_note, parse_checkpoint
@@ -47,6 +48,7 @@ def _cli(args: list[str], env: dict[str, str], **kw: object) -> subprocess.Compl
                           timeout=120, **kw)  # type: ignore[call-overload]
 
 
+@pytest.mark.timeout(480)  # seven lgsp processes: ~10 s each on a loaded 2-core runner
 def test_witness_serve_and_keys_rotate_from_the_command_line(store: Store, tmp_path: Path) -> None:
     env = {**os.environ, "LGSP_DATABASE_URL": store.url, "COLUMNS": "200",
            "LGSP_AUDIT_LOG_KEY_FILE": store.settings.audit_log_key_file, "LGSP_AUDIT_CHECKPOINT_ORIGIN": "cli.test/log"}
@@ -61,7 +63,7 @@ def test_witness_serve_and_keys_rotate_from_the_command_line(store: Store, tmp_p
     port = bind_socket().getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "lgsp.cli", "witness", "serve", *wkey, "--db",
                              str(tmp_path / "w.db"), "--log", log_vkey, "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # an unread pipe would block it
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
