@@ -102,8 +102,8 @@ async def disable_client(request: Request, client_id: str, view: Viewer = Depend
     runtime = runtime_of(request)
     try:
         clients.set_disabled(runtime.engine, client_id, True)
-    except ClientError as exc:
-        raise ConsoleError(404, str(exc)) from exc
+    except ClientError as exc:  # unknown client, or the last enabled admin client (issue 19.6)
+        raise ConsoleError(404 if str(exc).startswith("no client") else 422, str(exc)) from exc
     runtime.registry_changed()
     await audit_action(request, view.person, "clients.disable", client_id, 200)
     return RedirectResponse(request.url_for("clients_page"), status_code=303)

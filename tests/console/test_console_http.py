@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from lgsp.audit.query import AuditFilter, find_entries
+from lgsp.auth.models import OAuthClient
 from lgsp.console import sessions
 from lgsp.delivery.models import OutboxMessage
 from lgsp.delivery.outbox import NewMessage, accept
@@ -156,13 +157,22 @@ def test_unknown_ids_are_404_pages(stack: ConsoleStack) -> None:
 def test_client_secret_is_shown_once_and_text_is_escaped(stack: ConsoleStack) -> None:
     http = stack.login("operator")
     csrf = csrf_of(http.get("/console/clients").text)
-    created = http.post("/console/clients", data={"system": CLIENT, "scopes": "gateway", "description": XSS,
-                                                  "csrf": csrf})
+    created = http.post("/console/clients", data={"system": CLIENT, "scopes": "gateway",
+                                                  "description": "Một cửa & co", "csrf": csrf})
     assert created.status_code == 200 and 'id="issued-secret"' in created.text
     secret = created.text.split('id="issued-secret">')[1].split("<")[0]
     assert len(secret) >= 20 and secret not in http.get("/console/clients").text
     bad = http.post("/console/clients", data={"system": XSS, "scopes": "gateway", "csrf": csrf})
     assert bad.status_code == 422 and XSS not in bad.text
+    # markup in a description is refused at write time (issue 19.6) ...
+    marked = http.post("/console/clients", data={"system": CLIENT, "scopes": "gateway", "description": XSS,
+                                                 "csrf": csrf})
+    assert marked.status_code == 422 and XSS not in marked.text
+    # ... and one written straight into the database is still escaped on the page
+    client_id = created.text.split('id="issued-id">')[1].split("<")[0]
+    with stack.app.runtime.engine.begin() as conn:
+        conn.execute(update(OAuthClient).where(OAuthClient.client_id == client_id).values(description=XSS))
+    assert XSS not in http.get("/console/clients").text
     assert console_entries(stack, "clients.create")[-1]["user_id"] == "operator"
 
 
