@@ -9,5 +9,6 @@ echo "== mypy"; mypy
 echo "== ckan (install into var/ckan/venv if needed)"; scripts/ckan/ensure.sh
 echo "== ckan_ext"
 var/ckan/venv/bin/pytest -q -p no:cacheprovider --ckan-ini=var/ckan/test-core.ini ckan_ext/ckanext/lgsp/tests
+echo "== swagger-ui assets for /docs (pinned npm package, integrity-checked)"; scripts/docs/fetch-swagger-ui.sh
 echo "== pytest"
 python -m pytest "$@"

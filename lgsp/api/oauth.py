@@ -11,13 +11,31 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.api.deps import runtime_of
+from lgsp.api.models import Jwks, OAuthError, ServerMetadata, TokenForm, TokenResponse
 from lgsp.auth.oauth import FormRequest
 
 router = APIRouter(tags=["oauth"])
 _MAX_FORM = 16 * 1024
 
 
-@router.post("/oauth/token", summary="Issue an access token (OAuth2 client credentials)")
+def _oauth_error(description: str) -> dict[str, Any]:
+    return {"description": description, "model": OAuthError}
+
+
+_TOKEN_CONTRACT: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+        "schema": {"$ref": "#/components/schemas/TokenForm"},
+        "example": {"grant_type": "client_credentials", "scope": "gateway"}}}},
+    "security": [{"clientSecretBasic": []}, {}],
+    "x-lgsp-models": [TokenForm.__name__, OAuthError.__name__],
+}
+
+
+@router.post("/oauth/token", summary="Issue an access token (OAuth2 client credentials)", response_model=TokenResponse,
+             openapi_extra=_TOKEN_CONTRACT, responses={
+                 400: _oauth_error("`invalid_request`, `unsupported_grant_type`, `invalid_scope` (RFC 6749 §5.2)"),
+                 401: _oauth_error("`invalid_client`: unknown client, wrong secret or disabled client"),
+                 413: _oauth_error("`invalid_request`: the form is larger than 16 KiB")})
 async def token(request: Request) -> Response:
     runtime = runtime_of(request)
     body = await request.body()
@@ -37,12 +55,13 @@ async def token(request: Request) -> Response:
     return Response(content, status_code=status, media_type="application/json", headers=dict(headers))
 
 
-@router.get("/.well-known/jwks.json", summary="Public keys that verify lgsp access tokens")
+@router.get("/.well-known/jwks.json", summary="Public keys that verify lgsp access tokens", response_model=Jwks)
 async def jwks(request: Request) -> dict[str, Any]:
     return runtime_of(request).keyring.jwks()
 
 
-@router.get("/.well-known/oauth-authorization-server", summary="OAuth2 server metadata (RFC 8414)")
+@router.get("/.well-known/oauth-authorization-server", summary="OAuth2 server metadata (RFC 8414)",
+            response_model=ServerMetadata)
 async def metadata(request: Request) -> dict[str, Any]:
     base = runtime_of(request).settings.public_url.rstrip("/")
     return {
