@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await runtime.stop()
 
     api = FastAPI(title="lgsp", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description=DESCRIPTION)
+                  description=DESCRIPTION, generate_unique_id_function=contract.operation_id)
     api.state.runtime = runtime
     problems.install(api)
     contract.describe_signature_verification(signing_http.router)

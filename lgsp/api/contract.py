@@ -90,6 +90,11 @@ def json_body(schema: type, *, required: bool = True, extra: dict[str, Any] | No
     return {"requestBody": {"required": required, "content": content}, "x-lgsp-models": [schema.__name__]}
 
 
+def operation_id(route: APIRoute) -> str:
+    """The handler's name (``list_documents``), not FastAPI's path-derived default, so generated clients read well."""
+    return route.name
+
+
 def install(app: FastAPI) -> None:
     """Replace ``app.openapi`` with the generator that adds the shared parts (cached like FastAPI's)."""
 
@@ -112,16 +117,24 @@ def finish(spec: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     for name, sub in problem_schema.pop("$defs", {}).items():
         schemas.setdefault(name, sub)
     problem_schema["title"] = "Problem"
-    problem_schema["properties"]["type"]["enum"] = sorted(PROBLEM_BASE + k for k in _all_kinds())
-    problem_schema["properties"]["type"]["description"] = "One URI per kind of failure:\n" + "\n".join(
-        f"- `{PROBLEM_BASE}{k}` ({s}): {t}" for k, (s, t) in sorted(_all_kinds().items()))
+    # the kinds this version answers, listed; a client must still accept a URI it does not know yet
+    problem_schema["properties"]["type"] = {
+        "anyOf": [{"type": "string", "enum": sorted(PROBLEM_BASE + k for k in _all_kinds())},
+                  {"type": "string", "format": "uri"}],
+        "examples": [PROBLEM_BASE + "not-found"],
+        "description": "One URI per kind of failure (a later version may add kinds):\n" + "\n".join(
+            f"- `{PROBLEM_BASE}{k}` ({s}): {t}" for k, (s, t) in sorted(_all_kinds().items()))}
     schemas["Problem"] = problem_schema
     security_schemes = spec["components"].setdefault("securitySchemes", {})
     security_schemes["clientSecretBasic"] = {
         "type": "http", "scheme": "basic",
         "description": "The token endpoint only: client id and secret as HTTP Basic (client_secret_basic)."}
+    seen: set[str] = set()
     for path_item in spec.get("paths", {}).values():
         for operation in path_item.values():
+            if operation["operationId"] in seen:
+                raise ValueError(f"two operations are called {operation['operationId']!r}; rename a handler")
+            seen.add(operation["operationId"])
             models = operation.pop("x-lgsp-models", [])
             for name in models:
                 model = getattr(api_models, name)
