@@ -2,10 +2,10 @@
 
 A block is runnable when the line just before its fence is ``<!-- run -->`` (invisible when rendered);
 ``<!-- run ckan -->`` says it also needs the open-data portal (the real CKAN of ``var/ckan``, with the
-demo's dataset published by the demo's own open-data step). The ``sh``/``bash`` blocks of one page run first, in order, in one
-``bash -euo pipefail`` (so a page may set a variable in one block and use it in the next); then its
-``python`` blocks run in order in one namespace, in the same working directory. Both see the same environment a reader of
-the docs has after ``lgsp demo``:
+demo's dataset published by the demo's own open-data step). The ``sh``/``bash`` blocks of one page run
+first, in order, in one ``bash -euo pipefail`` (so a page may set a variable in one block and use it in
+the next); then its ``python`` blocks run in order in one namespace, in the same working directory.
+Both see the environment a reader of the docs has after ``lgsp demo``:
 
 - ``LGSP_URL`` — the gateway; ``CLIENT_ID``/``CLIENT_SECRET`` — the demo one-stop-shop system
   (``gateway`` scope); ``AUDITOR_ID``/``AUDITOR_SECRET``; ``ADMIN_ID``/``ADMIN_SECRET``;
