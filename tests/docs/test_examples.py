@@ -105,3 +105,20 @@ def _portal(request: pytest.FixtureRequest) -> dict[str, str]:
     demo = request.getfixturevalue("demo")
     assert "matches the portal's sha256" in run_step(demo)
     return {"PORTAL": ckan.url, "OPENDATA_PORTAL_URL": ckan.url}
+
+
+def test_the_dataset_entry_shown_in_open_data_md_is_the_demos() -> None:
+    """The registry entry of open-data.md §5 cannot be run, so it is compared with the demo's own entry."""
+    import yaml
+
+    from lgsp.demo.opendata_step import REGISTRY
+
+    text = (ROOT / "docs" / "open-data.md").read_text(encoding="utf-8")
+    [shown] = [yaml.safe_load(m.group(1)) for m in re.finditer(r"```yaml\n(datasets:.*?)```", text, re.S)]
+    [demo] = yaml.safe_load(REGISTRY)["datasets"]
+    [entry] = shown["datasets"]
+    for key, value in entry.items():
+        if key == "table_schema":
+            assert value == demo["table_schema"], "the Table Schema shown is not the demo's"
+        else:
+            assert value == demo[key], key
