@@ -13,3 +13,10 @@ from lgsp.testing.demo_stack import DemoStack, demo_stack
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     with demo_stack(tmp_path_factory.mktemp("iface-stack")) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """The fuzzer's own stack: it deletes registry entries and rotates secrets, so nobody else shares it."""
+    with demo_stack(tmp_path_factory.mktemp("iface-fuzz")) as running:
+        yield running

@@ -43,14 +43,16 @@ def _token(stack: DemoStack, description: str) -> str:
     return stack.token(cred)
 
 
-def test_every_operation_with_a_token_of_every_scope(stack: DemoStack, tmp_path: Path) -> None:
-    output = _run(stack, "--exclude-path-regex", SELF_HARM, token=_token(stack, "fuzzer: all scopes"), cwd=tmp_path)
+def test_every_operation_with_a_token_of_every_scope(fuzz_stack: DemoStack, tmp_path: Path) -> None:
+    token = _token(fuzz_stack, "fuzzer: all scopes")
+    output = _run(fuzz_stack, "--exclude-path-regex", SELF_HARM, token=token, cwd=tmp_path)
     assert "Tested: " in output
 
 
-def test_every_operation_without_a_token(stack: DemoStack, tmp_path: Path) -> None:
-    _run(stack, token=None, cwd=tmp_path)
+def test_every_operation_without_a_token(fuzz_stack: DemoStack, tmp_path: Path) -> None:
+    _run(fuzz_stack, token=None, cwd=tmp_path)
 
 
-def test_operations_that_revoke_the_callers_own_access(stack: DemoStack, tmp_path: Path) -> None:
-    _run(stack, "--include-path-regex", SELF_HARM, token=_token(stack, "fuzzer: self-harm"), cwd=tmp_path)
+def test_operations_that_revoke_the_callers_own_access(fuzz_stack: DemoStack, tmp_path: Path) -> None:
+    token = _token(fuzz_stack, "fuzzer: self-harm")
+    _run(fuzz_stack, "--include-path-regex", SELF_HARM, token=token, cwd=tmp_path)
