@@ -10,7 +10,7 @@ import ckan.plugins as p
 from ckan.lib.plugins import DefaultTranslation
 from ckan.plugins import toolkit as tk
 
-from . import actions, auth, cors, validators
+from . import actions, auth, cors, dublin_core, validators
 
 
 @tk.blanket.config_declarations
@@ -44,7 +44,8 @@ class LgspPlugin(p.SingletonPlugin, DefaultTranslation):
 
     # ITemplateHelpers
     def get_helpers(self) -> dict[str, Any]:
-        return {"lgsp_is_managed": lambda pkg: auth.is_true((pkg or {}).get("lgsp_managed", ""))}
+        return {"lgsp_is_managed": lambda pkg: auth.is_true((pkg or {}).get("lgsp_managed", "")),
+                "lgsp_dublin_core": lambda pkg: dublin_core.elements(pkg or {})}
 
     # IMiddleware: CORS on the public read paths (cors.py)
     def make_middleware(self, app: Any, config: Any) -> Any:

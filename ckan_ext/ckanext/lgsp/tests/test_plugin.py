@@ -148,6 +148,19 @@ def test_cors_on_public_reads_only(app: Any) -> None:
     assert "Access-Control-Allow-Origin" not in posted.headers
 
 
+def test_dataset_page_carries_the_dublin_core_set(app: Any, publisher: dict[str, Any]) -> None:
+    org = factories.Organization(title="Sở Tài nguyên và Môi trường")
+    helpers.call_action("package_create", ctx(publisher), **dataset_fields(
+        org, lgsp_managed=True, lgsp_run_id="run-12", lgsp_source_service="000.00.25.H10/QUANTRAC/aq",
+        tags=[{"name": "quan-trac"}]))
+    page = app.get("/dataset/chat-luong-khong-khi").body
+    for element in ("title", "creator", "date", "description", "publisher", "identifier",
+                    "language", "source", "subject"):
+        assert f'<meta name="DC.{element}"' in page, element
+    assert 'content="Sở Tài nguyên và Môi trường — 000.00.12.H10"' in page  # publisher with its agency id
+    assert 'id="lgsp-dublin-core"' in page
+
+
 def test_vietnamese_and_english_strings() -> None:
     i18n = Path(__file__).resolve().parents[1] / "i18n"
     message = "This dataset is published by lgsp; only the lgsp publisher account may change it."
