@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from lgsp import agency_ids
-from lgsp.api import admin, audit, documents, dossiers, health, oauth, problems, traffic
+from lgsp.api import admin, audit, contract, docs_ui, documents, dossiers, health, oauth, problems, traffic
 from lgsp.api import object_grants as object_grants_api
 from lgsp.api.verify_access import verify_access
 from lgsp.gateway import pipeline
@@ -21,6 +21,13 @@ from lgsp.runtime import Runtime
 from lgsp.safexml import entry_limits
 from lgsp.settings import Settings
 from signing import http as signing_http
+
+DESCRIPTION = """Local Government Service Platform: gateway, registry, audit, documents, dossiers, signatures.
+
+Every error is RFC 9457 `application/problem+json` with a stable `type` (the `Problem` schema lists them);
+the token endpoint answers RFC 6749 errors. Calls through the gateway (`/services/{agency}/{system}/{service}/...`)
+follow each service's own contract and are not described here.
+"""
 
 
 class LgspApp:
@@ -50,10 +57,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             await runtime.stop()
 
-    api = FastAPI(title="lgsp", version="0.1.0", lifespan=lifespan,
-                  description="Local Government Service Platform: gateway, registry, audit.")
+    api = FastAPI(title="lgsp", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description=DESCRIPTION, generate_unique_id_function=contract.operation_id)
     api.state.runtime = runtime
     problems.install(api)
+    contract.describe_signature_verification(signing_http.router)
     for router in (oauth.router, admin.router, audit.router, health.router, dossiers.router, signing_http.router,
                    documents.router, traffic.admin_router, traffic.usage_router, object_grants_api.router):
         api.include_router(router)
@@ -61,6 +69,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         from lgsp.console.app import create_console
 
         api.mount("/console", create_console(runtime))
+    contract.install(api)
+    docs_ui.install(api)
     if runtime.verifier is not None:
         signing_http.configure_verifier(runtime.verifier)  # one set of chain/revocation caches per process
     signing_http.configure_access(verify_access(runtime))  # a token, or the small anonymous limit

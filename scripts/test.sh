@@ -11,5 +11,6 @@ echo "== ckan_ext"
 var/ckan/venv/bin/pytest -q -p no:cacheprovider --ckan-ini=var/ckan/test-core.ini ckan_ext/ckanext/lgsp/tests
 echo "== chromium (the console's browser tests)"; scripts/ensure-chromium.sh
 echo "== softhsm (PKCS#11 key backend tests)"; scripts/ensure-softhsm.sh
+echo "== swagger-ui assets for /docs (pinned npm package, integrity-checked)"; scripts/docs/fetch-swagger-ui.sh
 echo "== pytest"
 python -m pytest "$@"

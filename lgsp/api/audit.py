@@ -9,13 +9,17 @@ Signing a head on demand (``POST /audit/heads``) needs ``admin`` or ``auditor``.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
+from lgsp.api.contract import problems
 from lgsp.api.deps import caller_with, runtime_of
+from lgsp.api.models import AuditBundle, AuditPage, LogKeys, Receipt, SignedTreeHead
 from lgsp.audit.evidence import EvidenceError, consistency_file, receipt_for
 from lgsp.audit.heads import HeadService
 from lgsp.audit.query import AuditFilter, entry_to_dict, find_entries
@@ -23,6 +27,17 @@ from lgsp.auth.tokens import ClientIdentity
 from lgsp.problems import Problem
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: object) -> object:
+    """Only what the contract says (`format: date-time`): pydantic alone would also take `0.5` as a Unix time."""
+    if isinstance(value, str) and not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-12-06T08:00:00+07:00")
+    return value
+
+
+RFC3339 = Annotated[datetime | None, BeforeValidator(_rfc3339), Query()]
 auditor = [Depends(caller_with("auditor"))]
 
 
@@ -40,7 +55,7 @@ def admin_or_auditor(request: Request) -> ClientIdentity:
 
 
 @router.get("/entries", summary="Audit entries, oldest first, with filters and an index cursor",
-            dependencies=auditor)
+            dependencies=auditor, response_model=AuditPage, responses=problems((422, "validation-failed")))
 async def list_entries(
     request: Request,
     client: str | None = None,
@@ -48,8 +63,8 @@ async def list_entries(
     user_id: str | None = None,
     message_id: str | None = None,
     status: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: RFC3339 = None,
+    until: RFC3339 = None,
     after: int | None = Query(None, description="only entries with a larger index (cursor)"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
@@ -60,7 +75,8 @@ async def list_entries(
     return {"entries": entries, "next_after": next_cursor}
 
 
-@router.get("/entries/{index}", dependencies=auditor,
+@router.get("/entries/{index}", dependencies=auditor, response_model=Receipt,
+            responses=problems(404, (422, "validation-failed")),
             summary="One audit entry as a receipt: the entry, a signed head and the inclusion proof",
             description="The body is an `lgsp-audit-bundle` receipt that `lgsp-audit-verify` checks offline. "
                         "The entry's stored fields are repeated at the top level for convenience (the "
@@ -88,7 +104,8 @@ def _stored_fields(engine: Any, index: int) -> dict[str, Any]:
         return entry_to_dict(row) if row is not None else {}
 
 
-@router.get("/consistency", summary="Consistency proof between the signed heads of sizes `from` and `to`")
+@router.get("/consistency", summary="Consistency proof between the signed heads of sizes `from` and `to`",
+            response_model=AuditBundle, responses=problems(404, (422, "validation-failed")))
 async def consistency(request: Request,
                       from_: int = Query(..., alias="from", ge=1), to: int = Query(..., ge=1)) -> dict[str, Any]:
     try:
@@ -97,13 +114,15 @@ async def consistency(request: Request,
         raise Problem("not-found", str(exc)) from exc
 
 
-@router.get("/keys", summary="The log's public keys (current and retired): trust anchors for heads")
+@router.get("/keys", summary="The log's public keys (current and retired): trust anchors for heads",
+            response_model=LogKeys)
 async def keys(request: Request) -> dict[str, Any]:
     ring = await run_in_threadpool(_heads(request).keyring)
     return ring.to_json()
 
 
-@router.get("/checkpoint", summary="The latest head as a C2SP signed-note checkpoint, with witness cosignatures",
+@router.get("/checkpoint", responses=problems(404),
+            summary="The latest head as a C2SP signed-note checkpoint, with witness cosignatures",
             description="`text/plain` (default): the checkpoint note (origin, tree size, base64 root), the log's "
                         "Ed25519 note signature and every stored witness cosignature (C2SP tlog-cosignature). "
                         "`Accept: application/json`: the same note plus the JSON head, the cosignature lines "
@@ -123,7 +142,8 @@ async def checkpoint(request: Request) -> Any:
     return PlainTextResponse(document["checkpoint"])
 
 
-@router.get("/heads", summary="The latest signed tree head, or the head of tree size `size`")
+@router.get("/heads", summary="The latest signed tree head, or the head of tree size `size`",
+            response_model=SignedTreeHead, responses=problems(404, (422, "validation-failed")))
 async def heads(request: Request, size: int | None = Query(None, ge=0)) -> dict[str, Any]:
     service = _heads(request)
     head = await run_in_threadpool(service.latest if size is None else lambda: service.by_size(size))
@@ -133,7 +153,8 @@ async def heads(request: Request, size: int | None = Query(None, ge=0)) -> dict[
 
 
 @router.post("/heads", summary="Sign a head over the current log now (admin or auditor)",
-             dependencies=[Depends(admin_or_auditor)])
+             dependencies=[Depends(admin_or_auditor)], response_model=SignedTreeHead, responses=problems(409),
+             openapi_extra={"security": [{"oauth2": ["admin"]}, {"oauth2": ["auditor"]}]})
 async def sign_head(request: Request) -> dict[str, Any]:
     service = _heads(request)
     for _ in range(100):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Request
+from fastapi import Request, Security
 
+from lgsp.api.contract import OAUTH2
 from lgsp.auth.tokens import ClientIdentity, require_scope
 from lgsp.runtime import Runtime
 
@@ -15,10 +16,16 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-def caller_with(scope: str) -> Callable[[Request], ClientIdentity]:
-    """A dependency that authenticates the bearer token and requires ``scope``."""
+def caller_with(scope: str) -> Callable[..., ClientIdentity]:
+    """A dependency that authenticates the bearer token and requires ``scope``.
 
-    def dependency(request: Request) -> ClientIdentity:
+    The ``Security(OAUTH2, scopes=[scope])`` parameter is what puts the OAuth2 requirement with its scope
+    on the operation in OpenAPI; the token itself is checked by our own verifier (problem+json on failure).
+    """
+
+    def dependency(request: Request, _authorization: str | None = Security(OAUTH2, scopes=[scope])) -> (
+        ClientIdentity
+    ):
         runtime = runtime_of(request)
         identity = runtime.authenticate(request.headers.get("authorization"))
         require_scope(identity, scope)

@@ -28,8 +28,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from lgsp import access
+from lgsp.api.contract import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
+from lgsp.api.models import Directory, DmsStatusIn, DmsStatusOut, Document, DocumentAccepted, DocumentPage, EdxmlJson
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery.outbox import Enqueued, IdempotencyConflict
 from lgsp.documents import store
@@ -135,7 +137,21 @@ def _check_parties(request: Request, facts: PacketFacts, agency: str, system_id:
                       errors=[{"field": where, "message": f"unknown agency {code}"} for code in unknown])
 
 
-@router.post(PATH, status_code=202, summary="Send an edXML packet (document or status) to other agencies")
+_XML_BODY = {"schema": {"type": "string", "description": "the .edxml packet (edXML 2.0, QĐ 28/2018)"}}
+_KIND_PARAM = {"name": "kind", "in": "query", "required": False, "description": "what the packet must be",
+               "schema": {"type": "string", "enum": list(_KINDS)}}
+_OWN_AGENCY = (403, "forbidden")
+
+
+@router.post(PATH, status_code=202, summary="Send an edXML packet (document or status) to other agencies",
+             response_model=DocumentAccepted,
+             openapi_extra={**json_body(EdxmlJson, extra={"application/xml": _XML_BODY}),
+                            "parameters": [_KIND_PARAM, IDEMPOTENCY_KEY]},
+             responses={202: {"description": "Accepted: queued for the axis with its audit entry",
+                              "headers": {**SUBMISSION_HEADERS, "Location": {"schema": {"type": "string"}}}},
+                        **problems(400, (403, "forbidden", "sender-mismatch"), (409, "conflict"), 413, 415,
+                                   (422, "edxml-invalid", "signature-invalid", "unknown-recipient"),
+                                   (503, "not-configured"))})
 async def post_document(request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
     exchange = Submission(request, caller, "POST", PATH)
     try:
@@ -176,7 +192,8 @@ async def _accept(request: Request, exchange: Submission) -> Response:
     return Response(answers[result.duplicate], status_code=202, media_type="application/json", headers=headers)
 
 
-@router.get(PATH, summary="Documents of the caller's agency: incoming (direction=in) or sent (out)")
+@router.get(PATH, summary="Documents of the caller's agency: incoming (direction=in) or sent (out)",
+            response_model=DocumentPage, responses=problems(_OWN_AGENCY, (422, "validation-failed")))
 def list_documents(request: Request, direction: str = Query("in", pattern="^(in|out)$"),
                    kind: str | None = Query(None, pattern="^(edoc|status)$"),
                    dms_status: str | None = Query(None, pattern="^(INITIAL|PROCESSING|DONE|FAIL)$"),
@@ -201,7 +218,9 @@ def _own(request: Request, doc_id: str, caller: ClientIdentity) -> tuple[Any, An
     return found
 
 
-@router.get(PATH + "/{doc_id}", summary="One document: metadata, delivery state, status packets received about it")
+@router.get(PATH + "/{doc_id}", summary="One document: metadata, delivery state, status packets received about it",
+            response_model=Document, response_model_exclude_unset=True,
+            responses=problems(_OWN_AGENCY, (404, "not-found")))
 def get_document(doc_id: str, request: Request,
                  caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
     doc, delivery, statuses = _own(request, doc_id, caller)
@@ -212,14 +231,20 @@ def get_document(doc_id: str, request: Request,
     return item
 
 
-@router.get(PATH + "/{doc_id}/packet", summary="The packet bytes (edXML) exactly as sent or received")
+@router.get(PATH + "/{doc_id}/packet", summary="The packet bytes (edXML) exactly as sent or received",
+            response_class=Response, responses={
+                200: {"description": "the packet", "content": {"application/xml": _XML_BODY},
+                      "headers": {"X-Content-SHA256": {"schema": {"type": "string"}}}},
+                **problems(_OWN_AGENCY, (404, "not-found"))})
 def get_packet(doc_id: str, request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
     doc, _, _ = _own(request, doc_id, caller)
     return Response(bytes(doc.packet), media_type="application/xml",
                     headers={"X-Content-SHA256": doc.packet_sha256})
 
 
-@router.put(PATH + "/{doc_id}/status", summary="The recipient DMS reports what it did with an incoming document")
+@router.put(PATH + "/{doc_id}/status", summary="The recipient DMS reports what it did with an incoming document",
+            response_model=DmsStatusOut, openapi_extra=json_body(DmsStatusIn),
+            responses=problems(400, _OWN_AGENCY, (404, "not-found"), (409, "conflict"), 413))
 async def put_status(doc_id: str, request: Request,
                      caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
     exchange = Submission(request, caller, "PUT", f"{PATH}/{doc_id}/status")
@@ -249,7 +274,7 @@ async def put_status(doc_id: str, request: Request,
         return await refuse(request, exchange, problem)
 
 
-@router.get("/agencies", summary="The national agency directory (synced from the axis)")
+@router.get("/agencies", summary="The national agency directory (synced from the axis)", response_model=Directory)
 def get_agencies(request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
     agencies = store.directory(runtime_of(request).engine)
     return {"count": len(agencies), "agencies": agencies}

@@ -26,8 +26,10 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.dvcqg import DossierSyncService, DossierValidationError, DvcqgError, UnknownLocalStatusError
 from lgsp import access
+from lgsp.api.contract import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
+from lgsp.api.models import DossierAccepted, DossierEventIn, DossierEventState
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery import dvcqg
 from lgsp.delivery.models import OutboxMessage
@@ -80,7 +82,13 @@ def _validated(checker: DossierSyncService, body: bytes) -> tuple[dict[str, Any]
     return event.to_payload(), event.ma_ho_so, int(status)
 
 
-@router.post(PATH, status_code=202, summary="Accept a one-stop-shop dossier event for DVCQG")
+@router.post(PATH, status_code=202, summary="Accept a one-stop-shop dossier event for DVCQG",
+             response_model=DossierAccepted,
+             openapi_extra={**json_body(DossierEventIn), "parameters": [IDEMPOTENCY_KEY]},
+             responses={202: {"description": "Accepted: queued for DVCQG with its audit entry",
+                              "headers": SUBMISSION_HEADERS},
+                        **problems(400, (409, "conflict"), 413, 415, (422, "validation-failed"),
+                                   (503, "not-configured"))})
 async def post_dossier_event(request: Request,
                              caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
     exchange = Submission(request, caller, "POST", PATH)
@@ -122,7 +130,8 @@ async def _accept(request: Request, exchange: Submission) -> Response:
     return Response(answers[result.duplicate], status_code=202, media_type="application/json", headers=headers)
 
 
-@router.get(PATH + "/{message_id}", summary="Where a dossier event is: pending, delivered or dead")
+@router.get(PATH + "/{message_id}", summary="Where a dossier event is: pending, delivered or dead",
+            response_model=DossierEventState, responses=problems((404, "not-found")))
 def get_dossier_event(message_id: str, request: Request,
                       caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
     """Lets the one-stop-shop system see whether its event reached DVCQG, and why not if it did not.

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from lgsp import metrics
 from lgsp.api.deps import runtime_of
+from lgsp.api.models import Health, Readiness
 from lgsp.problems import Problem
 from lgsp.store.migrate import is_current
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get("/healthz", summary="Liveness: the process answers", response_model=Health)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: store reachable and migrations current")
+@router.get("/readyz", summary="Readiness: store reachable and migrations current", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "Not ready: the store is unreachable or its "
+                                                                "migrations are outdated"}})
 async def readyz(request: Request) -> JSONResponse:
     runtime = runtime_of(request)
 
@@ -43,7 +46,12 @@ async def readyz(request: Request) -> JSONResponse:
 METRICS_SCOPES = frozenset({"metrics", "admin", "auditor"})
 
 
-@router.get("/metrics", summary="Prometheus metrics (a token with the metrics, admin or auditor scope)")
+@router.get("/metrics", summary="Prometheus metrics (a token with the metrics, admin or auditor scope)",
+            response_class=PlainTextResponse,
+            responses={200: {"description": "Prometheus text exposition format (version 0.0.4)",
+                             "content": {"text/plain": {"schema": {"type": "string"},
+                                                        "example": "lgsp_requests_total{status=\"200\"} 3.0\n"}}},
+                        401: {"description": "no token"}, 403: {"description": "no metrics, admin or auditor scope"}})
 async def prometheus(request: Request) -> Response:
     runtime = runtime_of(request)
     if not runtime.settings.metrics_public:

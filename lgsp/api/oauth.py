@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lgsp.api.deps import runtime_of
 from lgsp.api.intake import read_limited
+from lgsp.api.models import Jwks, OAuthError, ServerMetadata, TokenForm, TokenResponse
 from lgsp.auth.clients import KNOWN_SCOPES
 from lgsp.auth.oauth import FormRequest
 from lgsp.problems import Problem
@@ -37,7 +38,25 @@ def _oauth_error(status: int, error: str, description: str, headers: dict[str, s
     return JSONResponse({"error": error, "error_description": description}, status, headers=headers)
 
 
-@router.post("/oauth/token", summary="Issue an access token (OAuth2 client credentials)")
+def _error_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "model": OAuthError}
+
+
+_TOKEN_CONTRACT: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+        "schema": {"$ref": "#/components/schemas/TokenForm"},
+        "example": {"grant_type": "client_credentials", "scope": "gateway"}}}},
+    "security": [{"clientSecretBasic": []}, {}],
+    "x-lgsp-models": [TokenForm.__name__, OAuthError.__name__],
+}
+
+
+@router.post("/oauth/token", summary="Issue an access token (OAuth2 client credentials)", response_model=TokenResponse,
+             openapi_extra=_TOKEN_CONTRACT, responses={
+                 400: _error_doc("`invalid_request`, `unsupported_grant_type`, `invalid_scope` (RFC 6749 §5.2)"),
+                 401: _error_doc("`invalid_client`: unknown client, wrong secret or disabled client"),
+                 413: _error_doc("`invalid_request`: the form is larger than 16 KiB"),
+                 429: _error_doc("`temporarily_unavailable`: too many failed attempts (Retry-After)")})
 async def token(request: Request) -> Response:
     runtime = runtime_of(request)
     try:
@@ -67,12 +86,13 @@ async def token(request: Request) -> Response:
     return Response(content, status_code=status, media_type="application/json", headers=dict(headers))
 
 
-@router.get("/.well-known/jwks.json", summary="Public keys that verify lgsp access tokens")
+@router.get("/.well-known/jwks.json", summary="Public keys that verify lgsp access tokens", response_model=Jwks)
 async def jwks(request: Request) -> dict[str, Any]:
     return runtime_of(request).keyring.jwks()
 
 
-@router.get("/.well-known/oauth-authorization-server", summary="OAuth2 server metadata (RFC 8414)")
+@router.get("/.well-known/oauth-authorization-server", summary="OAuth2 server metadata (RFC 8414)",
+            response_model=ServerMetadata)
 async def metadata(request: Request) -> dict[str, Any]:
     base = runtime_of(request).settings.public_url.rstrip("/")
     return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -9,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from lgsp.auth.clients import ClientError
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
@@ -93,4 +96,24 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
         kind = _STATUS_KIND.get(exc.status_code, "bad-request" if exc.status_code < 500 else "internal-error")
-        return problem_response(Problem(kind, str(exc.detail), status=exc.status_code), request)
+        # keep the framework's headers; a 405 must list every method of the resource (RFC 9110 §15.5.6)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        return problem_response(Problem(kind, str(exc.detail), status=exc.status_code, headers=headers), request)
+
+
+def allowed_methods(request: Request) -> str:
+    """All methods the published contract has for this path (Starlette lists only one route's)."""
+    methods: set[str] = set()
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if _compiled(template).match(request.url.path):
+            methods |= {method.upper() for method in item}
+    if "GET" in methods:
+        methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+    return ", ".join(sorted(methods))
+
+
+@lru_cache(maxsize=512)
+def _compiled(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]

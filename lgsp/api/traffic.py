@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from lgsp.api.contract import problems
 from lgsp.api.deps import caller_with, runtime_of
+from lgsp.api.models import LimitOut, Usage
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.store.db import writer
 from lgsp.traffic.limiter import limits_for
@@ -33,13 +35,14 @@ class LimitIn(BaseModel):
     concurrency: int | None = None
 
 
-@admin_router.get("/limits")
+@admin_router.get("/limits", response_model=list[LimitOut], summary="Traffic limits (rate, quota, concurrency)")
 def list_limits(request: Request) -> list[dict[str, Any]]:
     with Session(runtime_of(request).engine) as session:
         return [lim.spec_to_mapping(spec) for spec in lim.list_specs(session)]
 
 
-@admin_router.put("/limits")
+@admin_router.put("/limits", response_model=LimitOut, responses=problems(404, (422, "validation-failed")),
+                  summary="Set a limit on a service, for one client system or for all")
 def put_limit(body: LimitIn, request: Request) -> dict[str, Any]:
     spec = lim.spec_from_mapping(body.model_dump(exclude_none=True), "body")
     runtime = runtime_of(request)
@@ -49,7 +52,8 @@ def put_limit(body: LimitIn, request: Request) -> dict[str, Any]:
     return lim.spec_to_mapping(spec)
 
 
-@admin_router.delete("/limits", status_code=204)
+@admin_router.delete("/limits", status_code=204, responses=problems(404, (422, "validation-failed")),
+                     summary="Remove a limit")
 def delete_limit(request: Request, service: str = Query(...), client: str = Query("")) -> None:
     runtime = runtime_of(request)
     with Session(writer(runtime.engine)) as session, session.begin():
@@ -57,7 +61,7 @@ def delete_limit(request: Request, service: str = Query(...), client: str = Quer
     runtime.registry_changed()
 
 
-@usage_router.get("/usage")
+@usage_router.get("/usage", response_model=Usage, summary="The caller's own limits, what is used and when it resets")
 async def usage(request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
     runtime = runtime_of(request)
     system = caller.system_id or caller.client_id

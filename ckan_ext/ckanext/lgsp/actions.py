@@ -44,5 +44,15 @@ def lgsp_provenance_show(context: dict[str, Any], data_dict: dict[str, Any]) -> 
     }
     for field in PROVENANCE_FIELDS:
         provenance[field.removeprefix("lgsp_")] = dataset.get(field)
-    provenance["row_count"] = int(row_count) if row_count not in (None, "") else None
+    provenance["row_count"] = _int(row_count)
+    provenance["audit_index"] = _int(dataset.get("lgsp_audit_index"))  # an index, not a string
     return provenance
+
+
+def _int(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -5,16 +5,24 @@ language, resources and their ``hash``. This profile adds what a national portal
 portal needs from our schema: the agency identifier on dct:publisher, the national topic as dcat:theme,
 the update frequency as an EU frequency URI, spatial coverage by administrative-unit code, the legal
 basis, English titles, and lgsp's provenance (prov:wasGeneratedBy + dct:provenance).
+
+It also completes what DCAT-AP and harvesters expect and the base profile leaves out or mistypes: the
+licence (``dct:license``, a ``dct:LicenseDocument``) on the dataset and on every distribution,
+``dcat:downloadURL`` for files, ``dcat:byteSize`` as an ``xsd:nonNegativeInteger`` (not ``46788.0``),
+timestamps with their time zone (CKAN stores UTC without saying so), and the catalogue's
+``dct:publisher`` and ``dct:description``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ckan.plugins import toolkit as tk
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, XSD
 
 from ckanext.dcat.profiles.base import DCAT, DCATAP, DCT, FOAF, SKOS, RDFProfile
+from ckanext.dcat.utils import resource_uri
 
 FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
 FREQUENCY_CODES = {
@@ -24,6 +32,17 @@ FREQUENCY_CODES = {
 TOPIC_SCHEME = "https://data.gov.vn/topic/"
 ADMIN_UNIT_SCHEME = "https://danhmuchanhchinh.gso.gov.vn/dvhc/"
 LGSP = "https://lgsp.cantho.gov.vn/ns#"
+#: CKAN licence ids -> the licence's canonical URI (CKAN's own license_url points at opendefinition.org).
+LICENCES = {
+    "cc-by": "https://creativecommons.org/licenses/by/4.0/",
+    "cc-by-sa": "https://creativecommons.org/licenses/by-sa/4.0/",
+    "cc-zero": "https://creativecommons.org/publicdomain/zero/1.0/",
+    "cc-nc": "https://creativecommons.org/licenses/by-nc/4.0/",
+    "odc-by": "https://opendatacommons.org/licenses/by/1-0/",
+    "odc-odbl": "https://opendatacommons.org/licenses/odbl/1-0/",
+    "odc-pddl": "https://opendatacommons.org/licenses/pddl/1-0/",
+}
+INTEGER_FIELDS = ("lgsp_row_count", "lgsp_audit_index")
 
 
 class LgspDCATProfile(RDFProfile):
@@ -76,6 +95,9 @@ class LgspDCATProfile(RDFProfile):
             g.add((dataset_ref, DCATAP.applicableLegislation, Literal(get("legal_basis"), lang="vi")))
 
         self._provenance(dataset_dict, dataset_ref)
+        self._licence(dataset_dict, dataset_ref)
+        self._distributions(dataset_dict)
+        self._zoned_times(dataset_ref)
 
     def _provenance(self, dataset_dict: dict[str, Any], dataset_ref: Any) -> None:
         get = dataset_dict.get
@@ -101,8 +123,81 @@ class LgspDCATProfile(RDFProfile):
             text += f"; audit log index {get('lgsp_audit_index')}"
         g.add((statement, RDFS.label, Literal(text)))
         for key in ("lgsp_content_hash", "lgsp_row_count", "lgsp_audit_index", "lgsp_source_service"):
-            if get(key) not in (None, ""):
-                g.add((dataset_ref, URIRef(LGSP + key.removeprefix("lgsp_")), Literal(get(key))))
+            value = get(key)
+            if value in (None, ""):
+                continue
+            literal = Literal(int(value), datatype=XSD.integer) if key in INTEGER_FIELDS and str(
+                value).isdigit() else Literal(value)
+            g.add((dataset_ref, URIRef(LGSP + key.removeprefix("lgsp_")), literal))
+
+    def _licence(self, dataset_dict: dict[str, Any], dataset_ref: Any) -> None:
+        """The dataset's CKAN licence on the dataset and on each distribution (DCAT-AP: a LicenseDocument)."""
+        licence_id = dataset_dict.get("license_id")
+        uri = LICENCES.get(licence_id or "") or dataset_dict.get("license_url")
+        if not uri:
+            return
+        g = self.g
+        licence = URIRef(uri)
+        g.add((licence, RDF.type, DCT.LicenseDocument))
+        if dataset_dict.get("license_title"):
+            g.add((licence, RDFS.label, Literal(dataset_dict["license_title"])))
+        if licence_id:
+            g.add((licence, DCT.identifier, Literal(licence_id)))
+        g.set((dataset_ref, DCT.license, licence))
+        for distribution in g.objects(dataset_ref, DCAT.distribution):
+            if g.value(distribution, DCT.license) is None:
+                g.add((distribution, DCT.license, licence))
+
+    def _distributions(self, dataset_dict: dict[str, Any]) -> None:
+        """``dcat:downloadURL`` for files, and ``dcat:byteSize`` as an integer."""
+        g = self.g
+        for resource in dataset_dict.get("resources", []):
+            ref = URIRef(resource_uri(resource))
+            url = (resource.get("url") or "").strip()
+            if url and (resource.get("url_type") == "upload" or "/download/" in url or resource.get("format")):
+                g.set((ref, DCAT.downloadURL, URIRef(url)))
+            for size in list(g.objects(ref, DCAT.byteSize)):
+                g.remove((ref, DCAT.byteSize, size))
+                try:
+                    g.add((ref, DCAT.byteSize, Literal(int(float(size)), datatype=XSD.nonNegativeInteger)))
+                except (TypeError, ValueError):
+                    pass  # not a number: better no size than a wrong one
+
+    def _zoned_times(self, dataset_ref: Any) -> None:
+        """CKAN's timestamps are UTC but written without an offset; say so (xsd:dateTime needs it to be exact)."""
+        g = self.g
+        subjects = [dataset_ref, *g.objects(dataset_ref, DCAT.distribution)]
+        for subject in subjects:
+            for predicate in (DCT.issued, DCT.modified):
+                for value in list(g.objects(subject, predicate)):
+                    text = str(value)
+                    if getattr(value, "datatype", None) == XSD.dateTime and _naive(text):
+                        g.remove((subject, predicate, value))
+                        g.add((subject, predicate, Literal(text + "+00:00", datatype=XSD.dateTime)))
 
     def graph_from_catalog(self, catalog_dict: dict[str, Any], catalog_ref: Any) -> None:
-        self.g.add((catalog_ref, DCT.language, Literal("vi")))
+        g = self.g
+        g.add((catalog_ref, DCT.language, Literal("vi")))
+        description = tk.config.get("ckanext.lgsp.catalog_description") or tk.config.get("ckan.site_description")
+        if description and g.value(catalog_ref, DCT.description) is None:
+            g.add((catalog_ref, DCT.description, Literal(description, lang="vi")))
+        name = tk.config.get("ckanext.lgsp.catalog_publisher_name")
+        if name and g.value(catalog_ref, DCT.publisher) is None:
+            publisher = URIRef(tk.config.get("ckanext.lgsp.catalog_publisher_uri") or str(catalog_ref) + "#publisher")
+            g.add((catalog_ref, DCT.publisher, publisher))
+            g.add((publisher, RDF.type, FOAF.Agent))
+            g.add((publisher, FOAF.name, Literal(name, lang="vi")))
+            agency = tk.config.get("ckanext.lgsp.catalog_publisher_id")
+            if agency:
+                g.add((publisher, DCT.identifier, Literal(agency)))
+        for predicate in (DCT.issued, DCT.modified):
+            for value in list(g.objects(catalog_ref, predicate)):
+                if getattr(value, "datatype", None) == XSD.dateTime and _naive(str(value)):
+                    g.remove((catalog_ref, predicate, value))
+                    g.add((catalog_ref, predicate, Literal(str(value) + "+00:00", datatype=XSD.dateTime)))
+
+
+def _naive(text: str) -> bool:
+    """An xsd:dateTime lexical form without ``Z`` or ``±hh:mm``."""
+    time_part = text.partition("T")[2]
+    return bool(time_part) and not (time_part.endswith("Z") or "+" in time_part or "-" in time_part)

@@ -10,7 +10,7 @@ import ckan.plugins as p
 from ckan.lib.plugins import DefaultTranslation
 from ckan.plugins import toolkit as tk
 
-from . import actions, auth, validators
+from . import actions, auth, cors, dublin_core, validators
 
 
 @tk.blanket.config_declarations
@@ -21,6 +21,7 @@ class LgspPlugin(p.SingletonPlugin, DefaultTranslation):
     p.implements(p.IActions)
     p.implements(p.ITranslation)
     p.implements(p.ITemplateHelpers)
+    p.implements(p.IMiddleware, inherit=True)
 
     # IConfigurer
     def update_config(self, config: Any) -> None:
@@ -43,4 +44,9 @@ class LgspPlugin(p.SingletonPlugin, DefaultTranslation):
 
     # ITemplateHelpers
     def get_helpers(self) -> dict[str, Any]:
-        return {"lgsp_is_managed": lambda pkg: auth.is_true((pkg or {}).get("lgsp_managed", ""))}
+        return {"lgsp_is_managed": lambda pkg: auth.is_true((pkg or {}).get("lgsp_managed", "")),
+                "lgsp_dublin_core": lambda pkg: dublin_core.elements(pkg or {})}
+
+    # IMiddleware: CORS on the public read paths (cors.py)
+    def make_middleware(self, app: Any, config: Any) -> Any:
+        return cors.install(app)

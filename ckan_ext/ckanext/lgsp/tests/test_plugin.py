@@ -11,7 +11,7 @@ from babel.support import Translations
 from ckan import logic
 from ckan.tests import factories, helpers
 from rdflib import Literal, URIRef
-from rdflib.namespace import DCTERMS, PROV
+from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, XSD
 
 from ckanext.dcat.processors import RDFSerializer
 
@@ -76,7 +76,7 @@ def test_provenance_show(publisher: dict[str, Any]) -> None:
         resources=[{"name": "aq.csv", "url": "http://x/aq.csv", "format": "CSV", "hash": "cd" * 32}]))
     provenance = helpers.call_action("lgsp_provenance_show", {"user": ""}, id=dataset["name"])
     assert provenance["managed"] is True and provenance["row_count"] == 240
-    assert provenance["run_id"] == "run-7" and provenance["audit_index"] == "1234"
+    assert provenance["run_id"] == "run-7" and provenance["audit_index"] == 1234  # an integer, like row_count
     assert provenance["resources"][0]["sha256"] == "cd" * 32
     with pytest.raises(logic.NotFound):
         helpers.call_action("lgsp_provenance_show", id="missing")
@@ -100,6 +100,65 @@ def test_dcat_profile_maps_lgsp_fields(publisher: dict[str, Any]) -> None:
     activity = g.value(ref, PROV.wasGeneratedBy)
     assert (activity, DCTERMS.identifier, Literal("run-9")) in g
     assert "ef" * 32 in g.serialize(format="turtle")
+
+
+def test_dcat_has_what_dcat_ap_and_harvesters_need(publisher: dict[str, Any]) -> None:
+    org = factories.Organization(title="Sở TN&MT")
+    dataset = helpers.call_action("package_create", ctx(publisher), **dataset_fields(
+        org, lgsp_managed=True, lgsp_run_id="run-11", lgsp_row_count=3, lgsp_audit_index="17",
+        resources=[{"name": "aq.csv", "url": "http://x/aq.csv", "format": "CSV", "size": 46788},
+                   {"name": "aq.json", "url": "http://x/aq.json", "format": "JSON", "size": 1024}]))
+    serializer = RDFSerializer(profiles=["euro_dcat_ap_2", "lgsp_dcat"])
+    ref = serializer.graph_from_dataset(dataset)
+    g = serializer.g
+    licence = URIRef("https://creativecommons.org/licenses/by/4.0/")
+    assert (ref, DCTERMS.license, licence) in g and (licence, RDF.type, DCTERMS.LicenseDocument) in g
+    distributions = list(g.objects(ref, DCAT.distribution))
+    assert len(distributions) == 2
+    for dist in distributions:
+        assert (dist, DCTERMS.license, licence) in g
+        assert str(g.value(dist, DCAT.downloadURL)) in {"http://x/aq.csv", "http://x/aq.json"}
+        [size] = g.objects(dist, DCAT.byteSize)
+        assert size.datatype == XSD.nonNegativeInteger and str(size) in {"46788", "1024"}
+    for subject in (ref, *distributions):
+        for value in (*g.objects(subject, DCTERMS.issued), *g.objects(subject, DCTERMS.modified)):
+            if value.datatype == XSD.dateTime:
+                assert str(value).endswith("+00:00"), value
+    assert g.value(ref, URIRef("https://lgsp.cantho.gov.vn/ns#audit_index")) == Literal(17, datatype=XSD.integer)
+
+    catalog = RDFSerializer(profiles=["euro_dcat_ap_2", "lgsp_dcat"])
+    catalog_ref = catalog.graph_from_catalog()
+    c = catalog.g
+    assert c.value(catalog_ref, DCTERMS.description) is not None
+    publisher_node = c.value(catalog_ref, DCTERMS.publisher)
+    assert (publisher_node, DCTERMS.identifier, Literal("000.00.12.H10")) in c
+    assert c.value(publisher_node, URIRef("http://xmlns.com/foaf/0.1/name")) is not None
+
+
+def test_cors_on_public_reads_only(app: Any) -> None:
+    api = app.get("/api/3/action/status_show", headers={"Origin": "https://dashboard.example"})
+    assert api.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in api.headers
+    catalog = app.get("/catalog.ttl", headers={"Origin": "https://dashboard.example"})
+    assert catalog.headers.get("Access-Control-Allow-Origin") == "*"
+    page = app.get("/dataset/", headers={"Origin": "https://dashboard.example"})
+    assert "Access-Control-Allow-Origin" not in page.headers  # HTML pages of the portal are not open data
+    posted = app.post("/api/3/action/package_create", json={}, headers={"Origin": "https://evil.example"},
+                      status=403)
+    assert "Access-Control-Allow-Origin" not in posted.headers
+
+
+def test_dataset_page_carries_the_dublin_core_set(app: Any, publisher: dict[str, Any]) -> None:
+    org = factories.Organization(title="Sở Tài nguyên và Môi trường")
+    helpers.call_action("package_create", ctx(publisher), **dataset_fields(
+        org, lgsp_managed=True, lgsp_run_id="run-12", lgsp_source_service="000.00.25.H10/QUANTRAC/aq",
+        tags=[{"name": "quan-trac"}]))
+    page = app.get("/dataset/chat-luong-khong-khi").body
+    for element in ("title", "creator", "date", "description", "publisher", "identifier",
+                    "language", "source", "subject"):
+        assert f'<meta name="DC.{element}"' in page, element
+    assert 'content="Sở Tài nguyên và Môi trường — 000.00.12.H10"' in page  # publisher with its agency id
+    assert 'id="lgsp-dublin-core"' in page
 
 
 def test_vietnamese_and_english_strings() -> None:

@@ -1,0 +1,22 @@
+"""One demo-like stack per session for the interface tests (fuzzer, doc examples, generated client)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lgsp.testing.demo_stack import DemoStack, demo_stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    with demo_stack(tmp_path_factory.mktemp("iface-stack")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """The fuzzer's own stack: it deletes registry entries and rotates secrets, so nobody else shares it."""
+    with demo_stack(tmp_path_factory.mktemp("iface-fuzz")) as running:
+        yield running
