@@ -21,6 +21,7 @@ from lgsp.api.models import (
     ClientOut,
     GrantOut,
     IssuedClient,
+    RevokedTokens,
     RotatedKey,
     RotatedSecret,
     ServiceOut,
@@ -221,7 +222,7 @@ def rotate_client_secret(client_id: str, request: Request) -> dict[str, Any]:
     return {"client_id": issued.client_id, "client_secret": issued.client_secret}
 
 
-@router.post("/clients/{client_id}/revoke-tokens", responses=INVALID,
+@router.post("/clients/{client_id}/revoke-tokens", responses=INVALID, response_model=RevokedTokens,
              summary="Refuse every token issued to this client so far")
 def revoke_client_tokens(client_id: str, request: Request) -> dict[str, Any]:
     """Refuse every token issued to this client so far; its secret stays valid for new tokens."""

@@ -121,7 +121,14 @@ async def keys(request: Request) -> dict[str, Any]:
     return ring.to_json()
 
 
-@router.get("/checkpoint", responses=problems(404),
+_CHECKPOINT_OK = {"description": "The checkpoint note, or (Accept: application/json) the note with the JSON head and "
+                                 "cosignatures",
+                  "content": {"text/plain": {"schema": {"type": "string"}},
+                              "application/json": {"schema": {"$ref": "#/components/schemas/Checkpoint"}}}}
+
+
+@router.get("/checkpoint", openapi_extra={"x-lgsp-models": ["Checkpoint"]},
+            responses={200: _CHECKPOINT_OK, **problems(404)},
             summary="The latest head as a C2SP signed-note checkpoint, with witness cosignatures",
             description="`text/plain` (default): the checkpoint note (origin, tree size, base64 root), the log's "
                         "Ed25519 note signature and every stored witness cosignature (C2SP tlog-cosignature). "

@@ -175,12 +175,13 @@ def describe_signature_verification(router: APIRouter) -> None:
                                   "X-Signature-Report-Digest": {"schema": {"type": "string"}}},
                       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureVerdict"}},
                                   "text/plain": {"schema": {"type": "string"}}}},
-                **problems((400, "missing-document"), (413, "document-too-large"),
+                **problems((400, "missing-document"), 401, 403, (413, "document-too-large"),
                            (503, "signature-verifier-not-configured")),
                 **route.responses,
             }
             document = {"schema": {"type": "string", "format": "binary"}}
             route.openapi_extra = {
+                "security": [{"oauth2": ["gateway"]}],  # a token is needed (LGSP_SIGNATURES_ANONYMOUS_MAX_BYTES)
                 "requestBody": {"required": True, "content": {
                     "application/xml": {"schema": {"type": "string"}}, "application/pdf": document,
                     "application/jose": {"schema": {"type": "string"}}, "application/octet-stream": document,

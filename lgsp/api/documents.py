@@ -193,7 +193,8 @@ async def _accept(request: Request, exchange: Submission) -> Response:
 
 
 @router.get(PATH, summary="Documents of the caller's agency: incoming (direction=in) or sent (out)",
-            response_model=DocumentPage, responses=problems(_OWN_AGENCY, (422, "validation-failed")))
+            response_model=DocumentPage,
+            responses=problems(_OWN_AGENCY, (404, "not-found"), (422, "validation-failed")))
 def list_documents(request: Request, direction: str = Query("in", pattern="^(in|out)$"),
                    kind: str | None = Query(None, pattern="^(edoc|status)$"),
                    dms_status: str | None = Query(None, pattern="^(INITIAL|PROCESSING|DONE|FAIL)$"),

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from lgsp import metrics
+from lgsp.api.contract import problems
 from lgsp.api.deps import runtime_of
 from lgsp.api.models import Health, Readiness
 from lgsp.problems import Problem
@@ -51,7 +52,7 @@ METRICS_SCOPES = frozenset({"metrics", "admin", "auditor"})
             responses={200: {"description": "Prometheus text exposition format (version 0.0.4)",
                              "content": {"text/plain": {"schema": {"type": "string"},
                                                         "example": "lgsp_requests_total{status=\"200\"} 3.0\n"}}},
-                        401: {"description": "no token"}, 403: {"description": "no metrics, admin or auditor scope"}})
+                        **problems((401, "unauthenticated", "invalid-token"), (403, "forbidden"))})
 async def prometheus(request: Request) -> Response:
     runtime = runtime_of(request)
     if not runtime.settings.metrics_public:

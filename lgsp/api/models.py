@@ -149,6 +149,19 @@ class RotatedSecret(BaseModel):
     client_secret: str
 
 
+class RevokedTokens(BaseModel):
+    client_id: str
+    #: Unix time: tokens issued before it are refused.
+    tokens_not_before: int
+
+
+class Checkpoint(BaseModel):
+    """`GET /audit/checkpoint` with `Accept: application/json` (the text form is the note alone)."""
+
+    model_config = {"extra": "allow"}
+    checkpoint: str
+
+
 class RotatedKey(BaseModel):
     kid: str = Field(examples=["20261206-02f48c46"])
 

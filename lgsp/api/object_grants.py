@@ -22,17 +22,25 @@ class ObjectGrantIn(BaseModel):
     agency: str = Field(max_length=13)
 
 
+class ObjectGrantOut(BaseModel):
+    client: str
+    objects: str
+    agency: str
+
+
 def _out(spec: ObjectGrantSpec) -> dict[str, Any]:
     return {"client": spec.client, "objects": spec.objects, "agency": spec.agency}
 
 
-@router.get("/object-grants", summary="Which systems may touch which agency's documents and dossiers")
+@router.get("/object-grants", response_model=list[ObjectGrantOut],
+            summary="Which systems may touch which agency's documents and dossiers")
 def get_object_grants(request: Request) -> list[dict[str, Any]]:
     with Session(runtime_of(request).engine) as session:
         return [_out(spec) for spec in list_object_grants(session)]
 
 
-@router.post("/object-grants", status_code=201, summary="Grant a system an agency's documents or dossiers")
+@router.post("/object-grants", status_code=201, response_model=ObjectGrantOut,
+             summary="Grant a system an agency's documents or dossiers")
 def post_object_grant(body: ObjectGrantIn, request: Request) -> dict[str, Any]:
     spec = ObjectGrantSpec(body.client, body.objects, body.agency)
     with Session(writer(runtime_of(request).engine)) as session, session.begin():

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
+from typing import Any
 
 import httpx
 
@@ -48,7 +49,7 @@ class DemoStack:
     client: IssuedCredential  # gateway scope, bound to the demo one-stop-shop system
     admin: IssuedCredential
     auditor: IssuedCredential
-    everything: IssuedCredential  # all scopes, bound to the one-stop-shop system (for the fuzzer)
+    metrics: IssuedCredential  # a Prometheus scraper (separation of duties: no client holds every scope)
     registry_text: str = ""
     env: dict[str, str] = field(default_factory=dict)
     servers: list[RunningServer] = field(default_factory=list)
@@ -70,7 +71,7 @@ class DemoStack:
 
 
 @contextmanager
-def demo_stack(tmp: Path) -> Iterator[DemoStack]:
+def demo_stack(tmp: Path, **overrides: Any) -> Iterator[DemoStack]:
     """Start everything; on exit stop it and put back the ``LGSP_DVCQG_*`` environment it set."""
     servers = [start_server(civil_status_app()), start_server(air_quality_app()), start_server(ngsp_simulator())]
     user, password = "lgsp-demo-" + secrets.token_hex(3), secrets.token_urlsafe(16)
@@ -93,7 +94,7 @@ def demo_stack(tmp: Path) -> Iterator[DemoStack]:
         trust = tmp / "trust-root.pem"
         trust.write_bytes(_self_signed_root())
         settings = Settings.load(database_url=f"sqlite:///{tmp / 'lgsp.db'}", access_log=False,
-                                 trust_paths=str(trust))
+                                 trust_paths=str(trust), **overrides)
         app = create_app(settings)
         engine = app.runtime.engine
         civil, air, ngsp = servers[:3]
@@ -103,7 +104,7 @@ def demo_stack(tmp: Path) -> Iterator[DemoStack]:
         creds = (create_client(engine, CLIENT_SYSTEM, ["gateway"], "demo one-stop-shop system"),
                  create_client(engine, None, ["admin"], "demo operator"),
                  create_client(engine, None, ["auditor"], "demo auditor"),
-                 create_client(engine, CLIENT_SYSTEM, ["gateway", "admin", "auditor"], "fuzzer"))
+                 create_client(engine, None, ["metrics"], "demo metrics scraper"))
         asyncio.run(_sync(axis.url, axis_secret, engine))
         app.runtime.registry_changed()
         gateway = start_server(app)

@@ -17,6 +17,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
 
 @pytest.fixture(scope="module")
 def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    """The fuzzer's own stack: it deletes registry entries and rotates secrets, so nobody else shares it."""
-    with demo_stack(tmp_path_factory.mktemp("iface-fuzz")) as running:
+    """The fuzzer's own stack: it deletes registry entries and rotates secrets, so nobody else shares it.
+    Its wrong secrets would trip the /oauth/token failure throttle (tested in tests/security): raised here."""
+    with demo_stack(tmp_path_factory.mktemp("iface-fuzz"), token_failure_limit=10**9) as running:
         yield running

@@ -36,17 +36,30 @@ def _run(stack: DemoStack, *args: str, token: str | None, cwd: Path) -> str:
     return output
 
 
-def _token(stack: DemoStack, description: str) -> str:
-    stack.restore_registry()  # an earlier run may have deleted the demo systems
-    cred = create_client(stack.app.runtime.engine, CLIENT_SYSTEM, ["gateway", "admin", "auditor"], description)
+ADMIN = r"^/admin/"
+AUDIT = r"^/audit/|^/metrics$"
+
+
+def _token(stack: DemoStack, description: str, system: str | None, scopes: list[str]) -> str:
+    """A fresh client per run (an earlier run may have deleted the demo systems or disabled clients);
+    one duty per client, as the registry insists (separation of duties)."""
+    stack.restore_registry()
+    cred = create_client(stack.app.runtime.engine, system, scopes, description)
     stack.app.runtime.registry_changed()
     return stack.token(cred)
 
 
-def test_every_operation_with_a_token_of_every_scope(fuzz_stack: DemoStack, tmp_path: Path) -> None:
-    token = _token(fuzz_stack, "fuzzer: all scopes")
-    output = _run(fuzz_stack, "--exclude-path-regex", SELF_HARM, token=token, cwd=tmp_path)
+def test_every_operation_with_the_token_of_its_duty(fuzz_stack: DemoStack, tmp_path: Path) -> None:
+    """Admin operations with an admin token, audit operations and /metrics with an auditor's, the rest with
+    a department system's gateway token."""
+    admin = _token(fuzz_stack, "fuzzer: admin", None, ["admin"])
+    output = _run(fuzz_stack, "--include-path-regex", ADMIN, "--exclude-path-regex", SELF_HARM, token=admin,
+                  cwd=tmp_path)
     assert "Tested: " in output
+    auditor = _token(fuzz_stack, "fuzzer: auditor", None, ["auditor"])
+    _run(fuzz_stack, "--include-path-regex", AUDIT, token=auditor, cwd=tmp_path)
+    gateway = _token(fuzz_stack, "fuzzer: gateway", CLIENT_SYSTEM, ["gateway"])
+    _run(fuzz_stack, "--exclude-path-regex", f"{ADMIN}|{AUDIT}", token=gateway, cwd=tmp_path)
 
 
 def test_every_operation_without_a_token(fuzz_stack: DemoStack, tmp_path: Path) -> None:
@@ -54,5 +67,5 @@ def test_every_operation_without_a_token(fuzz_stack: DemoStack, tmp_path: Path) 
 
 
 def test_operations_that_revoke_the_callers_own_access(fuzz_stack: DemoStack, tmp_path: Path) -> None:
-    token = _token(fuzz_stack, "fuzzer: self-harm")
+    token = _token(fuzz_stack, "fuzzer: self-harm", None, ["admin"])
     _run(fuzz_stack, "--include-path-regex", SELF_HARM, token=token, cwd=tmp_path)

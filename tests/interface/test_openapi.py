@@ -22,7 +22,8 @@ SPEC: dict[str, Any] = json.loads(published_text())
 OPERATIONS = [(path, method, op) for path, item in SPEC["paths"].items() for method, op in item.items()]
 PUBLIC = {("/oauth/token", "post"), ("/.well-known/jwks.json", "get"),
           ("/.well-known/oauth-authorization-server", "get"), ("/audit/consistency", "get"),
-          ("/audit/keys", "get"), ("/audit/heads", "get"), ("/healthz", "get"), ("/readyz", "get"),
+          ("/audit/keys", "get"), ("/audit/heads", "get"), ("/audit/checkpoint", "get"), ("/healthz", "get"),
+          ("/readyz", "get"),
           ("/metrics", "get"), ("/signatures/verify", "post")}
 
 
