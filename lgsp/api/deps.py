@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import Request
 
 from lgsp.auth.tokens import ClientIdentity, require_scope
+from lgsp.gateway import client_certs
 from lgsp.runtime import Runtime
 
 
@@ -22,6 +23,7 @@ def caller_with(scope: str) -> Callable[[Request], ClientIdentity]:
         runtime = runtime_of(request)
         identity = runtime.authenticate(request.headers.get("authorization"))
         require_scope(identity, scope)
+        client_certs.check(identity, client_certs.transport_of(request.scope), request.scope["headers"], runtime)
         return identity
 
     return dependency

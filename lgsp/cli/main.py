@@ -43,8 +43,9 @@ def serve(
     engine_from_settings(migrate=True).dispose()
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lgsp-metrics-")
-    uvicorn.run("lgsp.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", access_log=False, log_level="warning",
+    # lgsp.gateway.client_certs records the TCP peer, then does uvicorn's X-Forwarded-For handling itself.
+    uvicorn.run("lgsp.gateway.client_certs:served_app", factory=True, host=host, port=port, workers=workers,
+                loop="uvloop", http="httptools", access_log=False, log_level="warning", proxy_headers=False,
                 server_header=True, date_header=True)
 
 
