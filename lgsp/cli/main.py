@@ -36,17 +36,32 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes (each a full gateway).")] = 1,
+    ssl_certfile: Annotated[Path | None, typer.Option(envvar="LGSP_TLS_CERTFILE", help=(
+        "Terminate TLS here: the server certificate (PEM); without it lgsp speaks plain HTTP."))] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(envvar="LGSP_TLS_KEYFILE", help="Its private key (PEM).")] = None,
+    ssl_ca_certs: Annotated[Path | None, typer.Option(envvar="LGSP_TLS_CLIENT_CA", help=(
+        "CA(s) client certificates must chain to (mTLS, optional per connection: systems bound to a "
+        "certificate in the registry must present theirs)."))] = None,
 ) -> None:
     """Run the gateway (migrations are applied first)."""
+    import ssl
+
     import uvicorn
+
+    from lgsp.gateway.tls_protocol import TLSHttpToolsProtocol
 
     engine_from_settings(migrate=True).dispose()
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lgsp-metrics-")
     # lgsp.gateway.client_certs records the TCP peer, then does uvicorn's X-Forwarded-For handling itself.
+    tls: dict[str, object] = {}
+    if ssl_certfile is not None:
+        tls = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None}
+        if ssl_ca_certs is not None:
+            tls |= {"ssl_ca_certs": str(ssl_ca_certs), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
     uvicorn.run("lgsp.gateway.client_certs:served_app", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", access_log=False, log_level="warning", proxy_headers=False,
-                server_header=True, date_header=True)
+                loop="uvloop", http=TLSHttpToolsProtocol, access_log=False, log_level="warning",
+                proxy_headers=False, server_header=True, date_header=True, **tls)  # type: ignore[arg-type]
 
 
 @app.command()

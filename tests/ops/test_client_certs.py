@@ -4,7 +4,12 @@ and the whole path through HAProxy terminating TLS (``verify optional``, ``%[ssl
 from __future__ import annotations
 
 import base64
+import os
+import signal
 import ssl
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -242,3 +247,59 @@ def test_bound_system_through_haproxy(tmp_path: Path, ca: Issued, client_cert: I
         gateway.stop()
         provider.stop()
         app.runtime.engine.dispose()
+
+
+# --- lgsp serve terminating TLS itself -------------------------------------------------------------------
+
+def test_bound_system_direct_tls(tmp_path: Path, ca: Issued, client_cert: Issued) -> None:
+    """`lgsp serve --ssl-ca-certs`: the certificate comes from the handshake (ASGI TLS extension)."""
+    server_cert = issue(ca, "127.0.0.1", server=True)
+    (tmp_path / "ca.pem").write_bytes(ca.pem)
+    certfile, keyfile = server_cert.write(tmp_path, "server")
+    provider = start_server(provider_app())
+    url = f"sqlite:///{tmp_path / 'direct.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    apply(engine, parse_registry_file(registry(provider.url, client_cert.sha256())))
+    bound = create_client(engine, BOUND, ["gateway"])
+    free = create_client(engine, FREE, ["gateway"])
+    engine.dispose()
+    port = free_port()
+    env = {**os.environ, "LGSP_DATABASE_URL": url}
+    with open(tmp_path / "serve.log", "wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "lgsp.cli", "serve", "--port", str(port),
+                                   "--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile),
+                                   "--ssl-ca-certs", str(tmp_path / "ca.pem")],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"https://127.0.0.1:{port}"
+    try:
+        with _client(ca, tmp_path, client_cert) as right, _client(ca, tmp_path, issue(ca, "other")) as wrong, \
+                _client(ca, tmp_path, None) as anonymous, \
+                _client(ca, tmp_path, issue(make_ca("foreign CA"), "MOTCUA")) as foreign:
+            deadline = time.monotonic() + 90
+            while True:  # wait for the server's readiness, not a fixed time
+                try:
+                    if anonymous.get(base + "/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert server.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.1)
+
+            def token(cred: object) -> dict[str, str]:
+                reply = anonymous.post(base + "/oauth/token", data={"grant_type": "client_credentials"},
+                                       auth=(cred.client_id, cred.client_secret))  # type: ignore[attr-defined]
+                return {"Authorization": f"Bearer {reply.json()['access_token']}"}
+
+            assert right.get(f"{base}/services/{ECHO}/x", headers=token(bound)).status_code == 200
+            missing = anonymous.get(f"{base}/services/{ECHO}/x", headers=token(bound))
+            assert missing.status_code == 401 and missing.json()["title"] == "Client certificate required"
+            assert wrong.get(f"{base}/services/{ECHO}/x", headers=token(bound)).status_code == 403
+            assert anonymous.get(f"{base}/services/{ECHO}/x", headers=token(free)).status_code == 200
+            with pytest.raises(httpx.TransportError):  # a certificate from another CA fails the handshake
+                foreign.get(base + "/readyz")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+        provider.stop()
