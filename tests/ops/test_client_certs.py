@@ -188,6 +188,7 @@ def test_bound_system_through_haproxy(tmp_path: Path, ca: Issued, client_cert: I
     bound = create_client(app.runtime.engine, BOUND, ["gateway"])
     free = create_client(app.runtime.engine, FREE, ["gateway"])
     auditor = create_client(app.runtime.engine, None, ["auditor"])
+    admin = create_client(app.runtime.engine, None, ["admin"])
     app.runtime.registry_changed()
     gateway = start_server(PeerRecorder(app, "127.0.0.1"), proxy_headers=False)  # as `lgsp serve` runs it
     tls_port = free_port()
@@ -229,6 +230,19 @@ def test_bound_system_through_haproxy(tmp_path: Path, ca: Issued, client_cert: I
             assert anonymous.get(f"{lb}/services/{ECHO}/hello", headers=token(free)).status_code == 200
             assert wrong.get(f"{lb}/services/{ECHO}/hello", headers=token(free)).status_code == 200
 
+            # the admin API binds a system; a bad fingerprint is a 422 problem naming the field
+            admin_auth = token(admin)
+            system = f"{lb}/admin/systems/{FREE}"
+            bad = right.put(system, json={"name": "QLVB", "client_cert_sha256": ["abcd"]}, headers=admin_auth)
+            assert bad.status_code == 422 and "client_cert_sha256" in bad.text, bad.text
+            bind = right.put(system, json={"name": "QLVB", "client_cert_sha256": [other_cert.sha256(colons=True)]},
+                             headers=admin_auth)
+            assert bind.status_code == 200 and bind.json()["client_cert_sha256"] == [other_cert.sha256()]
+            listed = right.get(f"{lb}/admin/systems", headers=admin_auth).json()
+            assert next(s for s in listed if s["id"] == FREE)["client_cert_sha256"] == [other_cert.sha256()]
+            assert anonymous.get(f"{lb}/services/{ECHO}/hello", headers=token(free)).status_code == 401
+            assert wrong.get(f"{lb}/services/{ECHO}/hello", headers=token(free)).status_code == 200
+
         # straight to the gateway (peer 127.0.0.1, not a trusted proxy): a forged header is ignored, also
         # when X-Forwarded-For claims the trusted proxy's address
         forged = {**token(bound), HEADER: base64.b64encode(client_cert.der).decode()}
@@ -241,7 +255,7 @@ def test_bound_system_through_haproxy(tmp_path: Path, ca: Issued, client_cert: I
         # refusals are audited like every exchange
         entries = httpx.get(gateway.url + "/audit/entries", params={"limit": 100},
                             headers=token(auditor)).json()["entries"]
-        assert sorted(e["status"] for e in entries) == [200, 200, 200, 401, 401, 401, 401, 403]
+        assert sorted(e["status"] for e in entries) == [200, 200, 200, 200, 401, 401, 401, 401, 401, 403]
     finally:
         proxy.stop()
         gateway.stop()
