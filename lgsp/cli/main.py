@@ -161,12 +161,26 @@ def add_system(
     name: str,
     client: Annotated[bool, typer.Option("--client/--no-client", help="May call services.")] = True,
     provider: Annotated[bool, typer.Option("--provider/--no-provider", help="Offers services.")] = False,
+    client_cert_sha256: Annotated[list[str] | None, typer.Option(
+        "--client-cert-sha256", help="Bind to this client certificate (SHA-256 of the DER; repeatable). "
+                                     "Omitted: an existing system keeps its binding and JWKS.")] = None,
+    unbind: Annotated[bool, typer.Option("--unbind", help="Remove the certificate binding.")] = False,
 ) -> None:
     """Register (or update) a system under an agency."""
     from registry import operations as ops
+    from registry.models import System
 
     agency, _, code = system_id.partition("/")
-    _registry_change(lambda s: ops.upsert_system(s, ops.SystemSpec(agency, code, name, client, provider)))
+
+    def change(session: Session) -> None:
+        # an update that does not mention them keeps the system's keys and binding (never a silent unbind)
+        existing = session.get(System, system_id)
+        jwks = existing.jwks if existing is not None else None
+        certs = client_cert_sha256 or (existing.client_cert_sha256 if existing is not None else None)
+        ops.upsert_system(session, ops.SystemSpec(agency, code, name, client, provider, jwks,
+                                                  None if unbind else certs))
+
+    _registry_change(change)
     console.print(f"system {system_id} saved")
 
 

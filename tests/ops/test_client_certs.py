@@ -317,3 +317,28 @@ def test_bound_system_direct_tls(tmp_path: Path, ca: Issued, client_cert: Issued
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(20)
         provider.stop()
+
+
+def test_cli_binds_and_keeps_the_binding(tmp_path: Path, client_cert: Issued) -> None:
+    """`lgsp registry add-system --client-cert-sha256`; a later update without it never unbinds silently."""
+    from typer.testing import CliRunner
+
+    from lgsp.cli.main import app as cli
+
+    env = {**os.environ, "LGSP_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "COLUMNS": "200"}
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        return result.exit_code, result.stdout + result.stderr
+
+    assert run("registry", "add-agency", CITY, "UBND")[0] == 0
+    assert run("registry", "add-system", BOUND, "Một cửa", "--client-cert-sha256",
+               client_cert.sha256(colons=True))[0] == 0
+    assert f"- {client_cert.sha256()}" in run("registry", "export")[1]
+    assert run("registry", "add-system", BOUND, "Một cửa (mới)")[0] == 0  # a rename keeps the binding
+    exported = run("registry", "export")[1]
+    assert "Một cửa (mới)" in exported and f"- {client_cert.sha256()}" in exported
+    code, out = run("registry", "add-system", BOUND, "Một cửa", "--client-cert-sha256", "nope")
+    assert code == 2 and "client_cert_sha256" in out
+    assert run("registry", "add-system", BOUND, "Một cửa", "--unbind")[0] == 0
+    assert "client_cert_sha256" not in run("registry", "export")[1]
