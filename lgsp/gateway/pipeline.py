@@ -85,7 +85,8 @@ def receive_request(exchange: Exchange, scope: Scope) -> None:
 def authenticate(exchange: Exchange, runtime: Runtime) -> None:
     assert exchange.request is not None
     exchange.client = runtime.authenticate(_header(exchange.request.headers, b"authorization"))
-    client_certs.check(exchange.client, exchange.extra["transport"], exchange.request.headers, runtime)
+    transport = exchange.extra.get("transport") or client_certs.Transport(None)
+    client_certs.check(exchange.client, transport, exchange.request.headers, runtime)
 
 
 def resolve_service(exchange: Exchange, runtime: Runtime) -> None:
