@@ -47,6 +47,8 @@ KINDS: dict[str, tuple[int, str]] = {
     "edxml-invalid": (422, "Invalid edXML packet"),
     "sender-mismatch": (403, "The packet's sender is not the caller's agency"),
     "unknown-recipient": (422, "Recipient not in the agency directory"),
+    # keys (lgsp/keys): the HSM or the key-encryption key cannot be used
+    "keys-unavailable": (503, "Signing keys unavailable"),
 }
 
 

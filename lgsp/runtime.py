@@ -62,7 +62,7 @@ class Runtime:
         self.registry = RegistryCache(self.engine, settings.registry_refresh_seconds)
         self.disabled_clients = load_disabled_clients(self.engine)
         self.tokens_not_before = load_tokens_not_before(self.engine)
-        self.keyring = KeyRing(self.engine, settings.token_lifetime_seconds)
+        self.keyring = KeyRing(self.engine, settings.token_lifetime_seconds, settings)
         self.tokens = TokenService(self.keyring, settings.public_url, settings.token_lifetime_seconds,
                                    settings.token_max_lifetime_seconds)
         self.token_endpoint = TokenEndpoint(self.engine, self.tokens)

@@ -90,6 +90,18 @@ class Settings:
     traffic_fail_open_rates: bool = True
     #: ... but refuse calls on quota-limited routes (a national quota overrun costs more than a short refusal).
     traffic_fail_open_quotas: bool = False
+    # --- ops: where private keys live (lgsp/keys, issue 17.2) ---
+    #: ``encrypted`` (keys wrapped with a key-encryption key, the default) or ``pkcs11`` (an HSM).
+    key_backend: str = "encrypted"
+    #: The key-encryption key (32 random bytes, created 0600 on first use); ``LGSP_KEY_KEK`` (base64) wins.
+    key_kek_file: str = "var/lgsp-kek.key"
+    key_kek: str = field(default="", repr=False)
+    #: PKCS#11: the vendor's module (e.g. /usr/lib/softhsm/libsofthsm2.so), token label and user PIN
+    #: (``LGSP_PKCS11_PIN``, or a file named by ``pkcs11_pin_file``).
+    pkcs11_module: str = ""
+    pkcs11_token_label: str = "lgsp"
+    pkcs11_pin: str = field(default="", repr=False)
+    pkcs11_pin_file: str = ""
 
     # --- secgw: security controls of issue 19 (docs/security.md) ---
     #: Incoming access tokens whose `exp - iat` or `exp - now` exceeds this are refused (forged or

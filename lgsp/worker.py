@@ -8,7 +8,6 @@ deliveries, pollers, schedules) through the `lgsp.worker_jobs` entry-point group
 from __future__ import annotations
 
 import os
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import structlog
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from lgsp import shutdown
 from lgsp.auth.keys import KeyRing
 from lgsp.auth.models import SigningKey
 from lgsp.settings import Settings
@@ -33,6 +33,8 @@ class Job:
     name: str
     every_seconds: float
     run: Callable[[], object]
+    #: Called once when the worker stops (SIGTERM): finish or release what the job holds.
+    stop: Callable[[], object] | None = None
 
 
 def rotate_key_if_old(engine: Engine, settings: Settings, max_age: timedelta) -> bool:
@@ -45,7 +47,7 @@ def rotate_key_if_old(engine: Engine, settings: Settings, max_age: timedelta) ->
         created = created.replace(tzinfo=UTC)
     if created is not None and datetime.now(UTC) - created < max_age:
         return False
-    kid = KeyRing(engine, settings.token_lifetime_seconds).rotate()
+    kid = KeyRing(engine, settings.token_lifetime_seconds, settings).rotate()
     log.info("signing key rotated", kid=kid)
     return True
 
@@ -64,24 +66,44 @@ def plugin_jobs(engine: Engine, settings: Settings) -> list[Job]:
 
 
 def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    """Run the jobs until ``stop`` is set or SIGTERM/SIGINT arrives; then stop every job and return.
+
+    The signal handlers are in place before the store is touched (normally since the ``lgsp`` entry
+    point, see :mod:`lgsp.shutdown`), so a signal during the migrations, too, ends in a clean exit.
+    """
     stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-    jobs = core_jobs(engine, settings) + plugin_jobs(engine, settings)
-    due = dict.fromkeys((job.name for job in jobs), 0.0)
-    log.info("worker started", jobs=[job.name for job in jobs])
-    elapsed = 0.0
-    while not stop.is_set():
-        for job in jobs:
-            if elapsed >= due[job.name]:
-                try:
-                    job.run()
-                except Exception:
-                    log.exception("job failed", job=job.name)
-                due[job.name] = elapsed + job.every_seconds
-        stop.wait(1.0)
-        elapsed += 1.0
-    log.info("worker stopped")
+    shutdown.install()
+    unsubscribe = shutdown.on_request(stop.set)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        if stop.is_set():
+            return
+        jobs = core_jobs(engine, settings) + plugin_jobs(engine, settings)
+        due = dict.fromkeys((job.name for job in jobs), 0.0)
+        log.info("worker started", jobs=[job.name for job in jobs])
+        elapsed = 0.0
+        try:
+            while not stop.is_set():
+                for job in jobs:
+                    if stop.is_set():
+                        break
+                    if elapsed >= due[job.name]:
+                        try:
+                            job.run()
+                        except Exception:
+                            log.exception("job failed", job=job.name)
+                        due[job.name] = elapsed + job.every_seconds
+                stop.wait(1.0)
+                elapsed += 1.0
+        finally:
+            for job in jobs:
+                if job.stop is not None:
+                    try:
+                        job.stop()
+                    except Exception:
+                        log.exception("job did not stop cleanly", job=job.name)
+        log.info("worker stopped")
+    finally:
+        unsubscribe()
+        engine.dispose()

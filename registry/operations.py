@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from registry.ids import (
     validate_agency_code,
     validate_code,
 )
+from registry.inputs import InputError, check_display_name, check_wsdl_path
 from registry.models import Agency, Grant, RegistryState, Service, System
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
@@ -97,6 +99,13 @@ class GrantSpec:
         return (self.client, self.service, normalise_methods(self.methods, "methods"), self.path)
 
 
+def _name(value: str, field_name: str) -> None:
+    try:
+        check_display_name(value, field_name)
+    except InputError as exc:
+        raise RegistryError(exc.field, str(exc)) from exc
+
+
 def _reraise(exc: InvalidIdentifier) -> RegistryError:
     return RegistryError(exc.field, str(exc))
 
@@ -131,8 +140,10 @@ def upsert_agency(session: Session, spec: AgencySpec) -> Agency:
         raise RegistryError("name", "an agency needs a name")
     if spec.parent == spec.code:
         raise RegistryError("parent", "an agency cannot be its own parent")
+    _name(spec.name, "name")
     if spec.parent is not None and session.get(Agency, spec.parent) is None:
         raise RegistryError("parent", f"parent agency {spec.parent} is not registered")
+    _refuse_parent_cycle(session, spec.code, spec.parent)
     agency = session.get(Agency, spec.code)
     if agency is None:
         agency = Agency(code=spec.code, name=spec.name, parent_code=spec.parent)
@@ -143,6 +154,18 @@ def upsert_agency(session: Session, spec: AgencySpec) -> Agency:
     return agency
 
 
+def _refuse_parent_cycle(session: Session, code: str, parent: str | None) -> None:
+    """Walk up from the new parent: meeting `code` again means the change would close a cycle (which
+    `lgsp registry export` would then write into a file that `lgsp apply` cannot load)."""
+    seen = {code}
+    while parent is not None:
+        if parent in seen:
+            raise RegistryError("parent", f"making {parent} the parent of {code} would create a cycle of parents")
+        seen.add(parent)
+        row = session.get(Agency, parent)
+        parent = row.parent_code if row is not None else None
+
+
 def upsert_system(session: Session, spec: SystemSpec) -> System:
     try:
         validate_agency_code(spec.agency, "agency")
@@ -151,6 +174,7 @@ def upsert_system(session: Session, spec: SystemSpec) -> System:
         raise _reraise(exc) from exc
     if session.get(Agency, spec.agency) is None:
         raise RegistryError("agency", f"agency {spec.agency} is not registered")
+    _name(spec.name, "name")
     if not (spec.client or spec.provider):
         raise RegistryError("client", "a system must be a client, a provider, or both")
     jwks = validate_jwks(spec.jwks) if spec.jwks is not None else None
@@ -214,12 +238,14 @@ def validate_jwks(jwks: Any) -> dict[str, Any]:
     return {"keys": [dict(k) for k in jwks["keys"]]}
 
 
-def _validate_service(spec: ServiceSpec) -> None:
+def _validate_service(spec: ServiceSpec, schemas_dir: Path | None) -> str | None:
+    """Check the spec; returns the WSDL path to store (relative to the schemas directory)."""
     try:
         split_system_id(spec.system, "system")
         validate_code(spec.code, "code")
     except InvalidIdentifier as exc:
         raise _reraise(exc) from exc
+    _name(spec.name, "name")
     if spec.kind not in {"rest", "soap"}:
         raise RegistryError("kind", "kind must be 'rest' or 'soap'")
     parts = urlsplit(spec.base_url)
@@ -240,10 +266,17 @@ def _validate_service(spec: ServiceSpec) -> None:
         raise RegistryError("max_body_bytes", "must be positive")
     if spec.signature_policy not in SIGNATURE_POLICIES:
         raise RegistryError("signature_policy", "must be one of off, report, require")
+    if spec.wsdl_path is None:
+        return None
+    try:
+        return check_wsdl_path(spec.wsdl_path, schemas_dir)
+    except InputError as exc:
+        raise RegistryError(exc.field, str(exc)) from exc
 
 
-def upsert_service(session: Session, spec: ServiceSpec) -> Service:
-    _validate_service(spec)
+def upsert_service(session: Session, spec: ServiceSpec, schemas_dir: Path | None = None) -> Service:
+    """Create or update a service; ``schemas_dir`` confines its WSDL (default: the `schemas_dir` setting)."""
+    wsdl_path = _validate_service(spec, schemas_dir)
     system = session.get(System, spec.system)
     if system is None:
         raise RegistryError("system", f"system {spec.system} is not registered")
@@ -251,7 +284,7 @@ def upsert_service(session: Session, spec: ServiceSpec) -> Service:
         raise RegistryError("system", f"system {spec.system} is not registered as a provider")
     values: dict[str, Any] = {
         "system_id": spec.system, "code": spec.code, "name": spec.name, "kind": spec.kind,
-        "base_url": spec.base_url.rstrip("/"), "wsdl_path": spec.wsdl_path,
+        "base_url": spec.base_url.rstrip("/"), "wsdl_path": wsdl_path,
         "timeout_seconds": float(spec.timeout_seconds), "retry_attempts": int(spec.retry_attempts),
         "retry_backoff_seconds": float(spec.retry_backoff_seconds),
         "idempotent_methods": sorted({m.upper() for m in spec.idempotent_methods}),

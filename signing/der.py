@@ -35,5 +35,14 @@ def load_certificate(data: bytes) -> asn1_x509.Certificate:
 
 
 def fingerprint(cert: asn1_x509.Certificate) -> str:
-    """SHA-256 (hex) of the certificate's bytes as parsed; never triggers a re-encoding."""
-    return hashlib.sha256(cert.dump()).hexdigest()
+    """SHA-256 (hex) of the certificate's bytes as parsed; never triggers a re-encoding.
+
+    Memoised on the object: ``dump()`` walks the whole tree to see whether anything was changed, which
+    costs more than the hash, and the cache key of every verification needs these fingerprints.
+    lgsp never modifies a parsed certificate, so the memo cannot go stale.
+    """
+    memo = cert.__dict__.get("_lgsp_sha256")
+    if memo is None:
+        memo = hashlib.sha256(cert.dump()).hexdigest()
+        cert.__dict__["_lgsp_sha256"] = memo
+    return memo

@@ -133,7 +133,7 @@ class JwsVerifier:
         self.policy = validator.policy
         self.key_lookup = key_lookup
         self._registries: dict[str, jws.JWSRegistry] = {}
-        self._x5c_cache: dict[tuple[str, ...], tuple[x509.Certificate, asn1_x509.Certificate, Any,
+        self._x5c_cache: dict[tuple[str, ...], tuple[PublicKey, asn1_x509.Certificate, Any,
                                                      tuple[asn1_x509.Certificate, ...]]] = {}
 
     def verify(self, data: bytes, detached: Mapping[str, bytes] | None = None) -> list[SignatureReport]:
@@ -245,11 +245,11 @@ class JwsVerifier:
                 report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "x5c must be a list of strings")
                 return None, None, None
             try:
-                leaf, asn1_leaf, key, intermediates = self._from_x5c(tuple(x5c))
+                public_key, asn1_leaf, key, intermediates = self._from_x5c(tuple(x5c))
             except (ValueError, binascii.Error) as exc:
                 report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"x5c is not decodable: {exc}")
                 return None, None, None
-            return leaf.public_key(), key, self.validator.validate(asn1_leaf, intermediates)  # type: ignore[return-value]
+            return public_key, key, self.validator.validate(asn1_leaf, intermediates)
         if "jwk" in header:
             report.warnings.append("embedded 'jwk' header ignored: a key carried by the message proves nothing")
         if self.key_lookup is not None:
@@ -267,9 +267,10 @@ class JwsVerifier:
                     f"{header.get('kid')!r}); the signer cannot be identified")
         return None, None, None
 
-    def _from_x5c(self, x5c: tuple[str, ...]) -> tuple[x509.Certificate, asn1_x509.Certificate, Any,
+    def _from_x5c(self, x5c: tuple[str, ...]) -> tuple[PublicKey, asn1_x509.Certificate, Any,
                                                         tuple[asn1_x509.Certificate, ...]]:
-        """Decoded x5c (signer, its asn1 form, joserfc key, intermediates), cached per chain: senders repeat."""
+        """Decoded x5c (signer's public key, its certificate, joserfc key, intermediates), cached per chain:
+        senders repeat, and cryptography builds a new key object on every ``public_key()`` call."""
         hit = self._x5c_cache.get(x5c)
         if hit is None:
             der = base64.b64decode(x5c[0], validate=True)
@@ -279,7 +280,7 @@ class JwsVerifier:
                               | ed448.Ed448PublicKey):
                 raise ValueError(f"unsupported key type {type(key).__name__}")
             intermediates = tuple(load_certificate(base64.b64decode(c, validate=True)) for c in x5c[1:])
-            hit = (cert, load_certificate(der), _joserfc_key(key), intermediates)
+            hit = (key, load_certificate(der), _joserfc_key(key), intermediates)
             if len(self._x5c_cache) > 1024:
                 self._x5c_cache.clear()
             self._x5c_cache[x5c] = hit

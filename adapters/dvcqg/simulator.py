@@ -437,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
     """Serve the simulator on 127.0.0.1; prints one JSON line with the URL (and generated credentials)."""
     import uvicorn
 
+    from lgsp import shutdown
+    from lgsp.serving import run_uvicorn
+
+    shutdown.install()  # SIGTERM from here on ends in exit 0 (see lgsp.shutdown)
     parser = argparse.ArgumentParser(description="DVCQG portal simulator (for tests and demos)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 = any free port (printed on start)")
@@ -458,8 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     sock.bind((args.host, args.port))
     host, port = sock.getsockname()[:2]
     print(json.dumps({"url": f"http://{host}:{port}", **banner}), flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    server.run(sockets=[sock])
+    run_uvicorn(uvicorn.Config(app, log_level="warning"), sockets=[sock])
     return 0
 
 

@@ -296,6 +296,10 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m adapters.ngsp.simulator --port N`` (binds 127.0.0.1 unless --host says otherwise)."""
     import uvicorn
 
+    from lgsp import shutdown
+    from lgsp.serving import run_uvicorn
+
+    shutdown.install()  # SIGTERM from here on ends in exit 0 (see lgsp.shutdown)
     parser = argparse.ArgumentParser(description="NGSP SOAP simulator (lgsp)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8085)
@@ -303,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     app = create_simulator_app(SimulatorConfig(default_delay=args.delay))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    run_uvicorn(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False))
 
 
 if __name__ == "__main__":

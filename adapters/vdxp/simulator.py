@@ -634,6 +634,10 @@ def create_simulator_app(config: SimulatorConfig | Mapping[str, Any]) -> Starlet
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
+    from lgsp import shutdown
+    from lgsp.serving import run_uvicorn
+
+    shutdown.install()  # SIGTERM from here on ends in exit 0 (see lgsp.shutdown)
     parser = argparse.ArgumentParser(description="Simulator of the national document-exchange axis (VXP REST)")
     parser.add_argument("--config", required=True, help="YAML or JSON file: systems, agencies, faults")
     parser.add_argument(
@@ -656,7 +660,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.port is None:
         parser.error("--port is required")
     app = create_simulator_app(SimulatorConfig.load(args.config))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    run_uvicorn(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
 
 
 if __name__ == "__main__":

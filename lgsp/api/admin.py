@@ -6,6 +6,7 @@ registry cannot drift apart.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.auth import clients
+from lgsp.auth.tokens import ClientIdentity
 from lgsp.store.db import writer
 from registry import operations as ops
 from registry.models import Agency, Grant, Service, System
@@ -139,7 +141,7 @@ def list_services(request: Request) -> list[dict[str, Any]]:
 def put_service(agency: str, system: str, code: str, body: ServiceIn, request: Request) -> dict[str, Any]:
     spec = ops.ServiceSpec(system=f"{agency}/{system}", code=code, **body.model_dump())
     with _session(request) as session, session.begin():
-        result = _service_out(ops.upsert_service(session, spec))
+        result = _service_out(ops.upsert_service(session, spec, Path(runtime_of(request).settings.schemas_dir)))
     _changed(request)
     return result
 
@@ -212,9 +214,11 @@ def revoke_client_tokens(client_id: str, request: Request) -> dict[str, Any]:
 
 
 @router.post("/clients/{client_id}/disable", status_code=204)
-def disable_client(client_id: str, request: Request) -> None:
+def disable_client(client_id: str, request: Request,
+                   caller: ClientIdentity = Depends(caller_with("admin"))) -> None:
+    """Disable a client; never the calling admin itself, nor the last enabled admin client."""
     runtime = runtime_of(request)
-    clients.set_disabled(runtime.engine, client_id, True)
+    clients.set_disabled(runtime.engine, client_id, True, acting_client=caller.client_id)
     runtime.registry_changed()
 
 

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lgsp import metrics
 from lgsp.api.deps import runtime_of
+from lgsp.problems import Problem
 from lgsp.store.migrate import is_current
 
 router = APIRouter(tags=["operations"])
@@ -37,7 +38,18 @@ async def readyz(request: Request) -> JSONResponse:
                         status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
-async def prometheus() -> Response:
+#: Scopes that may read `/metrics` (it names every service and its traffic): a scraper's own `metrics`
+#: client, or an operator or auditor.
+METRICS_SCOPES = frozenset({"metrics", "admin", "auditor"})
+
+
+@router.get("/metrics", summary="Prometheus metrics (a token with the metrics, admin or auditor scope)")
+async def prometheus(request: Request) -> Response:
+    runtime = runtime_of(request)
+    if not runtime.settings.metrics_public:
+        identity = runtime.authenticate(request.headers.get("authorization"))
+        if not identity.scopes & METRICS_SCOPES:
+            raise Problem("forbidden", "/metrics needs the 'metrics', 'admin' or 'auditor' scope",
+                          required_scope="metrics")
     payload, content_type = metrics.render()
     return Response(payload, media_type=content_type)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,7 +24,47 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
                         media_type=PROBLEM_CONTENT_TYPE, headers=problem.headers)
 
 
+class ProblemOnCrash:
+    """Innermost catch-all (pure ASGI): a bug or a failing dependency answers problem+json with no detail
+    of the cause (exception texts name server paths, SQL and hosts); the traceback goes to the log only.
+
+    Starlette's own 500 handler re-raises after answering, which makes the server drop the keep-alive
+    connection under the client's next request; this one answers and keeps the connection usable.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            structlog.get_logger("lgsp").error("request failed", path=scope.get("path"), error=type(exc).__name__,
+                                               exc_info=exc)
+            if started:
+                raise
+            problem = Problem("internal-error", "the request could not be completed; the cause is in the server log")
+            body = problem.body(instance=str(scope.get("path", "")))
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+
 def install(app: FastAPI) -> None:
+    app.add_middleware(ProblemOnCrash)
+
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from fastapi import Request
 
 from lgsp.auth.tokens import require_scope
-from lgsp.problems import Problem
 from lgsp.runtime import Runtime
 from signing.http import AccessCheck
 
@@ -28,9 +27,7 @@ def verify_access(runtime: Runtime) -> AccessCheck:
         header = request.headers.get("authorization")
         if not header and anonymous:
             return anonymous
-        identity = runtime.tokens.authenticate(header)  # 401 problem without a (valid) token
-        if identity.client_id in runtime.disabled_clients:
-            raise Problem("invalid-token", "this client has been disabled")
+        identity = runtime.authenticate(header)  # 401 without a valid token, disabled client, revoked token
         require_scope(identity, SCOPE)
         return token_limit
 

@@ -99,7 +99,9 @@ class HeadService:
         except OSError:
             stamp = None
         if self._signer is None or stamp != self._signer_stamp:  # re-read after `lgsp audit keys rotate`
-            signer = load_or_create_signer(path)
+            from lgsp.keys.audit import load_or_create_log_signer  # ops (17.2): the key via lgsp.keys
+
+            signer = load_or_create_log_signer(self.settings, path)
             self.register_key(signer.public)
             self._signer = signer
             self._signer_stamp = path.stat().st_mtime_ns

@@ -51,7 +51,9 @@ def rotate_key(service: HeadService) -> tuple[LogSigner, str, dict[str, str]]:
     """
     old = service.signer
     head = _head_now(service)
-    new = LogSigner.generate()
+    from lgsp.keys.audit import new_log_key  # ops (17.2): the successor lives in the key store, not in plain
+
+    new_ref, new = new_log_key(service.settings)
     origin = service.settings.audit_checkpoint_origin
     when = format_time(datetime.now(UTC))
     extensions = (NEXT_KEY_EXTENSION + new.public.note_verifier(origin).vkey(), KEY_CHANGE_AT_EXTENSION + when)
@@ -61,8 +63,8 @@ def rotate_key(service: HeadService) -> tuple[LogSigner, str, dict[str, str]]:
     path = Path(service.settings.audit_log_key_file)
     os.replace(path, path.with_name(f"{path.name}.{old.key_id[:16]}.retired"))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(new.private_pem())
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(new_ref + "\n")
     service.register_key(new.public)
     with writer(service.engine).begin() as conn:
         conn.execute(insert(AuditKeyEvent).values(

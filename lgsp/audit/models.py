@@ -23,6 +23,7 @@ class AuditEntry(Base):
         Index("ix_audit_entries_client", "client", "time"),
         Index("ix_audit_entries_service", "service", "time"),
         Index("ix_audit_entries_message_id", "message_id"),
+        Index("ix_audit_entries_correlation_id", "correlation_id"),  # the console's "message or correlation id"
     )
 
     idx: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,

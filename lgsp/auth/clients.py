@@ -12,11 +12,18 @@ from sqlalchemy.orm import Session
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.secrets import generate_client_id, generate_secret, hash_secret
 from lgsp.store.db import writer
+from registry.inputs import InputError, check_display_name
 from registry.models import System
 from registry.operations import bump_version
 
 #: "metrics" is for a Prometheus scraper (OAuth2 client credentials in its scrape config).
 KNOWN_SCOPES = frozenset({"gateway", "admin", "auditor", "metrics"})
+
+
+#: Separation of duties (as X-Road separates security officers, system administrators and auditors):
+#: whoever manages the registry and credentials must not also read the audit log that records those
+#: changes, nor call services as a department system with the grants it gave itself.
+ADMIN_EXCLUDES = frozenset({"auditor", "gateway"})
 
 
 class ClientError(ValueError):
@@ -41,6 +48,14 @@ def create_client(engine: Engine, system_id: str | None, scopes: list[str], desc
         raise ClientError("scopes", f"unknown scopes: {', '.join(sorted(unknown))}")
     if not scopes:
         raise ClientError("scopes", "at least one scope is required")
+    if "admin" in scopes and set(scopes) & ADMIN_EXCLUDES:
+        raise ClientError("scopes", "separation of duties: an 'admin' client cannot also hold the "
+                                    f"{' or '.join(sorted(set(scopes) & ADMIN_EXCLUDES))} scope; create "
+                                    "one client per duty")
+    try:
+        check_display_name(description, "description")
+    except InputError as exc:
+        raise ClientError(exc.field, str(exc)) from exc
     secret = generate_secret()
     client_id = generate_client_id()
     with Session(writer(engine)) as session, session.begin():
@@ -84,11 +99,19 @@ def revoke_tokens(engine: Engine, client_id: str) -> int:
         return client.tokens_not_before
 
 
-def set_disabled(engine: Engine, client_id: str, disabled: bool = True) -> None:
+def set_disabled(engine: Engine, client_id: str, disabled: bool = True, acting_client: str | None = None) -> None:
+    """Disable (or re-enable) a client. Refused: an admin disabling itself, and disabling the last
+    enabled admin client (nobody could manage the bus any more short of editing the database)."""
     with Session(writer(engine)) as session, session.begin():
         client = session.get(OAuthClient, client_id)
         if client is None:
             raise ClientError("client_id", f"no client {client_id!r}")
+        if disabled and client_id == acting_client:
+            raise ClientError("client_id", "an admin client cannot disable itself")
+        if disabled and not client.disabled and "admin" in client.scopes.split():
+            admins = session.scalars(select(OAuthClient).where(OAuthClient.disabled.is_(False))).all()
+            if sum("admin" in row.scopes.split() for row in admins) <= 1:
+                raise ClientError("client_id", "this is the last enabled admin client; create another first")
         client.disabled = disabled
         bump_version(session)  # gateway processes reload their disabled-client set with the registry
 

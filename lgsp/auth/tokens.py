@@ -12,10 +12,12 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import structlog
 from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError
 
 from lgsp.auth.keys import KeyRing
+from lgsp.keys import KeyStoreError
 from lgsp.problems import Problem
 
 AUDIENCE = "lgsp"
@@ -57,6 +59,9 @@ def _bearer_problem(kind: str, detail: str, error: str | None = None) -> Problem
     return Problem(kind, detail, headers={"WWW-Authenticate": challenge})
 
 
+log = structlog.get_logger("lgsp.auth")
+
+
 class TokenService:
     def __init__(self, keyring: KeyRing, issuer: str, lifetime_seconds: int,
                  max_lifetime_seconds: int | None = None) -> None:
@@ -70,7 +75,6 @@ class TokenService:
     def issue(self, client_id: str, system_id: str | None, scopes: list[str],
               not_before: int | None = None) -> tuple[str, int]:
         """Sign a token; `iat` is never before the client's `not_before` (set a second ahead on revocation)."""
-        signing = self.keyring.signing_key()
         now = max(int(time.time()), not_before or 0)
         claims = {
             "iss": self.issuer,
@@ -84,7 +88,12 @@ class TokenService:
         }
         if system_id:
             claims["system"] = system_id
-        token = jwt.encode({"alg": "ES256", "kid": signing.kid, "typ": "JWT"}, claims, signing.key)
+        try:  # the private key stays in its store (HSM or KEK-wrapped); only the signature comes back
+            token = self.keyring.sign_jwt({"alg": "ES256", "typ": "JWT"}, claims)
+        except KeyStoreError as exc:
+            log.error("token signing key unusable", error=str(exc))
+            raise Problem("keys-unavailable", "the token signing key cannot be used right now (HSM or "
+                          "key-encryption key); try again later") from None
         return token, self.lifetime
 
     def authenticate(self, authorization: str | None) -> ClientIdentity:

@@ -1,5 +1,5 @@
-"""`python -m lgsp.cli` runs the `lgsp` command."""
+"""`python -m lgsp.cli` runs the `lgsp` command (signal handling first, see lgsp.cli.entry)."""
 
-from lgsp.cli.main import run
+from lgsp.cli.entry import run
 
 run()

@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("lgsp.audit.cli:app", "The audit log: tail, verify, proofs, export, retention."),
@@ -41,13 +41,29 @@ def _load(name: str) -> Any:
     return command
 
 
+def _placeholder(name: str) -> Any:
+    """What `lgsp --help` lists for a command not loaded yet: its name and one-line help, nothing imported."""
+    text = LAZY_COMMANDS[name][1]
+    return TyperCommand(name=name, help=text, short_help=text, callback=None)
+
+
 class LazyGroup(TyperGroup):
-    """A typer group whose listed lazy commands are imported only when invoked (or when help needs them)."""
+    """A typer group whose listed lazy commands are imported only when invoked.
+
+    Help listings (which call ``get_command`` for every name) get a placeholder, so `lgsp --help` imports
+    none of them; running a command (``resolve_command``) loads the real one, with its own ``--help``.
+    """
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *sorted(n for n in LAZY_COMMANDS if n not in self.commands)]
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else None
+        if name in LAZY_COMMANDS and name not in self.commands:
+            self.commands[name] = _load(name)
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
-            self.commands[cmd_name] = _load(cmd_name)
+            return _placeholder(cmd_name)
         return super().get_command(ctx, cmd_name)

@@ -8,15 +8,19 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from lgsp.cli.common import console, engine_from_settings, fail
 from lgsp.cli.lazy import LazyGroup
 from lgsp.settings import Settings
-from lgsp.store.db import writer
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# Heavy libraries (SQLAlchemy, Alembic, rich, uvicorn, the signing stack) are imported inside the commands
+# that use them: `lgsp --help` must answer in well under half a second (bench/cli_start.py).
 
 # audit, deliveries, opendata and verify are loaded on first use (see lgsp.cli.lazy).
 app = typer.Typer(cls=LazyGroup, help="lgsp: integration bus and open-data gateway.", no_args_is_help=True,
@@ -24,7 +28,8 @@ app = typer.Typer(cls=LazyGroup, help="lgsp: integration bus and open-data gatew
 db_app = typer.Typer(help="Store administration.", no_args_is_help=True)
 registry_app = typer.Typer(help="The service registry.", no_args_is_help=True)
 clients_app = typer.Typer(help="OAuth2 client credentials.", no_args_is_help=True)
-keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="Private keys (token signing, audit log): where they live, rotation.",
+                       no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
 app.add_typer(clients_app, name="clients")
@@ -48,9 +53,14 @@ def serve(
 
     import uvicorn
 
+    from lgsp import shutdown
     from lgsp.gateway.tls_protocol import TLSHttpToolsProtocol
+    from lgsp.serving import run_uvicorn
 
+    shutdown.install()  # normally done already by lgsp.cli.entry, before any import
     engine_from_settings(migrate=True).dispose()
+    if shutdown.requested():  # SIGTERM during the migrations: they committed or rolled back; stop cleanly
+        return
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lgsp-metrics-")
     # lgsp.gateway.client_certs records the TCP peer, then does uvicorn's X-Forwarded-For handling itself.
@@ -59,9 +69,10 @@ def serve(
         tls = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None}
         if ssl_ca_certs is not None:
             tls |= {"ssl_ca_certs": str(ssl_ca_certs), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
-    uvicorn.run("lgsp.gateway.client_certs:served_app", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http=TLSHttpToolsProtocol, access_log=False, log_level="warning",
-                proxy_headers=False, server_header=True, date_header=True, **tls)  # type: ignore[arg-type]
+    run_uvicorn(uvicorn.Config("lgsp.gateway.client_certs:served_app", factory=True, host=host, port=port,
+                               workers=workers, loop="uvloop", http=TLSHttpToolsProtocol, access_log=False,
+                               log_level="warning", proxy_headers=False, server_header=True, date_header=True,
+                               **tls))  # type: ignore[arg-type]
 
 
 @app.command()
@@ -135,6 +146,9 @@ def registry_list() -> None:
 
 def _registry_change(change: Callable[[Session], object]) -> None:
     """Run one validated registry change in a transaction; invalid input exits 2 naming the field."""
+    from sqlalchemy.orm import Session
+
+    from lgsp.store.db import writer
     from registry import operations as ops
 
     try:
@@ -335,13 +349,37 @@ def clients_list() -> None:
     console.print(table)
 
 
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False) -> None:
+    """Every private key lgsp uses and where it lives (KEK-wrapped, HSM); never the key itself."""
+    from lgsp.auth.keys import KeyRing
+    from lgsp.keys.audit import describe_log_key
+
+    settings = Settings.load()
+    rows = [{**row, "created_at": str(row["created_at"] or ""), "retired_at": str(row["retired_at"] or "")}
+            for row in KeyRing(engine_from_settings(), settings.token_lifetime_seconds, settings).describe()]
+    rows.append({"kid": "-", "created_at": "", "retired_at": "", **describe_log_key(settings)})
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table("key", "use", "created", "retired", "backend", "where")
+    for row in rows:
+        table.add_row(row["kid"], row["use"], row["created_at"][:19], row["retired_at"][:19] or "-",
+                      row["backend"], row["where"])
+    console.print(table)
+    console.print(f"new keys go to: [bold]{settings.key_backend}[/]")
+
+
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Start signing tokens with a new key; the old one verifies until its tokens expire."""
     from lgsp.auth.keys import KeyRing
 
     settings = Settings.load()
-    kid = KeyRing(engine_from_settings(), settings.token_lifetime_seconds).rotate()
+    kid = KeyRing(engine_from_settings(), settings.token_lifetime_seconds, settings).rotate()
     console.print(f"new signing key {kid}")
 
 

@@ -121,14 +121,24 @@ def log_filter(params: dict[str, str]) -> tuple[AuditFilter, str | None, str | N
 
 
 def search_log(engine: Engine, f: AuditFilter, ident: str | None, agency: str | None) -> list[dict[str, Any]]:
+    """Newest first by time (then index), so the (client, time), (service, time) and time indexes serve
+    both the filter and the order; `before` is an index, turned into a (time, index) keyset position."""
+    before, f.before = f.before, None
     query = apply_filter(select(AuditEntry), f)
     if ident:
         query = query.where((AuditEntry.message_id == ident) | (AuditEntry.correlation_id == ident))
     if agency:  # the caller's or the provider's agency: ids start with the agency code
         query = query.where(AuditEntry.client.startswith(agency + "/", autoescape=True)
                             | AuditEntry.service.startswith(agency + "/", autoescape=True))
-    query = query.order_by(AuditEntry.idx.desc()).limit(PAGE)
     with Session(engine) as session:
+        if before is not None:
+            anchor = session.execute(select(AuditEntry.time).where(AuditEntry.idx == before)).scalar()
+            if anchor is None:
+                query = query.where(AuditEntry.idx < before)
+            else:
+                query = query.where((AuditEntry.time < anchor)
+                                    | ((AuditEntry.time == anchor) & (AuditEntry.idx < before)))
+        query = query.order_by(AuditEntry.time.desc(), AuditEntry.idx.desc()).limit(PAGE)
         return [entry_to_dict(row) for row in session.scalars(query)]
 
 
@@ -155,8 +165,19 @@ def datasets(engine: Engine) -> list[dict[str, Any]]:
                                    DatasetSchedule.last_audit_index)
                             .outerjoin(DatasetSchedule, DatasetSchedule.slug == Dataset.slug)
                             .order_by(Dataset.slug)).all()
+        indexes = [r.last_audit_index for r in rows if r.last_audit_index is not None]
+        runs: dict[int, dict[str, Any]] = {}
+        if indexes:
+            runs = {idx: extra or {} for idx, extra in conn.execute(
+                select(AuditEntry.idx, AuditEntry.extra).where(AuditEntry.idx.in_(indexes)))}
     ckan = os.environ.get("LGSP_CKAN_URL", "").rstrip("/")
-    return [{**row._mapping, "ckan_url": f"{ckan}/dataset/{row.slug}" if ckan else None} for row in rows]
+    out = []
+    for row in rows:
+        run = runs.get(row.last_audit_index) or {}
+        problem = f"{run.get('step', '')}: {run['reason']}" if run.get("reason") else None
+        out.append({**row._mapping, "rows": run.get("rows"), "problem": problem,
+                    "ckan_url": f"{ckan}/dataset/{row.slug}" if ckan else None})
+    return out
 
 
 def entry_count(engine: Engine) -> int:

@@ -105,6 +105,45 @@ def mark_failed(engine: Engine, delivery: Delivery, error: str, *, dead: bool, r
     return bool(result.rowcount)
 
 
+def extend_leases(engine: Engine, deliveries: Collection[Delivery], lease_seconds: float) -> set[int]:
+    """Heartbeat: push the lease of each still-owned running delivery ``lease_seconds`` ahead.
+
+    Returns the seqs still owned; a delivery missing from it was re-claimed (its lease ran out while the
+    store was unreachable), and its outcome will be refused by the token check.
+    """
+    if not deliveries:
+        return set()
+    now = now_utc()
+    owned: set[int] = set()
+    by_token: dict[str, list[int]] = {}
+    for delivery in deliveries:
+        by_token.setdefault(delivery.lease_token, []).append(delivery.seq)
+    row = OutboxMessage
+    with write_transaction(engine) as conn:
+        for token, seqs in by_token.items():
+            conn.execute(update(row).where(row.seq.in_(seqs), row.lease_token == token, row.state == IN_FLIGHT)
+                         .values(lease_until=now + timedelta(seconds=lease_seconds)))
+            owned.update(conn.scalars(select(row.seq).where(row.seq.in_(seqs), row.lease_token == token,
+                                                            row.state == IN_FLIGHT)))
+    return owned
+
+
+def release(engine: Engine, deliveries: Collection[Delivery], reason: str) -> int:
+    """Give claimed deliveries back at once (clean shutdown): due now, for any worker; returns how many.
+
+    The attempt still counts — the receiver may have seen it — and ``reason`` is kept as the last error.
+    """
+    now = now_utc()
+    released = 0
+    with write_transaction(engine) as conn:
+        for delivery in deliveries:
+            result = conn.execute(update(OutboxMessage).where(*_owned(delivery)).values(
+                state=PENDING, next_attempt_at=now, lease_until=None, lease_token=None, updated_at=now,
+                last_error=reason[:_MAX_ERROR]))
+            released += int(result.rowcount or 0)
+    return released
+
+
 def open_count(engine: Engine, kinds: Collection[str] | None = None) -> int:
     """How many messages still owe a delivery (pending or in flight)."""
     query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state.in_(OPEN_STATES))
@@ -114,4 +153,4 @@ def open_count(engine: Engine, kinds: Collection[str] | None = None) -> int:
         return int(conn.scalar(query) or 0)
 
 
-__all__ = ["Delivery", "claim", "mark_delivered", "mark_failed", "open_count"]
+__all__ = ["Delivery", "claim", "extend_leases", "mark_delivered", "mark_failed", "open_count", "release"]

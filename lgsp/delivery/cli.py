@@ -87,8 +87,6 @@ def purge_cmd(
 @app.command("run")
 def run_cmd() -> None:
     """Run only the delivery loop in the foreground (``lgsp worker`` runs it too)."""
-    import asyncio
+    from lgsp.delivery.__main__ import run
 
-    from lgsp.delivery.__main__ import main
-
-    asyncio.run(main())
+    run()

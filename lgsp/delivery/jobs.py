@@ -2,8 +2,9 @@
 
 ``lgsp worker`` calls each job's ``run`` from its main thread about once a second. The delivery loop
 needs a long-lived event loop (HTTP sessions, the DVCQG login), so it lives in a background thread
-and the job only makes sure that thread is alive, restarting it if it died. The thread is a daemon:
-when the worker process exits, claimed messages return to the queue when their leases end.
+and the job only makes sure that thread is alive, restarting it if it died. On SIGTERM the worker
+calls ``stop``: deliveries in hand finish or have their leases released before the process exits 0.
+The thread is a daemon, so a process that dies anyway leaves its messages to expire back to the queue.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ class DeliveryThread:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._stopping = False
 
     def ensure_running(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        if self._stopping or (self._thread is not None and self._thread.is_alive()):
             return
         if self._thread is not None:
             log.error("delivery thread died; restarting it")
@@ -42,6 +44,8 @@ class DeliveryThread:
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Let deliveries in hand finish (or release them) and stop (``lgsp worker`` on SIGTERM)."""
+        self._stopping = True
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
@@ -53,6 +57,8 @@ class DeliveryThread:
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        if self._stopping:
+            return
         handlers = load_handlers(self.engine)
         try:
             await DeliveryWorker(self.engine, handlers, self.settings).run_forever(self._stop)
@@ -63,4 +69,4 @@ class DeliveryThread:
 def delivery_jobs(engine: Engine, settings: Settings) -> list[Job]:
     """Factory for the ``lgsp.worker_jobs`` entry-point group."""
     thread = DeliveryThread(engine)
-    return [Job("deliveries", 1.0, thread.ensure_running)]
+    return [Job("deliveries", 1.0, thread.ensure_running, stop=thread.stop)]

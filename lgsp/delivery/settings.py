@@ -11,29 +11,41 @@ from dataclasses import dataclass, fields
 class DeliverySettings:
     #: Attempts before a message goes to the dead-letter state (a worker killed mid-delivery counts one).
     max_attempts: int = 12
-    #: How long a claim lasts; a worker that dies loses its messages to another after this.
-    #: A delivery is cut off (and retried) shortly before its lease ends, so it never runs unclaimed.
+    #: How long a claim lasts without a heartbeat; a worker that dies loses its messages to another after
+    #: this. While a delivery runs, its worker extends the lease every third of it, so a long delivery is
+    #: never re-claimed (and sent twice) while it is still running.
     lease_seconds: float = 120.0
     #: First retry delay; doubles per attempt up to ``backoff_max_seconds``, with full jitter.
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 900.0
-    #: Messages claimed per round and delivered concurrently.
+    #: Deliveries running at once (the pool). A free slot is refilled at once: one slow receiver holds
+    #: one slot, never the others.
     batch_size: int = 16
-    #: Sleep between rounds when nothing was due.
+    #: Sleep between claims when nothing was due.
     poll_seconds: float = 1.0
+    #: A delivery still running after this is cut off and retried (independent of the lease).
+    timeout_seconds: float = 600.0
+    #: On SIGTERM, deliveries in hand get this long to finish; the rest are released at once.
+    shutdown_grace_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("LGSP_DELIVERY_MAX_ATTEMPTS must be at least 1")
         if self.lease_seconds <= 1 or self.batch_size < 1:
             raise ValueError("LGSP_DELIVERY_LEASE_SECONDS must exceed 1 and LGSP_DELIVERY_BATCH_SIZE be >= 1")
+        if self.timeout_seconds <= 0 or self.shutdown_grace_seconds < 0:
+            raise ValueError("LGSP_DELIVERY_TIMEOUT_SECONDS must be > 0, LGSP_DELIVERY_SHUTDOWN_GRACE_SECONDS >= 0")
         if self.backoff_base_seconds < 0 or self.backoff_max_seconds < self.backoff_base_seconds:
             raise ValueError("need 0 <= LGSP_DELIVERY_BACKOFF_BASE_SECONDS <= LGSP_DELIVERY_BACKOFF_MAX_SECONDS")
 
     @property
     def handler_timeout(self) -> float:
-        """Deliveries are cut off before the lease ends (10% or 5 s early, whichever is less)."""
-        return self.lease_seconds - min(5.0, self.lease_seconds * 0.1)
+        return self.timeout_seconds
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """Leases of running deliveries are extended three times per lease."""
+        return self.lease_seconds / 3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:

@@ -225,5 +225,6 @@ def _try_next(base: str, cid: str, secret: str, aid: str, asecret: str, mid: str
   {env} .venv/bin/lgsp audit tail -f
   {env} .venv/bin/lgsp registry export
   {env} .venv/bin/lgsp audit verify
-[bold]Metrics and health:[/]  curl {base}/metrics ; curl {base}/readyz""", highlight=False, soft_wrap=True)
+[bold]Metrics (metrics, admin or auditor scope) and health:[/]
+  curl -H "Authorization: Bearer $ATOKEN" {base}/metrics ; curl {base}/readyz""", highlight=False, soft_wrap=True)
     os.environ.setdefault("LGSP_DEMO_BASE_URL", base)

@@ -30,6 +30,7 @@ async def run_receiving(engine: Engine, settings: VdxpSettings, stop: asyncio.Ev
     poller = ReceivingPoller(engine, client, receiving_agencies(engine), signature_hook=load_hook(),
                              parse_attempts=settings.parse_attempts, max_packet_bytes=max_packet_bytes(),
                              fetch=settings.fetch)
+    poller.stop = stop  # a round ends after the message in hand once a stop is requested
     next_sync = 0.0
     loop = asyncio.get_running_loop()
     if settings.agencies:
@@ -65,9 +66,12 @@ class ReceivingThread:
         self.engine = engine
         self.settings = settings
         self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._stopping = False
 
     def ensure_running(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        if self._stopping or (self._thread is not None and self._thread.is_alive()):
             return
         if self._thread is not None:
             log.error("document receiving thread died; restarting it")
@@ -75,8 +79,20 @@ class ReceivingThread:
                                         daemon=True)
         self._thread.start()
 
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the message in hand and stop (``lgsp worker`` on SIGTERM)."""
+        self._stopping = True
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     async def _run(self) -> None:
-        await run_receiving(self.engine, self.settings, asyncio.Event())
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self._stopping:
+            return
+        await run_receiving(self.engine, self.settings, self._stop)
 
 
 def document_jobs(engine: Engine, settings: Settings) -> list[Job]:
@@ -89,4 +105,4 @@ def document_jobs(engine: Engine, settings: Settings) -> list[Job]:
     if vdxp is None:
         return []
     thread = ReceivingThread(engine, vdxp)
-    return [Job("documents-receiving", 1.0, thread.ensure_running)]
+    return [Job("documents-receiving", 1.0, thread.ensure_running, stop=thread.stop)]

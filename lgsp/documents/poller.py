@@ -45,6 +45,9 @@ class RoundReport:
 
 
 class ReceivingPoller:
+    #: Set by the runner: once set, a round stops after the message in hand (clean shutdown).
+    stop: asyncio.Event | None = None
+
     def __init__(self, engine: Engine, client: AxisClient, agencies: tuple[str, ...] = (), *,
                  signature_hook: SignatureHook | None = None, parse_attempts: int = 3,
                  max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES, fetch: str = "download") -> None:
@@ -68,6 +71,8 @@ class ReceivingPoller:
                 continue
             report.listed += len(items)
             for item in items:
+                if self.stop is not None and self.stop.is_set():
+                    return report
                 try:
                     await self._receive(item, report)
                 except AxisError as exc:  # the axis or the network: the message waits for the next round

@@ -30,6 +30,7 @@ from lgsp.mediation import (
 )
 from lgsp.problems import Problem
 from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, XmlLimits, entry_limits, prescan
+from registry.inputs import confined_wsdl
 
 if TYPE_CHECKING:
     from lgsp.runtime import Runtime
@@ -42,14 +43,17 @@ def soap_service(exchange: Exchange, runtime: Runtime) -> SoapService:
     assert exchange.service is not None
     if not exchange.service.wsdl_path:
         raise Problem("not-configured", f"service {exchange.service.id} has no WSDL registered")
-    root = Path(runtime.settings.schemas_dir)
-    path = Path(exchange.service.wsdl_path)
-    if not path.is_absolute():
-        path = root / path
+    # Confined again at use time (the stored path may predate the write-time check, or the database may
+    # have been edited), and the reason a WSDL fails is logged, never sent: it names server files.
+    path = confined_wsdl(exchange.service.wsdl_path, Path(runtime.settings.schemas_dir))
+    if path is None:
+        runtime.log.error("WSDL path outside the schemas directory", service=exchange.service.id)
+        raise Problem("not-configured", f"the WSDL of {exchange.service.id} cannot be used")
     try:
         return SoapService.from_wsdl(path)
     except MediationError as exc:
-        raise Problem("internal-error", f"the WSDL of {exchange.service.id} cannot be used: {exc.detail}") from exc
+        runtime.log.error("WSDL unusable", service=exchange.service.id, reason=exc.detail)
+        raise Problem("not-configured", f"the WSDL of {exchange.service.id} cannot be used") from exc
 
 
 def xroad_headers(exchange: Exchange, runtime: Runtime, operation: str) -> XRoadHeaders:

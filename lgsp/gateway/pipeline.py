@@ -21,6 +21,7 @@ from lgsp.gateway import client_certs, mediate, signatures
 from lgsp.gateway.exchange import Exchange, IncomingRequest, UpstreamResponse
 from lgsp.gateway.headers import REQUEST_DROP, RESPONSE_DROP, connection_listed, valid_message_id
 from lgsp.gateway.paths import normalise_sub_path
+from lgsp.gateway.xmlreply import declares_dtd, is_xml
 from lgsp.mediation import soap_fault
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
 from lgsp.traffic.limiter import limits_for
@@ -287,11 +288,15 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
     buffered: list[bytes] = []
     size = 0
     streaming = False
+    soap = exchange.service is not None and exchange.service.kind == "soap"
+    check_dtd = not runtime.settings.upstream_xml_allow_dtd and (is_xml(upstream.headers.get("Content-Type")) or soap)
     try:
         async for chunk in upstream.content.iter_chunked(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
             if not streaming and size > threshold:
+                if check_dtd:
+                    refuse_dtd(exchange, b"".join([*buffered, chunk]))
                 streaming = True  # too large to hold: start sending, hold back only the end
                 exchange.extra["response_started"] = True
                 await send({"type": "http.response.start", "status": upstream.status,
@@ -312,6 +317,8 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
         kind = "upstream-timeout" if isinstance(exc, TimeoutError) else "upstream-bad-response"
         raise Problem(kind, f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
     body = b"".join(buffered)
+    if check_dtd and not streaming:
+        refuse_dtd(exchange, body)
     exchange.response = UpstreamResponse(upstream.status, headers, None if streaming else body, digest.hexdigest())
     index = await record(exchange, runtime)
     if streaming:
@@ -324,6 +331,13 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
     ]
     await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def refuse_dtd(exchange: Exchange, head: bytes) -> None:
+    """A provider's XML reply with a DOCTYPE never reaches the caller (XXE / entity expansion on their side)."""
+    if declares_dtd(head):
+        raise Problem("upstream-bad-response", f"the provider of {exchange.service_id} answered XML with a document "
+                      "type declaration (DTD), which lgsp does not pass on")
 
 
 async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aiohttp.ClientResponse | None:

@@ -247,3 +247,25 @@ def test_home_shows_the_signed_head(stack: ConsoleStack) -> None:
 def test_pages_on_postgresql(pg_stack: ConsoleStack, page: str) -> None:
     http = pg_stack.login("auditor")
     assert http.get(page).status_code == 200
+
+
+def test_no_text_field_is_rendered_unescaped(stack: ConsoleStack) -> None:
+    """The payload goes into every field a person can type in; no page may echo it as markup."""
+    payload = '"><script>alert(1)</script></textarea><img src=x onerror=alert(2)>'
+    http = stack.browser()
+    login = http.post("/console/login", data={"username": payload, "password": payload, "csrf": login_csrf(http)})
+    pages = [login]
+    http = stack.login("operator")
+    csrf = csrf_of(http.get("/console/").text)
+    pages.append(http.get("/console/log", params={k: payload for k in ("since", "until", "client", "service",
+                                                                        "status", "id", "agency", "before")}))
+    pages.append(http.post("/console/clients", data={"system": payload, "scopes": payload, "description": payload,
+                                                     "csrf": csrf}))
+    pages.append(http.post("/console/registry/preview", data={"yaml": payload, "csrf": csrf}))
+    pages.append(http.post("/console/deliveries/purge", data={"days": payload, "confirm": "yes", "csrf": csrf}))
+    pages.append(http.post("/console/deliveries/replay", data={"message_id": payload, "confirm": "yes",
+                                                               "csrf": csrf}))
+    pages.append(http.get(f"/console/documents/{payload}"))
+    for page in pages:
+        assert page.status_code < 500, page.text[:300]
+        assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text, page.url

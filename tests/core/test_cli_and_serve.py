@@ -94,7 +94,13 @@ def test_operator_workflow(env: dict[str, str], tmp_path: Path, provider_url: st
     assert created["client_id"].startswith("c_") and len(created["client_secret"]) >= 32
     rotated = json.loads(run(["clients", "rotate-secret", created["client_id"], "--json"], env).stdout)
     assert rotated["client_secret"] != created["client_secret"]
+    assert "revoked" in run(["clients", "revoke-tokens", created["client_id"]], env).stdout
     assert "disabled" in run(["clients", "disable", created["client_id"]], env).stdout
+    admin = json.loads(run(["clients", "create", "--scope", "admin", "--json"], env).stdout)
+    last = run(["clients", "disable", admin["client_id"]], env, check=False)
+    assert last.returncode == 2 and "last enabled admin" in last.stderr
+    mixed = run(["clients", "create", "--scope", "admin", "--scope", "auditor"], env, check=False)
+    assert mixed.returncode == 2 and "separation of duties" in mixed.stderr
     assert "000.00.12.H10/MOTCUA" in run(["clients", "list"], env).stdout
     assert "new signing key" in run(["keys", "rotate"], env).stdout
 
@@ -160,7 +166,8 @@ def test_serve_with_two_workers_on_postgresql(tmp_path: Path, provider_url: str)
                     break
                 after = page["next_after"]
             assert indexes == list(range(300))  # two processes, one gap-free sequence
-            metrics = httpx.get(base + "/metrics").text
+            assert httpx.get(base + "/metrics").status_code == 401  # not public by default (issue 19.8)
+            metrics = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {atoken}"}).text
             assert f'lgsp_requests_total{{service="{ECHO}",status="200"}} 300.0' in metrics
             assert "lgsp_request_duration_seconds_bucket" in metrics
         finally:

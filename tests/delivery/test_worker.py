@@ -137,7 +137,7 @@ async def test_slow_handler_is_cut_off_and_retried(engine: Engine) -> None:
             await asyncio.sleep(30)
         return None
 
-    settings = DeliverySettings(lease_seconds=1.5, backoff_base_seconds=0.01, backoff_max_seconds=0.02)
+    settings = DeliverySettings(timeout_seconds=1.5, backoff_base_seconds=0.01, backoff_max_seconds=0.02)
     message_id = accept(engine, NewMessage("slow", b"x")).message_id
     await deliver_all(engine, HandlerRegistry({"slow": handler}), settings)
     stored = row(engine, message_id)

@@ -165,11 +165,11 @@ class Stack:
     def peer(self) -> AxisClient:
         return AxisClient(self.axis_server.url, "vpcp-qlvb", self.peer_secret)
 
-    def deliver_all(self) -> None:
+    def deliver_all(self, settings: DeliverySettings = FAST) -> None:
         async def run() -> None:
             handlers = HandlerRegistry({SEND_KIND: AxisSendHandler(make_client(self.vdxp))})
             try:
-                await DeliveryWorker(self.engine, handlers, FAST).run_until(
+                await DeliveryWorker(self.engine, handlers, settings).run_until(
                     lambda: open_count(self.engine, [SEND_KIND]) == 0, 30)
             finally:
                 await handlers.aclose()

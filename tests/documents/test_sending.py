@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from lgsp.delivery.models import OutboxMessage
 from lgsp.documents.models import Document
 from lgsp.documents.signature_policy import canonical_without_signatures
 from lgsp.safexml import parse_xml
-from tests.documents.conftest import OTHER, PEER, SENDER, STRANGER, Stack, document, status
+from tests.documents.conftest import FAST, OTHER, PEER, SENDER, STRANGER, Stack, document, status
 
 PROBLEM = "https://lgsp.dev/problems/"
 
@@ -201,7 +202,9 @@ def test_signature_hook_refuses_a_failed_signature(docs: Stack) -> None:
 def test_axis_failures_are_retried_or_dead_lettered(docs: Stack) -> None:
     docs.axis.faults = Faults(error_rate=0.5, seed=7)
     retried = docs.post_xml(write_document(document())).json()["message_id"]
-    docs.deliver_all()  # 503s are retried until it gets through
+    # 503s are retried until it gets through; 20 attempts so that no draw of the fault generator (other
+    # requests may interleave with the sends) can exhaust them (0.5**20)
+    docs.deliver_all(replace(FAST, max_attempts=20))
     assert docs.http.get(f"/documents/{retried}", headers=docs.auth()).json()["delivery_state"] == "delivered"
     docs.axis.faults = Faults()
     # the axis no longer knows the recipient (removed after our directory sync): a permanent refusal

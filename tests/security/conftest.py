@@ -30,6 +30,7 @@ OPEN = f"{DEPT}/PROV/open"
 SMALL = f"{DEPT}/PROV/small"
 NGSP = f"{NATIONAL}/NGSP/csdl-quoc-gia"
 NGSP_SMALL = f"{NATIONAL}/NGSP/csdl-nho"
+SOAP_DTD = f"{DEPT}/PROV/soap-dtd"
 PROBLEM = "application/problem+json"
 
 
@@ -51,7 +52,10 @@ services:
       timeout_seconds: 3, retry_attempts: 0}}
   - {{id: {NGSP_SMALL}, name: CSDL nhỏ, kind: soap, base_url: "{simulator}", wsdl_path: wsdl/ngsp/ngsp.wsdl,
       timeout_seconds: 3, retry_attempts: 0, max_body_bytes: 2000}}
+  - {{id: {SOAP_DTD}, name: SOAP with a DTD reply, kind: soap, base_url: "{provider}/xml/doctype",
+      wsdl_path: wsdl/ngsp/ngsp.wsdl, timeout_seconds: 3, retry_attempts: 0}}
 grants:
+  - {{client: {CLIENT}, service: {SOAP_DTD}, methods: [POST]}}
   - {{client: {CLIENT}, service: {FILES}, methods: [GET], path: "public/*"}}
   - {{client: {CLIENT}, service: {OPEN}}}
   - {{client: {CLIENT}, service: {SMALL}}}

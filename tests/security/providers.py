@@ -33,9 +33,9 @@ class RecordingProvider:
             message = await receive()
             size += len(message.get("body", b""))
             more = message.get("more_body", False)
-        if raw.endswith("/xml/doctype"):
+        if "/xml/doctype" in raw:
             body, content_type = DOCTYPE_REPLY, b"application/xml"
-        elif raw.endswith("/xml/plain"):
+        elif "/xml/plain" in raw:
             body, content_type = PLAIN_XML_REPLY, b"text/xml; charset=utf-8"
         else:
             body, content_type = json.dumps({"raw_path": raw, "received": size}).encode(), b"application/json"

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lgsp.gateway.paths import normalise_sub_path
+from lgsp.gateway.paths import normalise_fully, normalise_sub_path
 from lgsp.problems import Problem
 from registry.snapshot import compile_path_pattern
 
@@ -59,3 +59,13 @@ def test_a_public_grant_never_admits_a_path_outside_public(raw: str) -> None:
     assert path.startswith("public/")
     resolved = _as_a_provider_resolves(path)
     assert resolved == "/public" or resolved.startswith("/public/"), (raw, path, resolved)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b.json", ".", "..", "", "~x", "%41", "x=1", "@"]), max_size=6).map("/".join))
+def test_the_fast_path_agrees_with_the_full_algorithm(raw: str) -> None:
+    try:
+        expected: str | None = normalise_fully(raw)
+    except Problem:
+        expected = None
+    assert _normalised(raw) == expected

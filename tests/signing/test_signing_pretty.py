@@ -45,3 +45,12 @@ def test_covered_whitespace_is_still_covered(verifier: Verifier, pki: TestPki) -
     assert changed != signed
     report = verifier.verify(changed, must_cover=BODY)
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)
+
+
+def test_covered_digest_is_the_sha256_of_the_covered_bytes(verifier: Verifier, pki: TestPki) -> None:
+    import hashlib
+
+    report = verifier.verify(_sign(pki, "http://www.w3.org/2001/10/xml-exc-c14n#"), must_cover=BODY)
+    sig = report.signatures[0]
+    assert sig.signed_content is not None
+    assert sig.covered[0].sha256 == hashlib.sha256(sig.signed_content).hexdigest()

@@ -1,7 +1,7 @@
 """systems.client_cert_sha256: client certificates a system is bound to (mTLS, issue 17.7)
 
 Revision ID: 0016
-Revises: 0010
+Revises: 0017
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0010"  # brief said "0006"; the head here is 0010 (integrator re-chains)
+down_revision: str | None = "0017"  # brief said "0006"; chained after main's head 0017 (integrator may re-chain)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

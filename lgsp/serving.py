@@ -1,0 +1,42 @@
+"""Running uvicorn so that SIGTERM at any moment ends in a clean exit 0 (the gateway and the simulators).
+
+uvicorn installs its own handlers only once its server (or multi-process supervisor) starts, and a
+single server re-raises the captured signal after its graceful shutdown with the *previous* handler
+back in place — with Python's default that kills the process by SIGTERM (-15) after all. Here the
+previous handler is :mod:`lgsp.shutdown`'s (installed first thing by the entry point), so the re-raise
+is harmless, and a stop requested before uvicorn took the signals over is handed to it as well.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from lgsp import shutdown
+
+
+def run_uvicorn(config: Any, sockets: list[socket.socket] | None = None) -> None:
+    """Serve ``config`` (a ``uvicorn.Config``) until a stop is requested; returns normally."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    shutdown.install()
+    if config.workers > 1:
+        sock = sockets[0] if sockets else config.bind_socket()
+        supervisor = Multiprocess(config, sockets=[sock])  # takes the signals over from here on
+        unsubscribe = shutdown.on_request(supervisor.should_exit.set)
+        try:
+            supervisor.run()
+        finally:
+            unsubscribe()
+        return
+    server = uvicorn.Server(config)
+    unsubscribe = shutdown.on_request(lambda: setattr(server, "should_exit", True))
+    try:
+        server.run(sockets=sockets)
+    finally:
+        unsubscribe()
+        shutdown.install()  # uvicorn restored the handler it found; keep ours whatever that was
+
+
+__all__ = ["run_uvicorn"]

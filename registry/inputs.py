@@ -1,0 +1,72 @@
+"""Checks on free-form registry inputs: display names and the WSDL file a SOAP service points at.
+
+Names end up in the admin console, exports, CKAN pages and logs; a control character or markup in
+one is at best a broken line and at worst stored XSS or a log-forging newline, so they are refused at
+write time. A WSDL path is a server file path supplied by an operator: it must stay inside the schemas
+directory (resolved, so `..` and symlinks cannot leave it) and be a WSDL document, and the messages here
+never echo a resolved server path back to the caller.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+from lgsp.safexml import UnsafeXmlError, parse_xml
+
+WSDL_ROOTS = frozenset({"{http://schemas.xmlsoap.org/wsdl/}definitions", "{http://www.w3.org/ns/wsdl}description"})
+#: Bidirectional overrides and isolates: they make a name display differently from what it is.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_MAX_WSDL_BYTES = 16 * 1024 * 1024
+
+
+class InputError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_display_name(value: str, field: str) -> str:
+    """Refuse control characters, bidi overrides and `<`/`>` in a human-readable name."""
+    for char in value:
+        if unicodedata.category(char) == "Cc" or char in _BIDI:
+            raise InputError(field, f"{field} may not contain control characters (U+{ord(char):04X})")
+        if char in "<>":
+            raise InputError(field, f"{field} may not contain markup characters ('<' or '>')")
+    return value
+
+
+def default_schemas_dir() -> Path:
+    from lgsp.settings import Settings
+
+    return Path(Settings.load().schemas_dir)
+
+
+def check_wsdl_path(value: str, schemas_dir: Path | None) -> str:
+    """The WSDL path as stored (relative to the schemas directory), after confining and parsing it."""
+    root = (schemas_dir or default_schemas_dir()).resolve()
+    if not value or any(unicodedata.category(c) == "Cc" for c in value) or "\\" in value:
+        raise InputError("wsdl_path", "wsdl_path must be a relative path under the schemas directory")
+    candidate = Path(value)
+    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if not resolved.is_relative_to(root):
+        raise InputError("wsdl_path", "wsdl_path must name a file inside the schemas directory")
+    if not resolved.is_file():
+        raise InputError("wsdl_path", "wsdl_path names no file in the schemas directory")
+    try:
+        if resolved.stat().st_size > _MAX_WSDL_BYTES:
+            raise InputError("wsdl_path", "the WSDL file is too large")
+        document = parse_xml(resolved.read_bytes(), max_bytes=_MAX_WSDL_BYTES)
+    except (OSError, UnsafeXmlError) as exc:
+        raise InputError("wsdl_path", "the WSDL file cannot be read as safe XML") from exc
+    if document.tag not in WSDL_ROOTS:
+        raise InputError("wsdl_path", "the file is not a WSDL document (no wsdl:definitions root)")
+    return resolved.relative_to(root).as_posix()
+
+
+def confined_wsdl(value: str, schemas_dir: Path) -> Path | None:
+    """At use time: the WSDL file, or None when a (tampered) stored path leaves the schemas directory."""
+    root = schemas_dir.resolve()
+    candidate = Path(value)
+    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    return resolved if resolved.is_relative_to(root) else None
