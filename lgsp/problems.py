@@ -19,6 +19,8 @@ KINDS: dict[str, tuple[int, str]] = {
     "unauthenticated": (401, "Authentication required"),
     "invalid-token": (401, "Invalid or expired access token"),
     "forbidden": (403, "Access not granted"),
+    "client-certificate-required": (401, "Client certificate required"),
+    "client-certificate-mismatch": (403, "Client certificate does not match the system's registration"),
     "unknown-service": (404, "Unknown service"),
     "unknown-agency": (404, "Unknown agency"),
     "not-found": (404, "Not found"),

@@ -149,6 +149,15 @@ class Settings:
     #: Largest edXML packet accepted (POST /documents, the receiving poller); a 413 problem beyond it.
     max_document_bytes: int = 100 * 1024 * 1024
 
+    # --- lb: client certificates (mTLS binding of systems, issue 17.7; docs/operators-delivery.md) ---
+    #: Header a TLS-terminating load balancer puts the verified client certificate in (e.g.
+    #: ``X-SSL-Client-Cert``): base64 DER (HAProxy ``%[ssl_c_der,base64]``) or URL-encoded PEM (nginx
+    #: ``$ssl_client_escaped_cert``). Empty = no header is read; only certificates uvicorn saw count.
+    client_cert_header: str = ""
+    #: Addresses or networks (comma-separated, e.g. ``127.0.0.1,10.0.0.0/24``) whose client-certificate
+    #: header is believed: the load balancers. From any other peer the header is ignored.
+    trusted_proxies: str = ""
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

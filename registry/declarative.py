@@ -69,6 +69,14 @@ def _take(item: Any, where: str, allowed: set[str], required: set[str]) -> dict[
     return item
 
 
+def _fingerprints(where: str, value: Any) -> list[str] | None:
+    """Normalised here too, so the diff against the store compares like with like."""
+    try:
+        return ops.validate_cert_fingerprints(value)
+    except ops.RegistryError as exc:
+        raise RegistryFileError(f"{where}.client_cert_sha256", str(exc)) from exc
+
+
 def parse_registry_file(text: str) -> Desired:
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
@@ -83,11 +91,13 @@ def parse_registry_file(text: str) -> Desired:
     ]
     systems = []
     for i, s in enumerate(data.get("systems") or []):
-        s = _take(s, f"systems[{i}]", {"id", "name", "client", "provider", "jwks"}, {"id", "name"})
+        s = _take(s, f"systems[{i}]", {"id", "name", "client", "provider", "jwks",
+                                               "client_cert_sha256"}, {"id", "name"})
         agency, _, code = str(s["id"]).partition("/")
         systems.append(ops.SystemSpec(agency=agency, code=code, name=s["name"],
                                       client=bool(s.get("client", True)), provider=bool(s.get("provider", False)),
-                                      jwks=s.get("jwks")))
+                                      jwks=s.get("jwks"),
+                                      client_cert_sha256=_fingerprints(f"systems[{i}]", s.get("client_cert_sha256"))))
     service_keys = {f.name for f in fields(ops.ServiceSpec)} - {"system", "code"} | {"id"}
     services = []
     for i, s in enumerate(data.get("services") or []):
@@ -155,7 +165,8 @@ def _service_dict(spec: ops.ServiceSpec) -> dict[str, Any]:
 def current_state(session: Session) -> Desired:
     agencies = [ops.AgencySpec(a.code, a.name, a.parent_code)
                 for a in session.scalars(select(Agency).order_by(Agency.code))]
-    systems = [ops.SystemSpec(s.agency_code, s.code, s.name, s.is_client, s.is_provider, s.jwks)
+    systems = [ops.SystemSpec(s.agency_code, s.code, s.name, s.is_client, s.is_provider, s.jwks,
+                              s.client_cert_sha256 or None)
                for s in session.scalars(select(System).order_by(System.id))]
     services = [ops.ServiceSpec(
         system=s.system_id, code=s.code, name=s.name, base_url=s.base_url, kind=s.kind, wsdl_path=s.wsdl_path,
@@ -363,7 +374,9 @@ def export(engine: Engine) -> str:
     data = {
         "agencies": [{k: v for k, v in asdict(a).items() if v is not None} for a in state.agencies],
         "systems": [{"id": s.id, "name": s.name, "client": s.client, "provider": s.provider,
-                     **({"jwks": s.jwks} if s.jwks else {})} for s in state.systems],
+                     **({"jwks": s.jwks} if s.jwks else {}),
+                     **({"client_cert_sha256": s.client_cert_sha256} if s.client_cert_sha256 else {})}
+                    for s in state.systems],
         "services": services,
         "grants": [{"client": g.client, "service": g.service, "methods": g.methods, "path": g.path}
                    for g in state.grants],

@@ -38,6 +38,9 @@ class System(Base):
     is_provider: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Public keys (a JWKS) the system signs JWS with; the gateway verifies its JWS-signed requests with them.
     jwks: Mapped[dict | None] = mapped_column(JSON, default=None)
+    #: SHA-256 fingerprints (lowercase hex of the DER) of the client certificates the system must present
+    #: (mTLS binding, X-Road's model); None = not bound, its calls need no certificate.
+    client_cert_sha256: Mapped[list | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     agency: Mapped[Agency] = relationship(back_populates="systems")

@@ -6,6 +6,7 @@ learn that their cached snapshot is stale.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ class SystemSpec:
     client: bool = True
     provider: bool = False
     jwks: dict[str, Any] | None = None
+    #: Bound client certificates: SHA-256 fingerprints of the DER (lgsp.gateway.client_certs).
+    client_cert_sha256: list[str] | None = None
 
     @property
     def id(self) -> str:
@@ -175,16 +178,39 @@ def upsert_system(session: Session, spec: SystemSpec) -> System:
     if not (spec.client or spec.provider):
         raise RegistryError("client", "a system must be a client, a provider, or both")
     jwks = validate_jwks(spec.jwks) if spec.jwks is not None else None
+    certs = validate_cert_fingerprints(spec.client_cert_sha256)
     system = session.get(System, spec.id)
     if system is None:
         system = System(id=spec.id, agency_code=spec.agency, code=spec.code, name=spec.name,
-                        is_client=spec.client, is_provider=spec.provider, jwks=jwks)
+                        is_client=spec.client, is_provider=spec.provider, jwks=jwks, client_cert_sha256=certs)
         session.add(system)
     else:
         system.name, system.is_client, system.is_provider = spec.name, spec.client, spec.provider
         system.jwks = jwks
+        system.client_cert_sha256 = certs
     bump_version(session)
     return system
+
+
+_FINGERPRINT_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def validate_cert_fingerprints(value: Any) -> list[str] | None:
+    """One fingerprint or a list, as `openssl x509 -fingerprint -sha256` prints it (colons, any case) or
+    as plain hex; stored sorted, lowercase, without colons, so export -> apply is a no-op. Empty = unbound."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        raise RegistryError("client_cert_sha256", "must be a SHA-256 fingerprint or a list of them")
+    found = set()
+    for item in items:
+        hexed = re.sub(r"[\s:]", "", item).lower()
+        if not _FINGERPRINT_RE.fullmatch(hexed):
+            raise RegistryError("client_cert_sha256", f"{item!r} is not a SHA-256 fingerprint (64 hex digits, "
+                                                      "colons allowed)")
+        found.add(hexed)
+    return sorted(found) or None
 
 
 def validate_jwks(jwks: Any) -> dict[str, Any]:

@@ -58,6 +58,8 @@ class RegistrySnapshot:
     system_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: (client scope, service id) -> traffic limit; client scope is a system id, "*" or "" (lgsp.traffic.policy).
     limits: dict[tuple[str, str], TrafficLimit] = field(default_factory=dict)
+    #: system id -> SHA-256 fingerprints of the client certificates it is bound to (lgsp.gateway.client_certs).
+    client_certs: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def is_granted(self, client_system: str, service: str, method: str, path: str) -> bool:
         """Deny by default: true only when some grant of this client on this service matches."""
@@ -92,6 +94,8 @@ def load_snapshot(engine: Engine) -> RegistrySnapshot:
         for system_id, jwks in session.execute(select(System.id, System.jwks).where(System.jwks.is_not(None))):
             system_keys[system_id] = {key["kid"]: JWKRegistry.import_key(key).get_op_key("verify")
                                       for key in (jwks or {}).get("keys", [])}
+        client_certs = {system_id: frozenset(certs) for system_id, certs in session.execute(
+            select(System.id, System.client_cert_sha256).where(System.client_cert_sha256.is_not(None))) if certs}
         grants: dict[tuple[str, str], list[GrantRule]] = {}
         for grant in session.scalars(select(Grant)):
             methods = None if grant.methods == "*" else frozenset(grant.methods.split(","))
@@ -99,7 +103,7 @@ def load_snapshot(engine: Engine) -> RegistrySnapshot:
             grants.setdefault((grant.client_system_id, grant.service_id), []).append(rule)
         limits = {(row.client, row.service_id): limit_view(row) for row in session.scalars(select(ServiceLimit))}
     return RegistrySnapshot(version, agencies, services, {k: tuple(v) for k, v in grants.items()}, system_keys,
-                            limits)
+                            limits, client_certs)
 
 
 def limit_view(row: ServiceLimit) -> TrafficLimit:

@@ -10,6 +10,7 @@ echo "== ckan (install into var/ckan/venv if needed)"; scripts/ckan/ensure.sh
 echo "== ckan_ext"
 var/ckan/venv/bin/pytest -q -p no:cacheprovider --ckan-ini=var/ckan/test-core.ini ckan_ext/ckanext/lgsp/tests
 echo "== chromium (the console's browser tests)"; scripts/ensure-chromium.sh
+echo "== haproxy (the load-balancer and mTLS tests)"; scripts/ensure-haproxy.sh
 echo "== softhsm (PKCS#11 key backend tests)"; scripts/ensure-softhsm.sh
 echo "== swagger-ui assets for /docs (pinned npm package, integrity-checked)"; scripts/docs/fetch-swagger-ui.sh
 echo "== pytest"

@@ -50,6 +50,8 @@ class SystemIn(BaseModel):
     client: bool = True
     provider: bool = False
     jwks: dict[str, Any] | None = None
+    #: Bound client certificate(s): SHA-256 fingerprints of the DER; omitted/null = not bound.
+    client_cert_sha256: list[str] | None = None
 
 
 class ServiceIn(BaseModel):
@@ -114,7 +116,8 @@ def delete_agency(code: str, request: Request) -> None:
 @router.get("/systems", response_model=list[SystemOut], summary="Systems in the registry")
 def list_systems(request: Request) -> list[dict[str, Any]]:
     with _session(request) as session:
-        return [{"id": s.id, "name": s.name, "client": s.is_client, "provider": s.is_provider, "jwks": s.jwks}
+        return [{"id": s.id, "name": s.name, "client": s.is_client, "provider": s.is_provider, "jwks": s.jwks,
+                 "client_cert_sha256": s.client_cert_sha256}
                 for s in session.scalars(select(System).order_by(System.id))]
 
 
@@ -123,9 +126,10 @@ def list_systems(request: Request) -> list[dict[str, Any]]:
 def put_system(agency: str, code: str, body: SystemIn, request: Request) -> dict[str, Any]:
     with _session(request) as session, session.begin():
         system = ops.upsert_system(session, ops.SystemSpec(agency, code, body.name, body.client, body.provider,
-                                                           body.jwks))
+                                                           body.jwks, body.client_cert_sha256))
         result = {"id": system.id, "name": system.name, "client": system.is_client,
-                  "provider": system.is_provider, "jwks": system.jwks}
+                  "provider": system.is_provider, "jwks": system.jwks,
+                  "client_cert_sha256": system.client_cert_sha256}
     _changed(request)
     return result
 

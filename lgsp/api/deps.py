@@ -8,6 +8,7 @@ from fastapi import Request, Security
 
 from lgsp.api.contract import OAUTH2
 from lgsp.auth.tokens import ClientIdentity, require_scope
+from lgsp.gateway import client_certs
 from lgsp.runtime import Runtime
 
 
@@ -29,6 +30,7 @@ def caller_with(scope: str) -> Callable[..., ClientIdentity]:
         runtime = runtime_of(request)
         identity = runtime.authenticate(request.headers.get("authorization"))
         require_scope(identity, scope)
+        client_certs.check(identity, client_certs.transport_of(request.scope), request.scope["headers"], runtime)
         return identity
 
     return dependency

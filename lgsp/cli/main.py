@@ -41,11 +41,20 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes (each a full gateway).")] = 1,
+    ssl_certfile: Annotated[Path | None, typer.Option(envvar="LGSP_TLS_CERTFILE", help=(
+        "Terminate TLS here: the server certificate (PEM); without it lgsp speaks plain HTTP."))] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(envvar="LGSP_TLS_KEYFILE", help="Its private key (PEM).")] = None,
+    ssl_ca_certs: Annotated[Path | None, typer.Option(envvar="LGSP_TLS_CLIENT_CA", help=(
+        "CA(s) client certificates must chain to (mTLS, optional per connection: systems bound to a "
+        "certificate in the registry must present theirs)."))] = None,
 ) -> None:
     """Run the gateway (migrations are applied first)."""
+    import ssl
+
     import uvicorn
 
     from lgsp import shutdown
+    from lgsp.gateway.tls_protocol import TLSHttpToolsProtocol
     from lgsp.serving import run_uvicorn
 
     shutdown.install()  # normally done already by lgsp.cli.entry, before any import
@@ -54,9 +63,16 @@ def serve(
         return
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lgsp-metrics-")
-    run_uvicorn(uvicorn.Config("lgsp.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                               loop="uvloop", http="httptools", access_log=False, log_level="warning",
-                               server_header=True, date_header=True))
+    # lgsp.gateway.client_certs records the TCP peer, then does uvicorn's X-Forwarded-For handling itself.
+    tls: dict[str, object] = {}
+    if ssl_certfile is not None:
+        tls = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None}
+        if ssl_ca_certs is not None:
+            tls |= {"ssl_ca_certs": str(ssl_ca_certs), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+    run_uvicorn(uvicorn.Config("lgsp.gateway.client_certs:served_app", factory=True, host=host, port=port,
+                               workers=workers, loop="uvloop", http=TLSHttpToolsProtocol, access_log=False,
+                               log_level="warning", proxy_headers=False, server_header=True, date_header=True,
+                               **tls))  # type: ignore[arg-type]
 
 
 @app.command()
@@ -159,12 +175,26 @@ def add_system(
     name: str,
     client: Annotated[bool, typer.Option("--client/--no-client", help="May call services.")] = True,
     provider: Annotated[bool, typer.Option("--provider/--no-provider", help="Offers services.")] = False,
+    client_cert_sha256: Annotated[list[str] | None, typer.Option(
+        "--client-cert-sha256", help="Bind to this client certificate (SHA-256 of the DER; repeatable). "
+                                     "Omitted: an existing system keeps its binding and JWKS.")] = None,
+    unbind: Annotated[bool, typer.Option("--unbind", help="Remove the certificate binding.")] = False,
 ) -> None:
     """Register (or update) a system under an agency."""
     from registry import operations as ops
+    from registry.models import System
 
     agency, _, code = system_id.partition("/")
-    _registry_change(lambda s: ops.upsert_system(s, ops.SystemSpec(agency, code, name, client, provider)))
+
+    def change(session: Session) -> None:
+        # an update that does not mention them keeps the system's keys and binding (never a silent unbind)
+        existing = session.get(System, system_id)
+        jwks = existing.jwks if existing is not None else None
+        certs = client_cert_sha256 or (existing.client_cert_sha256 if existing is not None else None)
+        ops.upsert_system(session, ops.SystemSpec(agency, code, name, client, provider, jwks,
+                                                  None if unbind else certs))
+
+    _registry_change(change)
     console.print(f"system {system_id} saved")
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from lgsp.gateway import mediate, signatures
+from lgsp.gateway import client_certs, mediate, signatures
 from lgsp.gateway.exchange import Exchange, IncomingRequest, UpstreamResponse
 from lgsp.gateway.headers import REQUEST_DROP, RESPONSE_DROP, connection_listed, valid_message_id
 from lgsp.gateway.paths import normalise_sub_path
@@ -74,6 +74,7 @@ def receive_request(exchange: Exchange, scope: Scope) -> None:
         content_length=int(length) if length and length.isdigit() else None,
     )
     exchange.user_id = _header(headers, b"x-lgsp-user-id")
+    exchange.extra["transport"] = client_certs.transport_of(scope)
     if mediate.is_soap_request(headers):
         exchange.extra["soap_caller"] = True  # errors go back as SOAP Faults
     if len(parts) < 3 or not all(parts[:3]):
@@ -85,6 +86,8 @@ def receive_request(exchange: Exchange, scope: Scope) -> None:
 def authenticate(exchange: Exchange, runtime: Runtime) -> None:
     assert exchange.request is not None
     exchange.client = runtime.authenticate(_header(exchange.request.headers, b"authorization"))
+    transport = exchange.extra.get("transport") or client_certs.Transport(None)
+    client_certs.check(exchange.client, transport, exchange.request.headers, runtime)
 
 
 def resolve_service(exchange: Exchange, runtime: Runtime) -> None:
