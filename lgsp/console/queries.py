@@ -136,8 +136,9 @@ def search_log(engine: Engine, f: AuditFilter, ident: str | None, agency: str | 
             if anchor is None:
                 query = query.where(AuditEntry.idx < before)
             else:
-                query = query.where((AuditEntry.time < anchor)
-                                    | ((AuditEntry.time == anchor) & (AuditEntry.idx < before)))
+                # "time <= anchor" first, so the time index bounds the scan (an OR alone would not)
+                query = query.where(AuditEntry.time <= anchor,
+                                    (AuditEntry.time < anchor) | (AuditEntry.idx < before))
         query = query.order_by(AuditEntry.time.desc(), AuditEntry.idx.desc()).limit(PAGE)
         return [entry_to_dict(row) for row in session.scalars(query)]
 
