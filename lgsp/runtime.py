@@ -26,6 +26,7 @@ from lgsp.gateway.exchange import Exchange
 from lgsp.gateway.pipeline import latency_us
 from lgsp.gateway.signatures import SignatureCheck, build_verifier, make_check
 from lgsp.gateway.upstream import Upstream
+from lgsp.looplag import LoopLagMonitor
 from lgsp.problems import Problem
 from lgsp.settings import Settings
 from lgsp.store.db import make_engine
@@ -76,8 +77,12 @@ class Runtime:
                                       fail_open_rates=settings.traffic_fail_open_rates,
                                       fail_open_quotas=settings.traffic_fail_open_quotas)
         self._refresher: asyncio.Task[None] | None = None
+        self.loop_lag: LoopLagMonitor | None = None
 
     async def start(self) -> None:
+        if self.settings.loop_lag_file:
+            self.loop_lag = LoopLagMonitor(self.settings.loop_lag_file)
+            self.loop_lag.start()
         self.keyring.signing_key()
         await self.audit.start()
         await self.upstream.start()
@@ -91,6 +96,8 @@ class Runtime:
         await self.upstream.stop()
         await self.audit.stop()
         await self.traffic.backend.close()
+        if self.loop_lag is not None:
+            await self.loop_lag.stop()
 
     def registry_changed(self) -> None:
         """Called after a change made through this process: drop caches now, not at the next poll."""

@@ -137,6 +137,11 @@ class Settings:
     #: Largest edXML packet accepted (POST /documents, the receiving poller); a 413 problem beyond it.
     max_document_bytes: int = 100 * 1024 * 1024
 
+    # --- perf: hot-path measurement (issue 14, bench/gateway.py) ---
+    #: When set, a loop-lag monitor (lgsp.looplag) runs in each gateway process and writes, at shutdown, the
+    #: longest event-loop stall of each second to this file (JSON lines; ``{pid}`` is replaced). Off by default.
+    loop_lag_file: str = ""
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
