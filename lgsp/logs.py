@@ -2,7 +2,8 @@
 
 Lines are written in batches: a write+flush system call per request cost the gateway about a tenth of
 its throughput, so rendered lines collect in memory and a daemon thread writes them out every 200 ms
-(or at once when 64 KiB are waiting, and at exit). Access logs are operational; the durable record of
+(or as soon as 64 KiB are waiting, and at exit); the caller never writes, so a slow stderr cannot stall
+the gateway's event loop. Access logs are operational; the durable record of
 every exchange is the audit log, which is committed before the caller is answered.
 """
 
@@ -40,8 +41,8 @@ class BufferedLineLogger:
             self._lines.append(message)
             self._size += len(message) + 1
             full = self._size >= FLUSH_BYTES
-        if full:
-            self.flush()
+        if full:  # the writer thread does the write: a slow stderr (a pipe) must not stall the event loop
+            self._wake.set()
 
     log = debug = info = warn = warning = err = error = critical = exception = failure = fatal = msg
 
@@ -55,6 +56,7 @@ class BufferedLineLogger:
     def _run(self) -> None:
         while True:
             self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
             try:
                 self.flush()
             except (OSError, ValueError):  # the stream was closed at interpreter exit
