@@ -2,16 +2,20 @@
 
 Lines are written in batches: a write+flush system call per request cost the gateway about a tenth of
 its throughput, so rendered lines collect in memory and a daemon thread writes them out every 200 ms
-(or at once when 64 KiB are waiting, and at exit). Access logs are operational; the durable record of
+(or as soon as 64 KiB are waiting, and at exit); the caller never writes, so a slow stderr cannot stall
+the gateway's event loop. Access logs are operational; the durable record of
 every exchange is the audit log, which is committed before the caller is answered.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import structlog
@@ -37,8 +41,8 @@ class BufferedLineLogger:
             self._lines.append(message)
             self._size += len(message) + 1
             full = self._size >= FLUSH_BYTES
-        if full:
-            self.flush()
+        if full:  # the writer thread does the write: a slow stderr (a pipe) must not stall the event loop
+            self._wake.set()
 
     log = debug = info = warn = warning = err = error = critical = exception = failure = fatal = msg
 
@@ -52,6 +56,7 @@ class BufferedLineLogger:
     def _run(self) -> None:
         while True:
             self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
             try:
                 self.flush()
             except (OSError, ValueError):  # the stream was closed at interpreter exit
@@ -61,9 +66,44 @@ class BufferedLineLogger:
 class BufferedLoggerFactory:
     def __init__(self, file: TextIO) -> None:
         self._logger = BufferedLineLogger(file)
+        global _access_logger
+        _access_logger = self._logger
 
     def __call__(self, *args: Any) -> BufferedLineLogger:
         return self._logger
+
+
+#: The line logger of the last `configure` (None until then); `access_line` writes to it directly.
+_access_logger: BufferedLineLogger | None = None
+_access_level_ok = True
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+
+
+def access_writer() -> Callable[[dict[str, Any]], None] | None:
+    """The per-exchange log line, built directly: the fields + event/level/timestamp, one JSON object.
+
+    Same shape as structlog's rendering (`JSONRenderer` after `add_log_level` and `TimeStamper(iso, utc)`),
+    but without the processor chain, which cost ~25 µs per call on the gateway's hot path. None when
+    `configure` was not called (tests, embedded use): callers then log through structlog as before.
+    """
+    logger = _access_logger
+    if logger is None:
+        return None
+    if not _access_level_ok:
+        return _drop
+    msg = logger.msg
+
+    def write(fields: dict[str, Any]) -> None:
+        fields["event"] = "exchange"
+        fields["level"] = "info"
+        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        msg(_dumps(fields))
+
+    return write
+
+
+def _drop(fields: dict[str, Any]) -> None:
+    return None
 
 
 def configure(level: str = "INFO") -> None:
@@ -80,3 +120,5 @@ def configure(level: str = "INFO") -> None:
         logger_factory=BufferedLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+    global _access_level_ok
+    _access_level_ok = getattr(logging, level.upper(), 20) <= logging.INFO

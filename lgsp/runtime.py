@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from lgsp import metrics
+from lgsp import logs, metrics
 from lgsp.audit.writer import AuditWriter
 from lgsp.auth.keys import KeyRing
 from lgsp.auth.models import OAuthClient
@@ -26,6 +27,7 @@ from lgsp.gateway.exchange import Exchange
 from lgsp.gateway.pipeline import latency_us
 from lgsp.gateway.signatures import SignatureCheck, build_verifier, make_check
 from lgsp.gateway.upstream import Upstream
+from lgsp.looplag import LoopLagMonitor
 from lgsp.problems import Problem
 from lgsp.settings import Settings
 from lgsp.store.db import make_engine
@@ -76,8 +78,13 @@ class Runtime:
                                       fail_open_rates=settings.traffic_fail_open_rates,
                                       fail_open_quotas=settings.traffic_fail_open_quotas)
         self._refresher: asyncio.Task[None] | None = None
+        self.loop_lag: LoopLagMonitor | None = None
+        self._access_line: Callable[[dict[str, Any]], None] | None = None
 
     async def start(self) -> None:
+        if self.settings.loop_lag_file:
+            self.loop_lag = LoopLagMonitor(self.settings.loop_lag_file)
+            self.loop_lag.start()
         self.keyring.signing_key()
         await self.audit.start()
         await self.upstream.start()
@@ -91,6 +98,8 @@ class Runtime:
         await self.upstream.stop()
         await self.audit.stop()
         await self.traffic.backend.close()
+        if self.loop_lag is not None:
+            await self.loop_lag.stop()
 
     def registry_changed(self) -> None:
         """Called after a change made through this process: drop caches now, not at the next poll."""
@@ -160,15 +169,19 @@ class Runtime:
         return index
 
     def observe(self, exchange: Exchange) -> None:
-        """Metrics and the one structured log line per exchange."""
+        """Metrics and the one structured log line per exchange (built directly, see `logs.access_writer`)."""
         elapsed = latency_us(exchange) / 1_000_000
         service = exchange.service.id if exchange.service is not None else "-"
-        metrics.observe_exchange(service, exchange.status, elapsed)
+        status = exchange.status
+        metrics.observe_exchange(service, status, elapsed)
         if self.settings.access_log:
-            self.log.info(
-                "exchange", message_id=exchange.message_id, correlation_id=exchange.correlation_id,
-                client=exchange.client.principal if exchange.client else None, service=service,
-                method=exchange.request.method if exchange.request else None, status=exchange.status,
-                latency_ms=round(elapsed * 1000, 3), audit_index=exchange.extra.get("audit_index"),
-                problem=exchange.problem.kind if exchange.problem else None, attempts=exchange.attempts,
-            )
+            fields = {
+                "message_id": exchange.message_id, "correlation_id": exchange.correlation_id,
+                "client": exchange.client.principal if exchange.client else None, "service": service,
+                "method": exchange.request.method if exchange.request else None, "status": status,
+                "latency_ms": round(elapsed * 1000, 3), "audit_index": exchange.extra.get("audit_index"),
+                "problem": exchange.problem.kind if exchange.problem else None, "attempts": exchange.attempts,
+            }
+            if self._access_line is None:
+                self._access_line = logs.access_writer() or (lambda f: self.log.info(f.pop("event", "exchange"), **f))
+            self._access_line(fields)

@@ -158,6 +158,11 @@ class Settings:
     #: header is believed: the load balancers. From any other peer the header is ignored.
     trusted_proxies: str = ""
 
+    # --- perf: hot-path measurement (issue 14, bench/gateway.py) ---
+    #: When set, a loop-lag monitor (lgsp.looplag) runs in each gateway process and writes, at shutdown, the
+    #: longest event-loop stall of each second to this file (JSON lines; ``{pid}`` is replaced). Off by default.
+    loop_lag_file: str = ""
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

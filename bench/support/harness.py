@@ -37,6 +37,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def pinned(args: list[str], cpus: str | None) -> list[str]:
+    """``args`` under ``taskset -c cpus`` (when a CPU list is given and taskset exists)."""
+    if cpus is None or not shutil.which("taskset"):
+        return args
+    return ["taskset", "-c", cpus, *args]
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """user+sys CPU seconds of every live process in process group ``pgid`` (from /proc/<pid>/stat).
+
+    Servers are started in their own session (``start_process``), so the group is the server and its workers;
+    take the difference of two readings around a load to get the CPU the load cost the server.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[0] is field 3 (state); pgrp is field 5, utime 14, stime 15
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def start_process(args: list[str], env: dict[str, str] | None = None, ready_url: str | None = None,
                   timeout: float = 30) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
@@ -84,15 +113,22 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def load(url: str, *, seconds: float, connections: int, headers: dict[str, str] | None = None) -> LoadResult:
-    if shutil.which("wrk"):
-        return _wrk(url, seconds, connections, headers or {})
+def load(url: str, *, seconds: float, connections: int, headers: dict[str, str] | None = None,
+         tool: str = "auto", cpus: str | None = None) -> LoadResult:
+    """Drive ``url``: wrk (one thread) when ``tool`` is wrk, or auto and wrk is installed; else aiohttp.
+
+    ``cpus`` pins wrk (taskset) to those cores; the Python generator runs in this process, which the caller
+    pins (``os.sched_setaffinity``) if it wants to.
+    """
+    if tool == "wrk" or (tool == "auto" and shutil.which("wrk")):
+        return _wrk(url, seconds, connections, headers or {}, cpus)
     return asyncio.run(_python_load(url, seconds, connections, headers or {}))
 
 
-def _wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> LoadResult:
+def _wrk(url: str, seconds: float, connections: int, headers: dict[str, str], cpus: str | None = None) -> LoadResult:
     duration = f"{max(1, round(seconds))}s"  # wrk takes whole seconds only
-    args = ["wrk", "-t", "1", "-c", str(connections), "-d", duration, "--latency", "--timeout", "10s"]
+    args = [*pinned([], cpus), "wrk", "-t", "1", "-c", str(connections), "-d", duration, "--latency",
+            "--timeout", "10s"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout

@@ -30,18 +30,26 @@ class BareProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.session: aiohttp.ClientSession | None = None
+        self.lag: Any = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    if os.environ.get("BENCH_LOOP_LAG"):  # the same monitor as lgsp's (loop_lag_file)
+                        from lgsp.looplag import LoopLagMonitor
+
+                        self.lag = LoopLagMonitor(os.environ["BENCH_LOOP_LAG"])
+                        self.lag.start()
                     self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512),
                                                          auto_decompress=False)
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     if self.session:
                         await self.session.close()
+                    if self.lag is not None:
+                        await self.lag.stop()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         body = b""

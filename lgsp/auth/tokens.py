@@ -1,12 +1,15 @@
 """Issue and verify the gateway's access tokens (JWT, ES256, joserfc).
 
 Verifying an ES256 signature costs ~80 µs; a client reuses its token for minutes, so verified tokens are
-cached (bounded) until they expire. A forged or altered token never reaches the cache, and a cached
-token is still checked against its expiry on every use.
+cached (bounded LRU) until they expire, keyed by the SHA-256 of the token so the cache holds no usable
+bearer token. A forged or altered token never reaches the cache, and a cached token is still checked
+against its expiry on every use; revocation (disabled client, the client's `tokens_not_before`) is checked
+by `Runtime.authenticate` on every call, after this cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections import OrderedDict
@@ -70,7 +73,7 @@ class TokenService:
         self.lifetime = lifetime_seconds
         #: The longest lifetime an incoming token may claim; never below what this gateway issues.
         self.max_lifetime = max(max_lifetime_seconds or lifetime_seconds, lifetime_seconds)
-        self._cache: OrderedDict[str, ClientIdentity] = OrderedDict()
+        self._cache: OrderedDict[bytes, ClientIdentity] = OrderedDict()
 
     def issue(self, client_id: str, system_id: str | None, scopes: list[str],
               not_before: int | None = None) -> tuple[str, int]:
@@ -105,14 +108,16 @@ class TokenService:
             raise _bearer_problem("unauthenticated", "the Authorization header must be 'Bearer <token>'",
                                   "invalid_request")
         now = int(time.time())
-        cached = self._cache.get(token)
+        key = hashlib.sha256(token.encode("latin-1", "replace")).digest()
+        cached = self._cache.get(key)
         if cached is not None:
             if cached.expires_at <= now:
-                self._cache.pop(token, None)
+                self._cache.pop(key, None)
                 raise _bearer_problem("invalid-token", "the access token has expired", "invalid_token")
+            self._cache.move_to_end(key)  # LRU: a token in use stays cached
             return cached
         identity = self._verify(token, now)
-        self._cache[token] = identity
+        self._cache[key] = identity
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return identity

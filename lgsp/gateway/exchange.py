@@ -28,6 +28,8 @@ class IncomingRequest:
     #: Set when reading a streamed body failed (limit exceeded, client gone): the real cause, which the
     #: upstream client would otherwise report as a failed send.
     body_error: Problem | None = None
+    #: The first value of each header, by lower-cased name: built once, so no stage rescans the list.
+    named: dict[bytes, bytes] = field(default_factory=dict)
 
 
 @dataclass

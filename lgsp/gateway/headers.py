@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterable
 
 HOP_BY_HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
@@ -19,7 +20,7 @@ REQUEST_DROP = HOP_BY_HOP | {
 RESPONSE_DROP = HOP_BY_HOP | {b"content-length", b"x-lgsp-message-id", b"x-lgsp-audit-index", b"date", b"server"}
 
 
-def connection_listed(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
+def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
     """Header names a `Connection` header declares hop-by-hop (RFC 9110 §7.6.1)."""
     listed: set[bytes] = set()
     for name, value in headers:

@@ -55,9 +55,22 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
+def index_headers(headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """First value of each header by lower-cased name, in one pass (later duplicates do not override)."""
+    named: dict[bytes, bytes] = {}
+    for key, value in headers:
+        named.setdefault(key.lower(), value)
+    return named
+
+
+def _named(named: dict[bytes, bytes], name: bytes) -> str | None:
+    value = named.get(name)
+    return None if value is None else value.decode("latin-1")
+
+
 # --- stages ----------------------------------------------------------------------------------------
 
-def receive_request(exchange: Exchange, scope: Scope) -> None:
+def receive_request(exchange: Exchange, scope: Scope, named: dict[bytes, bytes] | None = None) -> None:
     """Parse the gateway path `/services/{agency}/{system}/{service}/{path}` and the headers.
 
     The sub-path is normalised here, once (`lgsp.gateway.paths`): grants are matched on that form and
@@ -67,13 +80,14 @@ def receive_request(exchange: Exchange, scope: Scope) -> None:
     rest = raw_path.decode("latin-1")[len(PREFIX):]
     parts = rest.split("/", 3)
     headers: list[tuple[bytes, bytes]] = scope["headers"]
-    length = _header(headers, b"content-length")
+    named = index_headers(headers) if named is None else named
+    length = _named(named, b"content-length")
     exchange.request = IncomingRequest(
         method=scope["method"], path=_CONTROL_RE.sub(_escape, raw_path.decode("latin-1")), sub_path="",
         query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
-        content_length=int(length) if length and length.isdigit() else None,
+        content_length=int(length) if length and length.isdigit() else None, named=named,
     )
-    exchange.user_id = _header(headers, b"x-lgsp-user-id")
+    exchange.user_id = _named(named, b"x-lgsp-user-id")
     exchange.extra["transport"] = client_certs.transport_of(scope)
     if mediate.is_soap_request(headers):
         exchange.extra["soap_caller"] = True  # errors go back as SOAP Faults
@@ -85,7 +99,7 @@ def receive_request(exchange: Exchange, scope: Scope) -> None:
 
 def authenticate(exchange: Exchange, runtime: Runtime) -> None:
     assert exchange.request is not None
-    exchange.client = runtime.authenticate(_header(exchange.request.headers, b"authorization"))
+    exchange.client = runtime.authenticate(_named(exchange.request.named, b"authorization"))
     transport = exchange.extra.get("transport") or client_certs.Transport(None)
     client_certs.check(exchange.client, transport, exchange.request.headers, runtime)
 
@@ -162,7 +176,7 @@ async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Recei
     digest = hashlib.sha256()
     length = request.content_length
     threshold = runtime.settings.buffer_response_bytes
-    chunked = "chunked" in (_header(request.headers, b"transfer-encoding") or "").lower()
+    chunked = "chunked" in (_named(request.named, b"transfer-encoding") or "").lower()
     needs_whole = exchange.service is not None and (
         exchange.service.kind == "soap" or exchange.service.signature_policy != "off")
     if length is None and not chunked:  # HTTP/1.1: neither Content-Length nor chunked means no body
@@ -224,7 +238,8 @@ async def verify_signatures(exchange: Exchange, runtime: Runtime) -> None:
 def upstream_headers(exchange: Exchange) -> list[tuple[str, str]]:
     """The client's headers minus hop-by-hop and lgsp-only ones, plus lgsp's identity headers."""
     assert exchange.request is not None and exchange.client is not None
-    drop = REQUEST_DROP | connection_listed(exchange.request.headers)
+    drop = REQUEST_DROP | connection_listed(exchange.request.headers) if b"connection" in exchange.request.named \
+        else REQUEST_DROP
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in exchange.request.headers
                if k.lower() not in drop]
     headers.append(("X-LGSP-Message-Id", exchange.message_id))
@@ -239,14 +254,14 @@ def upstream_headers(exchange: Exchange) -> list[tuple[str, str]]:
 
 async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -> None:
     """ASGI entry for `/services/...`: run the stages, audit, answer."""
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    message_id = valid_message_id(_header(headers, b"x-lgsp-message-id"))
+    named = index_headers(scope["headers"])
+    message_id = valid_message_id(_named(named, b"x-lgsp-message-id"))
     exchange = Exchange(message_id=message_id,
-                        correlation_id=(_header(headers, b"x-correlation-id") or message_id)[:128],
+                        correlation_id=(_named(named, b"x-correlation-id") or message_id)[:128],
                         received_at=datetime.now(UTC))
     upstream: aiohttp.ClientResponse | None = None
     try:
-        receive_request(exchange, scope)
+        receive_request(exchange, scope, named)
         authenticate(exchange, runtime)
         resolve_service(exchange, runtime)
         authorise(exchange, runtime)
@@ -279,8 +294,9 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
 async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aiohttp.ClientResponse,
                            send: Send) -> None:
     """Pass the provider's answer on; the audit row is durable before the caller gets the last byte."""
-    raw_headers = list(upstream.raw_headers)
-    drop = RESPONSE_DROP | connection_listed(raw_headers)
+    raw_headers = upstream.raw_headers
+    listed = connection_listed(raw_headers)
+    drop = RESPONSE_DROP | listed if listed else RESPONSE_DROP
     headers = [(k.lower(), v) for k, v in raw_headers if k.lower() not in drop]
     headers += _traffic_headers(exchange)
     threshold = runtime.settings.buffer_response_bytes
