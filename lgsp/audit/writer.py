@@ -157,35 +157,6 @@ class AuditWriter:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="lgsp-audit")
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        #: The writer's own connection, used only from its thread and kept between batches (a pool checkout,
-        #: execution options and, on PostgreSQL, a pre-ping per batch were a good part of a small batch's cost).
-        self._conn: Connection | None = None
-
-    def _write(self, entries: list[dict[str, Any]],
-               bodies: Sequence[tuple[bytes | None, bytes | None] | None] | None) -> list[int]:
-        """One batch in one transaction on the dedicated connection (runs in the writer thread).
-
-        Committed when this returns, as before: a caller is only answered after its batch committed. A failure
-        drops the connection (the next batch opens a fresh one), so a broken connection costs one batch.
-        """
-        conn = self._conn
-        if conn is None:
-            conn = self._conn = self._engine.connect().execution_options(write_lock=True)
-        try:
-            with conn.begin():
-                return append_entries(conn, entries, bodies)
-        except Exception:
-            self._conn = None
-            try:
-                conn.invalidate()
-            finally:
-                conn.close()
-            raise
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     async def start(self) -> None:
         self._wakeup = asyncio.Event()
@@ -204,7 +175,6 @@ class AuditWriter:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
 
     async def record(self, entry: dict[str, Any],
@@ -230,7 +200,7 @@ class AuditWriter:
                 bodies = [item[1] for item in batch]
                 try:
                     indexes = await loop.run_in_executor(
-                        self._executor, self._write, entries,
+                        self._executor, write_batch, self._engine, entries,
                         bodies if any(b is not None for b in bodies) else None)
                 except Exception as exc:  # the store failed: every caller in the batch learns it
                     for _, _, future in batch:
