@@ -102,6 +102,8 @@ class SystemOut(BaseModel):
     client: bool
     provider: bool
     jwks: dict[str, Any] | None
+    #: SHA-256 fingerprints (hex) of the client certificates the system must present (mTLS binding).
+    client_cert_sha256: list[str] | None = None
 
 
 class ServiceOut(BaseModel):

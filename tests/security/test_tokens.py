@@ -6,7 +6,6 @@ import secrets
 import time
 
 import httpx
-from joserfc import jwt
 
 from lgsp.app import create_app
 from lgsp.auth.clients import create_client
@@ -18,13 +17,12 @@ from tests.security.conftest import CLIENT, OPEN, Stack, assert_problem, setting
 def forge(stack: Stack, **claims: object) -> str:
     """A token signed with the gateway's own current key (as a leaked key or a buggy issuer would make)."""
     runtime = stack.app.runtime
-    signing = runtime.keyring.signing_key()
     now = int(time.time())
     body = {"iss": runtime.tokens.issuer, "aud": AUDIENCE, "sub": CLIENT, "client_id": stack.client.client_id,
             "system": CLIENT, "scope": "gateway", "iat": now, "exp": now + 300, "jti": secrets.token_hex(8)}
     body.update(claims)
     body = {k: v for k, v in body.items() if v is not None}
-    return jwt.encode({"alg": "ES256", "kid": signing.kid, "typ": "JWT"}, body, signing.key)
+    return runtime.keyring.sign_jwt({"alg": "ES256", "typ": "JWT"}, body)  # the key stays in its store
 
 
 def call(stack: Stack, token: str) -> httpx.Response:
