@@ -196,6 +196,11 @@ class LogSigner:
         self._private_key = private_key
         self.public = LogPublicKey(private_key.public_key())
 
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The signing key (a key-store handle in production: it signs, it never yields its bytes)."""
+        return self._private_key
+
     @classmethod
     def generate(cls) -> LogSigner:
         return cls(Ed25519PrivateKey.generate())

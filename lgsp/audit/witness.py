@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -31,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -62,21 +60,14 @@ CREATE TABLE IF NOT EXISTS refusals (id INTEGER PRIMARY KEY, at REAL NOT NULL, o
 
 
 def load_or_create_witness_key(path: str | Path) -> Ed25519PrivateKey:
-    """The witness's own Ed25519 key (PEM, created 0600 on first use)."""
-    path = Path(path)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        return key
-    loaded = serialization.load_pem_private_key(path.read_bytes(), None)
-    if not isinstance(loaded, Ed25519PrivateKey):
-        raise ValueError(f"{path} is not an Ed25519 private key")
-    return loaded
+    """The witness's own Ed25519 key, kept like the log's key (issue 17.2): the file holds only a reference into
+    the key store (AES-GCM-wrapped under the KEK by default, or a PKCS#11 token), created on first use; a plain
+    PEM written by an older version is wrapped in place."""
+    from lgsp.keys.audit import load_or_create_log_signer
+    from lgsp.settings import Settings
+
+    signer = load_or_create_log_signer(Settings.load(), Path(path))
+    return signer.private_key  # a StoredKey: signs inside the store, the private bytes never leave it
 
 
 class WitnessStore:
