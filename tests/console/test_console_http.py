@@ -279,3 +279,15 @@ def test_no_text_field_is_rendered_unescaped(stack: ConsoleStack) -> None:
     for page in pages:
         assert page.status_code < 500, page.text[:300]
         assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text, page.url
+
+
+def test_registry_page_links_a_soap_services_openapi(stack: ConsoleStack) -> None:
+    http = stack.login("operator")
+    csrf = csrf_of(http.get("/console/registry").text)
+    text = http.get("/console/registry/export.yaml").text
+    soap = "000.00.31.H10/PROV/csdl-soap"
+    edited = text.replace("grants:\n", f"- id: {soap}\n  name: CSDL\n  kind: soap\n  base_url: {stack.provider.url}\n"
+                          "  wsdl_path: wsdl/ngsp/ngsp.wsdl\ngrants:\n")
+    applied = http.post("/console/registry/apply", data={"yaml": edited, "csrf": csrf})
+    assert applied.status_code == 200, applied.text[-2000:]
+    assert f'href="/services/{soap}/openapi.json"' in http.get("/console/registry").text
