@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 
@@ -21,6 +19,7 @@ from sqlalchemy.orm import Session
 from lgsp import shutdown
 from lgsp.auth.keys import KeyRing
 from lgsp.auth.models import SigningKey
+from lgsp.jobs import Job
 from lgsp.settings import Settings
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
@@ -28,13 +27,6 @@ from lgsp.store.migrate import upgrade
 log = structlog.get_logger("lgsp.worker")
 
 
-@dataclass
-class Job:
-    name: str
-    every_seconds: float
-    run: Callable[[], object]
-    #: Called once when the worker stops (SIGTERM): finish or release what the job holds.
-    stop: Callable[[], object] | None = None
 
 
 def rotate_key_if_old(engine: Engine, settings: Settings, max_age: timedelta) -> bool:
@@ -58,9 +50,14 @@ def core_jobs(engine: Engine, settings: Settings) -> list[Job]:
 
 
 def plugin_jobs(engine: Engine, settings: Settings) -> list[Job]:
+    """The core's own job groups (entry points `lgsp.worker_jobs`), then each adapter's `worker_jobs`."""
+    from lgsp.adapters import parts
+
     jobs: list[Job] = []
     for ep in entry_points(group="lgsp.worker_jobs"):
         factory = ep.load()
+        jobs.extend(factory(engine, settings))
+    for _, factory in parts("worker_jobs"):
         jobs.extend(factory(engine, settings))
     return jobs
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lgsp.adapters import AdapterInfo
+from lgsp.sdk import AdapterInfo
 
 
 def _simulator_main(argv: list[str] | None) -> object:

@@ -437,8 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve the simulator on 127.0.0.1; prints one JSON line with the URL (and generated credentials)."""
     import uvicorn
 
-    from lgsp import shutdown
-    from lgsp.serving import run_uvicorn
+    from lgsp.sdk.simulator import run_uvicorn, shutdown
 
     shutdown.install()  # SIGTERM from here on ends in exit 0 (see lgsp.shutdown)
     parser = argparse.ArgumentParser(description="DVCQG portal simulator (for tests and demos)")

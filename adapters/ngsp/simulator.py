@@ -296,8 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m adapters.ngsp.simulator --port N`` (binds 127.0.0.1 unless --host says otherwise)."""
     import uvicorn
 
-    from lgsp import shutdown
-    from lgsp.serving import run_uvicorn
+    from lgsp.sdk.simulator import run_uvicorn, shutdown
 
     shutdown.install()  # SIGTERM from here on ends in exit 0 (see lgsp.shutdown)
     parser = argparse.ArgumentParser(description="NGSP SOAP simulator (lgsp)")

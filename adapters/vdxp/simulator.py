@@ -634,8 +634,7 @@ def create_simulator_app(config: SimulatorConfig | Mapping[str, Any]) -> Starlet
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
-    from lgsp import shutdown
-    from lgsp.serving import run_uvicorn
+    from lgsp.sdk.simulator import run_uvicorn, shutdown
 
     shutdown.install()  # SIGTERM from here on ends in exit 0 (see lgsp.shutdown)
     parser = argparse.ArgumentParser(description="Simulator of the national document-exchange axis (VXP REST)")

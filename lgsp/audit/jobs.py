@@ -12,8 +12,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from lgsp.audit.heads import HeadService, apply_retention
+from lgsp.jobs import Job
 from lgsp.settings import Settings
-from lgsp.worker import Job
 
 
 def audit_jobs(engine: Engine, settings: Settings) -> list[Job]:

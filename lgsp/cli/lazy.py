@@ -7,6 +7,7 @@ one-line help shown in `lgsp --help` before the module is imported.
 from __future__ import annotations
 
 import importlib
+from functools import cache
 from typing import Any
 
 import typer
@@ -25,8 +26,20 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+@cache
+def lazy_commands() -> dict[str, tuple[str, str]]:
+    """The core's lazy commands and those adapters declare (`AdapterInfo.commands`); the core wins a clash."""
+    from lgsp.adapters import discover
+
+    merged: dict[str, tuple[str, str]] = {}
+    for info in discover().values():
+        merged.update(info.commands)
+    merged.update(LAZY_COMMANDS)
+    return merged
+
+
 def _load(name: str) -> Any:
-    module_name, attribute = LAZY_COMMANDS[name][0].split(":")
+    module_name, attribute = lazy_commands()[name][0].split(":")
     target: Any = getattr(importlib.import_module(module_name), attribute)
     command: Any
     if isinstance(target, typer.Typer):
@@ -43,7 +56,7 @@ def _load(name: str) -> Any:
 
 def _placeholder(name: str) -> Any:
     """What `lgsp --help` lists for a command not loaded yet: its name and one-line help, nothing imported."""
-    text = LAZY_COMMANDS[name][1]
+    text = lazy_commands()[name][1]
     return TyperCommand(name=name, help=text, short_help=text, callback=None)
 
 
@@ -55,15 +68,15 @@ class LazyGroup(TyperGroup):
     """
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return [*super().list_commands(ctx), *sorted(n for n in LAZY_COMMANDS if n not in self.commands)]
+        return [*super().list_commands(ctx), *sorted(n for n in lazy_commands() if n not in self.commands)]
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         name = args[0] if args else None
-        if name in LAZY_COMMANDS and name not in self.commands:
+        if name in lazy_commands() and name not in self.commands:
             self.commands[name] = _load(name)
         return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+        if cmd_name in lazy_commands() and cmd_name not in self.commands:
             return _placeholder(cmd_name)
         return super().get_command(ctx, cmd_name)

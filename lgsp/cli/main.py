@@ -406,6 +406,8 @@ def simulate(ctx: typer.Context,
         info = get(name)
     except UnknownAdapter as exc:
         fail(str(exc), 2)
+    if info.simulator_main is None:
+        fail(f"adapter {name!r} has no simulator", 2)
     info.simulator_main(list(ctx.args))
 
 

@@ -119,6 +119,17 @@ def load_handlers(engine: Any, extra: Mapping[str, Handler] | None = None) -> Ha
                 registry.register(name, handler)
         except Exception:
             log.exception("delivery handler plugin failed to load; its messages wait", plugin=ep.name)
+    from lgsp.adapters import discover, load
+
+    for info in discover().values():
+        if info.delivery_handlers is None:
+            continue
+        try:
+            factory = load(info.delivery_handlers)
+            for name, handler in factory(engine).items():
+                registry.register(name, handler)
+        except Exception:
+            log.exception("an adapter's delivery handlers failed to load; its messages wait", adapter=info.name)
     for name, handler in (extra or {}).items():
         registry.register(name, handler)
     return registry

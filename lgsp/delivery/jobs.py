@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 from lgsp.delivery.handlers import load_handlers
 from lgsp.delivery.settings import DeliverySettings
 from lgsp.delivery.worker import DeliveryWorker
+from lgsp.jobs import Job
 from lgsp.settings import Settings
-from lgsp.worker import Job
 
 log = structlog.get_logger("lgsp.delivery")
 

@@ -18,8 +18,8 @@ from lgsp.documents.handler import make_client
 from lgsp.documents.packets import load_hook
 from lgsp.documents.poller import ReceivingPoller, sync_directory
 from lgsp.documents.settings import VdxpSettings, max_packet_bytes
+from lgsp.jobs import Job
 from lgsp.settings import Settings
-from lgsp.worker import Job
 
 log = structlog.get_logger("lgsp.documents")
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy import Engine
 
+from lgsp.jobs import Job
 from lgsp.settings import Settings
-from lgsp.worker import Job
 
 from .ckan import CkanClient
 from .pipeline import PipelineConfig, RunResult, run_dataset

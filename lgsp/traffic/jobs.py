@@ -10,9 +10,9 @@ import time
 
 from sqlalchemy import Engine
 
+from lgsp.jobs import Job
 from lgsp.settings import Settings
 from lgsp.traffic.backends import StoreBackend
-from lgsp.worker import Job
 
 
 def traffic_jobs(engine: Engine, settings: Settings) -> list[Job]:

@@ -1,0 +1,21 @@
+"""The public core API: everything an adapter package may import from lgsp.
+
+An adapter (`adapters/<name>/`, or a separate distribution) imports `lgsp.sdk` and its submodules, the
+two bottom modules every layer may use (`lgsp.safexml` for hardened XML parsing, `lgsp.agency_ids` for
+agency identifiers), `signing` and nothing else of lgsp; an import-linter contract in CI
+(`.importlinter`) keeps it so. It declares itself with one `AdapterInfo` in the `lgsp.adapters`
+entry-point group; see `lgsp.adapters` for the parts it can plug in and `docs/architecture.md` for the
+layers. Submodules are grouped by the part they serve, so a simulator does not import the delivery API:
+
+- `lgsp.sdk.simulator`: run a simulator app as a real HTTP server that stops cleanly on SIGTERM;
+- `lgsp.sdk.worker`: the `Job` a worker-jobs factory returns;
+- `lgsp.sdk.delivery`: the outbox handler contract (`Delivery`, `Retryable`, `Permanent`).
+
+Names re-exported here are a promise: they change only with a deprecation period.
+"""
+
+from __future__ import annotations
+
+from lgsp.adapters import AdapterInfo
+
+__all__ = ["AdapterInfo"]
