@@ -19,8 +19,8 @@ from lgsp.api import object_grants as object_grants_api
 from lgsp.api.verify_access import verify_access
 from lgsp.gateway import pipeline
 from lgsp.runtime import Runtime
-from lgsp.safexml import entry_limits
 from lgsp.settings import Settings
+from lgsp.xml_limits import entry_limits
 from signing import http as signing_http
 
 DESCRIPTION = """Local Government Service Platform: gateway, registry, audit, documents, dossiers, signatures.
