@@ -6,13 +6,14 @@ validation on the hot path); everything else is a FastAPI app (OAuth2, admin, au
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
-from lgsp import agency_ids
+from lgsp import agency_ids, memory
 from lgsp.adapters import parts
 from lgsp.api import admin, audit, contract, docs_ui, documents, dossiers, health, oauth, problems, traffic
 from lgsp.api import object_grants as object_grants_api
@@ -41,8 +42,29 @@ class LgspApp:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith(pipeline.PREFIX):
             await pipeline.handle(scope, receive, send, self.runtime)
+        elif scope["type"] == "http":
+            await self._api_request(scope, receive, send)
         else:
             await self.api(scope, receive, send)
+
+    async def _api_request(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """An API request; once one with a large body (documents, signatures) is answered, trim the heap.
+
+        The gateway path streams bodies through and is left alone (it is the hot path, see issue 14).
+        """
+        received = 0
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            return message
+
+        try:
+            await self.api(scope, counting_receive, send)
+        finally:
+            if received >= memory.TRIM_AFTER_BYTES:
+                await asyncio.to_thread(memory.release_free_memory)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> LgspApp:
