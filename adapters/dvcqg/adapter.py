@@ -18,5 +18,6 @@ ADAPTER = AdapterInfo(
     simulator_main=_simulator_main,
     docs="docs/dvcqg.md",
     routers=("adapters.dvcqg.api:router",),
+    demo_step="adapters.dvcqg.demo:STEP",
     delivery_handlers="adapters.dvcqg.delivery:delivery_handlers",
 )
