@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from lgsp import agency_ids, memory
 from lgsp.adapters import parts
-from lgsp.api import admin, audit, contract, docs_ui, documents, dossiers, health, oauth, problems, traffic
+from lgsp.api import admin, audit, contract, docs_ui, documents, health, oauth, problems, traffic
 from lgsp.api import object_grants as object_grants_api
 from lgsp.api.verify_access import verify_access
 from lgsp.gateway import pipeline
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.state.runtime = runtime
     problems.install(api)
     contract.describe_signature_verification(signing_http.router)
-    for router in (oauth.router, admin.router, audit.router, health.router, dossiers.router, signing_http.router,
+    for router in (oauth.router, admin.router, audit.router, health.router, signing_http.router,
                    documents.router, traffic.admin_router, traffic.usage_router, object_grants_api.router):
         api.include_router(router)
     for _, router in parts("routers"):  # each adapter's own endpoints (AdapterInfo.routers)
