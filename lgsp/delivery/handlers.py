@@ -2,9 +2,11 @@
 
 A handler gets a :class:`~lgsp.delivery.claims.Delivery`, delivers it, and returns the receiver's id for
 it (or None); it raises :class:`~lgsp.delivery.errors.Retryable` or
-:class:`~lgsp.delivery.errors.Permanent` to fail. Adapters add handlers through the entry-point group
-``lgsp.delivery_handlers`` (a factory ``(engine) -> dict[name, handler]``), so the core never imports
-them. A worker only claims kinds it has a handler for; other kinds wait for a worker that has one.
+:class:`~lgsp.delivery.errors.Permanent` to fail. Adapters add handlers through a factory
+``(engine) -> dict[name, handler]`` named by their ``AdapterInfo.delivery_handlers`` (or listed in the
+entry-point group ``lgsp.delivery_handlers``), so the core never imports them; the factory reads its own
+settings and returns nothing when its link is not configured. A worker only claims kinds it has a
+handler for; other kinds wait for a worker that has one.
 """
 
 from __future__ import annotations
