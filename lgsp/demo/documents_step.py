@@ -10,10 +10,10 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from adapters.vdxp.client import AxisClient
+from adapters.vdxp.demo import demo_documents
+from adapters.vdxp.poller import sync_directory
+from adapters.vdxp.settings import VdxpSettings
 from adapters.vdxp.simulator import create_simulator_app
-from lgsp.documents.demo import demo_documents
-from lgsp.documents.poller import sync_directory
-from lgsp.documents.settings import VdxpSettings
 from lgsp.testing.servers import RunningServer, start_server
 
 SENDER = "000.00.12.H10"  # the city's agency (the demo's DMS client acts for it)

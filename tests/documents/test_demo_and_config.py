@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.vdxp.demo import demo_documents
+from adapters.vdxp.handler import SEND_KIND
+from adapters.vdxp.jobs import document_jobs
+from adapters.vdxp.settings import VdxpSettings
 from lgsp.delivery.handlers import load_handlers
-from lgsp.documents.demo import demo_documents
-from lgsp.documents.jobs import document_jobs
 from lgsp.documents.packets import load_hook
-from lgsp.documents.settings import VdxpSettings
-from lgsp.documents.store import SEND_KIND
 from lgsp.settings import Settings
 from tests.documents.conftest import PEER, SENDER, Stack
 
