@@ -57,7 +57,7 @@ def test_worker_wiring(docs: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LGSP_VDXP_SECRET", docs.vdxp.secret)
     jobs = document_jobs(docs.engine, Settings.load(database_url=docs.url))
     assert [job.name for job in jobs] == ["documents-receiving"]
-    assert SEND_KIND in load_handlers(docs.engine)  # through the lgsp.delivery_handlers entry point
+    assert SEND_KIND in load_handlers(docs.engine)  # through the vdxp adapter's AdapterInfo.delivery_handlers
 
 
 def test_standalone_poller_needs_configuration() -> None:
