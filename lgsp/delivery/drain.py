@@ -10,14 +10,20 @@ from collections.abc import Mapping
 
 from sqlalchemy import Engine
 
-from lgsp.delivery.claims import open_count
-from lgsp.delivery.handlers import Handler, HandlerRegistry
-from lgsp.delivery.settings import DeliverySettings
-from lgsp.delivery.worker import DeliveryWorker
+from lgsp.delivery.handlers import Handler
 
 
 async def deliver_until_done(engine: Engine, handlers: Mapping[str, Handler], limit_seconds: float) -> None:
-    """Run a delivery worker with ``handlers`` until none of their kinds is open; TimeoutError after the limit."""
+    """Run a delivery worker with ``handlers`` until none of their kinds is open; TimeoutError after the limit.
+
+    The worker is imported here, not at module level: the axis modules that re-export this through
+    ``lgsp.sdk.documents`` are loaded by ``lgsp serve`` too, which never runs it.
+    """
+    from lgsp.delivery.claims import open_count
+    from lgsp.delivery.handlers import HandlerRegistry
+    from lgsp.delivery.settings import DeliverySettings
+    from lgsp.delivery.worker import DeliveryWorker
+
     registry = HandlerRegistry(handlers)
     kinds = list(handlers)
     try:
