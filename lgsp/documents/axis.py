@@ -31,5 +31,9 @@ def load_axis(engine: Engine, settings: Any) -> DocumentAxis:
         raise NoDocumentAxis(f"more than one document axis is installed ({names}); install exactly one")
     reference = declared[0].document_axis
     assert reference is not None
-    axis: DocumentAxis = load(reference)(engine, settings)
+    try:
+        axis: DocumentAxis = load(reference)(engine, settings)
+    except (ImportError, AttributeError, ValueError) as exc:  # a broken adapter: say so, do not crash
+        raise NoDocumentAxis(f"the document axis of adapter {declared[0].name} ({reference}) "
+                             f"failed to load: {exc}") from exc
     return axis

@@ -59,6 +59,11 @@ def test_two_axes_installed_is_a_503(docs: Stack, monkeypatch: pytest.MonkeyPatc
     _refused_without_a_queue_entry(docs, monkeypatch, {**discover(), "vdxp2": twin}, "vdxp, vdxp2")
 
 
+def test_a_broken_axis_is_a_503(docs: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = dataclasses.replace(get("vdxp"), document_axis="adapters.vdxp.axis:no_such_factory")
+    _refused_without_a_queue_entry(docs, monkeypatch, {**discover(), "vdxp": broken}, "failed to load")
+
+
 def test_vdxp_declares_the_axis_and_its_parts(docs: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     axes = parts("document_axis")
     assert [info.name for info, _ in axes] == ["vdxp"]
