@@ -8,12 +8,12 @@ import secrets
 
 from sqlalchemy import Engine
 
-from lgsp.documents.demo import demo_documents
-from lgsp.documents.poller import sync_directory
-from lgsp.documents.settings import VdxpSettings
 from lgsp.sdk.demo import DemoStep, Tour
 
 from .client import AxisClient
+from .demo_documents import demo_documents
+from .poller import sync_directory
+from .settings import VdxpSettings
 from .simulator import create_simulator_app
 
 SENDER = "000.00.12.H10"  # the city's agency (the demo's DMS client acts for it)

@@ -25,11 +25,11 @@ from adapters.dvcqg.seed import SAMPLE_AGENCY_CODE
 from adapters.dvcqg.simulator import DvcqgSimulator, SimulatorConfig
 from adapters.ngsp.simulator import create_simulator_app as ngsp_simulator
 from adapters.vdxp.client import AxisClient
+from adapters.vdxp.poller import sync_directory
 from adapters.vdxp.simulator import create_simulator_app as axis_simulator
 from lgsp.app import LgspApp, create_app
 from lgsp.auth.clients import IssuedCredential, create_client
 from lgsp.demo.providers import air_quality_app, civil_status_app
-from lgsp.documents.poller import sync_directory
 from lgsp.settings import Settings
 from lgsp.testing.servers import RunningServer, start_server
 from registry.declarative import apply, parse_registry_file
