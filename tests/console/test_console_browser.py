@@ -161,6 +161,10 @@ def test_sign_in_through_the_identity_provider(browser: Browser, stack: ConsoleS
 
 def test_readable_on_a_phone(browser: Browser, stack: ConsoleStack) -> None:
     page = sign_in(browser, stack, "operator", viewport={"width": 390, "height": 844}, is_mobile=True)
+    # measured once the page is complete: style sheets applied and the tables filled (under load, #who can
+    # appear before the style sheet has been applied, and an unstyled table is as wide as its content)
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#services")).to_contain_text(ECHO)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400  # no sideways scrolling of the page itself (tables scroll inside their box)
     shot(page, "home-phone")
