@@ -1,7 +1,9 @@
-"""Declarative base shared by every table of lgsp (registry, clients, audit, outbox, ...).
+"""Declarative base shared by every table: the registry's own and lgsp's (clients, audit, outbox, ...).
 
-One MetaData with a naming convention, so Alembic migrations get stable constraint names on both
-SQLite and PostgreSQL.
+The registry owns its tables, so the base lives here, at the bottom; lgsp re-exports it as
+``lgsp.store.base.Base`` and builds its tables on it. One MetaData with a naming convention for all of them:
+foreign keys from lgsp's tables to the registry's resolve, and Alembic migrations get stable constraint
+names on both SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,6 +21,6 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
-    """Base class of all lgsp ORM models."""
+    """Base class of every ORM model (the registry's and lgsp's)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)

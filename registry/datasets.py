@@ -6,14 +6,14 @@ cannot point at a service the gateway does not know), and carries everything the
 the Table Schema, the personal-field rules, the licence, the update frequency and the cron schedule.
 It is managed like the rest of the registry (``lgsp apply`` with a ``datasets:`` section; every change
 bumps ``registry_state.version``), and :func:`load_specs` turns the rows into the
-:class:`lgsp.opendata.DatasetSpec` objects the pipeline runs on.
+:class:`registry.dataset_spec.DatasetSpec` objects the open-data pipeline runs on.
 
 Personal-field rules are kept apart from the schema (``personal: {field: drop|mask|hash}``) so an
 operator reviewing a diff sees them as their own line; a registry file may still write them inline in
 the schema (``personal: drop`` on a field, the YAML-spec form), they are normalised on parse.
 
-The opendata package (frictionless, ckanapi) is imported lazily: this module is loaded by every
-process through ``lgsp.store.models``, including gateways that never publish.
+The spec type and the cron grammar are the registry's own (registry/dataset_spec.py, registry/schedule.py):
+the registry owns the catalogue, and lgsp.opendata imports them from here, never the reverse.
 """
 
 from __future__ import annotations
@@ -28,15 +28,14 @@ from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from lgsp.store.base import Base
-from lgsp.store.db import writer
-from registry.models import Agency, Grant, Service, System, utcnow
-from registry.operations import RegistryError, RegistryNotFound, bump_version
+from registry.base import Base
+from registry.dataset_spec import DatasetSpec, SpecError, spec_from_dict
+from registry.errors import RegistryError, RegistryNotFound
+from registry.models import Agency, Grant, Service, System, bump_version, utcnow
+from registry.schedule import Cron, CronError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-
-    from lgsp.opendata.spec import DatasetSpec
 
 PERSONAL_MODES = ("drop", "mask", "hash")
 SCHEMA_PERSONAL_KEY = "personal"
@@ -133,8 +132,6 @@ class DatasetRecord:
 
     def to_spec(self) -> DatasetSpec:
         """The pipeline's spec: the personal rules go back onto the schema fields."""
-        from lgsp.opendata.spec import spec_from_dict
-
         record = self.normalised()
         schema = copy.deepcopy(record.table_schema)
         for f in schema.get("fields", []):
@@ -159,9 +156,6 @@ def validate(record: DatasetRecord) -> DatasetRecord:
     own spec checks (slug, agency id, schema, personal modes) so the registry never stores a dataset
     the pipeline would refuse, and checks what only the registry can: personal rules name declared
     fields, and the schedule is a valid cron expression."""
-    from lgsp.opendata.schedule import Cron, CronError
-    from lgsp.opendata.spec import SpecError
-
     record = record.normalised()
     where = f"datasets.{record.slug}"
     if not isinstance(record.table_schema, dict):
@@ -324,10 +318,13 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def claim(engine: Engine, slug: str, lease: timedelta, now: datetime | None = None) -> str | None:
-    """Take the dataset's lease; returns the lease token, or None when another worker holds it."""
+    """Take the dataset's lease; returns the lease token, or None when another worker holds it.
+
+    ``engine`` must be one whose transactions take the write lock at BEGIN (lgsp passes
+    ``lgsp.store.db.writer(engine)``): the registry does not know the store, the caller does."""
     now = now or datetime.now(UTC)
     token = secrets.token_hex(16)
-    with Session(writer(engine)) as session:
+    with Session(engine) as session:
         if session.get(Dataset, slug) is None:
             return None
         if session.get(DatasetSchedule, slug) is None:
@@ -336,7 +333,7 @@ def claim(engine: Engine, slug: str, lease: timedelta, now: datetime | None = No
                 session.commit()
             except IntegrityError:  # another worker created it first: fine, compete on the update
                 session.rollback()
-    with Session(writer(engine)) as session, session.begin():
+    with Session(engine) as session, session.begin():
         taken = session.execute(
             update(DatasetSchedule)
             .where(DatasetSchedule.slug == slug,
@@ -349,8 +346,8 @@ def claim(engine: Engine, slug: str, lease: timedelta, now: datetime | None = No
 def release(engine: Engine, slug: str, token: str, *, run_id: str, outcome: str, audit_index: int | None,
             now: datetime | None = None) -> bool:
     """Record the attempt and free the lease -- only if ``token`` still holds it (a worker that lost
-    its lease to a slower run's expiry cannot overwrite the newer claim)."""
-    with Session(writer(engine)) as session, session.begin():
+    its lease to a slower run's expiry cannot overwrite the newer claim). ``engine``: as for :func:`claim`."""
+    with Session(engine) as session, session.begin():
         done = session.execute(
             update(DatasetSchedule).where(DatasetSchedule.slug == slug, DatasetSchedule.lease_token == token)
             .values(lease_token=None, lease_until=None, last_attempt_at=now or datetime.now(UTC),

@@ -9,13 +9,13 @@ second apply of the same file changes nothing. Things absent from the file are o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from lgsp.store.db import writer
 from registry import datasets as ds
 from registry import limits as lim
 from registry import object_grants as og
@@ -272,9 +272,15 @@ def _grant_label(key: tuple[str, str, str, str]) -> str:
     return f"{client} -> {service} [{methods}] {path}"
 
 
-def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: bool = False) -> list[Change]:
-    """Plan and (unless ``dry_run``) make the changes in one transaction; returns the plan."""
-    with Session(writer(engine)) as session, session.begin():
+def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: bool = False,
+          schemas_dir: Path | None = None) -> list[Change]:
+    """Plan and (unless ``dry_run``) make the changes in one transaction; returns the plan.
+
+    The caller chooses how the transaction writes: on SQLite, pass an engine whose transactions take the
+    write lock at BEGIN (lgsp passes ``lgsp.store.db.writer(engine)``), since the plan reads before it
+    writes. ``schemas_dir`` confines the services' WSDL files (see :func:`registry.operations.upsert_service`).
+    """
+    with Session(engine) as session, session.begin():
         changes = plan(session, desired, prune)
         if dry_run or not changes:
             session.rollback()
@@ -290,7 +296,7 @@ def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: boo
         session.flush()
         for svc in desired.services:
             if ("service", svc.id) in touched:
-                ops.upsert_service(session, svc)
+                ops.upsert_service(session, svc, schemas_dir)
         session.flush()
         for g in desired.grants:
             if ("grant", _grant_label(g.key)) in touched:

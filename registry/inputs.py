@@ -18,6 +18,8 @@ WSDL_ROOTS = frozenset({"{http://schemas.xmlsoap.org/wsdl/}definitions", "{http:
 #: Bidirectional overrides and isolates: they make a name display differently from what it is.
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _MAX_WSDL_BYTES = 16 * 1024 * 1024
+#: The schemas directory shipped next to the code: where WSDL paths are confined when the caller names none.
+PACKAGED_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 class InputError(ValueError):
@@ -36,15 +38,12 @@ def check_display_name(value: str, field: str) -> str:
     return value
 
 
-def default_schemas_dir() -> Path:
-    from lgsp.settings import Settings
-
-    return Path(Settings.load().schemas_dir)
-
-
 def check_wsdl_path(value: str, schemas_dir: Path | None) -> str:
-    """The WSDL path as stored (relative to the schemas directory), after confining and parsing it."""
-    root = (schemas_dir or default_schemas_dir()).resolve()
+    """The WSDL path as stored (relative to the schemas directory), after confining and parsing it.
+
+    The caller passes the schemas directory (lgsp: its ``schemas_dir`` setting); the registry reads no
+    settings of its own. ``None`` means the directory shipped with the code (the setting's default)."""
+    root = (schemas_dir or PACKAGED_SCHEMAS_DIR).resolve()
     if not value or any(unicodedata.category(c) == "Cc" for c in value) or "\\" in value:
         raise InputError("wsdl_path", "wsdl_path must be a relative path under the schemas directory")
     candidate = Path(value)

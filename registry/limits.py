@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lgsp.traffic import policy
-from registry.models import Service, ServiceLimit, System
-from registry.operations import RegistryError, RegistryNotFound, bump_version
+from registry import traffic_policy as policy
+from registry.errors import RegistryError, RegistryNotFound
+from registry.models import Service, ServiceLimit, System, bump_version
 
 _KEYS = {"service", "client", "rate", "burst", "quota", "per", "concurrency"}
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from lgsp.store.base import Base
-from registry.models import Agency, System
+from registry.base import Base
+from registry.errors import RegistryError
+from registry.models import Agency, System, bump_version
 
 OBJECT_KINDS = ("documents", "dossiers")
 
@@ -53,8 +54,6 @@ class ObjectGrantSpec:
 
 
 def add_object_grant(session: Session, spec: ObjectGrantSpec) -> ObjectGrant:
-    from registry.operations import RegistryError, bump_version
-
     if spec.objects not in OBJECT_KINDS:
         raise RegistryError("objects", f"must be one of {', '.join(OBJECT_KINDS)}, not {spec.objects!r}")
     if session.get(System, spec.client) is None:
@@ -73,8 +72,6 @@ def add_object_grant(session: Session, spec: ObjectGrantSpec) -> ObjectGrant:
 
 
 def delete_object_grant(session: Session, spec: ObjectGrantSpec) -> None:
-    from registry.operations import bump_version
-
     session.execute(delete(ObjectGrant).where(
         ObjectGrant.client_system_id == spec.client, ObjectGrant.objects == spec.objects,
         ObjectGrant.agency_code == spec.agency))

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.errors import RegistryError, RegistryNotFound
 from registry.ids import (
     InvalidIdentifier,
     service_id,
@@ -25,22 +26,12 @@ from registry.ids import (
     validate_code,
 )
 from registry.inputs import InputError, check_display_name, check_wsdl_path
-from registry.models import Agency, Grant, RegistryState, Service, System
+from registry.limits import delete_limits_of
+from registry.models import Agency, Grant, Service, System, bump_version
+from registry.object_grants import forget_agency, forget_system
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 SIGNATURE_POLICIES = frozenset({"off", "report", "require"})
-
-
-class RegistryError(ValueError):
-    """Invalid registry input; ``field`` names what to fix (rendered as a 422 problem)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class RegistryNotFound(LookupError):
-    pass
 
 
 @dataclass
@@ -120,13 +111,6 @@ def normalise_methods(methods: list[str], field_name: str) -> str:
     if unknown:
         raise RegistryError(field_name, f"unknown HTTP methods: {', '.join(unknown)}")
     return ",".join(upper)
-
-
-def bump_version(session: Session) -> None:
-    result = session.execute(update(RegistryState).where(RegistryState.id == 1)
-                             .values(version=RegistryState.version + 1))
-    if getattr(result, "rowcount", 0) == 0:
-        session.add(RegistryState(id=1, version=1))
 
 
 def upsert_agency(session: Session, spec: AgencySpec) -> Agency:
@@ -275,7 +259,8 @@ def _validate_service(spec: ServiceSpec, schemas_dir: Path | None) -> str | None
 
 
 def upsert_service(session: Session, spec: ServiceSpec, schemas_dir: Path | None = None) -> Service:
-    """Create or update a service; ``schemas_dir`` confines its WSDL (default: the `schemas_dir` setting)."""
+    """Create or update a service; ``schemas_dir`` confines its WSDL (the caller's setting; None = the
+    directory shipped with the code, :data:`registry.inputs.PACKAGED_SCHEMAS_DIR`)."""
     wsdl_path = _validate_service(spec, schemas_dir)
     system = session.get(System, spec.system)
     if system is None:
@@ -344,8 +329,6 @@ def delete_service(session: Session, sid: str) -> None:
         raise RegistryNotFound(f"no service {sid}")
     for grant in session.scalars(select(Grant).where(Grant.service_id == sid)):
         session.delete(grant)
-    from registry.limits import delete_limits_of  # limits build on operations; import late, no cycle
-
     delete_limits_of(session, service=sid)
     session.delete(service)
     bump_version(session)
@@ -357,11 +340,7 @@ def delete_system(session: Session, sid: str) -> None:
         raise RegistryNotFound(f"no system {sid}")
     for grant in session.scalars(select(Grant).where(Grant.client_system_id == sid)):
         session.delete(grant)
-    from registry.limits import delete_limits_of
-
     delete_limits_of(session, client=sid)
-    from registry.object_grants import forget_system
-
     forget_system(session, sid)
     for service in list(system.services):
         delete_service(session, service.id)
@@ -377,8 +356,6 @@ def delete_agency(session: Session, code: str) -> None:
         raise RegistryError("code", f"agency {code} still has child agencies")
     for system in list(agency.systems):
         delete_system(session, system.id)
-    from registry.object_grants import forget_agency
-
     forget_agency(session, code)
     session.delete(agency)
     bump_version(session)
@@ -386,6 +363,6 @@ def delete_agency(session: Session, code: str) -> None:
 
 __all__ = [
     "AgencySpec", "GrantSpec", "RegistryError", "RegistryNotFound", "ServiceSpec", "SystemSpec",
-    "add_grant", "delete_agency", "delete_grant", "delete_service", "delete_system", "service_id",
+    "add_grant", "bump_version", "delete_agency", "delete_grant", "delete_service", "delete_system", "service_id",
     "upsert_agency", "upsert_service", "upsert_system",
 ]

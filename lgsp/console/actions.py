@@ -4,6 +4,7 @@ otherwise), the same function the admin API and CLI call, and an audit entry nam
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,6 +16,7 @@ from lgsp.auth.clients import ClientError
 from lgsp.console import queries
 from lgsp.console.web import ConsoleError, Viewer, audit_action, form_of, render, require, runtime_of, viewer
 from lgsp.delivery import operations as deliveries
+from lgsp.store.db import writer
 from registry.declarative import RegistryFileError, apply, current_state, parse_registry_file
 from registry.operations import RegistryError
 
@@ -53,7 +55,8 @@ async def _registry_result(request: Request, view: Viewer, text: str, apply_now:
     else:
         try:
             desired = parse_registry_file(text)
-            changes = await run_in_threadpool(apply, runtime.engine, desired, dry_run=not apply_now, prune=True)
+            changes = await run_in_threadpool(apply, writer(runtime.engine), desired, dry_run=not apply_now, prune=True,
+                                              schemas_dir=Path(runtime.settings.schemas_dir))
         except (RegistryFileError, RegistryError) as exc:
             error = f"{getattr(exc, 'field', '')}: {exc}" if isinstance(exc, RegistryError) else str(exc)
         except Exception as exc:  # YAML syntax and the like: shown next to the editor

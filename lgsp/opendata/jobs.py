@@ -21,11 +21,11 @@ from sqlalchemy import Engine
 
 from lgsp.jobs import Job
 from lgsp.settings import Settings
+from registry.dataset_spec import DatasetSpec
+from registry.schedule import is_due
 
 from .ckan import CkanClient
 from .pipeline import PipelineConfig, RunResult, run_dataset
-from .schedule import is_due
-from .spec import DatasetSpec
 from .status import dataset_status
 
 log = structlog.get_logger("lgsp.opendata")
@@ -81,6 +81,7 @@ class ScheduledPublisher:
         return asyncio.run(self._run(list(specs.values()), config, now or datetime.now(UTC)))
 
     async def _run(self, specs: list[DatasetSpec], config: PipelineConfig, now: datetime) -> list[RunResult]:
+        from lgsp.store.db import writer
         from registry.datasets import claim, release, schedule_state
 
         state = await asyncio.to_thread(schedule_state, self.engine)
@@ -88,14 +89,14 @@ class ScheduledPublisher:
         waiting = [s for s in specs if s.slug not in state or is_due(s.schedule, state[s.slug].last_attempt_at, now)]
         results = []
         for spec in await due_specs(waiting, config, now):
-            token = await asyncio.to_thread(claim, self.engine, spec.slug, self.lease, now)
+            token = await asyncio.to_thread(claim, writer(self.engine), spec.slug, self.lease, now)
             if token is None:
                 continue  # another worker is publishing it
             result = RunResult(spec.slug, "", "failed", "")
             try:
                 result = await run_dataset(spec, config, audit=self.engine, trigger="worker")
             finally:
-                await asyncio.to_thread(release, self.engine, spec.slug, token, run_id=result.run_id,
+                await asyncio.to_thread(release, writer(self.engine), spec.slug, token, run_id=result.run_id,
                                         outcome=result.status, audit_index=result.audit_index, now=now)
             log.info("open-data run", dataset=spec.slug, status=result.status, rows=result.rows,
                      audit_index=result.audit_index, run_id=result.run_id)

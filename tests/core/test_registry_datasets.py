@@ -14,12 +14,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lgsp.opendata.spec import load_specs as load_yaml_specs
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
 from lgsp.testing.postgres import create_database, drop_database
 from registry import datasets as ds
 from registry import operations as ops
+from registry.dataset_spec import load_specs as load_yaml_specs
 from registry.declarative import RegistryFileError, apply, export, parse_registry_file
 from registry.snapshot import load_snapshot, read_version
 
