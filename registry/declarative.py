@@ -20,6 +20,7 @@ from registry import datasets as ds
 from registry import limits as lim
 from registry import object_grants as og
 from registry import operations as ops
+from registry.inputs import InputError, check_declared
 from registry.models import Agency, Grant, Service, System
 
 _SERVICE_DEFAULTS = ops.ServiceSpec(system="", code="", name="", base_url="")
@@ -112,9 +113,12 @@ def parse_registry_file(text: str) -> Desired:
     object_grants = []
     for i, g in enumerate(data.get("object_grants") or []):
         g = _take(g, f"object_grants[{i}]", {"client", "objects", "agency"}, {"client", "objects", "agency"})
-        if g["objects"] not in og.OBJECT_KINDS:
-            raise RegistryFileError(f"object_grants[{i}]", f"objects must be one of {', '.join(og.OBJECT_KINDS)}")
-        object_grants.append(og.ObjectGrantSpec(str(g["client"]), str(g["objects"]), str(g["agency"])))
+        grant_spec = og.ObjectGrantSpec(str(g["client"]), str(g["objects"]), str(g["agency"]))
+        try:
+            check_declared(grant_spec)
+        except InputError as exc:
+            raise RegistryFileError(f"object_grants[{i}]", str(exc)) from exc
+        object_grants.append(grant_spec)
     return Desired(agencies, systems, services, grants, _parse_datasets(data.get("datasets") or []),
                    limits=_parse_limits(data.get("limits") or []), object_grants=object_grants)
 

@@ -25,7 +25,7 @@ from registry.ids import (
     validate_agency_code,
     validate_code,
 )
-from registry.inputs import InputError, check_display_name, check_wsdl_path
+from registry.inputs import NAME, InputError, check_declared, check_display_name, check_wsdl_path
 from registry.limits import delete_limits_of
 from registry.models import Agency, Grant, Service, System, bump_version
 from registry.object_grants import forget_agency, forget_system
@@ -34,10 +34,15 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DEL
 SIGNATURE_POLICIES = frozenset({"off", "report", "require"})
 
 
+# The specs are what every way of changing the registry builds (admin API, CLI, registry files); rules on a
+# single field are declared in its metadata (registry.inputs.NAME, ...) and the admin API's bodies are made
+# from these classes (lgsp.api.bodies), so a rule is written once.
+
+
 @dataclass
 class AgencySpec:
     code: str
-    name: str
+    name: str = field(metadata=NAME)
     parent: str | None = None
 
 
@@ -45,7 +50,7 @@ class AgencySpec:
 class SystemSpec:
     agency: str
     code: str
-    name: str
+    name: str = field(metadata=NAME)
     client: bool = True
     provider: bool = False
     jwks: dict[str, Any] | None = None
@@ -61,7 +66,7 @@ class SystemSpec:
 class ServiceSpec:
     system: str  # system id
     code: str
-    name: str
+    name: str = field(metadata=NAME)
     base_url: str
     kind: str = "rest"
     wsdl_path: str | None = None
@@ -97,6 +102,13 @@ def _name(value: str, field_name: str) -> None:
         raise RegistryError(exc.field, str(exc)) from exc
 
 
+def _declared(spec: object) -> None:
+    try:
+        check_declared(spec)
+    except InputError as exc:
+        raise RegistryError(exc.field, str(exc)) from exc
+
+
 def _reraise(exc: InvalidIdentifier) -> RegistryError:
     return RegistryError(exc.field, str(exc))
 
@@ -124,6 +136,7 @@ def upsert_agency(session: Session, spec: AgencySpec) -> Agency:
         raise RegistryError("name", "an agency needs a name")
     if spec.parent == spec.code:
         raise RegistryError("parent", "an agency cannot be its own parent")
+    _declared(spec)
     _name(spec.name, "name")
     if spec.parent is not None and session.get(Agency, spec.parent) is None:
         raise RegistryError("parent", f"parent agency {spec.parent} is not registered")
@@ -158,6 +171,7 @@ def upsert_system(session: Session, spec: SystemSpec) -> System:
         raise _reraise(exc) from exc
     if session.get(Agency, spec.agency) is None:
         raise RegistryError("agency", f"agency {spec.agency} is not registered")
+    _declared(spec)
     _name(spec.name, "name")
     if not (spec.client or spec.provider):
         raise RegistryError("client", "a system must be a client, a provider, or both")
@@ -229,6 +243,7 @@ def _validate_service(spec: ServiceSpec, schemas_dir: Path | None) -> str | None
         validate_code(spec.code, "code")
     except InvalidIdentifier as exc:
         raise _reraise(exc) from exc
+    _declared(spec)
     _name(spec.name, "name")
     if spec.kind not in {"rest", "soap"}:
         raise RegistryError("kind", "kind must be 'rest' or 'soap'")
