@@ -146,7 +146,7 @@ def _parse_datasets(items: Any) -> list[ds.DatasetRecord]:
     for i, item in enumerate(items):
         where = f"datasets[{i}]"
         try:
-            records.append(ds.validate(ds.record_from_mapping(item, where)))
+            records.append(ds.record_from_mapping(item, where))
         except ops.RegistryError as exc:
             raise RegistryFileError(where if exc.field == where else f"{where} ({exc.field})", str(exc)) from exc
         except TypeError as exc:
@@ -236,12 +236,12 @@ def plan(session: Session, desired: Desired, prune: bool = False) -> list[Change
     have_objects = {g.key for g in have.object_grants}
     changes += [Change("+", "object-grant", g.label) for g in dict.fromkeys(desired.object_grants)
                 if g.key not in have_objects]
-    have_datasets = {d.slug: asdict(d) for d in have.datasets}
+    have_datasets = {d.slug: ds.record_mapping(d) for d in have.datasets}
     for d in desired.datasets:
-        new = asdict(d.normalised())
+        new = ds.record_mapping(ds.validate(d))
         if d.slug not in have_datasets:
-            changes.append(Change("+", "dataset", d.slug, [f"source: {d.source_service}/{d.source_path}",
-                                                            f"schedule: {d.schedule!r}"]))
+            changes.append(Change("+", "dataset", d.slug, [f"source: {d.spec.source_service}/{d.spec.source_path}",
+                                                            f"schedule: {d.spec.schedule!r}"]))
         elif diff := _dataset_changes(have_datasets[d.slug], new):
             changes.append(Change("~", "dataset", d.slug, diff))
     have_limits = {spec.key: asdict(spec) for spec in have.limits}
