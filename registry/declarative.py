@@ -278,12 +278,9 @@ def _grant_label(key: tuple[str, str, str, str]) -> str:
 
 def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: bool = False,
           schemas_dir: Path | None = None) -> list[Change]:
-    """Plan and (unless ``dry_run``) make the changes in one transaction; returns the plan.
-
-    The caller chooses how the transaction writes: on SQLite, pass an engine whose transactions take the
-    write lock at BEGIN (lgsp passes ``lgsp.store.db.writer(engine)``), since the plan reads before it
-    writes. ``schemas_dir`` confines the services' WSDL files (see :func:`registry.operations.upsert_service`).
-    """
+    """Plan and (unless ``dry_run``) make the changes in one transaction; returns the plan. The plan reads
+    before it writes, so on SQLite pass an engine that takes the write lock at BEGIN (lgsp passes
+    ``lgsp.store.db.writer(engine)``); ``schemas_dir`` confines WSDL files (:func:`ops.upsert_service`)."""
     with Session(engine) as session, session.begin():
         changes = plan(session, desired, prune)
         if dry_run or not changes:
