@@ -8,7 +8,7 @@ names on both SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -18,6 +18,18 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+#: Execution options of a transaction that writes. The registry writes through the engine its caller gives it
+#: and asks for these on it (:func:`for_writing`); lgsp's store honours them (on SQLite such a transaction takes
+#: the write lock at BEGIN, so a read-then-write waits its turn instead of failing "database is locked"; see
+#: lgsp.store.db.writer, built from the same options); an engine that does not know them ignores them.
+WRITE_OPTIONS = {"write_lock": True}
+
+
+def for_writing(engine: Engine) -> Engine:
+    """The same engine, its transactions marked as writing (idempotent)."""
+    return engine.execution_options(**WRITE_OPTIONS)
 
 
 class Base(DeclarativeBase):

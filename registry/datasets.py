@@ -28,7 +28,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from registry.base import Base
+from registry.base import Base, for_writing
 from registry.dataset_spec import PERSONAL_MODES, DatasetSpec, SpecError, spec_from_dict
 from registry.errors import RegistryError, RegistryNotFound
 from registry.models import Agency, Grant, Service, System, bump_version, utcnow
@@ -322,10 +322,8 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def claim(engine: Engine, slug: str, lease: timedelta, now: datetime | None = None) -> str | None:
-    """Take the dataset's lease; returns the lease token, or None when another worker holds it.
-
-    ``engine`` must be one whose transactions take the write lock at BEGIN (lgsp passes
-    ``lgsp.store.db.writer(engine)``): the registry does not know the store, the caller does."""
+    """Take the dataset's lease; returns the lease token, or None when another worker holds it."""
+    engine = for_writing(engine)
     now = now or datetime.now(UTC)
     token = secrets.token_hex(16)
     with Session(engine) as session:
@@ -350,7 +348,8 @@ def claim(engine: Engine, slug: str, lease: timedelta, now: datetime | None = No
 def release(engine: Engine, slug: str, token: str, *, run_id: str, outcome: str, audit_index: int | None,
             now: datetime | None = None) -> bool:
     """Record the attempt and free the lease -- only if ``token`` still holds it (a worker that lost
-    its lease to a slower run's expiry cannot overwrite the newer claim). ``engine``: as for :func:`claim`."""
+    its lease to a slower run's expiry cannot overwrite the newer claim)."""
+    engine = for_writing(engine)
     with Session(engine) as session, session.begin():
         done = session.execute(
             update(DatasetSchedule).where(DatasetSchedule.slug == slug, DatasetSchedule.lease_token == token)

@@ -20,6 +20,7 @@ from registry import datasets as ds
 from registry import limits as lim
 from registry import object_grants as og
 from registry import operations as ops
+from registry.base import for_writing
 from registry.inputs import InputError, check_declared
 from registry.models import Agency, Grant, Service, System
 
@@ -278,10 +279,10 @@ def _grant_label(key: tuple[str, str, str, str]) -> str:
 
 def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: bool = False,
           schemas_dir: Path | None = None) -> list[Change]:
-    """Plan and (unless ``dry_run``) make the changes in one transaction; returns the plan. The plan reads
-    before it writes, so on SQLite pass an engine that takes the write lock at BEGIN (lgsp passes
-    ``lgsp.store.db.writer(engine)``); ``schemas_dir`` confines WSDL files (:func:`ops.upsert_service`)."""
-    with Session(engine) as session, session.begin():
+    """Plan and (unless ``dry_run``) make the changes in one transaction; returns the plan. The transaction
+    is marked as writing (:func:`registry.base.for_writing`: the plan reads before it writes);
+    ``schemas_dir`` confines the services' WSDL files (:func:`registry.operations.upsert_service`)."""
+    with Session(for_writing(engine)) as session, session.begin():
         changes = plan(session, desired, prune)
         if dry_run or not changes:
             session.rollback()

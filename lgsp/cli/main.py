@@ -102,13 +102,12 @@ def apply_file(
     prune: Annotated[bool, typer.Option("--prune", help="Also remove what the file does not list.")] = False,
 ) -> None:
     """Make the registry match FILE, showing what changes (idempotent)."""
-    from lgsp.store.db import writer
     from registry.declarative import RegistryFileError, apply, parse_registry_file
     from registry.operations import RegistryError
 
     try:
         desired = parse_registry_file(file.read_text(encoding="utf-8"))
-        changes = apply(writer(engine_from_settings()), desired, dry_run=dry_run, prune=prune,
+        changes = apply(engine_from_settings(), desired, dry_run=dry_run, prune=prune,
                         schemas_dir=Path(Settings.load().schemas_dir))
     except (RegistryFileError, RegistryError) as exc:
         where = getattr(exc, "field", None) or getattr(exc, "where", "")

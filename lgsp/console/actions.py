@@ -16,7 +16,6 @@ from lgsp.auth.clients import ClientError
 from lgsp.console import queries
 from lgsp.console.web import ConsoleError, Viewer, audit_action, form_of, render, require, runtime_of, viewer
 from lgsp.delivery import operations as deliveries
-from lgsp.store.db import writer
 from registry.declarative import RegistryFileError, apply, current_state, parse_registry_file
 from registry.operations import RegistryError
 
@@ -55,7 +54,7 @@ async def _registry_result(request: Request, view: Viewer, text: str, apply_now:
     else:
         try:
             desired = parse_registry_file(text)
-            changes = await run_in_threadpool(apply, writer(runtime.engine), desired, dry_run=not apply_now, prune=True,
+            changes = await run_in_threadpool(apply, runtime.engine, desired, dry_run=not apply_now, prune=True,
                                               schemas_dir=Path(runtime.settings.schemas_dir))
         except (RegistryFileError, RegistryError) as exc:
             error = f"{getattr(exc, 'field', '')}: {exc}" if isinstance(exc, RegistryError) else str(exc)

@@ -81,7 +81,6 @@ class ScheduledPublisher:
         return asyncio.run(self._run(list(specs.values()), config, now or datetime.now(UTC)))
 
     async def _run(self, specs: list[DatasetSpec], config: PipelineConfig, now: datetime) -> list[RunResult]:
-        from lgsp.store.db import writer
         from registry.datasets import claim, release, schedule_state
 
         state = await asyncio.to_thread(schedule_state, self.engine)
@@ -89,14 +88,14 @@ class ScheduledPublisher:
         waiting = [s for s in specs if s.slug not in state or is_due(s.schedule, state[s.slug].last_attempt_at, now)]
         results = []
         for spec in await due_specs(waiting, config, now):
-            token = await asyncio.to_thread(claim, writer(self.engine), spec.slug, self.lease, now)
+            token = await asyncio.to_thread(claim, self.engine, spec.slug, self.lease, now)
             if token is None:
                 continue  # another worker is publishing it
             result = RunResult(spec.slug, "", "failed", "")
             try:
                 result = await run_dataset(spec, config, audit=self.engine, trigger="worker")
             finally:
-                await asyncio.to_thread(release, writer(self.engine), spec.slug, token, run_id=result.run_id,
+                await asyncio.to_thread(release, self.engine, spec.slug, token, run_id=result.run_id,
                                         outcome=result.status, audit_index=result.audit_index, now=now)
             log.info("open-data run", dataset=spec.slug, status=result.status, rows=result.rows,
                      audit_index=result.audit_index, run_id=result.run_id)

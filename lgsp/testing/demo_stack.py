@@ -30,7 +30,6 @@ from lgsp.auth.clients import IssuedCredential, create_client
 from lgsp.demo.providers import air_quality_app, civil_status_app
 from lgsp.documents.poller import sync_directory
 from lgsp.settings import Settings
-from lgsp.store.db import writer
 from lgsp.testing.servers import RunningServer, start_server
 from registry.declarative import apply, parse_registry_file
 
@@ -62,7 +61,7 @@ class DemoStack:
     def restore_registry(self) -> None:
         """Put the demo registry back (a fuzzer's deletes included): ``lgsp apply`` of the same file."""
         runtime = self.app.runtime
-        apply(writer(runtime.engine), parse_registry_file(self.registry_text),
+        apply(runtime.engine, parse_registry_file(self.registry_text),
               schemas_dir=Path(runtime.settings.schemas_dir))
         self.app.runtime.registry_changed()
 

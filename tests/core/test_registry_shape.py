@@ -78,6 +78,20 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
+def test_registry_writes_ask_the_store_for_its_write_lock(engine: Engine) -> None:
+    """The registry cannot import lgsp's store, yet a plan that reads before it writes must take SQLite's
+    write lock at BEGIN (else "database is locked" when another writer commits in between)."""
+    from sqlalchemy import event
+
+    from lgsp.store.db import writer
+
+    begun: list[object] = []
+    event.listen(engine, "begin", lambda conn: begun.append(conn.get_execution_options().get("write_lock")))
+    apply(engine, parse_registry_file(f"agencies:\n  - {{code: {CITY}, name: UBND}}\n"))
+    assert begun == [True]
+    assert writer(engine).get_execution_options()["write_lock"] is True  # one convention, lgsp's and the registry's
+
+
 def test_the_registry_itself_refuses_a_name_the_admin_api_refuses(engine: Engine) -> None:
     from lgsp.api.bodies import AgencyIn, SystemIn
 
