@@ -1,4 +1,4 @@
-"""Entry-point descriptor of the vdxp adapter (group `lgsp.adapters`); imports the simulator lazily."""
+"""Entry-point descriptor of the vdxp adapter (group `lgsp.adapters`); every part it names loads lazily."""
 
 from __future__ import annotations
 
@@ -16,5 +16,6 @@ ADAPTER = AdapterInfo(
     name="vdxp",
     title="National document exchange axis: edXML packets over the VXP REST API",
     simulator_main=_simulator_main,
+    demo_step="adapters.vdxp.demo:STEP",
     docs="docs/protocols/edxml.md",
 )

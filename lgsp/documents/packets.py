@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from adapters.vdxp.edxml import DocumentPacket, EdxmlError, SignatureInfo, StatusPacket, read_packet
 from lgsp.documents.signature_policy import PolicyRefusal, checked_policy, judge
-from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, entry_limits, prescan
+from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, prescan
+from lgsp.xml_limits import entry_limits
 
 SignatureHook = Callable[[bytes, SignatureInfo], object]
 HOOK_ENV = "LGSP_DOCUMENTS_SIGNATURE_HOOK"

@@ -29,7 +29,8 @@ from lgsp.mediation import (
     openapi,
 )
 from lgsp.problems import Problem
-from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, XmlLimits, entry_limits, prescan
+from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, XmlLimits, prescan
+from lgsp.xml_limits import entry_limits
 from registry.inputs import confined_wsdl
 
 if TYPE_CHECKING:
