@@ -6,21 +6,21 @@ cannot point at a service the gateway does not know), and carries everything the
 the Table Schema, the personal-field rules, the licence, the update frequency and the cron schedule.
 It is managed like the rest of the registry (``lgsp apply`` with a ``datasets:`` section; every change
 bumps ``registry_state.version``), and :func:`load_specs` turns the rows into the
-:class:`lgsp.opendata.DatasetSpec` objects the pipeline runs on.
+:class:`registry.dataset_spec.DatasetSpec` objects the open-data pipeline runs on.
 
 Personal-field rules are kept apart from the schema (``personal: {field: drop|mask|hash}``) so an
 operator reviewing a diff sees them as their own line; a registry file may still write them inline in
 the schema (``personal: drop`` on a field, the YAML-spec form), they are normalised on parse.
 
-The opendata package (frictionless, ckanapi) is imported lazily: this module is loaded by every
-process through ``lgsp.store.models``, including gateways that never publish.
+The spec type and the cron grammar are the registry's own (registry/dataset_spec.py, registry/schedule.py):
+the registry owns the catalogue, and lgsp.opendata imports them from here, never the reverse.
 """
 
 from __future__ import annotations
 
 import copy
 import secrets
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,17 +28,15 @@ from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from lgsp.store.base import Base
-from lgsp.store.db import writer
-from registry.models import Agency, Grant, Service, System, utcnow
-from registry.operations import RegistryError, RegistryNotFound, bump_version
+from registry.base import Base, for_writing
+from registry.dataset_spec import PERSONAL_MODES, DatasetSpec, SpecError, spec_from_dict
+from registry.errors import RegistryError, RegistryNotFound
+from registry.models import Agency, Grant, Service, System, bump_version, utcnow
+from registry.schedule import Cron, CronError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from lgsp.opendata.spec import DatasetSpec
-
-PERSONAL_MODES = ("drop", "mask", "hash")
 SCHEMA_PERSONAL_KEY = "personal"
 
 
@@ -78,153 +76,151 @@ class Dataset(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DatasetRecord:
-    """A dataset as the registry file and the operations see it (keys as in the YAML specs)."""
+    """A registered dataset: the pipeline's :class:`DatasetSpec` plus what only the registry knows.
 
-    slug: str
-    title_vi: str
-    owner_agency_id: str
-    organization: str
-    organization_title: str
-    source_service: str
-    source_path: str
-    table_schema: dict[str, Any]
-    title_en: str = ""
-    description_vi: str = ""
-    description_en: str = ""
-    source_format: str = "json"
-    records_key: str | None = None
-    personal: dict[str, str] = field(default_factory=dict)
-    licence: str = "cc-by"
-    frequency: str = "daily"
-    schedule: str = "0 2 * * *"
-    topic: str = "dia-phuong"
-    spatial_code: str = ""
-    spatial_name: str = ""
-    contact_name: str = ""
-    contact_email: str = ""
-    legal_basis: str = ""
-    tags: list[str] = field(default_factory=list)
-    #: The system that publishes it (lgsp's open-data publisher): needs a GET grant on the source.
+    The spec is the one definition of a dataset's fields (personal rules inline on its schema's fields, as
+    the pipeline reads them); the record adds the system that publishes it (lgsp's open-data publisher,
+    which needs a GET grant on the source). The registry-file form is computed from the spec's fields
+    (:func:`record_mapping`), with the personal rules as their own ``personal:`` mapping.
+    """
+
+    spec: DatasetSpec
     publisher: str | None = None
 
-    def normalised(self) -> DatasetRecord:
-        """Inline ``personal`` marks moved out of the schema into :attr:`personal`; tags as a list.
-        Two records describing the same dataset compare equal after this (the diff relies on it)."""
-        schema = copy.deepcopy(self.table_schema) if isinstance(self.table_schema, dict) else self.table_schema
-        personal = {str(k): str(v) for k, v in (self.personal or {}).items()}
-        if isinstance(schema, dict) and isinstance(schema.get("fields"), list):
-            for f in schema["fields"]:
-                if isinstance(f, dict) and SCHEMA_PERSONAL_KEY in f:
-                    mode = f.pop(SCHEMA_PERSONAL_KEY)
-                    if mode in (None, False):
-                        continue
-                    name = str(f.get("name"))
-                    if personal.get(name, mode) != mode:
-                        raise RegistryError(f"datasets.{self.slug}.personal.{name}",
-                                            f"field {name!r} is marked {mode!r} in the schema but "
-                                            f"{personal[name]!r} in personal")
-                    personal[name] = str(mode)
-        values = asdict(self)
-        values.update(table_schema=schema, personal=dict(sorted(personal.items())),
-                      tags=[str(t) for t in self.tags or []], source_path=str(self.source_path).lstrip("/"))
-        return DatasetRecord(**values)
+    @property
+    def slug(self) -> str:
+        return self.spec.slug
+
+    @property
+    def personal(self) -> dict[str, str]:
+        """The personal-field rules, by field name (drop | mask | hash)."""
+        return dict(sorted(self.spec.personal_fields.items()))
 
     def to_spec(self) -> DatasetSpec:
-        """The pipeline's spec: the personal rules go back onto the schema fields."""
-        from lgsp.opendata.spec import spec_from_dict
+        """The pipeline's view: the spec itself (the publisher is the registry's business)."""
+        return self.spec
 
-        record = self.normalised()
-        schema = copy.deepcopy(record.table_schema)
-        for f in schema.get("fields", []):
-            if f.get("name") in record.personal:
-                f[SCHEMA_PERSONAL_KEY] = record.personal[f["name"]]
-        values = asdict(record)
-        values.pop("personal")
-        values.pop("publisher")
-        values["table_schema"] = schema
+
+#: The spec's fields a registry entry carries (``extra`` is for YAML-spec files only).
+SPEC_FIELDS = [f.name for f in fields(DatasetSpec) if f.name != "extra"]
+#: Keys of a registry file's dataset entry: the spec's fields, its personal rules apart, the publisher.
+RECORD_FIELDS = [*SPEC_FIELDS, "personal", "publisher"]
+#: Two texts a spec requires but a registry entry may leave out (empty by default).
+_OPTIONAL_TEXTS = {"title_en": "", "description_vi": ""}
+REQUIRED_FIELDS = {f.name for f in fields(DatasetSpec)
+                   if f.default is MISSING and f.default_factory is MISSING} - set(_OPTIONAL_TEXTS)
+DEFAULTS: dict[str, Any] = {
+    **{f.name: f.default for f in fields(DatasetSpec) if f.name in SPEC_FIELDS and f.default is not MISSING},
+    **_OPTIONAL_TEXTS, "tags": [], "personal": {}, "publisher": None,
+}
+
+
+def _strip_marks(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the schema without the fields' ``personal`` marks (they are stored apart)."""
+    schema = copy.deepcopy(schema)
+    for f in schema.get("fields") or []:
+        if isinstance(f, dict):
+            f.pop(SCHEMA_PERSONAL_KEY, None)
+    return schema
+
+
+def _spec_of(values: dict[str, Any], personal: dict[str, str], where: str) -> DatasetSpec:
+    """Build the spec: inline marks and the ``personal`` mapping merged onto the schema's fields, then the
+    spec's own checks and the registry's (rules name declared fields, the schedule is a cron expression)."""
+    slug_where = f"datasets.{values.get('slug')}"
+    schema = values.get("table_schema")
+    if not isinstance(schema, dict):
+        raise RegistryError(f"{slug_where}.table_schema", "must be a Table Schema mapping")
+    schema = copy.deepcopy(schema)
+    declared = [f for f in schema.get("fields") or [] if isinstance(f, dict)]
+    rules = {str(k): str(v) for k, v in personal.items()}
+    for f in declared:
+        mode = f.pop(SCHEMA_PERSONAL_KEY, None)
+        if mode in (None, False):
+            continue
+        name = str(f.get("name"))
+        if rules.get(name, mode) != mode:
+            raise RegistryError(f"{slug_where}.personal.{name}", f"field {name!r} is marked {mode!r} in the schema "
+                                                                 f"but {rules[name]!r} in personal")
+        rules[name] = str(mode)
+    names = {f.get("name") for f in declared}
+    for name, mode in rules.items():
+        if name not in names:
+            raise RegistryError(f"{slug_where}.personal.{name}", f"personal rule for {name!r}, a field the schema "
+                                                                  "does not declare")
+        if mode not in PERSONAL_MODES:
+            raise RegistryError(f"{slug_where}.personal.{name}", f"must be one of {', '.join(PERSONAL_MODES)}")
+    for f in declared:
+        if f.get("name") in rules:
+            f[SCHEMA_PERSONAL_KEY] = rules[str(f["name"])]
+    try:
+        Cron.parse(str(values.get("schedule", DEFAULTS["schedule"])))
+    except CronError as exc:
+        raise RegistryError(f"{slug_where}.schedule", str(exc)) from exc
+    values = {**_OPTIONAL_TEXTS, **values, "table_schema": schema,
+              "tags": [str(t) for t in values.get("tags") or []],
+              "source_path": str(values.get("source_path", "")).lstrip("/")}
+    try:
         return spec_from_dict(values)
-
-
-RECORD_FIELDS = [f.name for f in fields(DatasetRecord)]
-REQUIRED_FIELDS = {"slug", "title_vi", "owner_agency_id", "organization", "organization_title", "source_service",
-                   "source_path", "table_schema"}
-DEFAULTS = {f.name: (f.default_factory() if callable(f.default_factory) else f.default)
-            for f in fields(DatasetRecord) if f.name not in REQUIRED_FIELDS}
+    except SpecError as exc:
+        raise RegistryError(slug_where if "slug" in values else where, str(exc)) from exc
 
 
 def validate(record: DatasetRecord) -> DatasetRecord:
-    """The normalised record, or :class:`RegistryError` naming the field to fix. Reuses the pipeline's
-    own spec checks (slug, agency id, schema, personal modes) so the registry never stores a dataset
-    the pipeline would refuse, and checks what only the registry can: personal rules name declared
-    fields, and the schedule is a valid cron expression."""
-    from lgsp.opendata.schedule import Cron, CronError
-    from lgsp.opendata.spec import SpecError
+    """The record in its normal form (inline ``personal: false`` marks gone, the leading ``/`` of the path),
+    or :class:`RegistryError` naming the field to fix; two records describing the same dataset compare
+    equal after this (the diff relies on it)."""
+    mapping = record_mapping(record)
+    personal = mapping.pop("personal")
+    publisher = mapping.pop("publisher")
+    return DatasetRecord(_spec_of(mapping, personal, f"datasets.{record.slug}"), publisher)
 
-    record = record.normalised()
-    where = f"datasets.{record.slug}"
-    if not isinstance(record.table_schema, dict):
-        raise RegistryError(f"{where}.table_schema", "must be a Table Schema mapping")
-    names = {f.get("name") for f in record.table_schema.get("fields") or [] if isinstance(f, dict)}
-    for name, mode in record.personal.items():
-        if name not in names:
-            raise RegistryError(f"{where}.personal.{name}", f"personal rule for {name!r}, a field the schema "
-                                                             "does not declare")
-        if mode not in PERSONAL_MODES:
-            raise RegistryError(f"{where}.personal.{name}", f"must be one of {', '.join(PERSONAL_MODES)}")
-    try:
-        Cron.parse(record.schedule)
-    except CronError as exc:
-        raise RegistryError(f"{where}.schedule", str(exc)) from exc
-    try:
-        record.to_spec()
-    except SpecError as exc:
-        raise RegistryError(where, str(exc)) from exc
-    return record
+
+def record_mapping(record: DatasetRecord) -> dict[str, Any]:
+    """Every key of the registry-file form (nothing left out): personal rules apart, tags as a list."""
+    values: dict[str, Any] = {name: copy.deepcopy(getattr(record.spec, name)) for name in SPEC_FIELDS}
+    values.update(table_schema=_strip_marks(record.spec.table_schema), tags=list(record.spec.tags),
+                  personal=record.personal, publisher=record.publisher)
+    return values
 
 
 def record_of(row: Dataset) -> DatasetRecord:
-    return DatasetRecord(
-        slug=row.slug, title_vi=row.title_vi, title_en=row.title_en, description_vi=row.description_vi,
-        description_en=row.description_en, owner_agency_id=row.owner_agency_code, organization=row.organization,
-        organization_title=row.organization_title, source_service=row.source_service_id,
-        source_path=row.source_path, source_format=row.source_format, records_key=row.records_key,
-        table_schema=copy.deepcopy(row.table_schema), personal=dict(sorted((row.personal_fields or {}).items())),
-        licence=row.licence, frequency=row.frequency, schedule=row.schedule, topic=row.topic,
-        spatial_code=row.spatial_code, spatial_name=row.spatial_name, contact_name=row.contact_name,
-        contact_email=row.contact_email, legal_basis=row.legal_basis, tags=list(row.tags or []),
-        publisher=row.publisher_system_id,
-    )
+    values = {name: copy.deepcopy(getattr(row, _COLUMNS.get(name, name))) for name in SPEC_FIELDS}
+    personal = dict(sorted((row.personal_fields or {}).items()))
+    schema = values["table_schema"]
+    for f in schema.get("fields") or []:
+        if isinstance(f, dict) and f.get("name") in personal:
+            f[SCHEMA_PERSONAL_KEY] = personal[f["name"]]
+    values["tags"] = tuple(values["tags"] or ())
+    return DatasetRecord(DatasetSpec(**values), row.publisher_system_id)
+
+
+#: Spec field -> the ``datasets`` column that holds it, where the names differ.
+_COLUMNS = {"owner_agency_id": "owner_agency_code", "source_service": "source_service_id"}
 
 
 def upsert_dataset(session: Session, record: DatasetRecord) -> Dataset:
     """Create or update a dataset; its owner agency and source service must be registered."""
     record = validate(record)
-    if session.get(Agency, record.owner_agency_id) is None:
-        raise RegistryError(f"datasets.{record.slug}.owner_agency_id",
-                            f"agency {record.owner_agency_id} is not registered")
-    if session.get(Service, record.source_service) is None:
-        raise RegistryError(f"datasets.{record.slug}.source_service",
-                            f"service {record.source_service} is not registered")
+    spec = record.spec
+    if session.get(Agency, spec.owner_agency_id) is None:
+        raise RegistryError(f"datasets.{spec.slug}.owner_agency_id",
+                            f"agency {spec.owner_agency_id} is not registered")
+    if session.get(Service, spec.source_service) is None:
+        raise RegistryError(f"datasets.{spec.slug}.source_service",
+                            f"service {spec.source_service} is not registered")
     if record.publisher is not None:
         _check_publisher_grant(session, record)
-    row = session.get(Dataset, record.slug)
+    row = session.get(Dataset, spec.slug)
     if row is None:
-        row = Dataset(slug=record.slug)
+        row = Dataset(slug=spec.slug)
         session.add(row)
-    row.title_vi, row.title_en = record.title_vi, record.title_en
-    row.description_vi, row.description_en = record.description_vi, record.description_en
-    row.owner_agency_code, row.organization = record.owner_agency_id, record.organization
-    row.organization_title = record.organization_title
-    row.source_service_id, row.source_path = record.source_service, record.source_path
-    row.source_format, row.records_key = record.source_format, record.records_key
-    row.table_schema, row.personal_fields = record.table_schema, record.personal
-    row.licence, row.frequency, row.schedule = record.licence, record.frequency, record.schedule
-    row.topic = record.topic
-    row.spatial_code, row.spatial_name = record.spatial_code, record.spatial_name
-    row.contact_name, row.contact_email = record.contact_name, record.contact_email
-    row.legal_basis, row.tags = record.legal_basis, record.tags
+    mapping = record_mapping(record)
+    for name in SPEC_FIELDS:
+        setattr(row, _COLUMNS.get(name, name), mapping[name])
+    row.personal_fields = mapping["personal"]
     row.publisher_system_id = record.publisher
     bump_version(session)
     return row
@@ -238,18 +234,19 @@ def _check_publisher_grant(session: Session, record: DatasetRecord) -> None:
     """
     from registry.snapshot import compile_path_pattern
 
-    where = f"datasets.{record.slug}.publisher"
+    spec = record.spec
+    where = f"datasets.{spec.slug}.publisher"
     if session.get(System, record.publisher) is None:
         raise RegistryError(where, f"system {record.publisher} is not registered")
     grants = session.scalars(select(Grant).where(Grant.client_system_id == record.publisher,
-                                                 Grant.service_id == record.source_service))
+                                                 Grant.service_id == spec.source_service))
     for grant in grants:
         methods = grant.methods.split(",")
         if ("*" in methods or "GET" in methods) and compile_path_pattern(grant.path_pattern).fullmatch(
-                record.source_path.lstrip("/")):
+                spec.source_path.lstrip("/")):
             return
-    raise RegistryError(where, f"{record.publisher} has no GET grant on {record.source_service} for "
-                               f"/{record.source_path.lstrip('/')}: grant it before registering the dataset")
+    raise RegistryError(where, f"{record.publisher} has no GET grant on {spec.source_service} for "
+                               f"/{spec.source_path.lstrip('/')}: grant it before registering the dataset")
 
 
 def delete_dataset(session: Session, slug: str) -> None:
@@ -268,11 +265,11 @@ def list_records(session: Session) -> list[DatasetRecord]:
 def load_specs(engine: Engine) -> dict[str, DatasetSpec]:
     """Every registered dataset as a pipeline spec, by slug (what ``lgsp opendata`` and the worker run)."""
     with Session(engine) as session:
-        return {r.slug: r.to_spec() for r in list_records(session)}
+        return {r.slug: r.spec for r in list_records(session)}
 
 
 def record_from_mapping(item: dict[str, Any], where: str) -> DatasetRecord:
-    """A record from a registry-file mapping; unknown or missing keys name ``where``."""
+    """A validated record from a registry-file mapping; unknown or missing keys name ``where``."""
     if not isinstance(item, dict):
         raise RegistryError(where, "must be a mapping")
     unknown = set(item) - set(RECORD_FIELDS)
@@ -286,15 +283,16 @@ def record_from_mapping(item: dict[str, Any], where: str) -> DatasetRecord:
                 "source_path", "schedule", "spatial_code", "publisher"):
         if key in values and values[key] is not None:
             values[key] = str(values[key])
-    values["personal"] = dict(values.get("personal") or {})
-    values["tags"] = list(values.get("tags") or [])
-    return DatasetRecord(**values)
+    personal = values.pop("personal", None) or {}
+    if not isinstance(personal, dict):
+        raise RegistryError(f"{where}.personal", "must be a mapping of field name to drop, mask or hash")
+    publisher = values.pop("publisher", None)
+    return DatasetRecord(_spec_of(values, personal, where), publisher)
 
 
 def record_to_mapping(record: DatasetRecord) -> dict[str, Any]:
     """The registry-file form: defaults left out, so exported files stay short."""
-    values = asdict(record)
-    return {k: v for k, v in values.items() if k in REQUIRED_FIELDS or v != DEFAULTS[k]}
+    return {k: v for k, v in record_mapping(record).items() if k in REQUIRED_FIELDS or v != DEFAULTS[k]}
 
 
 class DatasetSchedule(Base):
@@ -325,9 +323,10 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def claim(engine: Engine, slug: str, lease: timedelta, now: datetime | None = None) -> str | None:
     """Take the dataset's lease; returns the lease token, or None when another worker holds it."""
+    engine = for_writing(engine)
     now = now or datetime.now(UTC)
     token = secrets.token_hex(16)
-    with Session(writer(engine)) as session:
+    with Session(engine) as session:
         if session.get(Dataset, slug) is None:
             return None
         if session.get(DatasetSchedule, slug) is None:
@@ -336,7 +335,7 @@ def claim(engine: Engine, slug: str, lease: timedelta, now: datetime | None = No
                 session.commit()
             except IntegrityError:  # another worker created it first: fine, compete on the update
                 session.rollback()
-    with Session(writer(engine)) as session, session.begin():
+    with Session(engine) as session, session.begin():
         taken = session.execute(
             update(DatasetSchedule)
             .where(DatasetSchedule.slug == slug,
@@ -350,7 +349,8 @@ def release(engine: Engine, slug: str, token: str, *, run_id: str, outcome: str,
             now: datetime | None = None) -> bool:
     """Record the attempt and free the lease -- only if ``token`` still holds it (a worker that lost
     its lease to a slower run's expiry cannot overwrite the newer claim)."""
-    with Session(writer(engine)) as session, session.begin():
+    engine = for_writing(engine)
+    with Session(engine) as session, session.begin():
         done = session.execute(
             update(DatasetSchedule).where(DatasetSchedule.slug == slug, DatasetSchedule.lease_token == token)
             .values(lease_token=None, lease_until=None, last_attempt_at=now or datetime.now(UTC),

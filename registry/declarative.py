@@ -9,17 +9,19 @@ second apply of the same file changes nothing. Things absent from the file are o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from lgsp.store.db import writer
 from registry import datasets as ds
 from registry import limits as lim
 from registry import object_grants as og
 from registry import operations as ops
+from registry.base import for_writing
+from registry.inputs import InputError, check_declared
 from registry.models import Agency, Grant, Service, System
 
 _SERVICE_DEFAULTS = ops.ServiceSpec(system="", code="", name="", base_url="")
@@ -112,9 +114,12 @@ def parse_registry_file(text: str) -> Desired:
     object_grants = []
     for i, g in enumerate(data.get("object_grants") or []):
         g = _take(g, f"object_grants[{i}]", {"client", "objects", "agency"}, {"client", "objects", "agency"})
-        if g["objects"] not in og.OBJECT_KINDS:
-            raise RegistryFileError(f"object_grants[{i}]", f"objects must be one of {', '.join(og.OBJECT_KINDS)}")
-        object_grants.append(og.ObjectGrantSpec(str(g["client"]), str(g["objects"]), str(g["agency"])))
+        grant_spec = og.ObjectGrantSpec(str(g["client"]), str(g["objects"]), str(g["agency"]))
+        try:
+            check_declared(grant_spec)
+        except InputError as exc:
+            raise RegistryFileError(f"object_grants[{i}]", str(exc)) from exc
+        object_grants.append(grant_spec)
     return Desired(agencies, systems, services, grants, _parse_datasets(data.get("datasets") or []),
                    limits=_parse_limits(data.get("limits") or []), object_grants=object_grants)
 
@@ -142,7 +147,7 @@ def _parse_datasets(items: Any) -> list[ds.DatasetRecord]:
     for i, item in enumerate(items):
         where = f"datasets[{i}]"
         try:
-            records.append(ds.validate(ds.record_from_mapping(item, where)))
+            records.append(ds.record_from_mapping(item, where))
         except ops.RegistryError as exc:
             raise RegistryFileError(where if exc.field == where else f"{where} ({exc.field})", str(exc)) from exc
         except TypeError as exc:
@@ -232,12 +237,12 @@ def plan(session: Session, desired: Desired, prune: bool = False) -> list[Change
     have_objects = {g.key for g in have.object_grants}
     changes += [Change("+", "object-grant", g.label) for g in dict.fromkeys(desired.object_grants)
                 if g.key not in have_objects]
-    have_datasets = {d.slug: asdict(d) for d in have.datasets}
+    have_datasets = {d.slug: ds.record_mapping(d) for d in have.datasets}
     for d in desired.datasets:
-        new = asdict(d.normalised())
+        new = ds.record_mapping(ds.validate(d))
         if d.slug not in have_datasets:
-            changes.append(Change("+", "dataset", d.slug, [f"source: {d.source_service}/{d.source_path}",
-                                                            f"schedule: {d.schedule!r}"]))
+            changes.append(Change("+", "dataset", d.slug, [f"source: {d.spec.source_service}/{d.spec.source_path}",
+                                                            f"schedule: {d.spec.schedule!r}"]))
         elif diff := _dataset_changes(have_datasets[d.slug], new):
             changes.append(Change("~", "dataset", d.slug, diff))
     have_limits = {spec.key: asdict(spec) for spec in have.limits}
@@ -272,9 +277,12 @@ def _grant_label(key: tuple[str, str, str, str]) -> str:
     return f"{client} -> {service} [{methods}] {path}"
 
 
-def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: bool = False) -> list[Change]:
-    """Plan and (unless ``dry_run``) make the changes in one transaction; returns the plan."""
-    with Session(writer(engine)) as session, session.begin():
+def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: bool = False,
+          schemas_dir: Path | None = None) -> list[Change]:
+    """Plan and (unless ``dry_run``) make the changes in one transaction; returns the plan. The transaction
+    is marked as writing (:func:`registry.base.for_writing`: the plan reads before it writes);
+    ``schemas_dir`` confines the services' WSDL files (:func:`registry.operations.upsert_service`)."""
+    with Session(for_writing(engine)) as session, session.begin():
         changes = plan(session, desired, prune)
         if dry_run or not changes:
             session.rollback()
@@ -290,7 +298,7 @@ def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: boo
         session.flush()
         for svc in desired.services:
             if ("service", svc.id) in touched:
-                ops.upsert_service(session, svc)
+                ops.upsert_service(session, svc, schemas_dir)
         session.flush()
         for g in desired.grants:
             if ("grant", _grant_label(g.key)) in touched:

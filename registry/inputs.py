@@ -10,7 +10,10 @@ never echo a resolved server path back to the caller.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
 from lgsp.safexml import UnsafeXmlError, parse_xml
 
@@ -18,12 +21,43 @@ WSDL_ROOTS = frozenset({"{http://schemas.xmlsoap.org/wsdl/}definitions", "{http:
 #: Bidirectional overrides and isolates: they make a name display differently from what it is.
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _MAX_WSDL_BYTES = 16 * 1024 * 1024
+#: The schemas directory shipped next to the code: where WSDL paths are confined when the caller names none.
+PACKAGED_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 class InputError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+#: Keys of the field rules a registry spec dataclass declares in ``dataclasses.field(metadata=...)``. They are
+#: the one definition of each rule: :func:`check_declared` enforces them on every registry change (API, CLI,
+#: ``lgsp apply``), and the admin API builds its request bodies from the same specs, so OpenAPI publishes them.
+MIN_LENGTH, MAX_LENGTH, CHOICES = "min_length", "max_length", "choices"
+#: A display name: 1 to 300 characters (the columns are String(300)); its characters are checked apart.
+NAME: Mapping[str, Any] = {MIN_LENGTH: 1, MAX_LENGTH: 300}
+
+
+def choices(*values: str) -> Mapping[str, Any]:
+    """The rule "one of these values" (published as an enum)."""
+    return {CHOICES: tuple(values)}
+
+
+def check_declared(spec: Any) -> None:
+    """Check every rule the spec's fields declare (see :data:`MIN_LENGTH`); the first broken one raises."""
+    if not is_dataclass(spec):
+        raise TypeError(f"{type(spec).__name__} is not a spec dataclass")
+    for f in fields(spec):
+        value, rules = getattr(spec, f.name), f.metadata
+        allowed = rules.get(CHOICES)
+        if allowed is not None and value not in allowed:
+            raise InputError(f.name, f"{f.name} must be one of {', '.join(allowed)}, not {value!r}")
+        if not isinstance(value, str):
+            continue
+        low, high = rules.get(MIN_LENGTH, 0), rules.get(MAX_LENGTH)
+        if len(value) < low or (high is not None and len(value) > high):
+            raise InputError(f.name, f"{f.name} must be {low}-{high if high is not None else 'any'} characters")
 
 
 def check_display_name(value: str, field: str) -> str:
@@ -36,15 +70,12 @@ def check_display_name(value: str, field: str) -> str:
     return value
 
 
-def default_schemas_dir() -> Path:
-    from lgsp.settings import Settings
-
-    return Path(Settings.load().schemas_dir)
-
-
 def check_wsdl_path(value: str, schemas_dir: Path | None) -> str:
-    """The WSDL path as stored (relative to the schemas directory), after confining and parsing it."""
-    root = (schemas_dir or default_schemas_dir()).resolve()
+    """The WSDL path as stored (relative to the schemas directory), after confining and parsing it.
+
+    The caller passes the schemas directory (lgsp: its ``schemas_dir`` setting); the registry reads no
+    settings of its own. ``None`` means the directory shipped with the code (the setting's default)."""
+    root = (schemas_dir or PACKAGED_SCHEMAS_DIR).resolve()
     if not value or any(unicodedata.category(c) == "Cc" for c in value) or "\\" in value:
         raise InputError("wsdl_path", "wsdl_path must be a relative path under the schemas directory")
     candidate = Path(value)

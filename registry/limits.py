@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lgsp.traffic import policy
-from registry.models import Service, ServiceLimit, System
-from registry.operations import RegistryError, RegistryNotFound, bump_version
+from registry import traffic_policy as policy
+from registry.errors import RegistryError, RegistryNotFound
+from registry.models import Service, ServiceLimit, System, bump_version
 
-_KEYS = {"service", "client", "rate", "burst", "quota", "per", "concurrency"}
+
+@dataclass
+class LimitEntry:
+    """One limit as written in a registry file's ``limits:`` and sent to ``PUT /admin/limits`` (the admin API's
+    body is made from this class, so its keys are listed once); :func:`spec_from_mapping` checks it."""
+
+    service: str
+    client: str = ""
+    rate: float | str | None = None  # requests per second, or "N/s", "N/min", "N/h"
+    burst: int | None = None
+    quota: int | None = None
+    per: str | None = None  # hour | day | month
+    concurrency: int | None = None
+
+
+_KEYS = {f.name for f in fields(LimitEntry)}
 
 
 @dataclass

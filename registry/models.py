@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from lgsp.store.base import Base
+from registry.base import Base
 
 
 def utcnow() -> datetime:
@@ -97,8 +97,17 @@ class RegistryState(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+def bump_version(session: Session) -> None:
+    """Bump ``registry_state.version`` in the caller's transaction: every registry change does, in the same
+    transaction as the change, which is how gateway processes learn that their cached snapshot is stale."""
+    result = session.execute(update(RegistryState).where(RegistryState.id == 1)
+                             .values(version=RegistryState.version + 1))
+    if getattr(result, "rowcount", 0) == 0:
+        session.add(RegistryState(id=1, version=1))
+
+
 class ServiceLimit(Base):
-    """A traffic limit on a service for one caller scope (see lgsp.traffic.policy): rate, quota, concurrency."""
+    """A traffic limit on a service for one caller scope (see registry.traffic_policy): rate, quota, concurrency."""
 
     __tablename__ = "service_limits"
     __table_args__ = (UniqueConstraint("service_id", "client"),)

@@ -16,13 +16,15 @@ In a registry file::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from lgsp.store.base import Base
-from registry.models import Agency, System
+from registry.base import Base
+from registry.errors import RegistryError
+from registry.inputs import MAX_LENGTH, InputError, check_declared, choices
+from registry.models import Agency, System, bump_version
 
 OBJECT_KINDS = ("documents", "dossiers")
 
@@ -39,9 +41,9 @@ class ObjectGrant(Base):
 
 @dataclass(frozen=True)
 class ObjectGrantSpec:
-    client: str  # client system id
-    objects: str  # documents | dossiers
-    agency: str  # the agency whose objects
+    client: str = field(metadata={MAX_LENGTH: 100})  # client system id
+    objects: str = field(metadata=choices(*OBJECT_KINDS))  # documents | dossiers
+    agency: str = field(metadata={MAX_LENGTH: 13})  # the agency whose objects
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -53,10 +55,10 @@ class ObjectGrantSpec:
 
 
 def add_object_grant(session: Session, spec: ObjectGrantSpec) -> ObjectGrant:
-    from registry.operations import RegistryError, bump_version
-
-    if spec.objects not in OBJECT_KINDS:
-        raise RegistryError("objects", f"must be one of {', '.join(OBJECT_KINDS)}, not {spec.objects!r}")
+    try:
+        check_declared(spec)
+    except InputError as exc:
+        raise RegistryError(exc.field, str(exc)) from exc
     if session.get(System, spec.client) is None:
         raise RegistryError("client", f"no system {spec.client}")
     if session.get(Agency, spec.agency) is None:
@@ -73,8 +75,6 @@ def add_object_grant(session: Session, spec: ObjectGrantSpec) -> ObjectGrant:
 
 
 def delete_object_grant(session: Session, spec: ObjectGrantSpec) -> None:
-    from registry.operations import bump_version
-
     session.execute(delete(ObjectGrant).where(
         ObjectGrant.client_system_id == spec.client, ObjectGrant.objects == spec.objects,
         ObjectGrant.agency_code == spec.agency))

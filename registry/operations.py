@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.errors import RegistryError, RegistryNotFound
 from registry.ids import (
     InvalidIdentifier,
     service_id,
@@ -24,29 +25,24 @@ from registry.ids import (
     validate_agency_code,
     validate_code,
 )
-from registry.inputs import InputError, check_display_name, check_wsdl_path
-from registry.models import Agency, Grant, RegistryState, Service, System
+from registry.inputs import NAME, InputError, check_declared, check_display_name, check_wsdl_path
+from registry.limits import delete_limits_of
+from registry.models import Agency, Grant, Service, System, bump_version
+from registry.object_grants import forget_agency, forget_system
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 SIGNATURE_POLICIES = frozenset({"off", "report", "require"})
 
 
-class RegistryError(ValueError):
-    """Invalid registry input; ``field`` names what to fix (rendered as a 422 problem)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class RegistryNotFound(LookupError):
-    pass
+# The specs are what every way of changing the registry builds (admin API, CLI, registry files); rules on a
+# single field are declared in its metadata (registry.inputs.NAME, ...) and the admin API's bodies are made
+# from these classes (lgsp.api.bodies), so a rule is written once.
 
 
 @dataclass
 class AgencySpec:
     code: str
-    name: str
+    name: str = field(metadata=NAME)
     parent: str | None = None
 
 
@@ -54,7 +50,7 @@ class AgencySpec:
 class SystemSpec:
     agency: str
     code: str
-    name: str
+    name: str = field(metadata=NAME)
     client: bool = True
     provider: bool = False
     jwks: dict[str, Any] | None = None
@@ -70,7 +66,7 @@ class SystemSpec:
 class ServiceSpec:
     system: str  # system id
     code: str
-    name: str
+    name: str = field(metadata=NAME)
     base_url: str
     kind: str = "rest"
     wsdl_path: str | None = None
@@ -106,6 +102,13 @@ def _name(value: str, field_name: str) -> None:
         raise RegistryError(exc.field, str(exc)) from exc
 
 
+def _declared(spec: object) -> None:
+    try:
+        check_declared(spec)
+    except InputError as exc:
+        raise RegistryError(exc.field, str(exc)) from exc
+
+
 def _reraise(exc: InvalidIdentifier) -> RegistryError:
     return RegistryError(exc.field, str(exc))
 
@@ -122,13 +125,6 @@ def normalise_methods(methods: list[str], field_name: str) -> str:
     return ",".join(upper)
 
 
-def bump_version(session: Session) -> None:
-    result = session.execute(update(RegistryState).where(RegistryState.id == 1)
-                             .values(version=RegistryState.version + 1))
-    if getattr(result, "rowcount", 0) == 0:
-        session.add(RegistryState(id=1, version=1))
-
-
 def upsert_agency(session: Session, spec: AgencySpec) -> Agency:
     try:
         validate_agency_code(spec.code, "code")
@@ -140,6 +136,7 @@ def upsert_agency(session: Session, spec: AgencySpec) -> Agency:
         raise RegistryError("name", "an agency needs a name")
     if spec.parent == spec.code:
         raise RegistryError("parent", "an agency cannot be its own parent")
+    _declared(spec)
     _name(spec.name, "name")
     if spec.parent is not None and session.get(Agency, spec.parent) is None:
         raise RegistryError("parent", f"parent agency {spec.parent} is not registered")
@@ -174,6 +171,7 @@ def upsert_system(session: Session, spec: SystemSpec) -> System:
         raise _reraise(exc) from exc
     if session.get(Agency, spec.agency) is None:
         raise RegistryError("agency", f"agency {spec.agency} is not registered")
+    _declared(spec)
     _name(spec.name, "name")
     if not (spec.client or spec.provider):
         raise RegistryError("client", "a system must be a client, a provider, or both")
@@ -245,6 +243,7 @@ def _validate_service(spec: ServiceSpec, schemas_dir: Path | None) -> str | None
         validate_code(spec.code, "code")
     except InvalidIdentifier as exc:
         raise _reraise(exc) from exc
+    _declared(spec)
     _name(spec.name, "name")
     if spec.kind not in {"rest", "soap"}:
         raise RegistryError("kind", "kind must be 'rest' or 'soap'")
@@ -275,7 +274,8 @@ def _validate_service(spec: ServiceSpec, schemas_dir: Path | None) -> str | None
 
 
 def upsert_service(session: Session, spec: ServiceSpec, schemas_dir: Path | None = None) -> Service:
-    """Create or update a service; ``schemas_dir`` confines its WSDL (default: the `schemas_dir` setting)."""
+    """Create or update a service; ``schemas_dir`` confines its WSDL (the caller's setting; None = the
+    directory shipped with the code, :data:`registry.inputs.PACKAGED_SCHEMAS_DIR`)."""
     wsdl_path = _validate_service(spec, schemas_dir)
     system = session.get(System, spec.system)
     if system is None:
@@ -344,8 +344,6 @@ def delete_service(session: Session, sid: str) -> None:
         raise RegistryNotFound(f"no service {sid}")
     for grant in session.scalars(select(Grant).where(Grant.service_id == sid)):
         session.delete(grant)
-    from registry.limits import delete_limits_of  # limits build on operations; import late, no cycle
-
     delete_limits_of(session, service=sid)
     session.delete(service)
     bump_version(session)
@@ -357,11 +355,7 @@ def delete_system(session: Session, sid: str) -> None:
         raise RegistryNotFound(f"no system {sid}")
     for grant in session.scalars(select(Grant).where(Grant.client_system_id == sid)):
         session.delete(grant)
-    from registry.limits import delete_limits_of
-
     delete_limits_of(session, client=sid)
-    from registry.object_grants import forget_system
-
     forget_system(session, sid)
     for service in list(system.services):
         delete_service(session, service.id)
@@ -377,8 +371,6 @@ def delete_agency(session: Session, code: str) -> None:
         raise RegistryError("code", f"agency {code} still has child agencies")
     for system in list(agency.systems):
         delete_system(session, system.id)
-    from registry.object_grants import forget_agency
-
     forget_agency(session, code)
     session.delete(agency)
     bump_version(session)
@@ -386,6 +378,6 @@ def delete_agency(session: Session, code: str) -> None:
 
 __all__ = [
     "AgencySpec", "GrantSpec", "RegistryError", "RegistryNotFound", "ServiceSpec", "SystemSpec",
-    "add_grant", "delete_agency", "delete_grant", "delete_service", "delete_system", "service_id",
+    "add_grant", "bump_version", "delete_agency", "delete_grant", "delete_service", "delete_system", "service_id",
     "upsert_agency", "upsert_service", "upsert_system",
 ]

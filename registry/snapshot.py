@@ -17,8 +17,8 @@ from joserfc.jwk import JWKRegistry
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from lgsp.traffic.policy import TrafficLimit
 from registry.models import Agency, Grant, RegistryState, Service, ServiceLimit, System
+from registry.traffic_policy import TrafficLimit
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class RegistrySnapshot:
     grants: dict[tuple[str, str], tuple[GrantRule, ...]] = field(default_factory=dict)
     #: system id -> {kid: public key} from the systems' registered JWKS (JWS-signed requests).
     system_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: (client scope, service id) -> traffic limit; client scope is a system id, "*" or "" (lgsp.traffic.policy).
+    #: (client scope, service id) -> traffic limit; client scope is a system id, "*" or "" (registry.traffic_policy).
     limits: dict[tuple[str, str], TrafficLimit] = field(default_factory=dict)
     #: system id -> SHA-256 fingerprints of the client certificates it is bound to (lgsp.gateway.client_certs).
     client_certs: dict[str, frozenset[str]] = field(default_factory=dict)

@@ -1,7 +1,7 @@
 """Admin REST API for the registry, clients and keys (admin scope only).
 
-It calls the same `registry.operations` as the CLI and `lgsp apply`, so the three ways of managing the
-registry cannot drift apart.
+It calls the same `registry.operations` as the CLI and `lgsp apply`, with request bodies made from the same
+spec classes (lgsp.api.bodies), so the three ways of managing the registry cannot drift apart.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lgsp.api.bodies import AgencyIn, GrantIn, ServiceIn, SystemIn
 from lgsp.api.contract import problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.models import (
@@ -38,41 +39,6 @@ WRITE = problems(404, (422, "validation-failed"))
 INVALID = problems((422, "validation-failed"))
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(caller_with("admin"))])
-
-
-class AgencyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=300)
-    parent: str | None = None
-
-
-class SystemIn(BaseModel):
-    name: str = Field(min_length=1, max_length=300)
-    client: bool = True
-    provider: bool = False
-    jwks: dict[str, Any] | None = None
-    #: Bound client certificate(s): SHA-256 fingerprints of the DER; omitted/null = not bound.
-    client_cert_sha256: list[str] | None = None
-
-
-class ServiceIn(BaseModel):
-    name: str = Field(min_length=1, max_length=300)
-    base_url: str
-    kind: str = "rest"
-    wsdl_path: str | None = None
-    timeout_seconds: float = 10.0
-    retry_attempts: int = 2
-    retry_backoff_seconds: float = 0.2
-    idempotent_methods: list[str] = ["GET", "HEAD", "OPTIONS"]
-    max_body_bytes: int | None = None
-    signature_policy: str = "off"
-    keep_bodies: bool = False
-
-
-class GrantIn(BaseModel):
-    client: str
-    service: str
-    methods: list[str] = ["*"]
-    path: str = "*"
 
 
 class ClientIn(BaseModel):
@@ -100,7 +66,7 @@ def list_agencies(request: Request) -> list[dict[str, Any]]:
             summary="Create or update an agency")
 def put_agency(code: str, body: AgencyIn, request: Request) -> dict[str, Any]:
     with _session(request) as session, session.begin():
-        agency = ops.upsert_agency(session, ops.AgencySpec(code, body.name, body.parent))
+        agency = ops.upsert_agency(session, ops.AgencySpec(code, **body.model_dump()))
         result = {"code": agency.code, "name": agency.name, "parent": agency.parent_code}
     _changed(request)
     return result
@@ -125,8 +91,7 @@ def list_systems(request: Request) -> list[dict[str, Any]]:
             summary="Create or update a system of an agency")
 def put_system(agency: str, code: str, body: SystemIn, request: Request) -> dict[str, Any]:
     with _session(request) as session, session.begin():
-        system = ops.upsert_system(session, ops.SystemSpec(agency, code, body.name, body.client, body.provider,
-                                                           body.jwks, body.client_cert_sha256))
+        system = ops.upsert_system(session, ops.SystemSpec(agency, code, **body.model_dump()))
         result = {"id": system.id, "name": system.name, "client": system.is_client,
                   "provider": system.is_provider, "jwks": system.jwks,
                   "client_cert_sha256": system.client_cert_sha256}
@@ -187,7 +152,7 @@ def list_grants(request: Request) -> list[dict[str, Any]]:
 @router.post("/grants", status_code=201, response_model=GrantOut, responses=WRITE, summary="Add a grant")
 def post_grant(body: GrantIn, request: Request) -> dict[str, Any]:
     with _session(request) as session, session.begin():
-        grant = ops.add_grant(session, ops.GrantSpec(body.client, body.service, body.methods, body.path))
+        grant = ops.add_grant(session, ops.GrantSpec(**body.model_dump()))
         session.flush()
         result = _grant_out(grant)
     _changed(request)

@@ -3,23 +3,18 @@ and dossiers, :mod:`registry.object_grants`), beside ``/admin/grants`` for servi
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from lgsp.api.bodies import ObjectGrantIn
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.store.db import writer
 from registry.object_grants import ObjectGrantSpec, add_object_grant, delete_object_grant, list_object_grants
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(caller_with("admin"))])
-
-
-class ObjectGrantIn(BaseModel):
-    client: str = Field(max_length=100)
-    objects: Literal["documents", "dossiers"]
-    agency: str = Field(max_length=13)
 
 
 class ObjectGrantOut(BaseModel):
@@ -42,7 +37,7 @@ def get_object_grants(request: Request) -> list[dict[str, Any]]:
 @router.post("/object-grants", status_code=201, response_model=ObjectGrantOut,
              summary="Grant a system an agency's documents or dossiers")
 def post_object_grant(body: ObjectGrantIn, request: Request) -> dict[str, Any]:
-    spec = ObjectGrantSpec(body.client, body.objects, body.agency)
+    spec = ObjectGrantSpec(**body.model_dump())
     with Session(writer(runtime_of(request).engine)) as session, session.begin():
         add_object_grant(session, spec)
     runtime_of(request).registry_changed()
@@ -52,5 +47,5 @@ def post_object_grant(body: ObjectGrantIn, request: Request) -> dict[str, Any]:
 @router.delete("/object-grants", status_code=204, summary="Withdraw an object grant")
 def delete_object_grant_endpoint(body: ObjectGrantIn, request: Request) -> None:
     with Session(writer(runtime_of(request).engine)) as session, session.begin():
-        delete_object_grant(session, ObjectGrantSpec(body.client, body.objects, body.agency))
+        delete_object_grant(session, ObjectGrantSpec(**body.model_dump()))
     runtime_of(request).registry_changed()

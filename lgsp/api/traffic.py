@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from lgsp.api.bodies import LimitIn
 from lgsp.api.contract import problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.models import LimitOut, Usage
@@ -23,16 +23,6 @@ from registry import limits as lim
 
 admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(caller_with("admin"))])
 usage_router = APIRouter(tags=["traffic"])
-
-
-class LimitIn(BaseModel):
-    service: str
-    client: str = ""
-    rate: float | str | None = None
-    burst: int | None = None
-    quota: int | None = None
-    per: str | None = None
-    concurrency: int | None = None
 
 
 @admin_router.get("/limits", response_model=list[LimitOut], summary="Traffic limits (rate, quota, concurrency)")

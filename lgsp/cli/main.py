@@ -107,7 +107,8 @@ def apply_file(
 
     try:
         desired = parse_registry_file(file.read_text(encoding="utf-8"))
-        changes = apply(engine_from_settings(), desired, dry_run=dry_run, prune=prune)
+        changes = apply(engine_from_settings(), desired, dry_run=dry_run, prune=prune,
+                        schemas_dir=Path(Settings.load().schemas_dir))
     except (RegistryFileError, RegistryError) as exc:
         where = getattr(exc, "field", None) or getattr(exc, "where", "")
         fail(f"{file}: {where}: {exc}" if where else f"{file}: {exc}", 2)
@@ -217,7 +218,7 @@ def add_service(
     spec = ops.ServiceSpec(system=system, code=code, name=name, base_url=base_url, kind=kind, wsdl_path=wsdl,
                            timeout_seconds=timeout, retry_attempts=retries,
                            idempotent_methods=[m for m in idempotent.split(",") if m], signature_policy=signature)
-    _registry_change(lambda s: ops.upsert_service(s, spec))
+    _registry_change(lambda s: ops.upsert_service(s, spec, Path(Settings.load().schemas_dir)))
     console.print(f"service {service_id} saved")
 
 

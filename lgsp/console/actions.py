@@ -4,6 +4,7 @@ otherwise), the same function the admin API and CLI call, and an audit entry nam
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -53,7 +54,8 @@ async def _registry_result(request: Request, view: Viewer, text: str, apply_now:
     else:
         try:
             desired = parse_registry_file(text)
-            changes = await run_in_threadpool(apply, runtime.engine, desired, dry_run=not apply_now, prune=True)
+            changes = await run_in_threadpool(apply, runtime.engine, desired, dry_run=not apply_now, prune=True,
+                                              schemas_dir=Path(runtime.settings.schemas_dir))
         except (RegistryFileError, RegistryError) as exc:
             error = f"{getattr(exc, 'field', '')}: {exc}" if isinstance(exc, RegistryError) else str(exc)
         except Exception as exc:  # YAML syntax and the like: shown next to the editor

@@ -6,6 +6,8 @@ Datasets come from the registry (registry/datasets.py). The CLI lives in :mod:`.
 schedule job in :mod:`.jobs`.
 """
 
+from registry.dataset_spec import DatasetSpec, SpecError, load_specs, spec_from_dict
+
 from .ckan import CkanClient, CkanTarget
 from .errors import (
     HandEdited,
@@ -17,7 +19,6 @@ from .errors import (
 )
 from .jobs import due_specs, run_due
 from .pipeline import PipelineConfig, RunResult, run_dataset, run_many
-from .spec import DatasetSpec, SpecError, load_specs, spec_from_dict
 from .status import DatasetStatus, dataset_status
 
 __all__ = [

@@ -11,7 +11,7 @@ dataset provenance -> audit entry -> source exchange. ``extra`` holds no floats 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lgsp.audit.writer import write_batch
 from lgsp.problems import PROBLEM_BASE
@@ -19,8 +19,7 @@ from lgsp.problems import PROBLEM_BASE
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from .pipeline import RunResult
-    from .spec import DatasetSpec
+    from registry.dataset_spec import DatasetSpec
 
 METHOD = "PUBLISH"
 #: HTTP-like status per outcome, so the audit log's status filters treat runs like exchanges.
@@ -28,11 +27,28 @@ STATUS = {"created": 201, "updated": 200, "unchanged": 200, "invalid": 422, "blo
           "source_failed": 502, "publish_failed": 502}
 
 
+class RunOutcome(Protocol):
+    """What an entry is made from: the fields of :class:`lgsp.opendata.pipeline.RunResult` it reads
+    (a protocol, so this module does not import the pipeline that imports it)."""
+
+    run_id: str
+    dataset: str
+    status: str
+    rows: int
+    content_hash: str | None
+    api_calls: int
+    message: str
+    report: dict[str, Any]
+
+    @property
+    def ok(self) -> bool: ...
+
+
 def audit_path(slug: str) -> str:
     return f"opendata/{slug}"
 
 
-def run_entry(spec: DatasetSpec, result: RunResult, *, client: str | None, trigger: str,
+def run_entry(spec: DatasetSpec, result: RunOutcome, *, client: str | None, trigger: str,
               latency_us: int, source_message_id: str | None, source_audit_index: str | None,
               forced: bool) -> dict[str, Any]:
     """The audit entry of one finished run (see the module docstring for what each field means)."""

@@ -17,11 +17,12 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
+from registry.dataset_spec import DatasetSpec, SpecError
+
 from .ckan import CkanClient
 from .errors import OpenDataError
 from .pipeline import STEPS, RunResult, run_dataset
 from .settings import SettingsError, all_specs, pipeline_config, store_engine
-from .spec import DatasetSpec, SpecError
 from .status import dataset_status
 
 app = typer.Typer(help="Publish curated open datasets to the CKAN portal.", no_args_is_help=True)

@@ -11,8 +11,9 @@ from typing import Any
 
 import aiohttp
 
+from registry.dataset_spec import DatasetSpec
+
 from .errors import SourceUnavailable
-from .spec import DatasetSpec
 
 Row = dict[str, Any]
 

@@ -21,11 +21,11 @@ from sqlalchemy import Engine
 
 from lgsp.jobs import Job
 from lgsp.settings import Settings
+from registry.dataset_spec import DatasetSpec
+from registry.schedule import is_due
 
 from .ckan import CkanClient
 from .pipeline import PipelineConfig, RunResult, run_dataset
-from .schedule import is_due
-from .spec import DatasetSpec
 from .status import dataset_status
 
 log = structlog.get_logger("lgsp.opendata")

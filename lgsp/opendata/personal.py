@@ -12,8 +12,9 @@ import hmac
 import re
 from typing import Any
 
+from registry.dataset_spec import DatasetSpec
+
 from .errors import Finding, PersonalDataBlocked
-from .spec import DatasetSpec
 
 Row = dict[str, Any]
 

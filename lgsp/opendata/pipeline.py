@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from registry.dataset_spec import DatasetSpec
+
 from .audit import principal, record_run, run_entry
 from .ckan import CkanClient, CkanTarget
 from .errors import OpenDataError
@@ -27,7 +29,6 @@ from .fetch import client_credentials_token, fetch, parse_rows
 from .output import build_artifacts, content_hash
 from .personal import deidentify, ensure_no_personal_data
 from .publish import Provenance, publish, unchanged_source
-from .spec import DatasetSpec
 from .validate import validate_rows
 
 if TYPE_CHECKING:

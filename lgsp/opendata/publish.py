@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from registry.dataset_spec import DatasetSpec
+
 from .ckan import CkanClient
 from .errors import HandEdited
 from .output import Artifact
-from .spec import DatasetSpec
 
 SHA256_ALGORITHM = "http://spdx.org/rdf/terms#checksumAlgorithm_sha256"
 METADATA_KEYS = (

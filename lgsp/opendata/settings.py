@@ -23,10 +23,10 @@ from sqlalchemy import Engine
 from lgsp.settings import Settings
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
+from registry.dataset_spec import DatasetSpec, SpecError, load_specs
 
 from .ckan import CkanTarget
 from .pipeline import PipelineConfig
-from .spec import DatasetSpec, SpecError, load_specs
 
 BUNDLED_SPECS = Path(__file__).parent / "datasets"
 DEFAULT_TOKENS = Path("var/ckan/tokens.json")

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 from ckanapi.errors import NotFound
 
+from registry.dataset_spec import DatasetSpec
+from registry.schedule import is_due
+
 from .ckan import CkanClient
 from .errors import OpenDataError
 from .publish import hand_edit_report
-from .schedule import is_due
-from .spec import DatasetSpec
 
 
 @dataclass

@@ -13,9 +13,10 @@ from typing import Any
 
 from frictionless import Resource, Schema
 
+from registry.dataset_spec import DatasetSpec
+
 from .errors import SchemaViolation
 from .fastcheck import certainly_valid
-from .spec import DatasetSpec
 
 Row = dict[str, Any]
 LGSP_FIELD_KEYS = ("personal", "personalCheck")

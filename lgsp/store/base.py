@@ -1,24 +1,12 @@
-"""Declarative base shared by every table of lgsp (registry, clients, audit, outbox, ...).
+"""The declarative base of lgsp's tables: the registry's, re-exported.
 
-One MetaData with a naming convention, so Alembic migrations get stable constraint names on both
-SQLite and PostgreSQL.
+The registry owns its tables and the base they share (registry/base.py), and lgsp depends on the registry,
+never the reverse. Every lgsp table derives from the same ``Base`` so all of them live in one MetaData:
+foreign keys from lgsp's tables to the registry's resolve, and Alembic sees one schema.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from registry.base import NAMING_CONVENTION, Base
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    """Base class of all lgsp ORM models."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+__all__ = ["NAMING_CONVENTION", "Base"]

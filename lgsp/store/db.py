@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.base import for_writing
+
 
 def normalise_url(url: str) -> str:
     """Map user-facing URLs to the drivers lgsp ships with."""
@@ -68,7 +70,7 @@ def writer(engine: Engine) -> Engine:
     writes fails at once with "database is locked" if another connection committed in between (the busy
     timeout does not apply to that upgrade); taking the lock at BEGIN makes it wait its turn instead.
     """
-    return engine.execution_options(write_lock=True)
+    return for_writing(engine)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

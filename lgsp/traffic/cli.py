@@ -20,8 +20,8 @@ from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
 from lgsp.traffic.backends import BackendUnavailable, build_backend
 from lgsp.traffic.limiter import TrafficLimiter
-from lgsp.traffic.policy import ALL_CALLERS, EACH_CLIENT
 from registry.snapshot import load_snapshot
+from registry.traffic_policy import ALL_CALLERS, EACH_CLIENT
 
 
 def usage_rows(settings: Settings, service: str | None = None, system: str | None = None) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from lgsp import metrics
 from lgsp.problems import Problem
 from lgsp.traffic.backends import BackendUnavailable, TrafficBackend
 from lgsp.traffic.decision import Check, LimitState, QuotaCheck, RateCheck, SlotCheck, retry_after_header
-from lgsp.traffic.policy import ALL_CALLERS, EACH_CLIENT, TrafficLimit, quota_window
+from registry.traffic_policy import ALL_CALLERS, EACH_CLIENT, TrafficLimit, quota_window
 
 _log = structlog.get_logger("lgsp.traffic")
 

@@ -13,8 +13,8 @@ from lgsp.opendata.output import build_artifacts, content_hash
 from lgsp.opendata.personal import deidentify, ensure_no_personal_data, scan
 from lgsp.opendata.publish import dataset_metadata, hand_edit_report, metadata_hash
 from lgsp.opendata.sample_source import SourceState, readings
-from lgsp.opendata.schedule import Cron, CronError, is_due
 from lgsp.opendata.validate import validate_rows
+from registry.schedule import Cron, CronError, is_due
 
 
 def test_spec_rejects_non_ascii_slug_and_bad_agency(spec: DatasetSpec) -> None:

@@ -62,7 +62,9 @@ class DemoStack:
 
     def restore_registry(self) -> None:
         """Put the demo registry back (a fuzzer's deletes included): ``lgsp apply`` of the same file."""
-        apply(self.app.runtime.engine, parse_registry_file(self.registry_text))
+        runtime = self.app.runtime
+        apply(runtime.engine, parse_registry_file(self.registry_text),
+              schemas_dir=Path(runtime.settings.schemas_dir))
         self.app.runtime.registry_changed()
 
     def token(self, cred: IssuedCredential) -> str:

@@ -1,9 +1,10 @@
 """What one open dataset is: where it comes from, what it must look like, how it is published.
 
-A :class:`DatasetSpec` is plain data. The registry owns them (``datasets`` table, ``lgsp apply``; see
-registry/datasets.py, which builds specs from its rows); YAML files (one dataset per file, same keys)
-still load here, so the pipeline is usable and testable on its own. Slugs are explicit ASCII: CKAN would
-strip Vietnamese letters from a generated name.
+A :class:`DatasetSpec` is plain data, and the one definition of a dataset: the registry owns the catalogue
+(``datasets`` table, ``lgsp apply``; registry/datasets.py stores specs in its rows and reads them back), and
+the open-data pipeline (lgsp.opendata) runs on the same type, importing it from here. YAML files (one dataset
+per file, same keys) still load here, so the pipeline is usable and testable on its own. Slugs are explicit
+ASCII: CKAN would strip Vietnamese letters from a generated name.
 """
 
 from __future__ import annotations
