@@ -28,13 +28,7 @@ from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature, Si
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time, check_validity_at_proven_time
 from .failures import fail_with
 from .policy import Check
-from .report import (
-    AlgorithmUse,
-    CoveredPart,
-    Indication,
-    SignatureReport,
-    SubIndication,
-)
+from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 from .timestamps import timestamp_status
 from .xmlkeyinfo import _alg_name, _decode_certs, _KeyInfoCerts, _xades_values
 from .xmlrefs import (

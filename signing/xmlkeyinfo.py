@@ -16,9 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from lxml import etree
 
 from .der import load_certificate
-from .report import (
-    AlgorithmUse,
-)
+from .report import AlgorithmUse
 from .revocation import EmbeddedRevocation
 from .xmltree import XADES_NS
 

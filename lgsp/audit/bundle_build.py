@@ -17,17 +17,8 @@ from lgsp.audit.bundle_format import (
     export_statement,
     sign_statement,
 )
-from lgsp.audit.canonical import (
-    canonical_entry,
-    format_time,
-    pick_entry_fields,
-)
-from lgsp.audit.merkle import (
-    NodeReader,
-    consistency_proof,
-    inclusion_proof,
-    range_proof,
-)
+from lgsp.audit.canonical import canonical_entry, format_time, pick_entry_fields
+from lgsp.audit.merkle import NodeReader, consistency_proof, inclusion_proof, range_proof
 from lgsp.audit.sth import LogKeyRing, LogSigner, SignedTreeHead
 
 

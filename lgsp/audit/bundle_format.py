@@ -13,13 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lgsp.audit.canonical import (
-    entry_leaf_hash,
-    jcs_bytes,
-)
-from lgsp.audit.merkle import (
-    ProofError,
-)
+from lgsp.audit.canonical import entry_leaf_hash, jcs_bytes
+from lgsp.audit.merkle import ProofError
 from lgsp.audit.sth import LogSigner, SignedTreeHead
 
 BUNDLE_FORMAT = "lgsp-audit-bundle"

@@ -22,19 +22,8 @@ from lgsp.audit.bundle_format import (
     _parse_hashes,
 )
 from lgsp.audit.bundle_selection import _check_selection
-from lgsp.audit.canonical import (
-    CanonicalError,
-    canonical_entry,
-    canonical_leaf_hash,
-    entry_leaf_hash,
-    jcs_bytes,
-)
-from lgsp.audit.merkle import (
-    ProofError,
-    root_from_range_proof,
-    verify_consistency,
-    verify_inclusion,
-)
+from lgsp.audit.canonical import CanonicalError, canonical_entry, canonical_leaf_hash, entry_leaf_hash, jcs_bytes
+from lgsp.audit.merkle import ProofError, root_from_range_proof, verify_consistency, verify_inclusion
 from lgsp.audit.sth import HeadVerificationError, LogKeyRing, LogPublicKey, SignedTreeHead
 
 

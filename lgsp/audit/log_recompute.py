@@ -8,17 +8,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from lgsp.audit.bundle_format import MAX_FAILURES_LISTED, Report
-from lgsp.audit.canonical import (
-    CanonicalError,
-    canonical_entry,
-    entry_leaf_hash,
-    pick_entry_fields,
-)
-from lgsp.audit.merkle import (
-    EMPTY_ROOT,
-    extend_frontier,
-    frontier_root,
-)
+from lgsp.audit.canonical import CanonicalError, canonical_entry, entry_leaf_hash, pick_entry_fields
+from lgsp.audit.merkle import EMPTY_ROOT, extend_frontier, frontier_root
 from lgsp.audit.sth import HeadVerificationError, LogKeyRing, SignedTreeHead
 
 

@@ -17,11 +17,7 @@ from lgsp import agency_ids
 
 from . import payloads
 from .errors import Deviation, EdxmlError
-from .formats import (
-    NAMESPACE,
-    NULL_TEXTS,
-    is_agency_code,
-)
+from .formats import NAMESPACE, NULL_TEXTS, is_agency_code
 from .formats import parse_date as _parse_date
 from .formats import parse_timestamp as _parse_timestamp
 

@@ -11,14 +11,8 @@ import zipfile
 from lxml import etree
 
 from .errors import EdxmlError
-from .formats import (
-    XLINK_NAMESPACE,
-)
-from .models import (
-    Attachment,
-    EncodedAttachment,
-    ManifestReference,
-)
+from .formats import XLINK_NAMESPACE
+from .models import Attachment, EncodedAttachment, ManifestReference
 from .read_context import _Ctx, _kid, _kids, _local, _text
 from .writer import normalise_cid
 

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .formats import (
-    XMLDSIG_NAMESPACE,
-)
-from .models import (
-    SignatureInfo,
-)
+from .formats import XMLDSIG_NAMESPACE
+from .models import SignatureInfo
 from .read_context import _Ctx, _local
 
 

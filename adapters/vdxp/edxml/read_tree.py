@@ -15,12 +15,7 @@ from lgsp.safexml import hardened_parser
 
 from . import payloads
 from .errors import EdxmlError
-from .formats import (
-    NAMESPACE,
-    WRONG_NAMESPACES,
-    XLINK_NAMESPACE,
-    XMLDSIG_NAMESPACE,
-)
+from .formats import NAMESPACE, WRONG_NAMESPACES, XLINK_NAMESPACE, XMLDSIG_NAMESPACE
 from .read_context import _Ctx, _local, _need
 
 _DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)

@@ -24,12 +24,7 @@ from lxml import etree
 
 from . import schema
 from .errors import Deviation, EdxmlError
-from .models import (
-    DocumentPacket,
-    SignatureInfo,
-    StatusPacket,
-    StatusResponseFor,
-)
+from .models import DocumentPacket, SignatureInfo, StatusPacket, StatusResponseFor
 from .read_context import _Ctx, _date, _kid, _local, _need, _required_organ_id, _text, _timestamp
 from .read_header import _message_header, _organization, _staff
 from .read_references import _attachment_container, _attachments, _cross_check, _manifest
