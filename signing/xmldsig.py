@@ -8,330 +8,41 @@ Order matters and is the point of this module:
    so a wrapped document (signed element moved, unsigned twin with the same id) cannot pass.
 The real-world edXML variants of QCVN 102:2016 (Signature without the XML-DSig namespace, rsa-sha1, an
 empty ``DigitalSignature`` element) are accepted, but each is reported — never silently.
+
+This module holds the verifier (the order above and the report); its parts are :mod:`signing.xmltree`
+(parse, variants), :mod:`signing.xmlkeyinfo` (the signer's certificates and XAdES values),
+:mod:`signing.xmlrefs` (what references cover) and :mod:`signing.xmlsignxml` (the signxml binding).
 """
 
 from __future__ import annotations
 
 import base64
-import copy
-import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from asn1crypto import crl as asn1_crl
-from asn1crypto import ocsp as asn1_ocsp
-from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from lxml import etree
-from signxml import SignatureConfiguration, XMLVerifier
-from signxml.algorithms import DigestAlgorithm, SignatureMethod
+from signxml import SignatureConfiguration
 from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature, SignXMLException
-from signxml.xades import XAdESVerifier
 
-from .c14n import CorrectInclusiveC14N
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time, check_validity_at_proven_time
-from .der import load_certificate
 from .failures import fail_with
 from .policy import Check
-from .report import (
-    AlgorithmUse,
-    CoveredPart,
-    Indication,
-    SignatureReport,
-    SubIndication,
-)
-from .revocation import EmbeddedRevocation
+from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 from .timestamps import timestamp_status
-from .xmlbounds import DEFAULT_LIMITS, XmlDoctypeError, XmlLimitError, check_bounds
-
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
-XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
-EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
-DEFAULT_NAMESPACES = {"ds": DS_NS, "xades": XADES_NS, "edXML": EDXML_NS,
-                      "soap": "http://schemas.xmlsoap.org/soap/envelope/",
-                      "soap12": "http://www.w3.org/2003/05/soap-envelope"}
-ID_ATTRIBUTES = ("Id", "ID", "id", "{http://www.w3.org/XML/1998/namespace}id")
-_C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-_C14N_METHODS = {  # algorithm -> (exclusive, with comments)
-    _C14N_10: (False, False),
-    _C14N_10 + "#WithComments": (False, True),
-    "http://www.w3.org/2001/10/xml-exc-c14n#": (True, False),
-    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments": (True, True),
-}
-_ALLOWED_METHODS = frozenset(m for m in SignatureMethod if not m.name.startswith("HMAC"))
-_ALLOWED_DIGESTS = frozenset(DigestAlgorithm)
-
-
-class DetachedDocumentMissing(LookupError):
-    """A Reference points outside the document and the caller did not supply that document."""
-
-    def __init__(self, uri: str) -> None:
-        super().__init__(uri)
-        self.uri = uri
-
-
-def detached_resolver(detached: Mapping[str, bytes], external: Sequence[str]) -> Any:
-    """signxml ``uri_resolver`` over the documents the caller supplied (``--detached FILE``, API field).
-
-    A reference matches a document by its exact URI, else by file name (the last path segment); when one
-    document is supplied for a signature with one external reference, that is the one. Nothing is ever
-    fetched: an unmatched URI is :class:`DetachedDocumentMissing` (INDETERMINATE / SIGNED_DATA_NOT_FOUND).
-    """
-    def name_of(uri: str) -> str:
-        return unquote(urlsplit(uri).path).replace("\\", "/").rsplit("/", 1)[-1]
-
-    def resolve(uri: str) -> bytes:
-        if uri in detached:
-            return detached[uri]
-        matches = [data for key, data in detached.items() if name_of(key) == name_of(uri)]
-        if len(matches) == 1:
-            return matches[0]
-        if len(detached) == 1 and len(set(external)) == 1:
-            return next(iter(detached.values()))
-        raise DetachedDocumentMissing(uri)
-
-    return resolve
-
-
-class XmlFormatError(ValueError):
-    """The bytes are not acceptable XML (malformed, DTD/entities, too large)."""
-
-
-def parse(data: bytes, max_bytes: int) -> etree._Element:
-    """Hardened parse; signing/ depends on nothing of ours, so this mirrors lgsp.safexml on purpose."""
-    try:
-        check_bounds(data, DEFAULT_LIMITS.capped(max_bytes))
-    except XmlLimitError as exc:
-        raise XmlFormatError(str(exc)) from None
-    except XmlDoctypeError:
-        raise XmlFormatError("XML with a document type declaration (DTD/entities) is refused (XXE, entity bombs)") \
-            from None
-    except etree.XMLSyntaxError as exc:
-        raise XmlFormatError(f"malformed XML: {exc}") from exc
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                             huge_tree=False, collect_ids=False)
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise XmlFormatError(f"malformed XML: {exc}") from exc
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None or docinfo.doctype:
-        raise XmlFormatError("XML with a document type declaration (DTD/entities) is refused (XXE, entity bombs)")
-    # No DTD means no entity can be declared, and an undeclared reference is already a syntax error.
-    return root
-
-
-def _local(tag: Any) -> str:
-    """Local name of an lxml tag (``{ns}name`` or ``name``); string slicing, QName objects cost more."""
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _rebuild_in_ds(old: etree._Element) -> etree._Element:
-    """Copy a Signature subtree into the XML-DSig namespace as the *default* namespace.
-
-    The non-conformant edXML variant lost ``xmlns="…xmldsig#"`` on serialisation; what the signer
-    canonicalised was the default-namespace form, so rebuilding exactly that form restores the signed bytes.
-    """
-    new = etree.Element(f"{{{DS_NS}}}{_local(old.tag)}", nsmap={None: DS_NS})
-
-    def copy_children(src: etree._Element, dst: etree._Element) -> None:
-        dst.text = src.text
-        for key, value in src.attrib.items():
-            dst.set(key, value)
-        for child in src:
-            if not isinstance(child.tag, str):
-                dst.append(copy.copy(child))
-                continue
-            ns = etree.QName(child.tag).namespace
-            tag = f"{{{DS_NS}}}{_local(child.tag)}" if ns in (None, EDXML_NS) else child.tag
-            sub = etree.SubElement(dst, tag)
-            copy_children(child, sub)
-            sub.tail = child.tail
-
-    copy_children(old, new)
-    new.tail = old.tail
-    return new
-
-
-def normalise_variants(root: etree._Element) -> tuple[etree._Element, list[str]]:
-    """Find signatures in all edXML spellings; return the (possibly rewritten) root and notes about it."""
-    notes: list[str] = []
-    for element in list(root.iter("{*}Signature", "{*}DigitalSignature")):  # tag match in C, any namespace
-        qname = etree.QName(element.tag)
-        if qname.localname == "Signature" and qname.namespace != DS_NS and any(
-            _local(c.tag) == "SignedInfo" for c in element
-        ):
-            parent = element.getparent()
-            rebuilt = _rebuild_in_ds(element)
-            if parent is None:
-                root = rebuilt
-            else:
-                parent.replace(element, rebuilt)
-            where = qname.namespace or "no namespace"
-            notes.append(f"Signature element is not in the XML-DSig namespace ({where}); verified after "
-                         "restoring the namespace (non-conformant edXML variant, QCVN 102:2016 §Signature)")
-        elif qname.localname == "DigitalSignature" and len(element) == 0 and not (element.text or "").strip():
-            notes.append("empty DigitalSignature element: this packet carries no signature "
-                         "(non-conformant edXML variant)")
-    return root, notes
-
-
-@dataclass(frozen=True)
-class _KeyInfoCerts:
-    """KeyInfo certificates decoded once: the signer (it issued no other in the list) and intermediates."""
-
-    leaf: x509.Certificate
-    asn1_leaf: asn1_x509.Certificate
-    asn1_intermediates: tuple[asn1_x509.Certificate, ...]
-    # Read once: cryptography builds a new datetime / key object on every property access.
-    not_before: datetime
-    not_after: datetime
-    key: tuple[str, int | None]
-
-
-def _decode_certs(texts: tuple[str, ...]) -> _KeyInfoCerts:
-    """Decode with asn1crypto from the original bytes; only the signer needs a ``cryptography`` object (for
-    signxml), so an intermediate that ``cryptography`` refuses (BER lengths) still reaches path validation."""
-    ders = [base64.b64decode(text, validate=True) for text in texts]  # junk in the base64 is malformed input
-    certs = [load_certificate(der) for der in ders]
-    issuers = {c.issuer.hashable for c in certs if c.issuer != c.subject}
-    leaf_index = next((i for i, c in enumerate(certs) if c.subject.hashable not in issuers), 0)
-    rest = [i for i in range(len(certs)) if i != leaf_index]
-    leaf = x509.load_der_x509_certificate(certs[leaf_index].dump())
-    key = _key_use(leaf)
-    return _KeyInfoCerts(leaf, certs[leaf_index], tuple(certs[i] for i in rest), leaf.not_valid_before_utc,
-                         leaf.not_valid_after_utc, (key.name, key.key_size))
-
-
-def _xades_values(signature: etree._Element) -> tuple[EmbeddedRevocation | None,
-                                                     tuple[asn1_x509.Certificate, ...]]:
-    """XAdES-X-L ``RevocationValues`` and ``CertificateValues`` (ETSI EN 319 132-1 §5.5.1-2): the evidence
-    a long-term signature carries so it can be validated offline. Raises ValueError on undecodable values."""
-    ns = {"xades": XADES_NS}
-    props = signature.find(".//xades:UnsignedSignatureProperties", namespaces=ns)
-    if props is None:
-        return None, ()
-
-    def blobs(path: str) -> list[bytes]:
-        return [base64.b64decode("".join((node.text or "").split()))
-                for node in props.iterfind(path, namespaces=ns)]
-
-    crls = [asn1_crl.CertificateList.load(b) for b in blobs("xades:RevocationValues/xades:CRLValues/"
-                                                              "xades:EncapsulatedCRLValue")]
-    ocsps = [asn1_ocsp.OCSPResponse.load(b) for b in blobs("xades:RevocationValues/xades:OCSPValues/"
-                                                            "xades:EncapsulatedOCSPValue")]
-    for item in crls:
-        _ = item.issuer.human_friendly  # parse now: a broken value is a format failure, not a later crash
-    for response in ocsps:
-        _ = response["response_status"].native
-    certs = tuple(load_certificate(b) for b in blobs("xades:CertificateValues/xades:EncapsulatedX509Certificate"))
-    embedded = EmbeddedRevocation(crls, ocsps, "embedded (XAdES RevocationValues)")
-    return (embedded if embedded else None), certs
-
-
-_SHA256_URI = "http://www.w3.org/2001/04/xmlenc#sha256"
-
-
-def _covered_sha256(ref: etree._Element, signed_data: bytes) -> str:
-    """SHA-256 (hex) of the bytes a reference covers. When the reference itself is SHA-256, signxml has just
-    checked that its DigestValue *is* that hash, so it is reused instead of hashing ~20 KB again."""
-    method = ref.find("ds:DigestMethod", namespaces={"ds": DS_NS})
-    value = ref.find("ds:DigestValue", namespaces={"ds": DS_NS})
-    if method is not None and method.get("Algorithm") == _SHA256_URI and value is not None and value.text:
-        digest = base64.b64decode("".join(value.text.split()))
-        if len(digest) == 32:
-            return digest.hex()
-    return hashlib.sha256(signed_data).hexdigest()
-
-
-def _alg_name(uri: str | None) -> str:
-    return (uri or "unknown").rsplit("#", 1)[-1].lower()
-
-
-def _key_use(cert: x509.Certificate) -> AlgorithmUse:
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        return AlgorithmUse("key", "rsa", key.key_size)
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return AlgorithmUse("key", "ecdsa", key.curve.key_size)
-    if isinstance(key, dsa.DSAPublicKey):
-        return AlgorithmUse("key", "dsa", key.key_size)
-    return AlgorithmUse("key", type(key).__name__.lower())
-
-
-def _c14n(element: etree._Element) -> bytes:
-    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
-
-
-def _without_signatures(element: etree._Element) -> etree._Element:
-    """A copy without ds:Signature elements, as the enveloped-signature transform sees it.
-
-    The transform removes the Signature *element* only; the text after it (in lxml its ``tail``, e.g. the
-    newline and indentation of a pretty-printed document) is a sibling node that stays, and the signature
-    covers it. lxml's ``remove()`` would drop the tail too, so it is moved onto the preceding node first.
-    """
-    clone = copy.deepcopy(element)
-    for sig in list(clone.iter(f"{{{DS_NS}}}Signature")):
-        parent = sig.getparent()
-        if parent is None:
-            continue
-        if sig.tail:
-            previous = sig.getprevious()
-            if previous is not None:
-                previous.tail = (previous.tail or "") + sig.tail
-            else:
-                parent.text = (parent.text or "") + sig.tail
-        parent.remove(sig)
-    return clone
-
-
-class _TreeMixin:
-    """Hand signxml the tree we already parsed with our hardened parser instead of a second parse.
-
-    signxml copies the tree before it transforms anything (``_verify_reference``), so sharing the root
-    is safe; what it returns as signed is still only what its references resolved to.
-    """
-
-    target_index = 0  # which top-level signature (document order) this verifier checks
-
-    def get_root(self, data: Any) -> Any:
-        if isinstance(data, etree._Element):
-            return data
-        return super().get_root(data)  # type: ignore[misc]
-
-    def _get_signature(self, root: Any) -> Any:
-        """The N-th top-level signature — also in signxml's private copy, so the enveloped transform
-        removes exactly the signature being verified when a document carries several."""
-        tag = f"{{{DS_NS}}}Signature"
-        if root.tag == tag:
-            return root
-        if self.target_index == 0:  # the first in document order cannot be nested in another signature
-            first = next(root.iter(tag), None)
-            if first is None:
-                raise InvalidInput("signature element not found")
-            return first
-        signatures = top_level_signatures(root)
-        if self.target_index >= len(signatures):
-            raise InvalidInput("signature element not found")
-        return signatures[self.target_index]
-
-
-def top_level_signatures(root: etree._Element) -> list[etree._Element]:
-    """ds:Signature elements not nested in another signature (counter-signatures belong to their parent)."""
-    tag = f"{{{DS_NS}}}Signature"
-    return [s for s in root.iter(tag) if not any(a.tag == tag for a in s.iterancestors())]
-
-
-class _XmlDsig(_TreeMixin, CorrectInclusiveC14N, XMLVerifier):
-    pass
-
-
-class _XAdES(_TreeMixin, CorrectInclusiveC14N, XAdESVerifier):
-    pass
+from .xmlkeyinfo import _alg_name, _decode_certs, _KeyInfoCerts, _xades_values
+from .xmlrefs import (
+    _C14N_10,
+    _C14N_METHODS,
+    DetachedDocumentMissing,
+    _c14n,
+    _covered_sha256,
+    _without_signatures,
+    detached_resolver,
+)
+from .xmlsignxml import _ALLOWED_DIGESTS, _ALLOWED_METHODS, _XAdES, _XmlDsig, top_level_signatures
+from .xmltree import DEFAULT_NAMESPACES, DS_NS, EDXML_NS, ID_ATTRIBUTES, XADES_NS, _local, normalise_variants, parse
+from .xmltree import XmlFormatError as XmlFormatError
 
 
 class XmlVerifier:

@@ -11,6 +11,9 @@ success 0), "02" session missing/expired, "03" invalid data (message names the f
 service, "05" missing/wrong ``madonvi``, "06" dossier state conflict (``isUpdating`` disagrees with what
 is stored, progress for an unknown dossier), "99" injected failure.
 
+This module is the HTTP side (routes, sessions, injected faults, control API, CLI); the configuration,
+codes and faults are in ``simulator_config``, what the services do in ``simulator_services``.
+
 Run it: ``python -m adapters.dvcqg.simulator --port 8089`` (credentials from ``DVCQG_SIM_USERNAME`` /
 ``DVCQG_SIM_PASSWORD``, generated and printed when unset). Control API under ``/_sim/`` (local use only).
 """
@@ -26,119 +29,35 @@ import secrets
 import socket
 import sys
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from . import seed
-from .codes import (
-    CAP_NHAT_TIEN_DO_HO_SO_MC,
-    CATALOGUE_SERVICES,
-    DONG_BO_HO_SO_MC,
-    LAY_DANH_SACH_TTHC,
-    LAY_THU_TUC,
-    READ_SERVICES,
-    TRA_CUU_HO_SO,
-    WRITE_SERVICES,
-    decode_is_updating,
+from .codes import READ_SERVICES, WRITE_SERVICES
+from .simulator_config import (
+    BAD_AGENCY,
+    BAD_CREDENTIALS,
+    INVALID_DATA,
+    LOGIN,
+    OK,
+    SESSION_INVALID,
+    UNKNOWN_SERVICE,
+    Fault,
+    SimulatorConfig,
+    _Refusal,
 )
-from .errors import DossierValidationError, FieldProblem
-from .models import validate_dossier, validate_progress
-
-OK = "00"
-BAD_CREDENTIALS = 1
-SESSION_INVALID = "02"
-INVALID_DATA = "03"
-UNKNOWN_SERVICE = "04"
-BAD_AGENCY = "05"
-STATE_CONFLICT = "06"
-INJECTED = "99"
-
-LOGIN = "login"
-FaultKind = Literal["http_status", "error_code", "delay", "html", "expire_session"]
+from .simulator_config import INJECTED as INJECTED
+from .simulator_config import STATE_CONFLICT as STATE_CONFLICT
+from .simulator_config import FaultKind as FaultKind
+from .simulator_services import PortalServices
 
 
-@dataclass
-class SimulatorConfig:
-    """What the simulated portal accepts; credentials come from the caller (tests generate them)."""
-
-    username: str
-    password: str = field(repr=False)
-    madonvi: str | None = None  # when set, calls for another agency are refused ("05")
-    session_ttl: float = 1800.0  # seconds a session stays valid
-    auth_path: str = "/auth"
-    integration_path: str = "/integration"
-    share_path: str = "/share"
-    strict_is_updating: bool = True  # [I] refuse isUpdating that contradicts what is stored
-    procedures: list[dict[str, Any]] = field(default_factory=seed.procedures)
-    catalogues: dict[str, list[dict[str, Any]]] = field(default_factory=seed.catalogues)
-    clock: Callable[[], float] = time.monotonic
-    control_api: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.username or not self.password:
-            raise ValueError("simulator needs a non-empty username and password")
-        if self.session_ttl <= 0:
-            raise ValueError("session_ttl must be positive")
-
-
-@dataclass
-class Fault:
-    """One injected misbehaviour, applied to the next ``times`` matching requests (None = until cleared).
-
-    ``services`` limits it to some service names (``"login"`` for the auth endpoint); None = every request.
-    """
-
-    kind: FaultKind
-    times: int | None = 1
-    status: int = 503
-    error_code: str = INJECTED
-    message: str = "Lỗi hệ thống (giả lập)"
-    delay: float = 0.0
-    services: frozenset[str] | None = None
-
-    def matches(self, service: str) -> bool:
-        return self.services is None or service in self.services
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Fault:
-        kinds = ("http_status", "error_code", "delay", "html", "expire_session")
-        if data.get("kind") not in kinds:
-            raise ValueError(f"fault kind must be one of {', '.join(kinds)}")
-        services = data.get("services")
-        times = data.get("times", 1)
-        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
-            raise ValueError("times must be a positive integer or null (until cleared)")
-        if services is not None and not (isinstance(services, list) and all(isinstance(x, str) for x in services)):
-            raise ValueError('services must be a list of service names ("login" for the auth endpoint)')
-        return cls(
-            kind=data["kind"],
-            times=times,
-            status=int(data.get("status", 503)),
-            error_code=str(data.get("error_code", INJECTED)),
-            message=str(data.get("message", "Lỗi hệ thống (giả lập)")),
-            delay=float(data.get("delay", 0.0)),
-            services=frozenset(services) if services is not None else None,
-        )
-
-
-class _Refusal(Exception):
-    """A business-level refusal, answered with HTTP 200 and a non-"00" error_code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class DvcqgSimulator:
+class DvcqgSimulator(PortalServices):
     """State and behaviour of one simulated portal; ``app`` is the ASGI application serving it.
 
     Tests may inspect/modify state from another thread than the server's, hence the lock.
@@ -322,61 +241,6 @@ class DvcqgSimulator:
         if self.config.madonvi is not None and madonvi != self.config.madonvi:
             raise _Refusal(BAD_AGENCY, f"madonvi: {madonvi!r} is not the agency of this account")
 
-    # ---- services ------------------------------------------------------------------------------------
-
-    def _dispatch(self, service: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-        if service == DONG_BO_HO_SO_MC:
-            return self._dong_bo_ho_so(body)
-        if service == CAP_NHAT_TIEN_DO_HO_SO_MC:
-            return self._cap_nhat_tien_do(body)
-        if service == TRA_CUU_HO_SO:
-            code = _required_param(body, "mahoso")
-            with self._lock:
-                found = self.dossiers.get(code)
-                return [json.loads(json.dumps(found))] if found else []
-        if service == LAY_THU_TUC:
-            procedure = self._procedures.get(_required_param(body, "maTTHC"))
-            return [procedure] if procedure else []
-        if service == LAY_DANH_SACH_TTHC:
-            return [{"MATTHC": p["MATTHC"], "TENTTHC": p["TENTTHC"]} for p in self._procedures.values()]
-        if service in CATALOGUE_SERVICES:
-            return list(self.config.catalogues.get(service, []))
-        raise _Refusal(UNKNOWN_SERVICE, f"service: {service} is not simulated")
-
-    def _dong_bo_ho_so(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
-            is_updating = decode_is_updating(body.get("isUpdating"))
-        except ValueError as exc:
-            raise _Refusal(INVALID_DATA, f"isUpdating: {exc}") from None
-        records = [r.to_wire() for r in _validate_batch(body, validate_dossier)]
-        with self._lock:
-            if self.config.strict_is_updating:
-                for index, record in enumerate(records):
-                    code = record["MaHoSo"]
-                    if code in self.dossiers and not is_updating:
-                        message = f"{code} already synced; send isUpdating=True"
-                        raise _Refusal(STATE_CONFLICT, f"data[{index}].MaHoSo: {message}")
-                    if code not in self.dossiers and is_updating:
-                        message = f"{code} unknown; a first push needs isUpdating=False"
-                        raise _Refusal(STATE_CONFLICT, f"data[{index}].MaHoSo: {message}")
-            for record in records:
-                self.dossiers[record["MaHoSo"]] = record
-        return [{"MaHoSo": r["MaHoSo"]} for r in records]
-
-    def _cap_nhat_tien_do(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        records = [r.to_wire() for r in _validate_batch(body, validate_progress)]
-        with self._lock:
-            for index, record in enumerate(records):
-                if record["MaHoSo"] not in self.dossiers:
-                    raise _Refusal(
-                        STATE_CONFLICT,
-                        f"data[{index}].MaHoSo: {record['MaHoSo']} was never synced with DongBoHoSoMC",
-                    )
-            for record in records:
-                self.progress.setdefault(record["MaHoSo"], []).append(record)
-                # [I] the latest progress status becomes the dossier's status, so TraCuuHoSo reflects it
-                self.dossiers[record["MaHoSo"]]["TrangThaiHoSo"] = record["TrangThai"]
-        return [{"MaHoSo": r["MaHoSo"]} for r in records]
 
     # ---- control endpoints ---------------------------------------------------------------------------
 
@@ -403,29 +267,6 @@ class DvcqgSimulator:
     async def _ctl_reset(self, request: Request) -> Response:
         self.reset()
         return Response(status_code=204)
-
-
-def _required_param(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise _Refusal(INVALID_DATA, f"{name}: required")
-    return value
-
-
-def _validate_batch(body: dict[str, Any], validate: Callable[..., Any]) -> list[Any]:
-    data = body.get("data")
-    if not isinstance(data, list) or not data:
-        raise _Refusal(INVALID_DATA, "data: must be a non-empty array of records")
-    problems: list[FieldProblem] = []
-    valid = []
-    for index, item in enumerate(data):
-        try:
-            valid.append(validate(item, prefix=f"data[{index}]"))
-        except DossierValidationError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise _Refusal(INVALID_DATA, "; ".join(str(p) for p in problems))
-    return valid
 
 
 def create_simulator_app(config: SimulatorConfig) -> Starlette:

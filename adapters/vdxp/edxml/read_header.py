@@ -1,0 +1,132 @@
+"""The tolerant reader's MessageHeader part: organisations, staff, document identity and ResponseFor.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from lxml import etree
+
+from .errors import EdxmlError
+from .models import (
+    Code,
+    DocumentType,
+    MessageHeader,
+    Organization,
+    OtherInfo,
+    PromulgationInfo,
+    ResponseFor,
+    SignerInfo,
+    StaffInfo,
+)
+from .read_context import (
+    _bool,
+    _Ctx,
+    _date,
+    _int,
+    _kid,
+    _kids,
+    _need,
+    _optional_text,
+    _organ_id,
+    _required_organ_id,
+    _text,
+)
+
+
+def _organization(ctx: _Ctx, element: etree._Element, path: str) -> Organization:
+    return Organization(
+        organ_id=_required_organ_id(ctx, element, path),
+        organization_in_charge=_text(ctx, element, "OrganizationInCharge", path),
+        organ_name=_text(ctx, element, "OrganName", path),
+        organ_add=_text(ctx, element, "OrganAdd", path),
+        email=_text(ctx, element, "Email", path),
+        telephone=_text(ctx, element, "Telephone", path),
+        fax=_text(ctx, element, "Fax", path),
+        website=_text(ctx, element, "Website", path),
+    )
+
+
+def _staff(ctx: _Ctx, element: etree._Element | None, path: str) -> StaffInfo:
+    if element is None:
+        return StaffInfo()
+    return StaffInfo(
+        *(
+            _text(ctx, element, name, path)
+            for name in ("Department", "DepartmentId", "Staff", "StaffId", "Email", "Mobile")
+        )
+    )
+
+
+def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
+    p = "MessageHeader"
+    to_elements = _kids(mh, "To")
+    if not to_elements:
+        raise EdxmlError("missing-field", "a document needs at least one To", f"{p}/To")
+    code = _need(ctx, mh, "Code", p)
+    info = _need(ctx, mh, "PromulgationInfo", p)
+    doc_type = _need(ctx, mh, "DocumentType", p)
+    signer = _kid(ctx, mh, "SignerInfo", p)
+    other = _kid(ctx, mh, "OtherInfo", p)
+    places = _kid(ctx, mh, "ToPlaces", p)
+    appendixes = _kid(ctx, other, "Appendixes", f"{p}/OtherInfo") if other is not None else None
+    op = f"{p}/OtherInfo"
+    return MessageHeader(
+        from_=_organization(ctx, _need(ctx, mh, "From", p), f"{p}/From"),
+        to=[_organization(ctx, element, f"{p}/To[{i}]") for i, element in enumerate(to_elements)],
+        document_id=_text(ctx, mh, "DocumentId", p, required=True),
+        code=Code(
+            _text(ctx, code, "CodeNumber", f"{p}/Code", required=True),
+            _text(ctx, code, "CodeNotation", f"{p}/Code", required=True),
+        ),
+        promulgation_info=PromulgationInfo(
+            promulgation_date=_date(
+                ctx,
+                _text(ctx, info, "PromulgationDate", f"{p}/PromulgationInfo"),
+                f"{p}/PromulgationInfo/PromulgationDate",
+                required=True,
+            )
+            or date.min,
+            place=_text(ctx, info, "Place", f"{p}/PromulgationInfo"),
+        ),
+        document_type=DocumentType(
+            type=_int(ctx, doc_type, "Type", f"{p}/DocumentType", required=True),
+            type_detail=_int(ctx, doc_type, "TypeDetail", f"{p}/DocumentType"),
+            type_name=_text(ctx, doc_type, "TypeName", f"{p}/DocumentType"),
+        ),
+        subject=_text(ctx, mh, "Subject", p, required=True),
+        content=_text(ctx, mh, "Content", p),
+        signer_info=SignerInfo(
+            _text(ctx, signer, "Competence", f"{p}/SignerInfo"),
+            _text(ctx, signer, "Position", f"{p}/SignerInfo"),
+            _text(ctx, signer, "FullName", f"{p}/SignerInfo"),
+        ),
+        due_date=_date(ctx, _text(ctx, mh, "DueDate", p), f"{p}/DueDate"),
+        to_places=[(e.text or "").strip() for e in _kids(places, "Place")] if places is not None else [],
+        other_info=OtherInfo(
+            priority=_int(ctx, other, "Priority", op),
+            sphere_of_promulgation=_text(ctx, other, "SphereOfPromulgation", op),
+            typer_notation=_text(ctx, other, "TyperNotation", op),
+            promulgation_amount=_int(ctx, other, "PromulgationAmount", op),
+            page_amount=_int(ctx, other, "PageAmount", op),
+            direction=_bool(ctx, _text(ctx, other, "Direction", op), f"{op}/Direction"),
+            appendixes=[(e.text or "").strip() for e in _kids(appendixes, "Appendix")]
+            if appendixes is not None
+            else [],
+        ),
+        response_for=[
+            _response_for(ctx, element, f"{p}/ResponseFor[{i}]") for i, element in enumerate(_kids(mh, "ResponseFor"))
+        ],
+        steering_type=_int(ctx, mh, "SteeringType", p),
+        response_for_task=_optional_text(ctx, mh, "ResponseForTask", p),
+        application_type=_optional_text(ctx, mh, "ApplicationType", p),
+    )
+
+
+def _response_for(ctx: _Ctx, element: etree._Element, path: str) -> ResponseFor:
+    return ResponseFor(
+        organ_id=_organ_id(ctx, _text(ctx, element, "OrganId", path), f"{path}/OrganId"),
+        code=_text(ctx, element, "Code", path),
+        promulgation_date=_date(ctx, _text(ctx, element, "PromulgationDate", path), f"{path}/PromulgationDate"),
+        document_id=_text(ctx, element, "DocumentId", path),
+    )

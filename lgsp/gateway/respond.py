@@ -1,0 +1,173 @@
+"""The answer side of the gateway pipeline: pass the provider's reply on (buffered or streamed, DTDs
+refused), the SOAP mediation stage, and problem answers; every path writes the audit row before the
+caller gets the last byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from lgsp.gateway import mediate
+from lgsp.gateway.exchange import Exchange, UpstreamResponse
+from lgsp.gateway.headers import RESPONSE_DROP, connection_listed
+from lgsp.gateway.stages import _CHUNK, Send, _traffic_headers, record, upstream_headers
+from lgsp.gateway.xmlreply import declares_dtd, is_xml
+from lgsp.mediation import soap_fault
+from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
+
+if TYPE_CHECKING:  # the runtime imports the pipeline
+    from lgsp.runtime import Runtime
+
+
+async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aiohttp.ClientResponse,
+                           send: Send) -> None:
+    """Pass the provider's answer on; the audit row is durable before the caller gets the last byte."""
+    raw_headers = upstream.raw_headers
+    listed = connection_listed(raw_headers)
+    drop = RESPONSE_DROP | listed if listed else RESPONSE_DROP
+    headers = [(k.lower(), v) for k, v in raw_headers if k.lower() not in drop]
+    headers += _traffic_headers(exchange)
+    threshold = runtime.settings.buffer_response_bytes
+    digest = hashlib.sha256()
+    buffered: list[bytes] = []
+    size = 0
+    streaming = False
+    soap = exchange.service is not None and exchange.service.kind == "soap"
+    check_dtd = not runtime.settings.upstream_xml_allow_dtd and (is_xml(upstream.headers.get("Content-Type")) or soap)
+    try:
+        async for chunk in upstream.content.iter_chunked(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            if not streaming and size > threshold:
+                if check_dtd:
+                    refuse_dtd(exchange, b"".join([*buffered, chunk]))
+                streaming = True  # too large to hold: start sending, hold back only the end
+                exchange.extra["response_started"] = True
+                await send({"type": "http.response.start", "status": upstream.status,
+                            "headers": [*headers, (b"x-lgsp-message-id", exchange.message_id.encode())]})
+                for held in buffered:
+                    await send({"type": "http.response.body", "body": held, "more_body": True})
+                buffered = []
+            if streaming:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            else:
+                buffered.append(chunk)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        if streaming:
+            exchange.response = UpstreamResponse(upstream.status, headers, None, digest.hexdigest())
+            exchange.extra["truncated"] = True
+            await record(exchange, runtime)
+            raise
+        kind = "upstream-timeout" if isinstance(exc, TimeoutError) else "upstream-bad-response"
+        raise Problem(kind, f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
+    body = b"".join(buffered)
+    if check_dtd and not streaming:
+        refuse_dtd(exchange, body)
+    exchange.response = UpstreamResponse(upstream.status, headers, None if streaming else body, digest.hexdigest())
+    index = await record(exchange, runtime)
+    if streaming:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    headers += [
+        (b"content-length", str(len(body)).encode()),
+        (b"x-lgsp-message-id", exchange.message_id.encode()),
+        (b"x-lgsp-audit-index", str(index).encode()),
+    ]
+    await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def refuse_dtd(exchange: Exchange, head: bytes) -> None:
+    """A provider's XML reply with a DOCTYPE never reaches the caller (XXE / entity expansion on their side)."""
+    if declares_dtd(head):
+        raise Problem("upstream-bad-response", f"the provider of {exchange.service_id} answered XML with a document "
+                      "type declaration (DTD), which lgsp does not pass on")
+
+
+async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aiohttp.ClientResponse | None:
+    """The mediation stage for `kind: soap` services (see `lgsp.gateway.mediate`)."""
+    assert exchange.request is not None
+    service = mediate.soap_service(exchange, runtime)
+    described = await mediate.describe(exchange, runtime, service)
+    if described is not None:
+        exchange.response = UpstreamResponse(200, mediate.JSON_HEADERS, described,
+                                             hashlib.sha256(described).hexdigest())
+        await send_buffered(exchange, runtime, send, 200, list(mediate.JSON_HEADERS), described)
+        return None
+    if exchange.extra.get("soap_caller"):
+        mediate.prepare_passthrough(exchange, runtime)
+        upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))
+        await deliver_response(exchange, runtime, upstream, send)
+        return upstream
+    operation = await mediate.prepare_json_call(exchange, runtime, service)
+    upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))
+    limit = exchange.service.max_body_bytes if exchange.service and exchange.service.max_body_bytes else (
+        runtime.settings.max_body_bytes)
+    try:
+        body = await _read_upto(upstream.content, limit + 1)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise Problem("upstream-bad-response", f"provider of {exchange.service_id} failed mid-reply: {exc}") from exc
+    if len(body) > limit:
+        raise Problem("upstream-bad-response", f"the SOAP reply exceeds {limit} bytes")
+    payload = await mediate.json_reply(exchange, service, operation, upstream.status,
+                                       upstream.headers.get("Content-Type"), body)
+    await send_buffered(exchange, runtime, send, 200, list(mediate.JSON_HEADERS), payload)
+    return upstream
+
+
+async def _read_upto(content: aiohttp.StreamReader, size: int) -> bytes:
+    """Up to ``size`` bytes of a reply. ``StreamReader.read(n)`` returns what is buffered (one chunk,
+    often 64-128 KiB), not ``n`` bytes, so a larger SOAP reply was cut and then refused as malformed."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < size:
+        chunk = await content.read(size - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+async def send_buffered(exchange: Exchange, runtime: Runtime, send: Send, status: int,
+                        headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    index = await record(exchange, runtime)
+    headers += [(b"content-length", str(len(body)).encode()), (b"x-lgsp-message-id", exchange.message_id.encode()),
+                (b"x-lgsp-audit-index", str(index).encode()), *_traffic_headers(exchange)]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def render_problem(exchange: Exchange, problem: Problem) -> tuple[bytes, bytes]:
+    """Problem details as JSON, or as a SOAP Fault carrying the same kind for SOAP callers."""
+    if exchange.extra.get("soap_caller"):
+        return soap_fault(problem.kind, problem.status, problem.detail), b"text/xml; charset=utf-8"
+    return problem.body(instance=f"urn:lgsp:message:{exchange.message_id}"), PROBLEM_CONTENT_TYPE.encode()
+
+
+async def send_problem(exchange: Exchange, runtime: Runtime, send: Send, audit: bool = True) -> None:
+    assert exchange.problem is not None
+    problem = exchange.problem
+    body, content_type = render_problem(exchange, problem)
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+               (b"x-lgsp-message-id", exchange.message_id.encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+    if exchange.traffic is not None:  # an admitted call that failed later still tells what is left
+        headers += exchange.traffic.headers
+    if audit:
+        try:
+            index = await record(exchange, runtime)
+            headers.append((b"x-lgsp-audit-index", str(index).encode()))
+        except Exception:
+            runtime.log.exception("audit write failed", message_id=exchange.message_id)
+            problem = Problem("internal-error", "the exchange could not be recorded in the audit log")
+            exchange.problem = problem
+            body, content_type = render_problem(exchange, problem)
+            headers = [(b"content-type", content_type),
+                       (b"content-length", str(len(body)).encode()),
+                       (b"x-lgsp-message-id", exchange.message_id.encode())]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

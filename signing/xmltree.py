@@ -1,0 +1,107 @@
+"""Hardened XML parsing for signature verification, and the edXML Signature spellings put back into the
+XML-DSig form their signer canonicalised (see :mod:`signing.xmldsig`, step 1).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from lxml import etree
+
+from .xmlbounds import DEFAULT_LIMITS, XmlDoctypeError, XmlLimitError, check_bounds
+
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+
+XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
+
+EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
+
+DEFAULT_NAMESPACES = {"ds": DS_NS, "xades": XADES_NS, "edXML": EDXML_NS,
+                      "soap": "http://schemas.xmlsoap.org/soap/envelope/",
+                      "soap12": "http://www.w3.org/2003/05/soap-envelope"}
+
+ID_ATTRIBUTES = ("Id", "ID", "id", "{http://www.w3.org/XML/1998/namespace}id")
+
+
+class XmlFormatError(ValueError):
+    """The bytes are not acceptable XML (malformed, DTD/entities, too large)."""
+
+
+def parse(data: bytes, max_bytes: int) -> etree._Element:
+    """Hardened parse; signing/ depends on nothing of ours, so this mirrors lgsp.safexml on purpose."""
+    try:
+        check_bounds(data, DEFAULT_LIMITS.capped(max_bytes))
+    except XmlLimitError as exc:
+        raise XmlFormatError(str(exc)) from None
+    except XmlDoctypeError:
+        raise XmlFormatError("XML with a document type declaration (DTD/entities) is refused (XXE, entity bombs)") \
+            from None
+    except etree.XMLSyntaxError as exc:
+        raise XmlFormatError(f"malformed XML: {exc}") from exc
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                             huge_tree=False, collect_ids=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise XmlFormatError(f"malformed XML: {exc}") from exc
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.doctype:
+        raise XmlFormatError("XML with a document type declaration (DTD/entities) is refused (XXE, entity bombs)")
+    # No DTD means no entity can be declared, and an undeclared reference is already a syntax error.
+    return root
+
+
+def _local(tag: Any) -> str:
+    """Local name of an lxml tag (``{ns}name`` or ``name``); string slicing, QName objects cost more."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _rebuild_in_ds(old: etree._Element) -> etree._Element:
+    """Copy a Signature subtree into the XML-DSig namespace as the *default* namespace.
+
+    The non-conformant edXML variant lost ``xmlns="…xmldsig#"`` on serialisation; what the signer
+    canonicalised was the default-namespace form, so rebuilding exactly that form restores the signed bytes.
+    """
+    new = etree.Element(f"{{{DS_NS}}}{_local(old.tag)}", nsmap={None: DS_NS})
+
+    def copy_children(src: etree._Element, dst: etree._Element) -> None:
+        dst.text = src.text
+        for key, value in src.attrib.items():
+            dst.set(key, value)
+        for child in src:
+            if not isinstance(child.tag, str):
+                dst.append(copy.copy(child))
+                continue
+            ns = etree.QName(child.tag).namespace
+            tag = f"{{{DS_NS}}}{_local(child.tag)}" if ns in (None, EDXML_NS) else child.tag
+            sub = etree.SubElement(dst, tag)
+            copy_children(child, sub)
+            sub.tail = child.tail
+
+    copy_children(old, new)
+    new.tail = old.tail
+    return new
+
+
+def normalise_variants(root: etree._Element) -> tuple[etree._Element, list[str]]:
+    """Find signatures in all edXML spellings; return the (possibly rewritten) root and notes about it."""
+    notes: list[str] = []
+    for element in list(root.iter("{*}Signature", "{*}DigitalSignature")):  # tag match in C, any namespace
+        qname = etree.QName(element.tag)
+        if qname.localname == "Signature" and qname.namespace != DS_NS and any(
+            _local(c.tag) == "SignedInfo" for c in element
+        ):
+            parent = element.getparent()
+            rebuilt = _rebuild_in_ds(element)
+            if parent is None:
+                root = rebuilt
+            else:
+                parent.replace(element, rebuilt)
+            where = qname.namespace or "no namespace"
+            notes.append(f"Signature element is not in the XML-DSig namespace ({where}); verified after "
+                         "restoring the namespace (non-conformant edXML variant, QCVN 102:2016 §Signature)")
+        elif qname.localname == "DigitalSignature" and len(element) == 0 and not (element.text or "").strip():
+            notes.append("empty DigitalSignature element: this packet carries no signature "
+                         "(non-conformant edXML variant)")
+    return root, notes
