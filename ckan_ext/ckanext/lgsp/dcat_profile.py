@@ -26,7 +26,7 @@ from ckan.plugins import toolkit as tk
 from rdflib import BNode, Literal, Namespace, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, XSD
 
-from ckanext.dcat.profiles.base import DCAT, DCATAP, DCT, FOAF, SKOS, RDFProfile
+from ckanext.dcat.profiles.base import DCAT, DCATAP, DCT, FOAF, SKOS, SPDX, RDFProfile
 from ckanext.dcat.utils import resource_uri
 
 FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
@@ -176,6 +176,7 @@ class LgspDCATProfile(RDFProfile):
             if url and (resource.get("url_type") == "upload" or "/download/" in url or resource.get("format")):
                 g.set((ref, DCAT.downloadURL, URIRef(url)))
             self._format(ref)
+            self._checksum_algorithm(ref)
             self._languages(ref)
             self._typed_pages(ref)
             for size in list(g.objects(ref, DCAT.byteSize)):
@@ -208,6 +209,18 @@ class LgspDCATProfile(RDFProfile):
                     g.add((value, RDF.type, DCT.MediaType))
             elif g.value(value, RDF.type) is None:
                 g.add((value, RDF.type, DCT.MediaType))
+
+    def _checksum_algorithm(self, ref: Any) -> None:
+        """``spdx:algorithm`` as SPDX's algorithm URI (``sha256`` -> ``spdx:checksumAlgorithm_sha256``), typed."""
+        g = self.g
+        for checksum in g.objects(ref, SPDX.checksum):
+            for algorithm in list(g.objects(checksum, SPDX.algorithm)):
+                if isinstance(algorithm, Literal) or not str(algorithm).startswith(str(SPDX)):
+                    g.remove((checksum, SPDX.algorithm, algorithm))
+                    name = str(algorithm).rsplit("_", 1)[-1].rsplit("#", 1)[-1].lower().replace("-", "")
+                    algorithm = SPDX["checksumAlgorithm_" + name]
+                    g.add((checksum, SPDX.algorithm, algorithm))
+                g.add((algorithm, RDF.type, SPDX.ChecksumAlgorithm))
 
     def _languages(self, subject: Any) -> None:
         """``dct:language "vi"`` -> the EU language authority's URI, a ``dct:LinguisticSystem``."""
