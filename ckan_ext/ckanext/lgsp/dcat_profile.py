@@ -53,6 +53,18 @@ LICENCES = {
     "odc-odbl": "https://opendatacommons.org/licenses/odbl/1-0/",
     "odc-pddl": "https://opendatacommons.org/licenses/pddl/1-0/",
 }
+#: CKAN licence ids -> the English title of CKAN's default licence register. ckanext-dcat's parser (and so
+#: another CKAN harvesting us) finds a licence id by the licence node's URI or its ``dct:title``; the URIs
+#: above are the licences' own, not the register's, so the title is what lets a harvester match them.
+LICENCE_TITLES = {
+    "cc-by": "Creative Commons Attribution",
+    "cc-by-sa": "Creative Commons Attribution Share-Alike",
+    "cc-zero": "Creative Commons CCZero",
+    "cc-nc": "Creative Commons Non-Commercial (Any)",
+    "odc-by": "Open Data Commons Attribution License",
+    "odc-odbl": "Open Data Commons Open Database License (ODbL)",
+    "odc-pddl": "Open Data Commons Public Domain Dedication and License (PDDL)",
+}
 INTEGER_FIELDS = ("lgsp_row_count", "lgsp_audit_index")
 
 
@@ -150,18 +162,29 @@ class LgspDCATProfile(RDFProfile):
             g.add((dataset_ref, URIRef(LGSP + key.removeprefix("lgsp_")), literal))
 
     def _licence(self, dataset_dict: dict[str, Any], dataset_ref: Any) -> None:
-        """The dataset's CKAN licence on the dataset and on each distribution (DCAT-AP: a LicenseDocument)."""
+        """The dataset's CKAN licence on the dataset and on each distribution (DCAT-AP: a LicenseDocument).
+
+        The licence is named by the URL of CKAN's licence register (``license_url``) when there is one: that
+        is what another CKAN harvesting us matches to its own licence id (by URI -- titles are translated
+        into the harvesting site's language, so they do not match across locales). The licence's own
+        canonical URI (creativecommons.org, opendatacommons.org) follows as ``rdfs:seeAlso``.
+        """
         licence_id = dataset_dict.get("license_id")
-        uri = LICENCES.get(licence_id or "") or dataset_dict.get("license_url")
+        canonical = LICENCES.get(licence_id or "")
+        uri = dataset_dict.get("license_url") or canonical
         if not uri:
             return
         g = self.g
         licence = URIRef(uri)
         g.add((licence, RDF.type, DCT.LicenseDocument))
+        if canonical and canonical != uri:
+            g.add((licence, RDFS.seeAlso, URIRef(canonical)))
         if dataset_dict.get("license_title"):
             g.add((licence, RDFS.label, Literal(dataset_dict["license_title"])))
         if licence_id:
             g.add((licence, DCT.identifier, Literal(licence_id)))
+        if licence_id in LICENCE_TITLES:
+            g.set((licence, DCT.title, Literal(LICENCE_TITLES[licence_id])))
         g.set((dataset_ref, DCT.license, licence))
         for distribution in g.objects(dataset_ref, DCAT.distribution):
             if g.value(distribution, DCT.license) is None:
