@@ -113,22 +113,19 @@ def hash_value(value: Any, key: bytes) -> str:
 
 
 def deidentify(spec: DatasetSpec, rows: list[Row], hash_key: bytes) -> list[Row]:
-    """Rows with only the published fields, in schema order, personal fields masked or hashed.
-
-    Built column by column: each published field's cells are read with ``dict.get`` mapped over the rows,
-    the masked/hashed columns are transformed, and the rows are zipped back into dicts -- all at C
-    speed except the per-cell masking itself."""
+    """Rows with only the published fields, in schema order, personal fields masked or hashed."""
     modes = spec.personal_fields
     out_fields = spec.published_fields
-    count = len(rows)
-    columns: list[list[Any]] = []
-    for name in out_fields:
-        column = list(map(dict.get, rows, repeat(name, count)))
-        if modes.get(name) == "mask":
-            column = [v if v in (None, "") else mask_value(v) for v in column]
-        elif modes.get(name) == "hash":
-            column = [v if v in (None, "") else hash_value(v, hash_key) for v in column]
-        columns.append(column)
-    if not out_fields:
-        return [{} for _ in rows]
-    return list(map(dict, map(zip, repeat(out_fields, count), zip(*columns, strict=True))))
+    masked = [name for name in out_fields if modes.get(name) == "mask"]
+    hashed = [name for name in out_fields if modes.get(name) == "hash"]
+    result: list[Row] = []
+    for row in rows:
+        clean = {name: row.get(name) for name in out_fields}
+        for name in masked:
+            if clean[name] not in (None, ""):
+                clean[name] = mask_value(clean[name])
+        for name in hashed:
+            if clean[name] not in (None, ""):
+                clean[name] = hash_value(clean[name], hash_key)
+        result.append(clean)
+    return result
