@@ -8,11 +8,12 @@ What is measured, in one run:
 * the baseline: the same rows (already in memory) written with ``csv.writer`` to bytes;
 * CKAN API round-trips per publish: first publish (create), changed data (update), unchanged data.
 
-ratio = pipeline rows/s (first publish, end to end) / plain csv-module rows/s. Lower than 1 by design:
+ratio = pipeline rows/s (first publish, end to end, best of --repeat) / plain csv-module rows/s (best of
+as many). Lower than 1 by design:
 the pipeline validates, de-identifies, uploads two files and records provenance; the figure shows what
 that costs per row.
 
-    .venv/bin/python bench/opendata.py [--rows 100000]
+    .venv/bin/python bench/opendata.py [--rows 100000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def plain_csv_seconds(rows: list[dict[str, object]], fields: list[str], repeat: 
 def main() -> None:
     parser = argparse.ArgumentParser(description="open-data pipeline rows/s vs plain csv module")
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="first publishes timed; the best counts")
     args = parser.parse_args()
 
     target, started = ensure_ckan()
@@ -84,10 +86,17 @@ def main() -> None:
     spec = dataclasses.replace(base, slug=f"bench-aq-{uuid.uuid4().hex[:8]}")
     config = PipelineConfig(gateway_url=server.url, ckan=target, source_token=TOKEN)
     try:
-        t = time.perf_counter()
-        first: RunResult = asyncio.run(run_dataset(spec, config))
-        first_s = time.perf_counter() - t
-        assert first.status == "created", first.message
+        # The first publish is timed best of --repeat (each under a fresh slug, so each is a create), like
+        # the csv baseline below: on a shared machine one run alone mostly measures the neighbours.
+        first_s = float("inf")
+        for attempt in range(args.repeat):
+            fresh = spec if attempt == 0 else dataclasses.replace(base, slug=f"bench-aq-{uuid.uuid4().hex[:8]}")
+            t = time.perf_counter()
+            run: RunResult = asyncio.run(run_dataset(fresh, config))
+            elapsed = time.perf_counter() - t
+            assert run.status == "created", run.message
+            if elapsed < first_s:
+                first, first_s = run, elapsed
         state.version += 1
         changed = asyncio.run(run_dataset(spec, config))
         assert changed.status == "updated", changed.message
@@ -101,7 +110,7 @@ def main() -> None:
             subprocess.run(["bash", str(ROOT / "scripts" / "ckan" / "stop.sh")], check=False, cwd=ROOT)
 
     rows = readings(SourceState(rows=args.rows))
-    plain_s = plain_csv_seconds(rows, spec.published_fields)
+    plain_s = plain_csv_seconds(rows, spec.published_fields, repeat=max(3, args.repeat))
     pipeline_rps = first.rows / first_s
     plain_rps = args.rows / plain_s
 

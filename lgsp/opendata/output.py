@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
+from itertools import chain, repeat
 from typing import Any
 
 Row = dict[str, Any]
@@ -34,18 +35,33 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _records(fields: list[str], rows: list[Row]) -> list[tuple[Any, ...]]:
+    """Each row's values in ``fields`` order (``dict.get`` per column, mapped in C, then zipped)."""
+    columns = [map(dict.get, rows, repeat(f, len(rows))) for f in fields]
+    return list(zip(*columns, strict=True)) if fields else [() for _ in rows]
+
+
 def write_csv(fields: list[str], rows: list[Row]) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(fields)
+    records = _records(fields, rows)
     # csv writes None as "" and numbers with str(); only booleans need our spelling.
-    writer.writerows([_cell(v) if isinstance(v, bool) else v for v in (row.get(f) for f in fields)]
-                     for row in rows)
+    if bool in set(map(type, chain.from_iterable(records))):
+        writer.writerows([_cell(v) if isinstance(v, bool) else v for v in record] for record in records)
+    else:
+        writer.writerows(records)
     return buffer.getvalue().encode("utf-8")
 
 
 def write_json(fields: list[str], rows: list[Row]) -> bytes:
-    records = [{f: row.get(f) for f in fields} for row in rows]
+    order = tuple(fields)
+    # Rows that already hold exactly ``fields`` in that order (what deidentify() returns) are dumped as
+    # they are; others are rebuilt.
+    if all(tuple(row) == order for row in rows):
+        records: list[Row] = rows
+    else:
+        records = [{f: row.get(f) for f in fields} for row in rows]
     return json.dumps(records, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
 from registry.dataset_spec import DatasetSpec
@@ -29,11 +31,42 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 MAX_ROWS_REPORTED = 20
 
 
+def _looks_personal(value: Any) -> bool:
+    """Whether one cell would be a finding (the same test :func:`scan` applies per row)."""
+    if value is None or isinstance(value, bool | float):
+        return False
+    text = str(value).strip()
+    return 6 <= len(text) <= 60 and any(pattern.match(text) for pattern in PATTERNS.values())
+
+
+def _column_clean(rows: list[Row], name: str) -> bool:
+    """True when no cell of column ``name`` looks personal, testing each distinct value once.
+
+    The test depends on the value alone, so distinct values decide it -- except that Python's set merges
+    equal values of different types (``1``, ``1.0``, ``True``) whose text differs; a column with more than
+    one type of value is therefore tested cell by cell, never through the set."""
+    column = list(map(dict.get, rows, repeat(name, len(rows))))
+    kinds = set(map(type, column)) - {type(None)}
+    if len(kinds) > 1:
+        return not any(map(_looks_personal, column))
+    try:
+        distinct: Iterable[Any] = set(column)
+    except TypeError:  # unhashable cells (JSON objects / arrays): test them all
+        distinct = column
+    return not any(map(_looks_personal, distinct))
+
+
 def scan(spec: DatasetSpec, rows: list[Row]) -> list[Finding]:
-    """Findings in fields that are not declared personal and not exempted with ``personalCheck: false``."""
+    """Findings in fields that are not declared personal and not exempted with ``personalCheck: false``.
+
+    Clean data (the common case) is decided column by column on distinct values; only when a column
+    has a hit are the rows walked one by one to report counts and row numbers."""
     exempt = set(spec.personal_fields) | {
         f["name"] for f in spec.table_schema["fields"] if f.get("personalCheck") is False
     }
+    names = set().union(*rows) - exempt if rows else set()
+    if all(_column_clean(rows, name) for name in names):
+        return []
     findings: dict[tuple[str, str], Finding] = {}
     for index, row in enumerate(rows, start=1):
         for name, value in row.items():

@@ -8,6 +8,8 @@ CKAN_VERSION="2.12.0"
 SCHEMING_VERSION="3.1.0"
 DCAT_VERSION="2.4.4"
 GUNICORN_VERSION="23.0.0"
+HARVEST_VERSION="1.6.3"   # ckanext-harvest: the second CKAN of the harvest test runs DCAT harvesting with it
+PYSHACL_VERSION="0.40.1"  # DCAT-AP SHACL validation in ckan_ext's tests
 # Ports: LGSP_CKAN_PORT / LGSP_SOLR_STANDIN_PORT if set, else a free pair chosen once per checkout and
 # remembered in var/ckan/ports.env (so the URL in ckan.ini and tokens.json stays valid).
 PORTS_FILE="$CKAN_DIR/ports.env"

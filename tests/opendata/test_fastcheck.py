@@ -104,3 +104,22 @@ def test_the_demo_rows_are_checked_without_frictionless() -> None:
     started = time.perf_counter()
     assert certainly_valid(fields, demo)
     assert time.perf_counter() - started < 2.0  # ~0.1 s here; frictionless needs seconds for these rows
+
+
+def test_equal_values_of_different_types_are_not_merged() -> None:
+    """Columns are checked on distinct values; ``1 == 1.0 == True`` must not hide the bool or the float."""
+    aqi = [{"name": "aqi", "type": "integer", "constraints": {"minimum": 0, "maximum": 500}}]
+    for cells in ([1, True], [True, 1], [4, 4.0], [4.0, 4]):
+        assert not certainly_valid(aqi, [{"aqi": v} for v in cells]), cells
+    assert certainly_valid(aqi, [{"aqi": v} for v in (1, 1, 500, 0)])
+
+
+def test_float_fast_path_leaves_bounds_and_non_finite_to_the_exact_check() -> None:
+    pm = [{"name": "pm", "type": "number", "constraints": {"minimum": 0.1, "maximum": 500}}]
+    assert certainly_valid(pm, [{"pm": 0.2}, {"pm": 499.9}])
+    for value in (0.05, 500.5, float("nan"), float("inf"), -float("inf")):
+        assert not certainly_valid(pm, [{"pm": value}]), value
+    # on a bound the exact check decides; it may be unsure (then frictionless runs), never wrongly sure
+    for value in (0.1, 500.0, 500):
+        assert frictionless_valid(pm, [{"pm": value}]) or not certainly_valid(pm, [{"pm": value}]), value
+    assert certainly_valid(pm, [{"pm": 500}])

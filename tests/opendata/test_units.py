@@ -47,6 +47,31 @@ def test_scan_ignores_values_that_are_not_personal(spec: DatasetSpec, value: str
     assert scan(spec, [{"note": value}]) == []
 
 
+def test_scan_is_not_fooled_by_equal_values_of_another_type(spec: DatasetSpec) -> None:
+    """The scan tests distinct values per column; a float equal to an int phone number must not hide it."""
+    rows = [{"note": 84912345678.0}, {"note": 84912345678}, {"note": 84912345678}]
+    [finding] = scan(spec, rows)
+    assert (finding.field, finding.pattern, finding.count, finding.rows) == ("note", "phone", 2, [2, 3])
+    assert scan(spec, [{"note": {"a": 1}}, {"note": ["0912345678"]}]) == []  # unhashable cells are scanned too
+
+
+def test_repeated_primary_keys_are_reported_by_row(spec: DatasetSpec) -> None:
+    rows = readings(SourceState(rows=3))
+    with pytest.raises(SchemaViolation) as exc:
+        validate_rows(spec, [*rows, dict(rows[1])])
+    [error] = [e for e in exc.value.report["errors"] if e["type"] == "primary-key"]
+    assert error["row"] == 4 and "row 2" in error["message"]
+
+
+def test_csv_spells_booleans_and_json_keeps_field_order() -> None:
+    from lgsp.opendata.output import write_csv, write_json
+
+    rows = [{"b": True, "a": None}, {"a": 1, "b": False}]
+    assert write_csv(["a", "b"], rows) == b"a,b\n,true\n1,false\n"
+    assert write_json(["a", "b"], rows) == b'[{"a":null,"b":true},{"a":1,"b":false}]'
+    assert write_csv(["a"], [{"a": 2.5}]) == b"a\n2.5\n"
+
+
 def test_declared_personal_fields_and_exempt_fields_are_not_scanned(spec: DatasetSpec) -> None:
     rows = readings(SourceState(rows=10))
     assert scan(spec, rows) == []  # operator_phone is declared personal: mask

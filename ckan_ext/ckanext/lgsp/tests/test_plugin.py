@@ -11,7 +11,7 @@ from babel.support import Translations
 from ckan import logic
 from ckan.tests import factories, helpers
 from rdflib import Literal, URIRef
-from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, XSD
+from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, RDFS, XSD
 
 from ckanext.dcat.processors import RDFSerializer
 
@@ -111,8 +111,10 @@ def test_dcat_has_what_dcat_ap_and_harvesters_need(publisher: dict[str, Any]) ->
     serializer = RDFSerializer(profiles=["euro_dcat_ap_2", "lgsp_dcat"])
     ref = serializer.graph_from_dataset(dataset)
     g = serializer.g
-    licence = URIRef("https://creativecommons.org/licenses/by/4.0/")
+    licence = URIRef(dataset["license_url"])  # CKAN's licence register URL: what harvesting CKANs match
+    assert str(licence).startswith("http") and licence != URIRef("https://creativecommons.org/licenses/by/4.0/")
     assert (ref, DCTERMS.license, licence) in g and (licence, RDF.type, DCTERMS.LicenseDocument) in g
+    assert (licence, RDFS.seeAlso, URIRef("https://creativecommons.org/licenses/by/4.0/")) in g
     distributions = list(g.objects(ref, DCAT.distribution))
     assert len(distributions) == 2
     for dist in distributions:
