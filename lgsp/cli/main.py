@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 # Heavy libraries (SQLAlchemy, Alembic, rich, uvicorn, the signing stack) are imported inside the commands
-# that use them: `lgsp --help` must answer in well under half a second (bench/cli_start.py).
+# that use them: `lgsp --help` must answer in well under half a second (bench/startup.py).
 
 # audit, deliveries, opendata and verify are loaded on first use (see lgsp.cli.lazy).
 app = typer.Typer(cls=LazyGroup, help="lgsp: integration bus and open-data gateway.", no_args_is_help=True,
