@@ -17,6 +17,7 @@ from lgsp.adapters import parts
 from lgsp.api import admin, audit, contract, docs_ui, documents, dossiers, health, oauth, problems, traffic
 from lgsp.api import object_grants as object_grants_api
 from lgsp.api.verify_access import verify_access
+from lgsp.console.mount import LazyConsole
 from lgsp.gateway import pipeline
 from lgsp.runtime import Runtime
 from lgsp.safexml import entry_limits
@@ -69,9 +70,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for _, router in parts("routers"):  # each adapter's own endpoints (AdapterInfo.routers)
         api.include_router(router)
     if settings.console_enabled:
-        from lgsp.console.app import create_console
-
-        api.mount("/console", create_console(runtime))
+        api.mount("/console", LazyConsole(runtime))
     contract.install(api)
     docs_ui.install(api)
     if runtime.verifier is not None:
