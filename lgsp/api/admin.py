@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lgsp.api.contract import problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.models import (
     AgencyOut,
@@ -27,6 +26,7 @@ from lgsp.api.models import (
     ServiceOut,
     SystemOut,
 )
+from lgsp.api.openapi import problems
 from lgsp.auth import clients
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.store.db import writer

@@ -26,10 +26,10 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.dvcqg import DossierSyncService, DossierValidationError, DvcqgError, UnknownLocalStatusError
 from lgsp import access
-from lgsp.api.contract import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
 from lgsp.api.models import DossierAccepted, DossierEventIn, DossierEventState
+from lgsp.api.openapi import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, problems
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery import dvcqg
 from lgsp.delivery.models import OutboxMessage

@@ -63,13 +63,13 @@ def serve(
         return
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lgsp-metrics-")
-    # lgsp.gateway.client_certs records the TCP peer, then does uvicorn's X-Forwarded-For handling itself.
+    # lgsp.app:served_app records the TCP peer, then does uvicorn's X-Forwarded-For handling itself.
     tls: dict[str, object] = {}
     if ssl_certfile is not None:
         tls = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None}
         if ssl_ca_certs is not None:
             tls |= {"ssl_ca_certs": str(ssl_ca_certs), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
-    run_uvicorn(uvicorn.Config("lgsp.gateway.client_certs:served_app", factory=True, host=host, port=port,
+    run_uvicorn(uvicorn.Config("lgsp.app:served_app", factory=True, host=host, port=port,
                                workers=workers, loop="uvloop", http=TLSHttpToolsProtocol, access_log=False,
                                log_level="warning", proxy_headers=False, server_header=True, date_header=True,
                                **tls))  # type: ignore[arg-type]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -440,7 +439,3 @@ async def send_problem(exchange: Exchange, runtime: Runtime, send: Send, audit: 
                        (b"x-lgsp-message-id", exchange.message_id.encode())]
     await send({"type": "http.response.start", "status": problem.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def latency_us(exchange: Exchange) -> int:
-    return int((time.perf_counter() - exchange.started) * 1_000_000)
