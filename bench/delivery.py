@@ -34,13 +34,13 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.vdxp.client import AxisClient
+from adapters.vdxp.poller import sync_directory
 from bench.documents import RECIPIENT, SENDER, post_all, token_for, variants
 from bench.edxml_parse import build_packets
 from bench.support.harness import free_port, start_process, stop_process, uvicorn_cmd
 from lgsp.auth.clients import create_client
 from lgsp.delivery.claims import open_count
 from lgsp.delivery.models import OutboxMessage
-from lgsp.documents.poller import sync_directory
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
 from registry.declarative import apply, parse_registry_file

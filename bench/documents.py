@@ -38,11 +38,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.vdxp.client import AxisClient
+from adapters.vdxp.poller import sync_directory
 from bench.edxml_parse import build_packets, measure
 from bench.support.harness import free_port, start_process, stop_process, uvicorn_cmd
 from lgsp.auth.clients import create_client
 from lgsp.delivery.claims import open_count
-from lgsp.documents.poller import sync_directory
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
 from registry.declarative import apply, parse_registry_file

@@ -38,7 +38,8 @@ class AdapterInfo:
     delivery_handlers: str | None = None
     #: `lgsp` sub-commands: name -> (`module:attribute` of a typer app or command, one-line help).
     commands: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    #: `step(tour: lgsp.sdk.demo.Tour) -> None`, run by `make demo` in adapter-name order.
+    #: A `lgsp.sdk.demo.DemoStep` (or a plain `step(tour: lgsp.sdk.demo.Tour) -> None`), run by `make demo`
+    #: in the step's `order`, ties in adapter-name order.
     demo_step: str | None = None
     #: Factory `(engine, settings) -> lgsp.sdk.documents.DocumentAxis` for the official-document façade.
     document_axis: str | None = None

@@ -6,6 +6,7 @@ validation on the hot path); everything else is a FastAPI app (OAuth2, admin, au
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,17 +14,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from lgsp import agency_ids
+from lgsp import agency_ids, memory
 from lgsp.adapters import parts
-from lgsp.api import admin, audit, docs_ui, documents, dossiers, health, oauth, openapi, problems, traffic
+from lgsp.api import admin, audit, docs_ui, documents, health, oauth, openapi, problems, traffic
 from lgsp.api import object_grants as object_grants_api
 from lgsp.api.verify_access import verify_access
 from lgsp.console.mount import LazyConsole
 from lgsp.gateway import pipeline
 from lgsp.gateway.client_certs import PeerRecorder
 from lgsp.runtime import Runtime
-from lgsp.safexml import entry_limits
 from lgsp.settings import Settings
+from lgsp.xml_limits import entry_limits
 from signing import http as signing_http
 
 DESCRIPTION = """Local Government Service Platform: gateway, registry, audit, documents, dossiers, signatures.
@@ -44,8 +45,29 @@ class LgspApp:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith(pipeline.PREFIX):
             await pipeline.handle(scope, receive, send, self.runtime)
+        elif scope["type"] == "http":
+            await self._api_request(scope, receive, send)
         else:
             await self.api(scope, receive, send)
+
+    async def _api_request(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """An API request; once one with a large body (documents, signatures) is answered, trim the heap.
+
+        The gateway path streams bodies through and is left alone (it is the hot path, see issue 14).
+        """
+        received = 0
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            return message
+
+        try:
+            await self.api(scope, counting_receive, send)
+        finally:
+            if received >= memory.TRIM_AFTER_BYTES:
+                await asyncio.to_thread(memory.release_free_memory)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> LgspApp:
@@ -66,7 +88,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.state.runtime = runtime
     problems.install(api)
     openapi.describe_signature_verification(signing_http.router)
-    for router in (oauth.router, admin.router, audit.router, health.router, dossiers.router, signing_http.router,
+    for router in (oauth.router, admin.router, audit.router, health.router, signing_http.router,
                    documents.router, traffic.admin_router, traffic.usage_router, object_grants_api.router):
         api.include_router(router)
     for _, router in parts("routers"):  # each adapter's own endpoints (AdapterInfo.routers)

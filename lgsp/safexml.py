@@ -5,24 +5,20 @@ parser here refuses DTDs and entity expansion (XXE, billion laughs), never touch
 bounds the input: total size, and — by a streaming pre-scan that builds no tree
 (:mod:`signing.xmlbounds`) — element count, nesting depth and the length of one text node, so one
 hostile packet cannot read local files or exhaust memory. Each entry point passes its own
-:class:`XmlLimits` (settings ``xml_limits_*``, see :func:`entry_limits`); any other parse gets
-:data:`DEFAULT_LIMITS`.
+:class:`XmlLimits` (settings ``xml_limits_*``, see :func:`lgsp.xml_limits.entry_limits`); any other parse gets
+:data:`DEFAULT_LIMITS`. This module is at the bottom of the layers: every part of lgsp, the registry and
+the adapters may use it, and it imports nothing of ours but :mod:`signing.xmlbounds`.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from signing.xmlbounds import DEFAULT_LIMITS, XmlDoctypeError, XmlLimitError, XmlLimits, check_bounds
 
-if TYPE_CHECKING:
-    from lgsp.settings import Settings
-
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_MAX_BYTES", "UnsafeXmlError", "XmlLimitExceeded", "XmlLimits",
-           "entry_limits", "hardened_parser", "parse_xml", "prescan"]
+           "hardened_parser", "parse_xml", "prescan"]
 
 
 class UnsafeXmlError(ValueError):
@@ -48,28 +44,6 @@ def prescan(data: bytes, limits: XmlLimits) -> None:
         raise UnsafeXmlError(str(exc)) from None
     except etree.XMLSyntaxError as exc:
         raise UnsafeXmlError(f"malformed XML: {exc}") from None
-
-
-def entry_limits(entry: str, max_bytes: int | None = None, settings: Settings | None = None) -> XmlLimits:
-    """The limits of one entry point (documents, signatures, soap, upstream) from the settings."""
-    if settings is None:
-        from lgsp.settings import Settings
-
-        settings = Settings.load()
-    base = {"documents": _DOCUMENTS, "signatures": _SIGNATURES, "soap": _SOAP, "upstream": _UPSTREAM}[entry]
-    limits = base.with_spec(getattr(settings, f"xml_limits_{entry}"))
-    return limits if max_bytes is None else limits.capped(max_bytes)
-
-
-#: Built-in bounds per entry point: far above any real edXML packet or SOAP message (hundreds of
-#: elements, depth < 20), far below what exhausts a gateway's memory.
-#: Documents: the size bound is LGSP_MAX_DOCUMENT_BYTES (the caller caps it), and one text run may be as long
-#: as the packet, because a base64 attachment is one text run; the edXML reader cuts attachments out before
-#: libxml2 parses the rest, whose text runs keep libxml2's own 10 MB bound.
-_DOCUMENTS = XmlLimits(max_bytes=1 << 30, max_elements=50_000, max_depth=64, max_text=1 << 30)
-_SIGNATURES = XmlLimits(max_bytes=64 * 1024 * 1024, max_elements=50_000, max_depth=64)
-_SOAP = XmlLimits(max_bytes=64 * 1024 * 1024, max_elements=100_000, max_depth=100)
-_UPSTREAM = XmlLimits(max_bytes=64 * 1024 * 1024, max_elements=200_000, max_depth=128)
 
 
 def hardened_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy
+echo "== layers (import-linter, .importlinter; see docs/architecture.md)"; lint-imports --no-cache
 echo "== ckan (install into var/ckan/venv if needed)"; scripts/ckan/ensure.sh
 echo "== ckan_ext"
 var/ckan/venv/bin/pytest -q -p no:cacheprovider --ckan-ini=var/ckan/test-core.ini ckan_ext/ckanext/lgsp/tests

@@ -1,4 +1,4 @@
-"""Entry-point descriptor of the dvcqg adapter (group `lgsp.adapters`); imports the simulator lazily."""
+"""Entry-point descriptor of the dvcqg adapter (group `lgsp.adapters`); every part it names loads lazily."""
 
 from __future__ import annotations
 
@@ -17,4 +17,7 @@ ADAPTER = AdapterInfo(
     title="DVCQG National Public Service Portal: dossier and progress synchronisation",
     simulator_main=_simulator_main,
     docs="docs/dvcqg.md",
+    routers=("adapters.dvcqg.api:router",),
+    demo_step="adapters.dvcqg.demo:STEP",
+    delivery_handlers="adapters.dvcqg.delivery:delivery_handlers",
 )

@@ -1,4 +1,4 @@
-"""Entry-point descriptor of the ngsp adapter (group `lgsp.adapters`); imports the simulator lazily."""
+"""Entry-point descriptor of the ngsp adapter (group `lgsp.adapters`); every part it names loads lazily."""
 
 from __future__ import annotations
 
@@ -16,5 +16,6 @@ ADAPTER = AdapterInfo(
     name="ngsp",
     title="NGSP national-database lookups (SOAP, X-Road v4 headers)",
     simulator_main=_simulator_main,
+    demo_step="adapters.ngsp.demo:STEP",
     docs="docs/national-services.md",
 )

@@ -2,7 +2,7 @@
 
 This is what the gateway does for a mediated call, packaged for direct use by the demo, the bench and
 department-side scripts: build the envelope with X-Road headers from the caller's identity, POST it, and
-turn the reply into JSON or a typed :class:`~lgsp.mediation.MediationError`.
+turn the reply into JSON or a typed :class:`~lgsp.sdk.soap.MediationError`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from lgsp.mediation import SoapService, XRoadClient, XRoadHeaders, XRoadService
+from lgsp.sdk.soap import SoapService, XRoadClient, XRoadHeaders, XRoadService
 
 from .paths import WSDL_PATH
 

@@ -35,9 +35,10 @@ from lgsp.api.openapi import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, pro
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery.outbox import Enqueued, IdempotencyConflict
 from lgsp.documents import store
+from lgsp.documents.axis import NoDocumentAxis, load_axis
 from lgsp.documents.models import DMS_STATUSES, IN, OUT
-from lgsp.documents.packets import PacketFacts, PacketRejected, SignatureHook, inspect_packet, load_hook
-from lgsp.documents.settings import max_packet_bytes
+from lgsp.documents.packets import PacketFacts, PacketRejected, SignatureHook, load_hook, max_packet_bytes
+from lgsp.documents.port import DocumentAxis
 from lgsp.problems import Problem
 
 router = APIRouter(tags=["documents"])
@@ -64,6 +65,19 @@ def signature_hook_of(request: Request) -> SignatureHook | None:
             raise Problem("not-configured", f"the signature hook is misconfigured: {exc}") from None
     hook: SignatureHook | None = state.documents_signature_hook
     return hook
+
+
+def axis_of(request: Request) -> DocumentAxis:
+    """The installed document axis (``app.state.document_axis``, found once); 503 when there is none."""
+    state = request.app.state
+    if not hasattr(state, "document_axis"):
+        runtime = runtime_of(request)
+        try:
+            state.document_axis = load_axis(runtime.engine, runtime.settings)
+        except NoDocumentAxis as exc:
+            raise Problem("not-configured", str(exc)) from None
+    axis: DocumentAxis = state.document_axis
+    return axis
 
 
 def _kind(value: Any, field: str) -> str | None:
@@ -103,10 +117,10 @@ async def _packet_from(request: Request) -> tuple[bytes, str | None]:
                   f"send the packet as application/xml or as JSON with base64 data, not {content_type or 'nothing'}")
 
 
-def _inspect(request: Request, data: bytes, kind: str | None) -> PacketFacts:
+def _inspect(request: Request, axis: DocumentAxis, data: bytes, kind: str | None) -> PacketFacts:
     try:
-        return inspect_packet(data, expected_kind=kind, max_bytes=max_packet_bytes(),
-                              signature_hook=signature_hook_of(request))
+        return axis.inspect(data, expected_kind=kind, max_bytes=max_packet_bytes(),
+                            signature_hook=signature_hook_of(request))
     except PacketRejected as exc:
         if exc.code == "xml-too-large":
             raise Problem("payload-too-large", exc.message, code=exc.code, bound=exc.limit,
@@ -162,11 +176,12 @@ async def post_document(request: Request, caller: ClientIdentity = Depends(calle
 
 async def _accept(request: Request, exchange: Submission) -> Response:
     agency = agency_of(exchange.caller)
+    axis = axis_of(request)
     key = idempotency_key(request)
     data, declared = await _packet_from(request)
     exchange.request_sha256 = hashlib.sha256(data).hexdigest()
-    facts = await run_in_threadpool(_inspect, request, data, declared)
-    exchange.extra = {"outbox": store.SEND_KIND, "kind": facts.kind, "document_id": facts.document_id[:200],
+    facts = await run_in_threadpool(_inspect, request, axis, data, declared)
+    exchange.extra = {"outbox": axis.send_kind, "kind": facts.kind, "document_id": facts.document_id[:200],
                       "recipients": facts.recipients[:50]}
     await run_in_threadpool(_check_parties, request, facts, agency, exchange.caller.system_id or "")
     answers: dict[bool, bytes] = {}
@@ -181,8 +196,9 @@ async def _accept(request: Request, exchange: Submission) -> Response:
 
     try:
         result: Enqueued = await run_in_threadpool(
-            store.accept_outgoing, runtime_of(request).engine, data, facts, client_id=exchange.caller.principal,
-            idempotency_key=key, audit=audit)
+            store.accept_outgoing, runtime_of(request).engine, data, facts, kind=axis.send_kind,
+            destination=axis.destination(facts), client_id=exchange.caller.principal, idempotency_key=key,
+            audit=audit)
     except IdempotencyConflict as exc:
         raise Problem("conflict", str(exc), message_id=exc.message_id) from None
     headers = {"X-LGSP-Message-Id": result.message_id, "X-LGSP-Audit-Index": str(result.audit_index),

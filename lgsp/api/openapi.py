@@ -17,6 +17,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2
+from pydantic import BaseModel
 
 from lgsp.api import models as api_models
 from lgsp.api.models import ProblemDetails
@@ -83,8 +84,14 @@ def problems(*specs: int | tuple[int, *tuple[str, ...]]) -> dict[int | str, dict
     return out
 
 
-def json_body(schema: type, *, required: bool = True, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+#: Request-body models named by ``x-lgsp-models`` that are not in :mod:`lgsp.api.models` (an adapter's own).
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def json_body(schema: type[BaseModel], *, required: bool = True,
+              extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """``openapi_extra`` for a handler that reads its body itself (bounded, audited) instead of via a model."""
+    _BODY_MODELS[schema.__name__] = schema
     content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema.__name__}"}}}
     content.update(extra or {})
     return {"requestBody": {"required": required, "content": content}, "x-lgsp-models": [schema.__name__]}
@@ -137,7 +144,7 @@ def finish(spec: dict[str, Any], app: FastAPI) -> dict[str, Any]:
             seen.add(operation["operationId"])
             models = operation.pop("x-lgsp-models", [])
             for name in models:
-                model = getattr(api_models, name)
+                model = _BODY_MODELS.get(name) or getattr(api_models, name)
                 model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 for name, sub in model_schema.pop("$defs", {}).items():
                     schemas.setdefault(name, sub)

@@ -17,7 +17,6 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("lgsp.audit.cli:app", "The audit log: tail, verify, proofs, export, retention."),
     "conformance": ("lgsp.conformance.cli:app", "Conformance suites against an endpoint (vdxp, dvcqg, ngsp)."),
     "deliveries": ("lgsp.delivery.cli:app", "Durable deliveries (outbox): list, show, replay, purge."),
-    "documents": ("lgsp.documents.cli:app", "Official documents (edXML, national axis): directory, poll, rejected."),
     "opendata": ("lgsp.opendata.cli:app", "Publish curated open datasets to the CKAN portal."),
     "users": ("lgsp.console.cli:app", "Console accounts: create, list, disable, passwd."),
     "usage": ("lgsp.traffic.cli:usage_command", "Traffic limits and their current use per service and caller."),

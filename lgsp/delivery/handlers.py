@@ -2,15 +2,16 @@
 
 A handler gets a :class:`~lgsp.delivery.claims.Delivery`, delivers it, and returns the receiver's id for
 it (or None); it raises :class:`~lgsp.delivery.errors.Retryable` or
-:class:`~lgsp.delivery.errors.Permanent` to fail. Adapters add handlers through the entry-point group
-``lgsp.delivery_handlers`` (a factory ``(engine) -> dict[name, handler]``), so the core never imports
-them. A worker only claims kinds it has a handler for; other kinds wait for a worker that has one.
+:class:`~lgsp.delivery.errors.Permanent` to fail. Adapters add handlers through a factory
+``(engine) -> dict[name, handler]`` named by their ``AdapterInfo.delivery_handlers`` (or listed in the
+entry-point group ``lgsp.delivery_handlers``), so the core never imports them; the factory reads its own
+settings and returns nothing when its link is not configured. A worker only claims kinds it has a
+handler for; other kinds wait for a worker that has one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any
@@ -100,18 +101,12 @@ HandlerFactory = Callable[[Any], Mapping[str, Handler]]
 
 
 def load_handlers(engine: Any, extra: Mapping[str, Handler] | None = None) -> HandlerRegistry:
-    """The built-in handlers, DVCQG when configured, entry-point handlers, then ``extra``."""
-    registry = HandlerRegistry({HTTP_KIND: HttpHandler()})
-    if any(name.startswith("LGSP_DVCQG_") for name in os.environ):  # import the adapter only when used
-        from lgsp.delivery import dvcqg
+    """The built-in handlers, entry-point handlers, each adapter's (``AdapterInfo.delivery_handlers``), then ``extra``.
 
-        try:
-            dossier = dvcqg.handler_from_env(engine)
-        except ValueError as exc:  # half-configured: say so loudly, keep delivering everything else
-            log.error("DVCQG deliveries disabled: bad LGSP_DVCQG_* settings; dossier events wait", error=str(exc))
-            dossier = None
-        if dossier is not None:
-            registry.register(dvcqg.KIND, dossier)
+    An adapter's factory decides from its own settings whether it delivers anything (the dvcqg adapter
+    returns nothing unless ``LGSP_DVCQG_*`` is set); one that raises is logged and skipped.
+    """
+    registry = HandlerRegistry({HTTP_KIND: HttpHandler()})
     for ep in entry_points(group="lgsp.delivery_handlers"):
         try:
             factory: HandlerFactory = ep.load()

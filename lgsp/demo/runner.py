@@ -1,4 +1,8 @@
-"""The guided demo: gateway on SQLite + sample providers, allowed and denied calls, the audit log."""
+"""The guided demo: gateway on SQLite + sample providers, allowed and denied calls, the audit log.
+
+The runner knows no adapter by name: each installed adapter adds its part of the tour through
+`AdapterInfo.demo_step` (a `lgsp.sdk.demo.DemoStep`), found with `lgsp.adapters.parts`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,6 @@ import shutil
 import signal
 import socket
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -19,38 +20,23 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from adapters.ngsp.simulator import create_simulator_app as ngsp_simulator
+from lgsp.adapters import parts
 from lgsp.app import create_app
 from lgsp.audit.query import AuditFilter, find_entries
 from lgsp.audit.verify import verify_chain
 from lgsp.auth.clients import create_client
-from lgsp.demo import documents_step, dvcqg_step
 from lgsp.demo.opendata_step import opendata_step
 from lgsp.demo.providers import air_quality_app, civil_status_app
+from lgsp.demo.tour import DemoStep, Tour, http
 from lgsp.settings import Settings
 from lgsp.testing.servers import RunningServer, start_server
 from registry.declarative import apply, parse_registry_file
 
+__all__ = ["CLIENT_SYSTEM", "http", "run_demo"]
+
 console = Console()
 DEMO_DIR = Path("var/demo")
 CLIENT_SYSTEM = "000.00.12.H10/MOTCUA"
-
-
-def http(method: str, url: str, *, headers: dict[str, str] | None = None, data: bytes | None = None) -> (
-    tuple[int, dict[str, str], Any]
-):
-    """A tiny HTTP helper (standard library only) returning status, headers and decoded JSON/text."""
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own http URLs
-            status, raw, hdrs = response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        status, raw, hdrs = error.code, error.read(), dict(error.headers)
-    try:
-        body: Any = json.loads(raw)
-    except ValueError:
-        body = raw.decode("utf-8", "replace")
-    return status, hdrs, body
 
 
 def _free_port(preferred: int) -> int:
@@ -71,27 +57,24 @@ def run_demo(port: int = 8080, keep_serving: bool = True) -> None:
     try:
         _tour(port, keep_serving, started)
     finally:
-        for server in reversed([*started, *documents_step.started, *dvcqg_step.started]):
+        for server in reversed(started):
             server.stop()
         console.print("[dim]demo stopped: gateway and sample services shut down[/]")
 
 
-#: Further demo steps (documents, dossiers, open data) register here: step(console, base_url, auth_headers, engine).
-extra_steps: list[Any] = []
-extra_steps.append(documents_step.documents_step)
-extra_steps.append(dvcqg_step.dvcqg_step)
-extra_steps.append(opendata_step)
+def adapter_steps() -> list[DemoStep]:
+    """Each installed adapter's demo step (`AdapterInfo.demo_step`), in tour order (ties by adapter name)."""
+    steps = [step if isinstance(step, DemoStep) else DemoStep(run=step) for _, step in parts("demo_step")]
+    return sorted(steps, key=lambda step: step.order)  # stable: parts() is in adapter-name order
 
 
 def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
     console.rule("[bold]lgsp demo[/]: Cần Thơ integration bus on SQLite")
     civil = start_server(civil_status_app())
     air = start_server(air_quality_app())
-    ngsp = start_server(ngsp_simulator())
-    started += [civil, air, ngsp]
+    started += [civil, air]
     console.print(f"sample provider [bold]Sở Tư pháp / hộ tịch[/] on {civil.url}")
     console.print(f"sample provider [bold]Sở TN&MT / quan trắc[/] on {air.url}")
-    console.print(f"NGSP national-database simulator (SOAP) on {ngsp.url}")
 
     port = _free_port(port)
     base = f"http://127.0.0.1:{port}"
@@ -99,10 +82,15 @@ def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
                              access_log=False)
     gateway_app = create_app(settings)
     engine = gateway_app.runtime.engine
+    tour = Tour(console, base, engine, started=started)
+    steps = adapter_steps()
+    variables = {"CIVIL_STATUS_URL": civil.url, "AIR_QUALITY_URL": air.url}
+    for step in steps:
+        if step.prepare is not None:
+            variables.update(step.prepare(tour))  # e.g. the NGSP simulator, which the registry names
 
     template = (Path(__file__).parent / "registry.yaml").read_text(encoding="utf-8")
-    registry_text = Template(template).substitute(CIVIL_STATUS_URL=civil.url, AIR_QUALITY_URL=air.url,
-                                                 NGSP_URL=ngsp.url)
+    registry_text = Template(template).substitute(variables)
     (DEMO_DIR / "registry.yaml").write_text(registry_text, encoding="utf-8")
     console.rule("1. lgsp apply var/demo/registry.yaml")
     for change in apply(engine, parse_registry_file(registry_text)):
@@ -121,7 +109,8 @@ def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
     console.rule("2. the one-stop-shop system gets a token (OAuth2 client credentials)")
     token = _token(base, client.client_id, client.client_secret)
     console.print(f"client {client.client_id} acting for {CLIENT_SYSTEM}: token {token[:24]}...")
-    auth = {"Authorization": f"Bearer {token}", "X-LGSP-User-Id": "can-bo-mot-cua-01"}
+    tour.auth.update({"Authorization": f"Bearer {token}", "X-LGSP-User-Id": "can-bo-mot-cua-01"})
+    auth = tour.auth
 
     console.rule("3. calls through the gateway")
     calls = [
@@ -141,18 +130,9 @@ def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
         console.print(f"[{colour}]{status}[/] {label}: {method} {path}\n      audit #{hdrs.get('x-lgsp-audit-index')}"
                       f"  {summary}", highlight=False)
 
-    console.rule("4. a national SOAP service called as REST/JSON (mediation from its WSDL)")
-    ngsp_path = "/services/000.00.00.G22/NGSP/csdl-quoc-gia/XacThucThongTinCongDan"
-    question = {"SoDinhDanh": "092090000101", "HoVaTen": "Nguyễn Văn An", "NgaySinh": "1990-01-15"}
-    status, hdrs, body = http("POST", base + ngsp_path, headers={**auth, "Content-Type": "application/json"},
-                              data=json.dumps(question, ensure_ascii=False).encode())
-    console.print(f"POST {ngsp_path}\n      {json.dumps(question, ensure_ascii=False)}")
-    console.print(f"[green]{status}[/] audit #{hdrs.get('x-lgsp-audit-index')}  "
-                  f"{json.dumps(body, ensure_ascii=False)}", highlight=False)
-    console.print(f"      input/output JSON Schema: GET {base}/services/000.00.00.G22/NGSP/csdl-quoc-gia/"
-                  "XacThucThongTinCongDan/schema", highlight=False)
-    for step in extra_steps:
-        step(console, base, auth, engine)
+    for step in steps:
+        step.run(tour)
+    opendata_step(console, base, auth, engine)
 
     console.rule("5. the audit log (every call, denied ones included)")
     table = Table("#", "client", "service", "method", "status", "problem", "request sha256")

@@ -1,12 +1,14 @@
-"""Official document exchange for department DMSs: the façade's logic, the axis handler, the poller.
+"""Official document exchange for department DMSs: the façade's logic, generic over a document axis.
 
-- :mod:`lgsp.documents.packets` — what lgsp accepts (edXML hard errors, the pluggable signature hook).
+- :mod:`lgsp.documents.port` — ``DocumentAxis``, what the façade asks of the national exchange adapter.
+- :mod:`lgsp.documents.axis` — finding the one installed axis (``AdapterInfo.document_axis``).
+- :mod:`lgsp.documents.packets` — the facts lgsp keeps about a packet and the pluggable signature hook.
+- :mod:`lgsp.documents.signature_policy` — what a checked signature must prove (``off | report | require``).
 - :mod:`lgsp.documents.store` — one-transaction acceptance (document + outbox + audit), storing incoming
   packets exactly once, the agency directory.
-- :mod:`lgsp.documents.handler` — the ``vdxp.send`` outbox handler (``AxisClient.send_edoc``).
-- :mod:`lgsp.documents.poller` — receiving per agency (store, then acknowledge) and the directory sync.
-- :mod:`lgsp.documents.jobs` / ``python -m lgsp.documents`` — running the poller.
-- :mod:`lgsp.documents.demo` — ``demo_documents``: one document out, one status packet back.
+- ``python -m lgsp.documents`` — only the axis' receiving, in the foreground.
 
-The REST side is :mod:`lgsp.api.documents`; the guide for DMS vendors is docs/documents.md.
+The REST side is :mod:`lgsp.api.documents`; the edXML axis (reading packets, the ``vdxp.send`` outbox
+handler, the receiving poller, ``lgsp documents``) is the ``vdxp`` adapter (``adapters/vdxp``); the
+guide for DMS vendors is docs/documents.md.
 """

@@ -1,6 +1,7 @@
-"""``python -m lgsp.documents``: only the receiving poller (+ directory sync), in the foreground.
+"""``python -m lgsp.documents``: only the document axis' receiving (+ directory sync), in the foreground.
 
-The same loop ``lgsp worker`` runs in a thread; standalone it is what the crash test SIGKILLs.
+The same loop ``lgsp worker`` runs in a thread (the axis adapter's worker job); standalone it is what
+the crash test SIGKILLs. The axis is found through its adapter (:mod:`lgsp.documents.axis`).
 SIGTERM/SIGINT at any moment — start-up included — stop it after the message in hand, exit status 0
 (the handler is installed before anything heavy is imported, see :mod:`lgsp.shutdown`).
 """
@@ -14,24 +15,24 @@ from lgsp import shutdown
 
 async def main() -> int:
     from lgsp import logs
-    from lgsp.documents.jobs import run_receiving
-    from lgsp.documents.settings import VdxpSettings
+    from lgsp.documents.axis import NoDocumentAxis, load_axis
+    from lgsp.documents.port import AxisNotConfigured
     from lgsp.settings import Settings
     from lgsp.store.db import make_engine
     from lgsp.store.migrate import upgrade
 
     settings = Settings.load()
     logs.configure(settings.log_level)
-    vdxp = VdxpSettings.from_env()
-    if vdxp is None:
-        print("LGSP_VDXP_URL is not set: nothing to receive from", file=sys.stderr)
-        return 2
     stop, unsubscribe = shutdown.async_event()
     engine = make_engine(settings.database_url)
     try:
+        axis = load_axis(engine, settings)
         upgrade(engine)  # a SIGTERM meanwhile only sets `stop`
         if not stop.is_set():
-            await run_receiving(engine, vdxp, stop)
+            await axis.run_receiving(stop)
+    except (NoDocumentAxis, AxisNotConfigured) as exc:
+        print(exc, file=sys.stderr)
+        return 2
     finally:
         unsubscribe()
         engine.dispose()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 
-from adapters.vdxp.edxml import SignatureInfo
 from lgsp.settings import Settings
 from signing import Verifier
 from signing.config import SignatureSettings
@@ -24,6 +23,9 @@ def _verifier() -> Verifier:
     return config.verifier()
 
 
-def verify(data: bytes, signature: SignatureInfo) -> object:
-    """The signing report of the packet's enveloped XML-DSig signature (indication TOTAL_FAILED refuses it)."""
+def verify(data: bytes, signature: object) -> object:
+    """The signing report of the packet's enveloped XML-DSig signature (indication TOTAL_FAILED refuses it).
+
+    ``signature`` is what the axis reader found about the signature; the verifier reads the packet itself.
+    """
     return _verifier().verify(data, "application/xml")

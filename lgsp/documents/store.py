@@ -33,9 +33,6 @@ from lgsp.documents.models import (
 )
 from lgsp.documents.packets import PacketFacts
 
-#: The outbox kind (handler name) that carries packets to the axis.
-SEND_KIND = "vdxp.send"
-
 AuditBuilder = Callable[[str, bool], dict[str, Any]]
 
 
@@ -43,22 +40,19 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def destination(facts: PacketFacts) -> str:
-    """What the send handler needs without re-parsing the packet: ``axis:{edoc|status}:{sender}``."""
-    return f"axis:{facts.kind}:{facts.sender}"
-
-
-def accept_outgoing(engine: Engine, data: bytes, facts: PacketFacts, *, client_id: str,
-                    idempotency_key: str | None, audit: AuditBuilder) -> Enqueued:
+def accept_outgoing(engine: Engine, data: bytes, facts: PacketFacts, *, kind: str, destination: str,
+                    client_id: str, idempotency_key: str | None, audit: AuditBuilder) -> Enqueued:
     """Queue ``data`` for the axis with its documents row and audit entry, in one transaction.
 
+    ``kind`` is the outbox kind of the axis' send handler and ``destination`` what that handler needs
+    without re-parsing the packet (both from the document axis, :mod:`lgsp.documents.port`).
     A repeated ``Idempotency-Key`` (same client, same packet) returns the first message id and queues
     nothing; the same key with another packet raises :class:`~lgsp.delivery.outbox.IdempotencyConflict`.
     """
     for attempt in (1, 2):
-        message = NewMessage(kind=SEND_KIND, payload=data, content_type="application/xml",
-                             destination=destination(facts), ordering_key=facts.ordering_key, client_id=client_id,
-                             idempotency_key=idempotency_key, message_id=str(uuid.uuid4()))
+        message = NewMessage(kind=kind, payload=data, content_type="application/xml", destination=destination,
+                             ordering_key=facts.ordering_key, client_id=client_id, idempotency_key=idempotency_key,
+                             message_id=str(uuid.uuid4()))
         try:
             with write_transaction(engine) as conn:
                 replay = idempotency_key is not None and conn.scalar(select(OutboxMessage.message_id).where(
@@ -149,6 +143,16 @@ def keep_rejected(engine: Engine, agency: str, axis_doc_id: str, sender: str, re
         if conn.scalar(select(RejectedPacket.axis_doc_id).where(RejectedPacket.axis_doc_id == axis_doc_id)) is None:
             conn.execute(insert(RejectedPacket).values(axis_doc_id=axis_doc_id, agency=agency, sender=sender[:40],
                                                        reason=reason, packet=data, created_at=now_utc()))
+
+
+def rejected_packets(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
+    """Incoming packets lgsp refused, newest first (without their bytes), for an operator."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(RejectedPacket.axis_doc_id, RejectedPacket.agency, RejectedPacket.sender,
+                                   RejectedPacket.reason, RejectedPacket.created_at)
+                            .order_by(RejectedPacket.created_at.desc()).limit(limit)).all()
+    return [{"axis_doc_id": row.axis_doc_id, "agency": row.agency, "sender": row.sender, "reason": row.reason,
+             "at": row.created_at.isoformat()} for row in rows]
 
 
 # ------------------------------------------------------------------------------------------ reading

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from lgsp.gateway.exchange import Exchange, UpstreamResponse
 from lgsp.mediation import MediationError, XRoadClient, XRoadHeaders, XRoadService, apply_xroad_headers
 from lgsp.problems import Problem
-from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, XmlLimits, entry_limits, prescan
+from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, XmlLimits, prescan
+from lgsp.xml_limits import entry_limits
 from registry.inputs import confined_wsdl
 
 if TYPE_CHECKING:

@@ -9,7 +9,15 @@ layers. Submodules are grouped by the part they serve, so a simulator does not i
 
 - `lgsp.sdk.simulator`: run a simulator app as a real HTTP server that stops cleanly on SIGTERM;
 - `lgsp.sdk.worker`: the `Job` a worker-jobs factory returns;
-- `lgsp.sdk.delivery`: the outbox handler contract (`Delivery`, `Retryable`, `Permanent`).
+- `lgsp.sdk.delivery`: the outbox: accepting a message (`accept`, `NewMessage`) and the handler contract
+  (`Delivery`, `Retryable`, `Permanent`);
+- `lgsp.sdk.http`: what an API router uses (caller identity, `Problem`, contract and intake helpers);
+- `lgsp.sdk.access`: object-level access rules (who may post and read a dossier's events);
+- `lgsp.sdk.soap`: the SOAP mediation library (JSON <-> envelope from a WSDL, X-Road headers);
+- `lgsp.sdk.demo`: the demo step contract (`DemoStep`, `Tour`);
+- `lgsp.sdk.documents`: the document axis port (`DocumentAxis`, `PacketFacts`, the signature check) and
+  the store functions a receiving axis uses (`keep_incoming`, `keep_rejected`, `replace_directory`, ...);
+- `lgsp.sdk.cli`: what an adapter's `lgsp` sub-command uses (`console`, `fail`, `engine_from_settings`).
 
 Names re-exported here are a promise: they change only with a deprecation period.
 """

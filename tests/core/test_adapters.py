@@ -9,6 +9,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from lgsp.adapters import AdapterInfo, discover
 from tests.core.test_cli_and_serve import free_port
@@ -45,3 +46,25 @@ def test_simulator_runs_through_the_cli() -> None:
 def test_unknown_adapter_is_a_clear_error() -> None:
     result = subprocess.run([sys.executable, "-m", "lgsp.cli", "simulate", "nope"], capture_output=True, text=True)
     assert result.returncode == 2 and "no adapter 'nope'" in result.stderr
+
+
+def test_demo_steps_come_from_the_adapters_in_tour_order() -> None:
+    from lgsp.demo.runner import adapter_steps
+
+    modules = [step.run.__module__ for step in adapter_steps()]
+    # the tour's order since the demo began: SOAP mediation (step 4), documents, dossiers
+    assert modules == ["adapters.ngsp.demo", "adapters.vdxp.demo", "adapters.dvcqg.demo"]
+    assert [step.prepare is not None for step in adapter_steps()] == [True, False, False]  # NGSP fills the registry
+
+
+def test_a_plain_callable_is_a_step_and_equal_orders_keep_adapter_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lgsp.demo import runner
+    from lgsp.sdk.demo import DemoStep, Tour
+
+    def plain(tour: Tour) -> None: ...
+
+    early, tied = DemoStep(run=plain, order=5), DemoStep(run=plain)
+    monkeypatch.setattr(runner, "parts", lambda kind: [(None, plain), (None, tied), (None, early)])
+    steps = runner.adapter_steps()
+    assert steps[0] is early
+    assert steps[1].run is plain and steps[1].order == 100 and steps[1].prepare is None and steps[2] is tied

@@ -13,9 +13,10 @@ import pytest
 
 from lgsp.app import create_app
 from lgsp.auth.clients import create_client
-from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, XmlLimits, entry_limits, parse_xml
+from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, XmlLimits, parse_xml
 from lgsp.settings import Settings
 from lgsp.testing.servers import start_server
+from lgsp.xml_limits import entry_limits
 from registry.declarative import apply, parse_registry_file
 from signing.testing import RevocationResponder, build_pki, edxml_document, sign_xml
 from signing.xmlbounds import check_bounds

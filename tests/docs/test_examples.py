@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from lgsp.testing.demo_stack import DemoStack
+from tests.support.demo_stack import DemoStack
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted((ROOT / "docs").glob("*.md"))

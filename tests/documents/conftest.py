@@ -33,6 +33,9 @@ from adapters.vdxp.edxml import (
     TraceHeaderList,
     new_content_id,
 )
+from adapters.vdxp.handler import SEND_KIND, AxisSendHandler, make_client
+from adapters.vdxp.poller import ReceivingPoller, sync_directory
+from adapters.vdxp.settings import VdxpSettings
 from adapters.vdxp.simulator import AxisState, create_simulator_app
 from adapters.vdxp.simulator_config import Faults
 from lgsp.app import LgspApp, create_app
@@ -42,10 +45,6 @@ from lgsp.delivery.handlers import HandlerRegistry
 from lgsp.delivery.models import OutboxMessage
 from lgsp.delivery.settings import DeliverySettings
 from lgsp.delivery.worker import DeliveryWorker
-from lgsp.documents.handler import AxisSendHandler, make_client
-from lgsp.documents.poller import ReceivingPoller, sync_directory
-from lgsp.documents.settings import VdxpSettings
-from lgsp.documents.store import SEND_KIND
 from lgsp.settings import Settings
 from lgsp.testing.postgres import create_database, drop_database
 from lgsp.testing.servers import RunningServer, start_server

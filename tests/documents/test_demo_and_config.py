@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.vdxp.demo_documents import demo_documents
+from adapters.vdxp.handler import SEND_KIND
+from adapters.vdxp.jobs import document_jobs
+from adapters.vdxp.settings import VdxpSettings
 from lgsp.delivery.handlers import load_handlers
-from lgsp.documents.demo import demo_documents
-from lgsp.documents.jobs import document_jobs
 from lgsp.documents.packets import load_hook
-from lgsp.documents.settings import VdxpSettings
-from lgsp.documents.store import SEND_KIND
 from lgsp.settings import Settings
 from tests.documents.conftest import PEER, SENDER, Stack
 
@@ -57,7 +57,7 @@ def test_worker_wiring(docs: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LGSP_VDXP_SECRET", docs.vdxp.secret)
     jobs = document_jobs(docs.engine, Settings.load(database_url=docs.url))
     assert [job.name for job in jobs] == ["documents-receiving"]
-    assert SEND_KIND in load_handlers(docs.engine)  # through the lgsp.delivery_handlers entry point
+    assert SEND_KIND in load_handlers(docs.engine)  # through the vdxp adapter's AdapterInfo.delivery_handlers
 
 
 def test_standalone_poller_needs_configuration() -> None:

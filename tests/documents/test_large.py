@@ -56,9 +56,9 @@ def test_the_poller_can_fetch_with_get_edoc_too(docs: Stack) -> None:
     """``LGSP_VDXP_FETCH=get``: the base64-in-JSON operation, for axes without downloadEdoc."""
     import asyncio
 
-    from lgsp.documents.handler import make_client
-    from lgsp.documents.poller import ReceivingPoller
-    from lgsp.documents.settings import VdxpSettings
+    from adapters.vdxp.handler import make_client
+    from adapters.vdxp.poller import ReceivingPoller
+    from adapters.vdxp.settings import VdxpSettings
 
     incoming = write_document(document(sender=PEER, recipients=(SENDER,)))
     docs.peer_send(incoming)

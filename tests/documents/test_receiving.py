@@ -8,11 +8,11 @@ import hashlib
 from sqlalchemy import func, select
 
 from adapters.vdxp.edxml import SignatureInfo, StatusCode, write_document, write_status
+from adapters.vdxp.packets import inspect_packet
 from adapters.vdxp.simulator_config import Faults
 from lgsp.audit.models import AuditEntry
 from lgsp.documents import store
 from lgsp.documents.models import Document, RejectedPacket
-from lgsp.documents.packets import inspect_packet
 from tests.documents.conftest import OTHER, PEER, SENDER, Stack, document, status
 
 PROBLEM = "https://lgsp.dev/problems/"

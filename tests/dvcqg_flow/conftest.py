@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import Engine
 
 from adapters.dvcqg import DvcqgSettings, StatusMapping
+from adapters.dvcqg import delivery as dvcqg
 from adapters.dvcqg.seed import SAMPLE_AGENCY_CODE, SAMPLE_PROCEDURE_CODE
 from adapters.dvcqg.simulator import DvcqgSimulator, SimulatorConfig
 from lgsp.app import LgspApp, create_app
 from lgsp.auth.clients import IssuedCredential, create_client
-from lgsp.delivery import dvcqg
 from lgsp.delivery.claims import open_count
 from lgsp.delivery.handlers import HandlerRegistry
 from lgsp.delivery.settings import DeliverySettings

@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from adapters.dvcqg import DvcqgClient
+from adapters.dvcqg.delivery import KIND, StorePushLedger
 from adapters.dvcqg.simulator import Fault
 from lgsp.audit.models import AuditEntry
 from lgsp.audit.verify import verify_chain
 from lgsp.cli.main import app as cli
 from lgsp.delivery.claims import open_count
-from lgsp.delivery.dvcqg import KIND, StorePushLedger
 from lgsp.delivery.models import OutboxMessage
 from lgsp.testing.servers import start_server
 from tests.dvcqg_flow.conftest import Flow, dossier_code, event

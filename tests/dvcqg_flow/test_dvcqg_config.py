@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
+from structlog.testing import capture_logs
 
 from adapters.dvcqg import StatusMappingError
-from lgsp.delivery import dvcqg
+from adapters.dvcqg import delivery as dvcqg
+from lgsp.adapters import get
 from lgsp.delivery.handlers import load_handlers
 from tests.dvcqg_flow.conftest import MAPPING_FILE
 
@@ -45,3 +48,23 @@ async def test_worker_handlers_follow_the_environment(monkeypatch: pytest.Monkey
     handlers = load_handlers(engine)
     assert "http" in handlers and dvcqg.KIND not in handlers
     await handlers.aclose()
+
+
+async def test_the_adapter_declares_its_handlers_and_says_when_they_are_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core finds the dossier handler through AdapterInfo only; the factory alone reads LGSP_DVCQG_*."""
+    assert get("dvcqg").delivery_handlers == "adapters.dvcqg.delivery:delivery_handlers"
+    engine = create_engine("sqlite://")
+    for name in [n for n in os.environ if n.startswith("LGSP_DVCQG_")]:
+        monkeypatch.delenv(name)
+    with capture_logs() as logs:
+        assert dvcqg.delivery_handlers(engine) == {}  # not configured: nothing, and nothing to say
+    assert logs == []
+    for name, value in BASE.items():
+        monkeypatch.setenv(name, value)
+    with capture_logs() as logs:
+        assert dvcqg.delivery_handlers(engine) == {}  # half-configured: nothing, loudly
+    assert [(e["log_level"], "LGSP_DVCQG_STATUS_MAPPING" in e["error"]) for e in logs] == [("error", True)]
+    monkeypatch.setenv("LGSP_DVCQG_STATUS_MAPPING", str(MAPPING_FILE))
+    handlers = dvcqg.delivery_handlers(engine)
+    assert list(handlers) == [dvcqg.KIND]
+    await handlers[dvcqg.KIND].aclose()

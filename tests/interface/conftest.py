@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lgsp.testing.demo_stack import DemoStack, demo_stack
+from tests.support.demo_stack import DemoStack, demo_stack
 
 
 @pytest.fixture(scope="session")

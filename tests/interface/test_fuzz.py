@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from lgsp.auth.clients import create_client
-from lgsp.testing.demo_stack import CLIENT_SYSTEM, DemoStack
+from tests.support.demo_stack import CLIENT_SYSTEM, DemoStack
 
 HERE = Path(__file__).parent
 CONFIG = HERE / "schemathesis.toml"

@@ -16,7 +16,7 @@ import pytest
 
 from lgsp.api.contract import PUBLISHED, published_text
 from lgsp.problems import KINDS, PROBLEM_BASE, PROBLEM_CONTENT_TYPE
-from lgsp.testing.demo_stack import DemoStack
+from tests.support.demo_stack import DemoStack
 
 SPEC: dict[str, Any] = json.loads(published_text())
 OPERATIONS = [(path, method, op) for path, item in SPEC["paths"].items() for method, op in item.items()]

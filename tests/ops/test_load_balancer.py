@@ -38,15 +38,14 @@ import pytest
 from sqlalchemy import select
 
 from adapters.vdxp.edxml import write_document
+from adapters.vdxp.handler import SEND_KIND, make_client
+from adapters.vdxp.poller import sync_directory
+from adapters.vdxp.settings import VdxpSettings
 from adapters.vdxp.simulator import create_simulator_app
 from lgsp.audit.verify import verify_chain
 from lgsp.auth.clients import create_client
 from lgsp.delivery.claims import open_count
 from lgsp.delivery.models import OutboxMessage
-from lgsp.documents.handler import make_client
-from lgsp.documents.poller import sync_directory
-from lgsp.documents.settings import VdxpSettings
-from lgsp.documents.store import SEND_KIND
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
 from lgsp.testing.postgres import create_database, drop_database

@@ -16,13 +16,18 @@ from sqlalchemy import Engine
 
 from adapters.vdxp.client import AxisClient, MessageType
 from adapters.vdxp.errors import AxisError
-from lgsp.delivery.claims import Delivery
-from lgsp.delivery.errors import Permanent, Retryable
-from lgsp.delivery.handlers import Handler
-from lgsp.documents.settings import VdxpSettings
-from lgsp.documents.store import SEND_KIND
+from adapters.vdxp.settings import VdxpSettings
+from lgsp.sdk.delivery import Delivery, Handler, Permanent, Retryable
 
 log = structlog.get_logger("lgsp.documents")
+
+#: The outbox kind (handler name) that carries packets to the axis.
+SEND_KIND = "vdxp.send"
+
+
+def destination(kind: str, sender: str) -> str:
+    """What the send handler needs without re-parsing the packet: ``axis:{edoc|status}:{sender}``."""
+    return f"axis:{kind}:{sender}"
 
 
 class AxisSendHandler:
@@ -51,7 +56,7 @@ def make_client(settings: VdxpSettings) -> AxisClient:
 
 
 def delivery_handlers(engine: Engine) -> Mapping[str, Handler]:
-    """Factory for the ``lgsp.delivery_handlers`` entry-point group (nothing when the axis is not configured)."""
+    """``AdapterInfo.delivery_handlers`` of the vdxp adapter (nothing when the axis is not configured)."""
     settings = VdxpSettings.from_env()
     if settings is None:
         return {}

@@ -46,14 +46,10 @@ from adapters.vdxp.edxml import (
     write_document,
     write_status,
 )
-from lgsp.delivery.claims import open_count
-from lgsp.delivery.handlers import HandlerRegistry
-from lgsp.delivery.settings import DeliverySettings
-from lgsp.delivery.worker import DeliveryWorker
-from lgsp.documents.handler import AxisSendHandler, make_client
-from lgsp.documents.poller import ReceivingPoller, sync_directory
-from lgsp.documents.settings import VdxpSettings
-from lgsp.documents.store import SEND_KIND
+from adapters.vdxp.handler import SEND_KIND, AxisSendHandler, make_client
+from adapters.vdxp.poller import ReceivingPoller, sync_directory
+from adapters.vdxp.settings import VdxpSettings
+from lgsp.sdk.documents import deliver_until_done
 
 
 def _http(method: str, url: str, token: str, body: bytes | None = None,
@@ -111,13 +107,7 @@ async def _rest(base: str, token: str, message_id: str, packet: bytes, axis_url:
                 say: Callable[[str], None], limit_seconds: float) -> dict[str, Any]:
     deadline = time.monotonic() + limit_seconds
     if engine is not None and vdxp is not None:
-        handlers = HandlerRegistry({SEND_KIND: AxisSendHandler(make_client(vdxp))})
-        try:
-            worker = DeliveryWorker(engine, handlers, DeliverySettings(backoff_base_seconds=0.05,
-                                                                       backoff_max_seconds=0.5, poll_seconds=0.05))
-            await worker.run_until(lambda: open_count(engine, [SEND_KIND]) == 0, limit_seconds)
-        finally:
-            await handlers.aclose()
+        await deliver_until_done(engine, {SEND_KIND: AxisSendHandler(make_client(vdxp))}, limit_seconds)
     doc = await _wait(base, token, message_id, lambda d: d.get("delivery_state") == "delivered", deadline)
     say(f"2. lgsp delivered it to the axis → axis doc id {doc['axis_doc_id']}")
     async with AxisClient(axis_url, peer_id, peer_secret) as peer:

@@ -6,33 +6,30 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from rich.console import Console
 from sqlalchemy import Engine
 
-from adapters.vdxp.client import AxisClient
-from adapters.vdxp.simulator import create_simulator_app
-from lgsp.documents.demo import demo_documents
-from lgsp.documents.poller import sync_directory
-from lgsp.documents.settings import VdxpSettings
-from lgsp.testing.servers import RunningServer, start_server
+from lgsp.sdk.demo import DemoStep, Tour
+
+from .client import AxisClient
+from .demo_documents import demo_documents
+from .poller import sync_directory
+from .settings import VdxpSettings
+from .simulator import create_simulator_app
 
 SENDER = "000.00.12.H10"  # the city's agency (the demo's DMS client acts for it)
 RECIPIENT = "000.00.00.G22"  # a national agency behind another system on the axis
 
-#: Servers this step started; the demo stops them with everything else.
-started: list[RunningServer] = []
 
-
-def documents_step(console: Console, base: str, auth: dict[str, str], engine: Engine) -> None:
+def documents_step(tour: Tour) -> None:
+    console, base, auth, engine = tour.console, tour.base_url, tour.auth, tour.engine
     console.rule("an official document out through the national axis, a status packet back (edXML)")
     lgsp_secret, peer_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    axis = start_server(create_simulator_app({
+    axis = tour.start(create_simulator_app({
         "systems": [{"system_id": "lgsp-cantho", "secret": lgsp_secret, "agencies": [SENDER]},
                     {"system_id": "vpcp-qlvb", "secret": peer_secret, "agencies": [RECIPIENT]}],
         "agencies": [{"code": SENDER, "name": "Ủy ban nhân dân thành phố Cần Thơ"},
                      {"code": RECIPIENT, "name": "Văn phòng Chính phủ"}],
     }))
-    started.append(axis)
     console.print(f"national document axis simulator on {axis.url} (HMAC-signed REST, edXML packets)")
     vdxp = VdxpSettings(axis.url, "lgsp-cantho", lgsp_secret, (SENDER,), timeout=10)
     asyncio.run(_sync_directory(engine, vdxp))
@@ -47,3 +44,7 @@ def documents_step(console: Console, base: str, auth: dict[str, str], engine: En
 async def _sync_directory(engine: Engine, vdxp: VdxpSettings) -> None:
     async with AxisClient(vdxp.url, vdxp.system_id, vdxp.secret, timeout=vdxp.timeout) as client:
         await sync_directory(engine, client)
+
+
+#: After the NGSP step, before the dossier one (the tour's order since the demo began).
+STEP = DemoStep(run=documents_step, order=20)

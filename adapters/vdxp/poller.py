@@ -26,9 +26,9 @@ from sqlalchemy import Engine
 
 from adapters.vdxp.client import AxisClient, ReceivedEdoc
 from adapters.vdxp.errors import AxisError, PermanentAxisError
-from lgsp.documents import store
-from lgsp.documents.packets import PacketRejected, SignatureHook, inspect_packet
-from lgsp.documents.settings import DEFAULT_MAX_PACKET_BYTES
+from adapters.vdxp.packets import inspect_packet
+from lgsp.sdk import documents as store
+from lgsp.sdk.documents import DEFAULT_MAX_PACKET_BYTES, PacketRejected, SignatureHook
 
 log = structlog.get_logger("lgsp.documents")
 POLL_PATH = "/axis/getEdoc"

@@ -1,5 +1,9 @@
 """DVCQG dossier events through the outbox: configuration, the store-backed push ledger, the handler.
 
+`delivery_handlers` is this adapter's `AdapterInfo.delivery_handlers` factory: the ``dvcqg.dossier``
+handler when ``LGSP_DVCQG_*`` is configured, nothing when it is not, and nothing plus a loud error in
+the log when it is half-configured (dossier events then wait in the outbox; everything else is delivered).
+
 Flow: ``POST /dossiers/events`` checks the event offline (:meth:`DossierSyncService.check`) and enqueues
 it with ordering key = dossier code (so one dossier's events reach the portal in order); the
 ``dvcqg.dossier`` handler runs :meth:`DossierSyncService.sync`. The adapter's errors carry one bit,
@@ -22,22 +26,16 @@ import structlog
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from adapters.dvcqg import (
-    DossierSyncService,
-    DvcqgClient,
-    DvcqgError,
-    DvcqgSettings,
-    InMemoryPushLedger,
-    StatusMapping,
-)
-from lgsp.delivery.claims import Delivery
-from lgsp.delivery.errors import Permanent, Retryable
-from lgsp.delivery.models import DvcqgPush
-from lgsp.delivery.outbox import now_utc, write_transaction
+from lgsp.sdk.delivery import Delivery, DvcqgPush, Handler, Permanent, Retryable, now_utc, write_transaction
+
+from .client import DvcqgClient, DvcqgSettings
+from .errors import DvcqgError
+from .status_mapping import StatusMapping
+from .sync import DossierSyncService, InMemoryPushLedger
 
 KIND = "dvcqg.dossier"
 MAPPING_ENV = "LGSP_DVCQG_STATUS_MAPPING"
-log = structlog.get_logger("lgsp.delivery.dvcqg")
+log = structlog.get_logger("adapters.dvcqg.delivery")
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ class DvcqgConfig:
 
 
 class StorePushLedger:
-    """:class:`adapters.dvcqg.PushLedger` in the ``dvcqg_pushes`` table: survives restarts, shared by nodes."""
+    """:class:`adapters.dvcqg.sync.PushLedger` in the ``dvcqg_pushes`` table: survives restarts, shared by nodes."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -128,3 +126,15 @@ def handler_from_env(engine: Engine) -> DossierHandler | None:
 def make_checker(config: DvcqgConfig) -> DossierSyncService:
     """A service used only for :meth:`DossierSyncService.check` at ingest (offline; never calls the portal)."""
     return DossierSyncService(DvcqgClient(config.settings), config.mapping, InMemoryPushLedger())
+
+
+def delivery_handlers(engine: Engine) -> dict[str, Handler]:
+    """``{KIND: handler}`` from ``LGSP_DVCQG_*``; ``{}`` when DVCQG is not (or only half) configured."""
+    if not any(name.startswith("LGSP_DVCQG_") for name in os.environ):
+        return {}
+    try:
+        dossier = handler_from_env(engine)
+    except ValueError as exc:  # half-configured: say so loudly, keep delivering everything else
+        log.error("DVCQG deliveries disabled: bad LGSP_DVCQG_* settings; dossier events wait", error=str(exc))
+        return {}
+    return {} if dossier is None else {KIND: dossier}

@@ -11,15 +11,12 @@ import json
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
-from lgsp.access import receiving_agencies
-from lgsp.cli.common import console, engine_from_settings, fail
-from lgsp.documents.handler import make_client
-from lgsp.documents.models import RejectedPacket
-from lgsp.documents.packets import load_hook
-from lgsp.documents.poller import ReceivingPoller, sync_directory
-from lgsp.documents.settings import VdxpSettings, max_packet_bytes
+from adapters.vdxp.handler import make_client
+from adapters.vdxp.poller import ReceivingPoller, sync_directory
+from adapters.vdxp.settings import VdxpSettings
+from lgsp.sdk.cli import console, engine_from_settings, fail
+from lgsp.sdk.documents import load_hook, max_packet_bytes, receiving_agencies, rejected_packets
 
 app = typer.Typer(help="Official documents (edXML over the national axis).", no_args_is_help=True)
 
@@ -77,11 +74,5 @@ def poll_cmd() -> None:
 @app.command("rejected")
 def rejected_cmd(limit: Annotated[int, typer.Option("-n", "--limit")] = 50) -> None:
     """Incoming packets lgsp refused (reported ``fail`` to the axis), newest first, as JSON lines."""
-    engine = engine_from_settings()
-    with engine.connect() as conn:
-        rows = conn.execute(select(RejectedPacket.axis_doc_id, RejectedPacket.agency, RejectedPacket.sender,
-                                   RejectedPacket.reason, RejectedPacket.created_at)
-                            .order_by(RejectedPacket.created_at.desc()).limit(limit)).all()
-    for row in rows:
-        print(json.dumps({"axis_doc_id": row.axis_doc_id, "agency": row.agency, "sender": row.sender,
-                          "reason": row.reason, "at": row.created_at.isoformat()}, ensure_ascii=False))
+    for row in rejected_packets(engine_from_settings(), limit):
+        print(json.dumps(row, ensure_ascii=False))

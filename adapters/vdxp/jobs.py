@@ -1,4 +1,4 @@
-"""The receiving poller and the directory sync inside ``lgsp worker`` (entry point ``lgsp.worker_jobs``).
+"""The receiving poller and the directory sync inside ``lgsp worker`` (the adapter's ``worker_jobs``).
 
 Like the delivery loop, they need a long-lived event loop (the axis client's HTTP pool), so they run in
 one daemon thread that the worker's job keeps alive. Nothing is lost when the process dies: a message
@@ -13,13 +13,11 @@ import threading
 import structlog
 from sqlalchemy import Engine
 
-from lgsp.access import receiving_agencies
-from lgsp.documents.handler import make_client
-from lgsp.documents.packets import load_hook
-from lgsp.documents.poller import ReceivingPoller, sync_directory
-from lgsp.documents.settings import VdxpSettings, max_packet_bytes
-from lgsp.jobs import Job
-from lgsp.settings import Settings
+from adapters.vdxp.handler import make_client
+from adapters.vdxp.poller import ReceivingPoller, sync_directory
+from adapters.vdxp.settings import VdxpSettings
+from lgsp.sdk.documents import load_hook, max_packet_bytes, receiving_agencies
+from lgsp.sdk.worker import Job
 
 log = structlog.get_logger("lgsp.documents")
 
@@ -95,8 +93,8 @@ class ReceivingThread:
         await run_receiving(self.engine, self.settings, self._stop)
 
 
-def document_jobs(engine: Engine, settings: Settings) -> list[Job]:
-    """Factory for ``lgsp.worker_jobs``: nothing unless ``LGSP_VDXP_URL`` is configured."""
+def document_jobs(engine: Engine, settings: object) -> list[Job]:
+    """``AdapterInfo.worker_jobs`` of the vdxp adapter: nothing unless ``LGSP_VDXP_URL`` is configured."""
     try:
         vdxp = VdxpSettings.from_env()
     except ValueError as exc:

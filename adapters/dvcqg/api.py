@@ -5,10 +5,12 @@ date formats), so a bad event is a 422 naming the field now, not a dead letter l
 stored in the outbox with ordering key = dossier code, in one transaction with its audit entry, and
 answered ``202`` with the message id; the ``dvcqg.dossier`` handler pushes it to the portal later.
 Only the system that first pushed a dossier, or a system with a ``dossiers`` object grant on its
-agency (:mod:`lgsp.access`), may post events for it; anyone else gets the 404 an unknown dossier gets.
+agency (:mod:`lgsp.sdk.access`), may post events for it; anyone else gets the 404 an unknown dossier gets.
 A resend with the same ``Idempotency-Key`` gets the first message id back; the same key with a
 different body is a 409. Refused events are audited too. ``GET /dossiers/events/{message_id}`` tells
 the sender where its event is (pending, delivered, dead and why).
+
+The router is this adapter's `AdapterInfo.routers` entry; the gateway includes it like its own.
 """
 
 from __future__ import annotations
@@ -24,17 +26,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from adapters.dvcqg import DossierSyncService, DossierValidationError, DvcqgError, UnknownLocalStatusError
-from lgsp import access
-from lgsp.api.deps import caller_with, runtime_of
-from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
-from lgsp.api.models import DossierAccepted, DossierEventIn, DossierEventState
-from lgsp.api.openapi import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, problems
-from lgsp.auth.tokens import ClientIdentity
-from lgsp.delivery import dvcqg
-from lgsp.delivery.models import OutboxMessage
-from lgsp.delivery.outbox import Enqueued, IdempotencyConflict, NewMessage, accept
-from lgsp.problems import Problem
+from lgsp.sdk import access
+from lgsp.sdk.delivery import Enqueued, IdempotencyConflict, NewMessage, OutboxMessage, accept
+from lgsp.sdk.http import (
+    IDEMPOTENCY_KEY,
+    SUBMISSION_HEADERS,
+    ClientIdentity,
+    Problem,
+    Submission,
+    caller_with,
+    engine_of,
+    idempotency_key,
+    json_body,
+    problems,
+    read_limited,
+    refuse,
+)
+
+from . import delivery as dvcqg
+from .api_models import DossierAccepted, DossierEventIn, DossierEventState
+from .errors import DossierValidationError, DvcqgError, UnknownLocalStatusError
+from .sync import DossierSyncService
 
 router = APIRouter(tags=["dossiers"])
 
@@ -104,7 +116,7 @@ async def _accept(request: Request, exchange: Submission) -> Response:
     exchange.request_sha256 = hashlib.sha256(body).hexdigest()
     payload, ma_ho_so, status = _validated(checker_of(request), body)
     exchange.extra = {"outbox": dvcqg.KIND, "ordering_key": ma_ho_so}
-    engine = runtime_of(request).engine
+    engine = engine_of(request)
     if not await run_in_threadpool(access.may_post_dossier, engine, ma_ho_so, exchange.caller):
         # another agency's dossier: the same answer as for one that does not exist (ids do not leak)
         raise Problem("not-found", f"no dossier {ma_ho_so!r} for this system")
@@ -139,7 +151,7 @@ def get_dossier_event(message_id: str, request: Request,
     The client that posted the event sees it, and so do the dossier's owning system and systems granted
     for its agency's dossiers; another caller gets 404, not 403, so ids do not leak.
     """
-    engine = runtime_of(request).engine
+    engine = engine_of(request)
     with Session(engine) as session:
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id,
                                                          OutboxMessage.kind == dvcqg.KIND))

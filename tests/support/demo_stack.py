@@ -3,7 +3,8 @@
 The gateway runs on a SQLite file with the demo's own registry (``lgsp/demo/registry.yaml``), the demo's
 sample providers, the DVCQG portal simulator and the national document-axis simulator (directory synced),
 and one client per role. It is what a developer gets from ``lgsp demo``, without the guided tour, so what
-the tests prove about the contract holds for the stack the docs describe.
+the tests prove about the contract holds for the stack the docs describe. It lives with the tests because
+it starts each adapter's simulator by name (the core only finds adapters through `lgsp.adapters`).
 """
 
 from __future__ import annotations
@@ -24,17 +25,18 @@ from adapters.dvcqg.seed import SAMPLE_AGENCY_CODE
 from adapters.dvcqg.simulator import DvcqgSimulator, SimulatorConfig
 from adapters.ngsp.simulator import create_simulator_app as ngsp_simulator
 from adapters.vdxp.client import AxisClient
+from adapters.vdxp.poller import sync_directory
 from adapters.vdxp.simulator import create_simulator_app as axis_simulator
 from lgsp.app import LgspApp, create_app
 from lgsp.auth.clients import IssuedCredential, create_client
 from lgsp.demo.providers import air_quality_app, civil_status_app
-from lgsp.documents.poller import sync_directory
 from lgsp.settings import Settings
 from lgsp.testing.servers import RunningServer, start_server
 from registry.declarative import apply, parse_registry_file
 
-DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "demo" / "registry.yaml"
-MAPPING = Path(__file__).resolve().parents[2] / "adapters" / "dvcqg" / "status_mapping.example.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_REGISTRY = ROOT / "lgsp" / "demo" / "registry.yaml"
+MAPPING = ROOT / "adapters" / "dvcqg" / "status_mapping.example.yaml"
 CLIENT_SYSTEM = "000.00.12.H10/MOTCUA"
 SENDER = "000.00.12.H10"
 RECIPIENT = "000.00.00.G22"

@@ -1,4 +1,4 @@
-"""Configuration of the document exchange from ``LGSP_VDXP_*`` environment variables.
+"""Configuration of the document axis from ``LGSP_VDXP_*`` environment variables.
 
 The axis credentials (system id + HMAC secret, issued by the axis operator) are needed by the delivery
 handler, the receiving poller and the directory sync; the façade itself works without them (it only
@@ -12,10 +12,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-#: ``LGSP_MAX_DOCUMENT_BYTES`` default: above the 50 MB gateway rule of PROTOCOLS.md §1.5, so a 50 MB
-#: attachment (67 MB as base64) fits; the reader's XML limits are bounded by this, never unlimited.
-DEFAULT_MAX_PACKET_BYTES = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,13 +55,6 @@ class VdxpSettings:
                        _fetch_mode(env.get("LGSP_VDXP_FETCH", "download")))
         except ValueError as exc:
             raise ValueError(f"LGSP_VDXP_* timing settings must be numbers: {exc}") from None
-
-
-def max_packet_bytes(environ: Mapping[str, str] | None = None) -> int:
-    """``LGSP_MAX_DOCUMENT_BYTES`` (the older ``LGSP_DOCUMENTS_MAX_PACKET_BYTES`` still works)."""
-    env = os.environ if environ is None else environ
-    value = env.get("LGSP_MAX_DOCUMENT_BYTES") or env.get("LGSP_DOCUMENTS_MAX_PACKET_BYTES")
-    return int(value) if value else DEFAULT_MAX_PACKET_BYTES
 
 
 def _fetch_mode(value: str) -> str:

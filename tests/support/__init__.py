@@ -1,0 +1,1 @@
+"""Test helpers shared by several test packages (they may import adapters by name)."""
