@@ -6,8 +6,9 @@ median of ``--runs`` fresh processes, the cases interleaved so a burst of outsid
 cores are shared) hits every case alike; the load average is printed next to each round and the figures.
 
 The verify run uses the repository's test PKI (signing/testing.py) with a real CRL/OCSP responder on
-127.0.0.1, like any first verification of a signer (nothing cached). The serve runs share one SQLite file:
-the first start creates and migrates it (reported apart), the others are restarts of a store at head.
+127.0.0.1, like any first verification of a signer (nothing cached). The serve runs share one SQLite file
+and the same trust anchors (so the gateway builds its signature verifier, as in production): the first start
+creates and migrates the store (reported apart), the others are restarts of a store at head.
 Then each command runs once more under ``-X importtime`` (PYTHONPROFILEIMPORTTIME) and the ten heaviest
 imports are listed: self time summed per package (a third-party distribution, or the first two name parts of
 our own packages), so the list says which library a command pays for.
