@@ -16,14 +16,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, String, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.problems import Problem
 from lgsp.store.base import Base
-from lgsp.store.db import writer
+from lgsp.store.db import dialect_insert, writer
 from registry.object_grants import ObjectGrant
 
 
@@ -99,8 +97,7 @@ def may_read_dossier(engine: Engine, ma_ho_so: str, caller: ClientIdentity) -> b
 def claim_dossier(engine: Engine, ma_ho_so: str, system_id: str, agency: str) -> DossierOwner:
     """Record the first pusher of a dossier (insert-if-absent, race-free on the primary key); the owner."""
     values = {"ma_ho_so": ma_ho_so, "agency_code": agency, "system_id": system_id, "created_at": datetime.now(UTC)}
-    dialect = engine.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = dialect_insert(engine)
     with Session(writer(engine)) as session, session.begin():
         session.execute(insert(DossierOwner).values(**values).on_conflict_do_nothing(index_elements=["ma_ho_so"]))
     owner = dossier_owner(engine, ma_ho_so)

@@ -7,6 +7,7 @@ validation on the hot path); everything else is a FastAPI app (OAuth2, admin, au
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,10 +16,12 @@ from fastapi import FastAPI
 
 from lgsp import agency_ids, memory
 from lgsp.adapters import parts
-from lgsp.api import admin, audit, contract, docs_ui, documents, health, oauth, problems, traffic
+from lgsp.api import admin, audit, docs_ui, documents, health, oauth, openapi, problems, traffic
 from lgsp.api import object_grants as object_grants_api
 from lgsp.api.verify_access import verify_access
+from lgsp.console.mount import LazyConsole
 from lgsp.gateway import pipeline
+from lgsp.gateway.client_certs import PeerRecorder
 from lgsp.runtime import Runtime
 from lgsp.settings import Settings
 from lgsp.xml_limits import entry_limits
@@ -81,20 +84,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await runtime.stop()
 
     api = FastAPI(title="lgsp", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description=DESCRIPTION, generate_unique_id_function=contract.operation_id)
+                  description=DESCRIPTION, generate_unique_id_function=openapi.operation_id)
     api.state.runtime = runtime
     problems.install(api)
-    contract.describe_signature_verification(signing_http.router)
+    openapi.describe_signature_verification(signing_http.router)
     for router in (oauth.router, admin.router, audit.router, health.router, signing_http.router,
                    documents.router, traffic.admin_router, traffic.usage_router, object_grants_api.router):
         api.include_router(router)
     for _, router in parts("routers"):  # each adapter's own endpoints (AdapterInfo.routers)
         api.include_router(router)
     if settings.console_enabled:
-        from lgsp.console.app import create_console
-
-        api.mount("/console", create_console(runtime))
-    contract.install(api)
+        api.mount("/console", LazyConsole(runtime))
+    openapi.install(api)
     docs_ui.install(api)
     if runtime.verifier is not None:
         signing_http.configure_verifier(runtime.verifier)  # one set of chain/revocation caches per process
@@ -110,3 +111,8 @@ def app_from_env() -> LgspApp:
     settings = Settings.load()
     logs.configure(settings.log_level)
     return create_app(settings)
+
+
+def served_app() -> PeerRecorder:
+    """The app ``lgsp serve`` runs (uvicorn's own proxy-header handling off; this one does it)."""
+    return PeerRecorder(app_from_env(), os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))

@@ -23,8 +23,7 @@ from lgsp.auth.oauth import TokenEndpoint
 from lgsp.auth.throttle import FailureThrottle
 from lgsp.auth.tokens import ClientIdentity, TokenService
 from lgsp.gateway.breaker import CircuitBreakers
-from lgsp.gateway.exchange import Exchange
-from lgsp.gateway.pipeline import latency_us
+from lgsp.gateway.exchange import Exchange, latency_us
 from lgsp.gateway.signatures import SignatureCheck, build_verifier, make_check
 from lgsp.gateway.upstream import Upstream
 from lgsp.looplag import LoopLagMonitor

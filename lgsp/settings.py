@@ -8,12 +8,9 @@ bodies limited to 10 MiB.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 DEFAULT_SQLITE_PATH = "var/lgsp.db"
 
@@ -183,6 +180,10 @@ class Settings:
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    import yaml  # only when a config file is given: every command imports the settings
+
     text = path.read_text(encoding="utf-8")
     data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     if not isinstance(data, dict):

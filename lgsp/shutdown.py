@@ -15,11 +15,14 @@ handler is in place, so a signal sent during start-up stays pending and is then 
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -89,6 +92,8 @@ def async_event(also: asyncio.Event | None = None) -> tuple[asyncio.Event, Calla
 
     Returns the event and an unsubscriber; ``also`` lets a caller pass an event of its own to be set.
     """
+    import asyncio  # only the async callers need it; every entry point imports this module first
+
     loop = asyncio.get_running_loop()
     event = also or asyncio.Event()
 

@@ -15,8 +15,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 
 class Level(StrEnum):
     FAIL = "fail"
@@ -188,6 +186,8 @@ class Policy:
     @classmethod
     def from_file(cls, path: str | Path) -> Policy:
         """Load a YAML or JSON policy file (JSON is YAML, so one loader serves both)."""
+        import yaml  # only with a policy file: `lgsp verify` without one does not pay for it
+
         text = Path(path).read_text(encoding="utf-8")
         data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
         if not isinstance(data, dict):

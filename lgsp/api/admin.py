@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lgsp.api.bodies import AgencyIn, GrantIn, ServiceIn, SystemIn
-from lgsp.api.contract import problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.models import (
     AgencyOut,
@@ -28,6 +27,7 @@ from lgsp.api.models import (
     ServiceOut,
     SystemOut,
 )
+from lgsp.api.openapi import problems
 from lgsp.auth import clients
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.store.db import writer

@@ -17,9 +17,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
-from lgsp.api.contract import problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.models import AuditBundle, AuditPage, LogKeys, Receipt, SignedTreeHead
+from lgsp.api.openapi import problems
 from lgsp.audit.evidence import EvidenceError, consistency_file, receipt_for
 from lgsp.audit.heads import HeadService
 from lgsp.audit.query import AuditFilter, entry_to_dict, find_entries

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi import Request, Security
 
-from lgsp.api.contract import OAUTH2
+from lgsp.api.openapi import OAUTH2
 from lgsp.auth.tokens import ClientIdentity, require_scope
 from lgsp.gateway import client_certs
 from lgsp.runtime import Runtime

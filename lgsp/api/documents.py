@@ -28,10 +28,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from lgsp import access
-from lgsp.api.contract import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
 from lgsp.api.models import Directory, DmsStatusIn, DmsStatusOut, Document, DocumentAccepted, DocumentPage, EdxmlJson
+from lgsp.api.openapi import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, problems
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery.outbox import Enqueued, IdempotencyConflict
 from lgsp.documents import store

@@ -8,9 +8,9 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from lgsp import metrics
-from lgsp.api.contract import problems
 from lgsp.api.deps import runtime_of
 from lgsp.api.models import Health, Readiness
+from lgsp.api.openapi import problems
 from lgsp.problems import Problem
 from lgsp.store.migrate import is_current
 

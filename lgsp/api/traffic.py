@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from lgsp.api.bodies import LimitIn
-from lgsp.api.contract import problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.models import LimitOut, Usage
+from lgsp.api.openapi import problems
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.store.db import writer
 from lgsp.traffic.limiter import limits_for

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import structlog
@@ -24,7 +24,30 @@ from lgsp.audit.sth import LogSigner, SignedTreeHead
 from lgsp.store.db import writer
 
 if TYPE_CHECKING:
-    from lgsp.audit.heads import HeadService
+    from lgsp.audit.merkle import NodeReader
+    from lgsp.settings import Settings
+
+
+class HeadSource(Protocol):
+    """What witnessing needs of the log's head service (:class:`lgsp.audit.heads.HeadService` is one).
+
+    A protocol, not an import: the head service calls into this module after signing a head, so this
+    module must not import it back.
+    """
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def tree(self) -> NodeReader: ...
+
+    @property
+    def signer(self) -> LogSigner: ...
+
+    def latest(self) -> SignedTreeHead | None: ...
 
 __all__ = ["WitnessEndpoint", "checkpoint_of", "cosignature_lines", "parse_witnesses", "rewitness_latest",
            "send_checkpoint", "signed_checkpoint", "witness_head"]
@@ -83,7 +106,7 @@ def add_checkpoint_body(old_size: int, proof: list[bytes], note: str) -> str:
     return f"old {old_size}\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof) + "\n" + note
 
 
-def witness_head(service: HeadService, head: SignedTreeHead, note: str | None = None,
+def witness_head(service: HeadSource, head: SignedTreeHead, note: str | None = None,
                  only: set[str] | None = None) -> dict[str, str]:
     """Send ``head`` to every configured witness; store the cosignatures. Returns witness -> outcome.
 
@@ -114,7 +137,7 @@ def witness_head(service: HeadService, head: SignedTreeHead, note: str | None = 
     return outcomes
 
 
-def send_checkpoint(service: HeadService, head: SignedTreeHead, note: str,
+def send_checkpoint(service: HeadSource, head: SignedTreeHead, note: str,
                     text: str) -> tuple[list[str], dict[str, str]]:
     """Send a special checkpoint (a key announcement) to every witness; return its cosignature lines.
 
@@ -133,7 +156,7 @@ def send_checkpoint(service: HeadService, head: SignedTreeHead, note: str,
     return lines, outcomes
 
 
-def _ask(service: HeadService, witness: WitnessEndpoint, head: SignedTreeHead, note: str, text: str,
+def _ask(service: HeadSource, witness: WitnessEndpoint, head: SignedTreeHead, note: str, text: str,
          collect: list[str] | None = None) -> str:
     old = _last_cosigned(service.engine, witness.verifier.name)
     timeout = service.settings.audit_witness_timeout_seconds
@@ -174,7 +197,7 @@ def _store(engine: Engine, witness: WitnessEndpoint, head: SignedTreeHead, text:
     return "refused: no cosignature by the configured key in the answer"
 
 
-def rewitness_latest(service: HeadService) -> dict[str, str]:
+def rewitness_latest(service: HeadSource) -> dict[str, str]:
     """Send the latest head again to every witness that has not cosigned it (it was down, or slow).
 
     Called periodically by the head signer, so a witness outage heals at the next period instead of
@@ -194,7 +217,7 @@ def rewitness_latest(service: HeadService) -> dict[str, str]:
     return witness_head(service, head, only=missing) if missing else {}
 
 
-def checkpoint_document(service: HeadService, head: SignedTreeHead) -> dict[str, Any]:
+def checkpoint_document(service: HeadSource, head: SignedTreeHead) -> dict[str, Any]:
     """``GET /audit/checkpoint`` as JSON: the signed note (with cosignatures), the head, the cosignatures."""
     note = signed_checkpoint(service.signer, service.settings.audit_checkpoint_origin, head)
     lines = cosignature_lines(service.engine, head.tree_size)

@@ -1,7 +1,7 @@
 """What every CLI command needs: settings, an engine with migrations applied, consistent errors.
 
 Nothing heavy is imported at module level (SQLAlchemy, Alembic and rich load when a command first needs
-them), so `lgsp --help` and `lgsp verify` start fast; bench/cli_start.py measures it.
+them), so `lgsp --help` and `lgsp verify` start fast; bench/startup.py measures it.
 """
 
 from __future__ import annotations

@@ -37,8 +37,13 @@ def lazy_commands() -> dict[str, tuple[str, str]]:
     return merged
 
 
-def _load(name: str) -> Any:
-    module_name, attribute = lazy_commands()[name][0].split(":")
+def _entry(name: str) -> tuple[str, str] | None:
+    """A lazy command's (reference, help); a core command is found without reading the adapters' entry points."""
+    return LAZY_COMMANDS.get(name) or lazy_commands().get(name)
+
+
+def _load(name: str, reference: str) -> Any:
+    module_name, attribute = reference.split(":")
     target: Any = getattr(importlib.import_module(module_name), attribute)
     command: Any
     if isinstance(target, typer.Typer):
@@ -53,9 +58,8 @@ def _load(name: str) -> Any:
     return command
 
 
-def _placeholder(name: str) -> Any:
+def _placeholder(name: str, text: str) -> Any:
     """What `lgsp --help` lists for a command not loaded yet: its name and one-line help, nothing imported."""
-    text = lazy_commands()[name][1]
     return TyperCommand(name=name, help=text, short_help=text, callback=None)
 
 
@@ -71,11 +75,13 @@ class LazyGroup(TyperGroup):
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         name = args[0] if args else None
-        if name in lazy_commands() and name not in self.commands:
-            self.commands[name] = _load(name)
+        entry = _entry(name) if name is not None and name not in self.commands else None
+        if name is not None and entry is not None:
+            self.commands[name] = _load(name, entry[0])
         return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name in lazy_commands() and cmd_name not in self.commands:
-            return _placeholder(cmd_name)
+        entry = _entry(cmd_name) if cmd_name not in self.commands else None
+        if entry is not None:
+            return _placeholder(cmd_name, entry[1])
         return super().get_command(ctx, cmd_name)

@@ -16,7 +16,7 @@ Where the certificate comes from, in this order:
 
 The proof of possession is the TLS handshake at the balancer; this module only compares what the balancer
 saw with the registry. The peer address is the one uvicorn accepted the connection from: ``lgsp serve``
-records it before uvicorn's X-Forwarded-For handling rewrites ``scope["client"]`` (:func:`served_app`).
+records it before uvicorn's X-Forwarded-For handling rewrites ``scope["client"]`` (:func:`lgsp.app.served_app`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import base64
 import binascii
 import hashlib
 import ipaddress
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -172,9 +171,3 @@ class PeerRecorder:
             scope[PEER_KEY] = scope.get("client")
         await self.app(scope, receive, send)
 
-
-def served_app() -> PeerRecorder:
-    """The app ``lgsp serve`` runs (uvicorn's own proxy-header handling off; this one does it)."""
-    from lgsp.app import app_from_env
-
-    return PeerRecorder(app_from_env(), os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))

@@ -64,3 +64,8 @@ class Exchange:
         if self.problem is not None:
             return self.problem.status
         return self.response.status if self.response is not None else 500
+
+
+def latency_us(exchange: Exchange) -> int:
+    """Microseconds since the exchange started (the audit entry's and the access log's latency)."""
+    return int((time.perf_counter() - exchange.started) * 1_000_000)

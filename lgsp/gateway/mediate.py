@@ -19,21 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lgsp.gateway.exchange import Exchange, UpstreamResponse
-from lgsp.mediation import (
-    MediationError,
-    SoapService,
-    XRoadClient,
-    XRoadHeaders,
-    XRoadService,
-    apply_xroad_headers,
-    openapi,
-)
+from lgsp.mediation import MediationError, XRoadClient, XRoadHeaders, XRoadService, apply_xroad_headers
 from lgsp.problems import Problem
 from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, XmlLimits, prescan
 from lgsp.xml_limits import entry_limits
 from registry.inputs import confined_wsdl
 
 if TYPE_CHECKING:
+    from lgsp.mediation import SoapService
     from lgsp.runtime import Runtime
 
 SOAP_TYPES = ("text/xml", "application/soap+xml")
@@ -50,6 +43,8 @@ def soap_service(exchange: Exchange, runtime: Runtime) -> SoapService:
     if path is None:
         runtime.log.error("WSDL path outside the schemas directory", service=exchange.service.id)
         raise Problem("not-configured", f"the WSDL of {exchange.service.id} cannot be used")
+    from lgsp.mediation import SoapService  # zeep and xmlschema: with the first SOAP service, not at start
+
     try:
         return SoapService.from_wsdl(path)
     except MediationError as exc:
@@ -93,6 +88,8 @@ async def describe(exchange: Exchange, runtime: Runtime, service: SoapService) -
     if exchange.request.method != "GET":
         return None
     if path == "openapi.json":
+        from lgsp.mediation import openapi
+
         document = openapi(service)
     elif path.endswith("/schema") and path.count("/") == 1:
         try:

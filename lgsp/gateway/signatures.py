@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lgsp.gateway.exchange import Exchange
 from lgsp.problems import Problem
 from lgsp.settings import Settings
 from registry.snapshot import RegistryCache
-from signing import Verifier
 from signing.config import SignatureSettings
+
+if TYPE_CHECKING:
+    from signing import Verifier
 
 SignatureCheck = Callable[[Exchange], Awaitable[None]]
 SOAP_BODY = ["/soap:Envelope/soap:Body"]

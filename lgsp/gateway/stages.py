@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -244,7 +243,3 @@ def upstream_headers(exchange: Exchange) -> list[tuple[str, str]]:
     if exchange.user_id:
         headers.append(("X-LGSP-User-Id", exchange.user_id))
     return headers
-
-
-def latency_us(exchange: Exchange) -> int:
-    return int((time.perf_counter() - exchange.started) * 1_000_000)

@@ -12,20 +12,56 @@ Public API (everything else is private)::
 Every error is a :class:`MediationError` with a stable ``kind`` and ``http_status`` for RFC 9457.
 """
 
-from .errors import (
-    FieldError,
-    MediationError,
-    MediationInputError,
-    SoapFaultError,
-    UnknownOperationError,
-    UpstreamFormatError,
-    WsdlLoadError,
-)
-from .faults import soap_fault
-from .openapi import openapi
-from .passthrough import apply_xroad_headers
-from .service import OperationInfo, SoapService
-from .xroad import XRoadClient, XRoadHeaders, XRoadService, read_headers
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        FieldError,
+        MediationError,
+        MediationInputError,
+        SoapFaultError,
+        UnknownOperationError,
+        UpstreamFormatError,
+        WsdlLoadError,
+    )
+    from .faults import soap_fault
+    from .openapi import openapi
+    from .passthrough import apply_xroad_headers
+    from .service import OperationInfo, SoapService
+    from .xroad import XRoadClient, XRoadHeaders, XRoadService, read_headers
+
+# Each name loads with its submodule on first use: the gateway imports the light parts (errors, faults,
+# X-Road headers) at start, zeep and xmlschema load with the first SOAP service it mediates.
+_SUBMODULE = {
+    "FieldError": "errors",
+    "MediationError": "errors",
+    "MediationInputError": "errors",
+    "OperationInfo": "service",
+    "SoapFaultError": "errors",
+    "SoapService": "service",
+    "UnknownOperationError": "errors",
+    "UpstreamFormatError": "errors",
+    "WsdlLoadError": "errors",
+    "XRoadClient": "xroad",
+    "XRoadHeaders": "xroad",
+    "XRoadService": "xroad",
+    "apply_xroad_headers": "passthrough",
+    "openapi": "openapi",
+    "read_headers": "xroad",
+    "soap_fault": "faults",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SUBMODULE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_SUBMODULE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FieldError",

@@ -13,9 +13,9 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy import Engine
 
-from lgsp.api.contract import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, problems
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
+from lgsp.api.openapi import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, problems
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.problems import Problem
 

@@ -75,3 +75,18 @@ def writer(engine: Engine) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def dialect_insert(engine: Engine) -> Any:
+    """The dialect's ``insert`` (with ``on_conflict_do_nothing`` / ``do_update``) for ``engine``'s backend.
+
+    Imports only the dialect in use: SQLAlchemy's PostgreSQL dialect is a noticeable part of a SQLite
+    gateway's start-up otherwise.
+    """
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert

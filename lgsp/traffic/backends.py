@@ -18,9 +18,8 @@ import uuid
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, Table, delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 
-from lgsp.store.db import writer
+from lgsp.store.db import dialect_insert, writer
 from lgsp.traffic.decision import Check, LimitState, QuotaCheck, RateCheck, SlotCheck, Verdict, decide, describe
 from lgsp.traffic.models import TrafficCounter, TrafficSlot
 
@@ -118,7 +117,7 @@ class StoreBackend:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
-        self._insert: Any = postgresql.insert if self._postgres else sqlite.insert
+        self._insert: Any = dialect_insert(engine)
 
     async def admit(self, checks: list[Check], now: float) -> Verdict:
         return await asyncio.get_running_loop().run_in_executor(None, self.admit_sync, checks, now)

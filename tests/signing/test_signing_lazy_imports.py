@@ -1,4 +1,4 @@
-"""Issue 12 §9: start-up stays light — which modules a command imports (timing itself is in bench/cli_start.py)."""
+"""Issue 12 §9: start-up stays light — which modules a command imports (timing itself is in bench/startup.py)."""
 
 from __future__ import annotations
 
