@@ -196,8 +196,12 @@ def main() -> None:
         print(f"\nheaviest imports of `{name}` (self ms summed per package, one -X importtime run):")
         for package, ms in rows:
             print(f"  {ms:8.1f}  {package}")
+    # headline: the tightest of the three budgets, target / measured (>= 1 means every target is met)
+    ratio = min(target / median[name] for name, target in TARGETS.items())
+    print(f"ratio {ratio:.2f} (tightest target / median wall time over the three commands; >= 1: all met)")
     print(json.dumps({
-        "runs": args.runs, "load_before": loads[0], "load_after": loads[-1], "xml_bytes": xml_bytes,
+        "ratio": round(ratio, 3), "runs": args.runs, "load_before": loads[0], "load_after": loads[-1],
+        "xml_bytes": xml_bytes,
         "python_pass_wall_s": round(median["python -c pass"], 3),
         "help_wall_s": round(median["lgsp --help"], 3), "verify_wall_s": round(median["lgsp verify FILE"], 3),
         "serve_ready_wall_s": round(median["lgsp serve → /readyz"], 3),
