@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, text
 
+from lgsp.audit.bulk import insert_rows
 from lgsp.audit.canonical import canonical_entry_bytes, pick_entry_fields
 from lgsp.audit.merkle import extend_frontier, leaf_hash, perfect_cover
 from lgsp.audit.models import AuditBody, AuditEntry
@@ -85,23 +86,19 @@ def append_entries(conn: Connection, entries: Sequence[dict[str, Any]],
 _ENTRY_TABLE = cast(Table, AuditEntry.__table__)
 _ENTRY_COLUMNS = [column.name for column in _ENTRY_TABLE.columns]
 _LAST_ENTRY_SQL = f"SELECT idx, chain_hash FROM {_ENTRY_TABLE.name} ORDER BY idx DESC LIMIT 1"  # noqa: S608 - our names
-_entry_inserts: dict[str, tuple[str, list[Any]]] = {}
+_entry_processors: dict[str, list[Any]] = {}
 
 
 def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """One driver-level executemany; each value goes through its column type's bind processor."""
+    """The batch's entry rows in one bulk insert; each value goes through its column type's bind processor."""
     dialect = conn.dialect
-    cached = _entry_inserts.get(dialect.name)
-    if cached is None:
-        marker = "?" if dialect.paramstyle == "qmark" else "%s"
-        sql = (f"INSERT INTO {_ENTRY_TABLE.name} ({', '.join(_ENTRY_COLUMNS)}) "  # noqa: S608 - names from our metadata
-               f"VALUES ({', '.join([marker] * len(_ENTRY_COLUMNS))})")
-        processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in _ENTRY_TABLE.columns]
-        cached = _entry_inserts[dialect.name] = (sql, processors)
-    sql, processors = cached
+    processors = _entry_processors.get(dialect.name)
+    if processors is None:
+        processors = _entry_processors[dialect.name] = [
+            column.type.dialect_impl(dialect).bind_processor(dialect) for column in _ENTRY_TABLE.columns]
     params = [tuple(process(row.get(name)) if process else row.get(name)
                     for name, process in zip(_ENTRY_COLUMNS, processors, strict=True)) for row in rows]
-    conn.exec_driver_sql(sql, params)
+    insert_rows(conn, _ENTRY_TABLE.name, _ENTRY_COLUMNS, params)
 
 
 # Frontier (left siblings waiting for a partner, <= log2(n) hashes) per store, keyed by the tree size
@@ -111,8 +108,7 @@ def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
 # a sequencer that takes over from a dead one continues from the store, never from memory.
 _frontiers: dict[str, tuple[int, bytes, dict[int, bytes]]] = {}
 _frontiers_lock = threading.Lock()
-_NODE_INSERT_QMARK = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?, ?, ?)"
-_NODE_INSERT_FORMAT = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (%s, %s, %s)"
+_NODE_COLUMNS = ("level", "idx", "hash")
 
 
 def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[bytes], new_chain: bytes) -> None:
@@ -131,9 +127,9 @@ def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[b
         cover = perfect_cover(0, size) if size else []
         frontier = {level: h for (level, _), h in zip(cover, store.get_nodes(cover, conn), strict=True)}
     rows = extend_frontier(frontier, size, leaves)
-    # Straight to the driver's executemany: ~2 node rows per entry make this the batch's largest
-    # insert, and SQLAlchemy's per-row parameter processing would cost more than the hashing.
-    conn.exec_driver_sql(_NODE_INSERT_QMARK if conn.dialect.paramstyle == "qmark" else _NODE_INSERT_FORMAT, rows)
+    # Straight to the driver (executemany or COPY): ~2 node rows per entry make this the batch's
+    # largest insert, and SQLAlchemy's per-row parameter processing would cost more than the hashing.
+    insert_rows(conn, _NODES.name, _NODE_COLUMNS, rows)
     with _frontiers_lock:
         _frontiers[key] = (size + len(leaves), new_chain, frontier)
 
