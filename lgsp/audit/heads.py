@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from lgsp.audit.canonical import format_time
-from lgsp.audit.merkle import root_hash
+from lgsp.audit.merkle import EMPTY_ROOT, range_hash
 from lgsp.audit.models import AuditBody, AuditEntry, AuditHead, AuditLogKey
 from lgsp.audit.sth import LogKeyRing, LogPublicKey, LogSigner, SignedTreeHead
 from lgsp.audit.tree_store import BoundTreeStore, SqlTreeStore
@@ -176,8 +176,9 @@ class HeadService:
 
     def due(self, conn: Connection | None = None) -> bool:
         """Whether the unsigned tail has reached N entries, or T seconds have passed with entries unsigned."""
-        size = self.tree.size(conn)
-        latest = self.latest(conn)
+        return self._due(self.tree.size(conn), self.latest(conn))
+
+    def _due(self, size: int, latest: SignedTreeHead | None) -> bool:
         signed = latest.tree_size if latest else 0
         if size <= signed:
             return False
@@ -199,13 +200,16 @@ class HeadService:
                 got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _HEAD_LOCK_ID}).scalar()
                 if not got:
                     return None
+            # One read of the size and of the latest head (due() would repeat both), and the root from
+            # the nodes alone: this runs every N entries beside the writer, so each statement counts.
             latest = self.latest(conn)
-            if not force and not self.due(conn):
-                return latest
             size = self.tree.size(conn)
             if latest is not None and latest.tree_size >= size:
                 return latest
-            head = signer.sign_head(size, root_hash(BoundTreeStore(self.tree, conn), size))
+            if not force and not self._due(size, latest):
+                return latest
+            root = range_hash(BoundTreeStore(self.tree, conn), 0, size) if size else EMPTY_ROOT
+            head = signer.sign_head(size, root)
         # The TSA round trip and the insert happen outside the read transaction: nothing is locked
         # while the TSA answers, and the PK on tree_size settles a race between processes.
         if self.settings.audit_tsa_url:

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, insert, text
+from sqlalchemy import Connection, Dialect, Engine, Table, insert, text
 
+from lgsp.audit.bulk import insert_rows
 from lgsp.audit.canonical import canonical_entry_bytes, pick_entry_fields
 from lgsp.audit.merkle import extend_frontier, leaf_hash, perfect_cover
 from lgsp.audit.models import AuditBody, AuditEntry
@@ -60,48 +62,62 @@ def append_entries(conn: Connection, entries: Sequence[dict[str, Any]],
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SEQUENCER_LOCK_ID})
     last = conn.exec_driver_sql(_LAST_ENTRY_SQL).first()
     next_index = 0 if last is None else last.idx + 1
-    previous = GENESIS if last is None else bytes(last.chain_hash)
-    rows = []
-    for offset, entry in enumerate(entries):
-        row = dict(entry, idx=next_index + offset)
-        leaf = leaf_hash(canonical_entry_bytes(pick_entry_fields(row)))
-        previous = chain(previous, leaf)
-        row["leaf_hash"], row["chain_hash"] = leaf, previous
-        rows.append(row)
-    _insert_entries(conn, rows)
-    _integrate(conn, next_index, bytes(last.chain_hash) if last is not None else GENESIS,
-               [row["leaf_hash"] for row in rows], previous)
+    chain_at_start = GENESIS if last is None else bytes(last.chain_hash)
+    params, leaves, previous = _sequence(conn.dialect, entries, next_index, chain_at_start)
+    insert_rows(conn, _ENTRY_TABLE.name, _ENTRY_COLUMNS, params)
+    _integrate(conn, next_index, chain_at_start, leaves, previous)
+    indexes = list(range(next_index, next_index + len(entries)))
     if bodies:
-        kept = [{"idx": row["idx"], "request_body": b[0], "response_body": b[1]}
-                for row, b in zip(rows, bodies, strict=True) if b is not None]
+        kept = [{"idx": index, "request_body": b[0], "response_body": b[1]}
+                for index, b in zip(indexes, bodies, strict=True) if b is not None]
         if kept:
             conn.execute(insert(AuditBody), kept)
-    return [row["idx"] for row in rows]
+    return indexes
 
 
-# The batch's fixed cost decides the gateway's throughput (at a few dozen concurrent calls a batch holds
-# 5-20 entries), and SQLAlchemy's statement handling was most of it: the two per-batch statements go to the
-# driver directly, with SQLAlchemy's own column type conversions applied to the values.
+# The batch's cost decides the gateway's throughput, and per-row work in Python was most of it: the
+# entries go to the driver directly (lgsp.audit.bulk), as rows built here in the table's column order.
 _ENTRY_TABLE = cast(Table, AuditEntry.__table__)
 _ENTRY_COLUMNS = [column.name for column in _ENTRY_TABLE.columns]
 _LAST_ENTRY_SQL = f"SELECT idx, chain_hash FROM {_ENTRY_TABLE.name} ORDER BY idx DESC LIMIT 1"  # noqa: S608 - our names
-_entry_inserts: dict[str, tuple[str, list[Any]]] = {}
+_AT = {name: position for position, name in enumerate(_ENTRY_COLUMNS)}
+_IDX, _TIME, _EXTRA, _LEAF, _CHAIN = _AT["idx"], _AT["time"], _AT["extra"], _AT["leaf_hash"], _AT["chain_hash"]
+_time_binders: dict[str, Callable[[Any], Any] | None] = {}
 
 
-def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """One driver-level executemany; each value goes through its column type's bind processor."""
-    dialect = conn.dialect
-    cached = _entry_inserts.get(dialect.name)
-    if cached is None:
-        marker = "?" if dialect.paramstyle == "qmark" else "%s"
-        sql = (f"INSERT INTO {_ENTRY_TABLE.name} ({', '.join(_ENTRY_COLUMNS)}) "  # noqa: S608 - names from our metadata
-               f"VALUES ({', '.join([marker] * len(_ENTRY_COLUMNS))})")
-        processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in _ENTRY_TABLE.columns]
-        cached = _entry_inserts[dialect.name] = (sql, processors)
-    sql, processors = cached
-    params = [tuple(process(row.get(name)) if process else row.get(name)
-                    for name, process in zip(_ENTRY_COLUMNS, processors, strict=True)) for row in rows]
-    conn.exec_driver_sql(sql, params)
+def _time_binder(dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The ``time`` column's own bind conversion (SQLite stores a string; psycopg adapts datetimes)."""
+    if dialect.name not in _time_binders:
+        column = _ENTRY_TABLE.c.time
+        _time_binders[dialect.name] = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return _time_binders[dialect.name]
+
+
+def _sequence(dialect: Dialect, entries: Sequence[dict[str, Any]], first: int,
+              chain_before: bytes) -> tuple[list[tuple[Any, ...]], list[bytes], bytes]:
+    """Index, leaf-hash and chain the entries: their driver-ready rows, their leaves, the last chain hash.
+
+    Values pass to the driver as they are, except ``time`` (the column type's own conversion) and
+    ``extra`` (JSON text, as SQLAlchemy's JSON type would serialise it; psycopg sends a ``str`` as
+    untyped, so the server reads it as json). Both drivers take bytes for the hash columns.
+    """
+    to_time = _time_binder(dialect)
+    params: list[tuple[Any, ...]] = []
+    leaves: list[bytes] = []
+    previous = chain_before
+    for index, entry in enumerate(entries, first):
+        picked = pick_entry_fields(entry)
+        picked["index"] = index  # the sequencer's, whatever the caller's dict holds
+        leaf = leaf_hash(canonical_entry_bytes(picked))
+        previous = chain(previous, leaf)
+        values = list(map(entry.get, _ENTRY_COLUMNS))
+        values[_IDX], values[_LEAF], values[_CHAIN] = index, leaf, previous
+        values[_EXTRA] = json.dumps(values[_EXTRA])
+        if to_time is not None:
+            values[_TIME] = to_time(values[_TIME])
+        params.append(tuple(values))
+        leaves.append(leaf)
+    return params, leaves, previous
 
 
 # Frontier (left siblings waiting for a partner, <= log2(n) hashes) per store, keyed by the tree size
@@ -111,8 +127,7 @@ def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
 # a sequencer that takes over from a dead one continues from the store, never from memory.
 _frontiers: dict[str, tuple[int, bytes, dict[int, bytes]]] = {}
 _frontiers_lock = threading.Lock()
-_NODE_INSERT_QMARK = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?, ?, ?)"
-_NODE_INSERT_FORMAT = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (%s, %s, %s)"
+_NODE_COLUMNS = ("level", "idx", "hash")
 
 
 def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[bytes], new_chain: bytes) -> None:
@@ -131,9 +146,9 @@ def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[b
         cover = perfect_cover(0, size) if size else []
         frontier = {level: h for (level, _), h in zip(cover, store.get_nodes(cover, conn), strict=True)}
     rows = extend_frontier(frontier, size, leaves)
-    # Straight to the driver's executemany: ~2 node rows per entry make this the batch's largest
-    # insert, and SQLAlchemy's per-row parameter processing would cost more than the hashing.
-    conn.exec_driver_sql(_NODE_INSERT_QMARK if conn.dialect.paramstyle == "qmark" else _NODE_INSERT_FORMAT, rows)
+    # Straight to the driver (executemany or COPY): ~2 node rows per entry make this the batch's
+    # largest insert, and SQLAlchemy's per-row parameter processing would cost more than the hashing.
+    insert_rows(conn, _NODES.name, _NODE_COLUMNS, rows)
     with _frontiers_lock:
         _frontiers[key] = (size + len(leaves), new_chain, frontier)
 

@@ -6,6 +6,8 @@ import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lgsp.audit.canonical import (
     CanonicalError,
@@ -119,3 +121,29 @@ def test_the_plain_python_recipe_in_docs_auditors_reproduces_the_bytes() -> None
     entry = canonical_entry(ENTRY)
     recipe = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert recipe == GOLDEN
+
+
+# --- the writer's fast encoder against the reference --------------------------------------------------
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)  # any non-surrogate code point
+_HEX = st.text("0123456789abcdef", min_size=64, max_size=64)
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | _TEXT,
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+                     max_leaves=8)
+_ENTRIES = st.fixed_dictionaries(
+    {"index": st.integers(0, 2**53 - 1), "status": st.integers(0, 999), "latency_us": st.integers(0, 2**53 - 1),
+     "time": st.datetimes(timezones=st.just(UTC)), "message_id": _TEXT.filter(bool), "method": _TEXT.filter(bool),
+     "path": _TEXT.filter(bool), "extra": st.dictionaries(_TEXT, _JSON, max_size=3)},
+    optional={"correlation_id": st.none() | _TEXT, "client": st.none() | _TEXT, "service": st.none() | _TEXT,
+              "user_id": st.none() | _TEXT, "problem_type": st.none() | _TEXT,
+              "request_sha256": st.none() | _HEX, "response_sha256": st.none() | _HEX,
+              "signature_report_sha256": st.none() | _HEX},
+)
+
+
+@settings(derandomize=True, max_examples=400, deadline=None)
+@given(_ENTRIES)
+def test_fast_entry_encoding_is_the_reference_jcs(entry: dict) -> None:
+    """The template encoder of the writer's hot path gives exactly RFC 8785 bytes (keys beyond the
+    BMP, escapes, non-ASCII text and nested extras included)."""
+    assert canonical_entry_bytes(entry) == jcs_bytes(canonical_entry(entry))
