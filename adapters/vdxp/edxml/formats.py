@@ -63,7 +63,8 @@ def parse_date(text: str) -> tuple[date, bool]:
     fields = _canonical_fields(text, 10)
     if fields is not None:
         try:
-            return date(*fields), True
+            year, month, day = fields
+            return date(year, month, day), True
         except ValueError:
             pass  # e.g. 2026/02/30: strptime gives the error message
     try:
@@ -84,7 +85,8 @@ def parse_timestamp(text: str) -> tuple[datetime, bool]:
     fields = _canonical_fields(text, 19)
     if fields is not None:
         try:
-            return datetime(*fields), True
+            year, month, day, hour, minute, second = fields
+            return datetime(year, month, day, hour, minute, second), True
         except ValueError:
             pass
     try:
