@@ -39,9 +39,34 @@ def format_timestamp(value: datetime) -> str:
     return f"{format_date(value)} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
 
 
+def _canonical_fields(text: str, length: int) -> list[int] | None:
+    """The numbers of a zero-padded ``yyyy/MM/dd[ HH:mm:ss]`` of exactly ``length`` characters, or None.
+
+    The packets lgsp reads almost always carry exactly this shape, and ``strptime`` costs more than the
+    rest of reading a date; anything else (unpadded, variants, junk) goes to ``strptime`` as before.
+    """
+    if len(text) != length or text[4:5] != "/" or text[7:8] != "/":
+        return None
+    parts = [text[0:4], text[5:7], text[8:10]]
+    if length > 10:
+        if text[10] != " " or text[13] != ":" or text[16] != ":":
+            return None
+        parts += (text[11:13], text[14:16], text[17:19])
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        return None
+    return [int(part) for part in parts]
+
+
 def parse_date(text: str) -> tuple[date, bool]:
     """Return ``(date, canonical)``; ``canonical`` is False when a tolerated variant was used."""
     text = text.strip()
+    fields = _canonical_fields(text, 10)
+    if fields is not None:
+        try:
+            year, month, day = fields
+            return date(year, month, day), True
+        except ValueError:
+            pass  # e.g. 2026/02/30: strptime gives the error message
     try:
         return datetime.strptime(text, DATE_FORMAT).date(), True
     except ValueError:
@@ -57,6 +82,13 @@ def parse_date(text: str) -> tuple[date, bool]:
 def parse_timestamp(text: str) -> tuple[datetime, bool]:
     """Return ``(datetime, canonical)``; see :func:`parse_date`."""
     text = text.strip()
+    fields = _canonical_fields(text, 19)
+    if fields is not None:
+        try:
+            year, month, day, hour, minute, second = fields
+            return datetime(year, month, day, hour, minute, second), True
+        except ValueError:
+            pass
     try:
         return datetime.strptime(text, TIMESTAMP_FORMAT), True
     except ValueError:

@@ -42,17 +42,20 @@ class _Ctx:
         found = self._index.get(element)
         if found is None:
             found = {}
-            for child in element:
+            names = _LOCAL_NAMES
+            for child in element.iterchildren(etree.Element):  # elements only (no comments or PIs), in C
                 tag = child.tag
-                if not isinstance(tag, str):
-                    continue
-                if tag.startswith(_NS_PREFIX):
-                    name = tag[_NS_LENGTH:]
-                elif tag[:1] != "{":
-                    name = tag
-                else:
-                    continue
-                found.setdefault(name, []).append(child)
+                name = names.get(tag)
+                if name is None:
+                    name = _reader_name(tag)
+                    if len(names) < _MAX_CACHED_NAMES:
+                        names[tag] = name
+                if name:
+                    same = found.get(name)
+                    if same is None:
+                        found[name] = [child]
+                    else:
+                        same.append(child)
             self._index[element] = found
         return found
 
@@ -72,6 +75,19 @@ _QUALIFIED: dict[str, str] = {}
 _NS_PREFIX = f"{{{NAMESPACE}}}"
 
 _NS_LENGTH = len(_NS_PREFIX)
+
+
+def _reader_name(tag: str) -> str:
+    """The local name the reader knows ``tag`` by: edXML namespace or none; "" for a foreign element."""
+    if tag.startswith(_NS_PREFIX):
+        return tag[_NS_LENGTH:]
+    return tag if tag[:1] != "{" else ""
+
+
+#: tag -> :func:`_reader_name` (a packet has a few dozen distinct tags; bounded so hostile input cannot grow it)
+_LOCAL_NAMES: dict[str, str] = {}
+
+_MAX_CACHED_NAMES = 4096
 
 
 def _kids(element: etree._Element, name: str) -> list[etree._Element]:
