@@ -1,14 +1,14 @@
 """The receiving poller and the directory sync inside ``lgsp worker`` (the adapter's ``worker_jobs``).
 
 Like the delivery loop, they need a long-lived event loop (the axis client's HTTP pool), so they run in
-one daemon thread that the worker's job keeps alive. Nothing is lost when the process dies: a message
-is acknowledged on the axis only after it was committed here.
+a :class:`~lgsp.sdk.worker.LoopThread` that the worker's job keeps alive. Nothing is lost when the
+process dies: a message is acknowledged on the axis only after it was committed here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+from functools import partial
 
 import structlog
 from sqlalchemy import Engine
@@ -17,7 +17,7 @@ from adapters.vdxp.handler import make_client
 from adapters.vdxp.poller import ReceivingPoller, sync_directory
 from adapters.vdxp.settings import VdxpSettings
 from lgsp.sdk.documents import load_hook, max_packet_bytes, receiving_agencies
-from lgsp.sdk.worker import Job
+from lgsp.sdk.worker import Job, LoopThread
 
 log = structlog.get_logger("lgsp.documents")
 
@@ -59,40 +59,6 @@ async def run_receiving(engine: Engine, settings: VdxpSettings, stop: asyncio.Ev
         log.info("document receiving stopped")
 
 
-class ReceivingThread:
-    def __init__(self, engine: Engine, settings: VdxpSettings) -> None:
-        self.engine = engine
-        self.settings = settings
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._stopping = False
-
-    def ensure_running(self) -> None:
-        if self._stopping or (self._thread is not None and self._thread.is_alive()):
-            return
-        if self._thread is not None:
-            log.error("document receiving thread died; restarting it")
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="lgsp-documents",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the message in hand and stop (``lgsp worker`` on SIGTERM)."""
-        self._stopping = True
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    async def _run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        if self._stopping:
-            return
-        await run_receiving(self.engine, self.settings, self._stop)
-
-
 def document_jobs(engine: Engine, settings: object) -> list[Job]:
     """``AdapterInfo.worker_jobs`` of the vdxp adapter: nothing unless ``LGSP_VDXP_URL`` is configured."""
     try:
@@ -102,5 +68,5 @@ def document_jobs(engine: Engine, settings: object) -> list[Job]:
         return []
     if vdxp is None:
         return []
-    thread = ReceivingThread(engine, vdxp)
-    return [Job("documents-receiving", 1.0, thread.ensure_running, stop=thread.stop)]
+    thread = LoopThread("lgsp-documents", partial(run_receiving, engine, vdxp))
+    return [thread.job("documents-receiving")]
