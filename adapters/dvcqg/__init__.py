@@ -7,8 +7,9 @@ certainty tags.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lgsp.sdk.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .client import DvcqgClient, DvcqgReply, DvcqgSettings
@@ -70,12 +71,7 @@ _SUBMODULE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _SUBMODULE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_SUBMODULE[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _SUBMODULE, globals())
 
 
 __all__ = [

@@ -14,8 +14,9 @@ Every error is a :class:`MediationError` with a stable ``kind`` and ``http_statu
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lgsp.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .errors import (
@@ -55,12 +56,7 @@ _SUBMODULE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _SUBMODULE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_SUBMODULE[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _SUBMODULE, globals())
 
 
 __all__ = [

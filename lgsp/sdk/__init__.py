@@ -8,7 +8,8 @@ entry-point group; see `lgsp.adapters` for the parts it can plug in and `docs/ar
 layers. Submodules are grouped by the part they serve, so a simulator does not import the delivery API:
 
 - `lgsp.sdk.simulator`: run a simulator app as a real HTTP server that stops cleanly on SIGTERM;
-- `lgsp.sdk.worker`: the `Job` a worker-jobs factory returns;
+- `lgsp.sdk.worker`: the `Job` a worker-jobs factory returns, and `LoopThread` for a job that needs its own
+  event loop;
 - `lgsp.sdk.delivery`: the outbox: accepting a message (`accept`, `NewMessage`) and the handler contract
   (`Delivery`, `Retryable`, `Permanent`);
 - `lgsp.sdk.http`: what an API router uses (caller identity, `Problem`, contract and intake helpers);
@@ -17,6 +18,7 @@ layers. Submodules are grouped by the part they serve, so a simulator does not i
 - `lgsp.sdk.demo`: the demo step contract (`DemoStep`, `Tour`);
 - `lgsp.sdk.documents`: the document axis port (`DocumentAxis`, `PacketFacts`, the signature check) and
   the store functions a receiving axis uses (`keep_incoming`, `keep_rejected`, `replace_directory`, ...);
+- `lgsp.sdk.lazy`: `lazy_exports`, for a package that re-exports heavy submodules' names cheaply;
 - `lgsp.sdk.cli`: what an adapter's `lgsp` sub-command uses (`console`, `fail`, `engine_from_settings`).
 
 Names re-exported here are a promise: they change only with a deprecation period.
