@@ -49,13 +49,19 @@ from lgsp.audit.note import (
 )
 
 __all__ = ["Witness", "WitnessStore", "load_or_create_witness_key", "witness_app"]
+
+#: Refusals anyone can cause (malformed, unknown origin, no valid signature by a trusted log key) are bounded:
+#: only the newest this many are kept.
+KEPT_UNSIGNED_REFUSALS = 1000
+#: A refusal's reason may quote the request; it is cut so a large request cannot bloat the table.
+MAX_REASON_CHARS = 500
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS logs (origin TEXT PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
                                  checkpoint TEXT NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS log_keys (origin TEXT NOT NULL, vkey TEXT NOT NULL, retired_at REAL,
                                      PRIMARY KEY (origin, vkey));
 CREATE TABLE IF NOT EXISTS refusals (id INTEGER PRIMARY KEY, at REAL NOT NULL, origin TEXT, status INTEGER,
-                                     reason TEXT NOT NULL);
+                                     reason TEXT NOT NULL, signed INTEGER NOT NULL DEFAULT 1);
 """
 
 
@@ -78,6 +84,9 @@ class WitnessStore:
         self._lock = threading.Lock()
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(refusals)")}
+            if "signed" not in columns:  # a witness database from before the bound: its rows count as evidence
+                conn.execute("ALTER TABLE refusals ADD COLUMN signed INTEGER NOT NULL DEFAULT 1")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -105,10 +114,17 @@ class WitnessStore:
             rows = conn.execute("SELECT at, origin, status, reason FROM refusals ORDER BY id").fetchall()
         return [{"at": r[0], "origin": r[1], "status": r[2], "reason": r[3]} for r in rows]
 
-    def refuse(self, origin: str | None, status: int, reason: str) -> None:
+    def refuse(self, origin: str | None, status: int, reason: str, *, signed: bool = True) -> None:
+        """Record a refusal. ``signed`` refusals concern a checkpoint signed by a trusted log key (rollback,
+        fork, rewrite): evidence against the log's operator, never evicted. Anyone can cause the unsigned
+        ones, so only the newest :data:`KEPT_UNSIGNED_REFUSALS` of those are kept."""
         with self._connect() as conn:
-            conn.execute("INSERT INTO refusals (at, origin, status, reason) VALUES (?, ?, ?, ?)",
-                         (time.time(), origin, status, reason))
+            conn.execute("INSERT INTO refusals (at, origin, status, reason, signed) VALUES (?, ?, ?, ?, ?)",
+                         (time.time(), None if origin is None else origin[:MAX_REASON_CHARS], status,
+                          reason[:MAX_REASON_CHARS], int(signed)))
+            if not signed:
+                conn.execute("DELETE FROM refusals WHERE signed = 0 AND id <= (SELECT id FROM refusals "
+                             "WHERE signed = 0 ORDER BY id DESC LIMIT 1 OFFSET ?)", (KEPT_UNSIGNED_REFUSALS,))
 
 
 @dataclass
@@ -136,13 +152,13 @@ class Witness:
             head, _, note = body.partition("\n\n")
             lines = head.split("\n")
             if not lines[0].startswith("old ") or not lines[0][4:].isdigit():
-                return self._refuse(None, 400, "the first line must be 'old <size>'")
+                return self._refuse(None, 400, "the first line must be 'old <size>'", signed=False)
             old = int(lines[0][4:])
             proof = [base64.b64decode(line, validate=True) for line in lines[1:]]
             text, signatures = open_note(note)
             checkpoint = parse_checkpoint(text)
         except (NoteError, binascii.Error, ValueError) as exc:
-            return self._refuse(origin, 400, f"malformed request: {exc}")
+            return self._refuse(origin, 400, f"malformed request: {exc}", signed=False)
         origin = checkpoint.origin
         with self.store._lock:  # one checkpoint per witness at a time: the compare-and-set below
             return self._add(origin, old, proof, text, signatures, checkpoint)
@@ -150,16 +166,16 @@ class Witness:
     def _add(self, origin: str, old: int, proof: list[bytes], text: str, signatures: Any, checkpoint: Any) -> Answer:
         keys = self.store.log_keys(origin)
         if not keys:
-            return self._refuse(origin, 404, f"unknown log origin {origin!r}")
+            return self._refuse(origin, 404, f"unknown log origin {origin!r}", signed=False)
         trusted = [k for k in keys if any(s.name == k.name and s.key_hash == k.key_hash for s in signatures)]
         if not trusted:
-            return self._refuse(origin, 403, "no signature by a log key this witness trusts")
+            return self._refuse(origin, 403, "no signature by a log key this witness trusts", signed=False)
         for key in trusted:
             sig = next(s for s in signatures if s.name == key.name and s.key_hash == key.key_hash)
             try:
                 key.verify(text, sig)
             except NoteError as exc:
-                return self._refuse(origin, 403, str(exc))
+                return self._refuse(origin, 403, str(exc), signed=False)
         if old > checkpoint.tree_size:
             return self._refuse(origin, 400, f"old size {old} is larger than the checkpoint ({checkpoint.tree_size})")
         latest = self.store.latest(origin)
@@ -222,8 +238,8 @@ class Witness:
                 retired.append(old)
         return added, retired
 
-    def _refuse(self, origin: str | None, status: int, reason: str) -> Answer:
-        self.store.refuse(origin, status, reason)
+    def _refuse(self, origin: str | None, status: int, reason: str, *, signed: bool = True) -> Answer:
+        self.store.refuse(origin, status, reason, signed=signed)
         return Answer(status, reason + "\n")
 
 
