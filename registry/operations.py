@@ -359,6 +359,7 @@ def delete_system(session: Session, sid: str) -> None:
     forget_system(session, sid)
     for service in list(system.services):
         delete_service(session, service.id)
+    session.expire(system, ["services"])  # already deleted: the cascade must not delete them again
     session.delete(system)
     bump_version(session)
 
@@ -371,6 +372,7 @@ def delete_agency(session: Session, code: str) -> None:
         raise RegistryError("code", f"agency {code} still has child agencies")
     for system in list(agency.systems):
         delete_system(session, system.id)
+    session.expire(agency, ["systems"])  # already deleted: the cascade must not delete them again
     forget_agency(session, code)
     session.delete(agency)
     bump_version(session)

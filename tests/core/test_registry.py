@@ -197,3 +197,32 @@ def test_system_public_keys_round_trip_and_refuse_private_keys(engine) -> None: 
     with pytest.raises(ops.RegistryError) as info:
         apply(engine, parse_registry_file(leaked))
     assert info.value.field == "jwks.keys[0]"
+
+
+@pytest.mark.filterwarnings("error::sqlalchemy.exc.SAWarning")
+def test_deleting_a_system_and_its_agency_deletes_each_row_once(engine) -> None:  # type: ignore[no-untyped-def]
+    """A system with services, a grant to itself and grants both ways: no row is deleted twice (SQLAlchemy
+    warned 'expected to delete 1 row, 0 matched' when the cascade re-deleted already deleted services)."""
+    from sqlalchemy import func, select
+
+    from registry.models import Grant, Service, System
+
+    agency = "000.00.77.H10"
+    with Session(engine) as session:
+        ops.upsert_agency(session, ops.AgencySpec(agency, "Sở thử"))
+        for code in ("A", "B"):
+            ops.upsert_system(session, ops.SystemSpec(agency, code, code, client=True, provider=True))
+            ops.upsert_service(session, ops.ServiceSpec(f"{agency}/{code}", "svc", "S", "http://127.0.0.1:1"))
+        session.commit()
+        for client, service in (("A", "A"), ("B", "A"), ("A", "B")):
+            ops.add_grant(session, ops.GrantSpec(f"{agency}/{client}", f"{agency}/{service}/svc", ["GET"]))
+        session.commit()
+        ops.delete_system(session, f"{agency}/A")
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(Grant).where(
+            Grant.service_id.like(f"{agency}/%"))) == 0  # the grant B -> A/svc went with the service
+        assert session.scalar(select(func.count()).select_from(System).where(System.agency_code == agency)) == 1
+        ops.delete_agency(session, agency)
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(Service).where(
+            Service.id.like(f"{agency}/%"))) == 0
