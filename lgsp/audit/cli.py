@@ -177,6 +177,8 @@ def keys_retire(key_id: Annotated[str, typer.Argument(help="The key id to stop t
 @app.command("trust-template")
 def trust_template(
     quorum: Annotated[int | None, typer.Option(help="Witness cosignatures required; default: all.")] = None,
+    max_cosignature_age: Annotated[int | None, typer.Option(
+        min=1, help="Seconds after which a cosignature no longer counts (freshness); default: no limit.")] = None,
 ) -> None:
     """Print a trust file from this deployment's keys and configured witnesses, for auditors to CHECK and keep.
 
@@ -192,7 +194,8 @@ def trust_template(
     chosen = len(witnesses) if quorum is None else quorum
     if not 0 <= chosen <= len(witnesses):
         fail(f"--quorum must be between 0 and {len(witnesses)}", 2)
-    trust = TrustFile(heads.settings.audit_checkpoint_origin, heads.keyring(), witnesses, chosen)
+    trust = TrustFile(heads.settings.audit_checkpoint_origin, heads.keyring(), witnesses, chosen,
+                      max_cosignature_age)
     print(json.dumps(trust.to_json(), indent=2))
 
 

@@ -12,7 +12,12 @@ to it, delete cosignatures, or hand over an old copy. Only inputs the auditor ho
 Trust file (JSON)::
 
     {"format": "lgsp-audit-trust", "version": 1, "origin": "<checkpoint origin>",
-     "log_keys": [<GET /audit/keys items>], "witnesses": ["<C2SP vkey>", ...], "quorum": 1}
+     "log_keys": [<GET /audit/keys items>], "witnesses": ["<C2SP vkey>", ...], "quorum": 1,
+     "max_cosignature_age_seconds": 86400}
+
+``max_cosignature_age_seconds`` (optional) is the freshness an auditor demands: a cosignature made longer
+ago than that (or dated more than five minutes ahead of this clock) does not count towards the quorum, so
+an operator cannot present an old, once-cosigned view as the current one for ever.
 
 State file (JSON, written by the verifiers)::
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +63,7 @@ class TrustFile:
     ring: LogKeyRing
     witnesses: list[NoteVerifier] = field(default_factory=list)
     quorum: int = 0
+    max_cosignature_age_seconds: int | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> TrustFile:
@@ -79,7 +86,10 @@ class TrustFile:
         quorum = data.get("quorum", len(witnesses))
         if not isinstance(quorum, int) or isinstance(quorum, bool) or not 0 <= quorum <= len(witnesses):
             raise ValueError(f"trust file: quorum must be an integer between 0 and {len(witnesses)}")
-        return cls(origin, ring, witnesses, quorum)
+        max_age = data.get("max_cosignature_age_seconds")
+        if max_age is not None and (not isinstance(max_age, int) or isinstance(max_age, bool) or max_age <= 0):
+            raise ValueError("trust file: max_cosignature_age_seconds must be a positive integer")
+        return cls(origin, ring, witnesses, quorum, max_age)
 
     @classmethod
     def load(cls, path: Path) -> TrustFile:
@@ -88,7 +98,9 @@ class TrustFile:
     def to_json(self) -> dict[str, Any]:
         return {"format": TRUST_FORMAT, "version": 1, "origin": self.origin,
                 "log_keys": [k.to_json() for k in self.ring.keys],
-                "witnesses": [w.vkey() for w in self.witnesses], "quorum": self.quorum}
+                "witnesses": [w.vkey() for w in self.witnesses], "quorum": self.quorum,
+                **({} if self.max_cosignature_age_seconds is None
+                   else {"max_cosignature_age_seconds": self.max_cosignature_age_seconds})}
 
 
 def check_untrusted_keys(report: Report, trust: TrustFile, shown: Iterable[LogPublicKey], where: str) -> None:
@@ -102,8 +114,14 @@ def check_untrusted_keys(report: Report, trust: TrustFile, shown: Iterable[LogPu
         report.add("trust", True, f"log keys from your trust file ({len(trust.ring)}); the {where} adds none")
 
 
-def check_quorum(report: Report, trust: TrustFile, head: SignedTreeHead | None, lines: Sequence[str]) -> None:
-    """The newest head needs ``quorum`` valid cosignatures by distinct witnesses of the trust file."""
+#: How far ahead of the verifier's clock a cosignature may be dated (clock skew) when freshness is required.
+COSIGNATURE_CLOCK_SKEW_SECONDS = 300
+
+
+def check_quorum(report: Report, trust: TrustFile, head: SignedTreeHead | None, lines: Sequence[str],
+                 now: float | None = None) -> None:
+    """The newest head needs ``quorum`` valid cosignatures by distinct witnesses of the trust file (each fresh
+    enough, when the trust file sets ``max_cosignature_age_seconds``)."""
     if head is None:
         report.add("witnesses", False, "no signed head to check witness cosignatures on")
         return
@@ -124,9 +142,13 @@ def check_quorum(report: Report, trust: TrustFile, head: SignedTreeHead | None, 
             problems.append(f"cosignature by {sig.name}, not a witness in your trust file (ignored)")
             continue
         try:
-            witness.verify(text, sig)
+            when = witness.verify(text, sig)
         except NoteError as exc:
             problems.append(str(exc))
+            continue
+        stale = _staleness(trust, when, time.time() if now is None else now)
+        if stale:
+            problems.append(f"cosignature by {witness.name} {stale}")
             continue
         good.add(witness.name)
     name = f"witnesses {head.tree_size}"
@@ -137,6 +159,18 @@ def check_quorum(report: Report, trust: TrustFile, head: SignedTreeHead | None, 
         detail = (f"only {len(good)} valid cosignature(s) from your witnesses, quorum is {trust.quorum}: the "
                   "witnesses refused this head (rollback, fork) or never saw it")
         report.add(name, False, detail + (f"; {'; '.join(problems[:3])}" if problems else ""))
+
+
+def _staleness(trust: TrustFile, when: int | None, now: float) -> str | None:
+    """Why a valid cosignature made at ``when`` does not count under the trust file's freshness, or None."""
+    limit = trust.max_cosignature_age_seconds
+    if limit is None or when is None:
+        return None
+    if when > now + COSIGNATURE_CLOCK_SKEW_SECONDS:
+        return f"is dated {int(when - now)} s ahead of this clock (not counted)"
+    if now - when > limit:
+        return f"is {int(now - when)} s old, older than your max_cosignature_age_seconds {limit} (not counted)"
+    return None
 
 
 @dataclass

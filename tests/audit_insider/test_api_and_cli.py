@@ -82,6 +82,9 @@ def test_witness_serve_and_keys_rotate_from_the_command_line(store: Store, tmp_p
         assert listed.returncode == 0 and len(json.loads(listed.stdout)["keys"]) == 2
         trust = _cli(["audit", "trust-template"], env)
         assert trust.returncode == 0 and json.loads(trust.stdout)["witnesses"] == [witness_vkey]
+        assert "max_cosignature_age_seconds" not in json.loads(trust.stdout)
+        fresh = _cli(["audit", "trust-template", "--max-cosignature-age", "86400"], env)
+        assert fresh.returncode == 0 and json.loads(fresh.stdout)["max_cosignature_age_seconds"] == 86400
     finally:
         proc.terminate()
         proc.wait(10)
