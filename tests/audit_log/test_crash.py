@@ -43,7 +43,7 @@ def start(env: dict[str, str], port: int, log: Path) -> tuple[subprocess.Popen[b
         proc = subprocess.Popen([sys.executable, "-m", "lgsp.cli", "serve", "--port", str(port), "--workers", "2"],
                                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 40
+    deadline = time.monotonic() + 90  # two workers start slowly on a loaded machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/readyz", timeout=1).status_code == 200:

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.timeout(360)  # the whole tour as a subprocess (its own 300 s bound); the suite's 120 s is per unit test
 def test_demo_tour_runs_end_to_end(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("LGSP_DATABASE_URL", None)
