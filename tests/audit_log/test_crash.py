@@ -56,6 +56,7 @@ def start(env: dict[str, str], port: int, log: Path) -> tuple[subprocess.Popen[b
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # two `lgsp serve --workers 2` starts and a burst; each start may take 90 s under load
 def test_kill_9_mid_burst_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     url = create_database("lgsp_t_crash")
     provider = start_server(provider_app())

@@ -49,6 +49,7 @@ def provider_url() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("counters", ["store", "redis"])
+@pytest.mark.timeout(300)  # two nodes of two workers each; each start may take 90 s under load
 def test_four_processes_on_two_nodes_admit_exactly_the_burst(counters: str, tmp_path: Path, provider_url: str) -> None:
     url = create_database("lgsp_t_traffic_nodes")
     env = {**os.environ, "LGSP_DATABASE_URL": url, "LGSP_TRAFFIC_BACKEND": counters, "LGSP_ACCESS_LOG": "false"}
