@@ -158,6 +158,28 @@ def _text(ctx: _Ctx, element: etree._Element | None, name: str, path: str, *, re
     return value
 
 
+def _texts(ctx: _Ctx, element: etree._Element | None, names: tuple[str, ...], path: str) -> list[str]:
+    """:func:`_text` of several names of one element, in order (one call instead of one per field: the
+    reader's leaf blocks, From/To, StaffInfo, SignerInfo, are runs of plain optional texts)."""
+    if element is None:
+        return [""] * len(names)
+    index = ctx._index.get(element)
+    if index is None:
+        index = ctx.children(element)
+    repeats = ctx._dups.get(element) if ctx._dups else None
+    values: list[str] = []
+    for name in names:
+        found = index.get(name)
+        if found is None:
+            values.append("")
+            continue
+        if repeats and name in repeats:
+            _duplicate(ctx, element, name, path)
+        text = found.text
+        values.append(text.strip() if text else "")
+    return values
+
+
 def _int(
     ctx: _Ctx,
     element: etree._Element | None,

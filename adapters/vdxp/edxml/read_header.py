@@ -31,31 +31,24 @@ from .read_context import (
     _organ_id,
     _required_organ_id,
     _text,
+    _texts,
 )
+
+_ORGANIZATION_FIELDS = ("OrganizationInCharge", "OrganName", "OrganAdd", "Email", "Telephone", "Fax", "Website")
+_STAFF_FIELDS = ("Department", "DepartmentId", "Staff", "StaffId", "Email", "Mobile")
+_SIGNER_FIELDS = ("Competence", "Position", "FullName")
 
 
 def _organization(ctx: _Ctx, element: etree._Element, path: str) -> Organization:
-    return Organization(
-        organ_id=_required_organ_id(ctx, element, path),
-        organization_in_charge=_text(ctx, element, "OrganizationInCharge", path),
-        organ_name=_text(ctx, element, "OrganName", path),
-        organ_add=_text(ctx, element, "OrganAdd", path),
-        email=_text(ctx, element, "Email", path),
-        telephone=_text(ctx, element, "Telephone", path),
-        fax=_text(ctx, element, "Fax", path),
-        website=_text(ctx, element, "Website", path),
-    )
+    organ_id = _required_organ_id(ctx, element, path)  # first: its deviations come before the others'
+    in_charge, name, add, email, telephone, fax, website = _texts(ctx, element, _ORGANIZATION_FIELDS, path)
+    return Organization(organ_id, name, in_charge, add, email, telephone, fax, website)
 
 
 def _staff(ctx: _Ctx, element: etree._Element | None, path: str) -> StaffInfo:
     if element is None:
         return StaffInfo()
-    return StaffInfo(
-        *(
-            _text(ctx, element, name, path)
-            for name in ("Department", "DepartmentId", "Staff", "StaffId", "Email", "Mobile")
-        )
-    )
+    return StaffInfo(*_texts(ctx, element, _STAFF_FIELDS, path))
 
 
 def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
@@ -96,11 +89,7 @@ def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
         ),
         subject=_text(ctx, mh, "Subject", p, required=True),
         content=_text(ctx, mh, "Content", p),
-        signer_info=SignerInfo(
-            _text(ctx, signer, "Competence", f"{p}/SignerInfo"),
-            _text(ctx, signer, "Position", f"{p}/SignerInfo"),
-            _text(ctx, signer, "FullName", f"{p}/SignerInfo"),
-        ),
+        signer_info=SignerInfo(*_texts(ctx, signer, _SIGNER_FIELDS, f"{p}/SignerInfo")),
         due_date=_date(ctx, _text(ctx, mh, "DueDate", p), f"{p}/DueDate"),
         to_places=[(e.text or "").strip() for e in _kids(places, "Place")] if places is not None else [],
         other_info=OtherInfo(

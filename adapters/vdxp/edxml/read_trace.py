@@ -20,6 +20,8 @@ from .models import (
 from .read_context import _Ctx, _int, _kid, _kids, _organ_id, _text, _timestamp
 from .read_header import _staff
 
+_DOC_TYPES = {member.value: member for member in BusinessDocType}
+
 
 def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
     p = "TraceHeaderList/Bussiness"
@@ -32,12 +34,11 @@ def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
         ctx.warn("missing-business", p, "no Bussiness block; a new document is assumed")
         return Business()
     raw_type = _int(ctx, element, "BussinessDocType", p, required=True)
-    try:
-        doc_type = BusinessDocType(raw_type)
-    except ValueError:
+    doc_type = _DOC_TYPES.get(raw_type)  # a dict lookup: calling the IntEnum costs a microsecond
+    if doc_type is None:
         raise EdxmlError(
             "bad-business-type", f"BussinessDocType {raw_type} is not 0-3", f"{p}/BussinessDocType"
-        ) from None
+        )
     business = Business(
         doc_type=doc_type,
         doc_reason=_text(ctx, element, "BussinessDocReason", p),
