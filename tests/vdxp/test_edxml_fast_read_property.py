@@ -55,6 +55,11 @@ def _reference_texts(ctx: ref._Ctx, element: etree._Element | None, names: tuple
     return [ref._text(ctx, element, name, path) for name in names]
 
 
+def _reference_all(ctx: ref._Ctx, element: etree._Element, name: str) -> list[etree._Element]:
+    """What the previous reader did for repeated children: a filtered scan."""
+    return ref._kids(element, name)
+
+
 def _reference_only_base64(data: bytes, start: int, stop: int) -> int | None:
     """The previous character check (yes/no), answering "0 whitespace counted" so ``problem()`` recounts."""
     return 0 if all(b in _BASE64 or b in _WHITESPACE for b in data[start:stop]) else None
@@ -69,6 +74,8 @@ def previous_reader() -> Iterator[None]:
                 if name.startswith("_") and not name.startswith("__") and hasattr(module, name):
                     stack.enter_context(mock.patch.object(module, name, getattr(ref, name)))
         stack.enter_context(mock.patch.object(read_header, "_texts", _reference_texts))
+        for module in (read_header, read_trace, read_references):
+            stack.enter_context(mock.patch.object(module, "_all", _reference_all))
         stack.enter_context(mock.patch.object(payloads, "_only_base64", _reference_only_base64))
         stack.enter_context(mock.patch.object(payloads, "Payload", lambda data, start, stop, _ws=None:
                                               _Payload(data, start, stop)))
@@ -158,6 +165,7 @@ def test_the_oracle_is_really_the_previous_layer() -> None:
         assert read_tree._Ctx is ref._Ctx
         assert read_header._text is ref._text
         assert read_header._texts is _reference_texts
+        assert read_trace._all is _reference_all
         assert payloads._only_base64 is _reference_only_base64
 
 
@@ -194,3 +202,16 @@ def test_business_doc_types_by_lookup_as_by_enum() -> None:
         except ValueError:
             expected = None
         assert read_trace._DOC_TYPES.get(value) is expected
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.sampled_from([b"<a>", b"xmlns", b'xmlns="' + NAMESPACE.encode() + b'"', b"='x'", b'=""',
+                                 b"xmlns:x=", b'"', b" ", NAMESPACE.encode(), b"xmlns =", b"</a>"]), max_size=8))
+def test_namespace_shortcut_as_the_regex(parts: list[bytes]) -> None:
+    skeleton = b"".join(parts)
+    fast, slow = ref._Ctx(), ref._Ctx()
+    read_tree._note_namespaces(fast, skeleton)
+    declared = set(read_tree._XMLNS_RE.findall(skeleton))
+    slow.foreign_namespaces = not declared <= read_tree._KNOWN_NAMESPACES
+    slow.undeclares_default = b"" in declared
+    assert (fast.foreign_namespaces, fast.undeclares_default) == (slow.foreign_namespaces, slow.undeclares_default)

@@ -20,12 +20,12 @@ from .models import (
     StaffInfo,
 )
 from .read_context import (
+    _all,
     _bool,
     _Ctx,
     _date,
     _int,
     _kid,
-    _kids,
     _need,
     _optional_text,
     _organ_id,
@@ -53,7 +53,7 @@ def _staff(ctx: _Ctx, element: etree._Element | None, path: str) -> StaffInfo:
 
 def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
     p = "MessageHeader"
-    to_elements = _kids(mh, "To")
+    to_elements = _all(ctx, mh, "To")
     if not to_elements:
         raise EdxmlError("missing-field", "a document needs at least one To", f"{p}/To")
     code = _need(ctx, mh, "Code", p)
@@ -91,7 +91,7 @@ def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
         content=_text(ctx, mh, "Content", p),
         signer_info=SignerInfo(*_texts(ctx, signer, _SIGNER_FIELDS, f"{p}/SignerInfo")),
         due_date=_date(ctx, _text(ctx, mh, "DueDate", p), f"{p}/DueDate"),
-        to_places=[(e.text or "").strip() for e in _kids(places, "Place")] if places is not None else [],
+        to_places=[(e.text or "").strip() for e in _all(ctx, places, "Place")] if places is not None else [],
         other_info=OtherInfo(
             priority=_int(ctx, other, "Priority", op),
             sphere_of_promulgation=_text(ctx, other, "SphereOfPromulgation", op),
@@ -99,12 +99,13 @@ def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
             promulgation_amount=_int(ctx, other, "PromulgationAmount", op),
             page_amount=_int(ctx, other, "PageAmount", op),
             direction=_bool(ctx, _text(ctx, other, "Direction", op), f"{op}/Direction"),
-            appendixes=[(e.text or "").strip() for e in _kids(appendixes, "Appendix")]
+            appendixes=[(e.text or "").strip() for e in _all(ctx, appendixes, "Appendix")]
             if appendixes is not None
             else [],
         ),
         response_for=[
-            _response_for(ctx, element, f"{p}/ResponseFor[{i}]") for i, element in enumerate(_kids(mh, "ResponseFor"))
+            _response_for(ctx, element, f"{p}/ResponseFor[{i}]")
+            for i, element in enumerate(_all(ctx, mh, "ResponseFor"))
         ],
         steering_type=_int(ctx, mh, "SteeringType", p),
         response_for_task=_optional_text(ctx, mh, "ResponseForTask", p),
