@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 ENV = "LGSP_AGENCY_ID_PATTERNS"
@@ -71,6 +72,25 @@ def is_accepted(value: str) -> bool:
         and 0 < len(value) <= MAX_LENGTH
         and _compiled(_spec()).fullmatch(value) is not None
     )
+
+
+@lru_cache(maxsize=8)
+def _matcher(spec: str) -> Callable[[str], bool]:
+    fullmatch = _compiled(spec).fullmatch
+
+    def accepted(value: str) -> bool:
+        return isinstance(value, str) and 0 < len(value) <= MAX_LENGTH and fullmatch(value) is not None
+
+    return accepted
+
+
+def matcher() -> Callable[[str], bool]:
+    """:func:`is_accepted` bound to the patterns in force now (the environment is read once, here).
+
+    For a caller that checks several identifiers at once (the edXML reader: one per OrganId of a packet),
+    which would otherwise read the environment for each; the function is cached per setting value.
+    """
+    return _matcher(_spec())
 
 
 def is_canonical(value: str) -> bool:

@@ -45,16 +45,20 @@ def _canonical_fields(text: str, length: int) -> list[int] | None:
     The packets lgsp reads almost always carry exactly this shape, and ``strptime`` costs more than the
     rest of reading a date; anything else (unpadded, variants, junk) goes to ``strptime`` as before.
     """
-    if len(text) != length or text[4:5] != "/" or text[7:8] != "/":
+    if len(text) != length or text[4] != "/" or text[7] != "/":
         return None
-    parts = [text[0:4], text[5:7], text[8:10]]
     if length > 10:
         if text[10] != " " or text[13] != ":" or text[16] != ":":
             return None
-        parts += (text[11:13], text[14:16], text[17:19])
-    if not all(part.isascii() and part.isdigit() for part in parts):
+        digits = text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
+    else:
+        digits = text[0:4] + text[5:7] + text[8:10]
+    if not (digits.isascii() and digits.isdigit()):
         return None
-    return [int(part) for part in parts]
+    if length > 10:
+        return [int(digits[0:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), int(digits[10:12]),
+                int(digits[12:14])]
+    return [int(digits[0:4]), int(digits[4:6]), int(digits[6:8])]
 
 
 def parse_date(text: str) -> tuple[date, bool]:

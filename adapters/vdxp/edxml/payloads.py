@@ -16,7 +16,7 @@ tree, and a nonce an attacker cannot guess keeps literal marker text from aliasi
 from __future__ import annotations
 
 import binascii
-import secrets
+import os
 import string
 from dataclasses import dataclass
 
@@ -33,6 +33,8 @@ class Payload:
     data: bytes
     start: int
     stop: int
+    #: how many whitespace bytes the payload holds (counted by the extraction's character check); None: count
+    whitespace: int | None = None
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -45,8 +47,10 @@ class Payload:
         extraction, strict decoding can no longer fail, so decoding can wait until ``content`` is read.
         """
         data, start, stop = self.data, self.start, self.stop
-        whitespace = sum(data.count(ch, start, stop) for ch in (b" ", b"\n", b"\r", b"\t")
-                         if data.find(ch, start, stop) >= 0)
+        whitespace = self.whitespace
+        if whitespace is None:
+            whitespace = sum(data.count(ch, start, stop) for ch in (b" ", b"\n", b"\r", b"\t")
+                             if data.find(ch, start, stop) >= 0)
         size = (stop - start) - whitespace
         if size % 4:
             return f"base64 text of {size} characters is truncated (not a multiple of 4)"
@@ -103,16 +107,20 @@ def _is_close_tag(data: bytes, at: int) -> bool:
 _CHUNK = 64 * 1024  # small enough to stay off mmap and in cache
 
 
-def _only_base64(data: bytes, start: int, stop: int) -> bool:
-    """Every byte is a base64 character or whitespace (so the payload is a plain text node).
+def _only_base64(data: bytes, start: int, stop: int) -> int | None:
+    """How many whitespace bytes ``data[start:stop]`` holds when every byte is a base64 character or
+    whitespace (so the payload is a plain text node); None when another byte is present.
 
     Checked in 64 KB slices: a slice of ``bytes`` is a copy, and one slice of a 67 MB payload would be a
-    second copy of the packet."""
+    second copy of the packet. What the deletion leaves is the whitespace, so it is counted for free."""
+    whitespace = 0
     for at in range(start, stop, _CHUNK):
         rest = data[at : min(at + _CHUNK, stop)].translate(None, _BASE64)
-        if rest and rest.translate(None, _WHITESPACE):
-            return False
-    return True
+        if rest:
+            if rest.translate(None, _WHITESPACE):
+                return None
+            whitespace += len(rest)
+    return whitespace
 
 
 def extract(data: bytes, *, min_size: int = 64) -> Extracted:
@@ -120,7 +128,7 @@ def extract(data: bytes, *, min_size: int = 64) -> Extracted:
     at = data.find(_TAG)
     if at < 0:
         return Extracted(data, {})
-    nonce = secrets.token_hex(8)
+    nonce = os.urandom(8).hex()  # what secrets.token_hex(8) does, without two calls per read
     view = memoryview(data)
     parts: list[bytes | memoryview] = []
     payloads: dict[str, Payload] = {}
@@ -133,10 +141,12 @@ def extract(data: bytes, *, min_size: int = 64) -> Extracted:
         stop = data.find(b"<", start)
         if stop < 0:
             break
-        if (stop - start >= min_size and data[stop + 1 : stop + 2] == b"/" and _is_close_tag(data, stop)
-                and _only_base64(data, start, stop)):
+        whitespace = None
+        if stop - start >= min_size and data[stop + 1 : stop + 2] == b"/" and _is_close_tag(data, stop):
+            whitespace = _only_base64(data, start, stop)
+        if whitespace is not None:
             marker = f"#lgsp-{nonce}-{len(payloads)}#"
-            payloads[marker] = Payload(data, start, stop)
+            payloads[marker] = Payload(data, start, stop, whitespace)
             parts += (view[last:start], marker.encode("ascii"))
             last = stop
         at = data.find(_TAG, stop + 1)

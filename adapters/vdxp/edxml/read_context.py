@@ -17,7 +17,7 @@ from lgsp import agency_ids
 
 from . import payloads
 from .errors import Deviation, EdxmlError
-from .formats import NAMESPACE, NULL_TEXTS, is_agency_code
+from .formats import NAMESPACE, NULL_TEXTS
 from .formats import parse_date as _parse_date
 from .formats import parse_timestamp as _parse_timestamp
 
@@ -34,16 +34,21 @@ class _Ctx:
         self.foreign_namespaces = True
         #: the packet contains an xmlns="" (elements in no namespace are possible)
         self.undeclares_default = True
-        self._index: dict[etree._Element, dict[str, list[etree._Element]]] = {}
+        self._index: dict[etree._Element, dict[str, etree._Element]] = {}
+        #: element -> {name: count} for the names that occur more than once among its children (rare)
+        self._dups: dict[etree._Element, dict[str, int]] = {}
+        self._agency_match: Callable[[str], bool] | None = None
 
-    def children(self, element: etree._Element) -> dict[str, list[etree._Element]]:
-        """Children of ``element`` in the edXML namespace or in none, by local name (built once per element:
-        the reader asks each element for ten or so names, so one pass beats ten filtered scans)."""
+    def children(self, element: etree._Element) -> dict[str, etree._Element]:
+        """The first child of ``element`` by local name, for children in the edXML namespace or in none
+        (built once per element: the reader asks each element for ten or so names, so one pass beats ten
+        filtered scans). Names that repeat are counted in ``_dups`` for the duplicate-element warning."""
         found = self._index.get(element)
         if found is None:
             found = {}
             names = _LOCAL_NAMES
-            for child in element.iterchildren(etree.Element):  # elements only (no comments or PIs), in C
+            repeated = False
+            for child in element:  # comments and PIs have a non-str tag, which maps to ""
                 tag = child.tag
                 name = names.get(tag)
                 if name is None:
@@ -51,13 +56,29 @@ class _Ctx:
                     if len(names) < _MAX_CACHED_NAMES:
                         names[tag] = name
                 if name:
-                    same = found.get(name)
-                    if same is None:
-                        found[name] = [child]
+                    if name in found:
+                        repeated = True
                     else:
-                        same.append(child)
+                        found[name] = child
+            if repeated:
+                self._count_repeats(element)
             self._index[element] = found
         return found
+
+    def _count_repeats(self, element: etree._Element) -> None:
+        counts: dict[str, int] = {}
+        for child in element:
+            name = _reader_name(child.tag)
+            if name:
+                counts[name] = counts.get(name, 0) + 1
+        self._dups[element] = {name: n for name, n in counts.items() if n > 1}
+
+    def agency_match(self) -> Callable[[str], bool]:
+        """``lgsp.agency_ids``' test for the patterns in force, looked up once per packet."""
+        match = self._agency_match
+        if match is None:
+            match = self._agency_match = agency_ids.matcher()
+        return match
 
     def warn(self, code: str, path: str, message: str) -> None:
         if (code, path) not in self._seen:
@@ -77,15 +98,18 @@ _NS_PREFIX = f"{{{NAMESPACE}}}"
 _NS_LENGTH = len(_NS_PREFIX)
 
 
-def _reader_name(tag: str) -> str:
-    """The local name the reader knows ``tag`` by: edXML namespace or none; "" for a foreign element."""
+def _reader_name(tag: object) -> str:
+    """The local name the reader knows ``tag`` by: edXML namespace or none; "" for a foreign element (and
+    for a comment or processing instruction, whose lxml tag is a factory function)."""
+    if not isinstance(tag, str):
+        return ""
     if tag.startswith(_NS_PREFIX):
         return tag[_NS_LENGTH:]
     return tag if tag[:1] != "{" else ""
 
 
 #: tag -> :func:`_reader_name` (a packet has a few dozen distinct tags; bounded so hostile input cannot grow it)
-_LOCAL_NAMES: dict[str, str] = {}
+_LOCAL_NAMES: dict[object, str] = {}
 
 _MAX_CACHED_NAMES = 4096
 
@@ -98,11 +122,28 @@ def _kids(element: etree._Element, name: str) -> list[etree._Element]:
     return list(element.iterchildren(qualified, name))
 
 
+def _all(ctx: _Ctx, element: etree._Element, name: str) -> list[etree._Element]:
+    """What :func:`_kids` answers (children named ``name`` in the edXML namespace or in none, in document
+    order), from the child index: a list of one unless the name repeats (a filtered scan costs ~1 µs)."""
+    first = ctx.children(element).get(name)
+    if first is None:
+        return []
+    if ctx._dups and name in ctx._dups.get(element, ()):
+        return [child for child in element if _reader_name(child.tag) == name]
+    return [first]
+
+
+def _duplicate(ctx: _Ctx, element: etree._Element, name: str, path: str) -> None:
+    count = ctx._dups.get(element, {}).get(name, 1)
+    if count > 1:
+        ctx.warn("duplicate-element", f"{path}/{name}", f"{count} {name} elements; the first is used")
+
+
 def _kid(ctx: _Ctx, element: etree._Element, name: str, path: str) -> etree._Element | None:
-    found = ctx.children(element).get(name, ())
-    if len(found) > 1:
-        ctx.warn("duplicate-element", f"{path}/{name}", f"{len(found)} {name} elements; the first is used")
-    return found[0] if found else None
+    found = ctx.children(element).get(name)
+    if found is not None and ctx._dups:
+        _duplicate(ctx, element, name, path)
+    return found
 
 
 def _need(ctx: _Ctx, element: etree._Element, name: str, path: str) -> etree._Element:
@@ -117,14 +158,37 @@ def _text(ctx: _Ctx, element: etree._Element | None, name: str, path: str, *, re
     if element is not None:  # _kid inlined: this runs ~60 times per packet
         index = ctx._index.get(element)
         found = (index if index is not None else ctx.children(element)).get(name)
-        if found:
-            if len(found) > 1:
-                ctx.warn("duplicate-element", f"{path}/{name}", f"{len(found)} {name} elements; the first is used")
-            text = found[0].text
-            value = text.strip() if text else ""
+        if found is not None:
+            if ctx._dups:
+                _duplicate(ctx, element, name, path)
+            text = found.text
+            if text:
+                value = text.strip()
     if required and not value:
         raise EdxmlError("missing-field", f"required field {name} is missing or empty", f"{path}/{name}")
     return value
+
+
+def _texts(ctx: _Ctx, element: etree._Element | None, names: tuple[str, ...], path: str) -> list[str]:
+    """:func:`_text` of several names of one element, in order (one call instead of one per field: the
+    reader's leaf blocks, From/To, StaffInfo, SignerInfo, are runs of plain optional texts)."""
+    if element is None:
+        return [""] * len(names)
+    index = ctx._index.get(element)
+    if index is None:
+        index = ctx.children(element)
+    repeats = ctx._dups.get(element) if ctx._dups else None
+    values: list[str] = []
+    for name in names:
+        found = index.get(name)
+        if found is None:
+            values.append("")
+            continue
+        if repeats and name in repeats:
+            _duplicate(ctx, element, name, path)
+        text = found.text
+        values.append(text.strip() if text else "")
+    return values
 
 
 def _int(
@@ -182,7 +246,7 @@ def _organ_id(ctx: _Ctx, value: str, path: str) -> str:
     if value.lower() in NULL_TEXTS:
         ctx.warn("missing-organ-id", path, f"OrganId {value!r} is a placeholder; read as missing")
         return ""
-    if value and not is_agency_code(value):
+    if value and not ctx.agency_match()(value):
         ctx.warn("organ-id-format", path, f"{value!r} is not an accepted agency identifier ({agency_ids.ENV})")
     return value
 

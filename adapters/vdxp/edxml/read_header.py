@@ -20,47 +20,40 @@ from .models import (
     StaffInfo,
 )
 from .read_context import (
+    _all,
     _bool,
     _Ctx,
     _date,
     _int,
     _kid,
-    _kids,
     _need,
     _optional_text,
     _organ_id,
     _required_organ_id,
     _text,
+    _texts,
 )
+
+_ORGANIZATION_FIELDS = ("OrganizationInCharge", "OrganName", "OrganAdd", "Email", "Telephone", "Fax", "Website")
+_STAFF_FIELDS = ("Department", "DepartmentId", "Staff", "StaffId", "Email", "Mobile")
+_SIGNER_FIELDS = ("Competence", "Position", "FullName")
 
 
 def _organization(ctx: _Ctx, element: etree._Element, path: str) -> Organization:
-    return Organization(
-        organ_id=_required_organ_id(ctx, element, path),
-        organization_in_charge=_text(ctx, element, "OrganizationInCharge", path),
-        organ_name=_text(ctx, element, "OrganName", path),
-        organ_add=_text(ctx, element, "OrganAdd", path),
-        email=_text(ctx, element, "Email", path),
-        telephone=_text(ctx, element, "Telephone", path),
-        fax=_text(ctx, element, "Fax", path),
-        website=_text(ctx, element, "Website", path),
-    )
+    organ_id = _required_organ_id(ctx, element, path)  # first: its deviations come before the others'
+    in_charge, name, add, email, telephone, fax, website = _texts(ctx, element, _ORGANIZATION_FIELDS, path)
+    return Organization(organ_id, name, in_charge, add, email, telephone, fax, website)
 
 
 def _staff(ctx: _Ctx, element: etree._Element | None, path: str) -> StaffInfo:
     if element is None:
         return StaffInfo()
-    return StaffInfo(
-        *(
-            _text(ctx, element, name, path)
-            for name in ("Department", "DepartmentId", "Staff", "StaffId", "Email", "Mobile")
-        )
-    )
+    return StaffInfo(*_texts(ctx, element, _STAFF_FIELDS, path))
 
 
 def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
     p = "MessageHeader"
-    to_elements = _kids(mh, "To")
+    to_elements = _all(ctx, mh, "To")
     if not to_elements:
         raise EdxmlError("missing-field", "a document needs at least one To", f"{p}/To")
     code = _need(ctx, mh, "Code", p)
@@ -96,13 +89,9 @@ def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
         ),
         subject=_text(ctx, mh, "Subject", p, required=True),
         content=_text(ctx, mh, "Content", p),
-        signer_info=SignerInfo(
-            _text(ctx, signer, "Competence", f"{p}/SignerInfo"),
-            _text(ctx, signer, "Position", f"{p}/SignerInfo"),
-            _text(ctx, signer, "FullName", f"{p}/SignerInfo"),
-        ),
+        signer_info=SignerInfo(*_texts(ctx, signer, _SIGNER_FIELDS, f"{p}/SignerInfo")),
         due_date=_date(ctx, _text(ctx, mh, "DueDate", p), f"{p}/DueDate"),
-        to_places=[(e.text or "").strip() for e in _kids(places, "Place")] if places is not None else [],
+        to_places=[(e.text or "").strip() for e in _all(ctx, places, "Place")] if places is not None else [],
         other_info=OtherInfo(
             priority=_int(ctx, other, "Priority", op),
             sphere_of_promulgation=_text(ctx, other, "SphereOfPromulgation", op),
@@ -110,12 +99,13 @@ def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
             promulgation_amount=_int(ctx, other, "PromulgationAmount", op),
             page_amount=_int(ctx, other, "PageAmount", op),
             direction=_bool(ctx, _text(ctx, other, "Direction", op), f"{op}/Direction"),
-            appendixes=[(e.text or "").strip() for e in _kids(appendixes, "Appendix")]
+            appendixes=[(e.text or "").strip() for e in _all(ctx, appendixes, "Appendix")]
             if appendixes is not None
             else [],
         ),
         response_for=[
-            _response_for(ctx, element, f"{p}/ResponseFor[{i}]") for i, element in enumerate(_kids(mh, "ResponseFor"))
+            _response_for(ctx, element, f"{p}/ResponseFor[{i}]")
+            for i, element in enumerate(_all(ctx, mh, "ResponseFor"))
         ],
         steering_type=_int(ctx, mh, "SteeringType", p),
         response_for_task=_optional_text(ctx, mh, "ResponseForTask", p),

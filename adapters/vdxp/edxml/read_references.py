@@ -13,7 +13,7 @@ from lxml import etree
 from .errors import EdxmlError
 from .formats import XLINK_NAMESPACE
 from .models import Attachment, EncodedAttachment, ManifestReference
-from .read_context import _Ctx, _kid, _kids, _local, _text
+from .read_context import _all, _Ctx, _kid, _local, _text
 from .writer import normalise_cid
 
 
@@ -34,7 +34,7 @@ def _manifest(ctx: _Ctx, envelope: etree._Element) -> list[ManifestReference] | 
     if manifest.get("version") is None:
         ctx.warn("manifest-version", "edXMLManifest/@version", "edXMLManifest has no version attribute")
     references: list[ManifestReference] = []
-    for index, item in enumerate(_kids(manifest, "Reference")):
+    for index, item in enumerate(_all(ctx, manifest, "Reference")):
         path = f"edXMLManifest/Reference[{index}]"
         references.append(
             ManifestReference(
@@ -80,7 +80,7 @@ def _attachments(ctx: _Ctx, container: etree._Element | None) -> list[Attachment
     if container is None:
         return []
     attachments: list[Attachment] = []
-    for index, item in enumerate(_kids(container, "Attachment")):
+    for index, item in enumerate(_all(ctx, container, "Attachment")):
         path = f"AttachmentEncoded/Attachment[{index}]"
         encoded = _kid(ctx, item, "ContentTransferEncoded", path)
         content_id = _cid(ctx, _text(ctx, item, "ContentId", path), f"{path}/ContentId")

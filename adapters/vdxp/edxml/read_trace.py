@@ -17,8 +17,10 @@ from .models import (
     TraceHeader,
     TraceHeaderList,
 )
-from .read_context import _Ctx, _int, _kid, _kids, _organ_id, _text, _timestamp
+from .read_context import _all, _Ctx, _int, _kid, _organ_id, _text, _timestamp
 from .read_header import _staff
+
+_DOC_TYPES = {member.value: member for member in BusinessDocType}
 
 
 def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
@@ -32,12 +34,11 @@ def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
         ctx.warn("missing-business", p, "no Bussiness block; a new document is assumed")
         return Business()
     raw_type = _int(ctx, element, "BussinessDocType", p, required=True)
-    try:
-        doc_type = BusinessDocType(raw_type)
-    except ValueError:
+    doc_type = _DOC_TYPES.get(raw_type)  # a dict lookup: calling the IntEnum costs a microsecond
+    if doc_type is None:
         raise EdxmlError(
             "bad-business-type", f"BussinessDocType {raw_type} is not 0-3", f"{p}/BussinessDocType"
-        ) from None
+        )
     business = Business(
         doc_type=doc_type,
         doc_reason=_text(ctx, element, "BussinessDocReason", p),
@@ -51,7 +52,7 @@ def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
     if info is not None:
         ip = f"{p}/BussinessDocumentInfo"
         receiver_list = _kid(ctx, info, "ReceiverList", ip)
-        receivers = _kids(receiver_list, "Receiver") if receiver_list is not None else []
+        receivers = _all(ctx, receiver_list, "Receiver") if receiver_list is not None else []
         business.document_info = BusinessDocumentInfo(
             document_info=_text(ctx, info, "DocumentInfo", ip),
             document_receiver=_text(ctx, info, "DocumentReceiver", ip),
@@ -68,7 +69,7 @@ def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
     replacement_list = _kid(ctx, element, "ReplacementInfoList", p)
     if replacement_list is not None:
         rp = f"{p}/ReplacementInfoList/ReplacementInfo"
-        for item in _kids(replacement_list, "ReplacementInfo"):
+        for item in _all(ctx, replacement_list, "ReplacementInfo"):
             organs = _kid(ctx, item, "OrganIdList", rp)
             replaced = _text(ctx, item, "DocumentId", rp)
             if not replaced:
@@ -78,7 +79,7 @@ def _business(ctx: _Ctx, trace_list: etree._Element) -> Business:
                 ReplacementInfo(
                     document_id=replaced,
                     organ_ids=[o for o in (_organ_id(ctx, (e.text or "").strip(), f"{rp}/OrganIdList/OrganId")
-                                           for e in _kids(organs, "OrganId")) if o] if organs is not None else [],
+                                           for e in _all(ctx, organs, "OrganId")) if o] if organs is not None else [],
                 )
             )
     return business
@@ -115,7 +116,7 @@ def _trace(ctx: _Ctx, header: etree._Element) -> TraceHeaderList:
         )
         return TraceHeaderList()
     traces: list[TraceHeader] = []
-    for index, item in enumerate(_kids(element, "TraceHeader")):
+    for index, item in enumerate(_all(ctx, element, "TraceHeader")):
         path = f"TraceHeaderList/TraceHeader[{index}]"
         stamp = _timestamp(ctx, _text(ctx, item, "Timestamp", path), f"{path}/Timestamp")
         organ = _organ_id(ctx, _text(ctx, item, "OrganId", path), f"{path}/OrganId")

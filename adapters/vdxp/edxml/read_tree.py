@@ -71,8 +71,15 @@ def _parse(data: bytes, ctx: _Ctx, max_bytes: int) -> etree._Element:
     return _parse_checked(extracted.skeleton, max_bytes)
 
 
+_ONLY_EDXML = b'xmlns="' + NAMESPACE.encode() + b'"'
+
+
 def _note_namespaces(ctx: _Ctx, skeleton: bytes) -> None:
     """Which namespace checks can be skipped, from the declarations in the (small) skeleton."""
+    if skeleton.count(b"xmlns") == 1 and _ONLY_EDXML in skeleton:
+        # the usual packet: its one declaration is the edXML default namespace (what the regex would find)
+        ctx.foreign_namespaces = ctx.undeclares_default = False
+        return
     declared = set(_XMLNS_RE.findall(skeleton)) if len(skeleton) < 4 * 1024 * 1024 else None
     ctx.foreign_namespaces = declared is None or not declared <= _KNOWN_NAMESPACES
     ctx.undeclares_default = declared is None or b"" in declared
