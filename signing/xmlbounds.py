@@ -56,7 +56,9 @@ class XmlLimits:
         return replace(self, **changes)
 
     def capped(self, max_bytes: int) -> XmlLimits:
-        return replace(self, max_bytes=min(self.max_bytes, max_bytes))
+        if max_bytes >= self.max_bytes:
+            return self  # frozen: the same limits, without building a copy on every parse
+        return replace(self, max_bytes=max_bytes)
 
 
 DEFAULT_LIMITS = XmlLimits()
