@@ -96,9 +96,29 @@ def parse(data: bytes) -> tuple[str, str, list[_Member]]:
     return "JWS-compact", parts[1], members
 
 
+#: Decoded protected headers by their base64url text: a sender repeats its header (alg, kid, an x5c chain of
+#: a few KB) on every message, and decoding plus JSON-parsing it costs more than the rest of the report.
+_HEADERS: dict[str, dict[str, Any]] = {}
+_HEADER_CACHE_ENTRIES = 256
+_HEADER_CACHE_MAX_CHARS = 64 * 1024
+
+
 def _header(protected_b64: str) -> dict[str, Any]:
+    """The protected header as a dict (a fresh one per call: callers may not share what they change)."""
     if not protected_b64:
         return {}
+    hit = _HEADERS.get(protected_b64)
+    if hit is not None:
+        return dict(hit)
+    header = _decode_header(protected_b64)
+    if len(protected_b64) <= _HEADER_CACHE_MAX_CHARS:
+        if len(_HEADERS) >= _HEADER_CACHE_ENTRIES:
+            _HEADERS.clear()
+        _HEADERS[protected_b64] = header
+    return dict(header)
+
+
+def _decode_header(protected_b64: str) -> dict[str, Any]:
     try:
         header = json.loads(_b64url(protected_b64))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -8,6 +8,10 @@ element count, nesting depth, the length of one text run or attribute value, and
 refuses a DTD too. Memory during the scan is one chunk plus the parser's small state, whatever the input.
 
 ``signing/`` depends on nothing of ours, so this module lives here and ``lgsp.safexml`` re-exports it.
+
+The scan costs a Python callback per element and text run. For an input too small to cross the element
+and text bounds at all (:func:`size_proves_bounds`) a tree can be built directly — it is no bigger than
+one the limits accept — and then only its depth needs checking (:func:`deeper_than`), in C.
 """
 
 from __future__ import annotations
@@ -52,7 +56,9 @@ class XmlLimits:
         return replace(self, **changes)
 
     def capped(self, max_bytes: int) -> XmlLimits:
-        return replace(self, max_bytes=min(self.max_bytes, max_bytes))
+        if max_bytes >= self.max_bytes:
+            return self  # frozen: the same limits, without building a copy on every parse
+        return replace(self, max_bytes=max_bytes)
 
 
 DEFAULT_LIMITS = XmlLimits()
@@ -116,6 +122,36 @@ class _Counter:
 
     def close(self) -> int:
         return self.elements
+
+
+#: Fewest bytes one element takes (``<a/>``), and one more level of nesting (``<a>`` + ``</a>``).
+_MIN_ELEMENT_BYTES = 4
+_MIN_LEVEL_BYTES = 7
+
+
+def size_proves_bounds(length: int, limits: XmlLimits) -> bool:
+    """True when ``length`` bytes cannot hold more than ``max_elements`` elements, nor a text run, comment,
+    processing instruction or attribute value longer than ``max_text`` characters (every character takes at
+    least one byte; without a DTD no entity can expand). Depth is not implied (7 bytes a level) and the
+    bytes must still be checked for a DTD."""
+    return (length <= limits.max_bytes and length < _MIN_ELEMENT_BYTES * (limits.max_elements + 1)
+            and length <= limits.max_text)
+
+
+_DEPTH_PATHS: dict[int, etree.XPath] = {}
+
+
+def deeper_than(root: etree._Element, length: int, max_depth: int) -> bool:
+    """Whether the tree parsed from ``length`` bytes nests elements deeper than ``max_depth`` levels (the
+    root is level 1), as :func:`check_bounds` counts them. One XPath step per level, evaluated in C."""
+    if length < _MIN_LEVEL_BYTES * max_depth + _MIN_ELEMENT_BYTES:  # what max_depth + 1 levels take at least
+        return False
+    path = _DEPTH_PATHS.get(max_depth)
+    if path is None:
+        path = etree.XPath("boolean(/" + "/*" * (max_depth + 1) + ")")
+        if len(_DEPTH_PATHS) < 64:
+            _DEPTH_PATHS[max_depth] = path
+    return bool(path(root))
 
 
 def check_bounds(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> int:

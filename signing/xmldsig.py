@@ -31,6 +31,7 @@ from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 from .timestamps import timestamp_status
 from .xmlkeyinfo import _alg_name, _decode_certs, _KeyInfoCerts, _xades_values
+from .xmlparts import signature_parts
 from .xmlrefs import (
     _C14N_10,
     _C14N_METHODS,
@@ -41,7 +42,17 @@ from .xmlrefs import (
     detached_resolver,
 )
 from .xmlsignxml import _ALLOWED_DIGESTS, _ALLOWED_METHODS, _XAdES, _XmlDsig, top_level_signatures
-from .xmltree import DEFAULT_NAMESPACES, DS_NS, EDXML_NS, ID_ATTRIBUTES, XADES_NS, _local, normalise_variants, parse
+from .xmltree import (
+    DEFAULT_NAMESPACES,
+    DS_NS,
+    EDXML_NS,
+    ID_ATTRIBUTES,
+    XADES_NS,
+    _ascii_compatible,
+    _local,
+    normalise_variants,
+    parse,
+)
 from .xmltree import XmlFormatError as XmlFormatError
 
 
@@ -53,10 +64,8 @@ class XmlVerifier:
         self.policy = validator.policy
         self._certs: dict[tuple[str, ...], _KeyInfoCerts] = {}
 
-    def _signer_certs(self, signature: etree._Element) -> _KeyInfoCerts | None:
+    def _signer_certs(self, raw: tuple[str, ...]) -> _KeyInfoCerts | None:
         """Decoded KeyInfo certificates, cached: a bus sees the same signers over and over."""
-        raw = tuple(node.text or "" for node in
-                    signature.iterfind("ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces={"ds": DS_NS}))
         hit = self._certs.get(raw)  # keyed on the text as sent: no whitespace stripping on the hot path
         if hit is None:
             texts = tuple(t for t in ("".join(text.split()) for text in raw) if t)
@@ -78,10 +87,14 @@ class XmlVerifier:
         doc_notes: list[str] = []
         variant_notes = [n for n in notes if n.startswith("Signature element")]
         doc_notes += [n for n in notes if not n.startswith("Signature element")]
+        # signxml's own copies re-parse with xml:id checking (an invalid or repeated xml:id is refused there);
+        # only a tree without any may skip them.
+        pristine = not variant_notes and b"xml:id" not in data and _ascii_compatible(data)
         reports = []
         for index, signature in enumerate(top_level_signatures(root)):
             try:
-                report = self._verify_one(root, signature, index, must_cover, ns, detached or {})
+                report = self._verify_one(root, signature, index, must_cover, ns, detached or {},
+                                          pristine=pristine)
             except Exception as exc:  # a verdict for every input (issue 12)
                 report = fail_with(SignatureReport(id=signature.get("Id") or f"xml-signature-{index + 1}",
                                                    format="XMLDSig"), exc)
@@ -102,8 +115,9 @@ class XmlVerifier:
 
     def _verify_one(self, root: etree._Element, signature: etree._Element, index: int,
                     must_cover: Sequence[str], ns: Mapping[str, str],
-                    detached: Mapping[str, bytes]) -> SignatureReport:
-        is_xades = signature.find(".//xades:QualifyingProperties", namespaces={"xades": XADES_NS}) is not None
+                    detached: Mapping[str, bytes], *, pristine: bool = False) -> SignatureReport:
+        parts = signature_parts(signature)
+        is_xades = parts.is_xades
         report = SignatureReport(id=signature.get("Id") or f"xml-signature-{index + 1}",
                                  format="XAdES-BES" if is_xades else "XMLDSig")
         timestamp_el = (signature.find(".//xades:UnsignedSignatureProperties/xades:SignatureTimeStamp",
@@ -111,15 +125,11 @@ class XmlVerifier:
         if timestamp_el is not None:
             report.format = "XAdES-T"
         now = datetime.now(UTC)
-        sig_method = signature.find("ds:SignedInfo/ds:SignatureMethod", namespaces={"ds": DS_NS})
-        sig_alg = _alg_name(sig_method.get("Algorithm") if sig_method is not None else None)
-        report.algorithms.append(AlgorithmUse("signature", sig_alg))
-        for ref in signature.iterfind("ds:SignedInfo/ds:Reference", namespaces={"ds": DS_NS}):
-            dm = ref.find("ds:DigestMethod", namespaces={"ds": DS_NS})
-            report.algorithms.append(AlgorithmUse("reference-digest",
-                                                  _alg_name(dm.get("Algorithm") if dm is not None else None)))
+        report.algorithms.append(AlgorithmUse("signature", _alg_name(parts.signature_method)))
+        for part in parts.references:
+            report.algorithms.append(AlgorithmUse("reference-digest", _alg_name(part.digest_method)))
         try:
-            certs = self._signer_certs(signature)
+            certs = self._signer_certs(parts.certificate_texts)
         except ValueError as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                                f"KeyInfo certificate is not decodable: {exc}")
@@ -151,8 +161,8 @@ class XmlVerifier:
                                         digest_algorithms=_ALLOWED_DIGESTS, verification_time=moment)
         verifier: _XAdES | _XmlDsig = _XAdES() if is_xades else _XmlDsig()
         verifier.target_index = index
-        external = [uri for ref in signature.iterfind("ds:SignedInfo/ds:Reference", namespaces={"ds": DS_NS})
-                    if (uri := ref.get("URI")) and not uri.startswith("#")]
+        verifier.pristine_tree = pristine  # parsed by us and not rewritten: signxml may copy it in one step
+        external = parts.external_uris
         try:
             results: Any = verifier.verify(root, x509_cert=leaf, expect_config=config, id_attribute=None,
                                            uri_resolver=detached_resolver(detached, external) if external
@@ -180,15 +190,14 @@ class XmlVerifier:
             self._signature_timestamp(report, signature, timestamp_el)
             check_validity_at_proven_time(report, certs.not_before, certs.not_after)
         check_claimed_time(report, self.policy, certs.not_before, certs.not_after)
-        refs = list(signature.iterfind("ds:SignedInfo/ds:Reference", namespaces={"ds": DS_NS}))
         signed_fragments: list[tuple[str, Any]] = []
-        for ref, result in zip(refs, results, strict=False):
-            uri = ref.get("URI", "")
+        for ref, result in zip(parts.references, results, strict=False):
+            uri = ref.uri or ""
             signed_xml = result.signed_xml
+            covered_sha = _covered_sha256(ref.digest_method, ref.digest_value, result.signed_data)
             if signed_xml is not None and signed_xml.tag == f"{{{XADES_NS}}}SignedProperties":
                 report.covered.append(CoveredPart("XAdES SignedProperties (signing time, signing certificate)",
-                                                  _covered_sha256(ref, result.signed_data),
-                                                  len(result.signed_data)))
+                                                  covered_sha, len(result.signed_data)))
                 self._xades_properties(report, signed_xml)
                 continue
             if uri == "":
@@ -198,8 +207,7 @@ class XmlVerifier:
             else:
                 label = f"element <{_local(signed_xml.tag) if signed_xml is not None else '?'}> URI=\"{uri}\""
 
-            report.covered.append(CoveredPart(label, _covered_sha256(ref, result.signed_data),
-                                              len(result.signed_data)))
+            report.covered.append(CoveredPart(label, covered_sha, len(result.signed_data)))
             if report.signed_content is None:
                 report.signed_content = result.signed_data
             signed_fragments.append((uri, signed_xml))

@@ -136,3 +136,28 @@ def test_claimed_iat_outside_validity_is_flagged(verifier: Verifier, pki: TestPk
     report = verifier.verify(sign_jws(old, pki.ec).encode())
     assert report.passed
     assert any("claimed signing time" in w for w in report.signatures[0].warnings)
+
+
+def test_a_repeated_protected_header_is_decoded_once_and_handed_out_fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    from signing import jws as signing_jws
+
+    decoded: list[str] = []
+    real = signing_jws._decode_header
+
+    def counting(protected_b64: str) -> dict[str, object]:
+        decoded.append(protected_b64)
+        return real(protected_b64)
+
+    monkeypatch.setattr(signing_jws, "_decode_header", counting)
+    monkeypatch.setattr(signing_jws, "_HEADERS", {})
+    protected = base64.urlsafe_b64encode(b'{"alg": "ES256", "kid": "k1"}').rstrip(b"=").decode()
+    first = signing_jws._header(protected)
+    first["alg"] = "none"  # a caller changing its copy changes nobody else's
+    second = signing_jws._header(protected)
+    assert second == {"alg": "ES256", "kid": "k1"} and second is not first
+    assert decoded == [protected]
+    bad = base64.urlsafe_b64encode(b"[1]").rstrip(b"=").decode()
+    for _ in range(2):
+        with pytest.raises(signing_jws.JwsFormatError):
+            signing_jws._header(bad)
+    assert decoded == [protected, bad, bad]  # a refused header is never cached

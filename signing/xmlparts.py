@@ -1,0 +1,79 @@
+"""The parts of one ds:Signature the verifier reads before and after signxml, gathered in one walk.
+
+The verifier needs the signature method, each reference's URI and digest, the KeyInfo certificates and
+whether XAdES properties are present. Asking lxml for each with a path (``find("ds:SignedInfo/…")``)
+compiles and runs a path per question — a dozen per signature, more than the rest of the report costs —
+so they are read here by walking the few children once. What is gathered is what those paths select
+(first match where ``find`` was used, every match in document order where ``iterfind`` was).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from .xmltree import DS_NS, XADES_NS
+
+_SIGNED_INFO = f"{{{DS_NS}}}SignedInfo"
+_SIGNATURE_METHOD = f"{{{DS_NS}}}SignatureMethod"
+_REFERENCE = f"{{{DS_NS}}}Reference"
+_DIGEST_METHOD = f"{{{DS_NS}}}DigestMethod"
+_DIGEST_VALUE = f"{{{DS_NS}}}DigestValue"
+_KEY_INFO = f"{{{DS_NS}}}KeyInfo"
+_X509_DATA = f"{{{DS_NS}}}X509Data"
+_X509_CERTIFICATE = f"{{{DS_NS}}}X509Certificate"
+_QUALIFYING = f"{{{XADES_NS}}}QualifyingProperties"
+
+
+@dataclass(frozen=True)
+class ReferencePart:
+    """One ds:SignedInfo/ds:Reference: its URI (None when absent) and its digest method and value."""
+
+    element: etree._Element
+    uri: str | None
+    digest_method: str | None  # the Algorithm of the first ds:DigestMethod child
+    digest_value: str | None  # the text of the first ds:DigestValue child
+
+
+@dataclass(frozen=True)
+class SignatureParts:
+    signature_method: str | None  # Algorithm of the first ds:SignedInfo/ds:SignatureMethod
+    references: tuple[ReferencePart, ...]  # every ds:SignedInfo/ds:Reference
+    certificate_texts: tuple[str, ...]  # every ds:KeyInfo/ds:X509Data/ds:X509Certificate text, as sent
+    is_xades: bool  # a xades:QualifyingProperties anywhere below the signature
+
+    @property
+    def external_uris(self) -> list[str]:
+        """Reference URIs that point outside the document (a detached signature)."""
+        return [uri for ref in self.references if (uri := ref.uri) and not uri.startswith("#")]
+
+
+def _first(element: etree._Element, tag: str) -> etree._Element | None:
+    for child in element:
+        if child.tag == tag:
+            return child
+    return None
+
+
+def signature_parts(signature: etree._Element) -> SignatureParts:
+    method: str | None = None
+    method_found = False
+    references: list[ReferencePart] = []
+    texts: list[str] = []
+    for child in signature:
+        tag = child.tag
+        if tag == _SIGNED_INFO:
+            for item in child:
+                if item.tag == _SIGNATURE_METHOD and not method_found:
+                    method, method_found = item.get("Algorithm"), True
+                elif item.tag == _REFERENCE:
+                    dm, dv = _first(item, _DIGEST_METHOD), _first(item, _DIGEST_VALUE)
+                    references.append(ReferencePart(item, item.get("URI"), dm.get("Algorithm") if dm is not None
+                                                    else None, dv.text if dv is not None else None))
+        elif tag == _KEY_INFO:
+            for data in child:
+                if data.tag == _X509_DATA:
+                    texts += [cert.text or "" for cert in data if cert.tag == _X509_CERTIFICATE]
+    is_xades = next(signature.iter(_QUALIFYING), None) is not None
+    return SignatureParts(method, tuple(references), tuple(texts), is_xades)
