@@ -10,6 +10,7 @@ revocation data used, the certificate's expiry. Unreachable revocation (TRY_LATE
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -191,8 +192,9 @@ class ChainValidator:
             revocation_mode="require" if require else "soft-fail",
         )
 
-    def cached(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate]) -> ChainResult | None:
-        key = self._key(leaf, intermediates)
+    def cached(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate],
+               embedded: EmbeddedRevocation | None = None) -> ChainResult | None:
+        key = self._key(leaf, intermediates, embedded)
         with self._lock:
             hit = self._cache.get(key)
         if hit is None or datetime.now(UTC) >= hit[0]:
@@ -203,8 +205,17 @@ class ChainValidator:
                            list(r.warnings), list(r.infos), True)
 
     @staticmethod
-    def _key(leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate]) -> tuple[str, ...]:
-        return (fingerprint(leaf), *sorted(fingerprint(c) for c in intermediates))
+    def _key(leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate],
+             embedded: EmbeddedRevocation | None = None) -> tuple[str, ...]:
+        """The chain plus the revocation data the signature carries: a result built on one document's embedded
+        CRLs/OCSP answers must not be reported for another document that carries other (or no) evidence."""
+        evidence = ""
+        if embedded:
+            digest = hashlib.sha256()
+            for item in (*embedded.crls, *embedded.ocsps):
+                digest.update(hashlib.sha256(item.dump()).digest())
+            evidence = digest.hexdigest()
+        return (fingerprint(leaf), evidence, *sorted(fingerprint(c) for c in intermediates))
 
     def validate(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate] = (),
                  embedded: EmbeddedRevocation | None = None) -> ChainResult:
@@ -212,14 +223,14 @@ class ChainValidator:
 
         ``embedded``: revocation data carried by the signature, consulted before the network.
         """
-        hit = self.cached(leaf, intermediates)
+        hit = self.cached(leaf, intermediates, embedded)
         if hit is not None:
             return hit
         return run_sync(lambda: self.avalidate(leaf, intermediates, embedded))
 
     async def avalidate(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate] = (),
                         embedded: EmbeddedRevocation | None = None) -> ChainResult:
-        hit = self.cached(leaf, intermediates)
+        hit = self.cached(leaf, intermediates, embedded)
         if hit is not None:
             return hit
         recorder = EvidenceRecorder(self.revocation_cache, self.policy.revocation_timeout, embedded)
@@ -252,7 +263,7 @@ class ChainValidator:
                         SubIndication.CHAIN_CONSTRAINTS_FAILURE,
                         f"signer key usage {sorted(ku.native)} allows neither digitalSignature nor nonRepudiation")
         if result.sub_indication is not SubIndication.TRY_LATER and not recorder.failures:
-            self._store(leaf, intermediates, result)
+            self._store(leaf, intermediates, result, embedded)
         return result
 
     def pkix_params(self) -> PKIXValidationParams | None:
@@ -313,7 +324,7 @@ class ChainValidator:
             apply_level(result, self.policy, Check.PINNED_SIGNER, *finding)
 
     def _store(self, leaf: asn1_x509.Certificate, intermediates: Sequence[asn1_x509.Certificate],
-               result: ChainResult) -> None:
+               result: ChainResult, embedded: EmbeddedRevocation | None = None) -> None:
         expiry = datetime.now(UTC) + timedelta(seconds=self.policy.chain_cache_seconds)
         for ev in result.revocation:
             if ev.next_update is not None:
@@ -321,4 +332,4 @@ class ChainValidator:
         expiry = min(expiry, cert_info(leaf).not_after)
         stored = replace(result, from_cache=True, revocation=[replace(ev, from_cache=True) for ev in result.revocation])
         with self._lock:
-            self._cache[self._key(leaf, intermediates)] = (expiry, stored)
+            self._cache[self._key(leaf, intermediates, embedded)] = (expiry, stored)

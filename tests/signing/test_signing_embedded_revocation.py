@@ -91,3 +91,26 @@ def test_every_chain_certificate_has_an_evidence_row(verifier: Verifier, pki: Te
     sig = report.signatures[0]
     below_anchor = {c.subject for c in sig.chain[:-1]}
     assert below_anchor <= {ev.certificate for ev in sig.revocation}
+
+
+def test_a_cached_chain_is_not_reported_for_a_document_without_that_evidence(
+        verifier: Verifier, pki: TestPki, responder: RevocationResponder) -> None:
+    """The chain cache is keyed by the embedded evidence too. One verifier, the same signer and certificates,
+    offline: first the document with its RevocationValues, then the same document with them removed (they are
+    unsigned properties, so the signature still holds) — the second must not borrow the first's evidence."""
+    from lxml import etree
+
+    _offline(responder)
+    with_evidence = add_revocation_values(sign_xml(edxml_document(), pki.good, xades=True), pki, pki.good)
+    first = verifier.verify(with_evidence)
+    assert first.passed, first.render_text()
+    again = verifier.verify(with_evidence)  # same evidence: the cached chain serves
+    assert again.passed and all(ev.from_cache for ev in again.signatures[0].revocation)
+    tree = etree.fromstring(with_evidence)
+    values = tree.xpath("//*[local-name()='RevocationValues']")
+    assert values
+    for element in values:
+        element.getparent().remove(element)
+    without = verifier.verify(etree.tostring(tree))
+    assert without.sub_indication is SubIndication.TRY_LATER, without.render_text()
+    assert not any(ev.source.startswith("embedded") for ev in without.signatures[0].revocation)
