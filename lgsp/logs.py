@@ -79,7 +79,7 @@ _access_level_ok = True
 
 
 #: JSON string literal of a str (the C encoder json uses for ensure_ascii=False): quotes, escapes controls.
-_quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote: Callable[[str], str] = json.encoder.encode_basestring
 
 
 class AccessLine(Protocol):
@@ -145,7 +145,8 @@ def access_writer() -> AccessLine | None:
     return write
 
 
-def _drop(*fields: Any) -> None:
+def _drop(message_id: str, correlation_id: str, client: str | None, service: str, method: str | None,
+          status: int, latency_ms: float, audit_index: int | None, problem: str | None, attempts: int) -> None:
     return None
 
 

@@ -6,6 +6,7 @@ import json
 import random
 import re
 import uuid
+from typing import Any
 
 import pytest
 
@@ -23,8 +24,8 @@ KEYS = ("message_id", "correlation_id", "client", "service", "method", "status",
      "unauthenticated", 0),
     ("m", "Nguyễn Văn A \u2028 \U0001f600", "c", "s", "POST", 502, 1234.567, 0, "upstream-timeout", 3),
 ])
-def test_access_line_is_the_json_the_encoder_wrote(values: tuple) -> None:
-    line = logs.format_access_line(*values, "2026-12-07T01:11:14.846319Z")
+def test_access_line_is_the_json_the_encoder_wrote(values: Any) -> None:
+    line = logs.format_access_line(*values, timestamp="2026-12-07T01:11:14.846319Z")
     expected = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode(
         {**dict(zip(KEYS, values, strict=True)), "event": "exchange", "level": "info",
          "timestamp": "2026-12-07T01:11:14.846319Z"})

@@ -20,7 +20,7 @@ def restore_gc() -> Iterator[None]:
 
 def test_tune_freezes_survivors_and_sets_gen0(restore_gc: None) -> None:
     gen1, gen2 = gc.get_threshold()[1:]
-    kept = [[] for _ in range(100)]  # start-up objects that survive: frozen, never walked again
+    kept: list[list[int]] = [[] for _ in range(100)]  # start-up objects that survive: frozen, never walked again
     gctune.tune_after_startup(12_345)
     assert gc.get_freeze_count() >= len(kept)
     assert gc.get_threshold() == (12_345, gen1, gen2)
