@@ -120,6 +120,10 @@ async def profile(cred: dict[str, Any], args: argparse.Namespace) -> tuple[str, 
     app = create_app(settings)
     runtime = app.runtime
     await runtime.start()
+    if settings.gc_freeze_after_start:  # as `lgsp serve` does after start-up (lgsp.gctune)
+        from lgsp import gctune
+
+        gctune.tune_after_startup(settings.gc_gen0_threshold)
     try:
         token, _ = runtime.tokens.issue(cred["client_id"], CLIENT, ["gateway"])
         await drive(app, token, 300, args.concurrency, None)  # warm-up: pools, caches

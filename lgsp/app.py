@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from lgsp import agency_ids, memory
+from lgsp import agency_ids, gctune, memory
 from lgsp.adapters import parts
 from lgsp.api import admin, audit, docs_ui, documents, health, oauth, openapi, problems, traffic
 from lgsp.api import object_grants as object_grants_api
@@ -70,7 +70,8 @@ class LgspApp:
                 await asyncio.to_thread(memory.release_free_memory)
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> LgspApp:
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None, serving: bool = False) -> LgspApp:
+    """The app; ``serving`` (set by `lgsp serve`'s factory only) also tunes the garbage collector after start-up."""
     settings = settings or Settings.load()
     agency_ids.configure(settings.agency_id_patterns)
     runtime = runtime or Runtime(settings)
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        if serving and settings.gc_freeze_after_start:
+            gctune.tune_after_startup(settings.gc_gen0_threshold)
         try:
             yield
         finally:
@@ -110,7 +113,7 @@ def app_from_env() -> LgspApp:
 
     settings = Settings.load()
     logs.configure(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, serving=True)
 
 
 def served_app() -> PeerRecorder:

@@ -14,9 +14,9 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import structlog
 
@@ -76,15 +76,58 @@ class BufferedLoggerFactory:
 #: The line logger of the last `configure` (None until then); `access_line` writes to it directly.
 _access_logger: BufferedLineLogger | None = None
 _access_level_ok = True
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
-def access_writer() -> Callable[[dict[str, Any]], None] | None:
+#: JSON string literal of a str (the C encoder json uses for ensure_ascii=False): quotes, escapes controls.
+_quote: Callable[[str], str] = json.encoder.encode_basestring
+
+
+class AccessLine(Protocol):
+    def __call__(self, message_id: str, correlation_id: str, client: str | None, service: str, method: str | None,
+                 status: int, latency_ms: float, audit_index: int | None, problem: str | None,
+                 attempts: int) -> None: ...
+
+
+def _optional(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
+
+
+def format_access_line(message_id: str, correlation_id: str, client: str | None, service: str, method: str | None,
+                       status: int, latency_ms: float, audit_index: int | None, problem: str | None, attempts: int,
+                       timestamp: str) -> str:
+    """One exchange's JSON line, formatted directly (no dict, no generic encoder): ~3x cheaper than
+    ``json.dumps`` of the same fields, same keys in the same order, strings escaped by json's own encoder."""
+    index = "null" if audit_index is None else str(int(audit_index))
+    return (f'{{"message_id": {_quote(message_id)}, "correlation_id": {_quote(correlation_id)}, '
+            f'"client": {_optional(client)}, "service": {_quote(service)}, "method": {_optional(method)}, '
+            f'"status": {int(status)}, "latency_ms": {float(latency_ms)!r}, "audit_index": {index}, '
+            f'"problem": {_optional(problem)}, "attempts": {int(attempts)}, "event": "exchange", "level": "info", '
+            f'"timestamp": "{timestamp}"}}')
+
+
+class _Clock:
+    """ISO 8601 UTC timestamps with microseconds; the date-and-seconds part is formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{int((now - second) * 1_000_000):06d}Z"
+
+
+def access_writer() -> AccessLine | None:
     """The per-exchange log line, built directly: the fields + event/level/timestamp, one JSON object.
 
     Same shape as structlog's rendering (`JSONRenderer` after `add_log_level` and `TimeStamper(iso, utc)`),
-    but without the processor chain, which cost ~25 µs per call on the gateway's hot path. None when
-    `configure` was not called (tests, embedded use): callers then log through structlog as before.
+    but without the processor chain (~25 µs per call on the gateway's hot path) nor a dict and the generic
+    JSON encoder (~15 µs more). None when `configure` was not called (tests, embedded use): callers then
+    log through structlog as before.
     """
     logger = _access_logger
     if logger is None:
@@ -92,17 +135,18 @@ def access_writer() -> Callable[[dict[str, Any]], None] | None:
     if not _access_level_ok:
         return _drop
     msg = logger.msg
+    clock = _Clock()
 
-    def write(fields: dict[str, Any]) -> None:
-        fields["event"] = "exchange"
-        fields["level"] = "info"
-        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        msg(_dumps(fields))
+    def write(message_id: str, correlation_id: str, client: str | None, service: str, method: str | None,
+              status: int, latency_ms: float, audit_index: int | None, problem: str | None, attempts: int) -> None:
+        msg(format_access_line(message_id, correlation_id, client, service, method, status, latency_ms,
+                               audit_index, problem, attempts, clock.now()))
 
     return write
 
 
-def _drop(fields: dict[str, Any]) -> None:
+def _drop(message_id: str, correlation_id: str, client: str | None, service: str, method: str | None,
+          status: int, latency_ms: float, audit_index: int | None, problem: str | None, attempts: int) -> None:
     return None
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -78,7 +77,7 @@ class Runtime:
                                       fail_open_quotas=settings.traffic_fail_open_quotas)
         self._refresher: asyncio.Task[None] | None = None
         self.loop_lag: LoopLagMonitor | None = None
-        self._access_line: Callable[[dict[str, Any]], None] | None = None
+        self._access_line: logs.AccessLine | None = None
 
     async def start(self) -> None:
         if self.settings.loop_lag_file:
@@ -174,13 +173,18 @@ class Runtime:
         status = exchange.status
         metrics.observe_exchange(service, status, elapsed)
         if self.settings.access_log:
-            fields = {
-                "message_id": exchange.message_id, "correlation_id": exchange.correlation_id,
-                "client": exchange.client.principal if exchange.client else None, "service": service,
-                "method": exchange.request.method if exchange.request else None, "status": status,
-                "latency_ms": round(elapsed * 1000, 3), "audit_index": exchange.extra.get("audit_index"),
-                "problem": exchange.problem.kind if exchange.problem else None, "attempts": exchange.attempts,
-            }
             if self._access_line is None:
-                self._access_line = logs.access_writer() or (lambda f: self.log.info(f.pop("event", "exchange"), **f))
-            self._access_line(fields)
+                self._access_line = logs.access_writer() or self._structlog_line
+            self._access_line(exchange.message_id, exchange.correlation_id,
+                              exchange.client.principal if exchange.client else None, service,
+                              exchange.request.method if exchange.request else None, status,
+                              round(elapsed * 1000, 3), exchange.extra.get("audit_index"),
+                              exchange.problem.kind if exchange.problem else None, exchange.attempts)
+
+    def _structlog_line(self, message_id: str, correlation_id: str, client: str | None, service: str,
+                        method: str | None, status: int, latency_ms: float, audit_index: int | None,
+                        problem: str | None, attempts: int) -> None:
+        """The access line through structlog, when `logs.configure` was not called (tests, embedded use)."""
+        self.log.info("exchange", message_id=message_id, correlation_id=correlation_id, client=client,
+                      service=service, method=method, status=status, latency_ms=latency_ms,
+                      audit_index=audit_index, problem=problem, attempts=attempts)

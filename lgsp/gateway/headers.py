@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections.abc import Iterable
 
@@ -30,16 +31,24 @@ def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
 
 
 def valid_message_id(value: str | None) -> str:
-    """Keep a caller-supplied UUID message id (so retries dedupe downstream), else make a new one."""
+    """Keep a caller-supplied UUID message id (so retries dedupe downstream), else make a new one.
+
+    Either way the id is in canonical form (lower-case hex, 8-4-4-4-12). An id already in that form is
+    kept as it is, without a round trip through `uuid.UUID` (~5 µs a call on the hot path).
+    """
     if value:
+        if _CANONICAL.fullmatch(value):
+            return value
         try:
             return str(uuid.UUID(value))
         except ValueError:
             pass
     # A version-4 UUID from the process's PRNG: message ids must be unique, not secret, and this avoids a
-    # getrandom() system call per request.
-    return str(uuid.UUID(int=random.getrandbits(128) & _V4_MASK | _V4_BITS))
+    # getrandom() system call per request. Formatted directly (what str(uuid.UUID(int=...)) gives).
+    digits = f"{random.getrandbits(128) & _V4_MASK | _V4_BITS:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _V4_MASK = ~(0xF000 << 64 | 0xC000 << 48) & (2**128 - 1)
 _V4_BITS = 0x4000 << 64 | 0x8000 << 48

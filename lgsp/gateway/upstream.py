@@ -42,6 +42,7 @@ class Upstream:
         self.pool_size = pool_size
         self.breakers = breakers
         self.session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=0, ttl_dns_cache=300,
@@ -68,8 +69,10 @@ class Upstream:
         if request.query:
             url += "?" + request.query
         target = URL(url, encoded=True)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=service.timeout_seconds,
-                                        sock_read=service.timeout_seconds)
+        timeout = self._timeouts.get(service.timeout_seconds)
+        if timeout is None:  # one per distinct service timeout (ClientTimeout is immutable)
+            timeout = self._timeouts[service.timeout_seconds] = aiohttp.ClientTimeout(
+                total=None, sock_connect=service.timeout_seconds, sock_read=service.timeout_seconds)
         replayable = request.body_stream is None
         attempts = 1 + service.retry_attempts if (
             replayable and request.method in service.idempotent_methods) else 1
