@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -23,8 +22,6 @@ import zeep
 from lxml import etree
 from zeep.wsdl.bindings.soap import Soap12Binding, SoapBinding
 
-from lgsp.safexml import UnsafeXmlError, parse_xml
-
 from .errors import (
     FieldError,
     MediationInputError,
@@ -36,14 +33,12 @@ from .errors import (
 from .jsonschemas import Direction, model_schema
 from .jsonvalues import to_json
 from .loader import WSDL_NS, load_fast_validator, load_xsd, load_zeep_client, parse_wsdl_document
-from .soapenv import SOAP_NAMESPACES, fault_parts
+from .soapenv import fault_parts, read_envelope
 from .typemodel import FieldModel, build_model, coerce_input
 from .xroad import XRoadHeaders
 
 __all__ = ["OperationInfo", "SoapService"]
 
-_XML_MEDIA_TYPES = {"text/xml", "application/xml", "application/soap+xml"}
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -259,7 +254,7 @@ class SoapService:
     def parse_response(self, operation: str, status: int, content_type: str | None, body: bytes) -> dict[str, Any]:
         """The JSON form of a provider's reply, or a typed error (fault, bad/unsafe/HTML response)."""
         op = self.operation(operation)
-        envelope = self._envelope(status, content_type, body)
+        envelope = read_envelope(status, content_type, body)
         soap_ns = etree.QName(envelope).namespace or ""
         body_el = envelope.find(f"{{{soap_ns}}}Body")
         if body_el is None:
@@ -314,49 +309,6 @@ class SoapService:
                 return error.message if error is not None else "schema validation failed"
         problem = next(iter(self._schema.iter_errors(payload)), None)
         return None if problem is None else f"at {problem.path}: {problem.reason}"
-
-    @staticmethod
-    def _envelope(status: int, content_type: str | None, body: bytes) -> etree._Element:
-        media = (content_type or "").split(";")[0].strip().lower()
-        head = body.lstrip()[:256].lower()
-        if not body.strip():
-            raise UpstreamFormatError(
-                f"provider answered HTTP {status} with an empty body",
-                status=status,
-                content_type=content_type,
-            )
-        if media in ("text/html", "application/xhtml+xml") or head.startswith((b"<!doctype html", b"<html")):
-            match = _TITLE.search(body[:4096])
-            title = match.group(1).decode("utf-8", "replace").strip() if match else ""
-            raise UpstreamFormatError(
-                f"provider answered HTTP {status} with an HTML page instead of SOAP"
-                + (f" (title: {title!r})" if title else ""),
-                status=status,
-                content_type=content_type,
-            )
-        if media not in _XML_MEDIA_TYPES and not head.startswith(b"<"):
-            snippet = body[:80].decode("utf-8", "replace")
-            raise UpstreamFormatError(
-                f"provider answered HTTP {status} with non-XML content "
-                f"({content_type or 'no content type'}): "
-                f"{snippet!r}",
-                status=status,
-                content_type=content_type,
-            )
-        try:
-            root = parse_xml(body)
-        except UnsafeXmlError as exc:
-            raise UpstreamFormatError(
-                f"provider response refused: {exc}", status=status, content_type=content_type
-            ) from exc
-        qname = etree.QName(root)
-        if qname.localname != "Envelope" or qname.namespace not in SOAP_NAMESPACES:
-            raise UpstreamFormatError(
-                f"provider answered with XML root {root.tag!r}, not a SOAP Envelope",
-                status=status,
-                content_type=content_type,
-            )
-        return root
 
     def __repr__(self) -> str:
         return f"SoapService({self.name!r}, soap {self.soap_version}, operations={self.operation_names()})"
