@@ -12,13 +12,15 @@ the adapters may use it, and it imports nothing of ours but :mod:`signing.xmlbou
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from signing.xmlbounds import DEFAULT_LIMITS, XmlDoctypeError, XmlLimitError, XmlLimits, check_bounds
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_MAX_BYTES", "UnsafeXmlError", "XmlLimitExceeded", "XmlLimits",
-           "hardened_parser", "parse_xml", "prescan"]
+           "hardened_parser", "parse_xml", "prescan", "within_by_size"]
 
 
 class UnsafeXmlError(ValueError):
@@ -34,8 +36,47 @@ class XmlLimitExceeded(UnsafeXmlError):
         self.maximum = maximum
 
 
+_DECLARATION = re.compile(rb"<\?xml[ \t\r\n][^<>]*\?>")
+_ENCODING = re.compile(rb"""encoding[ \t\r\n]*=[ \t\r\n]*["']([A-Za-z0-9._-]*)["']""")
+_ASCII_SUPERSETS = {b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin1"}
+
+
+def within_by_size(data: bytes, limits: XmlLimits) -> bool:
+    """True when the bytes alone prove ``data`` inside ``limits``, so the streaming scan has nothing to find.
+
+    Every element begins with a ``<`` that is not followed by ``/``, so the count of those bounds both the
+    element count and the nesting depth, and no text run or attribute value can hold more characters
+    than the input has bytes. That holds only where a ``<`` is the byte 0x3C: input with NUL bytes
+    (UTF-16/32), a BOM other than UTF-8's, or an encoding declaration outside ASCII's supersets, and any
+    ``<!`` (DOCTYPE, comment, CDATA) or processing instruction, goes through the real scan.
+    A small SOAP reply (tens of elements) skips a scan that costs a Python call per element.
+    """
+    size = len(data)
+    if size > limits.max_bytes or size > limits.max_text or b"\x00" in data or b"<!" in data:
+        return False
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    if data.startswith(b"<?", start):
+        declaration = _DECLARATION.match(data, start)
+        if declaration is None or data.count(b"<?") != 1:
+            return False
+        encoding = _ENCODING.search(declaration.group())
+        if encoding is not None and encoding.group(1).lower() not in _ASCII_SUPERSETS:
+            return False
+    elif b"<?" in data or not data.startswith(b"<", start):
+        return False
+    starts = data.count(b"<") - data.count(b"</")
+    return starts <= limits.max_elements and starts <= limits.max_depth
+
+
 def prescan(data: bytes, limits: XmlLimits) -> None:
-    """Refuse ``data`` if it crosses ``limits``, before any tree exists (:func:`signing.xmlbounds.check_bounds`)."""
+    """Refuse ``data`` if it crosses ``limits``, before any tree exists (:func:`signing.xmlbounds.check_bounds`).
+
+    Input that :func:`within_by_size` proves inside the bounds is not scanned; a malformed one is then
+    refused by the parser every caller runs next, in its own words, as it is today for a malformed input
+    the scan lets through to ``except UnsafeXmlError: pass``.
+    """
+    if within_by_size(data, limits):
+        return
     try:
         check_bounds(data, limits)
     except XmlLimitError as exc:

@@ -17,10 +17,12 @@ from typing import Any
 
 from zeep.helpers import serialize_object
 
-__all__ = ["to_json"]
+__all__ = ["json_scalar", "to_json"]
 
 
 def _convert(value: Any) -> Any:
+    if value is None:  # an empty item of a list (zeep gives None for <x/>): null, never the string "None"
+        return None
     if isinstance(value, dict):
         return {str(k): _convert(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
@@ -34,6 +36,11 @@ def _convert(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     return str(value)
+
+
+def json_scalar(value: Any) -> Any:
+    """JSON-able form of one decoded simple value (what :func:`to_json` does to each leaf)."""
+    return _convert(value)
 
 
 def to_json(value: Any) -> Any:

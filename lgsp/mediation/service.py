@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -23,8 +23,7 @@ import zeep
 from lxml import etree
 from zeep.wsdl.bindings.soap import Soap12Binding, SoapBinding
 
-from lgsp.safexml import UnsafeXmlError, parse_xml
-
+from . import fastpath
 from .errors import (
     FieldError,
     MediationInputError,
@@ -36,14 +35,12 @@ from .errors import (
 from .jsonschemas import Direction, model_schema
 from .jsonvalues import to_json
 from .loader import WSDL_NS, load_fast_validator, load_xsd, load_zeep_client, parse_wsdl_document
-from .soapenv import SOAP_NAMESPACES, fault_parts
+from .soapenv import SOAP11_NS, SOAP12_NS, fault_parts, read_envelope
 from .typemodel import FieldModel, build_model, coerce_input
 from .xroad import XRoadHeaders
 
 __all__ = ["OperationInfo", "SoapService"]
 
-_XML_MEDIA_TYPES = {"text/xml", "application/xml", "application/soap+xml"}
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -92,6 +89,7 @@ class SoapService:
         allowed_root: Path | None = None,
         port: str | None = None,
         strict_responses: bool = True,
+        fast: bool = True,
     ) -> None:
         self.path = path.resolve()
         self.strict_responses = strict_responses
@@ -106,8 +104,20 @@ class SoapService:
         self.name, self._binding, self._proxy, self.soap_version = self._pick_binding(port)
         docs = self._documentation(wsdl_root)
         self.operations: dict[str, OperationInfo] = {}
+        # lxml serializers per operation (lgsp.mediation.fastpath); only where libxml2 can check what they
+        # build and read, since they leave the XSD facets to it. ``fast=False`` keeps zeep for everything.
+        self._encoders: dict[str, fastpath.Encoder] = {}
+        self._decoders: dict[str, fastpath.Decoder] = {}
         for name, op in self._binding._operations.items():
             self.operations[name] = self._describe(name, op, docs.get(name))
+            if fast and self._fast is not None:
+                info = self.operations[name]
+                encoder = fastpath.compile_encoder(self._schema.maps.elements[info.input_element])
+                decoder = fastpath.compile_decoder(self._schema.maps.elements[info.output_element])
+                if encoder is not None:
+                    self._encoders[name] = encoder
+                if decoder is not None:
+                    self._decoders[name] = decoder
 
     # ------------------------------------------------------------------ construction
 
@@ -237,7 +247,13 @@ class SoapService:
         Raises :class:`MediationInputError` naming every invalid field, :class:`UnknownOperationError`.
         """
         op = self.operation(operation)
-        kwargs, errors = coerce_input(op.input_model, _decode_json(json_body))
+        data = _decode_json(json_body)
+        encoder = self._encoders.get(operation)
+        if encoder is not None:
+            built = self._build_fast(op, encoder, data, soap_headers)
+            if built is not None:
+                return built, self._http_headers(op)
+        kwargs, errors = coerce_input(op.input_model, data)
         if errors:
             raise MediationInputError(errors)
         if isinstance(soap_headers, XRoadHeaders):
@@ -249,17 +265,47 @@ class SoapService:
         except (TypeError, ValueError, zeep.exceptions.Error) as exc:
             # Our own validation runs first, so this is a shape our model does not cover (e.g. xs:choice).
             raise MediationInputError([FieldError("", f"cannot encode the request: {exc}")]) from exc
-        data = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        return etree.tostring(envelope, xml_declaration=True, encoding="utf-8"), self._http_headers(op)
+
+    def _build_fast(
+        self,
+        op: OperationInfo,
+        encoder: fastpath.Encoder,
+        data: Any,
+        soap_headers: XRoadHeaders | Sequence[etree._Element] | None,
+    ) -> bytes | None:
+        """The envelope from the lxml encoder when the body passes libxml2's XSD check, else None.
+
+        None sends the call down the zeep path, which coerces again with xmlschema's facet checks and so
+        names every invalid field (or encodes what libxml2 alone refused, as before this path existed).
+        """
+        kwargs, errors = coerce_input(op.input_model, data, facets=False)
+        if errors:
+            return None
+        if isinstance(soap_headers, XRoadHeaders):
+            header_elements: list[etree._Element] | None = soap_headers.elements()
+        else:  # the caller's elements are copied, as zeep copies them, so theirs stay where they are
+            header_elements = [deepcopy(el) for el in soap_headers] if soap_headers else None
+        soap_ns = SOAP12_NS if self.soap_version == "1.2" else SOAP11_NS
+        try:
+            envelope, body = fastpath.envelope(soap_ns, encoder, kwargs, header_elements)
+        except (TypeError, ValueError):
+            return None  # e.g. a control character lxml refuses: zeep's path reports it
+        assert self._fast is not None
+        with self._fast_lock:
+            if not self._fast.validate(body):
+                return None
+        return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+    def _http_headers(self, op: OperationInfo) -> dict[str, str]:
         if self.soap_version == "1.2":
-            headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{op.soap_action}"'}
-        else:
-            headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op.soap_action}"'}
-        return data, headers
+            return {"Content-Type": f'application/soap+xml; charset=utf-8; action="{op.soap_action}"'}
+        return {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op.soap_action}"'}
 
     def parse_response(self, operation: str, status: int, content_type: str | None, body: bytes) -> dict[str, Any]:
         """The JSON form of a provider's reply, or a typed error (fault, bad/unsafe/HTML response)."""
         op = self.operation(operation)
-        envelope = self._envelope(status, content_type, body)
+        envelope = read_envelope(status, content_type, body)
         soap_ns = etree.QName(envelope).namespace or ""
         body_el = envelope.find(f"{{{soap_ns}}}Body")
         if body_el is None:
@@ -289,6 +335,12 @@ class SoapService:
                 raise UpstreamFormatError(
                     f"response does not match the WSDL: {problem}", status=status, content_type=content_type
                 )
+            decoder = self._decoders.get(operation)
+            if decoder is not None:  # only after libxml2 validated the reply (encoders exist only then)
+                try:
+                    return decoder.decode(payload)
+                except fastpath.Fallback:
+                    pass
         try:
             value = op.zeep_output.parse(payload, self._client.wsdl.types)
         except Exception as exc:  # zeep/isodate raise assorted errors for values that break the XSD
@@ -314,49 +366,6 @@ class SoapService:
                 return error.message if error is not None else "schema validation failed"
         problem = next(iter(self._schema.iter_errors(payload)), None)
         return None if problem is None else f"at {problem.path}: {problem.reason}"
-
-    @staticmethod
-    def _envelope(status: int, content_type: str | None, body: bytes) -> etree._Element:
-        media = (content_type or "").split(";")[0].strip().lower()
-        head = body.lstrip()[:256].lower()
-        if not body.strip():
-            raise UpstreamFormatError(
-                f"provider answered HTTP {status} with an empty body",
-                status=status,
-                content_type=content_type,
-            )
-        if media in ("text/html", "application/xhtml+xml") or head.startswith((b"<!doctype html", b"<html")):
-            match = _TITLE.search(body[:4096])
-            title = match.group(1).decode("utf-8", "replace").strip() if match else ""
-            raise UpstreamFormatError(
-                f"provider answered HTTP {status} with an HTML page instead of SOAP"
-                + (f" (title: {title!r})" if title else ""),
-                status=status,
-                content_type=content_type,
-            )
-        if media not in _XML_MEDIA_TYPES and not head.startswith(b"<"):
-            snippet = body[:80].decode("utf-8", "replace")
-            raise UpstreamFormatError(
-                f"provider answered HTTP {status} with non-XML content "
-                f"({content_type or 'no content type'}): "
-                f"{snippet!r}",
-                status=status,
-                content_type=content_type,
-            )
-        try:
-            root = parse_xml(body)
-        except UnsafeXmlError as exc:
-            raise UpstreamFormatError(
-                f"provider response refused: {exc}", status=status, content_type=content_type
-            ) from exc
-        qname = etree.QName(root)
-        if qname.localname != "Envelope" or qname.namespace not in SOAP_NAMESPACES:
-            raise UpstreamFormatError(
-                f"provider answered with XML root {root.tag!r}, not a SOAP Envelope",
-                status=status,
-                content_type=content_type,
-            )
-        return root
 
     def __repr__(self) -> str:
         return f"SoapService({self.name!r}, soap {self.soap_version}, operations={self.operation_names()})"

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lxml import etree
+
+from lgsp.safexml import UnsafeXmlError, parse_xml
+
+from .errors import UpstreamFormatError
 
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
 SOAP_NAMESPACES = (SOAP11_NS, SOAP12_NS)
 
-__all__ = ["SOAP11_NS", "SOAP12_NS", "SOAP_NAMESPACES", "element_to_json", "fault_parts"]
+__all__ = ["SOAP11_NS", "SOAP12_NS", "SOAP_NAMESPACES", "element_to_json", "fault_parts", "read_envelope"]
+
+_XML_MEDIA_TYPES = {"text/xml", "application/xml", "application/soap+xml"}
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 def element_to_json(el: etree._Element) -> Any:
@@ -51,3 +59,47 @@ def fault_parts(fault: etree._Element, soap_ns: str) -> tuple[str, str, Any, str
         actor = fault.findtext("faultactor")
     detail = element_to_json(detail_el) if detail_el is not None else None
     return code.strip(), string.strip(), detail or None, actor
+
+
+def read_envelope(status: int, content_type: str | None, body: bytes) -> etree._Element:
+    """The SOAP Envelope of a provider reply, or :class:`UpstreamFormatError` (empty, HTML, not XML, unsafe)."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    head = body.lstrip()[:256].lower()
+    if not body.strip():
+        raise UpstreamFormatError(
+            f"provider answered HTTP {status} with an empty body",
+            status=status,
+            content_type=content_type,
+        )
+    if media in ("text/html", "application/xhtml+xml") or head.startswith((b"<!doctype html", b"<html")):
+        match = _TITLE.search(body[:4096])
+        title = match.group(1).decode("utf-8", "replace").strip() if match else ""
+        raise UpstreamFormatError(
+            f"provider answered HTTP {status} with an HTML page instead of SOAP"
+            + (f" (title: {title!r})" if title else ""),
+            status=status,
+            content_type=content_type,
+        )
+    if media not in _XML_MEDIA_TYPES and not head.startswith(b"<"):
+        snippet = body[:80].decode("utf-8", "replace")
+        raise UpstreamFormatError(
+            f"provider answered HTTP {status} with non-XML content "
+            f"({content_type or 'no content type'}): "
+            f"{snippet!r}",
+            status=status,
+            content_type=content_type,
+        )
+    try:
+        root = parse_xml(body)
+    except UnsafeXmlError as exc:
+        raise UpstreamFormatError(
+            f"provider response refused: {exc}", status=status, content_type=content_type
+        ) from exc
+    qname = etree.QName(root)
+    if qname.localname != "Envelope" or qname.namespace not in SOAP_NAMESPACES:
+        raise UpstreamFormatError(
+            f"provider answered with XML root {root.tag!r}, not a SOAP Envelope",
+            status=status,
+            content_type=content_type,
+        )
+    return root
