@@ -18,6 +18,7 @@ from typing import Any
 
 Row = dict[str, Any]
 _DISTINCT_SAFE = frozenset({str, int, type(None)})
+_FLOATS = frozenset({float, type(None)})
 
 
 class Columns:
@@ -63,11 +64,15 @@ def distinct_safe(kinds: Iterable[type]) -> bool:
 
 
 def map_column(column: list[Any], kinds: Iterable[type], func: Callable[[Any], Any]) -> list[Any]:
-    """``[func(v) for v in column]``, calling ``func`` once per distinct value when that is exact."""
-    if distinct_safe(kinds):
-        try:
-            table = {value: func(value) for value in set(column)}
-        except TypeError:  # pragma: no cover - distinct-safe types are hashable
-            return list(map(func, column))
-        return list(map(table.__getitem__, column))
+    """``[func(v) for v in column]``, calling ``func`` once per distinct value when that is exact:
+    for distinct-safe types, and for a float column without zeros (``0.0`` and ``-0.0`` are equal but
+    spelt apart; equal non-zero floats have one spelling, and a NaN is only ever equal to itself, so it
+    is looked up by identity)."""
+    kinds = frozenset(kinds)
+    floats = kinds <= _FLOATS and float in kinds
+    if distinct_safe(kinds) or floats:
+        distinct = set(column)
+        if not (floats and 0.0 in distinct):
+            table = {value: func(value) for value in distinct}
+            return list(map(table.__getitem__, column))
     return list(map(func, column))

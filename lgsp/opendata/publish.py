@@ -157,21 +157,22 @@ def upload_needed(current: dict[str, Any], artifact: Artifact, flagged: dict[str
 
 
 def upload_resource(client: CkanClient, current: dict[str, Any], artifact: Artifact, provenance: Provenance,
-                    flagged: dict[str, Any] | None) -> None:
+                    flagged: dict[str, Any] | None) -> dict[str, Any] | None:
     """Step 3 for one file: update the resource of the same name, create it if absent, or nothing when it
     already holds these bytes (uploaded by an interrupted earlier run). Uploads of different resources
-    may run concurrently: CKAN locks the dataset row for each (``package_show`` ``for_update``)."""
+    may run concurrently: CKAN locks the dataset row for each (``package_show`` ``for_update``). Returns
+    the resource as CKAN answered, or None when nothing was sent."""
     if not upload_needed(current, artifact, flagged):
-        return
+        return None
     fields = {"name": artifact.name, "format": artifact.format, "mimetype": artifact.mimetype,
               "hash": artifact.sha256, "hash_algorithm": SHA256_ALGORITHM,
               "description": f"lgsp run {provenance.run_id}"}
     upload = {"upload": (artifact.name, artifact.data, artifact.mimetype)}
     resource = _resources(current).get(artifact.name)
-    if resource is None:
-        client.call("resource_create", {"package_id": current["id"], **fields}, files=upload)
-    else:
-        client.call("resource_update", {"id": resource["id"], **fields}, files=upload)
+    action, ref = ("resource_create", {"package_id": current["id"]}) if resource is None else \
+        ("resource_update", {"id": resource["id"]})
+    answer: dict[str, Any] = client.call(action, {**ref, **fields}, files=upload)
+    return answer
 
 
 def finish(client: CkanClient, current: dict[str, Any], spec: DatasetSpec, provenance: Provenance) -> None:
