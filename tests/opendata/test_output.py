@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -70,8 +71,8 @@ def test_writers_match_csv_and_json_modules(data: st.DataObject) -> None:
     assert write_json(fields, rows) == reference_json(fields, rows)
 
 
-def test_overrides_replace_columns_and_hash_is_of_the_bytes() -> None:
-    rows = [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
+def test_overrides_replace_columns_and_edge_shapes() -> None:
+    rows: list[dict[str, Any]] = [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
     columns = Columns(rows)
     assert csv_bytes(["a", "b"], columns, {"b": ["**", None]}) == b"a,b\n1,**\n2,\n"
     assert json_bytes(["a", "b"], columns, {"b": ["**", None]}) == b'[{"a":1,"b":"**"},{"a":2,"b":null}]'
@@ -105,3 +106,27 @@ def test_deidentify_by_columns_matches_row_by_row(rows: list[dict[str, object]])
     columns = Columns(rows)
     masked = deidentify_columns(spec, columns, b"k")
     assert csv_bytes(spec.published_fields, columns, masked) == reference_csv(spec.published_fields, expected)
+
+
+class RecordingClient:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, object]]] = []
+
+    def call(self, action: str, data: dict[str, object]) -> None:
+        self.sent.append((action, data))
+
+
+def test_concurrent_uploads_keep_the_csv_first() -> None:
+    from lgsp.opendata.pipeline import _csv_first
+
+    package = {"id": "p", "resources": []}
+    client = RecordingClient()
+    _csv_first(client, package, [{"id": "c", "position": 1}, {"id": "j", "position": 0}])  # type: ignore[arg-type]
+    assert client.sent == [("package_resource_reorder", {"id": "p", "order": ["c"]})]
+    client.sent.clear()
+    _csv_first(client, package, [{"id": "c", "position": 0}, {"id": "j", "position": 1}])  # type: ignore[arg-type]
+    _csv_first(client, package, [None, {"id": "j", "position": 0}])  # type: ignore[arg-type]
+    # Existing resources were updated in place: their positions are not this run's to change.
+    _csv_first(client, {"id": "p", "resources": [{"id": "c"}, {"id": "j"}]},  # type: ignore[arg-type]
+               [{"id": "c", "position": 1}, {"id": "j", "position": 0}])
+    assert client.sent == []
