@@ -5,6 +5,7 @@ one converges)."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,19 +34,33 @@ class CkanTarget:
 
 
 class CkanClient:
-    """A RemoteCKAN with a round-trip counter (the benchmark reports calls per publish)."""
+    """A RemoteCKAN with a round-trip counter (the benchmark reports calls per publish).
+
+    Safe to call from several threads at once (the pipeline uploads a run's files concurrently): each
+    thread gets its own RemoteCKAN (a ``requests.Session`` is not meant to be shared), the counter is
+    locked."""
 
     def __init__(self, target: CkanTarget, timeout: float = 120.0) -> None:
         self.target = target
-        self.remote = RemoteCKAN(target.url, apikey=target.token, user_agent=USER_AGENT)
         self.timeout = timeout
         self.calls = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @property
+    def remote(self) -> RemoteCKAN:
+        remote: RemoteCKAN | None = getattr(self._local, "remote", None)
+        if remote is None:
+            remote = self._local.remote = RemoteCKAN(self.target.url, apikey=self.target.token,
+                                                     user_agent=USER_AGENT)
+        return remote
 
     def call(self, action: str, data: dict[str, Any] | None = None,
              files: dict[str, Any] | None = None) -> Any:
         """Call one action; NotFound passes through (callers branch on it), other failures raise
         :class:`PublishFailed` naming the action."""
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         try:
             return self.remote.call_action(
                 action, data or {}, files=files, requests_kwargs={"timeout": self.timeout}

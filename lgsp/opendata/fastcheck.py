@@ -15,8 +15,9 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import repeat
 from typing import Any
+
+from .columns import Columns
 
 Check = Callable[[Any], bool]
 _NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
@@ -132,10 +133,10 @@ def compile_field(field: dict[str, Any]) -> Check:
     raise Unsupported(field.get("name"))
 
 
-def _column_passes(check: Check, column: list[Any]) -> bool:
+def _column_passes(check: Check, column: list[Any], kinds: frozenset[type]) -> bool:
     """Every cell passes; each distinct value is checked once when the column holds one type of value
     (a set merges equal values of different types -- ``1``, ``1.0``, ``True`` -- which checks tell apart)."""
-    kinds = set(map(type, column)) - {type(None)}
+    kinds = kinds - {type(None)}
     values: Any = column
     if len(kinds) <= 1:
         try:
@@ -145,21 +146,24 @@ def _column_passes(check: Check, column: list[Any]) -> bool:
     return all(map(check, values))
 
 
-def certainly_valid(fields: list[dict[str, Any]], rows: list[dict[str, Any]]) -> bool:
+def certainly_valid(fields: list[dict[str, Any]], rows: list[dict[str, Any]],
+                    columns: Columns | None = None) -> bool:
     """True when every row passes every declared field's check (and no row is blank).
 
-    Checked column by column: one list per field (``dict.get`` mapped over the rows in C), then the
+    Checked column by column (``columns``: the run's shared view of ``rows``, made here when not given),
+    then the
     field's check over the column's distinct values."""
     try:
         checks = [(field["name"], compile_field(field)) for field in fields]
         required = any((field.get("constraints") or {}).get("required") for field in fields)
     except (Unsupported, re.error, KeyError, TypeError, AttributeError):
         return False
-    columns = [list(map(dict.get, rows, repeat(name, len(rows)))) for name, _ in checks]
-    for (_, check), column in zip(checks, columns, strict=True):
-        if not _column_passes(check, column):
+    view = columns if columns is not None else Columns(rows)
+    for name, check in checks:
+        if not _column_passes(check, view[name], view.types(name)):
             return False
     # A required field that passed has no missing cell, so no row is blank; otherwise look row by row.
-    if not required and any(all(map(_missing, cells)) for cells in zip(*columns, strict=True)):
+    if not required and any(all(map(_missing, cells)) for cells in zip(*(view[name] for name, _ in checks),
+                                                                         strict=True)):
         return False  # frictionless reports a blank row
     return required or bool(checks) or not rows

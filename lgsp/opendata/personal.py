@@ -11,11 +11,11 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable
-from itertools import repeat
 from typing import Any
 
 from registry.dataset_spec import DatasetSpec
 
+from .columns import Columns, map_column
 from .errors import Finding, PersonalDataBlocked
 
 Row = dict[str, Any]
@@ -39,14 +39,14 @@ def _looks_personal(value: Any) -> bool:
     return 6 <= len(text) <= 60 and any(pattern.match(text) for pattern in PATTERNS.values())
 
 
-def _column_clean(rows: list[Row], name: str) -> bool:
+def _column_clean(columns: Columns, name: str) -> bool:
     """True when no cell of column ``name`` looks personal, testing each distinct value once.
 
     The test depends on the value alone, so distinct values decide it -- except that Python's set merges
     equal values of different types (``1``, ``1.0``, ``True``) whose text differs; a column with more than
     one type of value is therefore tested cell by cell, never through the set."""
-    column = list(map(dict.get, rows, repeat(name, len(rows))))
-    kinds = set(map(type, column)) - {type(None)}
+    column = columns[name]
+    kinds = columns.types(name) - {type(None)}
     if len(kinds) > 1:
         return not any(map(_looks_personal, column))
     try:
@@ -56,16 +56,18 @@ def _column_clean(rows: list[Row], name: str) -> bool:
     return not any(map(_looks_personal, distinct))
 
 
-def scan(spec: DatasetSpec, rows: list[Row]) -> list[Finding]:
+def scan(spec: DatasetSpec, rows: list[Row], columns: Columns | None = None) -> list[Finding]:
     """Findings in fields that are not declared personal and not exempted with ``personalCheck: false``.
 
     Clean data (the common case) is decided column by column on distinct values; only when a column
-    has a hit are the rows walked one by one to report counts and row numbers."""
+    has a hit are the rows walked one by one to report counts and row numbers. ``columns``: the run's
+    shared column view of ``rows`` (made here when not given)."""
+    columns = columns if columns is not None else Columns(rows)
     exempt = set(spec.personal_fields) | {
         f["name"] for f in spec.table_schema["fields"] if f.get("personalCheck") is False
     }
-    names = set().union(*rows) - exempt if rows else set()
-    if all(_column_clean(rows, name) for name in names):
+    names = columns.names() - exempt
+    if all(_column_clean(columns, name) for name in names):
         return []
     findings: dict[tuple[str, str], Finding] = {}
     for index, row in enumerate(rows, start=1):
@@ -85,8 +87,8 @@ def scan(spec: DatasetSpec, rows: list[Row]) -> list[Finding]:
     return list(findings.values())
 
 
-def ensure_no_personal_data(spec: DatasetSpec, rows: list[Row]) -> None:
-    findings = scan(spec, rows)
+def ensure_no_personal_data(spec: DatasetSpec, rows: list[Row], columns: Columns | None = None) -> None:
+    findings = scan(spec, rows, columns)
     if findings:
         declared = set(spec.field_names)
         raise PersonalDataBlocked(
@@ -115,18 +117,29 @@ def hash_value(value: Any, key: bytes) -> str:
 
 def deidentify(spec: DatasetSpec, rows: list[Row], hash_key: bytes) -> list[Row]:
     """Rows with only the published fields, in schema order, personal fields masked or hashed."""
-    modes = spec.personal_fields
-    out_fields = spec.published_fields
-    masked = [name for name in out_fields if modes.get(name) == "mask"]
-    hashed = [name for name in out_fields if modes.get(name) == "hash"]
-    result: list[Row] = []
-    for row in rows:
-        clean = {name: row.get(name) for name in out_fields}
-        for name in masked:
-            if clean[name] not in (None, ""):
-                clean[name] = mask_value(clean[name])
-        for name in hashed:
-            if clean[name] not in (None, ""):
-                clean[name] = hash_value(clean[name], hash_key)
-        result.append(clean)
-    return result
+    columns = Columns(rows)
+    changed = deidentify_columns(spec, columns, hash_key)
+    fields = spec.published_fields
+    if not fields:
+        return [{} for _ in rows]
+    data = [changed[name] if name in changed else columns[name] for name in fields]
+    return [dict(zip(fields, values, strict=True)) for values in zip(*data, strict=True)]
+
+
+def deidentify_columns(spec: DatasetSpec, columns: Columns, hash_key: bytes) -> dict[str, list[Any]]:
+    """The published columns that de-identification changes (masked or hashed), as new lists; the
+    others are published as they are. Same cells as :func:`deidentify`, computed once per distinct value
+    where that is exact (:func:`.columns.distinct_safe`)."""
+    changed: dict[str, list[Any]] = {}
+    for name in spec.published_fields:
+        mode = spec.personal_fields.get(name)
+        if mode not in ("mask", "hash"):
+            continue
+
+        def one(value: Any, mode: str | None = mode) -> Any:
+            if value in (None, ""):
+                return value
+            return mask_value(value) if mode == "mask" else hash_value(value, hash_key)
+
+        changed[name] = map_column(columns[name], columns.types(name), one)
+    return changed

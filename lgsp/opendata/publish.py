@@ -129,53 +129,59 @@ def unchanged_source(current: dict[str, Any] | None, spec: DatasetSpec, source_h
     )
 
 
-def publish(client: CkanClient, spec: DatasetSpec, artifacts: list[Artifact], provenance: Provenance,
-            *, force: bool = False, current: dict[str, Any] | None = None,
-            shown: bool = False) -> PublishOutcome:
-    """Make CKAN hold ``artifacts`` under ``spec.slug`` with provenance; see the module docstring.
-    ``shown=True`` means ``current`` is the package_show answer the caller already fetched."""
-    start_calls = client.calls
+def check_hand_edit(current: dict[str, Any] | None, spec: DatasetSpec, *, force: bool) -> dict[str, Any] | None:
+    """The hand-edit report of an existing dataset (None for a new or untouched one); raises
+    :class:`HandEdited` unless ``force``. Needs no CKAN call, so a run can refuse before writing files."""
+    flagged = hand_edit_report(current) if current is not None else None
+    if flagged and not force:
+        raise HandEdited(
+            f"dataset {spec.slug} was edited outside lgsp ({flagged['reason']}); "
+            "not overwritten -- review it, then publish with --force",
+            {"dataset": spec.slug, **flagged},
+        )
+    return flagged
+
+
+def create_dataset(client: CkanClient, spec: DatasetSpec, run_id: str) -> dict[str, Any]:
+    """Step 2: the organisation if missing, then the dataset with metadata and no content hash yet."""
     metadata = dataset_metadata(spec)
-    expected_hash = metadata_hash(metadata)
-    if not shown:
-        current = client.show_or_none("package_show", spec.slug)
-    flagged: dict[str, Any] | None = None
+    _ensure_organization(client, spec)
+    created: dict[str, Any] = client.call("package_create", {
+        **metadata, "lgsp_metadata_hash": metadata_hash(metadata), "lgsp_content_hash": "", "lgsp_run_id": run_id})
+    return created
 
-    if current is None:
-        _ensure_organization(client, spec)
-        current = client.call("package_create", {**metadata, "lgsp_metadata_hash": expected_hash,
-                                                 "lgsp_content_hash": "", "lgsp_run_id": provenance.run_id})
-        status = "created"
-    else:
-        flagged = hand_edit_report(current)
-        if flagged and not force:
-            raise HandEdited(
-                f"dataset {spec.slug} was edited outside lgsp ({flagged['reason']}); "
-                "not overwritten -- review it, then publish with --force",
-                {"dataset": spec.slug, **flagged},
-            )
-        if not flagged and is_up_to_date(current, expected_hash, provenance, artifacts):
-            return PublishOutcome("unchanged", current["id"], client.calls - start_calls)
-        status = "updated"
 
-    existing = {r.get("name"): r for r in current.get("resources", [])}
-    for artifact in artifacts:
-        fields = {"name": artifact.name, "format": artifact.format, "mimetype": artifact.mimetype,
-                  "hash": artifact.sha256, "hash_algorithm": SHA256_ALGORITHM,
-                  "description": f"lgsp run {provenance.run_id}"}
-        upload = {"upload": (artifact.name, artifact.data, artifact.mimetype)}
-        resource = existing.get(artifact.name)
-        if resource is not None and resource.get("hash") == artifact.sha256 and not flagged:
-            continue  # already uploaded by an interrupted earlier run
-        if resource is None:
-            client.call("resource_create", {"package_id": current["id"], **fields}, files=upload)
-        else:
-            client.call("resource_update", {"id": resource["id"], **fields}, files=upload)
+def upload_needed(current: dict[str, Any], artifact: Artifact, flagged: dict[str, Any] | None) -> bool:
+    resource = _resources(current).get(artifact.name)
+    return resource is None or resource.get("hash") != artifact.sha256 or bool(flagged)
 
+
+def upload_resource(client: CkanClient, current: dict[str, Any], artifact: Artifact, provenance: Provenance,
+                    flagged: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Step 3 for one file: update the resource of the same name, create it if absent, or nothing when it
+    already holds these bytes (uploaded by an interrupted earlier run). Uploads of different resources
+    may run concurrently: CKAN locks the dataset row for each (``package_show`` ``for_update``). Returns
+    the resource as CKAN answered, or None when nothing was sent."""
+    if not upload_needed(current, artifact, flagged):
+        return None
+    fields = {"name": artifact.name, "format": artifact.format, "mimetype": artifact.mimetype,
+              "hash": artifact.sha256, "hash_algorithm": SHA256_ALGORITHM,
+              "description": f"lgsp run {provenance.run_id}"}
+    upload = {"upload": (artifact.name, artifact.data, artifact.mimetype)}
+    resource = _resources(current).get(artifact.name)
+    action, ref = ("resource_create", {"package_id": current["id"]}) if resource is None else \
+        ("resource_update", {"id": resource["id"]})
+    answer: dict[str, Any] = client.call(action, {**ref, **fields}, files=upload)
+    return answer
+
+
+def finish(client: CkanClient, current: dict[str, Any], spec: DatasetSpec, provenance: Provenance) -> None:
+    """Step 4: metadata and provenance in one ``package_patch``, the content hash landing with it."""
+    metadata = dataset_metadata(spec)
     client.call("package_patch", {
         "id": current["id"],
         **metadata,
-        "lgsp_metadata_hash": expected_hash,
+        "lgsp_metadata_hash": metadata_hash(metadata),
         "lgsp_run_id": provenance.run_id,
         "lgsp_row_count": provenance.row_count,
         "lgsp_audit_index": provenance.audit_index or "",
@@ -184,7 +190,32 @@ def publish(client: CkanClient, spec: DatasetSpec, artifacts: list[Artifact], pr
         "lgsp_content_hash": provenance.content_hash,
         "modified": datetime.now(UTC).strftime("%Y-%m-%d"),
     })
+
+
+def publish(client: CkanClient, spec: DatasetSpec, artifacts: list[Artifact], provenance: Provenance,
+            *, force: bool = False, current: dict[str, Any] | None = None,
+            shown: bool = False) -> PublishOutcome:
+    """Make CKAN hold ``artifacts`` under ``spec.slug`` with provenance; see the module docstring.
+    ``shown=True`` means ``current`` is the package_show answer the caller already fetched. The steps
+    one after another (the pipeline runs the same steps overlapped with its own work)."""
+    start_calls = client.calls
+    if not shown:
+        current = client.show_or_none("package_show", spec.slug)
+    flagged = check_hand_edit(current, spec, force=force)
+    if current is None:
+        current, status = create_dataset(client, spec, provenance.run_id), "created"
+    else:
+        if not flagged and is_up_to_date(current, metadata_hash(dataset_metadata(spec)), provenance, artifacts):
+            return PublishOutcome("unchanged", current["id"], client.calls - start_calls)
+        status = "updated"
+    for artifact in artifacts:
+        upload_resource(client, current, artifact, provenance, flagged)
+    finish(client, current, spec, provenance)
     return PublishOutcome(status, current["id"], client.calls - start_calls, flagged)
+
+
+def _resources(current: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r.get("name"): r for r in current.get("resources", [])}
 
 
 def _ensure_organization(client: CkanClient, spec: DatasetSpec) -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from itertools import repeat
 from typing import Any
 
 from frictionless import Resource, Schema
 
 from registry.dataset_spec import DatasetSpec
 
+from .columns import Columns
 from .errors import SchemaViolation
 from .fastcheck import certainly_valid
 
@@ -48,14 +48,15 @@ def _as_csv(names: list[str], rows: list[Row]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def duplicate_keys(spec: DatasetSpec, rows: list[Row]) -> list[dict[str, Any]]:
+def duplicate_keys(spec: DatasetSpec, rows: list[Row], columns: Columns | None = None) -> list[dict[str, Any]]:
     """Rows whose primary key repeats an earlier row's (Table Schema ``primaryKey`` uniqueness)."""
     key = spec.table_schema.get("primaryKey")
     if not key:
         return []
     names = [key] if isinstance(key, str) else list(key)
     # All keys at C speed first (str of each key cell, zipped); rows are walked only to report repeats.
-    keys = list(zip(*(map(str, map(dict.get, rows, repeat(n, len(rows)))) for n in names), strict=True))
+    view = columns if columns is not None else Columns(rows)
+    keys = list(zip(*(_key_texts(view, n) for n in names), strict=True))
     if len(set(keys)) == len(keys):
         return []
     seen: dict[tuple[str, ...], int] = {}
@@ -70,14 +71,22 @@ def duplicate_keys(spec: DatasetSpec, rows: list[Row]) -> list[dict[str, Any]]:
     return errors
 
 
-def validate_rows(spec: DatasetSpec, rows: list[Row]) -> None:
-    """Raise :class:`SchemaViolation` with a row/field report when any row breaks the schema."""
+def _key_texts(columns: Columns, name: str) -> list[str]:
+    """``str`` of each key cell; a string column is its own text (no copy)."""
+    column = columns[name]
+    return column if columns.types(name) == {str} else list(map(str, column))
+
+
+def validate_rows(spec: DatasetSpec, rows: list[Row], columns: Columns | None = None) -> None:
+    """Raise :class:`SchemaViolation` with a row/field report when any row breaks the schema.
+    ``columns``: the run's shared column view of ``rows`` (made here when not given)."""
+    columns = columns if columns is not None else Columns(rows)
     names = spec.field_names
     if not rows:
         raise SchemaViolation(f"dataset {spec.slug}: the source returned no rows", {"errors": []})
     missing = [name for name in names if name not in rows[0]]
-    duplicates = duplicate_keys(spec, rows)
-    if not missing and not duplicates and certainly_valid(spec.table_schema["fields"], rows):
+    duplicates = duplicate_keys(spec, rows, columns)
+    if not missing and not duplicates and certainly_valid(spec.table_schema["fields"], rows, columns):
         return  # the compiled check is sure; frictionless only runs when it is not (and writes the report)
     resource = Resource(data=_as_csv(names, rows), format="csv", encoding="utf-8",
                         schema=frictionless_schema(spec))
