@@ -42,6 +42,8 @@ class NewMessage:
     #: SHA-256 hex of the client's request when the stored payload is a normalised form of it;
     #: a reused Idempotency-Key is compared on this. Default: the payload's hash.
     request_sha256: str | None = None
+    #: SHA-256 hex of ``payload`` when the caller already computed it (a 50 MB packet is hashed once).
+    payload_sha256: str | None = None
 
     def __post_init__(self) -> None:
         if self.idempotency_key is not None and not self.client_id:
@@ -51,7 +53,7 @@ class NewMessage:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.payload).hexdigest()
+        return self.payload_sha256 or hashlib.sha256(self.payload).hexdigest()
 
     @property
     def fingerprint(self) -> str:
@@ -108,10 +110,11 @@ def enqueue(session_or_conn: Session | Connection, message: NewMessage,
     message_id = message.message_id or str(uuid.uuid4())
     index = append_entries(conn, [audit(message_id, False)])[0] if audit else None
     now = now_utc()
+    sha256 = message.sha256
     conn.execute(insert(OutboxMessage).values(
         message_id=message_id, kind=message.kind, destination=message.destination, payload=message.payload,
-        content_type=message.content_type, payload_sha256=message.sha256,
-        request_sha256=message.fingerprint, ordering_key=message.ordering_key,
+        content_type=message.content_type, payload_sha256=sha256,
+        request_sha256=message.request_sha256 or sha256, ordering_key=message.ordering_key,
         client_id=message.client_id, idempotency_key=message.idempotency_key, state=PENDING, attempts=0,
         next_attempt_at=now, audit_index=index, created_at=now, updated_at=now,
     ))

@@ -2,8 +2,10 @@
 
 Accepting an outgoing packet is ONE transaction: the ``documents`` row, the outbox message that will
 carry it to the axis and the audit entry of the acceptance commit together, so "answered 202" and
-"will be delivered" are one fact. Keeping an incoming packet is likewise one transaction (row + audit
-entry); the poller acknowledges the axis only after it committed.
+"will be delivered" are one fact.
+Concurrent acceptances are group-committed (:mod:`lgsp.store.group_commit`): one transaction and one
+fsync for many, each answered after it. Keeping an incoming packet is likewise one transaction (row +
+audit entry); the poller acknowledges the axis only after it committed.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from lgsp.documents.models import (
     RejectedPacket,
 )
 from lgsp.documents.packets import PacketFacts
+from lgsp.store.group_commit import committer_for
 
 AuditBuilder = Callable[[str, bool], dict[str, Any]]
 
@@ -49,25 +52,26 @@ def accept_outgoing(engine: Engine, data: bytes, facts: PacketFacts, *, kind: st
     A repeated ``Idempotency-Key`` (same client, same packet) returns the first message id and queues
     nothing; the same key with another packet raises :class:`~lgsp.delivery.outbox.IdempotencyConflict`.
     """
-    for attempt in (1, 2):
+    def unit(conn: Connection) -> Enqueued:
         message = NewMessage(kind=kind, payload=data, content_type="application/xml", destination=destination,
                              ordering_key=facts.ordering_key, client_id=client_id, idempotency_key=idempotency_key,
-                             message_id=str(uuid.uuid4()))
+                             message_id=str(uuid.uuid4()), request_sha256=facts.sha256,
+                             payload_sha256=facts.sha256)
+        replay = idempotency_key is not None and conn.scalar(select(OutboxMessage.message_id).where(
+            OutboxMessage.client_id == client_id, OutboxMessage.idempotency_key == idempotency_key))
+        result = enqueue(conn, message, audit)
+        if result.duplicate != bool(replay):  # a racing first use of the key won meanwhile
+            raise IntegrityError("idempotency race", None, Exception())
+        if not result.duplicate:  # after the outbox row, so the audit index is known: one write, no UPDATE
+            _insert(conn, result.message_id, OUT, facts.sender, data, facts, client_id=client_id,
+                    audit_index=result.audit_index)
+        return result
+
+    for attempt in (1, 2):
         try:
-            with write_transaction(engine) as conn:
-                replay = idempotency_key is not None and conn.scalar(select(OutboxMessage.message_id).where(
-                    OutboxMessage.client_id == client_id, OutboxMessage.idempotency_key == idempotency_key))
-                if not replay:
-                    # the big row first: on PostgreSQL the audit sequencer lock, taken by enqueue, is then
-                    # held only for the outbox insert, not for this one too
-                    _insert(conn, str(message.message_id), OUT, facts.sender, data, facts, client_id=client_id)
-                result = enqueue(conn, message, audit)
-                if result.duplicate != bool(replay):  # a racing first use of the key won meanwhile
-                    raise IntegrityError("idempotency race", None, Exception())
-                if not result.duplicate:
-                    conn.execute(update(Document).where(Document.id == result.message_id)
-                                 .values(audit_index=result.audit_index))
-                return result
+            # group commit: concurrent acceptances share one transaction (each in a savepoint of its
+            # own); run() returns only after that transaction committed, so a 202 still means durable
+            return committer_for(engine).run(unit)
         except IntegrityError:  # two first uses of one Idempotency-Key raced; the retry sees the winner
             if attempt == 2 or idempotency_key is None:
                 raise
