@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from lgsp.audit.writer import append_entries
 from lgsp.delivery.models import PENDING, OutboxMessage
+from lgsp.store.write_lock import queued_writer
 
 #: Builds the acceptance's audit entry once the message id is known: ``(message_id, duplicate) -> entry``.
 AuditBuilder = Callable[[str, bool], dict[str, Any]]
@@ -123,8 +124,9 @@ def enqueue(session_or_conn: Session | Connection, message: NewMessage,
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that may append to the audit chain (SQLite: BEGIN IMMEDIATE)."""
-    with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
+    """A transaction that may append to the audit chain (SQLite: BEGIN IMMEDIATE, queued on
+    :func:`~lgsp.store.write_lock.queued_writer`)."""
+    with queued_writer(engine), engine.connect().execution_options(write_lock=True) as conn, conn.begin():
         yield conn
 
 

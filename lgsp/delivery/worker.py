@@ -12,7 +12,8 @@ The store calls are blocking SQLAlchemy; they run in a thread so handlers on the
 moving — claims and outcomes in the process's group-commit thread (:mod:`lgsp.delivery.outcomes`), so
 outcomes that end together share one transaction. Every outcome is written as soon as its delivery
 ends, so a SIGKILL at any point loses at most the outcomes of the deliveries in hand — those rows
-stay ``in_flight`` until their lease ends and are delivered again (at-least-once; receivers deduplicate by ``X-LGSP-Message-Id``). On a clean stop
+stay ``in_flight`` until their lease ends and are delivered again (at-least-once; receivers
+deduplicate by ``X-LGSP-Message-Id``). On a clean stop
 (SIGTERM) deliveries in hand get ``shutdown_grace_seconds`` to finish; the rest are cancelled and their
 leases released, so another worker takes them at once.
 """

@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from lgsp.store.write_lock import queued_writer
+
 T = TypeVar("T")
 Unit = Callable[[Connection], Any]
 
@@ -61,7 +63,8 @@ class GroupCommitter:
         results: list[tuple[Future[Any], bool, Any]] = []
         try:
             # write_lock: BEGIN IMMEDIATE on SQLite (the audit chain reads, then appends)
-            with self.engine.connect().execution_options(write_lock=True) as conn, conn.begin():
+            with queued_writer(self.engine), self.engine.connect().execution_options(write_lock=True) as conn, \
+                    conn.begin():
                 for unit, future in batch:
                     if not future.set_running_or_notify_cancel():
                         continue
