@@ -259,7 +259,8 @@ def get_document(doc_id: str, request: Request,
                 **problems(_OWN_AGENCY, (404, "not-found"))})
 def get_packet(doc_id: str, request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
     doc, _, _ = _own(request, doc_id, caller)
-    return Response(bytes(doc.packet), media_type="application/xml",
+    data = store.packet_bytes(runtime_of(request).engine, doc)
+    return Response(data, media_type="application/xml",
                     headers={"X-Content-SHA256": doc.packet_sha256})
 
 

@@ -20,6 +20,7 @@ import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
@@ -27,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from lgsp.delivery.models import DEAD, DELIVERED, IN_FLIGHT, OPEN_STATES, PENDING, OutboxMessage
 from lgsp.delivery.outbox import now_utc, write_transaction
+from lgsp.store import blobs
 
 _MAX_ERROR = 4000
 
@@ -86,9 +88,16 @@ def _claim_on(conn: Connection, pick: Select[tuple[int]], now: datetime, lease_s
         state=IN_FLIGHT, attempts=row.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds),
         lease_token=token, updated_at=now))
     rows = conn.execute(select(row).where(row.seq.in_(seqs)).order_by(row.seq)).all()
-    return [Delivery(r.seq, r.message_id, r.kind, r.destination, bytes(r.payload), r.content_type,
+    return [Delivery(r.seq, r.message_id, r.kind, r.destination, payload_of(conn, r), r.content_type,
                      r.ordering_key, r.client_id, r.idempotency_key, r.attempts, token, r.payload_sha256)
             for r in rows]
+
+
+def payload_of(conn: Connection, row: Any) -> bytes:
+    """An outbox row's payload: inline, or read from its ``blobs`` row."""
+    if row.payload_blob is not None:
+        return blobs.get(conn, row.payload_blob)
+    return bytes(row.payload)
 
 
 def _pick(kinds: Collection[str], now: datetime, limit: int) -> Select[tuple[int]]:

@@ -45,6 +45,9 @@ class NewMessage:
     request_sha256: str | None = None
     #: SHA-256 hex of ``payload`` when the caller already computed it (a 50 MB packet is hashed once).
     payload_sha256: str | None = None
+    #: The id of a ``blobs`` row (:mod:`lgsp.store.blobs`) the caller wrote ``payload`` to in this
+    #: transaction; the outbox row then references it instead of holding a second copy.
+    payload_blob: str | None = None
 
     def __post_init__(self) -> None:
         if self.idempotency_key is not None and not self.client_id:
@@ -113,7 +116,8 @@ def enqueue(session_or_conn: Session | Connection, message: NewMessage,
     now = now_utc()
     sha256 = message.sha256
     conn.execute(insert(OutboxMessage).values(
-        message_id=message_id, kind=message.kind, destination=message.destination, payload=message.payload,
+        message_id=message_id, kind=message.kind, destination=message.destination,
+        payload=None if message.payload_blob else message.payload, payload_blob=message.payload_blob,
         content_type=message.content_type, payload_sha256=sha256,
         request_sha256=message.request_sha256 or sha256, ordering_key=message.ordering_key,
         client_id=message.client_id, idempotency_key=message.idempotency_key, state=PENDING, attempts=0,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from lgsp.documents.models import (
     RejectedPacket,
 )
 from lgsp.documents.packets import PacketFacts
+from lgsp.store import blobs
 from lgsp.store.group_commit import committer_for
 
 AuditBuilder = Callable[[str, bool], dict[str, Any]]
@@ -59,11 +60,15 @@ def accept_outgoing(engine: Engine, data: bytes, facts: PacketFacts, *, kind: st
                              payload_sha256=facts.sha256)
         replay = idempotency_key is not None and conn.scalar(select(OutboxMessage.message_id).where(
             OutboxMessage.client_id == client_id, OutboxMessage.idempotency_key == idempotency_key))
+        if not replay:  # the packet once, in ``blobs``: the documents and outbox rows both point at it
+            assert message.message_id is not None
+            blobs.put(conn, message.message_id, data, facts.sha256)
+            message = replace(message, payload_blob=message.message_id)
         result = enqueue(conn, message, audit)
         if result.duplicate != bool(replay):  # a racing first use of the key won meanwhile
             raise IntegrityError("idempotency race", None, Exception())
         if not result.duplicate:  # after the outbox row, so the audit index is known: one write, no UPDATE
-            _insert(conn, result.message_id, OUT, facts.sender, data, facts, client_id=client_id,
+            _insert(conn, result.message_id, OUT, facts.sender, facts, client_id=client_id,
                     audit_index=result.audit_index)
         return result
 
@@ -78,14 +83,14 @@ def accept_outgoing(engine: Engine, data: bytes, facts: PacketFacts, *, kind: st
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _insert(conn: Connection, doc_id: str, direction: str, agency: str, data: bytes, facts: PacketFacts, *,
+def _insert(conn: Connection, doc_id: str, direction: str, agency: str, facts: PacketFacts, *,
             client_id: str | None = None, axis_doc_id: str | None = None, dedup_key: str | None = None,
             audit_index: int | None = None) -> None:
     now = now_utc()
     conn.execute(insert(Document).values(
         id=doc_id, direction=direction, kind=facts.kind, agency=agency, sender=facts.sender,
         recipients=facts.recipients, document_id=facts.document_id, code=facts.code, subject=facts.subject,
-        status_code=facts.status_code, packet=data, packet_sha256=facts.sha256, size=facts.size,
+        status_code=facts.status_code, packet_blob=doc_id, packet_sha256=facts.sha256, size=facts.size,
         client_id=client_id, axis_doc_id=axis_doc_id, dedup_key=dedup_key, duplicates=0,
         dms_status="INITIAL" if direction == IN else None, deviations=facts.deviations,
         signature=facts.signature, audit_index=audit_index, created_at=now, updated_at=now))
@@ -134,7 +139,8 @@ def keep_incoming(engine: Engine, agency: str, axis_doc_id: str, data: bytes, fa
             try:
                 with conn.begin_nested():
                     index = append_entries(conn, [audit(doc_id)])[0]
-                    _insert(conn, doc_id, IN, agency, data, facts, axis_doc_id=axis_doc_id, dedup_key=key,
+                    blobs.put(conn, doc_id, data, facts.sha256)
+                    _insert(conn, doc_id, IN, agency, facts, axis_doc_id=axis_doc_id, dedup_key=key,
                             audit_index=index)
             except IntegrityError:  # another poller stored it first; look again
                 continue
@@ -263,6 +269,12 @@ def get_document(engine: Engine, doc_id: str) -> tuple[Document, OutboxMessage |
             statuses = [{"id": r.id, "from": r.sender, "status_code": r.status_code, "description": r.subject,
                          "received_at": _iso(r.created_at)} for r in rows]
     return doc, delivery, statuses
+
+
+def packet_bytes(engine: Engine, doc: Document) -> bytes:
+    """The packet of ``doc`` exactly as sent or received (from its ``blobs`` row)."""
+    with engine.connect() as conn:
+        return blobs.get(conn, doc.packet_blob)
 
 
 class TransitionError(ValueError):
