@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from adapters.vdxp.client import AxisClient
 from adapters.vdxp.poller import sync_directory
 from bench.edxml_parse import build_packets, measure
-from bench.support.harness import free_port, start_process, stop_process, uvicorn_cmd
+from bench.support.harness import free_port, group_cpu_seconds, start_process, stop_process, uvicorn_cmd
 from lgsp.auth.clients import create_client
 from lgsp.delivery.claims import open_count
 from lgsp.store.db import make_engine
@@ -210,12 +210,17 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             while open_count(engine):
                 time.sleep(0.02)
             copies = variants(packet, count, key)
+            cpu_before = [group_cpu_seconds(p.pid) for p in procs]
             started = time.perf_counter()
             latencies = asyncio.run(post_all(gw_url, token, copies, args.connections))
             accepted_s = time.perf_counter() - started
             while open_count(engine):
                 time.sleep(0.01)
             elapsed = time.perf_counter() - started
+            # CPU ms per document in each lgsp process: far steadier than docs/s on a shared machine
+            for name, proc, before in zip(("simulator", "gateway", "worker"), procs, cpu_before, strict=True):
+                spent = group_cpu_seconds(proc.pid) - before
+                results[f"{key}_{name}_cpu_ms_per_doc"] = round(spent * 1000 / count, 2)
             rate = count / elapsed
             results[f"{key}_docs_per_s"] = round(rate, 2)
             results[f"{key}_mb_per_s"] = round(rate * len(packet) / MB, 2)
@@ -225,6 +230,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         print(f"{'packet':>7} {'bytes':>9} {'docs':>5} {'seconds':>8} {'docs/s':>8} {'MB/s':>7} {'accept p50 ms':>14}")
         for label, size, count, elapsed, rate, p50 in rows:
             print(f"{label:>7} {size:>9} {count:>5} {elapsed:>8.2f} {rate:>8.2f} {rate * size / MB:>7.2f} {p50:>14.1f}")
+        for label, *_ in rows:
+            key = label.replace(" ", "").lower()
+            print(f"{label:>7} CPU ms/doc: " + ", ".join(
+                f"{name} {results[f'{key}_{name}_cpu_ms_per_doc']}" for name in ("gateway", "worker", "simulator")))
         return results
     finally:
         for proc in reversed(procs):

@@ -69,7 +69,7 @@ def list_messages(engine: Engine, state: str | None = None, kind: str | None = N
     if ordering_key:
         query = query.where(OutboxMessage.ordering_key == ordering_key)
     with Session(engine) as session:
-        return [describe(row, blob_size=size) for row, size in session.execute(query).tuples()]
+        return [describe(row, blob_size=size) for row, size in session.execute(query)]
 
 
 def counts(engine: Engine) -> dict[str, int]:
