@@ -172,7 +172,7 @@ def test_bad_requests_around_the_packet(docs: Stack) -> None:
 
 
 def test_packet_size_limit(docs: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LGSP_DOCUMENTS_MAX_PACKET_BYTES", "20000")
+    monkeypatch.setenv("LGSP_MAX_DOCUMENT_BYTES", "20000")
     big = write_document(document(padding=3000))
     reply = docs.post_xml(big)
     assert reply.status_code == 413 and reply.json()["type"] == PROBLEM + "payload-too-large"
