@@ -78,7 +78,7 @@ def claim_unit(kinds: Collection[str], limit: int, lease_seconds: float) -> Call
     return unit
 
 
-def _claim_on(conn: Connection, pick: Select[tuple[int]], now: datetime, lease_seconds: float,
+def _claim_on(conn: Connection, pick: Select[Any], now: datetime, lease_seconds: float,
               token: str) -> list[Delivery]:
     row = OutboxMessage
     seqs = list(conn.scalars(pick))
@@ -100,7 +100,7 @@ def payload_of(conn: Connection, row: Any) -> bytes:
     return bytes(row.payload)
 
 
-def _pick(kinds: Collection[str], now: datetime, limit: int) -> Select[tuple[int]]:
+def _pick(kinds: Collection[str], now: datetime, limit: int) -> Select[Any]:
     row = OutboxMessage
     earlier = aliased(OutboxMessage)
     held_back = exists().where(earlier.ordering_key == row.ordering_key, earlier.seq < row.seq,

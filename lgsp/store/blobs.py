@@ -17,6 +17,7 @@ back) with the rows that reference it. PostgreSQL (``bytea``) takes the plain pa
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, LargeBinary, String, func, insert, literal_column, select
 from sqlalchemy.engine import Connection
@@ -68,7 +69,7 @@ def get(conn: Connection, blob_id: str) -> bytes:
     """The bytes of blob ``blob_id`` (KeyError when there is none)."""
     raw = _sqlite(conn)
     if raw is not None:
-        found = conn.execute(select(literal_column("rowid"), Blob.size).where(Blob.id == blob_id)).first()
+        found: Any = conn.execute(select(literal_column("rowid"), Blob.size).where(Blob.id == blob_id)).first()
         if found is None:
             raise KeyError(blob_id)
         if found[1] >= STREAM_THRESHOLD:
