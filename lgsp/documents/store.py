@@ -197,8 +197,7 @@ def summary(doc: Document, delivery: OutboxMessage | None = None) -> dict[str, A
 def list_documents(engine: Engine, agency: str, direction: str, *, kind: str | None = None,
                    dms_status: str | None = None, limit: int = 100, after: str | None = None) -> list[dict[str, Any]]:
     """Newest first; ``after`` = the last id of the previous page."""
-    columns = [c for c in Document.__table__.c if c.name != "packet"]
-    query = select(*columns).where(Document.agency == agency, Document.direction == direction)
+    query = select(Document.__table__).where(Document.agency == agency, Document.direction == direction)
     if kind:
         query = query.where(Document.kind == kind)
     if dms_status:
