@@ -12,6 +12,10 @@ zipped). The same script's parse + validate measurement is repeated here and giv
 ``ratio`` = edXML parse+validate throughput / bare ``lxml.etree.fromstring`` throughput (geometric mean
 over the two sizes; 1.0 would mean validation is free).
 
+Also printed: CPU ms per document of each process (steadier than docs/s on a shared machine), and for
+one 50 MB attachment (``--huge 1``) each process's peak RSS above its idle RSS, in packet sizes (the
+poller: a fresh ``lgsp documents poll`` process, compared with one that found nothing to receive).
+
     .venv/bin/python bench/documents.py [--small N] [--large N] [--connections C] [--postgres]
 """
 
