@@ -137,13 +137,23 @@ def huge_run(engine: object, procs: list[Any], gw_url: str, sim_url: str, token:
             await peer.send_edoc(incoming)
 
     def poll() -> float:
-        """One ``lgsp documents poll`` process; returns its peak RSS (MB)."""
-        poller = subprocess.Popen([sys.executable, "-m", "lgsp.cli", "documents", "poll"],
-                                  env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(poller.pid, 0)
-        if status != 0:
-            raise RuntimeError(f"the poll process failed with status {status}")
-        return usage.ru_maxrss / 1024
+        """One ``lgsp documents poll`` process; returns its peak RSS (MB), as the process itself saw it.
+
+        (Not ``wait4``'s ``ru_maxrss``: Linux carries the parent's RSS into a vforked child's maximum, so
+        that figure was this bench process's size, not the poller's.)
+        """
+        report = Path(tempfile.mkstemp(prefix="lgsp-poll-")[1])
+        code = ("import atexit, runpy, sys\n"
+                f"atexit.register(lambda: open({str(report)!r}, 'w').write(open('/proc/self/status').read()))\n"
+                "sys.argv = ['lgsp', 'documents', 'poll']\n"
+                "runpy.run_module('lgsp.cli', run_name='__main__')\n")
+        done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, check=False,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise RuntimeError(f"the poll process failed with status {done.returncode}")
+        status = report.read_text()
+        report.unlink()
+        return next(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:"))
 
     poll_idle = poll()  # nothing waiting: the peak of the process itself (imports, one empty round)
     asyncio.run(peer_send())
