@@ -12,6 +12,10 @@ zipped). The same script's parse + validate measurement is repeated here and giv
 ``ratio`` = edXML parse+validate throughput / bare ``lxml.etree.fromstring`` throughput (geometric mean
 over the two sizes; 1.0 would mean validation is free).
 
+Also printed: CPU ms per document of each process (steadier than docs/s on a shared machine), and for
+one 50 MB attachment (``--huge 1``) each process's peak RSS above its idle RSS, in packet sizes (the
+poller: a fresh ``lgsp documents poll`` process, compared with one that found nothing to receive).
+
     .venv/bin/python bench/documents.py [--small N] [--large N] [--connections C] [--postgres]
 """
 
@@ -40,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from adapters.vdxp.client import AxisClient
 from adapters.vdxp.poller import sync_directory
 from bench.edxml_parse import build_packets, measure
-from bench.support.harness import free_port, start_process, stop_process, uvicorn_cmd
+from bench.support.harness import free_port, group_cpu_seconds, start_process, stop_process, uvicorn_cmd
 from lgsp.auth.clients import create_client
 from lgsp.delivery.claims import open_count
 from lgsp.store.db import make_engine
@@ -132,15 +136,30 @@ def huge_run(engine: object, procs: list[Any], gw_url: str, sim_url: str, token:
         async with AxisClient(sim_url, "vpcp", peer_secret) as peer:
             await peer.send_edoc(incoming)
 
+    def poll() -> float:
+        """One ``lgsp documents poll`` process; returns its peak RSS (MB), as the process itself saw it.
+
+        (Not ``wait4``'s ``ru_maxrss``: Linux carries the parent's RSS into a vforked child's maximum, so
+        that figure was this bench process's size, not the poller's.)
+        """
+        report = Path(tempfile.mkstemp(prefix="lgsp-poll-")[1])
+        code = ("import atexit, runpy, sys\n"
+                f"atexit.register(lambda: open({str(report)!r}, 'w').write(open('/proc/self/status').read()))\n"
+                "sys.argv = ['lgsp', 'documents', 'poll']\n"
+                "runpy.run_module('lgsp.cli', run_name='__main__')\n")
+        done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, check=False,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise RuntimeError(f"the poll process failed with status {done.returncode}")
+        status = report.read_text()
+        report.unlink()
+        return next(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:"))
+
+    poll_idle = poll()  # nothing waiting: the peak of the process itself (imports, one empty round)
     asyncio.run(peer_send())
     started = time.perf_counter()
-    poller = subprocess.Popen([sys.executable, "-m", "lgsp.cli", "documents", "poll"], env={**os.environ, **env},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(poller.pid, 0)
+    poll_peak = poll()
     in_s = time.perf_counter() - started
-    if status != 0:
-        raise RuntimeError(f"the poll process failed with status {status}")
-    poll_peak = usage.ru_maxrss / 1024
     print(f"50 MB attachment: packet {size_mb:.1f} MB; out {out_s:.2f} s, in {in_s:.2f} s (incl. process start)")
     print(f"{'process':>10} {'idle MB':>8} {'peak MB':>8} {'peak-idle':>9} {'x packet':>8}")
     result: dict[str, object] = {"huge_packet_mb": round(size_mb, 1), "huge_out_s": round(out_s, 2),
@@ -150,8 +169,11 @@ def huge_run(engine: object, procs: list[Any], gw_url: str, sim_url: str, token:
         print(f"{name:>10} {idle[name]:>8.1f} {peak[name]:>8.1f} {grown:>9.1f} {grown / size_mb:>8.2f}")
         result[f"huge_{name}_peak_rss_mb"] = round(peak[name], 1)
         result[f"huge_{name}_growth_mb"] = round(grown, 1)
-    print(f"{'poller':>10} {'-':>8} {poll_peak:>8.1f} {'-':>9} {'-':>8}  (a fresh process: peak includes imports)")
+    grown = poll_peak - poll_idle
+    print(f"{'poller':>10} {poll_idle:>8.1f} {poll_peak:>8.1f} {grown:>9.1f} {grown / size_mb:>8.2f}"
+          "  (fresh processes; 'idle' = the peak of one that found nothing to receive)")
     result["huge_poller_peak_rss_mb"] = round(poll_peak, 1)
+    result["huge_poller_growth_mb"] = round(grown, 1)
     return result
 
 
@@ -210,12 +232,17 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             while open_count(engine):
                 time.sleep(0.02)
             copies = variants(packet, count, key)
+            cpu_before = [group_cpu_seconds(p.pid) for p in procs]
             started = time.perf_counter()
             latencies = asyncio.run(post_all(gw_url, token, copies, args.connections))
             accepted_s = time.perf_counter() - started
             while open_count(engine):
                 time.sleep(0.01)
             elapsed = time.perf_counter() - started
+            # CPU ms per document in each lgsp process: far steadier than docs/s on a shared machine
+            for name, proc, before in zip(("simulator", "gateway", "worker"), procs, cpu_before, strict=True):
+                spent = group_cpu_seconds(proc.pid) - before
+                results[f"{key}_{name}_cpu_ms_per_doc"] = round(spent * 1000 / count, 2)
             rate = count / elapsed
             results[f"{key}_docs_per_s"] = round(rate, 2)
             results[f"{key}_mb_per_s"] = round(rate * len(packet) / MB, 2)
@@ -225,6 +252,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         print(f"{'packet':>7} {'bytes':>9} {'docs':>5} {'seconds':>8} {'docs/s':>8} {'MB/s':>7} {'accept p50 ms':>14}")
         for label, size, count, elapsed, rate, p50 in rows:
             print(f"{label:>7} {size:>9} {count:>5} {elapsed:>8.2f} {rate:>8.2f} {rate * size / MB:>7.2f} {p50:>14.1f}")
+        for label, *_ in rows:
+            key = label.replace(" ", "").lower()
+            print(f"{label:>7} CPU ms/doc: " + ", ".join(
+                f"{name} {results[f'{key}_{name}_cpu_ms_per_doc']}" for name in ("gateway", "worker", "simulator")))
         return results
     finally:
         for proc in reversed(procs):

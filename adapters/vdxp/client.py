@@ -165,8 +165,11 @@ class AxisClient:
         sender: str | None = None,
         message_type: MessageType | None = None,
         to: list[str] | None = None,
+        sha256: str | None = None,
     ) -> str:
         """Send an edoc or status packet; returns the axis' DocId.
+
+        ``sha256`` is the packet's hex SHA-256 (the ``hash-file`` field) when the caller already has it.
 
         ``sender`` and ``message_type`` default to what the packet says (its ``From/OrganId`` and whether
         it is a status packet), so the packet is parsed first: a packet our own reader rejects raises
@@ -195,7 +198,7 @@ class AxisClient:
             "from": sender,
             "servicetype": "eDoc",
             "messagetype": message_type,
-            "hash-file": hash_file(packet),
+            "hash-file": sha256 or hash_file(packet),
         }
         if to:
             fields["to"] = json.dumps(to, separators=(",", ":"))

@@ -40,7 +40,8 @@ class AxisSendHandler:
             raise Permanent(f"not an axis destination: {delivery.destination!r}")
         message_type: MessageType = "status" if parts[1] == "status" else "edoc"
         try:
-            doc_id = await self.client.send_edoc(delivery.payload, sender=parts[2], message_type=message_type)
+            doc_id = await self.client.send_edoc(delivery.payload, sender=parts[2], message_type=message_type,
+                                                 sha256=delivery.payload_sha256)
         except AxisError as exc:
             raise (Retryable if exc.retryable else Permanent)(str(exc)) from None
         log.info("sent to the axis", message_id=delivery.message_id, axis_doc_id=doc_id, kind=message_type,

@@ -15,7 +15,6 @@ an operator and reported ``fail`` to the axis, so it is neither lost nor fetched
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -128,7 +127,7 @@ class ReceivingPoller:
                     "client": f"axis:{self.client.system_id}", "service": None, "method": "POST",
                     "path": POLL_PATH, "user_id": None, "status": 200,
                     "latency_us": int((time.perf_counter() - started) * 1_000_000),
-                    "request_sha256": None, "response_sha256": hashlib.sha256(data).hexdigest(),
+                    "request_sha256": None, "response_sha256": facts.sha256,
                     "problem_type": None,
                     "extra": {"direction": "in", "kind": facts.kind, "agency": agency, "from": facts.sender,
                               "axis_doc_id": item.doc_id, "document_id": facts.document_id[:200]}}

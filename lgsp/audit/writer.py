@@ -32,6 +32,7 @@ from lgsp.audit.merkle import extend_frontier, leaf_hash, perfect_cover
 from lgsp.audit.models import AuditBody, AuditEntry
 from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore, TreeStoreError
 from lgsp.settings import Settings
+from lgsp.store.write_lock import queued_writer
 
 GENESIS = bytes(32)
 _NODES = cast(Table, AuditTreeNode.__table__)
@@ -45,7 +46,7 @@ def chain(previous: bytes, leaf: bytes) -> bytes:
 def write_batch(engine: Engine, entries: Sequence[dict[str, Any]],
                 bodies: Sequence[tuple[bytes | None, bytes | None] | None] | None = None) -> list[int]:
     """Append ``entries`` (without index) in one transaction; returns their indexes."""
-    with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
+    with queued_writer(engine), engine.connect().execution_options(write_lock=True) as conn, conn.begin():
         return append_entries(conn, entries, bodies)
 
 

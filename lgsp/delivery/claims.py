@@ -17,16 +17,18 @@ too slow, another worker re-claimed the row) cannot overwrite the newer claim's 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from lgsp.delivery.models import DEAD, DELIVERED, IN_FLIGHT, OPEN_STATES, PENDING, OutboxMessage
 from lgsp.delivery.outbox import now_utc, write_transaction
+from lgsp.store import blobs
 
 _MAX_ERROR = 4000
 
@@ -47,6 +49,8 @@ class Delivery:
     #: 1 on the first try; includes tries of workers that died.
     attempt: int
     lease_token: str
+    #: SHA-256 hex of ``payload`` as stored at acceptance (a handler that sends a hash need not rehash).
+    payload_sha256: str | None = None
 
 
 def claim(engine: Engine, kinds: Collection[str], limit: int, lease_seconds: float,
@@ -55,25 +59,56 @@ def claim(engine: Engine, kinds: Collection[str], limit: int, lease_seconds: flo
     if not kinds:
         return []
     now = now or now_utc()
+    pick = _pick(kinds, now, limit)
+    token = secrets.token_hex(16)
+    with write_transaction(engine) as conn:
+        return _claim_on(conn, pick, now, lease_seconds, token)
+
+
+def claim_unit(kinds: Collection[str], limit: int, lease_seconds: float) -> Callable[[Connection], list[Delivery]]:
+    """:func:`claim` as a unit of work for a :class:`~lgsp.store.group_commit.GroupCommitter` (the worker's).
+
+    The deliveries must not be started before the unit's transaction committed (the future resolves then).
+    """
+    def unit(conn: Connection) -> list[Delivery]:
+        if not kinds:
+            return []
+        now = now_utc()
+        return _claim_on(conn, _pick(kinds, now, limit), now, lease_seconds, secrets.token_hex(16))
+    return unit
+
+
+def _claim_on(conn: Connection, pick: Select[Any], now: datetime, lease_seconds: float,
+              token: str) -> list[Delivery]:
+    row = OutboxMessage
+    seqs = list(conn.scalars(pick))
+    if not seqs:
+        return []
+    conn.execute(update(row).where(row.seq.in_(seqs)).values(
+        state=IN_FLIGHT, attempts=row.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds),
+        lease_token=token, updated_at=now))
+    rows = conn.execute(select(row).where(row.seq.in_(seqs)).order_by(row.seq)).all()
+    return [Delivery(r.seq, r.message_id, r.kind, r.destination, payload_of(conn, r), r.content_type,
+                     r.ordering_key, r.client_id, r.idempotency_key, r.attempts, token, r.payload_sha256)
+            for r in rows]
+
+
+def payload_of(conn: Connection, row: Any) -> bytes:
+    """An outbox row's payload: inline, or read from its ``blobs`` row."""
+    if row.payload_blob is not None:
+        return blobs.get(conn, row.payload_blob)
+    return bytes(row.payload)
+
+
+def _pick(kinds: Collection[str], now: datetime, limit: int) -> Select[Any]:
     row = OutboxMessage
     earlier = aliased(OutboxMessage)
     held_back = exists().where(earlier.ordering_key == row.ordering_key, earlier.seq < row.seq,
                                earlier.state.in_(OPEN_STATES))
     due = or_(and_(row.state == PENDING, row.next_attempt_at <= now),
               and_(row.state == IN_FLIGHT, row.lease_until <= now))
-    pick = (select(row.seq).where(row.kind.in_(list(kinds)), due, ~held_back)
+    return (select(row.seq).where(row.kind.in_(list(kinds)), due, ~held_back)
             .order_by(row.seq).limit(limit).with_for_update(skip_locked=True, of=row))
-    token = secrets.token_hex(16)
-    with write_transaction(engine) as conn:
-        seqs = list(conn.scalars(pick))
-        if not seqs:
-            return []
-        conn.execute(update(row).where(row.seq.in_(seqs)).values(
-            state=IN_FLIGHT, attempts=row.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds),
-            lease_token=token, updated_at=now))
-        rows = conn.execute(select(row).where(row.seq.in_(seqs)).order_by(row.seq)).all()
-    return [Delivery(r.seq, r.message_id, r.kind, r.destination, bytes(r.payload), r.content_type,
-                     r.ordering_key, r.client_id, r.idempotency_key, r.attempts, token) for r in rows]
 
 
 def _owned(delivery: Delivery) -> list[ColumnElement[bool]]:
@@ -83,16 +118,27 @@ def _owned(delivery: Delivery) -> list[ColumnElement[bool]]:
 
 def mark_delivered(engine: Engine, delivery: Delivery, remote_id: str | None) -> bool:
     """Record success; False if the lease was lost meanwhile (the newer claim will deliver again)."""
-    now = now_utc()
     with write_transaction(engine) as conn:
-        result = conn.execute(update(OutboxMessage).where(*_owned(delivery)).values(
-            state=DELIVERED, remote_id=remote_id, delivered_at=now, updated_at=now, lease_until=None,
-            lease_token=None))
+        return delivered_on(conn, delivery, remote_id)
+
+
+def delivered_on(conn: Connection, delivery: Delivery, remote_id: str | None) -> bool:
+    """:func:`mark_delivered` in the caller's transaction (the worker's group commit)."""
+    now = now_utc()
+    result = conn.execute(update(OutboxMessage).where(*_owned(delivery)).values(
+        state=DELIVERED, remote_id=remote_id, delivered_at=now, updated_at=now, lease_until=None,
+        lease_token=None))
     return bool(result.rowcount)
 
 
 def mark_failed(engine: Engine, delivery: Delivery, error: str, *, dead: bool, retry_in: float) -> bool:
     """Record a failure: back to ``pending`` after ``retry_in`` seconds, or ``dead``."""
+    with write_transaction(engine) as conn:
+        return failed_on(conn, delivery, error, dead=dead, retry_in=retry_in)
+
+
+def failed_on(conn: Connection, delivery: Delivery, error: str, *, dead: bool, retry_in: float) -> bool:
+    """:func:`mark_failed` in the caller's transaction (the worker's group commit)."""
     now = now_utc()
     values: dict[str, object] = {"last_error": error[:_MAX_ERROR], "updated_at": now, "lease_until": None,
                                  "lease_token": None}
@@ -100,8 +146,7 @@ def mark_failed(engine: Engine, delivery: Delivery, error: str, *, dead: bool, r
         values["state"] = DEAD
     else:
         values.update(state=PENDING, next_attempt_at=now + timedelta(seconds=retry_in))
-    with write_transaction(engine) as conn:
-        result = conn.execute(update(OutboxMessage).where(*_owned(delivery)).values(**values))
+    result = conn.execute(update(OutboxMessage).where(*_owned(delivery)).values(**values))
     return bool(result.rowcount)
 
 
@@ -153,4 +198,5 @@ def open_count(engine: Engine, kinds: Collection[str] | None = None) -> int:
         return int(conn.scalar(query) or 0)
 
 
-__all__ = ["Delivery", "claim", "extend_leases", "mark_delivered", "mark_failed", "open_count", "release"]
+__all__ = ["Delivery", "claim", "claim_unit", "delivered_on", "extend_leases", "failed_on", "mark_delivered",
+           "mark_failed", "open_count", "release"]

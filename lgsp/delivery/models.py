@@ -52,7 +52,10 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(100))
     #: Where the handler sends it (a URL for ``http``); handlers may ignore it.
     destination: Mapped[str | None] = mapped_column(String(2000))
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The payload inline (small JSON messages), or NULL when it is the ``blobs`` row ``payload_blob``
+    #: (a document packet: shared with its ``documents`` row, never rewritten by the UPDATEs below).
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payload_blob: Mapped[str | None] = mapped_column(String(36))
     content_type: Mapped[str] = mapped_column(String(200))
     payload_sha256: Mapped[str] = mapped_column(String(64))
     #: SHA-256 of the client's request: a reused Idempotency-Key must come with the same request. Differs

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from lgsp.audit.writer import append_entries
 from lgsp.delivery.models import DEAD, DELIVERED, OPEN_STATES, PENDING, STATES, OutboxMessage
 from lgsp.delivery.outbox import now_utc, write_transaction
+from lgsp.store import blobs
+from lgsp.store.blobs import Blob
 
 FINISHED_STATES = (DELIVERED, DEAD)
 
@@ -33,19 +35,23 @@ def _aware(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
-def describe(row: OutboxMessage, with_payload: bool = False) -> dict[str, Any]:
+def describe(row: OutboxMessage, with_payload: bool = False, blob_size: int | None = None,
+             blob_data: bytes | None = None) -> dict[str, Any]:
+    """An operator's view of a message; a payload kept in ``blobs`` is passed as ``blob_size``/``blob_data``."""
+    payload = row.payload if row.payload is not None else blob_data
     data: dict[str, Any] = {
         "message_id": row.message_id, "seq": row.seq, "kind": row.kind, "state": row.state,
         "attempts": row.attempts, "ordering_key": row.ordering_key, "client_id": row.client_id,
         "idempotency_key": row.idempotency_key, "destination": row.destination, "remote_id": row.remote_id,
-        "last_error": row.last_error, "content_type": row.content_type, "payload_bytes": len(row.payload),
+        "last_error": row.last_error, "content_type": row.content_type,
+        "payload_bytes": len(row.payload) if row.payload is not None else blob_size,
         "payload_sha256": row.payload_sha256, "audit_index": row.audit_index,
         "created_at": _aware(row.created_at), "updated_at": _aware(row.updated_at),
         "next_attempt_at": _aware(row.next_attempt_at), "lease_until": _aware(row.lease_until),
         "delivered_at": _aware(row.delivered_at),
     }
     if with_payload:
-        data["payload"] = bytes(row.payload).decode("utf-8", "replace")
+        data["payload"] = bytes(payload).decode("utf-8", "replace") if payload is not None else None
     return data
 
 
@@ -54,7 +60,8 @@ def list_messages(engine: Engine, state: str | None = None, kind: str | None = N
     """Newest first."""
     if state is not None and state not in STATES:
         raise OperationError(f"unknown state {state!r}; one of {', '.join(STATES)}")
-    query = select(OutboxMessage).order_by(OutboxMessage.seq.desc()).limit(limit)
+    query = (select(OutboxMessage, Blob.size).outerjoin(Blob, Blob.id == OutboxMessage.payload_blob)
+             .order_by(OutboxMessage.seq.desc()).limit(limit))
     if state:
         query = query.where(OutboxMessage.state == state)
     if kind:
@@ -62,7 +69,7 @@ def list_messages(engine: Engine, state: str | None = None, kind: str | None = N
     if ordering_key:
         query = query.where(OutboxMessage.ordering_key == ordering_key)
     with Session(engine) as session:
-        return [describe(row) for row in session.scalars(query)]
+        return [describe(row, blob_size=size) for row, size in session.execute(query)]
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -82,11 +89,12 @@ def find(engine: Engine, message_id: str) -> dict[str, Any]:
         raise OperationError("give the message id, or at least its first 8 characters")
     with Session(engine) as session:
         rows = list(session.scalars(query))
-    if not rows:
-        raise OperationError(f"no message {message_id!r} in the outbox")
-    if len(rows) > 1:
-        raise OperationError(f"{message_id!r} matches several messages; give more characters")
-    return describe(rows[0], with_payload=True)
+        if not rows:
+            raise OperationError(f"no message {message_id!r} in the outbox")
+        if len(rows) > 1:
+            raise OperationError(f"{message_id!r} matches several messages; give more characters")
+        data = blobs.get(session.connection(), rows[0].payload_blob) if rows[0].payload_blob else None
+    return describe(rows[0], with_payload=True, blob_size=None if data is None else len(data), blob_data=data)
 
 
 @dataclass(frozen=True)

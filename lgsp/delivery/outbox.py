@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from lgsp.audit.writer import append_entries
 from lgsp.delivery.models import PENDING, OutboxMessage
+from lgsp.store.write_lock import queued_writer
 
 #: Builds the acceptance's audit entry once the message id is known: ``(message_id, duplicate) -> entry``.
 AuditBuilder = Callable[[str, bool], dict[str, Any]]
@@ -42,6 +43,11 @@ class NewMessage:
     #: SHA-256 hex of the client's request when the stored payload is a normalised form of it;
     #: a reused Idempotency-Key is compared on this. Default: the payload's hash.
     request_sha256: str | None = None
+    #: SHA-256 hex of ``payload`` when the caller already computed it (a 50 MB packet is hashed once).
+    payload_sha256: str | None = None
+    #: The id of a ``blobs`` row (:mod:`lgsp.store.blobs`) the caller wrote ``payload`` to in this
+    #: transaction; the outbox row then references it instead of holding a second copy.
+    payload_blob: str | None = None
 
     def __post_init__(self) -> None:
         if self.idempotency_key is not None and not self.client_id:
@@ -51,7 +57,7 @@ class NewMessage:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.payload).hexdigest()
+        return self.payload_sha256 or hashlib.sha256(self.payload).hexdigest()
 
     @property
     def fingerprint(self) -> str:
@@ -108,10 +114,12 @@ def enqueue(session_or_conn: Session | Connection, message: NewMessage,
     message_id = message.message_id or str(uuid.uuid4())
     index = append_entries(conn, [audit(message_id, False)])[0] if audit else None
     now = now_utc()
+    sha256 = message.sha256
     conn.execute(insert(OutboxMessage).values(
-        message_id=message_id, kind=message.kind, destination=message.destination, payload=message.payload,
-        content_type=message.content_type, payload_sha256=message.sha256,
-        request_sha256=message.fingerprint, ordering_key=message.ordering_key,
+        message_id=message_id, kind=message.kind, destination=message.destination,
+        payload=None if message.payload_blob else message.payload, payload_blob=message.payload_blob,
+        content_type=message.content_type, payload_sha256=sha256,
+        request_sha256=message.request_sha256 or sha256, ordering_key=message.ordering_key,
         client_id=message.client_id, idempotency_key=message.idempotency_key, state=PENDING, attempts=0,
         next_attempt_at=now, audit_index=index, created_at=now, updated_at=now,
     ))
@@ -120,8 +128,9 @@ def enqueue(session_or_conn: Session | Connection, message: NewMessage,
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that may append to the audit chain (SQLite: BEGIN IMMEDIATE)."""
-    with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
+    """A transaction that may append to the audit chain (SQLite: BEGIN IMMEDIATE, queued on
+    :func:`~lgsp.store.write_lock.queued_writer`)."""
+    with queued_writer(engine), engine.connect().execution_options(write_lock=True) as conn, conn.begin():
         yield conn
 
 

@@ -9,9 +9,11 @@ third of that, so a long delivery is never re-claimed by another worker while it
 worker that died (no heartbeat) loses its messages, after one lease.
 
 The store calls are blocking SQLAlchemy; they run in a thread so handlers on the event loop keep
-moving. Every outcome is written as soon as its delivery ends, so a SIGKILL at any point loses at most
-the outcomes of the deliveries in hand — those rows stay ``in_flight`` until their lease ends and are
-delivered again (at-least-once; receivers deduplicate by ``X-LGSP-Message-Id``). On a clean stop
+moving — claims and outcomes in the process's group-commit thread (:mod:`lgsp.delivery.outcomes`), so
+outcomes that end together share one transaction. Every outcome is written as soon as its delivery
+ends, so a SIGKILL at any point loses at most the outcomes of the deliveries in hand — those rows
+stay ``in_flight`` until their lease ends and are delivered again (at-least-once; receivers
+deduplicate by ``X-LGSP-Message-Id``). On a clean stop
 (SIGTERM) deliveries in hand get ``shutdown_grace_seconds`` to finish; the rest are cancelled and their
 leases released, so another worker takes them at once.
 """
@@ -34,6 +36,7 @@ from lgsp.delivery.backoff import retry_delay
 from lgsp.delivery.claims import Delivery
 from lgsp.delivery.errors import Permanent, Retryable
 from lgsp.delivery.handlers import HandlerRegistry
+from lgsp.delivery.outcomes import OutcomeWriter
 from lgsp.delivery.settings import DeliverySettings
 
 log = structlog.get_logger("lgsp.delivery")
@@ -51,6 +54,7 @@ class DeliveryWorker:
         self.worker_id = worker_id or uuid.uuid4().hex[:8]
         self._rng = random.Random()
         self._running: dict[asyncio.Task[None], Delivery] = {}
+        self._outcomes = OutcomeWriter(engine)
 
     @property
     def running(self) -> int:
@@ -118,8 +122,7 @@ class DeliveryWorker:
         log.info("delivery worker stopped", worker=self.worker_id)
 
     async def _claim(self, limit: int) -> list[Delivery]:
-        return await asyncio.to_thread(claims.claim, self.engine, list(self.handlers), limit,
-                                       self.settings.lease_seconds)
+        return await self._outcomes.claim(list(self.handlers), limit, self.settings.lease_seconds)
 
     def _start(self, delivery: Delivery) -> asyncio.Task[None]:
         task = asyncio.create_task(self._deliver(delivery), name=f"deliver-{delivery.message_id}")
@@ -196,7 +199,7 @@ class DeliveryWorker:
             log.exception("delivery handler crashed", message_id=delivery.message_id, kind=delivery.kind)
             await self._failed(delivery, f"unexpected: {trace}", dead=False)
         else:
-            owned = await asyncio.to_thread(claims.mark_delivered, self.engine, delivery, remote_id)
+            owned = await self._outcomes.delivered(delivery, remote_id)
             log.info("delivered", message_id=delivery.message_id, kind=delivery.kind, attempt=delivery.attempt,
                      remote_id=remote_id, lease_lost=not owned)
 
@@ -206,8 +209,7 @@ class DeliveryWorker:
             error = f"{error} (gave up after {delivery.attempt} attempts)"
         delay = retry_delay(delivery.attempt, self.settings.backoff_base_seconds,
                             self.settings.backoff_max_seconds, self._rng)
-        await asyncio.to_thread(claims.mark_failed, self.engine, delivery, error, dead=dead or exhausted,
-                                retry_in=delay)
+        await self._outcomes.failed(delivery, error, dead=dead or exhausted, retry_in=delay)
         log.warning("delivery failed", message_id=delivery.message_id, kind=delivery.kind,
                     attempt=delivery.attempt, dead=dead or exhausted, error=error,
                     retry_in=None if dead or exhausted else round(delay, 3))

@@ -52,7 +52,9 @@ class Document(Base):
     code: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(Text)
     status_code: Mapped[str | None] = mapped_column(String(2))
-    packet: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The packet's bytes: a row of ``blobs`` (:mod:`lgsp.store.blobs`), written once; this row is updated
+    #: on every status change and should not drag the packet along.
+    packet_blob: Mapped[str] = mapped_column(String(36))
     packet_sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     client_id: Mapped[str | None] = mapped_column(String(100))

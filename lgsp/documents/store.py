@@ -2,15 +2,17 @@
 
 Accepting an outgoing packet is ONE transaction: the ``documents`` row, the outbox message that will
 carry it to the axis and the audit entry of the acceptance commit together, so "answered 202" and
-"will be delivered" are one fact. Keeping an incoming packet is likewise one transaction (row + audit
-entry); the poller acknowledges the axis only after it committed.
+"will be delivered" are one fact.
+Concurrent acceptances are group-committed (:mod:`lgsp.store.group_commit`): one transaction and one
+fsync for many, each answered after it. Keeping an incoming packet is likewise one transaction (row +
+audit entry); the poller acknowledges the axis only after it committed.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +34,8 @@ from lgsp.documents.models import (
     RejectedPacket,
 )
 from lgsp.documents.packets import PacketFacts
+from lgsp.store import blobs
+from lgsp.store.group_commit import committer_for
 
 AuditBuilder = Callable[[str, bool], dict[str, Any]]
 
@@ -49,39 +53,44 @@ def accept_outgoing(engine: Engine, data: bytes, facts: PacketFacts, *, kind: st
     A repeated ``Idempotency-Key`` (same client, same packet) returns the first message id and queues
     nothing; the same key with another packet raises :class:`~lgsp.delivery.outbox.IdempotencyConflict`.
     """
-    for attempt in (1, 2):
+    def unit(conn: Connection) -> Enqueued:
         message = NewMessage(kind=kind, payload=data, content_type="application/xml", destination=destination,
                              ordering_key=facts.ordering_key, client_id=client_id, idempotency_key=idempotency_key,
-                             message_id=str(uuid.uuid4()))
+                             message_id=str(uuid.uuid4()), request_sha256=facts.sha256,
+                             payload_sha256=facts.sha256)
+        replay = idempotency_key is not None and conn.scalar(select(OutboxMessage.message_id).where(
+            OutboxMessage.client_id == client_id, OutboxMessage.idempotency_key == idempotency_key))
+        if not replay:  # the packet once, in ``blobs``: the documents and outbox rows both point at it
+            assert message.message_id is not None
+            blobs.put(conn, message.message_id, data, facts.sha256)
+            message = replace(message, payload_blob=message.message_id)
+        result = enqueue(conn, message, audit)
+        if result.duplicate != bool(replay):  # a racing first use of the key won meanwhile
+            raise IntegrityError("idempotency race", None, Exception())
+        if not result.duplicate:  # after the outbox row, so the audit index is known: one write, no UPDATE
+            _insert(conn, result.message_id, OUT, facts.sender, facts, client_id=client_id,
+                    audit_index=result.audit_index)
+        return result
+
+    for attempt in (1, 2):
         try:
-            with write_transaction(engine) as conn:
-                replay = idempotency_key is not None and conn.scalar(select(OutboxMessage.message_id).where(
-                    OutboxMessage.client_id == client_id, OutboxMessage.idempotency_key == idempotency_key))
-                if not replay:
-                    # the big row first: on PostgreSQL the audit sequencer lock, taken by enqueue, is then
-                    # held only for the outbox insert, not for this one too
-                    _insert(conn, str(message.message_id), OUT, facts.sender, data, facts, client_id=client_id)
-                result = enqueue(conn, message, audit)
-                if result.duplicate != bool(replay):  # a racing first use of the key won meanwhile
-                    raise IntegrityError("idempotency race", None, Exception())
-                if not result.duplicate:
-                    conn.execute(update(Document).where(Document.id == result.message_id)
-                                 .values(audit_index=result.audit_index))
-                return result
+            # group commit: concurrent acceptances share one transaction (each in a savepoint of its
+            # own); run() returns only after that transaction committed, so a 202 still means durable
+            return committer_for(engine).run(unit)
         except IntegrityError:  # two first uses of one Idempotency-Key raced; the retry sees the winner
             if attempt == 2 or idempotency_key is None:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _insert(conn: Connection, doc_id: str, direction: str, agency: str, data: bytes, facts: PacketFacts, *,
+def _insert(conn: Connection, doc_id: str, direction: str, agency: str, facts: PacketFacts, *,
             client_id: str | None = None, axis_doc_id: str | None = None, dedup_key: str | None = None,
             audit_index: int | None = None) -> None:
     now = now_utc()
     conn.execute(insert(Document).values(
         id=doc_id, direction=direction, kind=facts.kind, agency=agency, sender=facts.sender,
         recipients=facts.recipients, document_id=facts.document_id, code=facts.code, subject=facts.subject,
-        status_code=facts.status_code, packet=data, packet_sha256=facts.sha256, size=facts.size,
+        status_code=facts.status_code, packet_blob=doc_id, packet_sha256=facts.sha256, size=facts.size,
         client_id=client_id, axis_doc_id=axis_doc_id, dedup_key=dedup_key, duplicates=0,
         dms_status="INITIAL" if direction == IN else None, deviations=facts.deviations,
         signature=facts.signature, audit_index=audit_index, created_at=now, updated_at=now))
@@ -130,7 +139,8 @@ def keep_incoming(engine: Engine, agency: str, axis_doc_id: str, data: bytes, fa
             try:
                 with conn.begin_nested():
                     index = append_entries(conn, [audit(doc_id)])[0]
-                    _insert(conn, doc_id, IN, agency, data, facts, axis_doc_id=axis_doc_id, dedup_key=key,
+                    blobs.put(conn, doc_id, data, facts.sha256)
+                    _insert(conn, doc_id, IN, agency, facts, axis_doc_id=axis_doc_id, dedup_key=key,
                             audit_index=index)
             except IntegrityError:  # another poller stored it first; look again
                 continue
@@ -187,8 +197,7 @@ def summary(doc: Document, delivery: OutboxMessage | None = None) -> dict[str, A
 def list_documents(engine: Engine, agency: str, direction: str, *, kind: str | None = None,
                    dms_status: str | None = None, limit: int = 100, after: str | None = None) -> list[dict[str, Any]]:
     """Newest first; ``after`` = the last id of the previous page."""
-    columns = [c for c in Document.__table__.c if c.name != "packet"]
-    query = select(*columns).where(Document.agency == agency, Document.direction == direction)
+    query = select(Document.__table__).where(Document.agency == agency, Document.direction == direction)
     if kind:
         query = query.where(Document.kind == kind)
     if dms_status:
@@ -259,6 +268,12 @@ def get_document(engine: Engine, doc_id: str) -> tuple[Document, OutboxMessage |
             statuses = [{"id": r.id, "from": r.sender, "status_code": r.status_code, "description": r.subject,
                          "received_at": _iso(r.created_at)} for r in rows]
     return doc, delivery, statuses
+
+
+def packet_bytes(engine: Engine, doc: Document) -> bytes:
+    """The packet of ``doc`` exactly as sent or received (from its ``blobs`` row)."""
+    with engine.connect() as conn:
+        return blobs.get(conn, doc.packet_blob)
 
 
 class TransitionError(ValueError):

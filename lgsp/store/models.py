@@ -6,13 +6,14 @@ from lgsp.auth.models import OAuthClient, SigningKey
 from lgsp.console.models import ConsoleOidcPending, ConsoleSession, ConsoleUser
 from lgsp.delivery.models import DvcqgPush, OutboxMessage
 from lgsp.store.base import Base
+from lgsp.store.blobs import Blob
 from lgsp.traffic.models import TrafficCounter, TrafficSlot
 from registry.datasets import Dataset, DatasetSchedule
 from registry.models import Agency, Grant, RegistryState, Service, ServiceLimit, System
 from registry.object_grants import ObjectGrant
 
 __all__ = [
-    "Agency", "AuditBody", "AuditEntry", "Base", "ConsoleOidcPending", "ConsoleSession", "ConsoleUser",
+    "Agency", "AuditBody", "AuditEntry", "Base", "Blob", "ConsoleOidcPending", "ConsoleSession", "ConsoleUser",
     "Dataset", "DatasetSchedule", "DossierOwner", "DvcqgPush", "Grant", "OAuthClient", "ObjectGrant",
     "OutboxMessage", "RegistryState", "Service", "ServiceLimit", "SigningKey", "System",
     "TrafficCounter", "TrafficSlot",

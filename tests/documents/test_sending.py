@@ -9,7 +9,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from adapters.vdxp.edxml import Attachment, SignatureInfo, StatusCode, new_content_id, write_document, write_status
 from adapters.vdxp.simulator_config import Faults
@@ -18,6 +18,8 @@ from lgsp.delivery.models import OutboxMessage
 from lgsp.documents.models import Document
 from lgsp.documents.signature_policy import canonical_without_signatures
 from lgsp.safexml import parse_xml
+from lgsp.store import blobs
+from lgsp.store.blobs import Blob
 from tests.documents.conftest import FAST, OTHER, PEER, SENDER, STRANGER, Stack, document, status
 
 PROBLEM = "https://lgsp.dev/problems/"
@@ -35,8 +37,12 @@ def test_accept_commits_document_outbox_and_audit_then_delivers(docs: Stack) -> 
         row = conn.execute(select(OutboxMessage).where(OutboxMessage.message_id == message_id)).one()
         doc = conn.execute(select(Document).where(Document.id == message_id)).one()
         audit = conn.execute(select(AuditEntry).where(AuditEntry.message_id == message_id)).one()
-    assert bytes(row.payload) == packet and row.state == "pending" and row.kind == "vdxp.send"
-    assert bytes(doc.packet) == packet and doc.direction == "out" and doc.agency == SENDER
+        stored = blobs.get(conn, doc.packet_blob)
+        kept = conn.scalar(select(func.count()).select_from(Blob).where(Blob.id == doc.packet_blob))
+    # the packet is stored once: the documents row and the outbox row reference the same blobs row
+    assert row.payload is None and row.payload_blob == doc.packet_blob and kept == 1
+    assert stored == packet and row.state == "pending" and row.kind == "vdxp.send"
+    assert doc.direction == "out" and doc.agency == SENDER
     assert audit.idx == row.audit_index == doc.audit_index and audit.status == 202 and audit.user_id == "vanthu01"
     assert audit.response_sha256 == hashlib.sha256(reply.content).hexdigest()
 
@@ -166,7 +172,7 @@ def test_bad_requests_around_the_packet(docs: Stack) -> None:
 
 
 def test_packet_size_limit(docs: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LGSP_DOCUMENTS_MAX_PACKET_BYTES", "20000")
+    monkeypatch.setenv("LGSP_MAX_DOCUMENT_BYTES", "20000")
     big = write_document(document(padding=3000))
     reply = docs.post_xml(big)
     assert reply.status_code == 413 and reply.json()["type"] == PROBLEM + "payload-too-large"
