@@ -15,6 +15,12 @@ connection broke *before its COMMIT was sent* is retried once on a fresh connect
 back an open transaction whose connection is gone, so nothing of the first attempt can be committed.
 A connection lost *during* COMMIT is not retried (the commit may or may not have happened; the callers
 get the error and the entries may or may not be in the log, as with any store failure).
+
+Other threads can also hand the writer a small *job* (:meth:`CommitThread.run_in_transaction`): the head
+signer stores its signed heads this way. The job runs in the next batch's transaction, so a head costs
+no commit (no fsync) of its own and, on SQLite, no fight with the batches for the write lock, whose
+busy handler sleeps in 1-100 ms steps. A job that fails is reported to its caller and the batch is
+written again without it: a head can never fail the callers' entries.
 """
 
 from __future__ import annotations
@@ -24,12 +30,13 @@ import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine
 
-__all__ = ["Bodies", "CommitThread"]
+__all__ = ["Bodies", "CommitThread", "WriterNotRunning"]
 
 log = structlog.get_logger("lgsp.audit")
 
@@ -37,10 +44,19 @@ Bodies = tuple[bytes | None, bytes | None] | None
 #: (connection in an open transaction, entries, bodies or None) -> the entries' indexes
 WriteFn = Callable[[Connection, Sequence[dict[str, Any]], Sequence[Bodies] | None], list[int]]
 _Item = tuple[dict[str, Any], Bodies, "asyncio.Future[int]"]
+_Job = tuple[Callable[[Connection], Any], "Future[Any]"]
+
+
+class WriterNotRunning(RuntimeError):
+    """:meth:`CommitThread.run_in_transaction` was called before start or after stop."""
 
 
 class _Lost(Exception):
     """The connection broke before COMMIT was sent: the batch may be retried on a new connection."""
+
+
+class _JobFailed(Exception):
+    """A job raised (its caller has been told); the transaction is rolled back and the batch redone."""
 
 
 class CommitThread:
@@ -53,6 +69,9 @@ class CommitThread:
         self._max_batch = max(1, max_batch)
         self._committed = committed
         self._queue: deque[_Item] = deque()
+        self._jobs: deque[_Job] = deque()
+        self._jobs_lock = threading.Lock()  # a job is queued only while the thread will still run it
+        self._ended = False
         self._ready = threading.Event()
         self._stopping = False
         self._conn: Connection | None = None
@@ -76,6 +95,21 @@ class CommitThread:
             self._ready.set()
         return future
 
+    def run_in_transaction(self, job: Callable[[Connection], Any]) -> Any:
+        """Run ``job(conn)`` in the writer's next transaction and return its result once committed.
+
+        For other threads (never the loop's: it would wait for a batch the loop has to feed, nor the
+        writer's own). Raises RuntimeError if the writer is not running; the caller then does its
+        own transaction (:class:`WriterNotRunning`).
+        """
+        future: Future[Any] = Future()
+        with self._jobs_lock:
+            if self._loop is None or self._ended or threading.current_thread() is self._thread:
+                raise WriterNotRunning("the audit writer is not running")
+            self._jobs.append((job, future))
+        self._ready.set()
+        return future.result()
+
     async def stop(self) -> None:
         """Commit what is queued, then end the thread and close its connection."""
         if self._loop is None:
@@ -94,45 +128,73 @@ class CommitThread:
             while True:
                 self._ready.wait()
                 self._ready.clear()
-                while self._queue:
+                while self._queue or self._jobs:
                     count = min(self._max_batch, len(self._queue))
                     batch = [self._queue.popleft() for _ in range(count)]
+                    jobs = [self._jobs.popleft() for _ in range(len(self._jobs))]
                     try:
-                        indexes = self._commit([item[0] for item in batch], [item[1] for item in batch])
+                        indexes = self._commit([item[0] for item in batch], [item[1] for item in batch], jobs)
                     except BaseException as exc:  # every caller in the batch learns it
                         self._post(_fail, batch, exc)
+                        for _, future in jobs:
+                            if not future.done():
+                                future.set_exception(exc)
                         if not isinstance(exc, Exception):
                             raise
                         continue
-                    self.batches += 1
-                    self._post(self._resolve, batch, indexes)
+                    if batch:
+                        self.batches += 1
+                        self._post(self._resolve, batch, indexes)
                 if self._stopping and not self._queue:
                     return
         finally:
+            with self._jobs_lock:
+                self._ended = True
+                left = list(self._jobs)
+            for _, future in left:
+                future.set_exception(WriterNotRunning("the audit writer stopped"))
             self._close()
 
-    def _commit(self, entries: list[dict[str, Any]], bodies: list[Bodies]) -> list[int]:
+    def _commit(self, entries: list[dict[str, Any]], bodies: list[Bodies], jobs: list[_Job]) -> list[int]:
+        """The batch (and jobs) committed, retried once on a new connection if the old one was lost."""
         kept = bodies if any(b is not None for b in bodies) else None
         try:
-            return self._attempt(entries, kept)
+            return self._attempt(entries, kept, jobs)
         except _Lost as lost:
             log.warning("audit writer connection lost before commit; retrying the batch on a new connection",
                         error=str(lost.__cause__))
+        except _JobFailed:  # that job's caller has its error; the entries go on without it
+            jobs = [job for job in jobs if not job[1].done()]
         try:
-            return self._attempt(entries, kept)
+            return self._attempt(entries, kept, jobs)
         except _Lost as lost:
             assert lost.__cause__ is not None
             raise lost.__cause__ from None
+        except _JobFailed:
+            return self._attempt(entries, kept, [job for job in jobs if not job[1].done()])
 
-    def _attempt(self, entries: list[dict[str, Any]], bodies: list[Bodies] | None) -> list[int]:
+    def _attempt(self, entries: list[dict[str, Any]], bodies: list[Bodies] | None, jobs: list[_Job]) -> list[int]:
         """One transaction on the kept connection; raises :class:`_Lost` if it broke before COMMIT."""
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(write_lock=True)
             self.connects += 1
         conn = self._conn
         transaction = conn.begin()
+        results: list[Any] = []
         try:
-            indexes = self._write(conn, entries, bodies)
+            for job, future in jobs:
+                try:
+                    results.append(job(conn))
+                except Exception as exc:
+                    if self._broken(conn):
+                        raise
+                    future.set_exception(exc)
+                    raise _JobFailed() from exc
+            indexes = self._write(conn, entries, bodies) if entries else []
+        except _JobFailed:
+            with contextlib.suppress(Exception):
+                transaction.rollback()
+            raise
         except Exception as exc:
             broken = self._broken(conn)
             with contextlib.suppress(Exception):
@@ -147,6 +209,8 @@ class CommitThread:
             if self._broken(conn):
                 self._close()  # the next batch opens a new one; this one's fate is unknown: not retried
             raise
+        for (_, future), result in zip(jobs, results, strict=True):
+            future.set_result(result)
         return indexes
 
     @staticmethod

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,13 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from lgsp.audit.canonical import format_time
+from lgsp.audit.commit_thread import WriterNotRunning
 from lgsp.audit.merkle import EMPTY_ROOT, range_hash
 from lgsp.audit.models import AuditBody, AuditEntry, AuditHead, AuditLogKey
 from lgsp.audit.sth import LogKeyRing, LogPublicKey, LogSigner, SignedTreeHead
 from lgsp.audit.tree_store import BoundTreeStore, SqlTreeStore
 from lgsp.settings import Settings
-from lgsp.store.db import writer
+from lgsp.store.db import dialect_insert, writer
 
 __all__ = [
     "HeadService",
@@ -89,6 +90,9 @@ class HeadService:
         self.tree = SqlTreeStore(engine)
         self._signer: LogSigner | None = None
         self._signer_stamp: int | None = None
+        #: Set by the process's audit writer: runs a job in its next transaction (heads ride along with a
+        #: batch instead of taking SQLite's write lock and an fsync of their own). None: own transaction.
+        self.transactions: Callable[[Callable[[Connection], Any]], Any] | None = None
 
     @property
     def signer(self) -> LogSigner:
@@ -224,11 +228,10 @@ class HeadService:
             except TimestampError as exc:
                 log.warning("head stored without TSA token", tree_size=head.tree_size, error=str(exc))
         try:
-            with writer(self.engine).begin() as conn:
-                conn.execute(insert(AuditHead).values(
-                    tree_size=head.tree_size, root_hash=head.root_hash, timestamp=head.timestamp,
-                    key_id=head.key_id, signature=head.signature, tsa_token=head.tsa_token))
+            stored = self._store(head)
         except IntegrityError:
+            stored = False
+        if not stored:  # another process stored a head of this size first
             return self.by_size(head.tree_size)
         log.debug("audit head signed", tree_size=head.tree_size, root=head.root_hash.hex()[:16])
         if self.settings.audit_witnesses:
@@ -236,6 +239,23 @@ class HeadService:
 
             witness_head(self, head)
         return head
+
+
+    def _store(self, head: SignedTreeHead) -> bool:
+        """Insert ``head`` (False if a head of its size exists): in the audit writer's next transaction
+        when one is running in this process (see ``transactions``), else in a transaction of its own."""
+        def insert_head(conn: Connection) -> bool:
+            stmt = (dialect_insert(self.engine)(AuditHead)
+                    .values(tree_size=head.tree_size, root_hash=head.root_hash, timestamp=head.timestamp,
+                            key_id=head.key_id, signature=head.signature, tsa_token=head.tsa_token)
+                    .on_conflict_do_nothing(index_elements=["tree_size"]))
+            return bool(conn.execute(stmt).rowcount)
+
+        if self.transactions is not None:
+            with contextlib.suppress(WriterNotRunning):
+                return bool(self.transactions(insert_head))
+        with writer(self.engine).begin() as conn:
+            return insert_head(conn)
 
 
 class HeadSigner:

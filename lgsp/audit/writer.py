@@ -174,6 +174,7 @@ class AuditWriter:
         self._signer_task = HeadSigner(self.heads) if self.settings.audit_heads_enabled else None
         self.thread = CommitThread(engine, append_entries, max_batch,
                                    committed=self._signer_task.appended if self._signer_task else None)
+        self.heads.transactions = self.thread.run_in_transaction
         self._started = False
 
     async def start(self) -> None:
