@@ -22,14 +22,15 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect, Engine, Table, insert, text
 
 from lgsp.audit.bulk import insert_rows
-from lgsp.audit.canonical import canonical_entry_bytes, pick_entry_fields
+from lgsp.audit.canonical import writer_entry_bytes
 from lgsp.audit.commit_thread import CommitThread
-from lgsp.audit.merkle import extend_frontier, leaf_hash, perfect_cover
+from lgsp.audit.merkle import extend_frontier, perfect_cover
 from lgsp.audit.models import AuditBody, AuditEntry
 from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore, TreeStoreError
 from lgsp.settings import Settings
@@ -94,6 +95,23 @@ def _time_binder(dialect: Dialect) -> Callable[[Any], Any] | None:
     return _time_binders[dialect.name]
 
 
+def _sqlite_time_matches(to_time: Callable[[Any], Any]) -> bool:
+    """Whether the ``time`` column's bind text is the canonical time with a space for T and no Z.
+
+    Checked on two instants rather than assumed, so a change in SQLAlchemy's SQLite format falls back
+    to its own conversion instead of storing a different text.
+    """
+    if _sqlite_time_ok:
+        return _sqlite_time_ok[0]
+    samples = (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+    same = all(to_time(s) == s.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") for s in samples)
+    _sqlite_time_ok.append(same)
+    return same
+
+
+_sqlite_time_ok: list[bool] = []
+
+
 def _sequence(dialect: Dialect, entries: Sequence[dict[str, Any]], first: int,
               chain_before: bytes) -> tuple[list[tuple[Any, ...]], list[bytes], bytes]:
     """Index, leaf-hash and chain the entries: their driver-ready rows, their leaves, the last chain hash.
@@ -103,19 +121,24 @@ def _sequence(dialect: Dialect, entries: Sequence[dict[str, Any]], first: int,
     untyped, so the server reads it as json). Both drivers take bytes for the hash columns.
     """
     to_time = _time_binder(dialect)
+    sqlite_time = to_time is not None and _sqlite_time_matches(to_time)
     params: list[tuple[Any, ...]] = []
     leaves: list[bytes] = []
     previous = chain_before
+    sha256, dumps, columns = hashlib.sha256, json.dumps, _ENTRY_COLUMNS
     for index, entry in enumerate(entries, first):
-        picked = pick_entry_fields(entry)
-        picked["index"] = index  # the sequencer's, whatever the caller's dict holds
-        leaf = leaf_hash(canonical_entry_bytes(picked))
-        previous = chain(previous, leaf)
-        values = list(map(entry.get, _ENTRY_COLUMNS))
+        data, time = writer_entry_bytes(entry, index)  # the sequencer's index, whatever the dict holds
+        leaf = sha256(b"\x00" + data).digest()  # = merkle.leaf_hash, inlined: this loop runs per entry
+        previous = sha256(previous + leaf).digest()  # = chain()
+        values = list(map(entry.get, columns))
         values[_IDX], values[_LEAF], values[_CHAIN] = index, leaf, previous
-        values[_EXTRA] = json.dumps(values[_EXTRA])
+        extra = values[_EXTRA]
+        values[_EXTRA] = "{}" if extra.__class__ is dict and not extra else dumps(extra)
         if to_time is not None:
-            values[_TIME] = to_time(values[_TIME])
+            when = values[_TIME]
+            # the column's own text from the canonical spelling when they agree (UTC): one format, not two
+            values[_TIME] = (time[:10] + " " + time[11:-1] if sqlite_time and when.__class__ is datetime
+                             and when.tzinfo is UTC else to_time(when))
         params.append(tuple(values))
         leaves.append(leaf)
     return params, leaves, previous
