@@ -158,20 +158,19 @@ class CommitThread:
     def _commit(self, entries: list[dict[str, Any]], bodies: list[Bodies], jobs: list[_Job]) -> list[int]:
         """The batch (and jobs) committed, retried once on a new connection if the old one was lost."""
         kept = bodies if any(b is not None for b in bodies) else None
-        try:
-            return self._attempt(entries, kept, jobs)
-        except _Lost as lost:
-            log.warning("audit writer connection lost before commit; retrying the batch on a new connection",
-                        error=str(lost.__cause__))
-        except _JobFailed:  # that job's caller has its error; the entries go on without it
-            jobs = [job for job in jobs if not job[1].done()]
-        try:
-            return self._attempt(entries, kept, jobs)
-        except _Lost as lost:
-            assert lost.__cause__ is not None
-            raise lost.__cause__ from None
-        except _JobFailed:
-            return self._attempt(entries, kept, [job for job in jobs if not job[1].done()])
+        retried = False
+        while True:
+            try:
+                return self._attempt(entries, kept, jobs)
+            except _Lost as lost:
+                assert lost.__cause__ is not None
+                if retried:
+                    raise lost.__cause__ from None
+                retried = True
+                log.warning("audit writer connection lost before commit; retrying the batch on a new connection",
+                            error=str(lost.__cause__))
+            except _JobFailed:  # that job's caller has its error; the entries go on without it
+                jobs = [job for job in jobs if not job[1].done()]
 
     def _attempt(self, entries: list[dict[str, Any]], bodies: list[Bodies] | None, jobs: list[_Job]) -> list[int]:
         """One transaction on the kept connection; raises :class:`_Lost` if it broke before COMMIT."""

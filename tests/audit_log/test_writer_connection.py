@@ -10,6 +10,7 @@ every batch.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,35 @@ async def _run_thread(engine: Engine, write: Any, batch: list[dict[str, Any]]) -
 
 def _settings(tmp: Path) -> Settings:
     return make_settings("sqlite://", tmp)  # the URL is ignored: the writer and heads use the engine given
+
+
+def test_a_failing_job_fails_only_its_caller_and_a_good_one_commits_with_the_batch(store: Store) -> None:
+    def bad(conn: Connection) -> None:
+        conn.exec_driver_sql("INSERT INTO no_such_table VALUES (1)")
+
+    def good(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM audit_entries").scalar_one())
+
+    async def scenario() -> tuple[BaseException | None, int, list[int]]:
+        thread = CommitThread(store.engine, append_entries, max_batch=64)
+        thread.start()
+        try:
+            gate = threading.Event()
+            holding = asyncio.create_task(asyncio.to_thread(thread.run_in_transaction, lambda conn: gate.wait(10)))
+            await asyncio.sleep(0.05)  # the writer thread is inside `holding`'s transaction
+            failing = asyncio.create_task(asyncio.to_thread(thread.run_in_transaction, bad))
+            await asyncio.sleep(0.05)  # queued: the bad job and the entries make one transaction
+            waiting = [thread.submit(e, None) for e in entries(3)]
+            gate.set()
+            indexes = list(await asyncio.gather(*waiting))
+            await holding
+            error = await asyncio.gather(failing, return_exceptions=True)
+            seen = await asyncio.to_thread(thread.run_in_transaction, good)
+            return error[0] if isinstance(error[0], BaseException) else None, seen, indexes
+        finally:
+            await thread.stop()
+
+    error, seen, indexes = asyncio.run(scenario())
+    assert error is not None and "no_such_table" in str(error)
+    assert indexes == [0, 1, 2] and seen == 3
+    assert count(store.engine) == 3
