@@ -29,7 +29,7 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from lgsp.audit.canonical import format_time
@@ -120,9 +120,11 @@ class HeadService:
         with self.engine.connect() as conn:
             if conn.execute(select(AuditLogKey.key_id).where(AuditLogKey.key_id == key.key_id)).first():
                 return
-        with contextlib.suppress(IntegrityError), writer(self.engine).begin() as conn:  # a racing process may win
-            conn.execute(insert(AuditLogKey).values(key_id=key.key_id, public_key=spki,
-                                                    created_at=key.created_at or format_time(datetime.now(UTC))))
+        stmt = (dialect_insert(self.engine)(AuditLogKey)
+                .values(key_id=key.key_id, public_key=spki, created_at=key.created_at or format_time(datetime.now(UTC)))
+                .on_conflict_do_nothing(index_elements=["key_id"]))  # a racing process may win
+        with contextlib.suppress(IntegrityError):
+            self._write(lambda conn: conn.execute(stmt))
 
     def keyring(self) -> LogKeyRing:
         """The published keys (``GET /audit/keys``): every key that ever signed a head here."""
@@ -242,8 +244,7 @@ class HeadService:
 
 
     def _store(self, head: SignedTreeHead) -> bool:
-        """Insert ``head`` (False if a head of its size exists): in the audit writer's next transaction
-        when one is running in this process (see ``transactions``), else in a transaction of its own."""
+        """Insert ``head``; False if a head of its size exists (another process stored it first)."""
         def insert_head(conn: Connection) -> bool:
             stmt = (dialect_insert(self.engine)(AuditHead)
                     .values(tree_size=head.tree_size, root_hash=head.root_hash, timestamp=head.timestamp,
@@ -251,11 +252,17 @@ class HeadService:
                     .on_conflict_do_nothing(index_elements=["tree_size"]))
             return bool(conn.execute(stmt).rowcount)
 
+        return bool(self._write(insert_head))
+
+    def _write(self, job: Callable[[Connection], Any]) -> Any:
+        """``job(conn)`` committed: in the audit writer's next transaction when one runs in this process
+        (see ``transactions``; on SQLite a transaction of our own would fight the batches for the write
+        lock, whose busy handler polls with sleeps and can lose for the whole busy timeout), else alone."""
         if self.transactions is not None:
             with contextlib.suppress(WriterNotRunning):
-                return bool(self.transactions(insert_head))
+                return self.transactions(job)
         with writer(self.engine).begin() as conn:
-            return insert_head(conn)
+            return job(conn)
 
 
 class HeadSigner:
