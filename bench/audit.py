@@ -9,10 +9,17 @@ throw-away PostgreSQL database on 127.0.0.1:5432):
 * ``direct``: ``write_batch`` (= ``append_entries`` in its own transaction) with the same batch size:
   canonical encoding, leaf + chain hash, sequencer lock, tree nodes in the same transaction.
 * ``direct, no tree``: the same with tree integration switched off, to show what the tree costs.
-* ``gateway path``: ``AuditWriter.record`` from ``--producers`` concurrent coroutines (group commit, as the
-  gateway uses it), heads signed in the background as in production.
+* ``gateway path``: ``AuditWriter.record`` from ``--producers`` concurrent coroutines (group commit in the
+  writer's own thread on its kept connection, as the gateway uses it), heads signed in the background and
+  stored with the batches, as in production.
 
-Headline ``ratio`` = min over backends of direct audited rate / plain insert rate (target >= 0.5).
+Headline ``ratio`` = min over backends of direct audited rate / plain insert rate (issue 14: >= 0.7);
+``gateway_ratio`` = the same for the gateway path (issue 14: >= 0.6).
+
+The plain baseline is SQLAlchemy Core ``insert()`` with a list of dicts (per-row bind processing in
+Python), i.e. what an application would write; the audited paths hand driver-ready tuples to the driver
+(COPY on PostgreSQL). So both ratios compare the audited append with an ordinary insert, not with the
+fastest possible bulk load of the same rows.
 Inclusion-proof time at 10**6 entries comes from ``bench/audit_proofs.py`` (run as a subprocess unless
 ``--no-proofs``). Last line: one JSON object.
 
@@ -147,7 +154,7 @@ def main() -> None:
     table = Table(title=f"audit append, {args.entries:,} entries, batches of {args.batch}")
     for col in ("backend", "path", "entries/s", "vs plain"):
         table.add_column(col, justify="left" if col in ("backend", "path") else "right")
-    ratios = []
+    ratios, gateway_ratios = [], []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for backend in args.backends.split(","):
@@ -176,6 +183,7 @@ def main() -> None:
             figures[f"{key}_direct_ratio"] = round(results["append_entries (audited)"] / plain, 3)
             figures[f"{key}_gateway_ratio"] = round(results["AuditWriter (gateway path)"] / plain, 3)
             ratios.append(results["append_entries (audited)"] / plain)
+            gateway_ratios.append(results["AuditWriter (gateway path)"] / plain)
     console.print(table)
     if not args.no_proofs:
         p = proofs(args.proof_size)
@@ -188,6 +196,7 @@ def main() -> None:
                       f"PostgreSQL median {p.get('postgres_inclusion_median_ms')} ms")
     print(json.dumps({"ratio": round(min(ratios), 3),
                       "ratio_meaning": "audited append_entries rate / plain INSERT loop rate (worst backend)",
+                      "gateway_ratio": round(min(gateway_ratios), 3),
                       **figures}))
 
 

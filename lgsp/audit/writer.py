@@ -11,24 +11,26 @@ The same transaction integrates the batch's leaves into the Merkle tree (``audit
 the lock holder is the log's single sequencer (DESIGN §6, as in Trillian): entries and tree nodes
 commit or vanish together, and whichever process takes the lock next continues from what is
 committed. Signing tree heads is *not* done here (it needs no lock and would slow every batch):
-:class:`lgsp.audit.heads.HeadSigner` does it in the background, woken by :meth:`AuditWriter._run`.
+:class:`lgsp.audit.heads.HeadSigner` does it in the background, woken after each committed batch.
+The batches themselves run in the writer's own thread on a kept connection
+(:mod:`lgsp.audit.commit_thread`), so hashing, tree nodes and the commit never run on the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect, Engine, Table, insert, text
 
 from lgsp.audit.bulk import insert_rows
-from lgsp.audit.canonical import canonical_entry_bytes, pick_entry_fields
-from lgsp.audit.merkle import extend_frontier, leaf_hash, perfect_cover
+from lgsp.audit.canonical import writer_entry_bytes
+from lgsp.audit.commit_thread import CommitThread
+from lgsp.audit.merkle import extend_frontier, perfect_cover
 from lgsp.audit.models import AuditBody, AuditEntry
 from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore, TreeStoreError
 from lgsp.settings import Settings
@@ -94,6 +96,23 @@ def _time_binder(dialect: Dialect) -> Callable[[Any], Any] | None:
     return _time_binders[dialect.name]
 
 
+def _sqlite_time_matches(to_time: Callable[[Any], Any]) -> bool:
+    """Whether the ``time`` column's bind text is the canonical time with a space for T and no Z.
+
+    Checked on two instants rather than assumed, so a change in SQLAlchemy's SQLite format falls back
+    to its own conversion instead of storing a different text.
+    """
+    if _sqlite_time_ok:
+        return _sqlite_time_ok[0]
+    samples = (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+    same = all(to_time(s) == s.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") for s in samples)
+    _sqlite_time_ok.append(same)
+    return same
+
+
+_sqlite_time_ok: list[bool] = []
+
+
 def _sequence(dialect: Dialect, entries: Sequence[dict[str, Any]], first: int,
               chain_before: bytes) -> tuple[list[tuple[Any, ...]], list[bytes], bytes]:
     """Index, leaf-hash and chain the entries: their driver-ready rows, their leaves, the last chain hash.
@@ -103,19 +122,24 @@ def _sequence(dialect: Dialect, entries: Sequence[dict[str, Any]], first: int,
     untyped, so the server reads it as json). Both drivers take bytes for the hash columns.
     """
     to_time = _time_binder(dialect)
+    sqlite_time = to_time is not None and _sqlite_time_matches(to_time)
     params: list[tuple[Any, ...]] = []
     leaves: list[bytes] = []
     previous = chain_before
+    sha256, dumps, columns = hashlib.sha256, json.dumps, _ENTRY_COLUMNS
     for index, entry in enumerate(entries, first):
-        picked = pick_entry_fields(entry)
-        picked["index"] = index  # the sequencer's, whatever the caller's dict holds
-        leaf = leaf_hash(canonical_entry_bytes(picked))
-        previous = chain(previous, leaf)
-        values = list(map(entry.get, _ENTRY_COLUMNS))
+        data, time = writer_entry_bytes(entry, index)  # the sequencer's index, whatever the dict holds
+        leaf = sha256(b"\x00" + data).digest()  # = merkle.leaf_hash, inlined: this loop runs per entry
+        previous = sha256(previous + leaf).digest()  # = chain()
+        values = list(map(entry.get, columns))
         values[_IDX], values[_LEAF], values[_CHAIN] = index, leaf, previous
-        values[_EXTRA] = json.dumps(values[_EXTRA])
+        extra = values[_EXTRA]
+        values[_EXTRA] = "{}" if extra.__class__ is dict and not extra else dumps(extra)
         if to_time is not None:
-            values[_TIME] = to_time(values[_TIME])
+            when = values[_TIME]
+            # the column's own text from the canonical spelling when they agree (UTC): one format, not two
+            values[_TIME] = (time[:10] + " " + time[11:-1] if sqlite_time and when.__class__ is datetime
+                             and when.tzinfo is UTC else to_time(when))
         params.append(tuple(values))
         leaves.append(leaf)
     return params, leaves, previous
@@ -155,7 +179,11 @@ def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[b
 
 
 class AuditWriter:
-    """Group-committing appender used by the gateway (one per process, bound to its event loop)."""
+    """Group-committing appender used by the gateway (one per process, bound to its event loop).
+
+    The batches are written by :class:`lgsp.audit.commit_thread.CommitThread` (its own thread and kept
+    connection); this class ties it to the head signer and keeps the gateway's interface.
+    """
 
     def __init__(self, engine: Engine, max_batch: int = 512, settings: Settings | None = None) -> None:
         from lgsp.audit.heads import HeadService, HeadSigner
@@ -168,63 +196,25 @@ class AuditWriter:
         #: Signed heads of this store (read by the audit API; signs with the configured log key).
         self.heads = HeadService(engine, self.settings)
         self._signer_task = HeadSigner(self.heads) if self.settings.audit_heads_enabled else None
-        self._pending: list[tuple[dict[str, Any], tuple[bytes | None, bytes | None] | None,
-                                  asyncio.Future[int]]] = []
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="lgsp-audit")
-        self._wakeup: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.thread = CommitThread(engine, append_entries, max_batch,
+                                   committed=self._signer_task.appended if self._signer_task else None)
+        self.heads.transactions = self.thread.run_in_transaction
+        self._started = False
 
     async def start(self) -> None:
-        self._wakeup = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="lgsp-audit-writer")
+        self.thread.start()
+        self._started = True
         if self._signer_task is not None:
             await self._signer_task.start()
 
     async def stop(self) -> None:
         if self._signer_task is not None:
             await self._signer_task.stop()
-        if self._task is not None:
-            if self._pending:  # let queued entries commit before shutting down
-                await asyncio.gather(*(item[2] for item in self._pending), return_exceptions=True)
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        self._executor.shutdown(wait=True)
+        await self.thread.stop()  # lets queued entries commit first
 
     async def record(self, entry: dict[str, Any],
                      bodies: tuple[bytes | None, bytes | None] | None = None) -> int:
         """Queue ``entry`` and return its index once it is committed (raises if the store fails)."""
-        if self._wakeup is None:
+        if not self._started:
             raise RuntimeError("AuditWriter.start() was not called")
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append((entry, bodies, future))
-        self._wakeup.set()
-        return await future
-
-    async def _run(self) -> None:
-        assert self._wakeup is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                entries = [item[0] for item in batch]
-                bodies = [item[1] for item in batch]
-                try:
-                    indexes = await loop.run_in_executor(
-                        self._executor, write_batch, self._engine, entries,
-                        bodies if any(b is not None for b in bodies) else None)
-                except Exception as exc:  # the store failed: every caller in the batch learns it
-                    for _, _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, _, future), index in zip(batch, indexes, strict=True):
-                    if not future.done():
-                        future.set_result(index)
-                if self._signer_task is not None:
-                    self._signer_task.appended(len(batch))
+        return await self.thread.submit(entry, bodies)
