@@ -104,6 +104,9 @@ backend lgsp
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
+    # a killed node refuses connections at once (fall 2 at 300 ms finds it); a slow /readyz on a loaded
+    # machine must not, so the check's own timeout is long
+    timeout check 10s
     default-server check inter 300ms fall 2 rise 1
     http-response set-header X-Served-By %[srv_name]
 {servers}
