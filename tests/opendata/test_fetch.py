@@ -1,0 +1,83 @@
+"""The fetched body's JSON parsing (:func:`lgsp.opendata.fetch.loads`) against ``json.loads``.
+
+The pipeline parses with pydantic-core's parser and falls back to ``json.loads`` whenever that parser
+refuses a body; so these tests look for the one way the two could still differ: a body the fast parser
+accepts and turns into other values than ``json.loads`` would (compared by ``repr``: types, key order,
+``-0.0``, NaN), or accepts where ``json.loads`` refuses it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lgsp.opendata import DatasetSpec
+from lgsp.opendata.errors import SourceUnavailable
+from lgsp.opendata.fetch import Fetched, loads, parse_rows
+from lgsp.opendata.sample_source import SourceState, export
+
+
+def _outcome(parse: Any, body: bytes) -> tuple[str, str]:
+    try:
+        return "value", repr(parse(body))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+def _agrees(body: bytes) -> None:
+    assert _outcome(loads, body) == _outcome(json.loads, body), body[:200]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, st.booleans())
+def test_dumped_values_parse_as_json_loads_parses_them(value: Any, ascii_only: bool) -> None:
+    _agrees(json.dumps(value, ensure_ascii=ascii_only).encode("utf-8"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(r"-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,40})?([eE][-+]?[0-9]{1,4})?", fullmatch=True))
+def test_number_literals_give_the_same_int_or_float(literal: str) -> None:
+    _agrees(f"[{literal}]".encode())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet='[]{}",:0123456789.eE+-truefalsnNIiy \t\n\r\\/u\x01\x7f\u00e9\ud800', max_size=40))
+def test_near_json_text_is_accepted_or_refused_alike(text: str) -> None:
+    _agrees(text.encode("utf-8", "surrogatepass"))
+
+
+@pytest.mark.parametrize("body", [
+    b'{"a": 1, "b": 2, "a": 3}',  # duplicate key: last value, first position
+    b"[NaN, Infinity, -Infinity, -0, -0.0, 1E400, 1e-400]",
+    b"[123456789012345678901234567890, 9007199254740993, 5e-324, 1.7976931348623157e308]",
+    b'["\\ud800", "\\uD834\\uDD1E", "\\u0000"]',  # lone surrogate escape: the fast parser refuses it
+    b'["a\tb"]', b"[1]x", b"[01]", b"[1.]", b"[.5]", b"[1,]", b'{"a":1,}', b'["\xff"]',
+    "\ufeff[1]".encode(), "[1]".encode("utf-16"), "[1]".encode("utf-32"),
+    b"[" * 300 + b"]" * 300,  # deeper than the fast parser's limit
+    b"[1" + b"0" * 5000 + b"]",  # beyond Python's int-string limit: json.loads's ValueError
+])
+def test_bodies_the_fast_parser_may_refuse(body: bytes) -> None:
+    _agrees(body)
+
+
+def test_the_sample_source_parses_to_the_same_rows() -> None:
+    made = export(SourceState(rows=500, mode="leak"), "readings")
+    assert made is not None
+    assert repr(loads(made[0])) == repr(json.loads(made[0]))
+
+
+def test_a_body_json_loads_refuses_is_still_an_unreadable_source(spec: DatasetSpec) -> None:
+    fetched = Fetched("http://source", b'{"data": [{"a": 1},]}', "application/json", None, None)
+    with pytest.raises(SourceUnavailable, match="unreadable body"):
+        parse_rows(spec, fetched)
