@@ -63,16 +63,25 @@ def distinct_safe(kinds: Iterable[type]) -> bool:
     return _DISTINCT_SAFE.issuperset(kinds)
 
 
-def map_column(column: list[Any], kinds: Iterable[type], func: Callable[[Any], Any]) -> list[Any]:
-    """``[func(v) for v in column]``, calling ``func`` once per distinct value when that is exact:
-    for distinct-safe types, and for a float column without zeros (``0.0`` and ``-0.0`` are equal but
-    spelt apart; equal non-zero floats have one spelling, and a NaN is only ever equal to itself, so it
-    is looked up by identity)."""
+def distinct_values(column: list[Any], kinds: Iterable[type]) -> set[Any] | None:
+    """The column's distinct values when a function of the cell may be computed once per distinct value
+    and looked up for every cell -- exact for distinct-safe types, and for a float column without zeros
+    (``0.0`` and ``-0.0`` are equal but spelt apart; equal non-zero floats have one spelling, and a NaN
+    is only ever equal to itself, so it is looked up by identity) -- else None."""
     kinds = frozenset(kinds)
     floats = kinds <= _FLOATS and float in kinds
     if distinct_safe(kinds) or floats:
         distinct = set(column)
         if not (floats and 0.0 in distinct):
-            table = {value: func(value) for value in distinct}
-            return list(map(table.__getitem__, column))
-    return list(map(func, column))
+            return distinct
+    return None
+
+
+def map_column(column: list[Any], kinds: Iterable[type], func: Callable[[Any], Any]) -> list[Any]:
+    """``[func(v) for v in column]``, calling ``func`` once per distinct value when that is exact
+    (:func:`distinct_values`)."""
+    distinct = distinct_values(column, kinds)
+    if distinct is None:
+        return list(map(func, column))
+    table = {value: func(value) for value in distinct}
+    return list(map(table.__getitem__, column))

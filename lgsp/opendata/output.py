@@ -1,8 +1,9 @@
 """Write the published resources (CSV + JSON) and the content hash that decides "changed or not".
 
-Both files are built column by column (:mod:`.columns`): each cell's text is made once per distinct
-value (strings) or by a C-level ``map`` (numbers), and the lines are then assembled by ``str.join`` and
-``%``-formatting over ``zip`` of the columns. The bytes are exactly what ``csv.writer`` (booleans spelt
+Both files are built column by column (:mod:`.columns`), in one pass over each column for the two
+(:class:`CellTexts`): each cell's text is made once per distinct value or by a C-level ``map``
+(integers), and each file is then assembled by one ``str.join`` over a flat list filled column by
+column (:func:`_interleave`). The bytes are exactly what ``csv.writer`` (booleans spelt
 ``true``/``false``) and ``json.dumps(..., ensure_ascii=False, separators=(",", ":"), default=str)``
 produce for the same rows -- the content hash of unchanged data must not move -- which
 tests/opendata/test_output.py checks against those modules.
@@ -15,12 +16,13 @@ import hashlib
 import io
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from .columns import Columns, map_column
+from .columns import Columns, distinct_values
 
 Row = dict[str, Any]
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
@@ -40,6 +42,7 @@ def _csv_specials() -> frozenset[str]:
 
 
 _CSV_SPECIALS = _csv_specials()
+_CSV_QUOTE = re.compile("[" + "".join(map(re.escape, sorted(_CSV_SPECIALS))) + "]")
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class Artifact:
 
 
 def _csv_text(text: str) -> str:
-    if any(char in text for char in _CSV_SPECIALS):
+    if _CSV_QUOTE.search(text) is not None:
         return '"' + text.replace('"', '""') + '"'
     return text
 
@@ -71,12 +74,6 @@ def _csv_cell(value: Any) -> str:
     return _csv_text(value if type(value) is str else repr(value) if isinstance(value, float) else str(value))
 
 
-def _csv_column(column: list[Any], kinds: frozenset[type]) -> list[str]:
-    if kinds == {int}:
-        return list(map(int.__repr__, column))  # digits and a sign: never quoted
-    return map_column(column, kinds, _csv_cell)
-
-
 def _json_cell(value: Any) -> str:
     kind = type(value)
     if kind is str:
@@ -88,60 +85,105 @@ def _json_cell(value: Any) -> str:
     return _JSON.encode(value)  # None, booleans, NaN/Infinity, containers, default=str for the rest
 
 
-def _json_column(column: list[Any], kinds: frozenset[type]) -> list[str]:
+def _both_texts(column: list[Any], kinds: frozenset[type]) -> tuple[list[str], list[str]]:
+    """The column's cells as CSV and as JSON text. Both files are made from one pass over the column:
+    one set of distinct values, one table lookup per cell per file -- and where the two spellings agree
+    on every value (integers, finite floats: ``repr`` in both), a single list serves both files."""
     if kinds == {int}:
-        return list(map(int.__repr__, column))
-    return map_column(column, kinds, _json_cell)
+        texts = list(map(int.__repr__, column))  # digits and a sign: never quoted, the same in JSON
+        return texts, texts
+    distinct = distinct_values(column, kinds)
+    if distinct is None:
+        return list(map(_csv_cell, column)), list(map(_json_cell, column))
+    csv_table = {value: _csv_cell(value) for value in distinct}
+    json_table = {value: _json_cell(value) for value in distinct}
+    csv_texts = list(map(csv_table.__getitem__, column))
+    if csv_table == json_table:
+        return csv_texts, csv_texts
+    return csv_texts, list(map(json_table.__getitem__, column))
+
+
+class CellTexts:
+    """The published columns' cell texts for both files, each column turned into text once.
+
+    The pipeline writes the CSV and then the JSON of the same columns; made here together, the work the
+    two files share (distinct values, numbers' spelling) is done once. ``overrides`` replaces some
+    columns of ``columns`` (the de-identified ones)."""
+
+    def __init__(self, columns: Columns, overrides: Mapping[str, list[Any]] | None = None) -> None:
+        self.columns = columns
+        self.overrides = overrides or {}
+        self._made: dict[str, tuple[list[str], list[str]]] = {}
+
+    def _texts(self, name: str) -> tuple[list[str], list[str]]:
+        made = self._made.get(name)
+        if made is None:
+            made = self._made[name] = _both_texts(*_column(self.columns, name, self.overrides))
+        return made
+
+    def csv_bytes(self, fields: list[str]) -> bytes:
+        """The CSV resource of ``fields``: exactly what ``csv.writer`` writes (booleans true/false)."""
+        texts = [self._texts(name)[0] for name in fields]
+        header = ",".join(map(_csv_text, fields))
+        rows = len(self.columns)
+        if len(texts) == 1:  # one field: csv.writer quotes a lone empty cell ("") so the line is not blank
+            return "\n".join([header or '""', *[text or '""' for text in texts[0]], ""]).encode("utf-8")
+        if not texts:
+            return b"\n" * (rows + 1)
+        pattern: list[str | None] = [None, ","] * len(texts)
+        pattern[-1] = "\n"
+        return _interleave(pattern, texts, rows, head=header + "\n").encode("utf-8")
+
+    def json_bytes(self, fields: list[str]) -> bytes:
+        """The JSON resource: an array of objects holding ``fields`` in that order, exactly as
+        ``json.dumps(..., ensure_ascii=False, separators=(",", ":"), default=str)`` spells it."""
+        texts = [self._texts(name)[1] for name in fields]
+        rows = len(self.columns)
+        if not rows:
+            return b"[]"
+        if not texts:
+            return ("[" + ",".join(["{}"] * rows) + "]").encode("utf-8")
+        keys = [str(_json_str(name)) + ":" for name in fields]
+        # Each value is preceded by its key -- the first by "{", the others by "," -- and each row closes
+        # with "},", except the last: its "}" closes the array too.
+        pattern: list[str | None] = []
+        for number, key in enumerate(keys):
+            pattern += [("," if number else "{") + key, None]
+        pattern.append("},")
+        return _interleave(pattern, texts, rows, head="[", last="}]").encode("utf-8")
+
+
+def _interleave(pattern: list[str | None], columns: list[list[str]], rows: int, *, head: str = "",
+                last: str | None = None) -> str:
+    """``head``, then ``pattern`` repeated ``rows`` times with its ``None`` slots filled from ``columns``
+    in turn (and its final part replaced by ``last``, when given), joined: the flat list is made by one
+    list multiplication and filled by extended-slice assignment (C speed, no per-row tuple or string),
+    so assembling 100k rows costs milliseconds. ``head`` and ``last`` go into the list, not around the
+    joined text, which would copy the whole file once more for each."""
+    width = len(pattern)
+    flat: list[str | None] = [head]
+    flat += pattern * rows
+    slots = [index for index, part in enumerate(pattern) if part is None]
+    for slot, column in zip(slots, columns, strict=True):
+        flat[1 + slot::width] = column
+    if last is not None and rows:
+        flat[-1] = last
+    return "".join(flat)  # type: ignore[arg-type]  # every None slot was filled
 
 
 def csv_bytes(fields: list[str], columns: Columns, overrides: Mapping[str, list[Any]] | None = None) -> bytes:
     """The CSV resource of ``fields``; ``overrides`` replaces some columns (de-identified ones)."""
-    texts = [_csv_column(*_column(columns, name, overrides)) for name in fields]
-    header = ",".join(map(_csv_text, fields))
-    rows = len(columns)
-    if len(texts) == 1:  # one field: csv.writer quotes a lone empty cell ("") so the line is not blank
-        return "\n".join([header or '""', *[text or '""' for text in texts[0]], ""]).encode("utf-8")
-    if not texts:
-        return b"\n" * (rows + 1)
-    pattern: list[str | None] = [None, ","] * len(texts)
-    pattern[-1] = "\n"
-    return (header + "\n" + _interleave(pattern, texts, rows)).encode("utf-8")
-
-
-def _interleave(pattern: list[str | None], columns: list[list[str]], rows: int) -> str:
-    """``pattern`` repeated ``rows`` times, its ``None`` slots filled from ``columns`` in turn, joined:
-    the flat list is made by one list multiplication and filled by extended-slice assignment (C speed,
-    no per-row tuple or string), so assembling 100k rows costs milliseconds."""
-    width = len(pattern)
-    flat = pattern * rows
-    slots = [index for index, part in enumerate(pattern) if part is None]
-    for slot, column in zip(slots, columns, strict=True):
-        flat[slot::width] = column
-    return "".join(flat)  # type: ignore[arg-type]  # every None slot was filled
+    return CellTexts(columns, overrides).csv_bytes(fields)
 
 
 def json_bytes(fields: list[str], columns: Columns, overrides: Mapping[str, list[Any]] | None = None) -> bytes:
     """The JSON resource: an array of objects holding ``fields`` in that order."""
-    texts = [_json_column(*_column(columns, name, overrides)) for name in fields]
-    rows = len(columns)
-    if not rows:
-        return b"[]"
-    if not texts:
-        return ("[" + ",".join(["{}"] * rows) + "]").encode("utf-8")
-    keys = [str(_json_str(name)) + ":" for name in fields]
-    # Each value is preceded by its key -- the first by "{", the others by "," -- and each row closes
-    # with "}," except the last, whose "}" is followed by the array's "]".
-    pattern: list[str | None] = []
-    for number, key in enumerate(keys):
-        pattern += [("," if number else "{") + key, None]
-    pattern.append("},")
-    text = _interleave(pattern, texts, rows)
-    return ("[" + text[:-1] + "]").encode("utf-8")
+    return CellTexts(columns, overrides).json_bytes(fields)
 
 
 def _column(columns: Columns, name: str,
-            overrides: Mapping[str, list[Any]] | None) -> tuple[list[Any], frozenset[type]]:
-    if overrides is not None and name in overrides:
+            overrides: Mapping[str, list[Any]]) -> tuple[list[Any], frozenset[type]]:
+    if name in overrides:
         column = overrides[name]
         return column, frozenset(map(type, column))
     return columns[name], columns.types(name)
@@ -165,8 +207,8 @@ def json_artifact(slug: str, data: bytes) -> Artifact:
 
 def build_artifacts(slug: str, fields: list[str], rows: list[Row]) -> list[Artifact]:
     """CSV first: its hash is the dataset's content hash (same rows => same bytes => no new version)."""
-    columns = Columns(rows)
-    return [csv_artifact(slug, csv_bytes(fields, columns)), json_artifact(slug, json_bytes(fields, columns))]
+    texts = CellTexts(Columns(rows))
+    return [csv_artifact(slug, texts.csv_bytes(fields)), json_artifact(slug, texts.json_bytes(fields))]
 
 
 def content_hash(artifacts: list[Artifact]) -> str:

@@ -30,7 +30,7 @@ from .ckan import CkanClient, CkanTarget
 from .columns import Columns
 from .errors import OpenDataError
 from .fetch import client_credentials_token, fetch, parse_rows
-from .output import Artifact, content_hash, csv_artifact, csv_bytes, json_artifact, json_bytes
+from .output import Artifact, CellTexts, content_hash, csv_artifact, json_artifact
 from .personal import deidentify_columns, ensure_no_personal_data
 from .publish import (
     Provenance,
@@ -178,14 +178,16 @@ async def _run_steps(spec: DatasetSpec, config: PipelineConfig, result: RunResul
             t = mark("mask", t)
             step = "write"
             fields = spec.published_fields
-            csv_file = csv_artifact(spec.slug, csv_bytes(fields, columns, masked))
+            texts = CellTexts(columns, masked)
+            csv_file = csv_artifact(spec.slug, texts.csv_bytes(fields))
             # Audited: lgsp_audit_index will name this run's own entry (patched in after it is written);
             # not audited (benchmarks, tests of the pipeline alone): the source exchange's index.
             provenance = Provenance(result.run_id, len(rows), "",
                                     None if audited else result.source_audit_index or source_message_id,
                                     source_hash)
             csv_upload = submit(_upload_after, client, dataset, csv_file, provenance, flagged)
-            json_file = json_artifact(spec.slug, json_bytes(fields, columns, masked))
+            json_file = json_artifact(spec.slug, texts.json_bytes(fields))
+            del texts
             artifacts = [csv_file, json_file]
             result.rows, result.content_hash = len(rows), content_hash(artifacts)
             provenance.content_hash = result.content_hash

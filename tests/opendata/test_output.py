@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from lgsp.opendata import DatasetSpec, load_specs
 from lgsp.opendata.columns import Columns
-from lgsp.opendata.output import csv_bytes, json_bytes, write_csv, write_json
+from lgsp.opendata.output import CellTexts, csv_bytes, json_bytes, write_csv, write_json
 from lgsp.opendata.personal import deidentify, deidentify_columns, hash_value, mask_value
 
 DEMO = load_specs(Path(__file__).resolve().parents[2] / "lgsp" / "opendata" / "datasets")["can-tho-air-quality"]
@@ -69,6 +69,22 @@ def test_writers_match_csv_and_json_modules(data: st.DataObject) -> None:
     if expected_csv is not None:
         assert write_csv(fields, rows) == expected_csv
     assert write_json(fields, rows) == reference_json(fields, rows)
+    # The pipeline's way: both files from one CellTexts, whose columns the two share where they agree.
+    shared = CellTexts(Columns(rows))
+    if expected_csv is not None:
+        assert shared.csv_bytes(fields) == expected_csv
+    assert shared.json_bytes(fields) == reference_json(fields, rows)
+
+
+def test_numbers_share_one_text_list_only_where_both_files_spell_them_alike() -> None:
+    rows: list[dict[str, Any]] = [{"n": 1.5, "i": 3, "x": float("nan"), "z": -0.0},
+                                  {"n": 2.0, "i": -4, "x": 1.0, "z": 0.0}]
+    texts = CellTexts(Columns(rows))
+    assert texts.csv_bytes(["n", "i", "x", "z"]) == b"n,i,x,z\n1.5,3,nan,-0.0\n2.0,-4,1.0,0.0\n"
+    assert texts.json_bytes(["n", "i", "x", "z"]) == (
+        b'[{"n":1.5,"i":3,"x":NaN,"z":-0.0},{"n":2.0,"i":-4,"x":1.0,"z":0.0}]')
+    shared = {name: texts._texts(name)[0] is texts._texts(name)[1] for name in ("n", "i", "x", "z")}
+    assert shared == {"n": True, "i": True, "x": False, "z": False}  # NaN is spelt apart; -0.0: no set
 
 
 def test_overrides_replace_columns_and_edge_shapes() -> None:
