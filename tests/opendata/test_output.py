@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,12 +46,12 @@ class Odd:
         return 'odd, "quoted"\nvalue'
 
 
-texts = st.text(alphabet=st.sampled_from(list('a ,"\n\r\t\0%é\u2028;x1')), max_size=6)
+texts = st.text(alphabet=st.sampled_from(list('a ,"\n\r\t\0%é\u2028;x1ạ\U0001f600')), max_size=6)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**20), 10**20), texts,
                     st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 1, 1.0, True]))
 cells = st.one_of(scalars, st.lists(scalars, max_size=2), st.dictionaries(texts, scalars, max_size=2),
                   st.just(Odd()))
-names = st.lists(st.sampled_from(["a", "b", 'c,"d"', "%s", "é", ""]), min_size=0, max_size=4, unique=True)
+names = st.lists(st.sampled_from(["a", "b", 'c,"d"', "%s", "é", "trạm", ""]), min_size=0, max_size=4, unique=True)
 
 
 @settings(derandomize=True, max_examples=400, deadline=None)
@@ -94,6 +95,13 @@ def test_overrides_replace_columns_and_edge_shapes() -> None:
     assert json_bytes(["a", "b"], columns, {"b": ["**", None]}) == b'[{"a":1,"b":"**"},{"a":2,"b":null}]'
     assert csv_bytes(["a"], Columns([{"a": ""}, {"a": None}])) == b'a\n""\n""\n'
     assert write_csv([], [{}, {}]) == b"\n\n\n" and write_json([], [{}, {}]) == b"[{},{}]"
+
+
+def test_text_without_a_utf8_form_is_refused_as_before() -> None:
+    """A lone surrogate (json.loads accepts "\\ud800") cannot be written as UTF-8, by either file."""
+    for write in (write_csv, write_json):
+        with pytest.raises(UnicodeEncodeError):
+            write(["a", "b"], [{"a": "x\ud800", "b": 1}])
 
 
 def reference_deidentify(spec: DatasetSpec, rows: list[dict[str, object]], key: bytes) -> list[dict[str, object]]:
