@@ -12,7 +12,7 @@ cell is a ``str``/``int`` (exactly) or ``None``, because a set merges equal valu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from itertools import repeat
 from typing import Any
 
@@ -28,6 +28,7 @@ class Columns:
         self.rows = rows
         self._columns: dict[str, list[Any]] = {}
         self._types: dict[str, frozenset[type]] = {}
+        self._distinct: dict[str, frozenset[Any]] = {}
         self._names: set[str] | None = None
 
     def __len__(self) -> int:
@@ -46,6 +47,19 @@ class Columns:
             kinds = self._types[name] = frozenset(map(type, self[name]))
         return kinds
 
+    def distinct(self, name: str) -> frozenset[Any]:
+        """The column's distinct values, made once per run: the scan, the compiled check and both
+        writers each decide most columns on them, and a set of 100k cells costs milliseconds to build.
+        Raises TypeError when a cell is unhashable, as ``set`` does."""
+        values = self._distinct.get(name)
+        if values is None:
+            values = self._distinct[name] = frozenset(self[name])
+        return values
+
+    def exact_distinct(self, name: str) -> Set[Any] | None:
+        """:func:`distinct_values` of the column, from the shared :meth:`distinct` set."""
+        return distinct_values(self[name], self.types(name), lambda: self.distinct(name))
+
     def names(self) -> set[str]:
         """Every key that appears in any row."""
         if self._names is None:
@@ -56,6 +70,7 @@ class Columns:
         """Store a derived column (e.g. a de-identified one) under ``name``."""
         self._columns[name] = column
         self._types.pop(name, None)
+        self._distinct.pop(name, None)
 
 
 def distinct_safe(kinds: Iterable[type]) -> bool:
@@ -63,15 +78,17 @@ def distinct_safe(kinds: Iterable[type]) -> bool:
     return _DISTINCT_SAFE.issuperset(kinds)
 
 
-def distinct_values(column: list[Any], kinds: Iterable[type]) -> set[Any] | None:
+def distinct_values(column: list[Any], kinds: Iterable[type],
+                    values: Callable[[], Set[Any]] | None = None) -> Set[Any] | None:
     """The column's distinct values when a function of the cell may be computed once per distinct value
     and looked up for every cell -- exact for distinct-safe types, and for a float column without zeros
     (``0.0`` and ``-0.0`` are equal but spelt apart; equal non-zero floats have one spelling, and a NaN
-    is only ever equal to itself, so it is looked up by identity) -- else None."""
+    is only ever equal to itself, so it is looked up by identity) -- else None. ``values``: where to get
+    the set when it is needed (a shared one), instead of ``set(column)``."""
     kinds = frozenset(kinds)
     floats = kinds <= _FLOATS and float in kinds
     if distinct_safe(kinds) or floats:
-        distinct = set(column)
+        distinct = values() if values is not None else set(column)
         if not (floats and 0.0 in distinct):
             return distinct
     return None

@@ -133,16 +133,17 @@ def compile_field(field: dict[str, Any]) -> Check:
     raise Unsupported(field.get("name"))
 
 
-def _column_passes(check: Check, column: list[Any], kinds: frozenset[type]) -> bool:
+def _column_passes(check: Check, columns: Columns, name: str) -> bool:
     """Every cell passes; each distinct value is checked once when the column holds one type of value
-    (a set merges equal values of different types -- ``1``, ``1.0``, ``True`` -- which checks tell apart)."""
-    kinds = kinds - {type(None)}
-    values: Any = column
+    (a set merges equal values of different types -- ``1``, ``1.0``, ``True`` -- which checks tell apart).
+    The set is the run's shared one (:meth:`.columns.Columns.distinct`)."""
+    kinds = columns.types(name) - {type(None)}
+    values: Any = columns[name]
     if len(kinds) <= 1:
         try:
-            values = set(column)
+            values = columns.distinct(name)
         except TypeError:  # unhashable cells: check them all
-            values = column
+            pass
     return all(map(check, values))
 
 
@@ -160,7 +161,7 @@ def certainly_valid(fields: list[dict[str, Any]], rows: list[dict[str, Any]],
         return False
     view = columns if columns is not None else Columns(rows)
     for name, check in checks:
-        if not _column_passes(check, view[name], view.types(name)):
+        if not _column_passes(check, view, name):
             return False
     # A required field that passed has no missing cell, so no row is blank; otherwise look row by row.
     if not required and any(all(map(_missing, cells)) for cells in zip(*(view[name] for name, _ in checks),

@@ -17,7 +17,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -106,15 +106,15 @@ def _json_octets(value: Any) -> str:
     return _octets(_json_cell(value))
 
 
-def _both_texts(column: list[Any], kinds: frozenset[type]) -> tuple[list[str], list[str]]:
+def _both_texts(column: list[Any], kinds: frozenset[type],
+                distinct: Set[Any] | None) -> tuple[list[str], list[str]]:
     """The column's cells as CSV and as JSON text (as :func:`_octets`). Both files are made from one
     pass over the column: one set of distinct values, one table lookup per cell per file -- and where
     the two spellings agree on every value (integers, finite floats: ``repr`` in both), a single list
-    serves both files."""
+    serves both files. ``distinct``: the column's :func:`.columns.distinct_values`."""
     if kinds == {int}:
         texts = list(map(int.__repr__, column))  # digits and a sign: never quoted, the same in JSON
         return texts, texts
-    distinct = distinct_values(column, kinds)
     if distinct is None:
         return list(map(_csv_octets, column)), list(map(_json_octets, column))
     csv_table = {value: _csv_octets(value) for value in distinct}
@@ -204,11 +204,13 @@ def json_bytes(fields: list[str], columns: Columns, overrides: Mapping[str, list
 
 
 def _column(columns: Columns, name: str,
-            overrides: Mapping[str, list[Any]]) -> tuple[list[Any], frozenset[type]]:
+            overrides: Mapping[str, list[Any]]) -> tuple[list[Any], frozenset[type], Set[Any] | None]:
+    """The column to write, its cells' types and its distinct values (when they may decide)."""
     if name in overrides:
         column = overrides[name]
-        return column, frozenset(map(type, column))
-    return columns[name], columns.types(name)
+        kinds = frozenset(map(type, column))
+        return column, kinds, distinct_values(column, kinds)
+    return columns[name], columns.types(name), columns.exact_distinct(name)
 
 
 def write_csv(fields: list[str], rows: list[Row]) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from registry.dataset_spec import DatasetSpec
@@ -29,14 +28,17 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"),
 }
 MAX_ROWS_REPORTED = 20
+# Any of the patterns, on a text of 6 to 60 characters (the length test as a lookahead): one match call
+# per value instead of three, and one that ``map`` can apply to a whole column at C speed.
+_ANY_PATTERN = re.compile(r"(?s)(?=.{6,60}\Z)(?:" + "|".join(f"(?:{p.pattern})" for p in PATTERNS.values()) + ")")
+_NEVER_PERSONAL = frozenset({bool, float, type(None)})
 
 
 def _looks_personal(value: Any) -> bool:
     """Whether one cell would be a finding (the same test :func:`scan` applies per row)."""
     if value is None or isinstance(value, bool | float):
         return False
-    text = str(value).strip()
-    return 6 <= len(text) <= 60 and any(pattern.match(text) for pattern in PATTERNS.values())
+    return _ANY_PATTERN.match(str(value).strip()) is not None
 
 
 def _column_clean(columns: Columns, name: str) -> bool:
@@ -44,15 +46,20 @@ def _column_clean(columns: Columns, name: str) -> bool:
 
     The test depends on the value alone, so distinct values decide it -- except that Python's set merges
     equal values of different types (``1``, ``1.0``, ``True``) whose text differs; a column with more than
-    one type of value is therefore tested cell by cell, never through the set."""
-    column = columns[name]
-    kinds = columns.types(name) - {type(None)}
+    one type of value is therefore tested cell by cell, never through the set. Booleans and floats are
+    never findings, so a column of only those (and missing cells) is clean without a look."""
+    all_kinds = columns.types(name)
+    if all_kinds <= _NEVER_PERSONAL:
+        return True
+    kinds = all_kinds - {type(None)}
     if len(kinds) > 1:
-        return not any(map(_looks_personal, column))
+        return not any(map(_looks_personal, columns[name]))
     try:
-        distinct: Iterable[Any] = set(column)
+        distinct = columns.distinct(name)
     except TypeError:  # unhashable cells (JSON objects / arrays): test them all
-        distinct = column
+        return not any(map(_looks_personal, columns[name]))
+    if kinds == {str}:  # the common case, all in C: strip, then the one combined match
+        return not any(map(_ANY_PATTERN.match, map(str.strip, distinct - {None})))
     return not any(map(_looks_personal, distinct))
 
 
