@@ -40,6 +40,7 @@ from .publish import (
     finish,
     is_up_to_date,
     metadata_hash,
+    show_target,
     unchanged_source,
     upload_resource,
 )
@@ -118,11 +119,12 @@ async def _run_steps(spec: DatasetSpec, config: PipelineConfig, result: RunResul
                      force: bool, progress: ProgressFn | None, audited: bool) -> str | None:
     """The steps; fills ``result`` and returns the gateway message id of the source read (if any).
 
-    CKAN's side runs overlapped with lgsp's own work, on a few threads: ``package_show`` while the
-    source is fetched; creating the dataset (once the rows passed the scan and validation) while they
-    are de-identified and written; the CSV upload while the JSON is written, and the JSON upload
-    alongside it (should the JSON land first, one reorder puts the CSV back in front). The order of
-    *writes* to CKAN is the one :mod:`.publish` documents, so an interrupted run still converges."""
+    CKAN's side runs overlapped with lgsp's own work, on a few threads: ``package_show`` (and, for a
+    new dataset, ``organization_show``) while the source is fetched; creating the dataset (once the
+    rows passed the scan and validation) while they are de-identified and written; the CSV upload while
+    the JSON is written, and the JSON upload alongside it (should the JSON land first, one reorder puts
+    the CSV back in front). The order of *writes* to CKAN is the one :mod:`.publish` documents, so an
+    interrupted run still converges."""
     step = "fetch"
     source_message_id: str | None = None
 
@@ -142,7 +144,7 @@ async def _run_steps(spec: DatasetSpec, config: PipelineConfig, result: RunResul
 
     try:
         t = time.perf_counter()
-        shown = submit(client.show_or_none, "package_show", spec.slug)
+        shown = submit(show_target, client, spec)
         token = config.source_token
         if config.source_client:
             token = await client_credentials_token(config.gateway_url, *config.source_client)
@@ -150,7 +152,7 @@ async def _run_steps(spec: DatasetSpec, config: PipelineConfig, result: RunResul
         source_message_id, result.source_audit_index = fetched.message_id, fetched.audit_index
         source_hash = source_fingerprint(spec, config, fetched.body)
         step = "ckan"
-        current = await asyncio.wrap_future(shown)
+        current, organization_exists = await asyncio.wrap_future(shown)
         if unchanged_source(current, spec, source_hash) and not force:
             assert current is not None
             result.status, result.dataset_id = "unchanged", current["id"]
@@ -172,7 +174,8 @@ async def _run_steps(spec: DatasetSpec, config: PipelineConfig, result: RunResul
             step = "upload"
             flagged = check_hand_edit(current, spec, force=force)
             created = current is None
-            dataset: Future[Any] = submit(create_dataset, client, spec, result.run_id) if created else _done(current)
+            dataset: Future[Any] = (submit(create_dataset, client, spec, result.run_id, organization_exists)
+                                    if created else _done(current))
             step = "mask"
             masked = deidentify_columns(spec, columns, config.hash_key)
             t = mark("mask", t)

@@ -142,10 +142,26 @@ def check_hand_edit(current: dict[str, Any] | None, spec: DatasetSpec, *, force:
     return flagged
 
 
-def create_dataset(client: CkanClient, spec: DatasetSpec, run_id: str) -> dict[str, Any]:
-    """Step 2: the organisation if missing, then the dataset with metadata and no content hash yet."""
+def show_target(client: CkanClient, spec: DatasetSpec) -> tuple[dict[str, Any] | None, bool | None]:
+    """Step 1, and the read step 2 needs: ``package_show`` of the slug and -- only when the dataset does
+    not exist -- whether its organisation does (``organization_show``; None when not asked). The
+    pipeline makes these reads while it fetches the source, so that creating the dataset later, once
+    the rows passed the checks, is the write alone and not a read and a write in turn."""
+    current = client.show_or_none("package_show", spec.slug)
+    if current is not None:
+        return current, None
+    return None, client.show_or_none("organization_show", spec.organization) is not None
+
+
+def create_dataset(client: CkanClient, spec: DatasetSpec, run_id: str,
+                   organization_exists: bool | None = None) -> dict[str, Any]:
+    """Step 2: the organisation if missing, then the dataset with metadata and no content hash yet.
+    ``organization_exists``: what :func:`show_target` found (None: ask CKAN now)."""
     metadata = dataset_metadata(spec)
-    _ensure_organization(client, spec)
+    if organization_exists is None:
+        organization_exists = client.show_or_none("organization_show", spec.organization) is not None
+    if not organization_exists:
+        _create_organization(client, spec)
     created: dict[str, Any] = client.call("package_create", {
         **metadata, "lgsp_metadata_hash": metadata_hash(metadata), "lgsp_content_hash": "", "lgsp_run_id": run_id})
     return created
@@ -218,11 +234,10 @@ def _resources(current: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r.get("name"): r for r in current.get("resources", [])}
 
 
-def _ensure_organization(client: CkanClient, spec: DatasetSpec) -> None:
-    if client.show_or_none("organization_show", spec.organization) is None:
-        client.call("organization_create", {
-            "name": spec.organization,
-            "title": spec.organization_title,
-            "description": f"Mã định danh: {spec.owner_agency_id}",
-            "extras": [{"key": "agency_code", "value": spec.owner_agency_id}],
-        })
+def _create_organization(client: CkanClient, spec: DatasetSpec) -> None:
+    client.call("organization_create", {
+        "name": spec.organization,
+        "title": spec.organization_title,
+        "description": f"Mã định danh: {spec.owner_agency_id}",
+        "extras": [{"key": "agency_code", "value": spec.owner_agency_id}],
+    })

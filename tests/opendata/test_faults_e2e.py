@@ -154,3 +154,30 @@ async def test_a_dataset_created_by_hand_under_the_slug_is_not_taken_over(
     result = await run_dataset(spec, config)
     assert result.status == "hand_edited" and "not marked as managed" in result.message
     assert show(ckan.url, spec.slug)["title"] == "Made by hand"
+
+
+async def test_ckan_is_read_while_the_source_is_fetched_and_written_only_after_the_checks(
+        ckan: Ckan, spec: DatasetSpec, config: PipelineConfig, proxy: tuple[str, ProxyState],
+        source: tuple[RunningServer, SourceState]) -> None:
+    """The calls each kind of run makes, in order (seen by the proxy): a new dataset's organisation is
+    looked up with the dataset, before the checks; a run whose rows fail them writes nothing; an
+    existing dataset is never asked about its organisation."""
+    proxy_url, state = proxy
+    via_proxy = dataclasses.replace(config, ckan=dataclasses.replace(config.ckan, url=proxy_url))
+    source[1].mode = "invalid"
+    assert (await run_dataset(spec, via_proxy)).status == "invalid"
+    assert state.seen == ["package_show", "organization_show"]  # reads only
+
+    state.seen.clear()
+    source[1].mode = "ok"
+    created = await run_dataset(spec, via_proxy)
+    assert created.status == "created" and created.api_calls == len(state.seen)
+    assert [a for a in state.seen if a != "package_resource_reorder"] == [
+        "package_show", "organization_show", "package_create", "resource_create", "resource_create",
+        "package_patch"]
+
+    state.seen.clear()
+    source[1].version += 1
+    updated = await run_dataset(spec, via_proxy)
+    assert updated.status == "updated"
+    assert state.seen == ["package_show", "resource_update", "resource_update", "package_patch"]
