@@ -90,10 +90,13 @@ class PipelineConfig:
 
 def source_fingerprint(spec: DatasetSpec, config: PipelineConfig, body: bytes) -> str:
     """Hash of everything the published bytes depend on: the source body, the schema and personal
-    rules, the published fields and the pseudonymisation key (hashed, never stored)."""
+    rules, the published fields and the pseudonymisation key (hashed, never stored). The body is fed to
+    the digest as it is, not concatenated after the rules (a copy of the whole body)."""
     rules = json.dumps({"schema": spec.table_schema, "fields": spec.published_fields,
                         "key": hashlib.sha256(config.hash_key).hexdigest(), "v": 1}, sort_keys=True)
-    return hashlib.sha256(rules.encode() + b"\0" + body).hexdigest()
+    digest = hashlib.sha256(rules.encode() + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
 
 
 async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool = False,

@@ -146,3 +146,20 @@ def test_cron_schedule() -> None:
     for bad in ("* * *", "61 * * * *", "a * * * *"):
         with pytest.raises(CronError):
             Cron.parse(bad)
+
+
+def test_source_fingerprint_is_the_digest_of_rules_then_body(spec: DatasetSpec) -> None:
+    """Datasets published before store this digest as lgsp_source_hash: computing it another way must
+    give the same hex, or every unchanged source would look changed once."""
+    import hashlib
+    import json
+
+    from lgsp.opendata import CkanTarget, PipelineConfig
+    from lgsp.opendata.pipeline import source_fingerprint
+
+    config = PipelineConfig("http://gw", CkanTarget("http://ckan", "t"), hash_key=b"k")
+    body = b'{"data": [{"station_id": "CT-NK-01"}]}' * 1000
+    rules = json.dumps({"schema": spec.table_schema, "fields": spec.published_fields,
+                        "key": hashlib.sha256(b"k").hexdigest(), "v": 1}, sort_keys=True)
+    assert source_fingerprint(spec, config, body) == hashlib.sha256(rules.encode() + b"\0" + body).hexdigest()
+    assert source_fingerprint(spec, config, body + b" ") != source_fingerprint(spec, config, body)
