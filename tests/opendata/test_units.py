@@ -4,13 +4,24 @@ schema report, deterministic output, metadata hash / hand-edit detection, schedu
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from datetime import UTC, datetime
 
 import pytest
 
-from lgsp.opendata import DatasetSpec, PersonalDataBlocked, SchemaViolation, SpecError, spec_from_dict
+from lgsp.opendata import (
+    CkanTarget,
+    DatasetSpec,
+    PersonalDataBlocked,
+    PipelineConfig,
+    SchemaViolation,
+    SpecError,
+    spec_from_dict,
+)
 from lgsp.opendata.output import build_artifacts, content_hash
 from lgsp.opendata.personal import deidentify, ensure_no_personal_data, scan
+from lgsp.opendata.pipeline import source_fingerprint
 from lgsp.opendata.publish import dataset_metadata, hand_edit_report, metadata_hash
 from lgsp.opendata.sample_source import SourceState, readings
 from lgsp.opendata.validate import validate_rows
@@ -151,12 +162,6 @@ def test_cron_schedule() -> None:
 def test_source_fingerprint_is_the_digest_of_rules_then_body(spec: DatasetSpec) -> None:
     """Datasets published before store this digest as lgsp_source_hash: computing it another way must
     give the same hex, or every unchanged source would look changed once."""
-    import hashlib
-    import json
-
-    from lgsp.opendata import CkanTarget, PipelineConfig
-    from lgsp.opendata.pipeline import source_fingerprint
-
     config = PipelineConfig("http://gw", CkanTarget("http://ckan", "t"), hash_key=b"k")
     body = b'{"data": [{"station_id": "CT-NK-01"}]}' * 1000
     rules = json.dumps({"schema": spec.table_schema, "fields": spec.published_fields,
