@@ -7,7 +7,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import pydantic_core
@@ -17,6 +17,12 @@ from registry.dataset_spec import DatasetSpec
 from .errors import SourceUnavailable
 
 Row = dict[str, Any]
+
+
+class Digest(Protocol):
+    """What :func:`fetch` feeds the body to (a ``hashlib`` hash object)."""
+
+    def update(self, data: bytes, /) -> None: ...
 
 
 @dataclass
@@ -29,8 +35,11 @@ class Fetched:
 
 
 async def fetch(spec: DatasetSpec, gateway_url: str, token: str | None,
-                read_timeout: float = 60.0) -> Fetched:
-    """GET the source; any transport failure or non-2xx answer raises :class:`SourceUnavailable`."""
+                read_timeout: float = 60.0, digest: Digest | None = None) -> Fetched:
+    """GET the source; any transport failure or non-2xx answer raises :class:`SourceUnavailable`.
+
+    ``digest`` is fed the body piece by piece as it arrives, so hashing it overlaps the transfer (a
+    ``hashlib`` update releases the GIL) instead of following it: 25 MB take about 25 ms to hash."""
     url = spec.source_url(gateway_url)
     headers = {"Accept": "text/csv" if spec.source_format == "csv" else "application/json"}
     if token:
@@ -40,7 +49,7 @@ async def fetch(spec: DatasetSpec, gateway_url: str, token: str | None,
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=read_timeout)) as session,
             session.get(url, headers=headers) as response,
         ):
-            body = await response.read()
+            body = await response.read() if digest is None else await _read_into(response, digest)
             if response.status >= 300:
                 raise SourceUnavailable(
                     f"source {spec.source_service} answered HTTP {response.status}",
@@ -57,6 +66,15 @@ async def fetch(spec: DatasetSpec, gateway_url: str, token: str | None,
         raise SourceUnavailable(
             f"source {spec.source_service} unreachable: {exc.__class__.__name__}: {exc}", {"url": url}
         ) from exc
+
+
+async def _read_into(response: aiohttp.ClientResponse, digest: Digest) -> bytes:
+    """The whole body, as ``response.read()`` gives it, each piece fed to ``digest`` on arrival."""
+    chunks = []
+    async for chunk in response.content.iter_any():
+        digest.update(chunk)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def client_credentials_token(gateway_url: str, client_id: str, client_secret: str,

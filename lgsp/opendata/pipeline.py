@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from registry.dataset_spec import DatasetSpec
 
@@ -29,7 +29,7 @@ from .audit import principal, record_run, run_entry
 from .ckan import CkanClient, CkanTarget
 from .columns import Columns
 from .errors import OpenDataError
-from .fetch import client_credentials_token, fetch, parse_rows
+from .fetch import Digest, client_credentials_token, fetch, parse_rows
 from .output import Artifact, CellTexts, content_hash, csv_artifact, json_artifact
 from .personal import deidentify_columns, ensure_no_personal_data
 from .publish import (
@@ -88,15 +88,26 @@ class PipelineConfig:
     hash_key: bytes = b"lgsp-opendata"  # keyed hash for "hash" personal fields; set per deployment
 
 
+class SourceDigest(Digest, Protocol):
+    """The source fingerprint's digest (a ``hashlib`` SHA-256 object)."""
+
+    def hexdigest(self) -> str: ...
+
+
 def source_fingerprint(spec: DatasetSpec, config: PipelineConfig, body: bytes) -> str:
     """Hash of everything the published bytes depend on: the source body, the schema and personal
-    rules, the published fields and the pseudonymisation key (hashed, never stored). The body is fed to
-    the digest as it is, not concatenated after the rules (a copy of the whole body)."""
-    rules = json.dumps({"schema": spec.table_schema, "fields": spec.published_fields,
-                        "key": hashlib.sha256(config.hash_key).hexdigest(), "v": 1}, sort_keys=True)
-    digest = hashlib.sha256(rules.encode() + b"\0")
+    rules, the published fields and the pseudonymisation key (hashed, never stored)."""
+    digest = fingerprint_digest(spec, config)
     digest.update(body)
     return digest.hexdigest()
+
+
+def fingerprint_digest(spec: DatasetSpec, config: PipelineConfig) -> SourceDigest:
+    """The :func:`source_fingerprint` digest before the body: fed the rules, then ``\\0``. The pipeline
+    has :func:`.fetch.fetch` feed it the body as it arrives (never a copy of the body after the rules)."""
+    rules = json.dumps({"schema": spec.table_schema, "fields": spec.published_fields,
+                        "key": hashlib.sha256(config.hash_key).hexdigest(), "v": 1}, sort_keys=True)
+    return hashlib.sha256(rules.encode() + b"\0")
 
 
 async def run_dataset(spec: DatasetSpec, config: PipelineConfig, *, force: bool = False,
@@ -151,9 +162,10 @@ async def _run_steps(spec: DatasetSpec, config: PipelineConfig, result: RunResul
         token = config.source_token
         if config.source_client:
             token = await client_credentials_token(config.gateway_url, *config.source_client)
-        fetched = await fetch(spec, config.gateway_url, token)
+        digest = fingerprint_digest(spec, config)
+        fetched = await fetch(spec, config.gateway_url, token, digest=digest)
         source_message_id, result.source_audit_index = fetched.message_id, fetched.audit_index
-        source_hash = source_fingerprint(spec, config, fetched.body)
+        source_hash = digest.hexdigest()
         step = "ckan"
         current, organization_exists = await asyncio.wrap_future(shown)
         if unchanged_source(current, spec, source_hash) and not force:

@@ -15,10 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lgsp.opendata import DatasetSpec
+from lgsp.opendata import CkanTarget, DatasetSpec, PipelineConfig
 from lgsp.opendata.errors import SourceUnavailable
-from lgsp.opendata.fetch import Fetched, loads, parse_rows
-from lgsp.opendata.sample_source import SourceState, export
+from lgsp.opendata.fetch import Fetched, fetch, loads, parse_rows
+from lgsp.opendata.pipeline import fingerprint_digest, source_fingerprint
+from lgsp.opendata.sample_source import SourceState, create_app, export
+from lgsp.testing.servers import start_server
 
 
 def _outcome(parse: Any, body: bytes) -> tuple[str, str]:
@@ -81,3 +83,20 @@ def test_a_body_json_loads_refuses_is_still_an_unreadable_source(spec: DatasetSp
     fetched = Fetched("http://source", b'{"data": [{"a": 1},]}', "application/json", None, None)
     with pytest.raises(SourceUnavailable, match="unreadable body"):
         parse_rows(spec, fetched)
+
+
+async def test_the_digest_fed_during_the_fetch_is_the_fingerprint_of_the_body(spec: DatasetSpec) -> None:
+    """The pipeline hashes the source as it arrives; that must be the fingerprint of the whole body
+    (many pieces: 20k rows are a few MB), and the body itself must arrive whole."""
+    state = SourceState(rows=20_000, token="t")
+    server = start_server(create_app(state))
+    config = PipelineConfig(server.url, CkanTarget("http://ckan", "t"))
+    try:
+        digest = fingerprint_digest(spec, config)
+        fetched = await fetch(spec, server.url, "t", digest=digest)
+        plain = await fetch(spec, server.url, "t")
+    finally:
+        server.stop()
+    assert fetched.body == plain.body == export(state, "readings")[0]  # type: ignore[index]
+    assert len(fetched.body) > 4_000_000
+    assert digest.hexdigest() == source_fingerprint(spec, config, plain.body)
