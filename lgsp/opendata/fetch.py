@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -108,7 +109,39 @@ def loads(body: bytes) -> Any:
     try:
         return pydantic_core.from_json(body)
     except ValueError:
-        return json.loads(body)
+        pass
+    data = json.loads(body)
+    if _LONE_SURROGATE_ESCAPE.search(body):
+        _refuse_lone_surrogates(data)
+    return data
+
+
+class UnpublishableText(ValueError):
+    """A string the published files cannot hold: a lone UTF-16 surrogate (``"\\ud800"`` is valid JSON
+    text, but has no UTF-8 form, so the CSV/JSON writers would fail half-way through a run)."""
+
+
+#: a ``\uD800``-``\uDFFF`` escape; only json.loads' path can meet one (pydantic-core refuses lone ones),
+#: and only a body holding such an escape needs the walk below
+_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """Raise :class:`UnpublishableText` if any key or string in ``value`` holds a lone surrogate (a pair
+    written as two escapes decodes to one character and is fine)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise UnpublishableText(f"lone surrogate {item[exc.start]!r} in {item[:40]!r}") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def parse_rows(spec: DatasetSpec, fetched: Fetched) -> list[Row]:
@@ -118,7 +151,10 @@ def parse_rows(spec: DatasetSpec, fetched: Fetched) -> list[Row]:
             text = fetched.body.decode("utf-8-sig")
             return list(csv.DictReader(io.StringIO(text)))
         data = loads(fetched.body)
-    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+    except (ValueError, RecursionError, csv.Error) as exc:
+        # ValueError: malformed JSON, bad UTF-8, an integer past Python's 4,300-digit conversion limit, a
+        # lone surrogate (UnpublishableText); RecursionError: nesting deeper than json.loads goes. Each is
+        # the source's fault: a source_failed run, not a crash.
         raise SourceUnavailable(f"source {spec.source_service} sent an unreadable body: {exc}") from exc
     if spec.records_key and isinstance(data, dict):
         data = data.get(spec.records_key)

@@ -39,6 +39,8 @@ class SourceState:
     mode: str = "ok"  # ok | down | invalid | leak
     token: str | None = None
     requests: int = 0
+    #: served as is (application/json) instead of the export: what a broken department system sends
+    body: bytes | None = None
 
 
 def readings(state: SourceState) -> list[dict[str, object]]:
@@ -104,6 +106,8 @@ def create_app(state: SourceState | None = None) -> Starlette:
             return JSONResponse({"title": "missing or wrong bearer token"}, status_code=401)
         if state.mode == "down":
             return JSONResponse({"title": "monitoring database offline"}, status_code=503)
+        if state.body is not None:
+            return Response(state.body, media_type="application/json")
         path = request.path_params["path"]
         key = (state.rows, state.version, state.mode, path)
         if key not in cache:

@@ -38,6 +38,27 @@ async def test_source_down_fails_visibly_and_portal_keeps_last_good_version(
     assert after["lgsp_content_hash"] == good.content_hash
 
 
+@pytest.mark.parametrize("body", [
+    b'{"data": [{"station_id": "CT01", "aqi": 1' + b"0" * 5000 + b'}]}',  # past the int-string limit
+    b'{"data": [{"station_id": "CT01", "station_name": "\\ud800"}]}',  # a lone surrogate: no UTF-8 form
+    b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # nesting json.loads cannot follow
+])
+async def test_a_body_that_cannot_be_read_or_published_is_a_source_failure(
+        ckan: Ckan, spec: DatasetSpec, config: PipelineConfig,
+        source: tuple[RunningServer, SourceState], body: bytes) -> None:
+    """Valid-looking JSON that Python cannot turn into publishable rows ends the run as source_failed at
+    the fetch step (it used to raise out of run_dataset), and the portal keeps the last good version."""
+    good = await run_dataset(spec, config)
+    before = show(ckan.url, spec.slug)
+    source[1].body = body
+    failed = await run_dataset(spec, config)
+    assert failed.status == "source_failed" and "unreadable body" in failed.message, failed.message
+    assert failed.report["step"] == "fetch"
+    after = show(ckan.url, spec.slug)
+    assert after["metadata_modified"] == before["metadata_modified"]
+    assert after["lgsp_content_hash"] == good.content_hash
+
+
 async def test_schema_failure_publishes_nothing_and_reports_rows_and_fields(
         ckan: Ckan, spec: DatasetSpec, config: PipelineConfig,
         source: tuple[RunningServer, SourceState]) -> None:

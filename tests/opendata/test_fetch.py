@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from lgsp.opendata import CkanTarget, DatasetSpec, PipelineConfig
 from lgsp.opendata.errors import SourceUnavailable
-from lgsp.opendata.fetch import Fetched, fetch, loads, parse_rows
+from lgsp.opendata.fetch import Fetched, UnpublishableText, fetch, loads, parse_rows
 from lgsp.opendata.pipeline import fingerprint_digest, source_fingerprint
 from lgsp.opendata.sample_source import SourceState, create_app, export
 from lgsp.testing.servers import start_server
@@ -63,7 +63,7 @@ def test_near_json_text_is_accepted_or_refused_alike(text: str) -> None:
     b'{"a": 1, "b": 2, "a": 3}',  # duplicate key: last value, first position
     b"[NaN, Infinity, -Infinity, -0, -0.0, 1E400, 1e-400]",
     b"[123456789012345678901234567890, 9007199254740993, 5e-324, 1.7976931348623157e308]",
-    b'["\\ud800", "\\uD834\\uDD1E", "\\u0000"]',  # lone surrogate escape: the fast parser refuses it
+    b'["\\uD834\\uDD1E", "\\u0000", "\\\\ud800"]',  # a pair escaped; an escaped backslash before "ud800"
     b'["a\tb"]', b"[1]x", b"[01]", b"[1.]", b"[.5]", b"[1,]", b'{"a":1,}', b'["\xff"]',
     "\ufeff[1]".encode(), "[1]".encode("utf-16"), "[1]".encode("utf-32"),
     b"[" * 300 + b"]" * 300,  # deeper than the fast parser's limit
@@ -71,6 +71,26 @@ def test_near_json_text_is_accepted_or_refused_alike(text: str) -> None:
 ])
 def test_bodies_the_fast_parser_may_refuse(body: bytes) -> None:
     _agrees(body)
+
+
+@pytest.mark.parametrize("body", [b'["\\ud800"]', b'{"k\\uDFFF": 1}', b'[{"a": ["x", {"b": "\\udabcz"}]}]'])
+def test_a_lone_surrogate_is_refused_where_json_loads_would_pass_it_on(body: bytes) -> None:
+    """json.loads accepts a lone surrogate escape, but no UTF-8 file can hold the string it makes: the
+    writers would fail half-way through a run. It is refused at parse time instead (keys included)."""
+    json.loads(body)  # valid JSON text
+    with pytest.raises(UnpublishableText, match="lone surrogate"):
+        loads(body)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"data": [{"a": 1' + b"0" * 5000 + b'}]}',  # past Python's int-string conversion limit
+    b'{"data": [{"a": "\\ud800"}]}',  # lone surrogate
+    b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # deeper than json.loads can go
+])
+def test_every_unreadable_json_body_is_a_source_failure_not_a_crash(spec: DatasetSpec, body: bytes) -> None:
+    fetched = Fetched("http://source", body, "application/json", None, None)
+    with pytest.raises(SourceUnavailable, match="unreadable body"):
+        parse_rows(spec, fetched)
 
 
 def test_the_sample_source_parses_to_the_same_rows() -> None:
