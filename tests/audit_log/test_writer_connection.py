@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,12 +48,13 @@ def terminate(engine: Engine, pid: int) -> None:
     """Kill one backend from a separate session, and wait until it is gone."""
     with engine.connect() as admin:
         assert admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar() is True
-        for _ in range(200):
+        deadline = time.monotonic() + 60  # a loaded machine can take seconds to reap a backend
+        while time.monotonic() < deadline:
             alive = admin.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}).scalar()
             if not alive:
                 return
             admin.execute(text("SELECT pg_sleep(0.01)"))
-    raise AssertionError(f"backend {pid} still alive")
+    raise AssertionError(f"backend {pid} still alive after 60 s")
 
 
 def backend_pid(conn: Connection) -> int:
@@ -107,29 +109,43 @@ def test_killed_mid_transaction_the_batch_commits_once(pg_engine: Engine, tmp_pa
 def test_killed_before_commit_no_caller_is_told_success_and_nothing_is_committed(pg_engine: Engine,
                                                                                  tmp_path: Path) -> None:
     calls: list[int] = []
+    gate = threading.Event()
+    taken: list[Any] = []  # (loop, asyncio.Event): the writer thread tells the loop it has the first entry
 
     def write(conn: Connection, batch: Sequence[dict[str, Any]], bodies: Sequence[Bodies] | None) -> list[int]:
         calls.append(len(batch))
+        if len(calls) == 1:  # hold the thread so the next three entries queue up and form one batch
+            loop, event = taken
+            loop.call_soon_threadsafe(event.set)
+            assert gate.wait(60), "the test never queued the batch to kill"
         indexes = append_entries(conn, batch, bodies)
-        if len(calls) == 1:  # rows written, COMMIT not yet sent: the server rolls them back
+        if len(calls) == 2:  # rows written, COMMIT not yet sent: the server rolls them back
             terminate(pg_engine, backend_pid(conn))
         return indexes
 
-    async def scenario() -> tuple[list[Any], list[int], int]:
+    async def scenario() -> tuple[int, list[Any], list[int], int]:
         thread = CommitThread(pg_engine, write, max_batch=64)
+        taken.extend((asyncio.get_running_loop(), asyncio.Event()))
         thread.start()
         try:
-            failed = await asyncio.gather(*(thread.submit(e, None) for e in entries(3)), return_exceptions=True)
+            first = thread.submit(entries(1)[0], None)
+            await taken[1].wait()  # the thread has taken the first entry alone
+            doomed = [thread.submit(e, None) for e in entries(3)]
+            gate.set()
+            committed = await first
+            failed = await asyncio.gather(*doomed, return_exceptions=True)
             after = list(await asyncio.gather(*(thread.submit(e, None) for e in entries(2))))
-            return list(failed), after, thread.connects
+            return committed, list(failed), after, thread.connects
         finally:
+            gate.set()
             await thread.stop()
 
-    failed, after, connects = asyncio.run(scenario())
-    assert all(isinstance(r, Exception) for r in failed)  # the COMMIT failed: not retried, not acknowledged
-    assert calls == [3, 2] and connects == 2
-    assert after == [0, 1]  # the lost batch left no entry and no tree node behind
-    assert count(pg_engine) == 2
+    committed, failed, after, connects = asyncio.run(scenario())
+    assert committed == 0
+    assert all(isinstance(r, Exception) for r in failed), failed  # the COMMIT failed: not retried, not acknowledged
+    assert calls[:2] == [1, 3] and sum(calls[2:]) == 2 and connects == 2
+    assert after == [1, 2]  # the lost batch left no entry and no tree node behind
+    assert count(pg_engine) == 3
     assert verify_store(pg_engine, HeadService(pg_engine, _settings(tmp_path))).passed
 
 
