@@ -17,9 +17,9 @@ back) with the rows that reference it. PostgreSQL (``bytea``) takes the plain pa
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, DateTime, LargeBinary, String, func, insert, literal_column, select
+from sqlalchemy import BigInteger, DateTime, LargeBinary, String, Table, func, insert, literal_column, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,12 +49,15 @@ def _sqlite(conn: Connection) -> object | None:
     return raw if hasattr(raw, "blobopen") else None
 
 
+_INSERT_BLOB = insert(cast(Table, Blob.__table__))
+
+
 def put(conn: Connection, blob_id: str, data: bytes, sha256: str) -> str:
     """Insert ``data`` as blob ``blob_id`` in the caller's transaction; returns the id."""
     raw = _sqlite(conn) if len(data) >= STREAM_THRESHOLD else None
     values = {"id": blob_id, "sha256": sha256, "size": len(data), "created_at": datetime.now(UTC)}
     if raw is None:
-        conn.execute(insert(Blob).values(**values, data=data))
+        conn.execute(_INSERT_BLOB, {**values, "data": data})  # one statement, values as parameters
         return blob_id
     result = conn.execute(insert(Blob).values(**values, data=func.zeroblob(len(data))))
     rowid = result.lastrowid
