@@ -62,8 +62,9 @@ def receiving_agencies(engine: Engine) -> tuple[str, ...]:
 
 
 def may(engine: Engine, system_id: str, objects: str, agency: str) -> bool:
-    with Session(engine) as session:
-        return session.scalar(select(ObjectGrant.id).where(
+    """Whether ``system_id`` holds a grant on ``objects`` of ``agency`` (a Core read: no ORM session per check)."""
+    with engine.connect() as conn:
+        return conn.scalar(select(ObjectGrant.id).where(
             ObjectGrant.client_system_id == system_id, ObjectGrant.objects == objects,
             ObjectGrant.agency_code == agency).limit(1)) is not None
 

@@ -20,9 +20,9 @@ import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Select, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, Engine, Select, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -122,12 +122,19 @@ def mark_delivered(engine: Engine, delivery: Delivery, remote_id: str | None) ->
         return delivered_on(conn, delivery, remote_id)
 
 
+#: Success, built once with bound parameters: building the UPDATE per delivery (where clauses, values,
+#: cache key) cost the worker more CPU than executing it. Same SQL as ``update(...).where(*_owned(...))``.
+_DELIVERED = (update(cast(Table, OutboxMessage.__table__))
+              .where(OutboxMessage.seq == bindparam("o_seq"), OutboxMessage.lease_token == bindparam("o_token"),
+                     OutboxMessage.state == IN_FLIGHT)
+              .values(state=DELIVERED, remote_id=bindparam("o_remote"), delivered_at=bindparam("o_now"),
+                      updated_at=bindparam("o_now"), lease_until=None, lease_token=None))
+
+
 def delivered_on(conn: Connection, delivery: Delivery, remote_id: str | None) -> bool:
     """:func:`mark_delivered` in the caller's transaction (the worker's group commit)."""
-    now = now_utc()
-    result = conn.execute(update(OutboxMessage).where(*_owned(delivery)).values(
-        state=DELIVERED, remote_id=remote_id, delivered_at=now, updated_at=now, lease_until=None,
-        lease_token=None))
+    result = conn.execute(_DELIVERED, {"o_seq": delivery.seq, "o_token": delivery.lease_token,
+                                       "o_remote": remote_id, "o_now": now_utc()})
     return bool(result.rowcount)
 
 

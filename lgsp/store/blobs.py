@@ -17,9 +17,21 @@ back) with the rows that reference it. PostgreSQL (``bytea``) takes the plain pa
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, DateTime, LargeBinary, String, func, insert, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    LargeBinary,
+    String,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,12 +61,15 @@ def _sqlite(conn: Connection) -> object | None:
     return raw if hasattr(raw, "blobopen") else None
 
 
+_INSERT_BLOB = insert(cast(Table, Blob.__table__))
+
+
 def put(conn: Connection, blob_id: str, data: bytes, sha256: str) -> str:
     """Insert ``data`` as blob ``blob_id`` in the caller's transaction; returns the id."""
     raw = _sqlite(conn) if len(data) >= STREAM_THRESHOLD else None
     values = {"id": blob_id, "sha256": sha256, "size": len(data), "created_at": datetime.now(UTC)}
     if raw is None:
-        conn.execute(insert(Blob).values(**values, data=data))
+        conn.execute(_INSERT_BLOB, {**values, "data": data})  # one statement, values as parameters
         return blob_id
     result = conn.execute(insert(Blob).values(**values, data=func.zeroblob(len(data))))
     rowid = result.lastrowid
@@ -65,17 +80,24 @@ def put(conn: Connection, blob_id: str, data: bytes, sha256: str) -> str:
     return blob_id
 
 
+#: SQLite: rowid and size of a blob, and its bytes inline when small (one query where there were two;
+#: SQLite reads a large value's pages only if the CASE selects it, so a large one is still streamed).
+_LOCATE = select(literal_column("rowid"), Blob.size,
+                 case((Blob.size < STREAM_THRESHOLD, Blob.data), else_=None)).where(Blob.id == bindparam("blob_id"))
+
+
 def get(conn: Connection, blob_id: str) -> bytes:
     """The bytes of blob ``blob_id`` (KeyError when there is none)."""
     raw = _sqlite(conn)
     if raw is not None:
-        found: Any = conn.execute(select(literal_column("rowid"), Blob.size).where(Blob.id == blob_id)).first()
+        found: Any = conn.execute(_LOCATE, {"blob_id": blob_id}).first()
         if found is None:
             raise KeyError(blob_id)
         if found[1] >= STREAM_THRESHOLD:
             with raw.blobopen("blobs", "data", found[0], readonly=True) as blob:  # type: ignore[attr-defined]
                 data: bytes = blob.read()  # one read into one new bytes object
             return data
+        return bytes(found[2])
     value = conn.scalar(select(Blob.data).where(Blob.id == blob_id))
     if value is None:
         raise KeyError(blob_id)
