@@ -139,6 +139,27 @@ class SqlTreeStore:
         top = self._read(connection, lambda c: c.execute(stmt).scalar())
         return 0 if top is None else int(top) + 1
 
+    def frontier_at(self, size: int, connection: Connection) -> dict[int, bytes]:
+        """The frontier (level -> hash of the cover of ``[0, size)``), checked against the log's ``size``.
+
+        One point lookup instead of :meth:`size` then :meth:`get_nodes`: the cover nodes, the last leaf
+        (``size - 1``, must exist) and the next one (``size``, must not). It runs under the sequencer lock
+        whenever another process appended last (``--workers 2`` alternates, so nearly every batch), and the
+        statement saved there is lock hold time every other worker waits for (issue 14.3). Raises
+        :class:`TreeStoreError` when the tree is out of step with the log, as the size check did.
+        """
+        cover = perfect_cover(0, size) if size else []
+        probes = [*cover, (0, size)] + ([(0, size - 1)] if size and (0, size - 1) not in cover else [])
+        stmt = _point_lookup(len(probes))
+        params = {}
+        for k, (level, index) in enumerate(probes):
+            params[f"l{k}"], params[f"i{k}"] = level, index
+        found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in connection.execute(stmt, params)}
+        if (0, size) in found or any(node not in found for node in probes if node != (0, size)):
+            raise TreeStoreError(f"audit_tree_nodes does not hold exactly the {size} leaves of audit_entries: "
+                                 "the tree is out of step with the log (run `lgsp audit verify`)")
+        return {level: found[(level, index)] for level, index in cover}
+
     def get_nodes(
         self, nodes: Sequence[tuple[int, int]], connection: Connection | None = None
     ) -> list[bytes]:

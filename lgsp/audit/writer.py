@@ -30,9 +30,9 @@ from sqlalchemy import Connection, Dialect, Engine, Table, insert, text
 from lgsp.audit.bulk import insert_rows
 from lgsp.audit.canonical import writer_entry_bytes
 from lgsp.audit.commit_thread import CommitThread
-from lgsp.audit.merkle import extend_frontier, perfect_cover
+from lgsp.audit.merkle import extend_frontier
 from lgsp.audit.models import AuditBody, AuditEntry
-from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore, TreeStoreError
+from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore
 from lgsp.settings import Settings
 from lgsp.store.write_lock import queued_writer
 
@@ -163,13 +163,7 @@ def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[b
     if cached is not None and cached[0] == size and cached[1] == chain_at_size:
         frontier = dict(cached[2])
     else:
-        store = SqlTreeStore(conn.engine)
-        stored = store.size(conn)
-        if stored != size:
-            raise TreeStoreError(f"audit_tree_nodes holds {stored} leaves but audit_entries holds {size}: "
-                                 "the tree is out of step with the log (run `lgsp audit verify`)")
-        cover = perfect_cover(0, size) if size else []
-        frontier = {level: h for (level, _), h in zip(cover, store.get_nodes(cover, conn), strict=True)}
+        frontier = SqlTreeStore(conn.engine).frontier_at(size, conn)
     rows = extend_frontier(frontier, size, leaves)
     # Straight to the driver (executemany or COPY): ~2 node rows per entry make this the batch's
     # largest insert, and SQLAlchemy's per-row parameter processing would cost more than the hashing.
