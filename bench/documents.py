@@ -226,6 +226,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             results.update(huge_run(engine, procs, gw_url, sim_url, token, peer_secret, env))
         rows = []
         for label, count in (("50 KB", args.small), ("5 MB", args.large)):
+            if count <= 0:  # --small 0 / --large 0: that size is skipped
+                continue
             packet = packets[label]
             key = label.replace(" ", "").lower()
             asyncio.run(post_all(gw_url, token, variants(packet, 1, key + "w"), 1))  # warm-up (and a first delivery)
