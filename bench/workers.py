@@ -122,7 +122,8 @@ def main() -> None:
     with open("/proc/loadavg", encoding="ascii") as handle:
         loadavg = " ".join(handle.read().split()[:3])
     print(f"{'target':<12} {'req/s (rounds)':<28} {'p99 ms':>8} {'CPU µs/req':>11} {'lock-wait share':>16}")
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"ratio": 0.0,
+                               "ratio_meaning": "--workers 2 / --workers 1 req/s, medians (issue 14.3: >= 1.6)"}
     for target in targets:
         rps = [round(r.rps) for r in target.results]
         print(f"{target.name:<12} {rps!s:<28} {target.median('p99_ms'):>8.1f} "
@@ -134,7 +135,7 @@ def main() -> None:
         figures[f"{key}_lock_wait_share"] = [round(v, 3) for v in shares[target.name]]
         figures[f"{key}_wait_events"] = dict(events[target.name].most_common(6))
     one, two = targets
-    figures["scaling"] = round(two.median("rps") / one.median("rps"), 3)
+    figures["scaling"] = figures["ratio"] = round(two.median("rps") / one.median("rps"), 3)
     figures["cpu_per_req_2_vs_1"] = round(statistics.median(two.cpu_us) / statistics.median(one.cpu_us), 3)
     figures["errors"] = sum(r.errors for t in targets for r in t.results)
     figures["load_average_at_end"] = loadavg
