@@ -110,13 +110,12 @@ def test_killed_before_commit_no_caller_is_told_success_and_nothing_is_committed
                                                                                  tmp_path: Path) -> None:
     calls: list[int] = []
     gate = threading.Event()
-    taken: list[Any] = []  # (loop, asyncio.Event): the writer thread tells the loop it has the first entry
+    taken = threading.Event()  # the writer thread has the first entry, alone
 
     def write(conn: Connection, batch: Sequence[dict[str, Any]], bodies: Sequence[Bodies] | None) -> list[int]:
         calls.append(len(batch))
         if len(calls) == 1:  # hold the thread so the next three entries queue up and form one batch
-            loop, event = taken
-            loop.call_soon_threadsafe(event.set)
+            taken.set()
             assert gate.wait(60), "the test never queued the batch to kill"
         indexes = append_entries(conn, batch, bodies)
         if len(calls) == 2:  # rows written, COMMIT not yet sent: the server rolls them back
@@ -125,11 +124,10 @@ def test_killed_before_commit_no_caller_is_told_success_and_nothing_is_committed
 
     async def scenario() -> tuple[int, list[Any], list[int], int]:
         thread = CommitThread(pg_engine, write, max_batch=64)
-        taken.extend((asyncio.get_running_loop(), asyncio.Event()))
         thread.start()
         try:
             first = thread.submit(entries(1)[0], None)
-            await taken[1].wait()  # the thread has taken the first entry alone
+            assert await asyncio.to_thread(taken.wait, 60), "the writer never took the first entry"
             doomed = [thread.submit(e, None) for e in entries(3)]
             gate.set()
             committed = await first
