@@ -48,12 +48,16 @@ def terminate(engine: Engine, pid: int) -> None:
     """Kill one backend from a separate session, and wait until it is gone."""
     with engine.connect() as admin:
         assert admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar() is True
-        deadline = time.monotonic() + 60  # a loaded machine can take seconds to reap a backend
+        admin.rollback()
+        deadline = time.monotonic() + 60  # a loaded machine can take a while to reap a backend
         while time.monotonic() < deadline:
             alive = admin.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}).scalar()
+            # pg_stat_activity is a snapshot taken once per transaction: without ending it, a backend
+            # still there at the first look stays "alive" for good (what made this wait fail under load)
+            admin.rollback()
             if not alive:
                 return
-            admin.execute(text("SELECT pg_sleep(0.01)"))
+            time.sleep(0.01)  # polling a state
     raise AssertionError(f"backend {pid} still alive after 60 s")
 
 
