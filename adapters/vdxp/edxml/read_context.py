@@ -49,17 +49,13 @@ class _Ctx:
             names = _LOCAL_NAMES
             repeated = False
             for child in element:  # comments and PIs have a non-str tag, which maps to ""
-                tag = child.tag
+                tag = child.tag  # the costly part (lxml builds "{namespace}name"): read once per child
                 name = names.get(tag)
                 if name is None:
-                    name = _reader_name(tag)
-                    if len(names) < _MAX_CACHED_NAMES:
-                        names[tag] = name
-                if name:
-                    if name in found:
-                        repeated = True
-                    else:
-                        found[name] = child
+                    name = _cached_name(tag)
+                # setdefault: one dict operation keeps the first child and tells whether the name was taken
+                if name and found.setdefault(name, child) is not child:
+                    repeated = True
             if repeated:
                 self._count_repeats(element)
             self._index[element] = found
@@ -112,6 +108,14 @@ def _reader_name(tag: object) -> str:
 _LOCAL_NAMES: dict[object, str] = {}
 
 _MAX_CACHED_NAMES = 4096
+
+
+def _cached_name(tag: object) -> str:
+    """:func:`_reader_name`, remembered in ``_LOCAL_NAMES`` while it has room."""
+    name = _reader_name(tag)
+    if len(_LOCAL_NAMES) < _MAX_CACHED_NAMES:
+        _LOCAL_NAMES[tag] = name
+    return name
 
 
 def _kids(element: etree._Element, name: str) -> list[etree._Element]:

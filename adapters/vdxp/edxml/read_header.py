@@ -38,6 +38,17 @@ _ORGANIZATION_FIELDS = ("OrganizationInCharge", "OrganName", "OrganAdd", "Email"
 _STAFF_FIELDS = ("Department", "DepartmentId", "Staff", "StaffId", "Email", "Mobile")
 _SIGNER_FIELDS = ("Competence", "Position", "FullName")
 
+# Field paths for deviations and errors, spelled once (an f-string per field and packet added up)
+_FROM = "MessageHeader/From"
+_CODE = "MessageHeader/Code"
+_PROMULGATION_INFO = "MessageHeader/PromulgationInfo"
+_PROMULGATION_DATE = "MessageHeader/PromulgationInfo/PromulgationDate"
+_DOCUMENT_TYPE = "MessageHeader/DocumentType"
+_SIGNER_INFO = "MessageHeader/SignerInfo"
+_DUE_DATE = "MessageHeader/DueDate"
+_OTHER_INFO = "MessageHeader/OtherInfo"
+_DIRECTION = "MessageHeader/OtherInfo/Direction"
+
 
 def _organization(ctx: _Ctx, element: etree._Element, path: str) -> Organization:
     organ_id = _required_organ_id(ctx, element, path)  # first: its deviations come before the others'
@@ -62,35 +73,35 @@ def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
     signer = _kid(ctx, mh, "SignerInfo", p)
     other = _kid(ctx, mh, "OtherInfo", p)
     places = _kid(ctx, mh, "ToPlaces", p)
-    appendixes = _kid(ctx, other, "Appendixes", f"{p}/OtherInfo") if other is not None else None
-    op = f"{p}/OtherInfo"
+    op = _OTHER_INFO
+    appendixes = _kid(ctx, other, "Appendixes", op) if other is not None else None
     return MessageHeader(
-        from_=_organization(ctx, _need(ctx, mh, "From", p), f"{p}/From"),
+        from_=_organization(ctx, _need(ctx, mh, "From", p), _FROM),
         to=[_organization(ctx, element, f"{p}/To[{i}]") for i, element in enumerate(to_elements)],
         document_id=_text(ctx, mh, "DocumentId", p, required=True),
         code=Code(
-            _text(ctx, code, "CodeNumber", f"{p}/Code", required=True),
-            _text(ctx, code, "CodeNotation", f"{p}/Code", required=True),
+            _text(ctx, code, "CodeNumber", _CODE, required=True),
+            _text(ctx, code, "CodeNotation", _CODE, required=True),
         ),
         promulgation_info=PromulgationInfo(
             promulgation_date=_date(
                 ctx,
-                _text(ctx, info, "PromulgationDate", f"{p}/PromulgationInfo"),
-                f"{p}/PromulgationInfo/PromulgationDate",
+                _text(ctx, info, "PromulgationDate", _PROMULGATION_INFO),
+                _PROMULGATION_DATE,
                 required=True,
             )
             or date.min,
-            place=_text(ctx, info, "Place", f"{p}/PromulgationInfo"),
+            place=_text(ctx, info, "Place", _PROMULGATION_INFO),
         ),
         document_type=DocumentType(
-            type=_int(ctx, doc_type, "Type", f"{p}/DocumentType", required=True),
-            type_detail=_int(ctx, doc_type, "TypeDetail", f"{p}/DocumentType"),
-            type_name=_text(ctx, doc_type, "TypeName", f"{p}/DocumentType"),
+            type=_int(ctx, doc_type, "Type", _DOCUMENT_TYPE, required=True),
+            type_detail=_int(ctx, doc_type, "TypeDetail", _DOCUMENT_TYPE),
+            type_name=_text(ctx, doc_type, "TypeName", _DOCUMENT_TYPE),
         ),
         subject=_text(ctx, mh, "Subject", p, required=True),
         content=_text(ctx, mh, "Content", p),
-        signer_info=SignerInfo(*_texts(ctx, signer, _SIGNER_FIELDS, f"{p}/SignerInfo")),
-        due_date=_date(ctx, _text(ctx, mh, "DueDate", p), f"{p}/DueDate"),
+        signer_info=SignerInfo(*_texts(ctx, signer, _SIGNER_FIELDS, _SIGNER_INFO)),
+        due_date=_date(ctx, _text(ctx, mh, "DueDate", p), _DUE_DATE),
         to_places=[(e.text or "").strip() for e in _all(ctx, places, "Place")] if places is not None else [],
         other_info=OtherInfo(
             priority=_int(ctx, other, "Priority", op),
@@ -98,7 +109,7 @@ def _message_header(ctx: _Ctx, mh: etree._Element) -> MessageHeader:
             typer_notation=_text(ctx, other, "TyperNotation", op),
             promulgation_amount=_int(ctx, other, "PromulgationAmount", op),
             page_amount=_int(ctx, other, "PageAmount", op),
-            direction=_bool(ctx, _text(ctx, other, "Direction", op), f"{op}/Direction"),
+            direction=_bool(ctx, _text(ctx, other, "Direction", op), _DIRECTION),
             appendixes=[(e.text or "").strip() for e in _all(ctx, appendixes, "Appendix")]
             if appendixes is not None
             else [],

@@ -125,4 +125,5 @@ def _trace(ctx: _Ctx, header: etree._Element) -> TraceHeaderList:
             continue
         # A relay's timestamp-only hop is kept (and re-emitted as received); it is not an error.
         traces.append(TraceHeader(organ, stamp))
-    return TraceHeaderList(traces, _business(ctx, element), {str(k): str(v) for k, v in element.attrib.items()})
+    # items() without the attrib mapping proxy; lxml gives str names and values already
+    return TraceHeaderList(traces, _business(ctx, element), dict(element.items()))
