@@ -187,6 +187,10 @@ class Subject:
     def stall(self) -> str:
         return f"{max(self.stalls_ms):.2f}" if self.stalls_ms else "-"
 
+    def typical_stall(self) -> str:
+        """Median over the measured seconds of each second's worst loop lag."""
+        return f"{statistics.median(self.stalls_ms):.2f}" if self.stalls_ms else "-"
+
 
 def _load_average() -> str:
     with open("/proc/loadavg", encoding="ascii") as loadavg:
@@ -204,7 +208,7 @@ def _measure(subjects: list[Subject], generator: Generator, seconds: float, roun
 def _row(subject: Subject, direct: Subject, quantiles: tuple[float, ...]) -> str:
     cells = "".join(f" {subject.median(q):>8.2f}" for q in quantiles)
     added = subject.median(0.99) - direct.median(0.99)
-    return (f"{subject.name:<14}{cells} {added:>10.2f} {subject.stall():>10} "
+    return (f"{subject.name:<14}{cells} {added:>10.2f} {subject.stall():>10} {subject.typical_stall():>9} "
             f"{sum(r.errors for r in subject.runs):>7} {sum(r.late_starts for r in subject.runs):>6}")
 
 
@@ -320,7 +324,8 @@ def main() -> None:
         print(f"lgsp@baseline: code from {opts.baseline_tree}")
     quantiles = (0.5, 0.99, 0.999)
     print(f"{'target':<14} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>8} {'added p99':>10} {'stall ms':>10} "
-          f"{'errors':>7} {'late':>6}")
+          f"{'stall/s':>9} {'errors':>7} {'late':>6}")
+    print("(stall ms: the longest loop stall in the measured seconds; stall/s: median of each second's longest)")
     for subject in subjects:
         print(_row(subject, direct, quantiles))
     added_lgsp = gateway.median(0.99) - direct.median(0.99)
@@ -339,6 +344,7 @@ def main() -> None:
             f"{key}_added_p99_ms": round(subject.median(0.99) - direct.median(0.99), 3),
             f"{key}_p99_rounds_ms": [round(r.percentile(0.99), 3) for r in subject.runs],
             f"{key}_max_stall_ms": max(subject.stalls_ms) if subject.stalls_ms else None,
+            f"{key}_median_second_stall_ms": statistics.median(subject.stalls_ms) if subject.stalls_ms else None,
         })
     figures.update({
         "errors": sum(r.errors for s in subjects for r in s.runs),
