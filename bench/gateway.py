@@ -67,9 +67,9 @@ grants:
 """
 
 
-def lgsp(args: list[str], env: dict[str, str]) -> str:
+def lgsp(args: list[str], env: dict[str, str], cwd: str | None = None) -> str:
     return subprocess.run([sys.executable, "-m", "lgsp.cli", *args], env=env, capture_output=True, text=True,
-                          check=True).stdout
+                          check=True, cwd=cwd).stdout
 
 
 @dataclass
@@ -106,16 +106,25 @@ class Target:
 
 
 def start_lgsp(provider_url: str, workers: int, workdir: Path, cpus: str | None,
-               database_url: str | None = None) -> Target:
-    name = f"lgsp-{workers}{'-pg' if database_url else ''}"
+               database_url: str | None = None, *, name: str | None = None,
+               extra_env: dict[str, str] | None = None, tree: str | None = None) -> Target:
+    """`lgsp serve` with its own SQLite database (or ``database_url``), registry and client, ready to call.
+
+    ``extra_env`` is added to its environment (settings); ``tree`` runs another checkout's lgsp code (its
+    directory first on sys.path, with this checkout's virtualenv), for before/after runs side by side.
+    """
+    name = name or f"lgsp-{workers}{'-pg' if database_url else ''}"
     env = {**os.environ, "LGSP_DATABASE_URL": database_url or f"sqlite:///{workdir / f'{name}.db'}",
-           "LGSP_LOOP_LAG_FILE": str(workdir / f"lag-{name}-{{pid}}.jsonl")}
+           "LGSP_LOOP_LAG_FILE": str(workdir / f"lag-{name}-{{pid}}.jsonl"), **(extra_env or {})}
+    if tree:
+        env["PYTHONPATH"] = tree
     (workdir / "registry.yaml").write_text(registry_file(provider_url), encoding="utf-8")
-    lgsp(["apply", str(workdir / "registry.yaml")], env)
-    cred = json.loads(lgsp(["clients", "create", "--system", CLIENT, "--json"], env))
+    lgsp(["apply", str(workdir / "registry.yaml")], env, tree)
+    cred = json.loads(lgsp(["clients", "create", "--system", CLIENT, "--json"], env, tree))
     port = free_port()
     proc = start_process(pinned([sys.executable, "-m", "lgsp.cli", "serve", "--port", str(port), "--workers",
-                                 str(workers)], cpus), env=env, ready_url=f"http://127.0.0.1:{port}/healthz")
+                                 str(workers)], cpus), env=env, ready_url=f"http://127.0.0.1:{port}/healthz",
+                         cwd=tree)
     import base64
     import urllib.request
 

@@ -70,9 +70,15 @@ def compile_path_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(pattern.lstrip("/")), re.DOTALL)
 
 
+_VERSION = select(RegistryState.version).where(RegistryState.id == 1)
+
+
 def read_version(engine: Engine) -> int:
-    with Session(engine) as session:
-        return session.scalar(select(RegistryState.version).where(RegistryState.id == 1)) or 0
+    """The stored registry version. Every gateway process asks once a second (`refresh_if_stale`, in a
+    pool thread), so this is a Core query on a pooled connection: through an ORM session it cost ~2.5 x
+    the CPU (180 vs 75 µs), all of it holding the GIL the event loop needs."""
+    with engine.connect() as conn:
+        return conn.execute(_VERSION).scalar() or 0
 
 
 def load_snapshot(engine: Engine) -> RegistrySnapshot:

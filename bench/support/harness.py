@@ -67,9 +67,9 @@ def group_cpu_seconds(pgid: int) -> float:
 
 
 def start_process(args: list[str], env: dict[str, str] | None = None, ready_url: str | None = None,
-                  timeout: float = 30) -> subprocess.Popen[bytes]:
+                  timeout: float = 30, cwd: str | None = None) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
     if ready_url:
         wait_ready(ready_url, timeout, proc)
     return proc

@@ -1,4 +1,5 @@
-"""Minimal ASGI apps for benchmarks: a fixed-response provider and the bare reverse proxy (the ceiling).
+"""Minimal ASGI apps for benchmarks: a fixed-response provider, the bare reverse proxy (the ceiling) and a
+provider that stalls on purpose (to check that a load generator sees stalls).
 
 The bare proxy is the fastest minimal Python proxy on the same stack as lgsp (raw ASGI on
 uvicorn+uvloop+httptools, pooled aiohttp client): no auth, no registry, no audit.
@@ -6,7 +7,9 @@ uvicorn+uvloop+httptools, pooled aiohttp client): no auth, no registry, no audit
 
 from __future__ import annotations
 
+import itertools
 import os
+import time
 from typing import Any
 
 import aiohttp
@@ -24,6 +27,27 @@ async def provider(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(FIXED_BODY)).encode())]})
     await send({"type": "http.response.body", "body": FIXED_BODY})
+
+
+class StallingProvider:
+    """The provider, but every ``BENCH_STALL_EVERY``-th request blocks its event loop ``BENCH_STALL_MS`` ms.
+
+    For bench/gateway_latency.py --validate: an open-loop generator must see the requests that arrive during
+    a stall as late, not only the one that stalled (see the expected figures there).
+    """
+
+    def __init__(self) -> None:
+        self.every = int(os.environ.get("BENCH_STALL_EVERY", "100"))
+        self.stall = float(os.environ.get("BENCH_STALL_MS", "20")) / 1000
+        self.count = itertools.count(1)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and next(self.count) % self.every == 0:
+            time.sleep(self.stall)  # noqa: ASYNC251 - on purpose: blocks the loop, as a stall does
+        await provider(scope, receive, send)
+
+
+stalling_provider = StallingProvider()
 
 
 class BareProxy:

@@ -63,8 +63,10 @@ class CommitThread:
     """One thread, one connection, one batch at a time; bound to the event loop that started it."""
 
     def __init__(self, engine: Engine, write: WriteFn, max_batch: int,
-                 committed: Callable[[int], None] | None = None, name: str = "lgsp-audit-writer") -> None:
+                 committed: Callable[[int], None] | None = None, name: str = "lgsp-audit-writer",
+                 on_connect: Callable[[Connection], None] | None = None) -> None:
         self._engine = engine
+        self._on_connect = on_connect  # run once on each new kept connection (e.g. SQLite's checkpoint pragma)
         self._write = write
         self._max_batch = max(1, max_batch)
         self._committed = committed
@@ -177,6 +179,8 @@ class CommitThread:
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(write_lock=True)
             self.connects += 1
+            if self._on_connect is not None:
+                self._on_connect(self._conn)
         conn = self._conn
         transaction = conn.begin()
         results: list[Any] = []

@@ -14,10 +14,13 @@ committed. Signing tree heads is *not* done here (it needs no lock and would slo
 :class:`lgsp.audit.heads.HeadSigner` does it in the background, woken after each committed batch.
 The batches themselves run in the writer's own thread on a kept connection
 (:mod:`lgsp.audit.commit_thread`), so hashing, tree nodes and the commit never run on the event loop.
+On SQLite, WAL checkpoints run in a thread of their own (:mod:`lgsp.store.checkpoint`), not inside a
+batch's COMMIT.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -34,6 +37,7 @@ from lgsp.audit.merkle import extend_frontier
 from lgsp.audit.models import AuditBody, AuditEntry
 from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore
 from lgsp.settings import Settings
+from lgsp.store import checkpoint
 from lgsp.store.write_lock import queued_writer
 
 GENESIS = bytes(32)
@@ -190,13 +194,18 @@ class AuditWriter:
         #: Signed heads of this store (read by the audit API; signs with the configured log key).
         self.heads = HeadService(engine, self.settings)
         self._signer_task = HeadSigner(self.heads) if self.settings.audit_heads_enabled else None
+        sqlite_file = checkpoint.applies_to(engine)
+        self._checkpointer = checkpoint.WalCheckpointer(engine) if sqlite_file else None
         self.thread = CommitThread(engine, append_entries, max_batch,
-                                   committed=self._signer_task.appended if self._signer_task else None)
+                                   committed=self._signer_task.appended if self._signer_task else None,
+                                   on_connect=checkpoint.keep_checkpoints_off_commits if sqlite_file else None)
         self.heads.transactions = self.thread.run_in_transaction
         self._started = False
 
     async def start(self) -> None:
         self.thread.start()
+        if self._checkpointer is not None:
+            self._checkpointer.start()
         self._started = True
         if self._signer_task is not None:
             await self._signer_task.start()
@@ -205,6 +214,8 @@ class AuditWriter:
         if self._signer_task is not None:
             await self._signer_task.stop()
         await self.thread.stop()  # lets queued entries commit first
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
 
     async def record(self, entry: dict[str, Any],
                      bodies: tuple[bytes | None, bytes | None] | None = None) -> int:
