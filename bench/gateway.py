@@ -41,6 +41,7 @@ from bench.support.harness import (
     free_port,
     group_cpu_seconds,
     load,
+    load_average,
     pinned,
     start_process,
     stop_process,
@@ -153,7 +154,7 @@ def main() -> None:
     tool = opts.tool
     if pin and tool != "wrk" and not (tool == "auto" and _have_wrk()):
         os.sched_setaffinity(0, {1})  # the Python generator runs here
-    uptime = _uptime()
+    uptime = load_average()
 
     provider_port, proxy_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="lgsp-bench-") as tmp:
@@ -247,12 +248,6 @@ def _have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
-def _uptime() -> str:
-    try:
-        with open("/proc/loadavg", encoding="ascii") as loadavg:
-            return " ".join(loadavg.read().split()[:3])
-    except OSError:
-        return "?"
 
 
 if __name__ == "__main__":

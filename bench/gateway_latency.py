@@ -52,7 +52,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.gateway import start_lgsp
-from bench.support.harness import free_port, pinned, start_process, stop_process, uvicorn_cmd
+from bench.support.harness import free_port, load_average, pinned, start_process, stop_process, uvicorn_cmd
+from lgsp.looplag import stalls_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_ADDED_P99_MS = 1.5
@@ -179,10 +180,7 @@ class Subject:
             return
         windows = [(run.window[0] + 1, run.window[1] - 1) for run in self.runs]
         for path in workdir.glob(self.lag_glob):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                row = json.loads(line)
-                if any(start <= row["t"] <= end for start, end in windows):
-                    self.stalls_ms.append(float(row["lag_ms"]))
+            self.stalls_ms += stalls_ms(str(path), windows)
 
     def stall(self) -> str:
         return f"{max(self.stalls_ms):.2f}" if self.stalls_ms else "-"
@@ -190,11 +188,6 @@ class Subject:
     def typical_stall(self) -> str:
         """Median over the measured seconds of each second's worst loop lag."""
         return f"{statistics.median(self.stalls_ms):.2f}" if self.stalls_ms else "-"
-
-
-def _load_average() -> str:
-    with open("/proc/loadavg", encoding="ascii") as loadavg:
-        return " ".join(loadavg.read().split()[:3])
 
 
 def _measure(subjects: list[Subject], generator: Generator, seconds: float, rounds: int) -> None:
@@ -215,7 +208,7 @@ def _row(subject: Subject, direct: Subject, quantiles: tuple[float, ...]) -> str
 def validate(opts: argparse.Namespace, generator: Generator, server_cpus: str | None,
              other_cpus: str | None) -> None:
     """The generator against the direct provider and against one that stalls 20 ms every 100th request."""
-    load_average = _load_average()
+    load_at_start = load_average()
     provider_port, stalling_port = free_port(), free_port()
     procs = [start_process(pinned(uvicorn_cmd("bench.support.servers:provider", provider_port), other_cpus),
                            ready_url=f"http://127.0.0.1:{provider_port}/")]
@@ -231,7 +224,7 @@ def validate(opts: argparse.Namespace, generator: Generator, server_cpus: str | 
             stop_process(proc)
     quantiles = (0.5, 0.9, 0.95, 0.99, 0.999)
     print(f"generator check: {generator.tool}, {opts.rate:g} req/s, {opts.seconds:g} s x {opts.rounds} rounds; "
-          f"load average at start {load_average}")
+          f"load average at start {load_at_start}")
     print(f"{'target':<14} {'p50':>8} {'p90':>8} {'p95':>8} {'p99':>8} {'p99.9':>8}   per round p99 (ms)")
     for subject in subjects:
         cells = "".join(f" {subject.median(q):>8.2f}" for q in quantiles)
@@ -249,7 +242,7 @@ def validate(opts: argparse.Namespace, generator: Generator, server_cpus: str | 
         "direct_p99_rounds_ms": [round(r.percentile(0.99), 3) for r in direct.runs],
         "stalling_p95_ms": round(stalling.median(0.95), 3), "stalling_p99_ms": round(stalling.median(0.99), 3),
         "expected_p95_ms": expected[0.95], "expected_p99_ms": expected[0.99],
-        "errors": sum(r.errors for s in subjects for r in s.runs), "load_average": load_average,
+        "errors": sum(r.errors for s in subjects for r in s.runs), "load_average": load_at_start,
     }, ensure_ascii=False))
 
 
@@ -277,7 +270,7 @@ def main() -> None:
     if opts.validate:
         validate(opts, generator, server_cpus, other_cpus)
         return
-    load_average = _load_average()
+    load_at_start = load_average()
 
     provider_port, proxy_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="lgsp-bench-latency-") as tmp:
@@ -317,7 +310,7 @@ def main() -> None:
     print(f"open-loop load at {opts.rate:g} req/s ({generator.tool} generator, {connections} connections), "
           f"{opts.seconds:g} s per run, {opts.rounds} rounds (medians); "
           f"{'proxies on core 0, provider + generator on core 1' if pin else 'no pinning'}; "
-          f"load average at start {load_average}, at end {_load_average()}")
+          f"load average at start {load_at_start}, at end {load_average()}")
     if opts.lgsp_env:
         print(f"lgsp+env: {' '.join(opts.lgsp_env)}")
     if opts.baseline_tree:
@@ -349,7 +342,7 @@ def main() -> None:
     figures.update({
         "errors": sum(r.errors for s in subjects for r in s.runs),
         "late_starts": sum(r.late_starts for s in subjects for r in s.runs),
-        "pinned": pin, "load_average": load_average,
+        "pinned": pin, "load_average": load_at_start,
     })
     print(json.dumps(figures, ensure_ascii=False))
 

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.gateway import start_lgsp
-from bench.support.harness import free_port, load, pinned, start_process, stop_process, uvicorn_cmd
+from bench.support.harness import free_port, load, load_average, pinned, start_process, stop_process, uvicorn_cmd
 
 BUDGET_US = 300  # issue 14.1: CPU per call on the full-policy path
 
@@ -115,16 +115,15 @@ def main() -> None:
     loop_user = (after.get(pid, (0, 0))[0] - before.get(pid, (0, 0))[0]) * per_tick
     loop_sys = (after.get(pid, (0, 0))[1] - before.get(pid, (0, 0))[1]) * per_tick
     others = sum(u + s - sum(before.get(tid, (0, 0))) for tid, (u, s) in after.items() if tid != pid) * per_tick
-    with open("/proc/loadavg", encoding="ascii") as loadavg:
-        load_average = " ".join(loadavg.read().split()[:3])
+    load_avg = load_average()
     cpu_us = loop_user + loop_sys + others
     figures = {"ratio": round(BUDGET_US / cpu_us, 3) if cpu_us else 0.0,
                "ratio_meaning": "300 µs budget of issue 14 / server CPU µs per request under wrk (>= 1 meets)",
                "rps": round(result.rps, 1), "p99_ms": round(result.p99_ms, 2),
                "cpu_us_per_req": round(cpu_us, 1), "loop_user_us": round(loop_user, 1),
-               "loop_sys_us": round(loop_sys, 1), "other_threads_us": round(others, 1), "load_average": load_average}
+               "loop_sys_us": round(loop_sys, 1), "other_threads_us": round(others, 1), "load_average": load_avg}
     text = (f"# bench/profile_serve.py: lgsp serve (SQLite) on core 0, wrk -t1 -c{args.connections} on core 1, "
-            f"{args.seconds} s; load average {load_average}\n"
+            f"{args.seconds} s; load average {load_avg}\n"
             f"# {result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms; server CPU per request "
             f"{figures['cpu_us_per_req']:.0f} µs = event-loop thread {loop_user:.0f} user + {loop_sys:.0f} sys, "
             f"other threads (audit writer, log writer, executors) {others:.0f}\n")

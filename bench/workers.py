@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench.gateway
 from bench.gateway import Target, start_lgsp
-from bench.support.harness import free_port, load, start_process, stop_process, uvicorn_cmd
+from bench.support.harness import free_port, load, load_average, start_process, stop_process, uvicorn_cmd
 
 # Two workers importing lgsp on a busy 2-core machine can take longer than the harness's 30 s default.
 bench.gateway.start_process = functools.partial(start_process, timeout=180)  # type: ignore[assignment]
@@ -146,8 +146,7 @@ def main() -> None:
             stop_process(provider)
             for url in urls:
                 drop_database(url)
-    with open("/proc/loadavg", encoding="ascii") as handle:
-        loadavg = " ".join(handle.read().split()[:3])
+    loadavg = load_average()
     print(f"{'target':<12} {'req/s (rounds)':<28} {'p99 ms':>8} {'CPU µs/req':>11} {'lock-wait share':>16} "
           f"{'machine µs/req':>15} {'cores busy':>11}")
     figures: dict[str, Any] = {"ratio": 0.0,

@@ -50,12 +50,18 @@ class LoopLagMonitor:
                 out.write(json.dumps({"t": second, "lag_ms": round(lag * 1000, 3)}) + "\n")
 
 
-def worst_stall_ms(path: str, start: float, end: float) -> float | None:
-    """The longest stall recorded in [start, end] (Unix seconds) in a file written by the monitor."""
-    worst: float | None = None
+def stalls_ms(path: str, windows: list[tuple[float, float]]) -> list[float]:
+    """Each second's longest stall (ms) recorded inside any of ``windows`` ([start, end], Unix seconds) in a
+    file written by the monitor."""
+    found: list[float] = []
     with open(path, encoding="utf-8") as lines:
         for line in lines:
             row = json.loads(line)
-            if start <= row["t"] <= end:
-                worst = max(worst or 0.0, float(row["lag_ms"]))
-    return worst
+            if any(start <= row["t"] <= end for start, end in windows):
+                found.append(float(row["lag_ms"]))
+    return found
+
+
+def worst_stall_ms(path: str, start: float, end: float) -> float | None:
+    """The longest stall recorded in [start, end] (Unix seconds) in a file written by the monitor."""
+    return max(stalls_ms(path, [(start, end)]), default=None)

@@ -182,3 +182,12 @@ def summary_table(rows: list[tuple[str, LoadResult]], baseline: LoadResult) -> s
 def as_dict(result: LoadResult) -> dict[str, Any]:
     return {"rps": round(result.rps, 1), "p50_ms": round(result.p50_ms, 3), "p99_ms": round(result.p99_ms, 3),
             "errors": result.errors}
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, printed beside every figure (a shared machine's noise)."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as loadavg:
+            return " ".join(loadavg.read().split()[:3])
+    except OSError:
+        return "?"
