@@ -34,6 +34,25 @@ def _client_id_of(request: Request, form: dict[str, list[str]]) -> str | None:
     return values[0][:64] if values else None
 
 
+def _basic_not_utf8(header: str) -> bool:
+    """Whether ``header`` is HTTP Basic whose decoded credentials are not UTF-8 (RFC 7617 §2.1).
+
+    authlib decodes Basic credentials as UTF-8 and catches only base64 errors, so such a header would
+    end as a 500. Decoded here exactly as authlib does (split on the first whitespace, lenient base64):
+    every header authlib could authenticate passes; only the ones that would crash it are answered.
+    """
+    parts = header.split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "basic":
+        return False
+    try:
+        base64.b64decode(parts[1]).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    except ValueError:  # not base64: authlib ignores the header and answers invalid_client itself
+        return False
+    return False
+
+
 def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": error, "error_description": description}, status, headers=headers)
 
@@ -75,6 +94,10 @@ async def token(request: Request) -> Response:
     if wait is not None:
         return _oauth_error(429, "temporarily_unavailable",
                             f"too many failed attempts; retry after {wait} s", {"Retry-After": str(wait)})
+    if _basic_not_utf8(request.headers.get("authorization", "")):
+        throttle.record_failure(*keys)
+        return _oauth_error(401, "invalid_client", "the HTTP Basic credentials are not UTF-8 (RFC 7617)",
+                            {"WWW-Authenticate": 'Basic error="invalid_client"', "Cache-Control": "no-store"})
     uri = runtime.settings.public_url.rstrip("/") + "/oauth/token"
     # authlib looks headers up case-sensitively ("Authorization"); Starlette's Headers is case-insensitive.
     oauth_request = FormRequest("POST", uri, request.headers, form)  # type: ignore[arg-type]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from lgsp.auth.clients import rotate_secret, set_disabled
 from lgsp.auth.keys import KeyRing
+from lgsp.auth.throttle import FailureThrottle
 from lgsp.auth.tokens import AUDIENCE, TokenService
 from tests.core.conftest import CLIENT, ECHO, Stack
 
@@ -139,3 +143,38 @@ def test_token_endpoint_rejects_oversized_form(stack: Stack) -> None:
     response = httpx.post(stack.url + "/oauth/token", content=b"a" * 20000,
                           headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 413
+
+
+def test_malformed_basic_credentials_get_invalid_client_not_500(stack: Stack) -> None:
+    """Basic credentials that are not base64, not UTF-8 once decoded, or have no colon: 401 invalid_client.
+
+    ``/w==`` decodes to the byte 0xFF, which authlib's own parser turned into a 500.
+    """
+    latin1 = base64.b64encode("\u00e9:x".encode("latin-1")).decode()
+    for header in ("Basic /w==", f"Basic {latin1}", "Basic %%%%", "Basic YWJj", "Basic"):
+        response = stack.http.post("/oauth/token", content=b"grant_type=client_credentials",
+                                   headers={"Authorization": header,
+                                            "Content-Type": "application/x-www-form-urlencoded"})
+        assert response.status_code == 401, (header, response.status_code, response.text)
+        assert response.json()["error"] == "invalid_client"
+        assert response.headers["www-authenticate"].startswith("Basic")
+    still = stack.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                            auth=(stack.client.client_id, stack.client.client_secret))
+    assert still.status_code == 200, still.text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          derandomize=True)
+@given(raw=st.binary(min_size=1, max_size=48), scheme=st.sampled_from(["Basic", "basic", "BASIC"]))
+def test_any_basic_credentials_get_an_oauth_answer(stack: Stack, raw: bytes, scheme: str) -> None:
+    """Whatever bytes a client base64-encodes into Basic, the answer is an OAuth error, never a 500.
+
+    The failure throttle is emptied first, so every example reaches the credentials parser, not a 429.
+    """
+    throttle = stack.app.runtime.token_failures
+    stack.app.runtime.token_failures = FailureThrottle(throttle.limit, throttle.window)
+    response = stack.http.post("/oauth/token", content=b"grant_type=client_credentials",
+                               headers={"Authorization": f"{scheme} {base64.b64encode(raw).decode()}",
+                                        "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code in (400, 401), (raw, response.status_code, response.text)
+    assert "error" in response.json()
