@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Path as FastApiPath
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from lgsp.api.models import (
 from lgsp.api.openapi import problems
 from lgsp.auth import clients
 from lgsp.auth.tokens import ClientIdentity
+from lgsp.store.bounds import INT64_MAX, INT64_MIN
 from lgsp.store.db import writer
 from registry import operations as ops
 from registry.models import Agency, Grant, Service, System
@@ -160,7 +162,7 @@ def post_grant(body: GrantIn, request: Request) -> dict[str, Any]:
 
 
 @router.delete("/grants/{grant_id}", status_code=204, responses=WRITE, summary="Delete a grant")
-def delete_grant(grant_id: int, request: Request) -> None:
+def delete_grant(request: Request, grant_id: int = FastApiPath(ge=INT64_MIN, le=INT64_MAX)) -> None:
     with _session(request) as session, session.begin():
         ops.delete_grant(session, grant_id)
     _changed(request)

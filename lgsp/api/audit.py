@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
@@ -25,6 +25,7 @@ from lgsp.audit.heads import HeadService
 from lgsp.audit.query import AuditFilter, entry_to_dict, find_entries
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.problems import Problem
+from lgsp.store.bounds import INT64_MAX, INT64_MIN
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -62,10 +63,11 @@ async def list_entries(
     service: str | None = None,
     user_id: str | None = None,
     message_id: str | None = None,
-    status: int | None = None,
+    status: int | None = Query(None, ge=0, le=999),
     since: RFC3339 = None,
     until: RFC3339 = None,
-    after: int | None = Query(None, description="only entries with a larger index (cursor)"),
+    after: int | None = Query(None, ge=INT64_MIN, le=INT64_MAX,
+                              description="only entries with a larger index (cursor)"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     f = AuditFilter(client=client, service=service, user_id=user_id, message_id=message_id, status=status,
@@ -82,8 +84,9 @@ async def list_entries(
                         "The entry's stored fields are repeated at the top level for convenience (the "
                         "verifier reads only `entries`). The proof is against the latest signed head, or "
                         "the head of size `head`; if no head covers the entry yet, one is signed now.")
-async def one_entry(index: int, request: Request,
-                    head: int | None = Query(None, description="prove against the head of this tree size"),
+async def one_entry(request: Request, index: int = Path(ge=0, le=INT64_MAX),
+                    head: int | None = Query(None, ge=0, le=INT64_MAX,
+                                             description="prove against the head of this tree size"),
                     ) -> dict[str, Any]:
     runtime = runtime_of(request)
     try:
@@ -107,7 +110,8 @@ def _stored_fields(engine: Any, index: int) -> dict[str, Any]:
 @router.get("/consistency", summary="Consistency proof between the signed heads of sizes `from` and `to`",
             response_model=AuditBundle, responses=problems(404, (422, "validation-failed")))
 async def consistency(request: Request,
-                      from_: int = Query(..., alias="from", ge=1), to: int = Query(..., ge=1)) -> dict[str, Any]:
+                      from_: int = Query(..., alias="from", ge=1, le=INT64_MAX),
+                      to: int = Query(..., ge=1, le=INT64_MAX)) -> dict[str, Any]:
     try:
         return await run_in_threadpool(consistency_file, _heads(request), from_, to)
     except EvidenceError as exc:
@@ -151,7 +155,7 @@ async def checkpoint(request: Request) -> Any:
 
 @router.get("/heads", summary="The latest signed tree head, or the head of tree size `size`",
             response_model=SignedTreeHead, responses=problems(404, (422, "validation-failed")))
-async def heads(request: Request, size: int | None = Query(None, ge=0)) -> dict[str, Any]:
+async def heads(request: Request, size: int | None = Query(None, ge=0, le=INT64_MAX)) -> dict[str, Any]:
     service = _heads(request)
     head = await run_in_threadpool(service.latest if size is None else lambda: service.by_size(size))
     if head is None:

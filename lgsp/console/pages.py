@@ -18,6 +18,7 @@ from lgsp.console import queries
 from lgsp.console.web import ConsoleError, Viewer, render, runtime_of, viewer
 from lgsp.delivery import operations as deliveries
 from lgsp.documents.store import get_document, summary
+from lgsp.store.bounds import fits_int64
 from registry.declarative import current_state, export
 
 router = APIRouter()
@@ -40,6 +41,8 @@ def log(request: Request, view: Viewer = Depends(viewer)) -> HTMLResponse:
 
 
 def _receipt(request: Request, index: int) -> dict[str, Any] | None:
+    if not fits_int64(index):
+        return None  # no entry can have that index (and the store could not even look it up)
     runtime = runtime_of(request)
     try:
         return receipt_for(runtime.engine, HeadService(runtime.engine, runtime.settings), index)
@@ -49,7 +52,7 @@ def _receipt(request: Request, index: int) -> dict[str, Any] | None:
 
 @router.get("/log/{index}", response_class=HTMLResponse)
 def entry(request: Request, index: int, view: Viewer = Depends(viewer)) -> HTMLResponse:
-    found = get_entry(runtime_of(request).engine, index)
+    found = get_entry(runtime_of(request).engine, index) if fits_int64(index) else None
     if found is None:
         raise ConsoleError(404, f"no audit entry {index}")
     receipt = _receipt(request, index)
