@@ -32,6 +32,8 @@ from registry.object_grants import forget_agency, forget_system
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 SIGNATURE_POLICIES = frozenset({"off", "report", "require"})
+#: the largest value a signed 64-bit store column holds (a larger max_body_bytes failed at the INSERT, as a 500)
+_INT64_MAX = 2**63 - 1
 
 
 # The specs are what every way of changing the registry builds (admin API, CLI, registry files); rules on a
@@ -256,13 +258,13 @@ def _validate_service(spec: ServiceSpec, schemas_dir: Path | None) -> str | None
         raise RegistryError("timeout_seconds", "timeout must be between 0 and 600 seconds")
     if not 0 <= spec.retry_attempts <= 10:
         raise RegistryError("retry_attempts", "retry attempts must be between 0 and 10")
-    if spec.retry_backoff_seconds < 0:
-        raise RegistryError("retry_backoff_seconds", "backoff cannot be negative")
+    if not 0 <= spec.retry_backoff_seconds <= 60:  # written so that NaN (YAML's .nan) is refused too
+        raise RegistryError("retry_backoff_seconds", "backoff must be between 0 and 60 seconds")
     for method in spec.idempotent_methods:
         if method.upper() not in HTTP_METHODS:
             raise RegistryError("idempotent_methods", f"unknown HTTP method {method!r}")
-    if spec.max_body_bytes is not None and spec.max_body_bytes <= 0:
-        raise RegistryError("max_body_bytes", "must be positive")
+    if spec.max_body_bytes is not None and not 0 < spec.max_body_bytes <= _INT64_MAX:
+        raise RegistryError("max_body_bytes", f"must be between 1 and {_INT64_MAX} (a 64-bit column)")
     if spec.signature_policy not in SIGNATURE_POLICIES:
         raise RegistryError("signature_policy", "must be one of off, report, require")
     if spec.wsdl_path is None:

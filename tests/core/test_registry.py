@@ -141,6 +141,21 @@ def test_operations_validation(engine) -> None:  # type: ignore[no-untyped-def]
         assert info.value.field == "wsdl_path"
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("max_body_bytes", 2**63), ("max_body_bytes", 10**30), ("max_body_bytes", 0),
+    ("retry_backoff_seconds", float("nan")), ("retry_backoff_seconds", 1e308), ("retry_backoff_seconds", -0.1),
+    ("timeout_seconds", float("nan")), ("retry_attempts", 2**63),
+])
+def test_numeric_service_fields_out_of_range_are_refused(engine, field: str, value: float) -> None:  # type: ignore[no-untyped-def]
+    """Refused by name before any row is written: 2^63 bytes failed at the INSERT (a 500 from the admin
+    API), and a NaN or 1e308 s backoff would have reached the retry timer."""
+    apply(engine, parse_registry_file(FILE))
+    with Session(engine) as session, pytest.raises(ops.RegistryError) as info:
+        ops.upsert_service(session, ops.ServiceSpec(system=f"{DEPT}/PROV", code="n", name="n",
+                                                    base_url="http://a", **{field: value}))
+    assert info.value.field == field
+
+
 # --- admin API (through the running gateway) ------------------------------------------------------
 
 def test_admin_api_requires_admin_scope(stack: Stack) -> None:
@@ -158,6 +173,10 @@ def test_admin_api_validation_errors_name_the_field(stack: Stack) -> None:
     assert response.json()["errors"][0]["field"] == "code"
     response = stack.http.put("/admin/agencies/000.00.77.H10", json={}, headers=admin)
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "name"
+    response = stack.http.put(f"/admin/services/{DEPT}/PROV/big", headers=admin,
+                              json={"name": "big", "base_url": "http://127.0.0.1:9/", "max_body_bytes": 10**30})
+    assert response.status_code == 422, response.text  # was a 500: the INSERT could not bind 10^30
+    assert response.json()["errors"][0]["field"] == "max_body_bytes"
     response = stack.http.delete("/admin/grants/999999", headers=admin)
     assert response.status_code == 404 and response.json()["type"].endswith("/not-found")
 

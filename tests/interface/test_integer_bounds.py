@@ -34,7 +34,8 @@ def _integer_parameters(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, 
     return found
 
 
-def _request(method: str, path: str, operation: dict[str, Any], name: str, value: int) -> tuple[str, str, dict[str, str]]:
+def _request(method: str, path: str, operation: dict[str, Any], name: str,
+             value: int) -> tuple[str, str, dict[str, str]]:
     """The operation's URL with ``name`` = ``value`` and every other required parameter given a valid-looking value."""
     query: dict[str, str] = {}
     for parameter in operation.get("parameters", []):
