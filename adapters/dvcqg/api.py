@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from lgsp import jsontext
 from lgsp.sdk import access
 from lgsp.sdk.delivery import Enqueued, IdempotencyConflict, NewMessage, OutboxMessage, accept
 from lgsp.sdk.http import (
@@ -80,8 +81,8 @@ async def _read_body(request: Request) -> bytes:
 def _validated(checker: DossierSyncService, body: bytes) -> tuple[dict[str, Any], str, int]:
     """(stored payload, dossier code, DVCQG status code) or a 400/422 problem naming the fields."""
     try:
-        raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = jsontext.loads(body)
+    except jsontext.JsonTextError as exc:
         raise Problem("bad-request", f"the body is not valid JSON: {exc}") from None
     try:
         event, status = checker.check(raw)

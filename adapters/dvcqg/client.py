@@ -13,7 +13,6 @@ non-"00" codes are transient (``retryable_error_codes``, empty by default).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import structlog
+
+from lgsp import jsontext
 
 from .codes import (
     CAP_NHAT_TIEN_DO_HO_SO_MC,
@@ -167,8 +168,8 @@ class DvcqgClient:
         if not 200 <= reply.status < 300:
             raise DvcqgProtocolError(f"DVCQG {what}: unexpected HTTP {reply.status}", status=reply.status)
         try:
-            data = json.loads(reply.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = jsontext.loads(reply.body)
+        except jsontext.JsonTextError:
             preview = reply.body[:80].decode("utf-8", "replace")
             raise DvcqgProtocolError(
                 f"DVCQG {what}: reply is not JSON (content-type {reply.content_type!r}, starts {preview!r})",

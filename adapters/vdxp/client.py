@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
+from lgsp import jsontext
+
 from . import hmac_auth
 from .edxml import EdxmlError, hash_file, read_packet
 from .edxml.models import StatusPacket
@@ -134,8 +136,8 @@ class AxisClient:
     @staticmethod
     def _result(operation: str, response: TransportResponse) -> dict[str, Any]:
         try:
-            data = json.loads(response.body) if response.body else {}
-        except ValueError:
+            data = jsontext.loads(response.body) if response.body else {}
+        except jsontext.JsonTextError:
             data = None
         if not isinstance(data, dict):
             data = None

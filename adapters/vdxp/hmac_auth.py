@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+from lgsp import jsontext
+
 PREFIX = "XroadVnpt-"
 SIGN_HEADER = f"{PREFIX}sign-header"
 SIGN_HEADER_KEY = f"{PREFIX}sign-header-key"
@@ -112,8 +114,8 @@ def verify(
         needed = f"{SIGN_HEADER}, {SIGN_HEADER_KEY} and {HASH_HEADER}"
         raise HmacAuthError("AUTH_MISSING", f"{needed} are required")
     try:
-        signed = json.loads(sign_header)
-    except ValueError as exc:
+        signed = jsontext.loads(sign_header)
+    except jsontext.JsonTextError as exc:
         raise HmacAuthError("AUTH_BAD_SIGN_HEADER", f"{SIGN_HEADER} is not JSON") from exc
     if not isinstance(signed, dict) or not all(isinstance(v, str) for v in signed.values()):
         raise HmacAuthError("AUTH_BAD_SIGN_HEADER", f"{SIGN_HEADER} must be a JSON object of strings")

@@ -29,6 +29,7 @@ from lgsp.api.models import (
     SystemOut,
 )
 from lgsp.api.openapi import problems
+from lgsp.api.routing import StrictJsonRoute
 from lgsp.auth import clients
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.store.bounds import INT64_MAX, INT64_MIN
@@ -40,7 +41,8 @@ from registry.models import Agency, Grant, Service, System
 WRITE = problems(404, (422, "validation-failed"))
 INVALID = problems((422, "validation-failed"))
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(caller_with("admin"))])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/admin", tags=["admin"],
+                   dependencies=[Depends(caller_with("admin"))])
 
 
 class ClientIn(BaseModel):

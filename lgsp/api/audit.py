@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.models import AuditBundle, AuditPage, LogKeys, Receipt, SignedTreeHead
 from lgsp.api.openapi import problems
+from lgsp.api.routing import StrictJsonRoute
 from lgsp.audit.evidence import EvidenceError, consistency_file, receipt_for
 from lgsp.audit.heads import HeadService
 from lgsp.audit.query import AuditFilter, entry_to_dict, find_entries
@@ -27,7 +28,7 @@ from lgsp.auth.tokens import ClientIdentity
 from lgsp.problems import Problem
 from lgsp.store.bounds import INT64_MAX, INT64_MIN
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/audit", tags=["audit"])
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 

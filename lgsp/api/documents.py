@@ -27,11 +27,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from lgsp import access
+from lgsp import access, jsontext
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.intake import Submission, idempotency_key, read_limited, refuse
 from lgsp.api.models import Directory, DmsStatusIn, DmsStatusOut, Document, DocumentAccepted, DocumentPage, EdxmlJson
 from lgsp.api.openapi import IDEMPOTENCY_KEY, SUBMISSION_HEADERS, json_body, problems
+from lgsp.api.routing import StrictJsonRoute
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.delivery.outbox import Enqueued, IdempotencyConflict
 from lgsp.documents import store
@@ -41,7 +42,7 @@ from lgsp.documents.packets import PacketFacts, PacketRejected, SignatureHook, l
 from lgsp.documents.port import DocumentAxis
 from lgsp.problems import Problem
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(route_class=StrictJsonRoute, tags=["documents"])
 
 PATH = "/documents"
 _XML_TYPES = {"application/xml", "text/xml", "application/edxml+xml", "application/octet-stream"}
@@ -99,8 +100,8 @@ async def _packet_from(request: Request) -> tuple[bytes, str | None]:
     if content_type == "application/json" or content_type.endswith("+json"):
         body = await read_limited(request, limit * 4 // 3 + 64 * 1024, "a packet")
         try:
-            doc = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            doc = jsontext.loads(body)
+        except jsontext.JsonTextError as exc:
             raise Problem("bad-request", f"the body is not valid JSON: {exc}") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), str):
             raise Problem("bad-request", 'send {"kind": "edoc"|"status", "data": "<base64 of the .edxml>"}',
@@ -274,8 +275,8 @@ async def put_status(doc_id: str, request: Request,
         body = await read_limited(request, 64 * 1024, "a packet")
         exchange.request_sha256 = hashlib.sha256(body).hexdigest()
         try:
-            status = json.loads(body).get("status")
-        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            status = jsontext.loads(body).get("status")
+        except (jsontext.JsonTextError, AttributeError):
             status = None
         if status not in DMS_STATUSES:
             raise Problem("bad-request", f'send {{"status": one of {", ".join(DMS_STATUSES)}}}',

@@ -11,10 +11,11 @@ from lgsp import metrics
 from lgsp.api.deps import runtime_of
 from lgsp.api.models import Health, Readiness
 from lgsp.api.openapi import problems
+from lgsp.api.routing import StrictJsonRoute
 from lgsp.problems import Problem
 from lgsp.store.migrate import is_current
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=StrictJsonRoute, tags=["operations"])
 
 
 @router.get("/healthz", summary="Liveness: the process answers", response_model=Health)

@@ -14,11 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from lgsp.api.deps import runtime_of
 from lgsp.api.intake import read_limited
 from lgsp.api.models import Jwks, OAuthError, ServerMetadata, TokenForm, TokenResponse
+from lgsp.api.routing import StrictJsonRoute
 from lgsp.auth.clients import KNOWN_SCOPES
 from lgsp.auth.oauth import FormRequest
 from lgsp.problems import Problem
 
-router = APIRouter(tags=["oauth"])
+router = APIRouter(route_class=StrictJsonRoute, tags=["oauth"])
 _MAX_FORM = 16 * 1024
 
 

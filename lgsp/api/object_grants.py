@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from lgsp.api.bodies import ObjectGrantIn
 from lgsp.api.deps import caller_with, runtime_of
+from lgsp.api.routing import StrictJsonRoute
 from lgsp.store.db import writer
 from registry.object_grants import ObjectGrantSpec, add_object_grant, delete_object_grant, list_object_grants
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(caller_with("admin"))])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/admin", tags=["admin"],
+                   dependencies=[Depends(caller_with("admin"))])
 
 
 class ObjectGrantOut(BaseModel):

@@ -16,13 +16,15 @@ from lgsp.api.bodies import LimitIn
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.models import LimitOut, Usage
 from lgsp.api.openapi import problems
+from lgsp.api.routing import StrictJsonRoute
 from lgsp.auth.tokens import ClientIdentity
 from lgsp.store.db import writer
 from lgsp.traffic.limiter import limits_for
 from registry import limits as lim
 
-admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(caller_with("admin"))])
-usage_router = APIRouter(tags=["traffic"])
+admin_router = APIRouter(route_class=StrictJsonRoute, prefix="/admin", tags=["admin"],
+                         dependencies=[Depends(caller_with("admin"))])
+usage_router = APIRouter(route_class=StrictJsonRoute, tags=["traffic"])
 
 
 @admin_router.get("/limits", response_model=list[LimitOut], summary="Traffic limits (rate, quota, concurrency)")

@@ -8,7 +8,6 @@ costs tens of milliseconds, far more than a mediated call.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -22,6 +21,8 @@ from typing import Any
 import zeep
 from lxml import etree
 from zeep.wsdl.bindings.soap import Soap12Binding, SoapBinding
+
+from lgsp import jsontext
 
 from . import fastpath
 from .errors import (
@@ -73,8 +74,8 @@ def _decode_json(body: Any) -> Any:
     if isinstance(body, bytes | bytearray | str):
         try:
             # parse_float=Decimal: "12.10" stays 12.10, never 12.1 or 12.0999999
-            return json.loads(body, parse_float=Decimal)
-        except ValueError as exc:
+            return jsontext.loads(body, parse_float=Decimal)
+        except jsontext.JsonTextError as exc:
             raise MediationInputError([FieldError("", f"the body is not valid JSON: {exc}")]) from exc
     return body
 

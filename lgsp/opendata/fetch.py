@@ -6,13 +6,13 @@ import base64
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
 import pydantic_core
 
+from lgsp import jsontext
 from registry.dataset_spec import DatasetSpec
 
 from .errors import SourceUnavailable
@@ -111,37 +111,17 @@ def loads(body: bytes) -> Any:
     except ValueError:
         pass
     data = json.loads(body)
-    if _LONE_SURROGATE_ESCAPE.search(body):
-        _refuse_lone_surrogates(data)
+    try:
+        jsontext.check_surrogates(body, data)
+    except jsontext.JsonTextError as exc:
+        raise UnpublishableText(str(exc)) from None
     return data
 
 
 class UnpublishableText(ValueError):
     """A string the published files cannot hold: a lone UTF-16 surrogate (``"\\ud800"`` is valid JSON
-    text, but has no UTF-8 form, so the CSV/JSON writers would fail half-way through a run)."""
-
-
-#: a ``\uD800``-``\uDFFF`` escape; only json.loads' path can meet one (pydantic-core refuses lone ones),
-#: and only a body holding such an escape needs the walk below
-_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-
-
-def _refuse_lone_surrogates(value: Any) -> None:
-    """Raise :class:`UnpublishableText` if any key or string in ``value`` holds a lone surrogate (a pair
-    written as two escapes decodes to one character and is fine)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise UnpublishableText(f"lone surrogate {item[exc.start]!r} in {item[:40]!r}") from None
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+    text, and so are its raw bytes to ``json.loads``, but it has no UTF-8 form, so the CSV/JSON writers
+    would fail half-way through a run). Found by :func:`lgsp.jsontext.check_surrogates`."""
 
 
 def parse_rows(spec: DatasetSpec, fetched: Fetched) -> list[Row]:

@@ -195,3 +195,17 @@ def test_listing_pages(docs: Stack) -> None:
     assert len(ids) == len(set(ids)) >= 3
     assert all(hashlib.sha256(docs.http.get(f"/documents/{i}/packet", headers=docs.auth(docs.other)).content)
                .hexdigest() == item["sha256"] for item in first["items"] for i in [item["id"]])
+
+
+def test_dms_status_bodies_past_json_limits_are_400(docs: Stack) -> None:
+    """json.loads' digit limit, nesting limit and a lone surrogate: each a 400 problem (the first two were 500s)."""
+    incoming = document(sender=PEER, recipients=(SENDER,))
+    docs.peer_send(write_document(incoming))
+    docs.poll()
+    doc_id = next(i["id"] for i in _incoming(docs) if i["document_id"] == incoming.header.document_id)
+    for body in (b'{"status": ' + b"9" * 5000 + b"}", b'{"status": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+                 b'{"status": "\ud800"}'):
+        reply = docs.http.put(f"/documents/{doc_id}/status", content=body,
+                              headers={**docs.auth(), "Content-Type": "application/json"})
+        assert reply.status_code == 400, reply.text
+        assert reply.headers["content-type"] == "application/problem+json"

@@ -161,6 +161,13 @@ def test_bad_requests_around_the_packet(docs: Stack) -> None:
         (dict(json={"kind": "memo", "data": base64.b64encode(packet).decode()}), 400, "bad-request"),
         (dict(json=["no", "object"]), 400, "bad-request"),
         (dict(content=b"{broken", headers={"Content-Type": "application/json"}), 400, "bad-request"),
+        # json.loads raises more than JSONDecodeError on these; each was a 500
+        (dict(content=b"[" * 100_000 + b"]" * 100_000, headers={"Content-Type": "application/json"}),
+         400, "bad-request"),
+        (dict(content=b'{"kind": ' + b"9" * 5000 + b"}", headers={"Content-Type": "application/json"}),
+         400, "bad-request"),
+        (dict(content=b'{"kind": "edoc", "data": "\xed\xa0\x80"}', headers={"Content-Type": "application/json"}),
+         400, "bad-request"),
         (dict(content=packet, headers={"Content-Type": "application/xml", "Idempotency-Key": "bad key"}),
          400, "bad-request"),
     ]

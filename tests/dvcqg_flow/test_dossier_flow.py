@@ -213,6 +213,12 @@ def test_bad_events_are_refused_naming_the_field(flow: Flow, mutate: Any, field:
 
 def test_malformed_requests(flow: Flow) -> None:
     assert flow.post_event(b"{not json").status_code == 400
+    # past json.loads' nesting and digit limits (500s before), and a lone surrogate as raw bytes
+    for body in (b"[" * 100_000 + b"]" * 100_000, b'{"MaHoSo": ' + b"9" * 5000 + b"}",
+                 b'{"MaHoSo": "\xed\xa0\x80"}'):
+        reply = flow.post_event(body)
+        assert reply.status_code == 400, reply.text
+        assert reply.headers["content-type"] == "application/problem+json"
     wrong_type = flow.http.post("/dossiers/events", content=b"<xml/>", headers={
         "Authorization": f"Bearer {flow.token()}", "Content-Type": "application/xml"})
     assert wrong_type.status_code == 415

@@ -135,6 +135,10 @@ def test_body_must_be_a_json_object(ngsp: SoapService) -> None:
         ngsp.build_request("TraCuuDoanhNghiep", [1, 2])
     with pytest.raises(MediationInputError, match="not valid JSON"):
         ngsp.build_request("TraCuuDoanhNghiep", b"{not json")
+    # nesting past json.loads' stack (a RecursionError before: a 500), a lone surrogate no envelope can hold
+    for body in (b"[" * 100_000 + b"]" * 100_000, b'{"maSoDoanhNghiep": "\\ud800"}'):
+        with pytest.raises(MediationInputError, match="not valid JSON"):
+            ngsp.build_request("TraCuuDoanhNghiep", body)
 
 
 def test_unknown_operation(ngsp: SoapService) -> None:

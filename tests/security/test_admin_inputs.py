@@ -138,3 +138,24 @@ def test_separate_duties_can_still_be_created(stack: Stack) -> None:
         response = stack.http.post(ADMIN + "/clients", json={"system": system, "scopes": scopes},
                                    headers=stack.auth(stack.admin))
         assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("PUT", f"/services/{DEPT}/PROV/surrogate", b'{"name": "n", "base_url": "http://127.0.0.1:1/\\ud800"}'),
+    ("PUT", f"/services/{DEPT}/PROV/surrogate", b'{"name": "n", "base_url": "http://127.0.0.1:1/\xed\xa0\x80"}'),
+    ("POST", "/clients", b'{"system": "' + CLIENT.encode() + b'", "scopes": ["gateway"], "description": "\\udfff"}'),
+    ("PUT", f"/services/{DEPT}/PROV/deep", b'{"name": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
+    ("PUT", f"/services/{DEPT}/PROV/digits", b'{"name": "n", "base_url": "http://a/", "retry_attempts": 1'
+     + b"0" * 5000 + b"}"),
+])
+def test_json_no_store_can_hold_is_refused_before_the_handler(stack: Stack, method: str, path: str,
+                                                               body: bytes) -> None:
+    """A lone surrogate (escaped or as raw bytes) reached the database and was a 500; nesting and digit
+    limits are refused the same way: a 4xx problem, and nothing is written."""
+    before = stack.http.get(ADMIN + "/clients", headers=stack.auth(stack.admin)).json()
+    response = stack.http.request(method, ADMIN + path, content=body, headers={
+        **stack.auth(stack.admin), "Content-Type": "application/json"})
+    assert response.status_code in (400, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert f"{DEPT}/PROV/surrogate" not in stack.app.runtime.registry.current().services
+    assert stack.http.get(ADMIN + "/clients", headers=stack.auth(stack.admin)).json() == before
