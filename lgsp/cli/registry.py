@@ -28,12 +28,17 @@ def apply_file(
     from registry.operations import RegistryError
 
     try:
-        desired = parse_registry_file(file.read_text(encoding="utf-8"))
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise RegistryFileError("file", f"not UTF-8 text (byte {exc.start})") from None
+        desired = parse_registry_file(text)
         changes = apply(engine_from_settings(), desired, dry_run=dry_run, prune=prune,
                         schemas_dir=Path(Settings.load().schemas_dir))
     except (RegistryFileError, RegistryError) as exc:
         where = getattr(exc, "field", None) or getattr(exc, "where", "")
-        fail(f"{file}: {where}: {exc}" if where else f"{file}: {exc}", 2)
+        said = str(exc)  # a RegistryFileError's own text starts with where it is
+        fail(f"{file}: {where}: {said}" if where and not said.startswith(f"{where}:") else f"{file}: {said}", 2)
     if not changes:
         console.print("no changes")
         return

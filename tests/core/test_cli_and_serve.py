@@ -110,6 +110,14 @@ def test_bad_input_gives_clear_errors(env: dict[str, str], tmp_path: Path) -> No
     bad.write_text("agencies: [{code: 12.H10, name: x}]", encoding="utf-8")
     result = run(["apply", str(bad)], env, check=False)
     assert result.returncode == 2 and "NNN.NN.NN.XNN" in result.stderr
+    # each of these was a traceback: malformed YAML, a tag safe_load refuses, bytes that are not UTF-8,
+    # a list where a name belongs
+    for content, said in ((b"agencies: [", "not valid YAML (line 1"), (b"a: !!python/object:os.system {}",
+                          "not valid YAML"), (b"\xff\xfe", "not UTF-8"),
+                          (b"agencies: [{code: 000.00.12.H10, name: [a]}]", "agencies[0].name: must be a string")):
+        bad.write_bytes(content)
+        result = run(["apply", str(bad)], env, check=False)
+        assert result.returncode == 2 and said in result.stderr, result.stderr
     result = run(["clients", "create", "--system", "000.00.12.H10/NOPE"], env, check=False)
     assert result.returncode == 2 and "no system" in result.stderr
     result = run(["clients", "disable", "c_missing"], env, check=False)
