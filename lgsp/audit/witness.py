@@ -55,6 +55,9 @@ __all__ = ["Witness", "WitnessStore", "load_or_create_witness_key", "witness_app
 KEPT_UNSIGNED_REFUSALS = 1000
 #: A refusal's reason may quote the request; it is cut so a large request cannot bloat the table.
 MAX_REASON_CHARS = 500
+#: A request is a checkpoint, its signatures and a consistency proof of at most ~64 hashes: a few KiB.
+#: Anything past this bound is refused before it is read in full, so nobody can fill the witness's memory.
+MAX_REQUEST_BYTES = 64 * 1024
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS logs (origin TEXT PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
                                  checkpoint TEXT NOT NULL, updated_at REAL NOT NULL);
@@ -243,11 +246,28 @@ class Witness:
         return Answer(status, reason + "\n")
 
 
+async def _bounded_body(request: Request) -> bytes | None:
+    """The body, or None once it passes :data:`MAX_REQUEST_BYTES` (declared or as it streams in)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def witness_app(witness: Witness) -> Starlette:
     """The HTTP face of a witness: ``POST /add-checkpoint``, ``GET /lgsp/witness``, ``GET /lgsp/refusals``."""
 
     async def add_checkpoint(request: Request) -> Response:
-        raw = await request.body()
+        raw = await _bounded_body(request)
+        if raw is None:
+            return PlainTextResponse(f"the request is larger than {MAX_REQUEST_BYTES} bytes\n", 413)
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -38,3 +38,24 @@ def test_a_witness_database_from_before_the_bound_keeps_its_refusals_as_evidence
     store = WitnessStore(path)
     store.refuse(None, 400, "junk", signed=False)
     assert [r["reason"] for r in store.refusals()] == ["old fork", "junk"]
+
+
+def test_an_oversized_request_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """The witness read any body whole; a body past the bound is now a 413, declared or streamed."""
+    import httpx
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lgsp.testing.servers import start_server
+
+    w = witness.Witness("t.example/witness", Ed25519PrivateKey.generate(), WitnessStore(tmp_path / "w.db"))
+    server = start_server(witness.witness_app(w))
+    try:
+        big = b"old 0\n" + b"A" * (witness.MAX_REQUEST_BYTES + 1)
+        declared = httpx.post(server.url + "/add-checkpoint", content=big)
+        assert declared.status_code == 413
+        streamed = httpx.post(server.url + "/add-checkpoint", content=iter([big[:1000], big[1000:]]))
+        assert streamed.status_code == 413  # chunked: no Content-Length to go by
+        small = httpx.post(server.url + "/add-checkpoint", content=b"old 0\n\nnot a note")
+        assert small.status_code == 400  # within the bound: read and judged as before
+    finally:
+        server.stop()
