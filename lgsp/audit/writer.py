@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Dialect, Engine, Table, insert, text
 from lgsp.audit.bulk import insert_rows
 from lgsp.audit.canonical import writer_entry_bytes
 from lgsp.audit.commit_thread import CommitThread
+from lgsp.audit.fit import fit_to_columns
 from lgsp.audit.merkle import extend_frontier
 from lgsp.audit.models import AuditBody, AuditEntry
 from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore
@@ -132,6 +133,7 @@ def _sequence(dialect: Dialect, entries: Sequence[dict[str, Any]], first: int,
     previous = chain_before
     sha256, dumps, columns = hashlib.sha256, json.dumps, _ENTRY_COLUMNS
     for index, entry in enumerate(entries, first):
+        entry = fit_to_columns(entry)  # a too-long value would fail the batch on PostgreSQL (lgsp.audit.fit)
         data, time = writer_entry_bytes(entry, index)  # the sequencer's index, whatever the dict holds
         leaf = sha256(b"\x00" + data).digest()  # = merkle.leaf_hash, inlined: this loop runs per entry
         previous = sha256(previous + leaf).digest()  # = chain()
