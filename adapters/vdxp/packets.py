@@ -13,7 +13,15 @@ import hashlib
 
 from adapters.vdxp.edxml import DocumentPacket, EdxmlError, StatusPacket, read_packet
 from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, prescan
-from lgsp.sdk.documents import PacketFacts, PacketRejected, SignatureHook, check_signature, entry_limits, lane
+from lgsp.sdk.documents import (
+    PacketFacts,
+    PacketRejected,
+    SignatureHook,
+    check_signature,
+    check_storable,
+    entry_limits,
+    lane,
+)
 from lgsp.sdk.documents import signature_policy as checked_policy
 
 
@@ -74,4 +82,5 @@ def inspect_packet(data: bytes, *, expected_kind: str | None = None, max_bytes: 
     if expected_kind is not None and expected_kind != facts.kind:
         raise PacketRejected("kind-mismatch", f"kind={expected_kind} was given but the packet is a {facts.kind} packet",
                              "edXMLHeader/MessageHeader")
+    check_storable(facts)
     return facts

@@ -96,6 +96,27 @@ class PacketFacts:
     targets: list[str] = field(default_factory=list)
 
 
+#: (fact, where in the packet, the column it fills in lgsp.documents.models). PostgreSQL refuses a longer
+#: value, and a refused row failed every document committed with it; SQLite kept it, so the two disagreed.
+_STORED_LENGTHS = (("sender", "edXMLHeader/MessageHeader/From/OrganId", 40),
+                   ("document_id", "edXMLHeader/MessageHeader/DocumentId", 500),
+                   ("code", "edXMLHeader/MessageHeader/Code", 200))
+
+
+def check_storable(facts: PacketFacts) -> None:
+    """Raise :class:`PacketRejected` (``field-too-long``) for a fact longer than the column it is stored in.
+
+    Every :class:`DocumentAxis` calls it on the facts it read, so intake answers 422 naming the field and a
+    receiving poller keeps the packet as rejected, instead of a database error later.
+    """
+    checks = [(getattr(facts, name), path, limit) for name, path, limit in _STORED_LENGTHS]
+    checks += [(r, "edXMLHeader/MessageHeader/To/OrganId", 40) for r in facts.recipients]
+    checks += [(t, "edXMLEnvelope/TraceHeaderList (target DocumentId)", 500) for t in facts.targets]
+    for value, path, limit in checks:
+        if len(value) > limit:
+            raise PacketRejected("field-too-long", f"{len(value)} characters; lgsp stores at most {limit}", path)
+
+
 def load_hook(spec: str | None = None) -> SignatureHook | None:
     """The hook named ``module:function`` in ``LGSP_DOCUMENTS_SIGNATURE_HOOK`` (None when unset)."""
     spec = os.environ.get(HOOK_ENV, "") if spec is None else spec

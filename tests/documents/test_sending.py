@@ -266,3 +266,14 @@ def test_agency_directory(docs: Stack) -> None:
         docs.axis.directory.pop(newcomer)
     assert docs.sync_directory() == 3
     assert json.loads(docs.http.get("/agencies", headers=docs.auth()).content)["count"] == 3
+
+
+@pytest.mark.parametrize("number", ["9" * 300, "8" * 700])
+def test_a_field_longer_than_its_column_is_422_not_500(docs: Stack, number: str) -> None:
+    """A 300-character CodeNumber (Code is stored in 200) or a 700-character DocumentId (500) passed the
+    reader; on PostgreSQL the INSERT then failed (a 500), taking the documents committed with it along."""
+    packet = write_document(document(number=number))
+    reply = docs.http.post("/documents", content=packet, headers={**docs.auth(), "Content-Type": "application/xml"})
+    assert reply.status_code == 422, reply.text
+    body = reply.json()
+    assert body["code"] == "field-too-long" and body["errors"][0]["field"].startswith("edXMLHeader/MessageHeader/")
