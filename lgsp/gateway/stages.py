@@ -71,20 +71,19 @@ def receive_request(exchange: Exchange, scope: Scope, named: dict[bytes, bytes] 
     The sub-path is normalised here, once (`lgsp.gateway.paths`): grants are matched on that form and
     the provider receives exactly it, so no later stage sees the caller's raw spelling.
     """
-    raw_path = scope.get("raw_path") or scope["path"].encode()
-    rest = raw_path.decode("latin-1")[len(PREFIX):]
-    parts = rest.split("/", 3)
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    parts = path[len(PREFIX):].split("/", 3)
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     named = index_headers(headers) if named is None else named
-    length = _named(named, b"content-length")
+    length = named.get(b"content-length")
     exchange.request = IncomingRequest(
-        method=scope["method"], path=_CONTROL_RE.sub(_escape, raw_path.decode("latin-1")), sub_path="",
+        method=scope["method"], path=_CONTROL_RE.sub(_escape, path), sub_path="",
         query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
         content_length=int(length) if length and length.isdigit() else None, named=named,
     )
     exchange.user_id = _named(named, b"x-lgsp-user-id")
     exchange.extra["transport"] = client_certs.transport_of(scope)
-    if mediate.is_soap_request(headers):
+    if mediate.is_soap_content_type(named.get(b"content-type")):
         exchange.extra["soap_caller"] = True  # errors go back as SOAP Faults
     if len(parts) < 3 or not all(parts[:3]):
         raise Problem("unknown-service", "gateway paths are /services/{agency}/{system}/{service}/{path}")
