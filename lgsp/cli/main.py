@@ -62,8 +62,11 @@ def serve(
         tls = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None}
         if ssl_ca_certs is not None:
             tls |= {"ssl_ca_certs": str(ssl_ca_certs), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+    # The TLS protocol only adds the client certificate to each request's scope; on plain HTTP it would add
+    # nothing but a Python call per request (issue 14.1), so plain HTTP runs uvicorn's own httptools protocol.
+    protocol: object = TLSHttpToolsProtocol if tls else "httptools"
     run_uvicorn(uvicorn.Config("lgsp.app:served_app", factory=True, host=host, port=port,
-                               workers=workers, loop="uvloop", http=TLSHttpToolsProtocol, access_log=False,
+                               workers=workers, loop="uvloop", http=protocol, access_log=False,
                                log_level="warning", proxy_headers=False, server_header=True, date_header=True,
                                **tls))  # type: ignore[arg-type]
 
