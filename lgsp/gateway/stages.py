@@ -167,16 +167,15 @@ async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Recei
     """
     request = exchange.request
     assert request is not None
-    digest = hashlib.sha256()
     length = request.content_length
-    threshold = runtime.settings.buffer_response_bytes
     chunked = "chunked" in (_named(request.named, b"transfer-encoding") or "").lower()
-    needs_whole = exchange.service is not None and (
-        exchange.service.kind == "soap" or exchange.service.signature_policy != "off")
     if length is None and not chunked:  # HTTP/1.1: neither Content-Length nor chunked means no body
         request.body = b""
         request.body_sha256 = _EMPTY_SHA256
         return
+    threshold = runtime.settings.buffer_response_bytes
+    needs_whole = exchange.service is not None and (
+        exchange.service.kind == "soap" or exchange.service.signature_policy != "off")
     if needs_whole or (length is not None and length <= threshold):
         chunks: list[bytes] = []
         size = 0
@@ -194,6 +193,8 @@ async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Recei
         request.body = b"".join(chunks)
         request.body_sha256 = hashlib.sha256(request.body).hexdigest()
         return
+
+    digest = hashlib.sha256()
 
     async def stream() -> AsyncIterator[bytes]:
         size = 0
