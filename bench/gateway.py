@@ -1,7 +1,7 @@
 """Gateway cost per call: direct vs bare reverse proxy (the Python ceiling) vs lgsp, in one run.
 
 Usage: .venv/bin/python bench/gateway.py [--seconds 8] [--connections 50] [--rounds 3] [--tool auto|wrk|python]
-       [--no-pin] [--no-workers2] [--no-postgres]
+       [--no-pin] [--no-workers2] [--no-postgres] [--baseline-tree DIR]
 
 The headline is **server CPU per request**: user+sys CPU of the server's processes (read from /proc/<pid>/stat
 before and after each load) divided by the requests it served, for the bare proxy and for lgsp, and
@@ -19,6 +19,10 @@ overshoot), and the longest stall during the measured loads is reported (``*_max
 
 lgsp runs as `lgsp serve` on its embedded default store (SQLite, WAL) with token check, grant check,
 one durable audit row per call, metrics and the JSON access log (sent to /dev/null). Last line: one JSON object.
+
+``--baseline-tree DIR`` also runs an lgsp from that checkout's code (same virtualenv), loaded in the same
+rounds as the other two, and reports ``vs_baseline`` = baseline lgsp µs / this lgsp µs (> 1: this tree is
+cheaper): a before/after ratio that shares the machine's load of the moment.
 """
 
 from __future__ import annotations
@@ -148,6 +152,7 @@ def main() -> None:
     parser.add_argument("--no-pin", action="store_true", help="do not pin server / generator to cores")
     parser.add_argument("--no-workers2", action="store_true", help="skip the lgsp --workers 2 runs")
     parser.add_argument("--no-postgres", action="store_true", help="skip the run on PostgreSQL (127.0.0.1:5432)")
+    parser.add_argument("--baseline-tree", metavar="DIR", help="also run an lgsp from this checkout's code")
     opts = parser.parse_args()
     pin = not opts.no_pin and (os.cpu_count() or 1) >= 2
     server_cpus, other_cpus = ("0", "1") if pin else (None, None)
@@ -172,15 +177,20 @@ def main() -> None:
                 lag_glob="lag-bare-*.jsonl")
             one = start_lgsp(provider_url, 1, workdir, server_cpus)
             targets += [bare, one]
-            for target in (direct, bare, one):  # warm-up
+            base = None
+            if opts.baseline_tree:
+                base = start_lgsp(provider_url, 1, workdir, server_cpus, name="lgsp-baseline", tree=opts.baseline_tree)
+                targets.append(base)
+            measured = [t for t in (bare, one, base) if t is not None]
+            for target in (direct, *measured):  # warm-up
                 load(target.url, seconds=1, connections=opts.connections, headers=target.headers, tool=tool,
                      cpus=other_cpus)
             direct.run(opts.seconds, opts.connections, tool, other_cpus)
             for _ in range(opts.rounds):
-                bare.run(opts.seconds, opts.connections, tool, other_cpus)
-                one.run(opts.seconds, opts.connections, tool, other_cpus)
-            bare.stop(workdir)
-            one.stop(workdir)
+                for target in measured:
+                    target.run(opts.seconds, opts.connections, tool, other_cpus)
+            for target in measured:
+                target.stop(workdir)
             extra: list[Target] = []
             if not opts.no_workers2:  # both cores for the server: no pinning here
                 two = start_lgsp(provider_url, 2, workdir, None)
@@ -213,7 +223,7 @@ def main() -> None:
           f"{os.cpu_count()} cores; load average at start {uptime}")
     print(f"{'target':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'max stall ms':>13} "
           f"{'errors':>7}")
-    for target in (direct, bare, one, *extra):
+    for target in (direct, bare, one, *([base] if base else []), *extra):
         cpu = f"{statistics.median(target.cpu_us):.0f}" if target is not direct else "-"
         stall = f"{target.max_stall_ms:.1f}" if target.max_stall_ms is not None else "-"
         print(f"{target.name:<28} {target.median('rps'):>8.0f} {target.median('p50_ms'):>8.2f} "
@@ -232,8 +242,17 @@ def main() -> None:
         "p99_vs_bare": round(one.median("p99_ms") / bare.median("p99_ms"), 2),
         "bare_max_stall_ms": bare.max_stall_ms, "lgsp_max_stall_ms": one.max_stall_ms,
         "tool": used, "pinned": pin, "load_average": uptime,
-        "errors": sum(r.errors for t in (direct, bare, one, *extra) for r in t.results),
+        "errors": sum(r.errors for t in (direct, *measured, *extra) for r in t.results),
     }
+    if base is not None:
+        base_cpu = statistics.median(base.cpu_us)
+        figures["baseline_tree"] = opts.baseline_tree
+        figures["baseline_cpu_us_per_req"] = round(base_cpu, 1)
+        figures["baseline_cpu_us_rounds"] = [round(v, 1) for v in base.cpu_us]
+        figures["baseline_ratio"] = round(bare_cpu / base_cpu, 3)
+        figures["vs_baseline"] = round(base_cpu / one_cpu, 3)
+        figures["baseline_rps"] = round(base.median("rps"), 1)
+        figures["baseline_p99_ms"] = round(base.median("p99_ms"), 3)
     for target in extra:
         key = "lgsp_workers2_postgres" if target.name.endswith("-pg") else "lgsp_workers2"
         figures[f"{key}_rps"] = round(target.median("rps"), 1)

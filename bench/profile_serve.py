@@ -9,9 +9,11 @@ PATH (or in the venv; not a project dependency: ``uv pip install py-spy``), it s
 while it holds the GIL and the summary attributes each sample to the innermost lgsp function on the stack
 (aiohttp work under an lgsp call is labelled as such), so the budget per stage reads top to bottom.
 
-Usage: ``.venv/bin/python bench/profile_serve.py [--seconds 12] [--out FILE]``; needs wrk
+Usage: ``.venv/bin/python bench/profile_serve.py [--seconds 12] [--out FILE] [--baseline-tree DIR]``; needs wrk
 (``scripts/ensure-wrk.sh``). Last line: one JSON object with the per-thread figures and ``ratio`` = the
-300 µs budget of issue 14 / server CPU µs per request (>= 1 meets it).
+300 µs budget of issue 14 / server CPU µs per request (>= 1 meets it). ``--baseline-tree DIR`` first loads
+an lgsp from that checkout's code, then this tree's, both without the sampler (then this tree's again with
+it), and reports the per-thread figures of both in the same run.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -74,47 +77,66 @@ def stage_summary(raw: str, top: int = 40) -> tuple[str, int]:
     return "\n".join(lines), total
 
 
+def measure(target: Any, seconds: int, connections: int, spy: str | None, tmp: str) -> dict[str, Any]:
+    """One load on ``target`` (after a 2 s warm-up): per-thread CPU µs per request and, with ``spy``, the
+    py-spy samples of the loop thread (``raw``)."""
+    load(target.url, seconds=2, connections=connections, headers=target.headers, cpus="1")
+    pid = target.proc.pid  # taskset execs python: same pid, the group leader
+    sampler = None
+    if spy:
+        sampler = subprocess.Popen(pinned([spy, "record", "-p", str(pid), "-d", str(seconds + 1),
+                                           "-r", "200", "-f", "raw", "-o", f"{tmp}/spy.txt", "--gil",
+                                           "--threads", "--nonblocking"], "1"),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+    before = thread_ticks(pid)
+    result = load(target.url, seconds=seconds, connections=connections, headers=target.headers, cpus="1")
+    after = thread_ticks(pid)
+    raw = ""
+    if sampler is not None:
+        sampler.wait(60)
+        raw = Path(f"{tmp}/spy.txt").read_text(encoding="utf-8") if Path(f"{tmp}/spy.txt").exists() else ""
+    per_tick = 1e6 / os.sysconf("SC_CLK_TCK") / max(result.requests, 1)
+    loop_user = (after.get(pid, (0, 0))[0] - before.get(pid, (0, 0))[0]) * per_tick
+    loop_sys = (after.get(pid, (0, 0))[1] - before.get(pid, (0, 0))[1]) * per_tick
+    others = sum(u + s - sum(before.get(tid, (0, 0))) for tid, (u, s) in after.items() if tid != pid) * per_tick
+    return {"result": result, "loop_user": loop_user, "loop_sys": loop_sys, "others": others, "raw": raw}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=12)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--baseline-tree", metavar="DIR",
+                        help="also load an lgsp from this checkout's code (no py-spy) and report its figures")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or (str(Path(sys.executable).parent / "py-spy")
                                      if (Path(sys.executable).parent / "py-spy").exists() else None)
     port = free_port()
     provider = start_process(pinned(uvicorn_cmd("bench.support.servers:provider", port), "1"),
                              ready_url=f"http://127.0.0.1:{port}/")
-    raw = ""
+    baseline: dict[str, Any] | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="lgsp-profile-serve-") as tmp:
+            if args.baseline_tree:  # first, without the sampler: the same load, before/after in one run
+                base = start_lgsp(f"http://127.0.0.1:{port}", 1, Path(tmp), "0", name="lgsp-baseline",
+                                  tree=args.baseline_tree)
+                try:
+                    baseline = measure(base, args.seconds, args.connections, None, tmp)
+                finally:
+                    stop_process(base.proc)
             target = start_lgsp(f"http://127.0.0.1:{port}", 1, Path(tmp), "0")
             try:
-                load(target.url, seconds=2, connections=args.connections, headers=target.headers, cpus="1")
-                pid = target.proc.pid  # taskset execs python: same pid, the group leader
-                sampler = None
-                if spy:
-                    sampler = subprocess.Popen(pinned([spy, "record", "-p", str(pid), "-d", str(args.seconds + 1),
-                                                       "-r", "200", "-f", "raw", "-o", f"{tmp}/spy.txt", "--gil",
-                                                       "--threads", "--nonblocking"], "1"),
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    time.sleep(0.5)
-                before = thread_ticks(pid)
-                result = load(target.url, seconds=args.seconds, connections=args.connections,
-                              headers=target.headers, cpus="1")
-                after = thread_ticks(pid)
-                if sampler is not None:
-                    sampler.wait(60)
-                    raw = Path(f"{tmp}/spy.txt").read_text(encoding="utf-8") if Path(f"{tmp}/spy.txt").exists() \
-                        else ""
+                if args.baseline_tree:  # this tree's figures without the sampler too, for the comparison
+                    plain = measure(target, args.seconds, args.connections, None, tmp)
+                measured = measure(target, args.seconds, args.connections, spy, tmp)
             finally:
                 stop_process(target.proc)
     finally:
         stop_process(provider)
-    per_tick = 1e6 / os.sysconf("SC_CLK_TCK") / max(result.requests, 1)
-    loop_user = (after.get(pid, (0, 0))[0] - before.get(pid, (0, 0))[0]) * per_tick
-    loop_sys = (after.get(pid, (0, 0))[1] - before.get(pid, (0, 0))[1]) * per_tick
-    others = sum(u + s - sum(before.get(tid, (0, 0))) for tid, (u, s) in after.items() if tid != pid) * per_tick
+    result, loop_user, loop_sys, others, raw = (measured[k] for k in ("result", "loop_user", "loop_sys", "others",
+                                                                         "raw"))
     load_avg = load_average()
     cpu_us = loop_user + loop_sys + others
     figures = {"ratio": round(BUDGET_US / cpu_us, 3) if cpu_us else 0.0,
@@ -127,6 +149,14 @@ def main() -> None:
             f"# {result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms; server CPU per request "
             f"{figures['cpu_us_per_req']:.0f} µs = event-loop thread {loop_user:.0f} user + {loop_sys:.0f} sys, "
             f"other threads (audit writer, log writer, executors) {others:.0f}\n")
+    if baseline is not None:
+        for name, run in (("baseline", baseline), ("plain", plain)):
+            figures[name] = {"rps": round(run["result"].rps, 1), "loop_user_us": round(run["loop_user"], 1),
+                             "loop_sys_us": round(run["loop_sys"], 1), "other_threads_us": round(run["others"], 1)}
+        text += (f"# without the sampler, same run: baseline ({args.baseline_tree}) event-loop thread "
+                 f"{baseline['loop_user']:.0f} user + {baseline['loop_sys']:.0f} sys, other threads "
+                 f"{baseline['others']:.0f}; this tree {plain['loop_user']:.0f} user + {plain['loop_sys']:.0f} sys, "
+                 f"other threads {plain['others']:.0f}\n")
     if raw:
         summary, total = stage_summary(raw)
         text += (f"\n## loop thread while holding the GIL, by innermost lgsp frame (py-spy --gil, {total} samples; "

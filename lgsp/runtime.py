@@ -168,17 +168,17 @@ class Runtime:
 
     def observe(self, exchange: Exchange) -> None:
         """Metrics and the one structured log line per exchange (built directly, see `logs.access_writer`)."""
-        elapsed = latency_us(exchange) / 1_000_000
+        micros = latency_us(exchange)
         service = exchange.service.id if exchange.service is not None else "-"
         status = exchange.status
-        metrics.observe_exchange(service, status, elapsed)
+        metrics.observe_exchange(service, status, micros / 1_000_000)
         if self.settings.access_log:
             if self._access_line is None:
                 self._access_line = logs.access_writer() or self._structlog_line
             self._access_line(exchange.message_id, exchange.correlation_id,
                               exchange.client.principal if exchange.client else None, service,
                               exchange.request.method if exchange.request else None, status,
-                              round(elapsed * 1000, 3), exchange.extra.get("audit_index"),
+                              micros / 1000, exchange.extra.get("audit_index"),  # = round(ms, 3), cheaper
                               exchange.problem.kind if exchange.problem else None, exchange.attempts)
 
     def _structlog_line(self, message_id: str, correlation_id: str, client: str | None, service: str,

@@ -62,8 +62,14 @@ class RegistrySnapshot:
     client_certs: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def is_granted(self, client_system: str, service: str, method: str, path: str) -> bool:
-        """Deny by default: true only when some grant of this client on this service matches."""
-        return any(rule.allows(method, path) for rule in self.grants.get((client_system, service), ()))
+        """Deny by default: true only when some grant of this client on this service matches.
+
+        A plain loop rather than ``any()`` over a generator: this runs on every gateway call (issue 14.1).
+        """
+        for rule in self.grants.get((client_system, service), ()):
+            if rule.allows(method, path):
+                return True
+        return False
 
 
 def compile_path_pattern(pattern: str) -> re.Pattern[str]:

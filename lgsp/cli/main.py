@@ -47,6 +47,7 @@ def serve(
     import uvicorn
 
     from lgsp import shutdown
+    from lgsp.gateway.coalesce import CoalescingHttpToolsProtocol
     from lgsp.gateway.tls_protocol import TLSHttpToolsProtocol
     from lgsp.serving import run_uvicorn
 
@@ -62,8 +63,11 @@ def serve(
         tls = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None}
         if ssl_ca_certs is not None:
             tls |= {"ssl_ca_certs": str(ssl_ca_certs), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+    # Both write a response's head and body in one system call (lgsp.gateway.coalesce); the TLS one also puts
+    # the client certificate into each request's scope, which on plain HTTP would be a Python call for nothing.
+    protocol: type[CoalescingHttpToolsProtocol] = TLSHttpToolsProtocol if tls else CoalescingHttpToolsProtocol
     run_uvicorn(uvicorn.Config("lgsp.app:served_app", factory=True, host=host, port=port,
-                               workers=workers, loop="uvloop", http=TLSHttpToolsProtocol, access_log=False,
+                               workers=workers, loop="uvloop", http=protocol, access_log=False,
                                log_level="warning", proxy_headers=False, server_header=True, date_header=True,
                                **tls))  # type: ignore[arg-type]
 

@@ -26,9 +26,8 @@ import binascii
 import hashlib
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -50,9 +49,12 @@ class CertificateHeaderError(ValueError):
     """The balancer's header holds something that is not a certificate."""
 
 
-@dataclass(frozen=True)
-class Transport:
-    """What the connection itself says about the caller (taken from the ASGI scope once)."""
+class Transport(NamedTuple):
+    """What the connection itself says about the caller (taken from the ASGI scope once).
+
+    Immutable; a named tuple rather than a frozen dataclass because one is built for every gateway call
+    (a third cheaper to construct, issue 14.1).
+    """
 
     peer_host: str | None
     tls_chain: tuple[str, ...] = ()  # PEM, leaf first (ASGI TLS extension)
@@ -60,9 +62,10 @@ class Transport:
 
 def transport_of(scope: Mapping[str, Any]) -> Transport:
     peer = scope.get(PEER_KEY) or scope.get("client")
-    tls = (scope.get("extensions") or {}).get("tls") or {}
-    chain = tuple(tls.get("client_cert_chain") or ())
-    return Transport(peer_host=str(peer[0]) if peer else None, tls_chain=chain)
+    extensions = scope.get("extensions")
+    tls = extensions.get("tls") if extensions else None
+    chain = tuple(tls.get("client_cert_chain") or ()) if tls else ()
+    return Transport(str(peer[0]) if peer else None, chain)
 
 
 def fingerprint(der: bytes) -> str:

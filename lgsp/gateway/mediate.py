@@ -77,8 +77,13 @@ _KINDS = {"mediation-input-invalid", "unknown-operation", "soap-fault", "upstrea
 def is_soap_request(headers: list[tuple[bytes, bytes]]) -> bool:
     for name, value in headers:
         if name.lower() == b"content-type":
-            return value.decode("latin-1").split(";")[0].strip().lower() in SOAP_TYPES
+            return is_soap_content_type(value)
     return False
+
+
+def is_soap_content_type(value: bytes | None) -> bool:
+    """Whether a request's (first) Content-Type is a SOAP one; the gateway passes it from its header index."""
+    return value is not None and value.decode("latin-1").split(";")[0].strip().lower() in SOAP_TYPES
 
 
 async def describe(exchange: Exchange, runtime: Runtime, service: SoapService) -> bytes | None:

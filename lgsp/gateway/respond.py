@@ -25,16 +25,9 @@ if TYPE_CHECKING:  # the runtime imports the pipeline
 async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aiohttp.ClientResponse,
                            send: Send) -> None:
     """Pass the provider's answer on; the audit row is durable before the caller gets the last byte."""
-    raw_headers = upstream.raw_headers
-    listed = connection_listed(raw_headers)
-    drop = RESPONSE_DROP | listed if listed else RESPONSE_DROP
-    headers = [(k.lower(), v) for k, v in raw_headers if k.lower() not in drop]
+    headers = forwarded_response_headers(upstream)
     headers += _traffic_headers(exchange)
     threshold = runtime.settings.buffer_response_bytes
-    digest = hashlib.sha256()
-    buffered: list[bytes] = []
-    size = 0
-    streaming = False
     soap = exchange.service is not None and exchange.service.kind == "soap"
     check_dtd = not runtime.settings.upstream_xml_allow_dtd and (is_xml(upstream.headers.get("Content-Type")) or soap)
     if declared_small(upstream, threshold):
@@ -45,6 +38,28 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
             raise Problem(kind, f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
         await _send_whole(exchange, runtime, upstream, send, headers, body, check_dtd)
         return
+    await _relay_chunked(exchange, runtime, upstream, send, headers, threshold, check_dtd)
+
+
+def forwarded_response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
+    """The provider's headers minus hop-by-hop ones (and those a `Connection` header lists), names lower-cased.
+
+    Each name is lowered once, and the `Connection` scan runs only when the reply has one (looked up in
+    aiohttp's parsed headers, a C dict): both were per-call costs on the hot path (issue 14.1).
+    """
+    raw_headers = upstream.raw_headers
+    drop = RESPONSE_DROP | connection_listed(raw_headers) if "Connection" in upstream.headers else RESPONSE_DROP
+    return [(name, value) for key, value in raw_headers if (name := key.lower()) not in drop]
+
+
+async def _relay_chunked(exchange: Exchange, runtime: Runtime, upstream: aiohttp.ClientResponse, send: Send,
+                         headers: list[tuple[bytes, bytes]], threshold: int, check_dtd: bool) -> None:
+    """A reply without a small declared length: buffered up to ``threshold``, streamed beyond it, with the
+    audit row committed before the final (empty) body message either way."""
+    digest = hashlib.sha256()
+    buffered: list[bytes] = []
+    size = 0
+    streaming = False
     try:
         async for chunk in upstream.content.iter_chunked(_CHUNK):
             digest.update(chunk)

@@ -71,20 +71,19 @@ def receive_request(exchange: Exchange, scope: Scope, named: dict[bytes, bytes] 
     The sub-path is normalised here, once (`lgsp.gateway.paths`): grants are matched on that form and
     the provider receives exactly it, so no later stage sees the caller's raw spelling.
     """
-    raw_path = scope.get("raw_path") or scope["path"].encode()
-    rest = raw_path.decode("latin-1")[len(PREFIX):]
-    parts = rest.split("/", 3)
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    parts = path[len(PREFIX):].split("/", 3)
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     named = index_headers(headers) if named is None else named
-    length = _named(named, b"content-length")
+    length = named.get(b"content-length")
     exchange.request = IncomingRequest(
-        method=scope["method"], path=_CONTROL_RE.sub(_escape, raw_path.decode("latin-1")), sub_path="",
+        method=scope["method"], path=_CONTROL_RE.sub(_escape, path), sub_path="",
         query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
         content_length=int(length) if length and length.isdigit() else None, named=named,
     )
     exchange.user_id = _named(named, b"x-lgsp-user-id")
     exchange.extra["transport"] = client_certs.transport_of(scope)
-    if mediate.is_soap_request(headers):
+    if mediate.is_soap_content_type(named.get(b"content-type")):
         exchange.extra["soap_caller"] = True  # errors go back as SOAP Faults
     if len(parts) < 3 or not all(parts[:3]):
         raise Problem("unknown-service", "gateway paths are /services/{agency}/{system}/{service}/{path}")
@@ -168,16 +167,15 @@ async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Recei
     """
     request = exchange.request
     assert request is not None
-    digest = hashlib.sha256()
     length = request.content_length
-    threshold = runtime.settings.buffer_response_bytes
     chunked = "chunked" in (_named(request.named, b"transfer-encoding") or "").lower()
-    needs_whole = exchange.service is not None and (
-        exchange.service.kind == "soap" or exchange.service.signature_policy != "off")
     if length is None and not chunked:  # HTTP/1.1: neither Content-Length nor chunked means no body
         request.body = b""
         request.body_sha256 = _EMPTY_SHA256
         return
+    threshold = runtime.settings.buffer_response_bytes
+    needs_whole = exchange.service is not None and (
+        exchange.service.kind == "soap" or exchange.service.signature_policy != "off")
     if needs_whole or (length is not None and length <= threshold):
         chunks: list[bytes] = []
         size = 0
@@ -195,6 +193,8 @@ async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Recei
         request.body = b"".join(chunks)
         request.body_sha256 = hashlib.sha256(request.body).hexdigest()
         return
+
+    digest = hashlib.sha256()
 
     async def stream() -> AsyncIterator[bytes]:
         size = 0

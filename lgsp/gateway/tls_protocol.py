@@ -1,5 +1,7 @@
 """uvicorn's httptools protocol, plus the ASGI TLS extension: the client certificate of the connection.
 
+(The base class writes each response in one buffer, see :mod:`lgsp.gateway.coalesce`.)
+
 uvicorn terminates TLS but does not tell the app which certificate the client presented. When
 ``lgsp serve`` terminates TLS itself (``--ssl-certfile``, ``--ssl-ca-certs``), this protocol puts the peer
 certificate into ``scope["extensions"]["tls"]["client_cert_chain"]`` (PEM, as the ASGI TLS extension
@@ -13,10 +15,10 @@ import asyncio
 import ssl
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from lgsp.gateway.coalesce import CoalescingHttpToolsProtocol
 
 
-class TLSHttpToolsProtocol(HttpToolsProtocol):
+class TLSHttpToolsProtocol(CoalescingHttpToolsProtocol):
     _lgsp_tls: dict[str, Any] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -36,6 +37,25 @@ class _RetryableStatus(Exception):
 
 _RETRYABLE = (aiohttp.ClientConnectionError, TimeoutError, _RetryableStatus)
 
+#: The headers aiohttp would invent for a request; a gateway forwards the caller's and adds none of these
+#: (an Accept-Encoding of aiohttp's own would have providers compress replies the caller never asked for).
+NO_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Accept")
+
+
+class ForwardedRequest(aiohttp.ClientRequest):
+    """aiohttp's request, minus the per-call work of leaving its automatic headers out.
+
+    With ``skip_auto_headers`` on the session, aiohttp rebuilds a skip multidict and copies the request's
+    headers on every call only to conclude that it adds nothing: ~3 µs a call on the gateway's hot path
+    (issue 14.1). Every automatic header is skipped here, so this adds nothing without the copies, and
+    keeps the skip set aiohttp consults later (body payload headers) as it would have built it.
+    """
+
+    _SKIPPED: CIMultiDict[None] = CIMultiDict((name, None) for name in sorted(NO_AUTO_HEADERS))
+
+    def update_auto_headers(self, skip_auto_headers: Any) -> None:
+        self._skip_auto_headers = self._SKIPPED
+
 
 class Upstream:
     def __init__(self, pool_size: int, breakers: CircuitBreakers) -> None:
@@ -48,7 +68,7 @@ class Upstream:
         connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=0, ttl_dns_cache=300,
                                          enable_cleanup_closed=True)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                             skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+                                             skip_auto_headers=NO_AUTO_HEADERS, request_class=ForwardedRequest,
                                              cookie_jar=aiohttp.DummyCookieJar())
 
     async def stop(self) -> None:

@@ -10,11 +10,15 @@ element. The check is cheap and runs on the buffered head of the reply, before a
 from __future__ import annotations
 
 import codecs
+from functools import lru_cache
 
 XML_TYPES = ("text/xml", "application/xml", "application/soap+xml", "text/xml-external-parsed-entity")
 
 
+@lru_cache(maxsize=256)
 def is_xml(content_type: str | None) -> bool:
+    """Whether a reply's Content-Type is XML. Cached: providers answer with a handful of distinct values, and
+    this runs on every call (issue 14.1); the cache is bounded, so odd values cannot grow it."""
     media = (content_type or "").split(";")[0].strip().lower()
     return media in XML_TYPES or media.endswith("+xml")
 

@@ -52,6 +52,28 @@ def test_allowed_call_is_forwarded_with_identity_headers(stack: Stack) -> None:
     assert entry["response_sha256"] == hashlib.sha256(response.content).hexdigest()
 
 
+def test_gateway_adds_no_client_library_headers(stack: Stack) -> None:
+    """The provider gets the caller's Accept / Accept-Encoding / User-Agent or none: aiohttp invents none."""
+    request = stack.http.build_request("GET", svc("x"), headers=stack.auth())
+    for name in ("accept", "accept-encoding", "user-agent"):
+        del request.headers[name]
+    headers = stack.http.send(request).json()["headers"]
+    assert not {"accept", "accept-encoding", "user-agent"} & set(headers), headers
+    kept = stack.http.get(svc("x"), headers=stack.auth(**{"Accept": "application/xml", "User-Agent": "mot-cua/2",
+                                                          "Accept-Encoding": "identity"})).json()["headers"]
+    assert (kept["accept"], kept["user-agent"], kept["accept-encoding"]) == ("application/xml", "mot-cua/2", "identity")
+
+
+def test_every_automatic_aiohttp_header_is_left_out() -> None:
+    """`ForwardedRequest` adds none of aiohttp's automatic headers; a new one in aiohttp must be listed."""
+    import aiohttp
+
+    from lgsp.gateway.upstream import NO_AUTO_HEADERS
+
+    automatic = {name.lower() for name in aiohttp.ClientRequest.DEFAULT_HEADERS} | {"user-agent"}
+    assert automatic <= {name.lower() for name in NO_AUTO_HEADERS}
+
+
 def test_hop_by_hop_response_headers_are_stripped(stack: Stack) -> None:
     response = stack.http.get(svc("x", f"{DEPT}/PROV/raw"), headers=stack.auth())
     assert response.status_code == 200 and response.text == "ok"

@@ -58,3 +58,34 @@ def test_caller_message_ids_come_back_canonical(given: str) -> None:
 def test_invalid_message_ids_are_replaced(bad: str) -> None:
     made = valid_message_id(bad)
     assert made != bad and str(uuid.UUID(made)) == made
+
+
+@pytest.mark.parametrize("status", [200, 503])
+def test_exchange_metrics_count_what_prometheus_observe_counts(status: int) -> None:
+    """`metrics.observe_exchange` updates the values directly; the exposition equals the public API's."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from lgsp import metrics
+
+    service = f"test/hot-path/{uuid.uuid4()}"
+    reference = CollectorRegistry()
+    requests = Counter("lgsp_requests_total", "Exchanges handled by the gateway", ["service", "status"],
+                       registry=reference)
+    errors = Counter("lgsp_errors_total", "Exchanges that ended in an error status (>= 400)", ["service"],
+                     registry=reference)
+    latency = Histogram("lgsp_request_duration_seconds", "Exchange latency through the gateway", ["service"],
+                        buckets=metrics.LATENCY._upper_bounds[:-1], registry=reference)
+    bounds = [b for b in metrics.LATENCY._upper_bounds if b != float("inf")]
+    samples = [0.0, *bounds, *(b * 1.0001 for b in bounds), *(b * 0.9999 for b in bounds), 45.0, 1e9]
+    for seconds in samples:
+        metrics.observe_exchange(service, status, seconds)
+        requests.labels(service, str(status)).inc()
+        if status >= 400:
+            errors.labels(service).inc()
+        latency.labels(service).observe(seconds)
+
+    def lines(text: bytes) -> list[str]:
+        return sorted(line for line in text.decode().splitlines() if service in line and "_created" not in line)
+
+    assert lines(generate_latest()) == lines(generate_latest(reference))
+    assert len(lines(generate_latest())) == len(bounds) + 1 + 2 + 1 + (1 if status >= 400 else 0)
