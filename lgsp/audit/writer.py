@@ -32,7 +32,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect, Engine, Table, insert, text
 
-from lgsp.audit.bulk import insert_rows, raw_insert_rows
+from lgsp.audit.bulk import insert_rows, raw_insert_tables
 from lgsp.audit.canonical import writer_entry_bytes
 from lgsp.audit.commit_thread import CommitThread
 from lgsp.audit.merkle import extend_frontier
@@ -99,25 +99,30 @@ def append_entries_raw(driver: Any, entries: Sequence[dict[str, Any]],
     cursor = driver.cursor()
     try:
         if dialect.name == "postgresql":
-            cursor.execute(_ADVISORY_LOCK_SQL)
-        cursor.execute(_LAST_ENTRY_SQL)
+            # one round trip for the implicit BEGIN, the lock and the read; the server runs them in order,
+            # and the read's snapshot is taken after the lock is granted (READ COMMITTED: per statement)
+            with driver.pipeline():
+                cursor.execute(_ADVISORY_LOCK_SQL)
+                cursor.execute(_LAST_ENTRY_SQL)
+        else:
+            cursor.execute(_LAST_ENTRY_SQL)
         last = cursor.fetchone()
-        next_index = 0 if last is None else last[0] + 1
+        size = 0 if last is None else last[0] + 1
         chain_at_start = GENESIS if last is None else bytes(last[1])
-        params, leaves, previous = _sequence(dialect, entries, next_index, chain_at_start)
-        raw_insert_rows(cursor, paramstyle, _ENTRY_TABLE.name, _ENTRY_COLUMNS, params)
-        size = next_index
+        params, leaves, previous = _sequence(dialect, entries, size, chain_at_start)
         with _frontiers_lock:
             cached = _frontiers.get(frontier_key)
         if cached is not None and cached[0] == size and cached[1] == chain_at_start:
             frontier = dict(cached[2])
         else:
             frontier = raw_frontier_at(cursor, paramstyle, size)
-        raw_insert_rows(cursor, paramstyle, _NODES.name, _NODE_COLUMNS, extend_frontier(frontier, size, leaves))
-        indexes = list(range(next_index, next_index + len(entries)))
+        indexes = list(range(size, size + len(entries)))
+        inserts = [(_ENTRY_TABLE.name, _ENTRY_COLUMNS, params),
+                   (_NODES.name, _NODE_COLUMNS, extend_frontier(frontier, size, leaves))]
         if bodies:
             kept = [(index, b[0], b[1]) for index, b in zip(indexes, bodies, strict=True) if b is not None]
-            raw_insert_rows(cursor, paramstyle, _BODY_TABLE, _BODY_COLUMNS, kept)
+            inserts.append((_BODY_TABLE, _BODY_COLUMNS, kept))
+        raw_insert_tables(driver, cursor, paramstyle, inserts)
     finally:
         cursor.close()
     with _frontiers_lock:
@@ -136,7 +141,7 @@ def frontier_key(engine: Engine) -> str:
 _frontier_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 _ADVISORY_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_SEQUENCER_LOCK_ID})"
 _BODY_TABLE = cast(Table, AuditBody.__table__).name
-_BODY_COLUMNS = ("idx", "request_body", "response_body")
+_BODY_COLUMNS = ["idx", "request_body", "response_body"]
 
 
 # The batch's cost decides the gateway's throughput, and per-row work in Python was most of it: the
@@ -213,7 +218,7 @@ def _sequence(dialect: Dialect, entries: Sequence[dict[str, Any]], first: int,
 # a sequencer that takes over from a dead one continues from the store, never from memory.
 _frontiers: dict[str, tuple[int, bytes, dict[int, bytes]]] = {}
 _frontiers_lock = threading.Lock()
-_NODE_COLUMNS = ("level", "idx", "hash")
+_NODE_COLUMNS = ["level", "idx", "hash"]
 
 
 def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[bytes], new_chain: bytes) -> None:
