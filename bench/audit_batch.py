@@ -1,7 +1,8 @@
 """CPU and wall time per single-entry batch of the audit writer's commit thread (issue 14 part 4).
 
 One producer awaits ``AuditWriter.record`` ``--entries`` times, so every batch is one entry, as at a
-moderate request rate. Reports, per batch: wall µs (record to answer), the commit thread's user and
+moderate request rate (``--producers N``: N concurrent callers, batches of about N, figures per entry, as
+under wrk). Reports, per batch: wall µs (record to answer), the commit thread's user and
 system CPU µs (``/proc/self/task/<tid>/stat``, so the loop's share is not counted), and the loop thread's.
 ``--profile`` prints the commit thread's top functions (cProfile, slows it down; for shares only).
 
@@ -30,6 +31,8 @@ parser.add_argument("--rounds", type=int, default=3, help="best of")
 parser.add_argument("--backends", default="sqlite,postgresql")
 parser.add_argument("--tree", default=str(Path(__file__).resolve().parent.parent))
 parser.add_argument("--profile", action="store_true")
+parser.add_argument("--producers", type=int, default=1,
+                    help="concurrent callers (batches of about this many entries; figures per entry then)")
 args = parser.parse_args()
 sys.path.insert(0, args.tree)
 
@@ -69,17 +72,23 @@ def one(engine: Any, rows: list[dict[str, Any]], settings: Settings, profile: bo
                     prof.disable()
             writer.thread._commit = commit  # type: ignore[method-assign]
         before, loop_before, batches = ticks(tid), ticks(loop_tid), writer.thread.batches
+        queue = iter(rows[1:])
+
+        async def producer() -> None:
+            for entry in queue:
+                await writer.record(entry)
+
         start = time.perf_counter()
-        for entry in rows[1:]:
-            await writer.record(entry)
+        await asyncio.gather(*(producer() for _ in range(args.producers)))
         wall = time.perf_counter() - start
         after, loop_after = ticks(tid), ticks(loop_tid)
-        count = writer.thread.batches - batches
+        batches = writer.thread.batches - batches
+        count = batches if args.producers == 1 else len(rows) - 1
         await writer.stop()
         if profile:
             import pstats
             pstats.Stats(prof).sort_stats("tottime").print_stats(25)
-        return {"batches": count, "wall_us": wall * 1e6 / count,
+        return {"batches": batches, "entries_per_batch": (len(rows) - 1) / batches, "wall_us": wall * 1e6 / count,
                 "thread_user_us": (after[0] - before[0]) * TICK_US / count,
                 "thread_sys_us": (after[1] - before[1]) * TICK_US / count,
                 "loop_cpu_us": (loop_after[0] + loop_after[1] - loop_before[0] - loop_before[1]) * TICK_US / count}

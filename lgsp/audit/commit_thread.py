@@ -16,6 +16,12 @@ back an open transaction whose connection is gone, so nothing of the first attem
 A connection lost *during* COMMIT is not retried (the commit may or may not have happened; the callers
 get the error and the entries may or may not be in the log, as with any store failure).
 
+Batches without jobs (nearly all) run their transaction on the DBAPI connection itself (``raw_write``,
+:meth:`CommitThread._attempt_raw`): the same BEGIN IMMEDIATE / advisory lock, statements and COMMIT, but
+without SQLAlchemy's Connection and Transaction objects, events and per-statement result handling, which
+were about four fifths of a single-entry batch's CPU (bench/audit_batch.py). SQLAlchemy keeps the
+connection (pool checkout, invalidation) and runs the batches that carry jobs.
+
 Other threads can also hand the writer a small *job* (:meth:`CommitThread.run_in_transaction`): the head
 signer stores its signed heads this way. The job runs in the next batch's transaction, so a head costs
 no commit (no fsync) of its own and, on SQLite, no fight with the batches for the write lock, whose
@@ -250,8 +256,10 @@ class CommitThread:
             indexes = write(driver, entries, bodies) if entries else []
         except Exception as exc:
             broken = self._broken(conn)
-            with contextlib.suppress(Exception):
+            try:
                 driver.rollback()
+            except Exception:  # a transaction left open would refuse the next BEGIN: the next batch reconnects
+                self._close()
             error = self._translated(exc)
             if broken:
                 self._close()

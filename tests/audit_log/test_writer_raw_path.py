@@ -76,18 +76,24 @@ def test_the_gateway_writer_takes_the_raw_path_and_jobs_take_sqlalchemy(store: S
         await writer.start()
         try:
             got = list(await asyncio.gather(*(writer.record(e) for e in entries(5))))
-            gate = threading.Event()
+            gate, inside = threading.Event(), threading.Event()
             seen: list[int] = []
 
             def job(conn: Connection) -> None:
+                inside.set()
                 gate.wait(10)
                 seen.append(int(conn.exec_driver_sql("SELECT count(*) FROM audit_entries").scalar_one()))
 
             holding = asyncio.create_task(asyncio.to_thread(writer.thread.run_in_transaction, job))
-            await asyncio.sleep(0.05)  # the thread is in the job's transaction; these queue behind it
+            assert await asyncio.to_thread(inside.wait, 30)  # the thread is in the job's transaction
             waiting = [asyncio.ensure_future(writer.record(e)) for e in entries(3)]
+            await asyncio.sleep(0)  # queued behind it
             second = asyncio.create_task(asyncio.to_thread(writer.thread.run_in_transaction, job))
-            await asyncio.sleep(0.05)
+            for _ in range(3000):  # until the second job is queued beside the entries (polling a state)
+                if writer.thread._jobs:
+                    break
+                await asyncio.sleep(0.01)
+            assert writer.thread._jobs and len(writer.thread._queue) == 3
             gate.set()
             got += await asyncio.gather(*waiting)
             await holding
