@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["COPY_MIN_ROWS", "insert_rows"]
+__all__ = ["COPY_MIN_ROWS", "insert_rows", "raw_insert_rows", "raw_insert_tables"]
 
 COPY_MIN_ROWS = 8
 """Below this, COPY's extra round trip (the server's CopyIn answer) costs more than it saves."""
@@ -36,13 +36,49 @@ def insert_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequ
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
         _copy(conn, table, columns, rows)
         return
-    key = (conn.dialect.paramstyle, table, tuple(columns))
+    conn.exec_driver_sql(_insert_sql(conn.dialect.paramstyle, table, columns), list(rows))
+
+
+def _insert_sql(paramstyle: str, table: str, columns: Sequence[str]) -> str:
+    key = (paramstyle, table, tuple(columns))
     sql = _inserts.get(key)
     if sql is None:
-        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        marker = "?" if paramstyle == "qmark" else "%s"
         sql = _inserts[key] = (f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - our names
                                f"VALUES ({', '.join([marker] * len(columns))})")
-    conn.exec_driver_sql(sql, list(rows))
+    return sql
+
+
+def raw_insert_rows(cursor: Any, paramstyle: str, table: str, columns: Sequence[str],
+                    rows: Sequence[Sequence[Any]]) -> None:
+    """:func:`insert_rows` on a DBAPI cursor (``qmark``: sqlite3, ``format``: psycopg); driver errors as they are."""
+    if not rows:
+        return
+    if paramstyle != "qmark" and len(rows) >= COPY_MIN_ROWS:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    cursor.executemany(_insert_sql(paramstyle, table, columns), rows)
+
+
+def raw_insert_tables(driver: Any, cursor: Any, paramstyle: str,
+                      inserts: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> None:
+    """:func:`raw_insert_rows` for each ``(table, columns, rows)``, in one round trip where the driver allows.
+
+    On PostgreSQL, when none needs COPY (which pipeline mode does not support), the INSERTs go in one
+    psycopg pipeline: sent together, one sync at the end, so a single-entry batch's entry, node and body
+    rows cost one round trip instead of one each. An error at the sync is an error of those INSERTs (the
+    COMMIT is sent only afterwards), so the caller sorts it as before.
+    """
+    if paramstyle != "qmark" and all(len(rows) < COPY_MIN_ROWS for _, _, rows in inserts):
+        with driver.pipeline():
+            for table, columns, rows in inserts:
+                if rows:
+                    cursor.executemany(_insert_sql(paramstyle, table, columns), rows)
+        return
+    for table, columns, rows in inserts:
+        raw_insert_rows(cursor, paramstyle, table, columns, rows)
 
 
 def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -16,6 +16,12 @@ back an open transaction whose connection is gone, so nothing of the first attem
 A connection lost *during* COMMIT is not retried (the commit may or may not have happened; the callers
 get the error and the entries may or may not be in the log, as with any store failure).
 
+Batches without jobs (nearly all) run their transaction on the DBAPI connection itself (``raw_write``,
+:meth:`CommitThread._attempt_raw`): the same BEGIN IMMEDIATE / advisory lock, statements and COMMIT, but
+without SQLAlchemy's Connection and Transaction objects, events and per-statement result handling, which
+were about four fifths of a single-entry batch's CPU (bench/audit_batch.py). SQLAlchemy keeps the
+connection (pool checkout, invalidation) and runs the batches that carry jobs.
+
 Other threads can also hand the writer a small *job* (:meth:`CommitThread.run_in_transaction`): the head
 signer stores its signed heads this way. The job runs in the next batch's transaction, so a head costs
 no commit (no fsync) of its own and, on SQLite, no fight with the batches for the write lock, whose
@@ -35,14 +41,17 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
-__all__ = ["Bodies", "CommitThread", "WriterNotRunning"]
+__all__ = ["Bodies", "CommitThread", "RawWriteFn", "WriterNotRunning"]
 
 log = structlog.get_logger("lgsp.audit")
 
 Bodies = tuple[bytes | None, bytes | None] | None
 #: (connection in an open transaction, entries, bodies or None) -> the entries' indexes
 WriteFn = Callable[[Connection, Sequence[dict[str, Any]], Sequence[Bodies] | None], list[int]]
+#: the same on the DBAPI connection (sqlite3 / psycopg) in a transaction the thread began
+RawWriteFn = Callable[[Any, Sequence[dict[str, Any]], Sequence[Bodies] | None], list[int]]
 _Item = tuple[dict[str, Any], Bodies, "asyncio.Future[int]"]
 _Job = tuple[Callable[[Connection], Any], "Future[Any]"]
 
@@ -64,8 +73,12 @@ class CommitThread:
 
     def __init__(self, engine: Engine, write: WriteFn, max_batch: int,
                  committed: Callable[[int], None] | None = None, name: str = "lgsp-audit-writer",
-                 on_connect: Callable[[Connection], None] | None = None) -> None:
+                 on_connect: Callable[[Connection], None] | None = None,
+                 raw_write: RawWriteFn | None = None) -> None:
         self._engine = engine
+        self._raw_write = raw_write  # batches without jobs, straight on the driver (see _attempt_raw)
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._on_connect = on_connect  # run once on each new kept connection (e.g. SQLite's checkpoint pragma)
         self._write = write
         self._max_batch = max(1, max_batch)
@@ -77,6 +90,7 @@ class CommitThread:
         self._ready = threading.Event()
         self._stopping = False
         self._conn: Connection | None = None
+        self._driver: Any = None  # self._conn's DBAPI connection
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         #: Batches committed and connections opened (read by tests and bench/audit.py's profile).
@@ -176,12 +190,9 @@ class CommitThread:
 
     def _attempt(self, entries: list[dict[str, Any]], bodies: list[Bodies] | None, jobs: list[_Job]) -> list[int]:
         """One transaction on the kept connection; raises :class:`_Lost` if it broke before COMMIT."""
-        if self._conn is None:
-            self._conn = self._engine.connect().execution_options(write_lock=True)
-            self.connects += 1
-            if self._on_connect is not None:
-                self._on_connect(self._conn)
-        conn = self._conn
+        conn = self._connection()
+        if self._raw_write is not None and not jobs:
+            return self._attempt_raw(self._raw_write, entries, bodies)
         transaction = conn.begin()
         results: list[Any] = []
         try:
@@ -216,6 +227,63 @@ class CommitThread:
             future.set_result(result)
         return indexes
 
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            conn = self._engine.connect().execution_options(write_lock=True)
+            self._conn = conn
+            self.connects += 1
+            if self._on_connect is not None:
+                self._on_connect(conn)
+            self._driver = conn.connection.driver_connection
+        return self._conn
+
+    def _attempt_raw(self, write: RawWriteFn, entries: list[dict[str, Any]], bodies: list[Bodies] | None) -> list[int]:
+        """:meth:`_attempt` for a batch without jobs, with the transaction driven on the DBAPI connection.
+
+        SQLAlchemy's begin/commit through Connection and Transaction objects, its events and per-statement
+        handling were most of a single-entry batch's CPU. The transaction is the same as the other path's:
+        SQLite ``BEGIN IMMEDIATE`` (the listener in ``lgsp.store.db`` would send the same for this
+        ``write_lock`` connection), PostgreSQL the driver's implicit BEGIN with the advisory lock taken by
+        ``write``; COMMIT under the connection's own ``synchronous`` setting. Failures are sorted as on the
+        other path (lost before COMMIT: :class:`_Lost`; during COMMIT: not retried), and driver errors
+        reach the callers as SQLAlchemy's exception classes, as from any statement.
+        """
+        assert self._conn is not None
+        conn, driver = self._conn, self._driver
+        try:
+            if self._sqlite:
+                driver.execute("BEGIN IMMEDIATE")
+            indexes = write(driver, entries, bodies) if entries else []
+        except Exception as exc:
+            broken = self._broken(conn)
+            try:
+                driver.rollback()
+            except Exception:  # a transaction left open would refuse the next BEGIN: the next batch reconnects
+                self._close()
+            error = self._translated(exc)
+            if broken:
+                self._close()
+                raise _Lost() from error
+            if error is exc:
+                raise
+            raise error from exc
+        try:
+            driver.commit()
+        except Exception as exc:
+            if self._broken(conn):
+                self._close()  # the next batch opens a new one; this one's fate is unknown: not retried
+            error = self._translated(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        return indexes
+
+    def _translated(self, exc: Exception) -> Exception:
+        """A driver error as SQLAlchemy's class for it (IntegrityError, OperationalError, ...); others as they are."""
+        if isinstance(exc, self._dbapi_error):
+            return DBAPIError.instance(None, None, exc, self._dbapi_error, dialect=self._engine.dialect)
+        return exc
+
     @staticmethod
     def _broken(conn: Connection) -> bool:
         """Whether ``conn``'s database connection is gone (SQLAlchemy's verdict or the driver's own flag)."""
@@ -228,7 +296,7 @@ class CommitThread:
         return bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
 
     def _close(self) -> None:
-        conn, self._conn = self._conn, None
+        conn, self._conn, self._driver = self._conn, None, None
         if conn is None:
             return
         with contextlib.suppress(Exception):

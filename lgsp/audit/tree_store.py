@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -43,6 +43,7 @@ __all__ = [
     "SqlTreeStore",
     "TreeStore",
     "TreeStoreError",
+    "raw_frontier_at",
 ]
 
 
@@ -117,6 +118,44 @@ def _point_lookup(count: int) -> Select[tuple[int, int, bytes]]:
     )
 
 
+def _frontier_probes(size: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The cover of ``[0, size)`` and the nodes to look up: the cover, leaf ``size`` and leaf ``size - 1``."""
+    cover = perfect_cover(0, size) if size else []
+    return cover, [*cover, (0, size)] + ([(0, size - 1)] if size and (0, size - 1) not in cover else [])
+
+
+def _checked_frontier(size: int, cover: list[tuple[int, int]], probes: list[tuple[int, int]],
+                      found: dict[tuple[int, int], bytes]) -> dict[int, bytes]:
+    if (0, size) in found or any(node not in found for node in probes if node != (0, size)):
+        raise TreeStoreError(f"audit_tree_nodes does not hold exactly the {size} leaves of audit_entries: "
+                             "the tree is out of step with the log (run `lgsp audit verify`)")
+    return {level: found[(level, index)] for level, index in cover}
+
+
+_raw_lookups: dict[tuple[str, int], str] = {}
+
+
+def raw_frontier_at(cursor: Any, paramstyle: str, size: int) -> dict[int, bytes]:
+    """:meth:`SqlTreeStore.frontier_at` on a DBAPI cursor (the audit writer's batch transaction).
+
+    The same point lookup and the same checks, without SQLAlchemy's statement handling; ``paramstyle``
+    is the driver's (``qmark`` for sqlite3, ``format`` for psycopg).
+    """
+    cover, probes = _frontier_probes(size)
+    key = (paramstyle, len(probes))
+    sql = _raw_lookups.get(key)
+    if sql is None:
+        mark = "?" if paramstyle == "qmark" else "%s"
+        where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(probes))
+        sql = _raw_lookups[key] = f"SELECT level, idx, hash FROM {_NODES.name} WHERE {where}"  # noqa: S608
+    params: list[int] = []
+    for level, index in probes:
+        params += (level, index)
+    cursor.execute(sql, params)
+    found = {(int(level), int(index)): bytes(value) for level, index, value in cursor.fetchall()}
+    return _checked_frontier(size, cover, probes, found)
+
+
 class SqlTreeStore:
     """Node hashes in the ``audit_tree_nodes`` table (SQLAlchemy Core; SQLite and PostgreSQL).
 
@@ -148,17 +187,13 @@ class SqlTreeStore:
         statement saved there is lock hold time every other worker waits for (issue 14.3). Raises
         :class:`TreeStoreError` when the tree is out of step with the log, as the size check did.
         """
-        cover = perfect_cover(0, size) if size else []
-        probes = [*cover, (0, size)] + ([(0, size - 1)] if size and (0, size - 1) not in cover else [])
+        cover, probes = _frontier_probes(size)
         stmt = _point_lookup(len(probes))
         params = {}
         for k, (level, index) in enumerate(probes):
             params[f"l{k}"], params[f"i{k}"] = level, index
         found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in connection.execute(stmt, params)}
-        if (0, size) in found or any(node not in found for node in probes if node != (0, size)):
-            raise TreeStoreError(f"audit_tree_nodes does not hold exactly the {size} leaves of audit_entries: "
-                                 "the tree is out of step with the log (run `lgsp audit verify`)")
-        return {level: found[(level, index)] for level, index in cover}
+        return _checked_frontier(size, cover, probes, found)
 
     def get_nodes(
         self, nodes: Sequence[tuple[int, int]], connection: Connection | None = None

@@ -21,22 +21,24 @@ batch's COMMIT.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect, Engine, Table, insert, text
 
-from lgsp.audit.bulk import insert_rows
+from lgsp.audit.bulk import insert_rows, raw_insert_tables
 from lgsp.audit.canonical import writer_entry_bytes
 from lgsp.audit.commit_thread import CommitThread
 from lgsp.audit.fit import fit_to_columns
 from lgsp.audit.merkle import extend_frontier
 from lgsp.audit.models import AuditBody, AuditEntry
-from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore
+from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore, raw_frontier_at
 from lgsp.settings import Settings
 from lgsp.store import checkpoint
 from lgsp.store.write_lock import queued_writer
@@ -81,6 +83,66 @@ def append_entries(conn: Connection, entries: Sequence[dict[str, Any]],
         if kept:
             conn.execute(insert(AuditBody), kept)
     return indexes
+
+
+def append_entries_raw(driver: Any, entries: Sequence[dict[str, Any]],
+                       bodies: Sequence[tuple[bytes | None, bytes | None] | None] | None = None, *,
+                       dialect: Dialect, frontier_key: str) -> list[int]:
+    """:func:`append_entries` on the DBAPI connection ``driver``, in the transaction its caller began.
+
+    For the writer's thread (:mod:`lgsp.audit.commit_thread`), whose batches are the gateway's
+    per-request cost: the same statements, rows, lock and checks, but straight to the driver, so the
+    batch pays none of SQLAlchemy's per-statement work (about 4/5 of a single-entry batch's Python).
+    The caller has begun the transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: the driver's
+    implicit one, whose advisory lock is taken here) and commits it. Driver errors come as they are.
+    """
+    paramstyle = dialect.paramstyle
+    cursor = driver.cursor()
+    try:
+        if dialect.name == "postgresql":
+            # one round trip for the implicit BEGIN, the lock and the read; the server runs them in order,
+            # and the read's snapshot is taken after the lock is granted (READ COMMITTED: per statement)
+            with driver.pipeline():
+                cursor.execute(_ADVISORY_LOCK_SQL)
+                cursor.execute(_LAST_ENTRY_SQL)
+        else:
+            cursor.execute(_LAST_ENTRY_SQL)
+        last = cursor.fetchone()
+        size = 0 if last is None else last[0] + 1
+        chain_at_start = GENESIS if last is None else bytes(last[1])
+        params, leaves, previous = _sequence(dialect, entries, size, chain_at_start)
+        with _frontiers_lock:
+            cached = _frontiers.get(frontier_key)
+        if cached is not None and cached[0] == size and cached[1] == chain_at_start:
+            frontier = dict(cached[2])
+        else:
+            frontier = raw_frontier_at(cursor, paramstyle, size)
+        indexes = list(range(size, size + len(entries)))
+        inserts = [(_ENTRY_TABLE.name, _ENTRY_COLUMNS, params),
+                   (_NODES.name, _NODE_COLUMNS, extend_frontier(frontier, size, leaves))]
+        if bodies:
+            kept = [(index, b[0], b[1]) for index, b in zip(indexes, bodies, strict=True) if b is not None]
+            inserts.append((_BODY_TABLE, _BODY_COLUMNS, kept))
+        raw_insert_tables(driver, cursor, paramstyle, inserts)
+    finally:
+        cursor.close()
+    with _frontiers_lock:
+        _frontiers[frontier_key] = (size + len(leaves), previous, frontier)
+    return indexes
+
+
+def frontier_key(engine: Engine) -> str:
+    """The key of ``engine``'s store in the frontier cache (its URL, rendered once per engine)."""
+    key = _frontier_keys.get(engine)
+    if key is None:
+        key = _frontier_keys[engine] = engine.url.render_as_string(hide_password=False)
+    return key
+
+
+_frontier_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+_ADVISORY_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_SEQUENCER_LOCK_ID})"
+_BODY_TABLE = cast(Table, AuditBody.__table__).name
+_BODY_COLUMNS = ["idx", "request_body", "response_body"]
 
 
 # The batch's cost decides the gateway's throughput, and per-row work in Python was most of it: the
@@ -158,12 +220,12 @@ def _sequence(dialect: Dialect, entries: Sequence[dict[str, Any]], first: int,
 # a sequencer that takes over from a dead one continues from the store, never from memory.
 _frontiers: dict[str, tuple[int, bytes, dict[int, bytes]]] = {}
 _frontiers_lock = threading.Lock()
-_NODE_COLUMNS = ("level", "idx", "hash")
+_NODE_COLUMNS = ["level", "idx", "hash"]
 
 
 def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[bytes], new_chain: bytes) -> None:
     """Add the batch's leaves to ``audit_tree_nodes`` in the caller's transaction (sequencer lock held)."""
-    key = conn.engine.url.render_as_string(hide_password=False)
+    key = frontier_key(conn.engine)
     with _frontiers_lock:
         cached = _frontiers.get(key)
     if cached is not None and cached[0] == size and cached[1] == chain_at_size:
@@ -200,7 +262,9 @@ class AuditWriter:
         self._checkpointer = checkpoint.WalCheckpointer(engine) if sqlite_file else None
         self.thread = CommitThread(engine, append_entries, max_batch,
                                    committed=self._signer_task.appended if self._signer_task else None,
-                                   on_connect=checkpoint.keep_checkpoints_off_commits if sqlite_file else None)
+                                   on_connect=checkpoint.keep_checkpoints_off_commits if sqlite_file else None,
+                                   raw_write=functools.partial(append_entries_raw, dialect=engine.dialect,
+                                                               frontier_key=frontier_key(engine)))
         self.heads.transactions = self.thread.run_in_transaction
         self._started = False
 
