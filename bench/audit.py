@@ -134,7 +134,12 @@ def proofs(size: int) -> dict[str, Any]:
     script = Path(__file__).resolve().parent / "audit_proofs.py"
     out = subprocess.run([sys.executable, str(script), "--size", str(size), "--samples", "300", "--postgres"],
                          capture_output=True, text=True, check=True)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    # audit_proofs.py prints two JSON lines (proofs, then the witness round trip): the proof line's keys win
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    merged: dict[str, Any] = {}
+    for figures in reversed(lines):
+        merged.update(figures)
+    return merged
 
 
 def main() -> None:
