@@ -76,6 +76,10 @@ class ReceivingPoller:
                     await self._receive(item, report)
                 except AxisError as exc:  # the axis or the network: the message waits for the next round
                     report.errors.append(f"{item.doc_id}: {exc}")
+                except Exception as exc:  # this message could not be stored: it waits, the others go on
+                    # (it used to end the round, so one message the store refused blocked every later one)
+                    log.exception("incoming message not stored; it stays on the axis", axis_doc_id=item.doc_id)
+                    report.errors.append(f"{item.doc_id}: {type(exc).__name__}: {str(exc)[:300]}")
         if report.listed or report.errors:
             log.info("receiving round", listed=report.listed, stored=report.stored, duplicates=report.duplicates,
                      rejected=report.rejected, acknowledged=report.acknowledged, errors=len(report.errors))

@@ -156,9 +156,11 @@ def keep_incoming(engine: Engine, agency: str, axis_doc_id: str, data: bytes, fa
 
 
 def keep_rejected(engine: Engine, agency: str, axis_doc_id: str, sender: str, reason: str, data: bytes) -> None:
+    # the axis's own fields, cut to their columns: a rejected packet must always be keepable
+    axis_doc_id, agency, sender = axis_doc_id[:200], agency[:13], sender[:40]
     with write_transaction(engine) as conn:
         if conn.scalar(select(RejectedPacket.axis_doc_id).where(RejectedPacket.axis_doc_id == axis_doc_id)) is None:
-            conn.execute(insert(RejectedPacket).values(axis_doc_id=axis_doc_id, agency=agency, sender=sender[:40],
+            conn.execute(insert(RejectedPacket).values(axis_doc_id=axis_doc_id, agency=agency, sender=sender,
                                                        reason=reason, packet=data, created_at=now_utc()))
 
 

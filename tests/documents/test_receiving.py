@@ -209,3 +209,45 @@ def test_dms_status_bodies_past_json_limits_are_400(docs: Stack) -> None:
                               headers={**docs.auth(), "Content-Type": "application/json"})
         assert reply.status_code == 400, reply.text
         assert reply.headers["content-type"] == "application/problem+json"
+
+
+def test_a_message_the_store_refuses_does_not_block_the_ones_after_it(docs: Stack) -> None:
+    """A store failure on one incoming message (a real one: a trigger refusing its row) ended the whole
+    round, so every message listed after it waited for ever. Now the others are stored, the refused one
+    stays on the axis, and the next round takes it once the store accepts it."""
+    first, second = document(sender=PEER, recipients=(SENDER,)), document(sender=PEER, recipients=(SENDER,))
+    docs.peer_send(write_document(first))
+    docs.peer_send(write_document(second))
+    poison = first.header.document_id.replace("'", "''")
+    with docs.engine.begin() as conn:
+        if docs.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(f"CREATE TRIGGER lgsp_poison BEFORE INSERT ON documents WHEN NEW.document_id = "
+                                 f"'{poison}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        else:
+            conn.exec_driver_sql("CREATE FUNCTION lgsp_poison() RETURNS trigger AS $$ BEGIN IF NEW.document_id = "
+                                 f"'{poison}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END "
+                                 "$$ LANGUAGE plpgsql")
+            conn.exec_driver_sql("CREATE TRIGGER lgsp_poison BEFORE INSERT ON documents FOR EACH ROW "
+                                 "EXECUTE FUNCTION lgsp_poison()")
+    try:
+        report = docs.poll()
+        assert report.stored == 1 and len(report.errors) == 1, report
+        stored = {item["document_id"] for item in _incoming(docs)}
+        assert second.header.document_id in stored and first.header.document_id not in stored
+    finally:
+        with docs.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER lgsp_poison" + ("" if docs.engine.dialect.name == "sqlite"
+                                                                else " ON documents"))
+            if docs.engine.dialect.name != "sqlite":
+                conn.exec_driver_sql("DROP FUNCTION lgsp_poison()")
+    again = docs.poll()
+    assert again.stored == 1 and not again.errors
+    assert first.header.document_id in {item["document_id"] for item in _incoming(docs)}
+
+
+def test_a_rejected_packet_is_kept_whatever_the_axis_says_about_it(docs: Stack) -> None:
+    """The axis's agency, sender and id are cut to their columns: a rejection must never fail to be kept."""
+    store.keep_rejected(docs.engine, "x" * 50, "id-" + "y" * 300, "z" * 100, "edxml-malformed-xml: test", b"<x")
+    store.keep_rejected(docs.engine, "x" * 50, "id-" + "y" * 300, "z" * 100, "edxml-malformed-xml: test", b"<x")
+    kept = [r for r in store.rejected_packets(docs.engine, 500) if r["axis_doc_id"].startswith("id-yyy")]
+    assert len(kept) == 1 and len(kept[0]["axis_doc_id"]) == 200
