@@ -72,7 +72,7 @@ def poll_cmd() -> None:
 
 
 @app.command("rejected")
-def rejected_cmd(limit: Annotated[int, typer.Option("-n", "--limit")] = 50) -> None:
+def rejected_cmd(limit: Annotated[int, typer.Option("-n", "--limit", min=1, max=1_000_000)] = 50) -> None:
     """Incoming packets lgsp refused (reported ``fail`` to the axis), newest first, as JSON lines."""
     for row in rejected_packets(engine_from_settings(), limit):
         print(json.dumps(row, ensure_ascii=False))

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lgsp.cli.common import console, engine_from_settings, fail
 from lgsp.settings import Settings
+from lgsp.store.bounds import INT64_MAX
 
 app = typer.Typer(help="The audit log: tail, verify, sign heads, export evidence, redact, retention.",
                   no_args_is_help=True)
@@ -33,12 +34,12 @@ def _heads() -> Any:
 
 @app.command("tail")
 def audit_tail(
-    limit: Annotated[int, typer.Option("-n", "--limit", help="How many recent entries.")] = 20,
+    limit: Annotated[int, typer.Option("-n", "--limit", help="How many recent entries.", min=1, max=1_000_000)] = 20,
     client: Annotated[str | None, typer.Option()] = None,
     service: Annotated[str | None, typer.Option()] = None,
     user_id: Annotated[str | None, typer.Option()] = None,
     message_id: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[int | None, typer.Option()] = None,
+    status: Annotated[int | None, typer.Option(min=0, max=999)] = None,
     since: Annotated[datetime | None, typer.Option(help="ISO time (UTC).")] = None,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new entries.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
@@ -176,9 +177,11 @@ def keys_retire(key_id: Annotated[str, typer.Argument(help="The key id to stop t
 
 @app.command("trust-template")
 def trust_template(
-    quorum: Annotated[int | None, typer.Option(help="Witness cosignatures required; default: all.")] = None,
+    quorum: Annotated[int | None, typer.Option(help="Witness cosignatures required; default: all.", min=0,
+                                               max=1000)] = None,
     max_cosignature_age: Annotated[int | None, typer.Option(
-        min=1, help="Seconds after which a cosignature no longer counts (freshness); default: no limit.")] = None,
+        min=1, max=10**9,
+        help="Seconds after which a cosignature no longer counts (freshness); default: no limit.")] = None,
 ) -> None:
     """Print a trust file from this deployment's keys and configured witnesses, for auditors to CHECK and keep.
 
@@ -213,13 +216,14 @@ class ProofMode(StrEnum):
 @app.command("export")
 def export(
     file: Annotated[Path, typer.Argument(help="Output file ('-' for stdout).")],
-    start: Annotated[int, typer.Option("--from", help="First index (inclusive).")] = 0,
-    end: Annotated[int | None, typer.Option("--to", help="Last index (exclusive); default: end of log.")] = None,
+    start: Annotated[int, typer.Option("--from", help="First index (inclusive).", min=0, max=INT64_MAX)] = 0,
+    end: Annotated[int | None, typer.Option("--to", help="Last index (exclusive); default: end of log.", min=0,
+                                            max=INT64_MAX)] = None,
     client: Annotated[str | None, typer.Option()] = None,
     service: Annotated[str | None, typer.Option()] = None,
     user_id: Annotated[str | None, typer.Option()] = None,
     message_id: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[int | None, typer.Option()] = None,
+    status: Annotated[int | None, typer.Option(min=0, max=999)] = None,
     since: Annotated[datetime | None, typer.Option(help="ISO time (UTC), inclusive.")] = None,
     until: Annotated[datetime | None, typer.Option(help="ISO time (UTC), exclusive.")] = None,
     fmt: Annotated[ExportFormat, typer.Option("--format", help="bundle: evidence for lgsp-audit-verify; "
@@ -231,7 +235,7 @@ def export(
         "match, so the verifier can prove the export complete.")] = False,
     include_head: Annotated[list[int] | None, typer.Option(
         "--include-head", help="Also include the stored head of this size (e.g. your last verified "
-        "checkpoint). Repeatable.")] = None,
+        "checkpoint). Repeatable.", min=1, max=INT64_MAX)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Export entries [--from, --to) with filters: a self-contained JSON bundle, or a CSV/JSON listing."""
@@ -296,7 +300,8 @@ def _write_listing(out: Any, rows: Any, fmt: ExportFormat, tick: Any) -> None:
 
 
 @app.command("redact")
-def redact(index: Annotated[int, typer.Argument(help="Entry index whose kept bodies are erased.")]) -> None:
+def redact(index: Annotated[int, typer.Argument(help="Entry index whose kept bodies are erased.", min=0,
+                                               max=INT64_MAX)]) -> None:
     """Erase the kept request/response bodies of one entry; the entry, its hashes and proofs stay valid."""
     from lgsp.audit.heads import redact_bodies
 

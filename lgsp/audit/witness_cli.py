@@ -46,7 +46,7 @@ def serve(
     log: Annotated[list[str] | None, typer.Option(
         "--log", help="A log's verifier key (GET /audit/checkpoint `log_key`); repeatable.")] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8780,
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8780,
 ) -> None:
     """Serve C2SP tlog-witness POST /add-checkpoint."""
     import uvicorn

@@ -32,8 +32,8 @@ app.add_typer(keys_app, name="keys")
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
-    workers: Annotated[int, typer.Option(help="Worker processes (each a full gateway).")] = 1,
+    port: Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)] = 8080,
+    workers: Annotated[int, typer.Option(help="Worker processes (each a full gateway).", min=1, max=256)] = 1,
     ssl_certfile: Annotated[Path | None, typer.Option(envvar="LGSP_TLS_CERTFILE", help=(
         "Terminate TLS here: the server certificate (PEM); without it lgsp speaks plain HTTP."))] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(envvar="LGSP_TLS_KEYFILE", help="Its private key (PEM).")] = None,
@@ -125,7 +125,7 @@ def simulate(ctx: typer.Context,
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="Gateway port.")] = 8080,
+    port: Annotated[int, typer.Option(help="Gateway port.", min=0, max=65535)] = 8080,
     keep_serving: Annotated[bool, typer.Option(help="Keep serving after the tour until Ctrl-C.")] = True,
 ) -> None:
     """Start the gateway on SQLite with sample Cần Thơ department services and walk through calls."""

@@ -134,7 +134,7 @@ def add_service(
     kind: Annotated[str, typer.Option(help="rest or soap.")] = "rest",
     wsdl: Annotated[str | None, typer.Option(help="WSDL path under schemas/ (SOAP).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds.")] = 10.0,
-    retries: Annotated[int, typer.Option(help="Retries for idempotent methods.")] = 2,
+    retries: Annotated[int, typer.Option(help="Retries for idempotent methods.", min=0, max=10)] = 2,
     idempotent: Annotated[str, typer.Option(help="Comma-separated idempotent methods.")] = "GET,HEAD,OPTIONS",
     signature: Annotated[str, typer.Option(help="off, report or require.")] = "off",
 ) -> None:

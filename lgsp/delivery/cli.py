@@ -20,7 +20,7 @@ def list_cmd(
     state: Annotated[str | None, typer.Option(help="pending, in_flight, delivered or dead.")] = None,
     kind: Annotated[str | None, typer.Option(help="Handler name, e.g. dvcqg.dossier or http.")] = None,
     key: Annotated[str | None, typer.Option(help="Ordering key (e.g. a dossier code).")] = None,
-    limit: Annotated[int, typer.Option("-n", "--limit")] = 50,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, max=1_000_000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List messages, newest first, with the counts per state."""

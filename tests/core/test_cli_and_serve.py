@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -216,3 +217,40 @@ def test_registry_managed_from_the_cli_matches_apply(env: dict[str, str]) -> Non
     assert again.returncode == 2 and "no grant" in again.stderr
     run(["registry", "remove", "service", "000.00.31.H10/HOTICH/khai-sinh"], env)
     assert "khai-sinh" not in run(["registry", "export"], env).stdout
+
+
+def _int_parameters(command: Any, context: Any = None, path: str = "lgsp") -> list[tuple[str, Any]]:
+    """Every integer option and argument in the command tree (typer ships its own click: duck-typed)."""
+    found = []
+    if hasattr(command, "list_commands"):  # a group; lgsp loads sub-commands lazily, so ask it
+        context = type(context)(command)
+        for name in command.list_commands(context):
+            found += _int_parameters(command.get_command(context, name), context, f"{path} {name}")
+    for parameter in getattr(command, "params", []):
+        if any(base.__name__ == "IntParamType" for base in type(parameter.type).__mro__):
+            found.append((f"{path} {parameter.name}", parameter.type))
+    return found
+
+
+def test_every_integer_option_of_the_cli_is_bounded() -> None:
+    """An unbounded --limit or --from reached SQLite as 10^20 and printed an OverflowError traceback."""
+    import typer
+
+    from lgsp.cli.lazy import _load, lazy_commands
+
+    root = typer.main.get_command(cli_app)
+    context_class = type(root.make_context("lgsp", [], resilient_parsing=True))
+    parameters = _int_parameters(root, context_class(root))
+    for name, (reference, _) in lazy_commands().items():  # listed as placeholders until run: load each
+        command = _load(name, reference)
+        parameters += _int_parameters(command, context_class(command), f"lgsp {name}")
+    assert len(parameters) >= 10, parameters
+    unbounded = [name for name, kind in parameters if getattr(kind, "max", None) is None or kind.max > 2**63 - 1]
+    assert not unbounded, unbounded
+
+
+def test_out_of_range_numbers_are_usage_errors(env: dict[str, str], tmp_path: Path) -> None:
+    for args in (["audit", "export", "--from", str(10**23), "--to", "1", str(tmp_path / "x.json")],
+                 ["deliveries", "list", "--limit", str(10**20)], ["documents", "rejected", "--limit", str(10**20)]):
+        result = run(args, env, check=False)
+        assert result.returncode == 2 and "is not in the range" in result.stderr, (args, result.stderr)
