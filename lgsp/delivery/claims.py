@@ -131,10 +131,16 @@ _DELIVERED = (update(cast(Table, OutboxMessage.__table__))
                       updated_at=bindparam("o_now"), lease_until=None, lease_token=None))
 
 
+#: ``outbox_messages.remote_id``'s length. The id is the partner's: a longer one failed the UPDATE on
+#: PostgreSQL, and with it the worker's whole group commit, so delivered messages were delivered again.
+_REMOTE_ID_LENGTH = 200
+
+
 def delivered_on(conn: Connection, delivery: Delivery, remote_id: str | None) -> bool:
     """:func:`mark_delivered` in the caller's transaction (the worker's group commit)."""
+    remote = remote_id[:_REMOTE_ID_LENGTH] if remote_id else remote_id
     result = conn.execute(_DELIVERED, {"o_seq": delivery.seq, "o_token": delivery.lease_token,
-                                       "o_remote": remote_id, "o_now": now_utc()})
+                                       "o_remote": remote, "o_now": now_utc()})
     return bool(result.rowcount)
 
 

@@ -145,6 +145,16 @@ def test_expired_lease_is_reclaimed_and_the_old_claim_cannot_finish(engine: Engi
     assert claims.open_count(engine) == 1
 
 
+def test_a_partner_id_longer_than_its_column_still_marks_the_message_delivered(engine: Engine) -> None:
+    """On PostgreSQL a 300-character remote id failed the UPDATE (and the worker's group commit with it):
+    the message stayed in flight and was delivered again. It is stored cut to the column."""
+    accept(engine, NewMessage("t", b"x"))
+    [claimed] = claims.claim(engine, ["t"], 5, 10)
+    assert claims.mark_delivered(engine, claimed, "R" * 300)
+    [row] = outbox_rows(engine)
+    assert row.state == "delivered" and row.remote_id == "R" * 200
+
+
 def test_payload_and_metadata_survive_round_trip(engine: Engine) -> None:
     payload = json.dumps({"ten": "Nguyễn Văn A"}, ensure_ascii=False).encode()
     accept(engine, NewMessage("t", payload, content_type="application/json; charset=utf-8",
