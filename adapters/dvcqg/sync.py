@@ -36,6 +36,8 @@ from .status_mapping import StatusMapping
 
 CATALOGUE_FIELDS = ("TenTTHC", "MaLinhVuc", "TenLinhVuc")
 _PLACEHOLDER = "(filled from LayThuTuc)"
+#: ``dvcqg_dossiers.ma_ho_so``'s length
+MAX_DOSSIER_CODE = 100
 
 
 class PushLedger(Protocol):
@@ -138,6 +140,11 @@ class DossierSyncService:
             for name in ("MaHoSo", "TrangThai")
             if event.progress and name in event.progress
         ]
+        if len(event.ma_ho_so) > MAX_DOSSIER_CODE:
+            # the code keys lgsp's own tables (dvcqg_dossiers.ma_ho_so): a longer one failed the INSERT on
+            # PostgreSQL, a 500 after the event had passed every check
+            problems.append(FieldProblem("dossier.MaHoSo", f"at most {MAX_DOSSIER_CODE} characters "
+                                                           f"({len(event.ma_ho_so)} given)"))
         if problems:
             raise DossierValidationError(problems, record="dossier event")
         provisional = event.dossier | {name: _PLACEHOLDER for name in CATALOGUE_FIELDS if not event.dossier.get(name)}

@@ -19,7 +19,7 @@ from lgsp.cli.main import app as cli
 from lgsp.delivery.claims import open_count
 from lgsp.delivery.models import OutboxMessage
 from lgsp.testing.servers import start_server
-from tests.dvcqg_flow.conftest import Flow, dossier_code, event
+from tests.dvcqg_flow.conftest import CITY, Flow, dossier_code, event
 
 
 def outbox_row(flow: Flow, message_id: str) -> OutboxMessage:
@@ -233,3 +233,10 @@ def test_not_configured_is_503(flow: Flow, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delattr(flow.app.api.state, "dvcqg_checker")
     reply = flow.post_event(event(dossier_code()))
     assert reply.status_code == 503 and reply.json()["type"].endswith("/not-configured")
+
+
+def test_a_dossier_code_longer_than_lgsp_stores_is_422(flow: Flow) -> None:
+    """A 120-character MaHoSo passed every check, then failed the INSERT on PostgreSQL (a 500)."""
+    reply = flow.post_event(event(f"{CITY}-251126-" + "1" * 120))
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["errors"][0]["field"] == "dossier.MaHoSo"
