@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as FastApiPath
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -48,7 +48,7 @@ router = APIRouter(route_class=StrictJsonRoute, prefix="/admin", tags=["admin"],
 class ClientIn(BaseModel):
     system: str | None = None
     scopes: list[str] = ["gateway"]
-    description: str = ""
+    description: str = Field("", max_length=clients.MAX_DESCRIPTION)
 
 
 def _session(request: Request) -> Session:

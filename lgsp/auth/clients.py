@@ -18,6 +18,8 @@ from registry.operations import bump_version
 
 #: "metrics" is for a Prometheus scraper (OAuth2 client credentials in its scrape config).
 KNOWN_SCOPES = frozenset({"gateway", "admin", "auditor", "metrics"})
+#: ``oauth_clients.description``'s length
+MAX_DESCRIPTION = 300
 
 
 #: Separation of duties (as X-Road separates security officers, system administrators and auditors):
@@ -56,6 +58,8 @@ def create_client(engine: Engine, system_id: str | None, scopes: list[str], desc
         check_display_name(description, "description")
     except InputError as exc:
         raise ClientError(exc.field, str(exc)) from exc
+    if len(description) > MAX_DESCRIPTION:  # the column's length: longer failed the INSERT on PostgreSQL (a 500)
+        raise ClientError("description", f"at most {MAX_DESCRIPTION} characters ({len(description)} given)")
     secret = generate_secret()
     client_id = generate_client_id()
     with Session(writer(engine)) as session, session.begin():

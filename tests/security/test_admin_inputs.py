@@ -159,3 +159,12 @@ def test_json_no_store_can_hold_is_refused_before_the_handler(stack: Stack, meth
     assert response.headers["content-type"] == "application/problem+json"
     assert f"{DEPT}/PROV/surrogate" not in stack.app.runtime.registry.current().services
     assert stack.http.get(ADMIN + "/clients", headers=stack.auth(stack.admin)).json() == before
+
+
+def test_a_client_description_longer_than_its_column_is_422(stack: Stack) -> None:
+    """3,000 characters failed the INSERT on PostgreSQL (a 500); the API and lgsp clients create refuse it."""
+    response = stack.http.post(ADMIN + "/clients", headers=stack.auth(stack.admin),
+                               json={"system": CLIENT, "scopes": ["gateway"], "description": "d" * 3000})
+    assert response.status_code == 422, response.text
+    with pytest.raises(ClientError, match="at most 300"):
+        create_client(stack.app.runtime.engine, CLIENT, ["gateway"], "d" * 301)
