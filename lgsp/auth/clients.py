@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, String, Table, select
 from sqlalchemy.orm import Session
 
 from lgsp.auth.models import OAuthClient
@@ -19,7 +20,7 @@ from registry.operations import bump_version
 #: "metrics" is for a Prometheus scraper (OAuth2 client credentials in its scrape config).
 KNOWN_SCOPES = frozenset({"gateway", "admin", "auditor", "metrics"})
 #: ``oauth_clients.description``'s length
-MAX_DESCRIPTION = 300
+MAX_DESCRIPTION = cast(int, cast(String, cast(Table, OAuthClient.__table__).c.description.type).length)
 
 
 #: Separation of duties (as X-Road separates security officers, system administrators and auditors):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Select, Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Connection, Engine, Select, String, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -133,7 +133,7 @@ _DELIVERED = (update(cast(Table, OutboxMessage.__table__))
 
 #: ``outbox_messages.remote_id``'s length. The id is the partner's: a longer one failed the UPDATE on
 #: PostgreSQL, and with it the worker's whole group commit, so delivered messages were delivered again.
-_REMOTE_ID_LENGTH = 200
+_REMOTE_ID_LENGTH = cast(int, cast(String, cast(Table, OutboxMessage.__table__).c.remote_id.type).length)
 
 
 def delivered_on(conn: Connection, delivery: Delivery, remote_id: str | None) -> bool:

@@ -20,7 +20,11 @@ import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
+from sqlalchemy import Table
+
+from lgsp.documents.models import Document, DocumentLink
 from lgsp.documents.signature_policy import PolicyRefusal, checked_policy, judge
 from lgsp.settings import Settings
 
@@ -98,9 +102,16 @@ class PacketFacts:
 
 #: (fact, where in the packet, the column it fills in lgsp.documents.models). PostgreSQL refuses a longer
 #: value, and a refused row failed every document committed with it; SQLite kept it, so the two disagreed.
-_STORED_LENGTHS = (("sender", "edXMLHeader/MessageHeader/From/OrganId", 40),
-                   ("document_id", "edXMLHeader/MessageHeader/DocumentId", 500),
-                   ("code", "edXMLHeader/MessageHeader/Code", 200))
+def _length(column: Any) -> int:
+    return cast(int, column.type.length)
+
+
+_DOCUMENTS = cast(Table, Document.__table__).c
+_STORED_LENGTHS = (("sender", "edXMLHeader/MessageHeader/From/OrganId", _length(_DOCUMENTS.sender)),
+                   ("document_id", "edXMLHeader/MessageHeader/DocumentId", _length(_DOCUMENTS.document_id)),
+                   ("code", "edXMLHeader/MessageHeader/Code", _length(_DOCUMENTS.code)))
+_RECIPIENT_LENGTH = _length(_DOCUMENTS.agency)  # an incoming document is kept under its recipient agency
+_TARGET_LENGTH = _length(cast(Table, DocumentLink.__table__).c.target_document_id)
 
 
 def check_storable(facts: PacketFacts) -> None:
@@ -110,8 +121,8 @@ def check_storable(facts: PacketFacts) -> None:
     receiving poller keeps the packet as rejected, instead of a database error later.
     """
     checks = [(getattr(facts, name), path, limit) for name, path, limit in _STORED_LENGTHS]
-    checks += [(r, "edXMLHeader/MessageHeader/To/OrganId", 40) for r in facts.recipients]
-    checks += [(t, "edXMLEnvelope/TraceHeaderList (target DocumentId)", 500) for t in facts.targets]
+    checks += [(r, "edXMLHeader/MessageHeader/To/OrganId", _RECIPIENT_LENGTH) for r in facts.recipients]
+    checks += [(t, "edXMLEnvelope/TraceHeaderList (target DocumentId)", _TARGET_LENGTH) for t in facts.targets]
     for value, path, limit in checks:
         if len(value) > limit:
             raise PacketRejected("field-too-long", f"{len(value)} characters; lgsp stores at most {limit}", path)
