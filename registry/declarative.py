@@ -21,7 +21,7 @@ from registry import limits as lim
 from registry import object_grants as og
 from registry import operations as ops
 from registry.base import for_writing
-from registry.file_types import type_problem
+from registry.file_entries import RegistryFileError, take_entry
 from registry.inputs import InputError, check_declared
 from registry.models import Agency, Grant, Service, System
 
@@ -54,32 +54,6 @@ class Desired:
     object_grants: list[og.ObjectGrantSpec] = field(default_factory=list)
 
 
-class RegistryFileError(ValueError):
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
-        self.where = where
-
-
-def _take(item: Any, where: str, allowed: set[str], required: set[str], spec: type | None = None,
-          strings: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``item`` checked: a mapping with only ``allowed`` keys, all ``required`` ones, each value of the type
-    its field in ``spec`` declares, and the keys in ``strings`` (ids the parser splits) strings."""
-    if not isinstance(item, dict):
-        raise RegistryFileError(where, "must be a mapping")
-    unknown = set(item) - allowed
-    if unknown:
-        raise RegistryFileError(where, f"unknown keys: {', '.join(sorted(unknown))}")
-    missing = required - set(item)
-    if missing:
-        raise RegistryFileError(where, f"missing keys: {', '.join(sorted(missing))}")
-    problem = type_problem(spec, item) if spec is not None else None
-    if problem is None:
-        problem = next(((key, "must be a string") for key in strings if not isinstance(item.get(key), str)), None)
-    if problem is not None:
-        raise RegistryFileError(f"{where}.{problem[0]}", problem[1])
-    return item
-
-
 def _fingerprints(where: str, value: Any) -> list[str] | None:
     """Normalised here too, so the diff against the store compares like with like."""
     try:
@@ -102,14 +76,15 @@ def parse_registry_file(text: str) -> Desired:
     if unknown:
         raise RegistryFileError("file", f"unknown sections: {', '.join(sorted(unknown))}")
     agencies = [
-        ops.AgencySpec(**{"parent": None, **_take(a, f"agencies[{i}]", {"code", "name", "parent"},
+        ops.AgencySpec(**{"parent": None, **take_entry(a, f"agencies[{i}]", {"code", "name", "parent"},
                                                      {"code", "name"}, ops.AgencySpec)})
         for i, a in enumerate(data.get("agencies") or [])
     ]
     systems = []
     for i, s in enumerate(data.get("systems") or []):
-        s = _take(s, f"systems[{i}]", {"id", "name", "client", "provider", "jwks",
-                                               "client_cert_sha256"}, {"id", "name"}, ops.SystemSpec, ("id",))
+        s = take_entry(s, f"systems[{i}]", {"id", "name", "client", "provider", "jwks",
+                                               "client_cert_sha256"}, {"id", "name"}, ops.SystemSpec, ("id",),
+                       normalised=("client_cert_sha256",))  # one fingerprint or a list: _fingerprints
         agency, _, code = str(s["id"]).partition("/")
         systems.append(ops.SystemSpec(agency=agency, code=code, name=s["name"],
                                       client=bool(s.get("client", True)), provider=bool(s.get("provider", False)),
@@ -118,17 +93,18 @@ def parse_registry_file(text: str) -> Desired:
     service_keys = {f.name for f in fields(ops.ServiceSpec)} - {"system", "code"} | {"id"}
     services = []
     for i, s in enumerate(data.get("services") or []):
-        s = dict(_take(s, f"services[{i}]", service_keys, {"id", "name", "base_url"}, ops.ServiceSpec, ("id",)))
+        s = dict(take_entry(s, f"services[{i}]", service_keys, {"id", "name", "base_url"}, ops.ServiceSpec, ("id",)))
         system, _, code = str(s.pop("id")).rpartition("/")
         services.append(ops.ServiceSpec(system=system, code=code, **s))
     grants = []
     for i, g in enumerate(data.get("grants") or []):
-        g = _take(g, f"grants[{i}]", {"client", "service", "methods", "path"}, {"client", "service"}, ops.GrantSpec)
+        g = take_entry(g, f"grants[{i}]", {"client", "service", "methods", "path"}, {"client", "service"},
+                       ops.GrantSpec)
         grants.append(ops.GrantSpec(client=g["client"], service=g["service"],
                                     methods=list(g.get("methods") or ["*"]), path=str(g.get("path", "*"))))
     object_grants = []
     for i, g in enumerate(data.get("object_grants") or []):
-        g = _take(g, f"object_grants[{i}]", {"client", "objects", "agency"}, {"client", "objects", "agency"},
+        g = take_entry(g, f"object_grants[{i}]", {"client", "objects", "agency"}, {"client", "objects", "agency"},
                   og.ObjectGrantSpec)
         grant_spec = og.ObjectGrantSpec(str(g["client"]), str(g["objects"]), str(g["agency"]))
         try:

@@ -1,11 +1,11 @@
-"""Type checks for registry file entries: each value against its spec field's annotation.
+"""The entries of a registry file: each a mapping of known keys whose values have their fields' types.
 
 Why: YAML gives whatever the text says: a list where a name belongs, a date for an unquoted
 ``2026-01-01``, the string ``"false"`` for a flag. Handed to a spec as it came, a wrong type raised
 ``AttributeError`` deep in validation, so ``lgsp apply`` printed a traceback and the console's registry
-preview answered 500. Or it was converted silently: ``bool("false")`` is True. :func:`type_problem`
-finds the first value that does not fit, so the file parser can name it. It stops at the first
-element that does not fit, so a YAML alias bomb in a list costs nothing to refuse.
+preview answered 500. Or it was converted silently: ``bool("false")`` is True. :func:`take_entry` names
+the first key that does not fit. It stops at the first element that does not fit, so a YAML alias bomb in
+a list costs nothing to refuse.
 """
 
 from __future__ import annotations
@@ -16,7 +16,35 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, Literal, Union
 
-__all__ = ["type_problem"]
+__all__ = ["RegistryFileError", "take_entry", "type_problem"]
+
+
+class RegistryFileError(ValueError):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
+def take_entry(item: Any, where: str, allowed: set[str], required: set[str], spec: type | None = None,
+               strings: tuple[str, ...] = (), normalised: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``item`` checked: a mapping with only ``allowed`` keys, all ``required`` ones, each value of the type
+    its field in ``spec`` declares (except the ``normalised`` keys, which the parser converts itself), and
+    the keys in ``strings`` (ids the parser splits) strings."""
+    if not isinstance(item, dict):
+        raise RegistryFileError(where, "must be a mapping")
+    unknown = set(item) - allowed
+    if unknown:
+        raise RegistryFileError(where, f"unknown keys: {', '.join(sorted(unknown))}")
+    missing = required - set(item)
+    if missing:
+        raise RegistryFileError(where, f"missing keys: {', '.join(sorted(missing))}")
+    typed = {k: v for k, v in item.items() if k not in normalised}
+    problem = type_problem(spec, typed) if spec is not None else None
+    if problem is None:
+        problem = next(((key, "must be a string") for key in strings if not isinstance(item.get(key), str)), None)
+    if problem is not None:
+        raise RegistryFileError(f"{where}.{problem[0]}", problem[1])
+    return item
 
 
 @cache
