@@ -268,6 +268,11 @@ def load_specs(engine: Engine) -> dict[str, DatasetSpec]:
         return {r.slug: r.spec for r in list_records(session)}
 
 
+#: the ``datasets`` columns a registry-file key of the same name fills, and their lengths
+_TEXT_LENGTHS = {column.name: column.type.length for column in Dataset.__table__.columns
+                 if isinstance(column.type, String) and column.type.length}
+
+
 def record_from_mapping(item: dict[str, Any], where: str) -> DatasetRecord:
     """A validated record from a registry-file mapping; unknown or missing keys name ``where``."""
     if not isinstance(item, dict):
@@ -283,6 +288,10 @@ def record_from_mapping(item: dict[str, Any], where: str) -> DatasetRecord:
                 "source_path", "schedule", "spatial_code", "publisher"):
         if key in values and values[key] is not None:
             values[key] = str(values[key])
+    for key, limit in _TEXT_LENGTHS.items():  # PostgreSQL refuses longer text (a traceback from lgsp apply)
+        value = values.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise RegistryError(f"{where}.{key}", f"at most {limit} characters ({len(value)} given)")
     personal = values.pop("personal", None) or {}
     if not isinstance(personal, dict):
         raise RegistryError(f"{where}.personal", "must be a mapping of field name to drop, mask or hash")

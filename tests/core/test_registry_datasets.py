@@ -117,6 +117,9 @@ def test_changes_show_as_a_field_diff_dry_run_changes_nothing_and_prune_removes(
      "one of"),
     ({"personal": {"operator_name": "mask"}}, "datasets[0] (datasets.can-tho-air-quality.personal.operator_name)",
      "marked 'drop' in the schema"),
+    # longer than the column: a DataError traceback from lgsp apply on PostgreSQL before
+    ({"title_vi": "t" * 3000}, "datasets[0] (datasets[0].title_vi)", "at most 500 characters"),
+    ({"frequency": "f" * 60}, "datasets[0] (datasets[0].frequency)", "at most 50 characters"),
 ])
 def test_bad_dataset_entries_name_what_to_fix(change: dict, where: str, message: str) -> None:  # type: ignore[type-arg]
     item = {k: v for k, v in {**bundled_spec_as_registry_item(), **change}.items() if v is not None}
