@@ -67,6 +67,69 @@ def _problem(status: int, kind: str, title: str, detail: str) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+class _BodyTooLarge(Exception):
+    """The request body grew past its limit while it was being read."""
+
+
+#: Room for the multipart framing (boundaries, part headers) on top of the documents' own bytes.
+MULTIPART_OVERHEAD = 64 * 1024
+#: Parts a verification form may hold: the document and its detached documents, not a thousand uploads.
+MAX_FORM_PARTS = 64
+
+
+def _bounded(request: Request, limit: int) -> Request:
+    """The same request, whose body reading fails with :class:`_BodyTooLarge` past ``limit`` bytes.
+
+    Why: ``request.form()`` spools every file part to disk before anyone can look at its size, so a chunked
+    multipart upload (no Content-Length) of gigabytes would fill the disk before the 413. Counting at the
+    ASGI ``receive`` level stops it at the first chunk past the limit, whatever the framing.
+    """
+    received = 0
+
+    async def receive() -> Any:
+        nonlocal received
+        message = await request.receive()
+        if message.get("type") == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyTooLarge
+        return message
+
+    return Request(request.scope, receive)
+
+
+async def _read_form(request: Request, limit: int) -> tuple[bytes, str | None, dict[str, bytes]] | Response:
+    """The ``file`` part, its content type and the ``detached`` parts, or the problem with the form.
+
+    The whole body (document, detached documents and framing) is held to ``limit`` plus
+    :data:`MULTIPART_OVERHEAD`; the documents together to ``limit``.
+    """
+    too_large = _problem(413, "document-too-large", "Document too large", f"the limit is {limit} bytes")
+    try:
+        form = await _bounded(request, limit + MULTIPART_OVERHEAD).form(
+            max_files=MAX_FORM_PARTS, max_fields=MAX_FORM_PARTS)
+    except _BodyTooLarge:
+        return too_large
+    except Exception as exc:  # a malformed multipart body is the caller's problem, not a 500
+        return _problem(400, "malformed-request", "Malformed multipart body", str(exc) or type(exc).__name__)
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            return _problem(400, "missing-document", "No document",
+                            "multipart body needs the signed document in a 'file' field")
+        data = await upload.read()
+        detached: dict[str, bytes] = {}
+        for index, item in enumerate(form.getlist("detached"), 1):  # documents a detached signature refers to
+            if isinstance(item, str):
+                continue
+            detached[item.filename or f"detached-{index}"] = await item.read()
+        if len(data) + sum(map(len, detached.values())) > limit:
+            return too_large
+        return data, upload.content_type, detached
+    finally:
+        await form.close()  # the spooled temporary files go now, not whenever the collector runs
+
+
 async def _read_limited(request: Request, limit: int) -> bytes | None:
     """The raw body, or None as soon as it grows past ``limit`` (a chunked upload has no length to check)."""
     chunks: list[bytes] = []
@@ -95,22 +158,10 @@ async def verify_signatures(request: Request) -> Response:
     content_type = request.headers.get("content-type")
     detached: dict[str, bytes] = {}
     if content_type and content_type.lower().startswith("multipart/form-data"):
-        try:
-            form = await request.form()
-        except Exception as exc:  # a malformed multipart body is the caller's problem, not a 500
-            return _problem(400, "malformed-request", "Malformed multipart body", str(exc) or type(exc).__name__)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            return _problem(400, "missing-document", "No document",
-                            "multipart body needs the signed document in a 'file' field")
-        if upload.size is not None and upload.size > limit:
-            return _problem(413, "document-too-large", "Document too large", f"the limit is {limit} bytes")
-        data = await upload.read()
-        content_type = upload.content_type
-        for index, item in enumerate(form.getlist("detached"), 1):  # documents a detached signature refers to
-            if isinstance(item, str):
-                continue
-            detached[item.filename or f"detached-{index}"] = await item.read()
+        parts = await _read_form(request, limit)
+        if isinstance(parts, Response):
+            return parts
+        data, content_type, detached = parts
     else:
         body = await _read_limited(request, limit)
         if body is None:
