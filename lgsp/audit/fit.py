@@ -17,12 +17,17 @@ from sqlalchemy import String, Table
 
 from lgsp.audit.models import AuditEntry
 
-__all__ = ["fit_to_columns"]
+__all__ = ["column_limit", "fit_to_columns"]
 
 #: (column, its length) for every bounded text column of ``audit_entries``
 _LIMITS = [(c.name, c.type.length) for c in cast(Table, AuditEntry.__table__).columns
            if isinstance(c.type, String) and c.type.length]
 _MARK = "…"  # one character: a cut value is still within its column
+
+
+def column_limit(name: str) -> int:
+    """The length of the ``audit_entries`` text column ``name``: the gateway refuses longer inputs up front."""
+    return dict(_LIMITS)[name]
 
 
 def fit_to_columns(entry: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from lgsp.audit.fit import column_limit
 from lgsp.gateway import client_certs, mediate, signatures
 from lgsp.gateway.exchange import Exchange, IncomingRequest
 from lgsp.gateway.headers import REQUEST_DROP, connection_listed
@@ -40,8 +41,8 @@ _AGENCY_RE = re.compile(AGENCY_CODE_PATTERN)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: The audit entry's columns (lgsp.audit.models): a longer user id or path is refused here, with a
 #: 400 naming it, rather than forwarded in full and recorded cut (lgsp.audit.fit keeps the log safe either way).
-MAX_USER_ID = 200
-MAX_PATH = 2000
+MAX_USER_ID = column_limit("user_id")
+MAX_PATH = column_limit("path")
 
 
 def _escape(match: re.Match[str]) -> str:
