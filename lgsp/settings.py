@@ -155,6 +155,13 @@ class Settings:
     #: header is believed: the load balancers. From any other peer the header is ignored.
     trusted_proxies: str = ""
 
+    # --- serve: connections (lgsp.gateway.head_deadline) ---
+    #: Seconds a connection has to send a whole request head (from its start, or from the first byte of a
+    #: later request) before it is answered 408 and closed: slowloris connections are not held for ever.
+    #: 0 turns the deadline off (e.g. behind a load balancer that has its own, like HAProxy's
+    #: ``timeout http-request``).
+    header_timeout_seconds: float = 10.0
+
     # --- perf: hot-path measurement (issue 14, bench/gateway.py) ---
     #: When set, a loop-lag monitor (lgsp.looplag) runs in each gateway process and writes, at shutdown, the
     #: longest event-loop stall of each second to this file (JSON lines; ``{pid}`` is replaced). Off by default.

@@ -92,6 +92,7 @@ defaults
     mode http
     timeout connect 2s
     timeout client 60s
+    timeout http-request 10s
     timeout server 60s
     retries 3
     retry-on conn-failure
