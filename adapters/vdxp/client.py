@@ -29,7 +29,8 @@ from lgsp import jsontext
 from . import hmac_auth
 from .edxml import EdxmlError, hash_file, read_packet
 from .edxml.models import StatusPacket
-from .errors import AxisError, PermanentAxisError, RetryableAxisError
+from .edxml.reader import DEFAULT_MAX_PACKET_BYTES
+from .errors import AxisError, AxisResponseTooLarge, PermanentAxisError, RetryableAxisError
 from .transport import AiohttpTransport, Body, Transport, TransportResponse
 
 MessageType = Literal["edoc", "status"]
@@ -71,6 +72,20 @@ def _str(data: Mapping[str, Any], key: str) -> str:
     return "" if value is None else str(value)
 
 
+def _rows(operation: str, data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The ``data`` list of a listing answer (absent or null: none); anything else is a garbled answer.
+
+    Why: ``data: 5`` raised a TypeError out of the poller's round, so one agency's garbled listing kept
+    every agency after it from being polled; a string was iterated character by character.
+    """
+    rows = data.get("data")
+    if rows is None:
+        return []
+    if not isinstance(rows, list):
+        raise RetryableAxisError(f"{operation}: data is {type(rows).__name__}, not a list", error_code="bad-response")
+    return [row for row in rows if isinstance(row, dict)]
+
+
 class AxisClient:
     """One system's connection to the axis (``system_id`` + ``secret`` as registered with the operator)."""
 
@@ -82,6 +97,7 @@ class AxisClient:
         *,
         transport: Transport | None = None,
         timeout: float = 30.0,
+        max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"axis base URL must be http(s): {base_url!r}")
@@ -90,7 +106,11 @@ class AxisClient:
         self.base_url = base_url.rstrip("/")
         self.system_id = system_id
         self._secret = secret
-        self._transport: Transport = transport or AiohttpTransport(timeout=timeout)
+        #: A fetched packet larger than this is refused (AxisResponseTooLarge), and reading stops soon after
+        #: it: the transport takes answers up to the base64 form of such a packet inside JSON (getEdoc).
+        self.max_packet_bytes = max_packet_bytes
+        self._transport: Transport = transport or AiohttpTransport(
+            timeout=timeout, max_response_bytes=max_packet_bytes * 4 // 3 + 1024 * 1024)
 
     async def __aenter__(self) -> AxisClient:
         return self
@@ -242,17 +262,23 @@ class AxisClient:
                 created_time=_str(item, "created_time"),
                 updated_time=_str(item, "updated_time"),
             )
-            for item in data.get("data") or []
-            if isinstance(item, dict)
+            for item in _rows("getReceivedEdocList", data)
         ]
 
     async def get_edoc(self, doc_id: str) -> bytes:
         """The packet bytes of a received message (the axis sends them base64-encoded)."""
         data = await self._call("getEdoc", {"docId": doc_id, "filePath": ""})
         try:
-            return base64.b64decode(_str(data, "data"), validate=True)
+            packet = base64.b64decode(_str(data, "data"), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise RetryableAxisError(f"getEdoc {doc_id}: data is not base64", error_code="bad-response") from exc
+        return self._within_limit("getEdoc", doc_id, packet)
+
+    def _within_limit(self, operation: str, doc_id: str, packet: bytes) -> bytes:
+        if len(packet) > self.max_packet_bytes:
+            raise AxisResponseTooLarge(f"{operation} {doc_id}: the packet has {len(packet)} bytes, over "
+                                       f"{self.max_packet_bytes}", limit=self.max_packet_bytes)
+        return packet
 
     async def download_edoc(self, doc_id: str) -> bytes:
         """The packet bytes of a received message as a file (``downloadEdoc``): no base64 in JSON, so a
@@ -262,7 +288,7 @@ class AxisClient:
         if response.status >= 400 or "json" in content_type.lower():
             self._result("downloadEdoc", response)  # raises for an error answer
             raise RetryableAxisError(f"downloadEdoc {doc_id}: JSON instead of the file", error_code="bad-response")
-        return response.body
+        return self._within_limit("downloadEdoc", doc_id, response.body)
 
     async def update_status(self, doc_id: str, status: QueueStatus) -> None:
         """Transport status of a received message: ``processing``, ``done`` (stored) or ``fail``."""
@@ -276,14 +302,14 @@ class AxisClient:
         if doc_id:
             fields["docId"] = doc_id
         data = await self._call("getSentEdocList", fields)
-        return [item for item in data.get("data") or [] if isinstance(item, dict)]
+        return [dict(row) for row in _rows("getSentEdocList", data)]
 
     async def count_received(self, message_type: MessageType = "edoc") -> int:
         operation = "countReceiveStatus" if message_type == "status" else "countReceiveEdoc"
         data = await self._call(operation, {"servicetype": "eDoc", "messagetype": message_type})
         try:
             return int(data.get("count", 0))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: 1e400 is an infinite float
             raise RetryableAxisError(f"{operation}: count is not a number", error_code="bad-response") from exc
 
     # ------------------------------------------------------------------------------------ directory
@@ -300,8 +326,7 @@ class AxisClient:
                 old_code=_str(item, "oldCode"),
                 code102=_str(item, "code102"),
             )
-            for item in data.get("data") or []
-            if isinstance(item, dict)
+            for item in _rows("getAgenciesList", data)
         ]
 
     async def register_agency(

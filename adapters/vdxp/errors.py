@@ -35,3 +35,15 @@ class PermanentAxisError(AxisError):
     """4xx and explicit rejections (bad signature, bad packet, unknown recipient): do not retry."""
 
     retryable = False
+
+
+class AxisResponseTooLarge(PermanentAxisError):
+    """The axis's answer grew past what the client takes (``limit`` bytes); reading stopped there.
+
+    Permanent: fetching the same message again would bring the same oversized answer. The poller keeps
+    such a message as rejected (``too-large``) instead of downloading it round after round.
+    """
+
+    def __init__(self, message: str, *, limit: int, status: int | None = None) -> None:
+        super().__init__(message, status=status, error_code="too-large")
+        self.limit = limit

@@ -18,6 +18,7 @@ from adapters.vdxp.client import AxisClient, MessageType
 from adapters.vdxp.errors import AxisError
 from adapters.vdxp.settings import VdxpSettings
 from lgsp.sdk.delivery import Delivery, Handler, Permanent, Retryable
+from lgsp.sdk.documents import max_packet_bytes
 
 log = structlog.get_logger("lgsp.documents")
 
@@ -53,7 +54,9 @@ class AxisSendHandler:
 
 
 def make_client(settings: VdxpSettings) -> AxisClient:
-    return AxisClient(settings.url, settings.system_id, settings.secret, timeout=settings.timeout)
+    """The axis client, taking packets up to ``LGSP_MAX_DOCUMENT_BYTES`` (and answers up to their base64)."""
+    return AxisClient(settings.url, settings.system_id, settings.secret, timeout=settings.timeout,
+                      max_packet_bytes=max_packet_bytes())
 
 
 def delivery_handlers(engine: Engine) -> Mapping[str, Handler]:

@@ -24,7 +24,7 @@ import structlog
 from sqlalchemy import Engine
 
 from adapters.vdxp.client import AxisClient, ReceivedEdoc
-from adapters.vdxp.errors import AxisError, PermanentAxisError
+from adapters.vdxp.errors import AxisError, AxisResponseTooLarge, PermanentAxisError
 from adapters.vdxp.packets import inspect_packet
 from lgsp.sdk import documents as store
 from lgsp.sdk.documents import DEFAULT_MAX_PACKET_BYTES, PacketRejected, SignatureHook
@@ -107,16 +107,20 @@ class ReceivingPoller:
         data = b""
         reason: PacketRejected | None = None
         for _ in range(self.parse_attempts):
-            data = await self._fetch(item.doc_id)
+            try:
+                data = await self._fetch(item.doc_id)
+            except AxisResponseTooLarge as exc:  # refused unread: fetching again brings the same, keeping it
+                reason, data = PacketRejected("edxml-too-large", exc.message), b""  # would store it whole
+                break
             try:
                 facts = await asyncio.to_thread(inspect_packet, data, max_bytes=self.max_packet_bytes,
                                                 signature_hook=self.signature_hook)
             except PacketRejected as exc:
                 reason = exc
                 continue
+            reason = None
             break
-        else:
-            assert reason is not None
+        if reason is not None:
             message = f"{reason.code}: {reason.message}" + (f" (at {reason.path})" if reason.path else "")
             await asyncio.to_thread(store.keep_rejected, self.engine, item.to, item.doc_id, item.from_, message,
                                     data)

@@ -15,7 +15,7 @@ from typing import Protocol, TypeAlias
 
 import aiohttp
 
-from .errors import RetryableAxisError
+from .errors import AxisResponseTooLarge, RetryableAxisError
 
 #: A request body: bytes, or parts sent one after another (a multipart upload of a 67 MB packet is then
 #: never concatenated into a second copy of the packet).
@@ -42,12 +42,23 @@ class Transport(Protocol):
     async def aclose(self) -> None: ...
 
 
-class AiohttpTransport:
-    """HTTP via one pooled ``aiohttp.ClientSession`` (created lazily inside the running loop)."""
+#: The largest answer taken by default: a 100 MB packet as base64 inside JSON (``getEdoc``), plus room.
+DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024 * 4 // 3 + 1024 * 1024
 
-    def __init__(self, *, timeout: float = 30.0, max_connections: int = 10) -> None:
+
+class AiohttpTransport:
+    """HTTP via one pooled ``aiohttp.ClientSession`` (created lazily inside the running loop).
+
+    Every answer is read up to ``max_response_bytes``: past it reading stops with
+    :class:`AxisResponseTooLarge`. Before, a broken or hostile axis could stream gigabytes into the
+    poller's memory within one timeout (and the oversized packet was then kept as rejected, in the store).
+    """
+
+    def __init__(self, *, timeout: float = 30.0, max_connections: int = 10,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_connections = max_connections
+        self.max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -66,7 +77,8 @@ class AiohttpTransport:
             data = body
         try:
             async with self._client().request(method, url, headers=sent_headers, data=data) as response:
-                return TransportResponse(response.status, dict(response.headers), await _body(response))
+                body = await _body(response, self.max_response_bytes, f"{method} {url}")
+                return TransportResponse(response.status, dict(response.headers), body)
         except TimeoutError as exc:
             raise RetryableAxisError(f"{method} {url} timed out", error_code="timeout") from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -78,11 +90,20 @@ class AiohttpTransport:
             self._session = None
 
 
-async def _body(response: aiohttp.ClientResponse) -> bytes:
+async def _body(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
     """The whole answer, gathered into one BytesIO as it arrives: ``response.read()`` keeps every chunk and
-    joins them at the end, so a downloaded 67 MB packet was held twice at that moment."""
+    joins them at the end, so a downloaded 67 MB packet was held twice at that moment. Past ``limit``
+    bytes (announced or received) reading stops."""
+    if response.content_length is not None and response.content_length > limit:
+        raise AxisResponseTooLarge(f"{what}: the answer announces {response.content_length} bytes, over {limit}",
+                                   limit=limit, status=response.status)
     buffer = io.BytesIO()
+    size = 0
     async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise AxisResponseTooLarge(f"{what}: the answer is over {limit} bytes", limit=limit,
+                                       status=response.status)
         buffer.write(chunk)
     return buffer.getvalue()  # hands the buffer over, no copy
 
