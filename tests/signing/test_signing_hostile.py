@@ -1,0 +1,47 @@
+"""Material nobody here wrote: signatures built to mislead the verifier (odd transforms, unsupported PDF
+signature types, non-canonical JWS encodings). Each must get an honest verdict, never a wrong PASSED."""
+
+from __future__ import annotations
+
+import base64
+
+from signing import Verifier
+from signing.report import Indication, SubIndication
+from signing.testing import TestPki, sign_references
+
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+BASE64 = "http://www.w3.org/2000/09/xmldsig#base64"
+XPATH = "http://www.w3.org/TR/1999/REC-xpath-19991116"
+XSLT = "http://www.w3.org/TR/1999/REC-xslt-19991116"
+
+
+def _verdict(report):
+    return report.indication, report.sub_indication
+
+
+def test_base64_transform_over_the_whole_document_does_not_cover_the_document(verifier: Verifier,
+                                                                              pki: TestPki) -> None:
+    # The signer digests the base64-decoded text of the root: an envelope of its choosing that is not the
+    # document. That parse passed for "the whole document", Body included, while the Body said otherwise.
+    meant = (f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><Pay>10</Pay></soap:Body>'
+             "</soap:Envelope>").encode()
+    document = (f'<soap:Envelope xmlns:soap="{SOAP_NS}">{base64.b64encode(meant).decode()}<soap:Header/>'
+                "<soap:Body><Pay>1000000</Pay></soap:Body></soap:Envelope>").encode()
+    signed = sign_references(document, pki.good, [("", [ENVELOPED, BASE64], meant)], parent_xpath="/*/*[1]")
+    for must_cover in (None, ["/soap:Envelope/soap:Body"]):
+        report = verifier.verify(signed, "application/xml", must_cover=must_cover)
+        assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND), report.to_json()
+        assert "base64-decoded" in report.signatures[0].covered[0].description
+
+
+def test_xpath_and_xslt_transforms_are_refused_not_reported_as_changed_content(verifier: Verifier,
+                                                                               pki: TestPki) -> None:
+    # signxml skips transforms it does not know and digests the untransformed document, so a genuine
+    # signature with an XPath filter came out as HASH_FAILURE ("the signed content was changed").
+    document = b'<root xmlns="urn:x"><a>hello</a></root>'
+    for transform in (XPATH, XSLT):
+        signed = sign_references(document, pki.good, [("", [ENVELOPED, transform], b"<a>hello</a>")])
+        report = verifier.verify(signed, "application/xml")
+        assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+        assert "unsupported Reference transform" in report.signatures[0].errors[0]
