@@ -97,6 +97,32 @@ def _byte_range_problem(sig: Any, size: int) -> str | None:
     return None
 
 
+def _unsupported_signatures(reader: Any) -> list[SignatureReport]:
+    """Filled signature fields pyhanko skipped (it only logs them) because their /SubFilter is not one it
+    verifies (e.g. ``adbe.x509.rsa_sha1``, or none at all). Left out, such a signature vanished from the
+    report — ``NO_SIGNATURE_FOUND`` for a signed document, or a pass beside it — so each is reported."""
+    from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+
+    known = {sub.value for sub in SigSeedSubFilter}
+    reports = []
+    try:
+        fields = list(enumerate_sig_fields(reader, filled_status=True))
+    except Exception:  # the fields pyhanko did read are verified; nothing more can be said
+        return []
+    for index, (name, sig_obj, _field) in enumerate(fields, 1):
+        try:
+            subfilter = sig_obj.get_object().get("/SubFilter")
+        except Exception:
+            subfilter = None
+        if subfilter is not None and str(subfilter) in known:
+            continue
+        reports.append(SignatureReport(id=f"pdf:{name or index}", format="PDF signature").fail(
+            Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+            f"signature with unsupported /SubFilter {subfilter if subfilter is not None else '(missing)'}: not "
+            "verified (supported: " + ", ".join(sorted(known)) + ")"))
+    return reports
+
+
 class PdfVerifier:
     def __init__(self, validator: ChainValidator) -> None:
         self.validator = validator
@@ -130,7 +156,7 @@ class PdfVerifier:
             except Exception as exc:  # a verdict for every input (issue 12)
                 name = getattr(sig, "field_name", None) or index
                 reports.append(fail_with(SignatureReport(id=f"pdf:{name}", format="PAdES/CMS"), exc))
-        return reports
+        return reports + _unsupported_signatures(reader)
 
     async def _one(self, data: bytes, index: int, sig: Any, total_revisions: int,
                    evidence: EmbeddedRevocation | None = None, dss_certs: list[Any] | None = None) -> SignatureReport:

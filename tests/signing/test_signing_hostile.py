@@ -7,7 +7,7 @@ import base64
 
 from signing import Verifier
 from signing.report import Indication, SubIndication
-from signing.testing import TestPki, sign_references
+from signing.testing import TestPki, minimal_pdf, sign_pdf, sign_references
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -45,3 +45,20 @@ def test_xpath_and_xslt_transforms_are_refused_not_reported_as_changed_content(v
         report = verifier.verify(signed, "application/xml")
         assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
         assert "unsupported Reference transform" in report.signatures[0].errors[0]
+
+
+def test_pdf_signature_of_an_unsupported_type_is_reported_not_dropped(verifier: Verifier, pki: TestPki) -> None:
+    # pyhanko skips a signature whose /SubFilter it does not verify and only logs it: the document read
+    # NO_SIGNATURE_FOUND, and beside a good signature it was TOTAL_PASSED with one signature never looked at.
+    one = sign_pdf(minimal_pdf(), pki.good)
+    two = sign_pdf(one, pki.ec, field_name="Signature2")
+    at = two.rindex(b"/ETSI.CAdES.detached")
+    legacy = two[:at] + b"/adbe.x509.rsa_sha1 " + two[at + len(b"/ETSI.CAdES.detached"):]  # same length
+    report = verifier.verify(legacy, "application/pdf")
+    assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+    by_id = {s.id: s for s in report.signatures}
+    assert by_id["pdf:Signature1"].indication is Indication.TOTAL_PASSED
+    assert "unsupported /SubFilter /adbe.x509.rsa_sha1" in by_id["pdf:Signature2"].errors[0]
+    alone = one.replace(b"/ETSI.CAdES.detached", b"/adbe.x509.rsa_sha1 ")
+    assert _verdict(verifier.verify(alone, "application/pdf")) == (Indication.TOTAL_FAILED,
+                                                                   SubIndication.FORMAT_FAILURE)
