@@ -4,6 +4,10 @@ signature types, non-canonical JWS encodings). Each must get an honest verdict, 
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from signing import Verifier
 from signing.report import Indication, SubIndication
@@ -62,3 +66,33 @@ def test_pdf_signature_of_an_unsupported_type_is_reported_not_dropped(verifier: 
     alone = one.replace(b"/ETSI.CAdES.detached", b"/adbe.x509.rsa_sha1 ")
     assert _verdict(verifier.verify(alone, "application/pdf")) == (Indication.TOTAL_FAILED,
                                                                    SubIndication.FORMAT_FAILURE)
+
+
+def _shadow_update(signed: bytes) -> bytes:
+    """An incremental update that replaces the signed page content (a shadow attack)."""
+    import re
+
+    stream = b"BT /F1 12 Tf 72 720 Td (Noi dung da bi sua) Tj ET"
+    update = b"\n4 0 obj\n<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream\nendobj\n"
+    xref_at = len(signed) + len(update)
+    previous = int(re.findall(rb"startxref\s+(\d+)", signed)[-1])
+    size = int(re.findall(rb"/Size (\d+)", signed)[-1])
+    root = re.findall(rb"/Root (\d+ \d+ R)", signed)[-1]
+    update += (b"xref\n0 1\n0000000000 65535 f \n4 1\n%010d 00000 n \ntrailer\n<< /Size %d /Root %s /Prev %d >>\n"
+               b"startxref\n%d\n%%%%EOF\n" % (len(signed) + 1, size, root, previous, xref_at))
+    return signed + update
+
+
+def test_cli_prints_no_library_traceback(tmp_path: Path, pki: TestPki) -> None:
+    # pyhanko logs the diff analysis of a shadow attack (and every signature it skips) with exc_info; with
+    # logging unconfigured Python's last-resort handler printed those tracebacks under the verdict.
+    (tmp_path / "root.pem").write_bytes(pki.root_pem)
+    shadow = tmp_path / "shadow.pdf"
+    shadow.write_bytes(_shadow_update(sign_pdf(minimal_pdf(), pki.good)))
+    done = subprocess.run([sys.executable, "-m", "signing.cli", "verify", str(shadow), "--trust",
+                           str(tmp_path / "root.pem")], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "LGSP_TRUST_PATHS": "", "LGSP_CONFIG": ""})
+    assert done.returncode == 1, done.stderr
+    assert "TOTAL_FAILED / FORMAT_FAILURE" in done.stdout and "changes after signing" in done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
+    assert all(line.startswith("note (") for line in done.stderr.splitlines()), done.stderr
