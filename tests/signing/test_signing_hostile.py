@@ -4,6 +4,7 @@ signature types, non-canonical JWS encodings). Each must get an honest verdict, 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from signing import Verifier
 from signing.report import Indication, SubIndication
-from signing.testing import TestPki, minimal_pdf, sign_pdf, sign_references
+from signing.testing import TestPki, minimal_pdf, sign_jws, sign_pdf, sign_references
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -96,3 +97,38 @@ def test_cli_prints_no_library_traceback(tmp_path: Path, pki: TestPki) -> None:
     assert "TOTAL_FAILED / FORMAT_FAILURE" in done.stdout and "changes after signing" in done.stdout
     assert "Traceback" not in done.stderr, done.stderr
     assert all(line.startswith("note (") for line in done.stderr.splitlines()), done.stderr
+
+
+def test_jws_segments_must_be_base64url_without_padding(verifier: Verifier, pki: TestPki) -> None:
+    # Python's decoder accepts '=' padding and the '+' '/' alphabet and skips other characters, so an altered
+    # signature segment (not covered by the signature) gave a second token that still verified.
+    header, payload, signature = sign_jws(b'{"hoSo": "H10.1-0001"}', pki.ec).split(".")
+    assert verifier.verify(f"{header}.{payload}.{signature}".encode()).passed
+    variants = [f"{header}.{payload}.{signature}==", f"{header}.{payload}.{signature[:8]}!!!!{signature[8:]}"]
+    standard = signature.replace("-", "+").replace("_", "/")
+    if standard != signature:  # the signature is random: it may hold neither character
+        variants.append(f"{header}.{payload}.{standard}")
+    for token in variants:
+        report = verifier.verify(token.encode(), "application/jose")
+        assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE), token
+        assert any("base64url" in e for s in report.signatures for e in s.errors) or \
+            any("base64url" in e for e in report.errors)
+
+
+def test_jws_json_with_unprotected_crit_or_two_serialisations_is_refused(verifier: Verifier,
+                                                                         pki: TestPki) -> None:
+    general = json.loads(sign_jws(b'{"hoSo": 1}', pki.ec, json_form=True))
+    member = general["signatures"][0]
+    unprotected_crit = {"payload": general["payload"], "protected": member["protected"],
+                        "header": {"crit": ["exp"], "exp": 0}, "signature": member["signature"]}
+    mixed = {**general, "protected": "eyJhbGciOiJub25lIn0", "signature": ""}  # + a flattened alg:none
+    for document in (unprotected_crit, mixed):
+        report = verifier.verify(json.dumps(document).encode(), "application/jose")
+        assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE), report.to_json()
+
+
+def test_jws_iat_out_of_range_is_a_warning_not_a_failure(verifier: Verifier, pki: TestPki) -> None:
+    # datetime.fromtimestamp(1e20) raised OverflowError: a valid signature became FORMAT_FAILURE.
+    report = verifier.verify(sign_jws(b'{"iat": 1e20}', pki.ec).encode(), "application/jose")
+    assert report.passed, report.to_json()
+    assert any("'iat'" in w for w in report.signatures[0].warnings)
