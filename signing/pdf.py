@@ -97,6 +97,20 @@ def _byte_range_problem(sig: Any, size: int) -> str | None:
     return None
 
 
+def _open_encrypted(reader: Any) -> None:
+    """An encrypted PDF with an empty user password (permissions only: "no printing", common on official
+    documents) opens for everyone, so its signatures are verified; one that needs a password is refused
+    with that reason instead of pyhanko's "No key available to decrypt"."""
+    from pyhanko.pdf_utils.crypt import AuthStatus
+
+    try:
+        result = reader.decrypt("")
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise PdfFormatError(f"encrypted PDF that cannot be opened: {exc}") from exc
+    if result.status is AuthStatus.FAILED:
+        raise PdfFormatError("encrypted PDF that opens only with a password: its signatures cannot be read")
+
+
 def _unsupported_signatures(reader: Any) -> list[SignatureReport]:
     """Filled signature fields pyhanko skipped (it only logs them) because their /SubFilter is not one it
     verifies (e.g. ``adbe.x509.rsa_sha1``, or none at all). Left out, such a signature vanished from the
@@ -136,6 +150,8 @@ class PdfVerifier:
             raise PdfFormatError(f"PDF of {len(data)} bytes exceeds the limit of {self.policy.max_document_bytes}")
         try:
             reader = PdfFileReader(io.BytesIO(data), strict=False)
+            if reader.encrypted:
+                _open_encrypted(reader)
             embedded = list(reader.embedded_signatures)
         except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise PdfFormatError(f"not a readable PDF: {exc}") from exc

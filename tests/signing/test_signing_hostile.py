@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from signing import Verifier
 from signing.report import Indication, SubIndication
 from signing.testing import TestPki, minimal_pdf, sign_jws, sign_pdf, sign_references
@@ -132,3 +134,38 @@ def test_jws_iat_out_of_range_is_a_warning_not_a_failure(verifier: Verifier, pki
     report = verifier.verify(sign_jws(b'{"iat": 1e20}', pki.ec).encode(), "application/jose")
     assert report.passed, report.to_json()
     assert any("'iat'" in w for w in report.signatures[0].warnings)
+
+
+def _encrypted_signed_pdf(signer, user_password: str) -> bytes:
+    """A PDF encrypted with ``user_password`` (empty: permissions only) and then signed."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(minimal_pdf())))
+    writer.encrypt("owner-secret", user_password)
+    encrypted = io.BytesIO()
+    writer.write(encrypted)
+    incremental = IncrementalPdfFileWriter(io.BytesIO(encrypted.getvalue()))
+    incremental.encrypt(user_password)
+    pdf_signer = signers.SimpleSigner(signing_cert=signer.asn1_cert, signing_key=signer.asn1_key,
+                                      cert_registry=SimpleCertificateStore.from_certs(
+                                          [signer.asn1_cert.load(c.public_bytes(Encoding.DER))
+                                           for c in signer.chain[1:]]))
+    meta = signers.PdfSignatureMetadata(field_name="Signature1", subfilter=SigSeedSubFilter.PADES)
+    return signers.sign_pdf(incremental, meta, signer=pdf_signer).getvalue()
+
+
+def test_encrypted_pdf_with_an_empty_user_password_is_verified(verifier: Verifier, pki: TestPki) -> None:
+    # Permission-only encryption ("no printing") opens for everyone; the reader was never opened, so its
+    # signature was FORMAT_FAILURE "No key available to decrypt", and an unsigned one NO_SIGNATURE_FOUND.
+    report = verifier.verify(_encrypted_signed_pdf(pki.good, ""), "application/pdf")
+    assert report.passed, report.render_text()
+    locked = verifier.verify(_encrypted_signed_pdf(pki.good, "mat-khau"), "application/pdf")
+    assert _verdict(locked) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+    assert "password" in locked.errors[0]
