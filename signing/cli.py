@@ -13,7 +13,9 @@ Only typer and the report model are imported here; the verifier and its librarie
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +28,35 @@ EXIT_CANNOT_RUN = 4
 
 #: Where the defaults come from; lgsp replaces this with its ``Settings`` (see ``lgsp.cli.verify``).
 settings_provider: Callable[[], SignatureSettings] = SignatureSettings.from_environment
+
+
+class _OneLineFormatter(logging.Formatter):
+    """A library's log record as one line: pyhanko logs what it skips with ``exc_info``, which Python's
+    last-resort handler printed as a traceback under the verdict. The report already says why."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = " ".join(record.getMessage().split())
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            message += f" ({type(exc).__name__}: {' '.join(str(exc).split())})"
+        return f"note ({record.name}): {message}"[:1000]
+
+
+@contextmanager
+def _library_logs_as_notes() -> Iterator[None]:
+    """While verifying, warnings of the libraries go to stderr one line each, unless logging is configured."""
+    root = logging.getLogger()
+    if root.handlers:
+        yield
+        return
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_OneLineFormatter())
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 def _detached_documents(paths: list[Path]) -> dict[str, bytes]:
@@ -67,7 +98,8 @@ def verify_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN) from exc
     try:
-        report = verifier.verify(data, content_type, must_cover=must_cover or None, detached=documents or None)
+        with _library_logs_as_notes():
+            report = verifier.verify(data, content_type, must_cover=must_cover or None, detached=documents or None)
         output = report.to_json() if json_output else report.render_text()
     except Exception as exc:  # the verifier answers every input; this is a fault of ours, not of the file
         typer.echo(f"error: verification could not run: {type(exc).__name__}: {exc}", err=True)

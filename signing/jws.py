@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,7 +52,14 @@ class JwsFormatError(ValueError):
     """Not a JWS in either serialisation."""
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _b64url(segment: str) -> bytes:
+    """RFC 7515 §2: the URL-safe alphabet, no padding. Python's decoder also takes '=', '+', '/' and skips
+    other characters, so a signature segment altered that way still verified (a second encoding of one JWS)."""
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise JwsFormatError(f"segment is not base64url without padding (RFC 7515 §2): {segment[:40]!r}")
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError) as exc:
@@ -77,17 +85,27 @@ def parse(data: bytes) -> tuple[str, str, list[_Member]]:
             raise JwsFormatError(f"JWS JSON is not valid JSON: {exc}") from exc
         if not isinstance(doc, dict) or "payload" not in doc:
             raise JwsFormatError("JWS JSON serialisation needs a 'payload' member")
+        if "signatures" in doc and {"protected", "header", "signature"} & doc.keys():
+            # RFC 7515 §7.2.2: the flattened members must not sit beside 'signatures'; which signature such a
+            # document carries depends on the parser, so it carries none.
+            raise JwsFormatError("JWS JSON mixes the general ('signatures') and flattened serialisations")
         raw = doc["signatures"] if "signatures" in doc else [doc]
         kind = "JWS-JSON-general" if "signatures" in doc else "JWS-JSON-flattened"
         if not isinstance(raw, list) or not raw:
             raise JwsFormatError("JWS JSON 'signatures' must be a non-empty list")
-        payload_b64 = str(doc["payload"])
+        if not isinstance(doc["payload"], str):
+            raise JwsFormatError("JWS JSON 'payload' must be a base64url string")
+        payload_b64 = doc["payload"]
         for item in raw:
             if not isinstance(item, dict) or "signature" not in item:
                 raise JwsFormatError("each JWS JSON signature needs a 'signature' member")
-            protected_b64 = str(item.get("protected", ""))
-            members.append(_Member(protected_b64, str(item["signature"]), _header(protected_b64),
-                                   dict(item.get("header") or {})))
+            protected_b64, signature_b64 = item.get("protected", ""), item["signature"]
+            unprotected = item.get("header") or {}
+            if not isinstance(protected_b64, str) or not isinstance(signature_b64, str):
+                raise JwsFormatError("JWS JSON 'protected' and 'signature' must be base64url strings")
+            if not isinstance(unprotected, dict):
+                raise JwsFormatError("JWS JSON 'header' must be a JSON object")
+            members.append(_Member(protected_b64, signature_b64, _header(protected_b64), dict(unprotected)))
         return kind, payload_b64, members
     parts = text.split(".")
     if len(parts) != 3:
@@ -189,6 +207,10 @@ class JwsVerifier:
         if not isinstance(alg, str) or alg.lower() == "none":
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                                f"alg {alg!r} is not a signature algorithm (unsigned JWS refused)")
+        if "crit" in member.unprotected or "b64" in member.unprotected:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                               "'crit' / 'b64' must be integrity protected (RFC 7515 §4.1.11, RFC 7797 §3), "
+                               "not in the unprotected header")
         if member.protected.get("b64") is False or member.protected.get("crit"):
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                                "critical header parameters / unencoded payload (RFC 7797) are not supported")
@@ -315,5 +337,8 @@ class JwsVerifier:
                 value = claims.get("iat") if isinstance(claims, dict) else None
             except (json.JSONDecodeError, UnicodeDecodeError):
                 value = None
-        if isinstance(value, int | float):
-            report.claimed_signing_time = datetime.fromtimestamp(value, UTC)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                report.claimed_signing_time = datetime.fromtimestamp(value, UTC)
+            except (OverflowError, ValueError, OSError):  # 1e20, NaN, ...: a claim, not a reason to fail
+                report.warnings.append(f"'iat' {value!r} is not a representable time; no claimed signing time")

@@ -97,6 +97,46 @@ def _byte_range_problem(sig: Any, size: int) -> str | None:
     return None
 
 
+def _open_encrypted(reader: Any) -> None:
+    """An encrypted PDF with an empty user password (permissions only: "no printing", common on official
+    documents) opens for everyone, so its signatures are verified; one that needs a password is refused
+    with that reason instead of pyhanko's "No key available to decrypt"."""
+    from pyhanko.pdf_utils.crypt import AuthStatus
+
+    try:
+        result = reader.decrypt("")
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise PdfFormatError(f"encrypted PDF that cannot be opened: {exc}") from exc
+    if result.status is AuthStatus.FAILED:
+        raise PdfFormatError("encrypted PDF that opens only with a password: its signatures cannot be read")
+
+
+def _unsupported_signatures(reader: Any) -> list[SignatureReport]:
+    """Filled signature fields pyhanko skipped (it only logs them) because their /SubFilter is not one it
+    verifies (e.g. ``adbe.x509.rsa_sha1``, or none at all). Left out, such a signature vanished from the
+    report — ``NO_SIGNATURE_FOUND`` for a signed document, or a pass beside it — so each is reported."""
+    from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+
+    known = {sub.value for sub in SigSeedSubFilter}
+    reports = []
+    try:
+        fields = list(enumerate_sig_fields(reader, filled_status=True))
+    except Exception:  # the fields pyhanko did read are verified; nothing more can be said
+        return []
+    for index, (name, sig_obj, _field) in enumerate(fields, 1):
+        try:
+            subfilter = sig_obj.get_object().get("/SubFilter")
+        except Exception:
+            subfilter = None
+        if subfilter is not None and str(subfilter) in known:
+            continue
+        reports.append(SignatureReport(id=f"pdf:{name or index}", format="PDF signature").fail(
+            Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+            f"signature with unsupported /SubFilter {subfilter if subfilter is not None else '(missing)'}: not "
+            "verified (supported: " + ", ".join(sorted(known)) + ")"))
+    return reports
+
+
 class PdfVerifier:
     def __init__(self, validator: ChainValidator) -> None:
         self.validator = validator
@@ -110,6 +150,8 @@ class PdfVerifier:
             raise PdfFormatError(f"PDF of {len(data)} bytes exceeds the limit of {self.policy.max_document_bytes}")
         try:
             reader = PdfFileReader(io.BytesIO(data), strict=False)
+            if reader.encrypted:
+                _open_encrypted(reader)
             embedded = list(reader.embedded_signatures)
         except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise PdfFormatError(f"not a readable PDF: {exc}") from exc
@@ -130,7 +172,7 @@ class PdfVerifier:
             except Exception as exc:  # a verdict for every input (issue 12)
                 name = getattr(sig, "field_name", None) or index
                 reports.append(fail_with(SignatureReport(id=f"pdf:{name}", format="PAdES/CMS"), exc))
-        return reports
+        return reports + _unsupported_signatures(reader)
 
     async def _one(self, data: bytes, index: int, sig: Any, total_revisions: int,
                    evidence: EmbeddedRevocation | None = None, dss_certs: list[Any] | None = None) -> SignatureReport:

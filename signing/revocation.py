@@ -136,7 +136,10 @@ async def _http(method: str, url: str, limit_seconds: float, data: bytes | None 
     Revocation data is fetched rarely (answers are cached until nextUpdate), so a light client that costs
     nothing to import beats an HTTP library that adds a quarter second to every ``lgsp verify`` start.
     Redirects are never followed (``http.client`` does not), the body is capped, the whole exchange is
-    bounded by ``limit_seconds``.
+    bounded by ``limit_seconds``. The socket timeout bounds each read only, so a responder that trickles
+    a byte now and then would keep the worker thread reading long after ``wait_for`` gave up — and
+    ``asyncio.run`` waits for that thread before it returns: the verification hung. So the connection is
+    also shut down when the deadline passes, which ends any read in progress.
     """
     import asyncio
     import http.client
@@ -149,6 +152,10 @@ async def _http(method: str, url: str, limit_seconds: float, data: bytes | None 
     def exchange() -> bytes:
         kind = http.client.HTTPSConnection if parts.scheme.lower() == "https" else http.client.HTTPConnection
         connection = kind(parts.hostname or "", parts.port, timeout=limit_seconds)
+        expired = threading.Event()
+        deadline = threading.Timer(limit_seconds, _abort, (connection, expired))
+        deadline.daemon = True
+        deadline.start()
         try:
             headers = {"Content-Type": content_type} if content_type else {}
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -157,13 +164,29 @@ async def _http(method: str, url: str, limit_seconds: float, data: bytes | None 
             if response.status != 200:
                 raise ValueError(f"{url} answered HTTP {response.status}")
             body = response.read(MAX_REVINFO_BYTES + 1)
+            if expired.is_set():
+                raise TimeoutError(f"{url} did not answer within {limit_seconds:g} s")
             if len(body) > MAX_REVINFO_BYTES:
                 raise ValueError(f"{url} sent more than {MAX_REVINFO_BYTES} bytes")
             return body
         finally:
+            deadline.cancel()
             connection.close()
 
     return await asyncio.wait_for(asyncio.to_thread(exchange), timeout=limit_seconds)
+
+
+def _abort(connection: Any, expired: threading.Event) -> None:
+    """End a revocation exchange that ran past its deadline: a blocked read returns at once."""
+    import socket
+
+    expired.set()
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by the exchange itself
 
 
 def _subject(cert: x509.Certificate | cms.AttributeCertificateV2) -> str:

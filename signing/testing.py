@@ -41,6 +41,7 @@ from signing.testing_xml import (
     add_signature_timestamp,
     edxml_document,
     sign_detached_xml,
+    sign_references,
     sign_xml,
 )
 
@@ -70,6 +71,7 @@ __all__ = [
     "sign_detached_xml",
     "sign_jws",
     "sign_pdf",
+    "sign_references",
     "sign_xml",
     "timestamp_pdf",
 ]

@@ -19,7 +19,9 @@ class RevocationResponder:
     """ASGI app serving ``GET /crl/{root,intermediate}.crl`` and ``POST /ocsp`` for a :class:`TestPki`.
 
     Switches let tests break it the way real responders break: ``ocsp_up``/``crl_up`` False answers 503,
-    ``echo_nonce`` False drops the nonce. ``hits`` counts requests per path, so tests can prove caching.
+    ``echo_nonce`` False drops the nonce, ``trickle`` True sends the answer one byte every 0.2 s (a slow
+    responder that never lets a read time out; it stops when ``trickle`` is switched off). ``hits`` counts
+    requests per path, so tests can prove caching.
     """
 
     def __init__(self) -> None:
@@ -27,6 +29,7 @@ class RevocationResponder:
         self.ocsp_up = True
         self.crl_up = True
         self.echo_nonce = True
+        self.trickle = False
         self.crl_next_update = dt.timedelta(hours=1)
         self.crl_override: dict[str, bytes] = {}  # path -> CRL bytes served instead of the real list
         self.hits: dict[str, int] = {}
@@ -50,8 +53,22 @@ class RevocationResponder:
                 break
         status, content_type, payload = self._answer(scope["method"], path, body)
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type.encode())]})
+                    "headers": [(b"content-type", content_type.encode()),
+                                (b"content-length", str(len(payload)).encode())]})
+        if self.trickle:
+            await self._trickle(send, payload)
+            return
         await send({"type": "http.response.body", "body": payload})
+
+    async def _trickle(self, send: Send, payload: bytes) -> None:
+        import asyncio
+
+        sent = 0
+        while sent < len(payload) and self.trickle:
+            await send({"type": "http.response.body", "body": payload[sent:sent + 1], "more_body": True})
+            sent += 1
+            await asyncio.sleep(0.2)
+        await send({"type": "http.response.body", "body": payload[sent:]})
 
     def _answer(self, method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
         pki = self.pki

@@ -172,3 +172,43 @@ def sign_detached_xml(document: bytes, uri: str, signer: Identity) -> bytes:
         etree.SubElement(data, d + "X509Certificate").text = base64.b64encode(
             cert.public_bytes(serialization.Encoding.DER)).decode()
     return etree.tostring(signature, xml_declaration=True, encoding="UTF-8")
+
+
+def sign_references(data: bytes, signer: Identity, references: list[tuple[str, list[str], bytes]], *,
+                    parent_xpath: str = "/*") -> bytes:
+    """A hand-built XML-DSig whose SignedInfo holds exactly ``references`` — (URI, transform algorithms,
+    the bytes the signer digested) each — appended to the element at ``parent_xpath`` and signed by
+    ``signer`` (RSA, exclusive C14N of SignedInfo). For hostile-input tests: any signer can sign any
+    SignedInfo, so what a verifier makes of odd transforms must not depend on the signature failing."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from lxml import etree
+
+    ds = "http://www.w3.org/2000/09/xmldsig#"
+    exc = "http://www.w3.org/2001/10/xml-exc-c14n#"
+    refs = ""
+    for uri, transforms, digested in references:
+        inner = "".join(f'<ds:Transform Algorithm="{alg}"/>' for alg in transforms)
+        digest = base64.b64encode(hashlib.sha256(digested).digest()).decode()
+        refs += (f'<ds:Reference URI="{uri}">' + (f"<ds:Transforms>{inner}</ds:Transforms>" if inner else "")
+                 + '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>'
+                 f"<ds:DigestValue>{digest}</ds:DigestValue></ds:Reference>")
+    certs = "".join(f"<ds:X509Certificate>{base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}"
+                    "</ds:X509Certificate>" for c in signer.chain)
+    signature = etree.fromstring(
+        f'<ds:Signature xmlns:ds="{ds}"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{exc}"/>'
+        '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+        f"{refs}</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data>{certs}</ds:X509Data>"
+        "</ds:KeyInfo></ds:Signature>")
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    parent = root.xpath(parent_xpath)
+    assert isinstance(parent, list) and isinstance(parent[0], etree._Element)
+    parent[0].append(signature)
+    signed_info = signature[0]
+    key: Any = signer.key
+    assert isinstance(key, rsa.RSAPrivateKey), "sign_references signs with RSA keys"
+    value = key.sign(etree.tostring(signed_info, method="c14n", exclusive=True), padding.PKCS1v15(), hashes.SHA256())
+    signature[1].text = base64.b64encode(value).decode()
+    return etree.tostring(root)

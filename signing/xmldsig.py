@@ -41,7 +41,15 @@ from .xmlrefs import (
     _without_signatures,
     detached_resolver,
 )
-from .xmlsignxml import _ALLOWED_DIGESTS, _ALLOWED_METHODS, _XAdES, _XmlDsig, top_level_signatures
+from .xmlsignxml import (
+    _ALLOWED_DIGESTS,
+    _ALLOWED_METHODS,
+    BASE64_TRANSFORM,
+    SUPPORTED_TRANSFORMS,
+    _XAdES,
+    _XmlDsig,
+    top_level_signatures,
+)
 from .xmltree import (
     DEFAULT_NAMESPACES,
     DS_NS,
@@ -154,6 +162,11 @@ class XmlVerifier:
         report.infos += chain.infos
         if not chain.ok and chain.sub_indication is not None:
             report.fail(chain.indication, chain.sub_indication, chain.message)
+        unsupported = sorted({str(t) for ref in parts.references for t in ref.transforms} - SUPPORTED_TRANSFORMS)
+        if unsupported:  # signxml would skip them and digest something else than the signer did
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                               f"unsupported Reference transform(s) {', '.join(unsupported)}: the signature "
+                               "cannot be verified (XPath, XSLT and other transforms are never executed)")
         # 2) the maths, pinned to the validated certificate; validity is the chain's job, so give signxml
         # a moment inside the certificate's validity instead of letting it re-judge expiry.
         moment = min(max(now, certs.not_before), certs.not_after)
@@ -199,6 +212,13 @@ class XmlVerifier:
                 report.covered.append(CoveredPart("XAdES SignedProperties (signing time, signing certificate)",
                                                   covered_sha, len(result.signed_data)))
                 self._xades_properties(report, signed_xml)
+                continue
+            if BASE64_TRANSFORM in ref.transforms:
+                # What was digested is the decoded text of the referenced node, not the node: it proves
+                # nothing about the document's elements (its parse must not pass for the document).
+                report.covered.append(CoveredPart(f"base64-decoded text of the node at URI=\"{uri}\" (not the "
+                                                  "node itself)", covered_sha, len(result.signed_data)))
+                signed_fragments.append((uri, None))
                 continue
             if uri == "":
                 label = f"whole document <{_local(root.tag)}> except the Signature (URI=\"\")"

@@ -23,6 +23,8 @@ _DIGEST_VALUE = f"{{{DS_NS}}}DigestValue"
 _KEY_INFO = f"{{{DS_NS}}}KeyInfo"
 _X509_DATA = f"{{{DS_NS}}}X509Data"
 _X509_CERTIFICATE = f"{{{DS_NS}}}X509Certificate"
+_TRANSFORMS = f"{{{DS_NS}}}Transforms"
+_TRANSFORM = f"{{{DS_NS}}}Transform"
 _QUALIFYING = f"{{{XADES_NS}}}QualifyingProperties"
 
 
@@ -34,6 +36,7 @@ class ReferencePart:
     uri: str | None
     digest_method: str | None  # the Algorithm of the first ds:DigestMethod child
     digest_value: str | None  # the text of the first ds:DigestValue child
+    transforms: tuple[str | None, ...] = ()  # the Algorithm of each ds:Transforms/ds:Transform, in order
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,11 @@ def signature_parts(signature: etree._Element) -> SignatureParts:
                     method, method_found = item.get("Algorithm"), True
                 elif item.tag == _REFERENCE:
                     dm, dv = _first(item, _DIGEST_METHOD), _first(item, _DIGEST_VALUE)
+                    transforms = _first(item, _TRANSFORMS)
+                    algorithms = tuple(t.get("Algorithm") for t in transforms if t.tag == _TRANSFORM) \
+                        if transforms is not None else ()
                     references.append(ReferencePart(item, item.get("URI"), dm.get("Algorithm") if dm is not None
-                                                    else None, dv.text if dv is not None else None))
+                                                    else None, dv.text if dv is not None else None, algorithms))
         elif tag == _KEY_INFO:
             for data in child:
                 if data.tag == _X509_DATA:

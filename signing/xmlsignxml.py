@@ -32,6 +32,10 @@ _ALLOWED_DIGESTS = frozenset(DigestAlgorithm)
 
 _ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _C14N = frozenset(method.value for method in CanonicalizationMethod)
+BASE64_TRANSFORM = "http://www.w3.org/2000/09/xmldsig#base64"
+#: The transforms signxml applies. It skips any other (XPath, XPath Filter 2.0, XSLT) without a word and
+#: digests the untransformed data, so such a reference must be refused, not reported as changed content.
+SUPPORTED_TRANSFORMS = _C14N | {_ENVELOPED, BASE64_TRANSFORM}
 
 
 class _TreeMixin:

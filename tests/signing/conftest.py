@@ -29,6 +29,7 @@ def responder() -> Iterator[RevocationResponder]:
 def responder_state(responder: RevocationResponder) -> Iterator[None]:
     yield
     responder.ocsp_up = responder.crl_up = responder.echo_nonce = True
+    responder.trickle = False
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,25 @@ def test_ocsp_down_but_crl_up_still_decides(trust: TrustStore, pki: TestPki, res
     assert any(ev.kind == "CRL" and ev.status == "revoked" for ev in result.revocation)
 
 
+def test_trickling_responder_is_try_later_instead_of_a_hang(trust: TrustStore, pki: TestPki,
+                                                            responder: RevocationResponder) -> None:
+    # A responder that sends its answer a byte at a time never lets a socket read time out; the worker
+    # thread kept reading and asyncio.run waited for it, so the verification hung for minutes.
+    import threading
+
+    responder.trickle = True
+    results: list = []
+    worker = threading.Thread(target=lambda: results.append(
+        _validate(trust, pki, pki.good, Policy(revocation_timeout=0.5))), daemon=True)
+    worker.start()
+    worker.join(30)  # a hang guard, not a timing assertion: the fixed code returns after about a second
+    responder.trickle = False
+    assert not worker.is_alive(), "verification still running: the revocation fetch has no overall deadline"
+    result = results[0]
+    assert (result.indication, result.sub_indication) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
+    assert any(ev.status == "unavailable" for ev in result.revocation)
+
+
 def test_responder_process_gone_is_try_later() -> None:
     # A responder that is not running at all (connection refused), not merely answering 503.
     app = RevocationResponder()

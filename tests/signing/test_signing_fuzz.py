@@ -137,3 +137,61 @@ def test_fuzz_jws(shared: Verifier, fixtures: dict[str, bytes]) -> None:
 
     run()
     assert _rss_kb() - start < MAX_RSS_GROWTH_KB
+
+
+@pytest.fixture(scope="module")
+def api_url(trust: TrustStore) -> Iterator[str]:
+    """``POST /signatures/verify`` on a real 127.0.0.1 server, as a partner reaches it."""
+    from fastapi import FastAPI
+
+    from lgsp.testing.servers import serve_in_thread
+    from signing import http as signing_http
+
+    app = FastAPI()
+    app.include_router(signing_http.router)
+    saved = dict(signing_http._state)
+    signing_http.configure(trust)
+    with serve_in_thread(app) as server:
+        yield server.url
+    signing_http._state.clear()
+    signing_http._state.update(saved)
+
+
+CONTENT_TYPES = [None, "application/xml", "text/xml; charset=utf-8", "application/soap+xml", "application/pdf",
+                 "application/jose", "application/jose+json", "application/json", "application/octet-stream",
+                 "text/plain", "image/png"]
+MUST_COVER = [[], ["/*"], ["/soap:Envelope/soap:Body"], ["///["], ["count(//*)"], ["/x:y"], ["//text()"],
+              ["/*", "/*/*[1]"]]
+
+
+def test_fuzz_http_endpoint(api_url: str, fixtures: dict[str, bytes]) -> None:
+    """Raw bodies (not multipart) in, over real HTTP: a 200 report or a problem+json, never a 500."""
+    import httpx
+
+    bodies = st.one_of(*(mutated(fixtures[name]) for name in ("xml", "pdf", "jws")),
+                       structural(fixtures["xades"]), st.binary(max_size=256))
+
+    with httpx.Client(base_url=api_url, timeout=60) as client:
+        @settings(derandomize=True, max_examples=40, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+        @given(body=bodies, content_type=st.sampled_from(CONTENT_TYPES), must_cover=st.sampled_from(MUST_COVER),
+               text=st.booleans())
+        def run(body: bytes, content_type: str | None, must_cover: list[str], text: bool) -> None:
+            headers = {"accept": "text/plain" if text else "application/json"}
+            if content_type:
+                headers["content-type"] = content_type
+            response = client.post("/signatures/verify", content=body, headers=headers,
+                                   params=[("must_cover", x) for x in must_cover])
+            assert response.status_code in {200, 400, 413}, response.text
+            if response.status_code != 200:
+                assert response.headers["content-type"].startswith("application/problem+json")
+                assert response.json()["status"] == response.status_code
+                return
+            indication = response.headers["x-signature-indication"]
+            assert indication in {i.value for i in Indication}
+            if text:
+                assert f"Result:   {indication}" in response.text
+            else:
+                assert response.json()["indication"] == indication
+
+        run()
