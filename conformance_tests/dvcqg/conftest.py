@@ -13,13 +13,17 @@ speaks the wire protocol of PROTOCOLS.md §4 directly.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from dvcqg_wire import Endpoint, is_ok, stamp
+
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # bounded_http, shared by the suites
+from bounded_http import BoundedClient
 
 OPTIONS = {
     # option: (environment variable, default, help)
@@ -64,7 +68,7 @@ def endpoint(pytestconfig: pytest.Config) -> Iterator[Endpoint]:
     missing = [name for name in ("url", "username", "password", "madonvi") if not values[name]]
     if missing:
         pytest.skip("DVCQG endpoint not configured: " + ", ".join(f"--dvcqg-{m}" for m in missing))
-    with httpx.Client(timeout=float(values["timeout"] or 30)) as http:
+    with BoundedClient(timeout=float(values["timeout"] or 30)) as http:
         yield Endpoint(
             http=http,
             url=str(values["url"]),
@@ -83,7 +87,8 @@ def endpoint(pytestconfig: pytest.Config) -> Iterator[Endpoint]:
 @pytest.fixture(scope="session")
 def session(endpoint: Endpoint) -> str:
     answer = endpoint.login()
-    assert is_ok(answer.get("error_code")), f"login failed: {answer!r}"
+    assert is_ok(answer.get("error_code")), f"login failed: {str(answer)[:300]}"
+    assert isinstance(answer.get("session"), str) and answer["session"], f"login gave no session: {str(answer)[:300]}"
     return str(answer["session"])
 
 
@@ -99,8 +104,15 @@ def procedure(endpoint: Endpoint, session: str) -> dict[str, Any]:
     if not endpoint.tthc:
         pytest.skip("needs --dvcqg-tthc (a procedure code the endpoint knows)")
     answer = endpoint.call("LayThuTuc", session, maTTHC=endpoint.tthc)
-    assert is_ok(answer["error_code"]) and answer.get("result"), f"LayThuTuc({endpoint.tthc}) failed: {answer!r}"
-    return dict(answer["result"][0])
+    assert is_ok(answer["error_code"]) and answer.get("result"), (
+        f"LayThuTuc({endpoint.tthc}) failed: {str(answer)[:300]}")
+    result = answer["result"]
+    assert isinstance(result, list) and isinstance(result[0], dict), (
+        f"LayThuTuc: result must be a list of objects, not {str(result)[:200]}")
+    fields = result[0].get("LINHVUCTHUCHIEN")
+    assert isinstance(fields, list) and fields and isinstance(fields[0], dict), (
+        f"LayThuTuc: LINHVUCTHUCHIEN must be a non-empty list of objects, not {str(fields)[:200]}")
+    return dict(result[0])
 
 
 @pytest.fixture

@@ -16,7 +16,15 @@ VIETNAM = timezone(timedelta(hours=7))
 
 def is_ok(code: Any) -> bool:
     """Success is "00" on calls and 0 on login (§4.1 [C])."""
-    return code is not None and str(code).strip() in {"00", "0"}
+    return code is not None and not isinstance(code, bool) and str(code).strip() in {"00", "0"}
+
+
+def is_refusal(code: Any) -> bool:
+    """A refusal names a non-success code. A missing, null, empty or non-scalar ``error_code`` is not a
+    refusal: an endpoint answering ``{"error_code": null}`` to everything must not pass the refusal checks."""
+    if code is None or isinstance(code, bool) or not isinstance(code, (str, int)):
+        return False
+    return bool(str(code).strip()) and not is_ok(code)
 
 
 @dataclass
@@ -34,8 +42,11 @@ class Endpoint:
     def post(self, path_key: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.http.post(self.url.rstrip("/") + "/" + self.paths[path_key].lstrip("/"), json=body)
         assert response.status_code == 200, f"HTTP {response.status_code}: {response.text[:200]}"
-        data = response.json()
-        assert isinstance(data, dict) and "error_code" in data, f"not the §4.1 envelope: {data!r}"
+        try:
+            data = response.json()
+        except (ValueError, UnicodeDecodeError):
+            raise AssertionError(f"the answer is not JSON: {response.text[:200]!r}") from None
+        assert isinstance(data, dict) and "error_code" in data, f"not the §4.1 envelope: {str(data)[:200]}"
         return data
 
     def login(self, username: str | None = None, password: str | None = None) -> dict[str, Any]:

@@ -11,12 +11,16 @@ The suite depends only on the public schemas in ``schemas/wsdl/ngsp`` and third-
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import xmlschema
+
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # bounded_http, shared by the suites
+from bounded_http import BoundedClient
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "wsdl" / "ngsp"
 
@@ -68,7 +72,7 @@ def xroad_provider(pytestconfig: pytest.Config) -> list[str]:
 
 @pytest.fixture(scope="session")
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=15.0) as client:
+    with BoundedClient(timeout=15.0) as client:
         yield client
 
 

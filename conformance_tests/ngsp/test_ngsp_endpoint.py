@@ -32,7 +32,11 @@ def _parser() -> etree.XMLParser:
 
 
 def _xml(data: bytes) -> etree._Element:
-    root = etree.fromstring(data, _parser())
+    """The answer as XML, or a failed check that says so (lxml's error alone reads ``File "<string>"``)."""
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise AssertionError(f"the answer is not well-formed XML ({str(exc)[:200]}): {data[:120]!r}") from None
     assert root.getroottree().docinfo.internalDTD is None, "DTDs are not acceptable in SOAP"
     return root
 
@@ -95,7 +99,8 @@ def call(http: httpx.Client, ngsp_url: str, xroad_client: list[str], xroad_provi
 
 def assert_fault(resp: httpx.Response, code: str = "Client") -> etree._Element:
     assert resp.status_code == 500, f"a SOAP 1.1 Fault travels with HTTP 500, got {resp.status_code}"
-    assert resp.headers["content-type"].startswith("text/xml")
+    content_type = resp.headers.get("content-type", "")
+    assert content_type.startswith("text/xml"), f"Content-Type {content_type!r}"
     root = _xml(resp.content)
     fault = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
     assert fault is not None, "expected a SOAP Fault"
@@ -106,8 +111,9 @@ def assert_fault(resp: httpx.Response, code: str = "Client") -> etree._Element:
 
 
 def answer(resp: httpx.Response, element: str, schema: xmlschema.XMLSchema) -> etree._Element:
-    assert resp.status_code == 200, resp.text[:500]
-    assert resp.headers["content-type"].startswith("text/xml")
+    assert resp.status_code == 200, f"HTTP {resp.status_code}: {resp.text[:500]}"
+    content_type = resp.headers.get("content-type", "")
+    assert content_type.startswith("text/xml"), f"Content-Type {content_type!r}"
     root = _xml(resp.content)
     payload = root.find(f"{{{SOAP}}}Body/{{{NS}}}{element}")
     assert payload is not None, f"Body must hold {element}"
@@ -120,7 +126,7 @@ def answer(resp: httpx.Response, element: str, schema: xmlschema.XMLSchema) -> e
 
 def test_wsdl_is_served_and_declares_the_operations(http: httpx.Client, ngsp_url: str) -> None:
     resp = http.get(ngsp_url, params={"wsdl": ""})
-    assert resp.status_code == 200
+    assert resp.status_code == 200, f"HTTP {resp.status_code}: {resp.text[:200]}"
     root = _xml(resp.content)
     assert root.tag == f"{{{WSDL}}}definitions"
     ops = {op.get("name") for op in root.iterfind(f"{{{WSDL}}}portType/{{{WSDL}}}operation")}

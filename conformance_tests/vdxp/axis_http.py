@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from bounded_http import BoundedClient
 
 VIETNAM = timezone(timedelta(hours=7))
 
@@ -27,7 +28,7 @@ class AxisHttp:
         self.url = url
         self.system_id = system_id
         self.secret = secret
-        self.http = httpx.Client(timeout=30)
+        self.http = BoundedClient(timeout=30)
 
     def __enter__(self) -> AxisHttp:
         return self
@@ -95,27 +96,58 @@ class AxisHttp:
         return self.call("sendEdoc", fields, body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
+def answer_json(response: httpx.Response) -> Any:
+    """The JSON of an answer, or a failed check saying the answer is not JSON (and what it starts with)."""
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        raise AssertionError(f"HTTP {response.status_code}: the answer is not JSON: {response.text[:200]!r}") from None
+
+
 def ok(response: httpx.Response) -> dict[str, Any]:
     """The JSON of a successful answer (HTTP 2xx, status OK, ErrorCode 0); fails the test otherwise."""
     assert response.status_code < 300, f"HTTP {response.status_code}: {response.text[:300]}"
-    data = response.json()
-    assert isinstance(data, dict), "the answer must be a JSON object"
-    assert str(data.get("status", "OK")).upper() == "OK", data
-    assert str(data.get("ErrorCode", "0")) in ("0", "00", ""), data
+    data = answer_json(response)
+    assert isinstance(data, dict), f"the answer must be a JSON object, not {type(data).__name__}: {str(data)[:200]}"
+    assert str(data.get("status", "OK")).upper() == "OK", str(data)[:300]
+    assert str(data.get("ErrorCode", "0")) in ("0", "00", ""), str(data)[:300]
     return data
 
 
+def records(data: dict[str, Any], key: str = "data") -> list[dict[str, Any]]:
+    """``data[key]`` as a list of JSON objects (missing or null: empty); any other shape fails the check."""
+    items = data.get(key)
+    if items is None:
+        return []
+    assert isinstance(items, list), f"{key!r} must be a JSON list, not {type(items).__name__}: {str(items)[:200]}"
+    for item in items:
+        assert isinstance(item, dict), f"every item of {key!r} must be a JSON object, not {str(item)[:200]}"
+    return items
+
+
 def rejected(response: httpx.Response) -> bool:
-    """A refusal: HTTP 4xx, or a 2xx whose JSON says FAIL / a non-zero ErrorCode."""
+    """A refusal: HTTP 4xx, or a JSON object whose ``status`` is a word other than OK or whose ``ErrorCode``
+    is a non-zero code. An answer that says neither (``{}``, nulls, a list, HTML) is not a refusal: an
+    axis that answers nonsense to every request must not pass the authentication checks."""
     if 400 <= response.status_code < 500:
         return True
     if response.status_code >= 500:
         return False
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         return False
-    return str(data.get("status", "")).upper() != "OK" or str(data.get("ErrorCode", "0")) not in ("0", "00", "")
+    if not isinstance(data, dict):
+        return False
+    status, code = data.get("status"), data.get("ErrorCode")
+    if isinstance(status, str) and status.strip() and status.strip().upper() != "OK":
+        return True
+    return isinstance(code, (str, int)) and not isinstance(code, bool) and str(code).strip() not in ("0", "00", "")
+
+
+def assert_rejected(response: httpx.Response) -> None:
+    """Fail the check, quoting the answer, unless it is a refusal (:func:`rejected`)."""
+    assert rejected(response), f"not refused: HTTP {response.status_code}: {response.text[:200]!r}"
 
 
 @dataclass(frozen=True)

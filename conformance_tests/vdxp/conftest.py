@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # bounded_http, shared by the suites
 
 from axis_http import AxisHttp, AxisTarget
 
@@ -100,10 +101,18 @@ def receiver_http(target: AxisTarget) -> Iterator[AxisHttp]:
 
 
 def _producer_files(config: pytest.Config) -> list[Path]:
+    """The ``*.edxml``/``*.xml`` entries of ``--edxml-dir`` (not its subfolders), sorted.
+
+    A folder that cannot be listed is a usage error (pytest exit 4 with the reason), not a crash while
+    collecting; entries that are not readable files are kept, so that their checks fail and name them.
+    """
     directory = _opt(config, "--edxml-dir")
     if not directory:
         return []
-    return sorted(p for p in Path(directory).iterdir() if p.suffix.lower() in (".edxml", ".xml"))
+    try:
+        return sorted(p for p in Path(directory).iterdir() if p.suffix.lower() in (".edxml", ".xml"))
+    except OSError as exc:
+        raise pytest.UsageError(f"--edxml-dir {directory}: {exc.strerror or exc}") from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

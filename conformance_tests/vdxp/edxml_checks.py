@@ -7,6 +7,8 @@ import binascii
 import io
 import os
 import re
+import stat
+import struct
 import zipfile
 from functools import cache
 from pathlib import Path
@@ -36,16 +38,80 @@ XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 DSIG_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 
 
+def short(value: object, limit: int = 120) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a partner's field can be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def summary(problems: list[str], limit: int = 20) -> str:
+    """The first ``limit`` problems joined for a failure message, each cut short, with the count of the rest."""
+    shown = [p if len(p) <= 500 else p[:500] + "…" for p in problems[:limit]]
+    rest = len(problems) - len(shown)
+    return "; ".join(shown) + (f"; … and {rest} more" if rest > 0 else "")
+
+
 def schema_dir() -> Path:
     override = os.environ.get("EDXML_SCHEMA_DIR")
     return Path(override) if override else Path(__file__).resolve().parents[2] / "schemas" / "edxml"
 
 
+#: A larger file is judged "too large" without being read (lgsp's own default packet limit; PROTOCOLS.md §1.5
+#: mentions a 50 MB gateway rule). Override with EDXML_MAX_BYTES.
+MAX_PACKET_BYTES = int(os.environ.get("EDXML_MAX_BYTES") or 100 * 1024 * 1024)
+_WIDE_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32",
+              b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
+
+
+def read_packet(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of one producer file, read only when it is a regular file within the size limit.
+
+    A FIFO would block the run forever and ``/dev/zero`` behind a symlink would fill the memory, so the
+    file is opened without blocking and checked before a byte is read; every refusal is a failed check
+    naming the reason (an ``AssertionError``), never an exception of another kind.
+    """
+    limit = MAX_PACKET_BYTES if max_bytes is None else max_bytes
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise AssertionError(f"cannot open the file: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        assert stat.S_ISREG(info.st_mode), "not a regular file (a directory, device or pipe is not a packet)"
+        assert info.st_size <= limit, f"the file is {info.st_size} bytes, over the {limit}-byte limit (EDXML_MAX_BYTES)"
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as exc:
+        raise AssertionError(f"cannot read the file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    assert len(data) <= limit, f"the file grew past the {limit}-byte limit (EDXML_MAX_BYTES) while being read"
+    return data
+
+
 def parse(data: bytes) -> etree._Element:
-    """Parse with DTDs, entities and network off; a DOCTYPE is a failure in itself."""
+    """Parse with DTDs, entities and network off; a DOCTYPE is a failure in itself.
+
+    Whatever the bytes, the outcome is a root element or an ``AssertionError`` saying what is wrong with
+    the packet (lxml's own exceptions print as an unreadable ``File "<string>", line 1`` in a report).
+    """
+    for bom, name in _WIDE_BOMS.items():
+        assert not data.startswith(bom), f"the packet is {name}-encoded (byte order mark {bom!r}); edXML is UTF-8"
+    assert data.strip(), "the file is empty" if not data else "the file holds only white space"
+    assert not data.startswith(b"PK\x03\x04"), "the file is a ZIP archive, not an XML packet"
     assert data.lstrip(b"\xef\xbb\xbf")[:1] == b"<", f"bytes before the XML declaration: {data[:8]!r}"
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    root = etree.fromstring(data, parser)
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise AssertionError(f"not well-formed XML: {str(exc)[:300]}") from None
+    assert root is not None, "not well-formed XML: no root element"
     assert root.getroottree().docinfo.doctype == "", "packets must not carry a DOCTYPE"
     return root
 
@@ -86,7 +152,7 @@ def required_field_problems(root: etree._Element) -> list[str]:
         if not value:
             problems.append(f"MessageHeader/{path} is missing or empty")
         elif pattern is not None and not pattern.match(value):
-            problems.append(f"MessageHeader/{path} = {value!r} has the wrong format")
+            problems.append(f"MessageHeader/{path} = {short(value)} has the wrong format")
 
     need("From/OrganId", AGENCY)
     if kind(root) == "status":
@@ -95,7 +161,7 @@ def required_field_problems(root: etree._Element) -> list[str]:
         need("Timestamp", TIMESTAMP)
         code = (mh.findtext(f"{E}StatusCode") or "").strip()
         if code and code not in ("01", "02", "03", "04", "05", "06", "13", "15", "16"):
-            problems.append(f"StatusCode {code!r} is not a known code")
+            problems.append(f"StatusCode {short(code)} is not a known code")
         return problems
     recipients = mh.findall(f"{E}To")
     if not recipients:
@@ -151,25 +217,27 @@ def attachment_problems(root: etree._Element) -> list[str]:
     for ref in refs:
         href = (ref.get(XLINK_HREF) or "").strip()
         if href.lower().startswith("cid:") and href != (ref.findtext(f"{E}ContentId") or "").strip():
-            problems.append(f"xlink:href {href!r} and ContentId name different attachments")
+            problems.append(f"xlink:href {short(href)} and ContentId name different attachments")
     present: set[str] = set()
     for attachment in root.findall(f"{E}AttachmentEncoded/{E}Attachment"):
         cid = (attachment.findtext(f"{E}ContentId") or "").strip()
         present.add(cid)
         if not cid.startswith("cid:"):
-            problems.append(f"attachment content id {cid!r} lacks the cid: prefix")
+            problems.append(f"attachment content id {short(cid)} lacks the cid: prefix")
         try:
             raw = base64.b64decode(
                 "".join((attachment.findtext(f"{E}ContentTransferEncoded") or "").split()), validate=True
             )
         except (binascii.Error, ValueError):
-            problems.append(f"attachment {cid} is not base64")
+            problems.append(f"attachment {short(cid)} is not base64")
             continue
         if (attachment.findtext(f"{E}ContentType") or "").strip().lower() == "application/zip":
             try:
                 zipfile.ZipFile(io.BytesIO(raw)).infolist()
-            except zipfile.BadZipFile:
-                problems.append(f"attachment {cid} is declared application/zip but is not a zip")
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError,
+                    struct.error):
+                problems.append(f"attachment {short(cid)} is declared application/zip but is not a zip")
     if listed != present:
-        problems.append(f"manifest content ids {sorted(listed)} ≠ attachment content ids {sorted(present)}")
+        problems.append(f"manifest content ids {short(sorted(listed))} ≠ "
+                        f"attachment content ids {short(sorted(present))}")
     return problems

@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from axis_http import AxisHttp, AxisTarget, ok, rejected, vxp_timestamp
+from axis_http import AxisHttp, AxisTarget, assert_rejected, ok, records, vxp_timestamp
 from edxml_checks import E, parse, schema_errors
 from packets import TRANSITIONS, edoc, status
 
@@ -16,36 +16,35 @@ from packets import TRANSITIONS, edoc, status
 
 
 def test_agency_directory_is_served_to_a_signed_request(sender_http: AxisHttp) -> None:
-    data = ok(sender_http.call("getAgenciesList"))
-    agencies = data.get("data")
-    assert isinstance(agencies, list) and agencies, "getAgenciesList must return a non-empty data list"
+    agencies = records(ok(sender_http.call("getAgenciesList")))
+    assert agencies, "getAgenciesList must return a non-empty data list"
     for agency in agencies:
-        assert agency.get("code") and agency.get("name"), agency
+        assert agency.get("code") and agency.get("name"), f"an agency without code or name: {str(agency)[:200]}"
 
 
 def test_wrong_secret_is_rejected(sender_http: AxisHttp) -> None:
     headers = sender_http.headers({}, secret="not-the-secret")
-    assert rejected(sender_http.call("getAgenciesList", headers=headers))
+    assert_rejected(sender_http.call("getAgenciesList", headers=headers))
 
 
 def test_unsigned_request_is_rejected(sender_http: AxisHttp) -> None:
-    assert rejected(sender_http.call("getAgenciesList", headers={"Content-Type": "application/json"}))
+    assert_rejected(sender_http.call("getAgenciesList", headers={"Content-Type": "application/json"}))
 
 
 def test_unknown_system_is_rejected(target: AxisTarget) -> None:
     with AxisHttp(target.url, "conformance-unknown-system", target.secret) as http:
-        assert rejected(http.call("getAgenciesList"))
+        assert_rejected(http.call("getAgenciesList"))
 
 
 def test_header_changed_after_signing_is_rejected(sender_http: AxisHttp) -> None:
     headers = sender_http.headers({"messagetype": "edoc", "servicetype": "eDoc"})
     headers["XroadVnpt-messagetype"] = "status"
-    assert rejected(sender_http.call("getReceivedEdocList", headers=headers))
+    assert_rejected(sender_http.call("getReceivedEdocList", headers=headers))
 
 
 def test_stale_timestamp_is_rejected(sender_http: AxisHttp) -> None:
     old = vxp_timestamp(datetime.now().astimezone() - timedelta(hours=2))
-    assert rejected(sender_http.call("getAgenciesList", headers=sender_http.headers({}, timestamp=old)))
+    assert_rejected(sender_http.call("getAgenciesList", headers=sender_http.headers({}, timestamp=old)))
 
 
 # ------------------------------------------------------------------------------ sending
@@ -54,10 +53,16 @@ def test_stale_timestamp_is_rejected(sender_http: AxisHttp) -> None:
 def _find_received(http: AxisHttp, message_type: str, sender: str, recipient: str, want: bytes) -> tuple[str, bytes]:
     listing = ok(http.call("getReceivedEdocList", {"servicetype": "eDoc", "messagetype": message_type}))
     digest = hashlib.sha256(want).hexdigest()
-    for item in listing.get("data") or []:
+    for item in records(listing):
         if item.get("from") != sender or item.get("to") != recipient:
             continue
-        packet = base64.b64decode(ok(http.call("getEdoc", {"docId": item["docId"], "filePath": ""}))["data"])
+        assert isinstance(item.get("docId"), str), f"a listed message without a docId: {str(item)[:200]}"
+        encoded = ok(http.call("getEdoc", {"docId": item["docId"], "filePath": ""})).get("data")
+        assert isinstance(encoded, str), f"getEdoc must answer the packet as base64 text in 'data', not {encoded!r:.99}"
+        try:
+            packet = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise AssertionError(f"getEdoc 'data' is not base64: {encoded[:100]!r}") from None
         if hashlib.sha256(packet).hexdigest() == digest:
             return item["docId"], packet
     raise AssertionError(f"the {message_type} sent by {sender} did not arrive for {recipient}")
@@ -72,12 +77,12 @@ def test_document_round_trip(sending_target: AxisTarget, sender_http: AxisHttp, 
     assert schema_errors(parse(fetched)) == []
     ok(receiver_http.call("updateStatus", {"docId": doc_id, "status": "done"}))
     pending = ok(receiver_http.call("getReceivedEdocList", {"servicetype": "eDoc", "messagetype": "edoc"}))
-    assert doc_id not in {item.get("docId") for item in pending.get("data") or []}, "done messages must leave the list"
+    assert doc_id not in {item.get("docId") for item in records(pending)}, "done messages must leave the list"
 
 
 def test_hash_file_mismatch_is_rejected(sending_target: AxisTarget, sender_http: AxisHttp) -> None:
     packet, _ = edoc(sending_target.sender, sending_target.recipient)
-    assert rejected(sender_http.send(packet, sending_target.sender, "edoc", hash_file="0" * 64))
+    assert_rejected(sender_http.send(packet, sending_target.sender, "edoc", hash_file="0" * 64))
 
 
 @pytest.mark.parametrize(
@@ -92,11 +97,11 @@ def test_hash_file_mismatch_is_rejected(sending_target: AxisTarget, sender_http:
 )
 def test_bad_packets_are_rejected(sending_target: AxisTarget, sender_http: AxisHttp, mangle) -> None:
     packet, _ = edoc(sending_target.sender, sending_target.recipient)
-    assert rejected(sender_http.send(mangle(packet), sending_target.sender, "edoc"))
+    assert_rejected(sender_http.send(mangle(packet), sending_target.sender, "edoc"))
 
 
 def test_unknown_queue_status_is_rejected(sending_target: AxisTarget, receiver_http: AxisHttp) -> None:
-    assert rejected(receiver_http.call("updateStatus", {"docId": "conformance-no-such-doc", "status": "finished"}))
+    assert_rejected(receiver_http.call("updateStatus", {"docId": "conformance-no-such-doc", "status": "finished"}))
 
 
 def test_status_packets_travel_back_in_a_valid_sequence(

@@ -12,9 +12,11 @@ from edxml_checks import (
     attachment_problems,
     kind,
     parse,
+    read_packet,
     required_field_problems,
     schema_errors,
     signature_notes,
+    summary,
 )
 from lxml import etree
 from packets import TRANSITIONS
@@ -23,7 +25,7 @@ from packets import TRANSITIONS
 def _root(producer_file: Path | None) -> etree._Element:
     if producer_file is None:
         pytest.skip("no producer output: pass --edxml-dir DIR")
-    return parse(producer_file.read_bytes())
+    return parse(read_packet(producer_file))
 
 
 def test_packet_is_well_formed_without_dtd(producer_file: Path | None) -> None:
@@ -33,12 +35,12 @@ def test_packet_is_well_formed_without_dtd(producer_file: Path | None) -> None:
 
 def test_packet_validates_against_the_edxml_schema(producer_file: Path | None) -> None:
     errors = schema_errors(_root(producer_file))
-    assert errors == [], "\n".join(errors[:20])
+    assert errors == [], summary(errors)
 
 
 def test_required_fields_are_present(producer_file: Path | None) -> None:
     problems = required_field_problems(_root(producer_file))
-    assert not problems, "; ".join(problems)
+    assert not problems, summary(problems)
 
 
 def test_signature_placement_is_reported(producer_file: Path | None) -> None:
@@ -54,18 +56,25 @@ def test_manifest_matches_attachments(producer_file: Path | None) -> None:
         assert root.find(f"{E}AttachmentEncoded") is None, "status packets carry no attachments"
         return
     problems = attachment_problems(root)
-    assert not problems, "; ".join(problems)
+    assert not problems, summary(problems)
 
 
 def test_status_sequences_follow_valid_transitions(producer_files: list[Path]) -> None:
-    """Per (document, reporting agency), the codes in Timestamp order must be valid transitions."""
+    """Per (document, reporting agency), the codes in Timestamp order must be valid transitions.
+
+    A file that cannot be read or parsed is left out here: its own checks already fail and name it.
+    """
     sequences: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     for path in producer_files:
-        root = parse(path.read_bytes())
-        if kind(root) != "status":
+        try:
+            root = parse(read_packet(path))
+        except AssertionError:
+            continue
+        if root.tag != f"{E}edXML" or kind(root) != "status":
             continue
         mh = root.find(f"{E}edXMLEnvelope/{E}edXMLHeader/{E}MessageHeader")
-        assert mh is not None
+        if mh is None:
+            continue
         key = (
             (mh.findtext(f"{E}ResponseFor/{E}DocumentId") or "").strip(),
             (mh.findtext(f"{E}From/{E}OrganId") or "").strip(),
@@ -80,4 +89,4 @@ def test_status_sequences_follow_valid_transitions(producer_files: list[Path]) -
             if code not in TRANSITIONS.get(current, set()):
                 problems.append(f"{key}: {current or 'start'} → {code}")
             current = code
-    assert problems == []
+    assert problems == [], summary(problems)
