@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from registry.base import Base, for_writing
 from registry.dataset_spec import PERSONAL_MODES, DatasetSpec, SpecError, spec_from_dict
 from registry.errors import RegistryError, RegistryNotFound
+from registry.inputs import InputError, check_xml_text
 from registry.models import Agency, Grant, Service, System, bump_version, utcnow
 from registry.schedule import Cron, CronError
 
@@ -273,6 +274,20 @@ _TEXT_LENGTHS = {column.name: column.type.length for column in Dataset.__table__
                  if isinstance(column.type, String) and column.type.length}
 
 
+def _check_texts(values: dict[str, Any], where: str) -> None:
+    """Every text of the entry (and each tag) must be writable as XML: CKAN serves them in its RDF/XML
+    catalogue, which one U+0001 in one title made malformed for every dataset; NUL failed on PostgreSQL."""
+    for key, value in values.items():
+        texts = value if key == "tags" and isinstance(value, list) else [value]
+        for number, text in enumerate(texts):
+            if isinstance(text, str):
+                try:
+                    check_xml_text(text, key)
+                except InputError as exc:
+                    field = f"{where}.{key}" + (f"[{number}]" if key == "tags" else "")
+                    raise RegistryError(field, str(exc)) from exc
+
+
 def record_from_mapping(item: dict[str, Any], where: str) -> DatasetRecord:
     """A validated record from a registry-file mapping; unknown or missing keys name ``where``."""
     if not isinstance(item, dict):
@@ -288,6 +303,7 @@ def record_from_mapping(item: dict[str, Any], where: str) -> DatasetRecord:
                 "source_path", "schedule", "spatial_code", "publisher"):
         if key in values and values[key] is not None:
             values[key] = str(values[key])
+    _check_texts(values, where)
     for key, limit in _TEXT_LENGTHS.items():  # PostgreSQL refuses longer text (a traceback from lgsp apply)
         value = values.get(key)
         if isinstance(value, str) and len(value) > limit:

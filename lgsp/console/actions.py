@@ -21,6 +21,7 @@ from registry.operations import RegistryError
 
 router = APIRouter()
 MAX_YAML = 2 * 1024 * 1024
+MAX_PURGE_DAYS = 36_500  # a century: older than any message
 
 
 async def _guard(request: Request, view: Viewer, permission: str, action: str) -> dict[str, object]:
@@ -143,10 +144,10 @@ async def purge(request: Request, view: Viewer = Depends(viewer)) -> HTMLRespons
         raise ConsoleError(422, "tick the confirmation box to purge")
     try:
         days = int(str(form.get("days", "30")))
-        if days < 1:
+        if not 1 <= days <= MAX_PURGE_DAYS:  # past that the cut-off date is before year 1: a 500 before
             raise ValueError
     except ValueError as exc:
-        raise ConsoleError(422, "days must be a whole number of at least 1") from exc
+        raise ConsoleError(422, f"days must be a whole number from 1 to {MAX_PURGE_DAYS}") from exc
     runtime = runtime_of(request)
     gone = deliveries.purge(runtime.engine, timedelta(days=days))
     await audit_action(request, view.person, "deliveries.purge", f"older than {days} days: {gone}", 200)

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from lgsp.console import actions, auth_pages, pages
-from lgsp.console.web import HERE, ConsoleError, NeedsLogin, render
+from lgsp.console.web import HERE, NUL_MESSAGE, ConsoleError, NeedsLogin, has_nul, render
 from lgsp.runtime import Runtime
 
 SECURITY_HEADERS = {
@@ -43,7 +43,10 @@ def create_console(runtime: Runtime) -> FastAPI:
     @console.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
         try:
-            response: Response = await call_next(request)
+            if has_nul(request.scope.get("path", ""), *request.query_params.multi_items()):
+                response: Response = _error(request, 422, NUL_MESSAGE)  # PostgreSQL refuses NUL in text: a 500
+            else:
+                response = await call_next(request)
         except Exception as exc:  # a bug or the store failing: an error page, logged, never a reset connection
             runtime.log.exception("console page failed", path=request.url.path)
             response = _error(request, 500, f"the page failed ({type(exc).__name__}); the error is in the server log")

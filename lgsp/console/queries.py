@@ -22,6 +22,7 @@ from lgsp.audit.query import AuditFilter, apply_filter, aware, entry_to_dict
 from lgsp.delivery import operations as deliveries
 from lgsp.documents.models import Document
 from lgsp.runtime import Runtime
+from lgsp.store.bounds import fits_int64
 from registry.datasets import Dataset, DatasetSchedule
 
 RECENT = 5000
@@ -115,6 +116,8 @@ def log_filter(params: dict[str, str]) -> tuple[AuditFilter, str | None, str | N
     if params.get("before"):
         try:
             f.before = int(params["before"])
+            if not fits_int64(f.before):  # the driver cannot bind it: a 500 before
+                raise ValueError
         except ValueError:
             errors["before"] = "an entry index"
     return f, ident, agency, errors

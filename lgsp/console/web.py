@@ -28,6 +28,7 @@ HERE = Path(__file__).parent
 TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                         trim_blocks=True, lstrip_blocks=True)
 LOGIN_CSRF_COOKIE = "lgsp_login_csrf"
+NUL_MESSAGE = "the input holds a NUL character (U+0000), which no field may contain"
 
 
 class ConsoleError(Exception):
@@ -85,6 +86,12 @@ def same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == host
 
 
+def has_nul(*texts: str | tuple[str, str]) -> bool:
+    """Whether any of the texts (or name/value pairs) holds U+0000: PostgreSQL refuses it in text, so a
+    login name, search filter or id with one was a 500 there (a DataError) instead of an answer."""
+    return any("\x00" in (text if isinstance(text, str) else text[0] + text[1]) for text in texts)
+
+
 async def form_of(request: Request, view: Viewer | None = None) -> dict[str, Any]:
     """The posted form, after the CSRF token (session's, or the login cookie's) and Origin checks."""
     form = await request.form()
@@ -92,6 +99,8 @@ async def form_of(request: Request, view: Viewer | None = None) -> dict[str, Any
     expected = view.csrf_token if view is not None else request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not same_origin(request) or not expected or not hmac.compare_digest(token, expected):
         raise ConsoleError(403, "the form's security token is missing or stale: reload the page and try again")
+    if has_nul(*((k, v) for k, v in form.multi_items() if isinstance(v, str))):
+        raise ConsoleError(422, NUL_MESSAGE)
     return {k: v for k, v in form.multi_items()}
 
 

@@ -15,7 +15,7 @@ import pydantic_core
 from lgsp import jsontext
 from registry.dataset_spec import DatasetSpec
 
-from .errors import SourceUnavailable
+from .errors import SchemaViolation, SourceUnavailable
 
 Row = dict[str, Any]
 
@@ -128,8 +128,7 @@ def parse_rows(spec: DatasetSpec, fetched: Fetched) -> list[Row]:
     """Turn the body into a list of records (dicts), JSON or CSV per the spec."""
     try:
         if spec.source_format == "csv":
-            text = fetched.body.decode("utf-8-sig")
-            return list(csv.DictReader(io.StringIO(text)))
+            return csv_records(spec, fetched.body.decode("utf-8-sig"))
         data = loads(fetched.body)
     except (ValueError, RecursionError, csv.Error) as exc:
         # ValueError: malformed JSON, bad UTF-8, an integer past Python's 4,300-digit conversion limit, a
@@ -144,3 +143,31 @@ def parse_rows(spec: DatasetSpec, fetched: Fetched) -> list[Row]:
             + (f" under {spec.records_key!r}" if spec.records_key else "")
         )
     return data
+
+
+def csv_records(spec: DatasetSpec, text: str) -> list[Row]:
+    """A CSV source's records, keyed by its header; blank lines are skipped (as ``csv.DictReader`` does).
+
+    Why not ``DictReader``: it files a row's extra cells under the key ``None`` and fills missing ones with
+    ``None``, so a row shifted by one unquoted comma ("Cần Thơ, Việt Nam") was published with its last
+    cell gone or its columns empty, as an OK run; and a repeated header name kept only its last column. A
+    row whose cell count differs from the header's, or a repeated header, is a schema violation naming the
+    data row (1-based, header excluded)."""
+    lines = [row for row in csv.reader(io.StringIO(text)) if row]
+    if not lines:
+        return []
+    header, rows = lines[0], lines[1:]
+    width = len(header)
+    errors: list[dict[str, Any]] = [
+        {"row": None, "field": name, "type": "duplicate-label", "message": f"header {name!r} appears twice"}
+        for name in sorted({name for name in header if header.count(name) > 1})]
+    if any(len(row) != width for row in rows):
+        for number, row in enumerate(rows, start=1):
+            if len(row) != width and len(errors) < 200:
+                kind = "extra-cell" if len(row) > width else "missing-cell"
+                errors.append({"row": number, "field": None, "type": kind,
+                               "message": f"row {number} has {len(row)} cells, the header {width}"})
+    if errors:
+        raise SchemaViolation(f"dataset {spec.slug}: {len(errors)} schema error(s), first: {errors[0]['message']}",
+                              {"errors": errors, "truncated": len(errors) >= 200})
+    return [dict(zip(header, row, strict=True)) for row in rows]

@@ -293,3 +293,36 @@ def test_registry_page_links_a_soap_services_openapi(stack: ConsoleStack) -> Non
     applied = http.post("/console/registry/apply", data={"yaml": edited, "csrf": csrf})
     assert applied.status_code == 200, applied.text[-2000:]
     assert f'href="/services/{soap}/openapi.json"' in http.get("/console/registry").text
+
+
+def test_nul_in_any_input_is_a_422_page_on_postgresql(pg_stack: ConsoleStack) -> None:
+    """PostgreSQL refuses U+0000 in text: a login name, a search filter, a document id or a client system
+    holding one reached the store and the console answered 500."""
+    nul = "a\x00b"
+    http = pg_stack.browser()
+    login = http.post("/console/login", data={"username": nul, "password": "x", "csrf": login_csrf(http)})
+    assert login.status_code == 422 and "U+0000" in login.text
+    http = pg_stack.login("operator")
+    csrf = csrf_of(http.get("/console/").text)
+    answers = [http.get("/console/log", params={name: nul}) for name in ("client", "service", "id", "agency")]
+    answers.append(http.get("/console/documents/a%00b"))
+    answers.append(http.post("/console/clients", data={"system": nul, "scopes": "gateway", "csrf": csrf}))
+    answers.append(http.post("/console/clients/a%00b/disable", data={"csrf": csrf}))
+    for answer in answers:
+        assert answer.status_code == 422 and "U+0000" in answer.text, (answer.url, answer.status_code)
+        assert answer.headers["x-frame-options"] == "DENY"
+    assert http.get("/console/log", params={"client": "a\x01b"}).status_code == 200  # other text: no match
+
+
+def test_numbers_past_what_the_store_or_the_calendar_holds_are_422_pages(stack: ConsoleStack) -> None:
+    """`before` beyond int64 could not be bound (OverflowError); a purge of 99,999,999 days put the cut-off
+    before year 1 (OverflowError): both were 500 pages."""
+    http = stack.login("operator")
+    csrf = csrf_of(http.get("/console/").text)
+    before = http.get("/console/log", params={"before": "9" * 30})
+    assert before.status_code == 422 and 'id="err-before"' in before.text
+    for days in ("99999999", "9" * 30, "0"):
+        purge = http.post("/console/deliveries/purge", data={"days": days, "confirm": "yes", "csrf": csrf})
+        assert purge.status_code == 422 and "1 to 36500" in purge.text, days
+    assert http.post("/console/deliveries/purge", data={"days": "36500", "confirm": "yes",
+                                                        "csrf": csrf}).status_code == 200

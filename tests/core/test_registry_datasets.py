@@ -120,6 +120,12 @@ def test_changes_show_as_a_field_diff_dry_run_changes_nothing_and_prune_removes(
     # longer than the column: a DataError traceback from lgsp apply on PostgreSQL before
     ({"title_vi": "t" * 3000}, "datasets[0] (datasets[0].title_vi)", "at most 500 characters"),
     ({"frequency": "f" * 60}, "datasets[0] (datasets[0].frequency)", "at most 50 characters"),
+    # text no XML can carry: it made CKAN's /catalog.rdf malformed for every dataset (NUL: PostgreSQL refused it)
+    ({"title_vi": "Cần Thơ \x01"}, "datasets[0] (datasets[0].title_vi)", "U+0001"),
+    ({"description_en": "a\x00b"}, "datasets[0] (datasets[0].description_en)", "U+0000"),
+    ({"organization_title": "Sở \ufffe"}, "datasets[0] (datasets[0].organization_title)", "U+FFFE"),
+    ({"legal_basis": "QĐ \ud800"}, "datasets[0] (datasets[0].legal_basis)", "U+D800"),
+    ({"tags": ["ok", "b\x1fad"]}, "datasets[0] (datasets[0].tags[1])", "U+001F"),
 ])
 def test_bad_dataset_entries_name_what_to_fix(change: dict, where: str, message: str) -> None:  # type: ignore[type-arg]
     item = {k: v for k, v in {**bundled_spec_as_registry_item(), **change}.items() if v is not None}
@@ -127,6 +133,13 @@ def test_bad_dataset_entries_name_what_to_fix(change: dict, where: str, message:
         parse_registry_file(registry_file(item))
     assert info.value.where == where
     assert message in str(info.value)
+
+
+def test_markup_tabs_line_breaks_emoji_and_decomposed_vietnamese_are_kept_as_given() -> None:
+    text = "Sở TN&MT <Cần Thơ> ]]>\t\n\U0001F600 Cha\u0302\u0301t \u202e"
+    item = {**bundled_spec_as_registry_item(), "title_en": text, "description_vi": text}
+    [record] = parse_registry_file(registry_file(item)).datasets
+    assert record.spec.title_en == text and record.spec.description_vi == text
 
 
 def test_a_dataset_needs_its_agency_and_a_registered_source_service(engine: Engine) -> None:

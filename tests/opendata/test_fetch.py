@@ -8,6 +8,7 @@ accepts and turns into other values than ``json.loads`` would (compared by ``rep
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from lgsp.jsontext import JsonTextError, refuse_lone_surrogates
 from lgsp.opendata import CkanTarget, DatasetSpec, PipelineConfig
-from lgsp.opendata.errors import SourceUnavailable
+from lgsp.opendata.errors import SchemaViolation, SourceUnavailable
 from lgsp.opendata.fetch import Fetched, UnpublishableText, fetch, loads, parse_rows
 from lgsp.opendata.pipeline import fingerprint_digest, source_fingerprint
 from lgsp.opendata.sample_source import SourceState, create_app, export
@@ -139,3 +140,26 @@ async def test_the_digest_fed_during_the_fetch_is_the_fingerprint_of_the_body(sp
     assert fetched.body == plain.body == export(state, "readings")[0]  # type: ignore[index]
     assert len(fetched.body) > 4_000_000
     assert digest.hexdigest() == source_fingerprint(spec, config, plain.body)
+
+
+@pytest.mark.parametrize(("body", "kind", "row"), [
+    (b"a,b\n1,2\nCan Tho, Viet Nam,3\n", "extra-cell", 2),  # an unquoted comma shifted the row
+    (b"a,b\n1,2\n3\n", "missing-cell", 2),
+    (b"a,a,b\n1,2,3\n", "duplicate-label", None),
+])
+def test_a_csv_row_that_does_not_fit_its_header_is_a_schema_violation(spec: DatasetSpec, body: bytes, kind: str,
+                                                                      row: int | None) -> None:
+    """csv.DictReader dropped the extra cell (under the key None) or filled the missing one with None, and
+    kept one of two columns of the same name: the run published the damaged rows as OK."""
+    csv_spec = dataclasses.replace(spec, source_format="csv")
+    with pytest.raises(SchemaViolation) as info:
+        parse_rows(csv_spec, Fetched("http://source", body, "text/csv", None, None))
+    [error] = info.value.report["errors"]
+    assert error["type"] == kind and error["row"] == row
+
+
+def test_a_csv_source_keeps_a_bom_blank_lines_and_formula_like_cells_as_data(spec: DatasetSpec) -> None:
+    csv_spec = dataclasses.replace(spec, source_format="csv")
+    body = "\ufeffa,b\n\n=cmd|' /C calc'!A0,\"Cần Thơ, VN\"\n".encode()
+    rows = parse_rows(csv_spec, Fetched("http://source", body, "text/csv", None, None))
+    assert rows == [{"a": "=cmd|' /C calc'!A0", "b": "Cần Thơ, VN"}]

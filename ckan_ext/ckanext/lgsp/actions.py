@@ -7,6 +7,7 @@ from typing import Any
 from ckan.plugins import toolkit as tk
 
 from .auth import is_true
+from .text import writable
 
 PROVENANCE_FIELDS = (
     "lgsp_source_service", "lgsp_run_id", "lgsp_row_count", "lgsp_content_hash",
@@ -23,6 +24,8 @@ def lgsp_provenance_show(context: dict[str, Any], data_dict: dict[str, Any]) -> 
         ``resources`` (name, format, url, sha256) -- everything a consumer needs to check a download.
     """
     ref = tk.get_or_bust(data_dict, "id")
+    if not isinstance(ref, str) or not writable(ref):  # a list (id=a&id=b), a number, NUL: not a name
+        raise tk.ValidationError({"id": [tk._("Must be one dataset name or id (a string)")]})
     tk.check_access("lgsp_provenance_show", context, {"id": ref})
     dataset = tk.get_action("package_show")(dict(context), {"id": ref})
     row_count = dataset.get("lgsp_row_count")

@@ -29,6 +29,8 @@ from rdflib.namespace import PROV, RDF, RDFS, XSD
 from ckanext.dcat.profiles.base import DCAT, DCATAP, DCT, FOAF, SKOS, SPDX, RDFProfile
 from ckanext.dcat.utils import resource_uri
 
+from .text import clean_subgraph
+
 FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
 FREQUENCY_CODES = {
     "continuous": "CONT", "hourly": "HOURLY", "daily": "DAILY", "weekly": "WEEKLY",
@@ -129,6 +131,7 @@ class LgspDCATProfile(RDFProfile):
         self._zoned_times(dataset_ref)
         self._languages(dataset_ref)
         self._typed_pages(dataset_ref)
+        clean_subgraph(g, dataset_ref)  # last: what the profiles above wrote must be writable as RDF/XML too
 
     def _provenance(self, dataset_dict: dict[str, Any], dataset_ref: Any) -> None:
         get = dataset_dict.get
@@ -300,6 +303,7 @@ class LgspDCATProfile(RDFProfile):
                 if getattr(value, "datatype", None) == XSD.dateTime and _naive(str(value)):
                     g.remove((catalog_ref, predicate, value))
                     g.add((catalog_ref, predicate, Literal(str(value) + "+00:00", datatype=XSD.dateTime)))
+        clean_subgraph(g, catalog_ref)
 
 
 def _topic_labels(topic: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import ckan.plugins as p
 from ckan.lib.plugins import DefaultTranslation
 from ckan.plugins import toolkit as tk
 
-from . import actions, auth, cors, dublin_core, validators
+from . import actions, auth, cors, dublin_core, text, validators
 
 
 @tk.blanket.config_declarations
@@ -32,6 +32,7 @@ class LgspPlugin(p.SingletonPlugin, DefaultTranslation):
         return {
             "lgsp_agency_code": validators.lgsp_agency_code,
             "lgsp_admin_unit_code": validators.lgsp_admin_unit_code,
+            "lgsp_text": text.refuse_unwritable,
         }
 
     # IAuthFunctions

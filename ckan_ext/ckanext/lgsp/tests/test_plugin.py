@@ -3,6 +3,7 @@ auth rule, lgsp_provenance_show, the DCAT mapping and the Vietnamese strings."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,67 @@ def test_vietnamese_and_english_strings() -> None:
     en = Translations.load(str(i18n), ["en"], domain="ckanext-lgsp")
     assert vi.gettext(message).startswith("Bộ dữ liệu này do lgsp xuất bản")
     assert en.gettext(message) == message
+
+
+HOSTILE = "T\x00\x01\x08\x0b\x0c\x1f \ufffe\uffff ]]> <b>&amp; \u202e \U0001F600 Cha\u0302\u0301t \ud800 end"
+
+
+def test_dcat_of_stored_text_xml_cannot_carry_still_parses_in_every_format(publisher: dict[str, Any]) -> None:
+    """A title with U+0001 made /catalog.rdf malformed for the whole portal; what is already stored is
+    cleaned on the way out, and every serialisation parses back (lxml for the XML, rdflib for all)."""
+    from lxml import etree
+    from rdflib import Graph
+
+    org = factories.Organization(title="Sở TN&MT")
+    dataset = helpers.call_action("package_create", ctx(publisher), **dataset_fields(
+        org, lgsp_managed=True, lgsp_run_id="run-13", lgsp_source_service="000.00.25.H10/Q/aq",
+        resources=[{"name": "aq.csv", "url": "http://x/aq.csv", "format": "CSV"}]))
+    for key in ("title", "notes", "title_en", "notes_en", "legal_basis", "spatial_name", "lgsp_run_id"):
+        dataset[key] = f"{key} {HOSTILE}"
+    dataset["organization"]["title"] = f"org {HOSTILE}"
+    dataset["resources"][0].update(name=f"res {HOSTILE}", description=HOSTILE,
+                                   url='http://x/a b<c>"{}|^`\\\x01.csv')
+    for fmt, parse_as in (("xml", "xml"), ("pretty-xml", "xml"), ("turtle", "turtle"), ("nt", "nt"),
+                          ("json-ld", "json-ld")):
+        serializer = RDFSerializer(profiles=["euro_dcat_ap_2", "lgsp_dcat"])
+        catalog_ref = serializer.graph_from_catalog()
+        ref = serializer.graph_from_dataset(dataset)
+        serializer.g.add((catalog_ref, DCAT.dataset, ref))
+        output = serializer.g.serialize(format=fmt, encoding="utf-8")
+        if parse_as == "xml":
+            etree.fromstring(output)
+        g = Graph().parse(data=output, format=parse_as)
+        [title] = [str(t) for t in g.objects(ref, DCTERMS.title) if t.language != "en"]
+        assert title.startswith("title T") and "]]> <b>&amp;" in title and "\U0001F600" in title, (fmt, title)
+        [dist] = g.objects(ref, DCAT.distribution)
+        assert str(g.value(dist, DCAT.downloadURL)) == "http://x/a%20b%3Cc%3E%22%7B%7D%7C%5E%60%5C.csv", fmt
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "a\x01b", "a\ufffeb", "a\ud800b"])
+def test_text_xml_cannot_carry_is_a_validation_error_naming_the_field(text: str) -> None:
+    org = factories.Organization()
+    with pytest.raises(logic.ValidationError) as exc:
+        helpers.call_action("package_create", **dataset_fields(
+            org, title=text, notes=text, title_en=text, legal_basis=text,
+            resources=[{"name": text, "description": text, "url": "http://x/a.csv"}]))
+    errors = exc.value.error_dict
+    assert {"title", "notes", "title_en", "legal_basis", "resources"} <= set(errors), errors
+    ok = helpers.call_action("package_create", **dataset_fields(org, title="Tab\tand\nnew line \U0001F600 ok"))
+    assert ok["title"] == "Tab\tand\nnew line \U0001F600 ok"
+
+
+def test_api_answers_hostile_text_and_wrong_types_with_409_not_500(app: Any) -> None:
+    sysadmin = factories.SysadminWithToken()
+    org = factories.Organization()
+    headers = {"Authorization": sysadmin["token"], "Content-Type": "application/json"}
+    for text in ("a\\u0000b", "a\\ud800b"):  # JSON escapes: NUL failed at PostgreSQL, the surrogate at UTF-8
+        body = json.dumps(dataset_fields(org, name=f"hostile-{len(text)}"), ensure_ascii=False)
+        body = body.replace('"Chất', f'"{text}Chất')  # the title
+        answer = app.post("/api/3/action/package_create", data=body.encode(), headers=headers, status=409)
+        assert "title" in answer.json["error"], answer.json
+    for query in ("id=a&id=b", "id=%00"):
+        answer = app.get(f"/api/3/action/lgsp_provenance_show?{query}", status=409)
+        assert "id" in answer.json["error"]
+    for ref in (["a"], {"a": 1}, 5):
+        answer = app.post("/api/3/action/lgsp_provenance_show", json={"id": ref}, status=409)
+        assert "id" in answer.json["error"]
