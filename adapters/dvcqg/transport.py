@@ -63,8 +63,11 @@ class AiohttpTransport:
         send_headers = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
         send_headers.update(headers or {})
         try:
-            async with self._get_session().post(url, data=body, headers=send_headers) as response:
-                data = await response.content.read(self._max_body + 1)
+            # Not followed: a 307/308 would resend the body (the login's username and password among them)
+            # to whatever host the answer names; a 3xx is left to the client as an unexpected status.
+            async with self._get_session().post(url, data=body, headers=send_headers,
+                                                allow_redirects=False) as response:
+                data = await _read_upto(response.content, self._max_body + 1)
                 if len(data) > self._max_body:
                     raise DvcqgUnavailableError(
                         f"DVCQG reply from {url} exceeds {self._max_body} bytes", status=response.status
@@ -79,3 +82,17 @@ class AiohttpTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _read_upto(content: aiohttp.StreamReader, size: int) -> bytes:
+    """Up to ``size`` bytes of a reply. ``StreamReader.read(n)`` returns what is buffered (one chunk), not
+    ``n`` bytes, so a reply larger than a chunk or two was cut and then failed as invalid JSON."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < size:
+        chunk = await content.read(size - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)

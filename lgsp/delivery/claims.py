@@ -16,6 +16,7 @@ too slow, another worker re-claimed the row) cannot overwrite the newer claim's 
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -31,6 +32,16 @@ from lgsp.delivery.outbox import now_utc, write_transaction
 from lgsp.store import blobs
 
 _MAX_ERROR = 4000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _error_text(error: str) -> str:
+    """The reason as stored: control characters written as ``\\xNN``, at most ``_MAX_ERROR`` characters.
+
+    Handlers quote what the receiver said, and a receiver's body may hold NUL: PostgreSQL refuses it in
+    text, so recording the failure failed, and the message came back after every lease, never dead.
+    """
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", error)[:_MAX_ERROR]
 
 
 @dataclass(frozen=True)
@@ -153,7 +164,7 @@ def mark_failed(engine: Engine, delivery: Delivery, error: str, *, dead: bool, r
 def failed_on(conn: Connection, delivery: Delivery, error: str, *, dead: bool, retry_in: float) -> bool:
     """:func:`mark_failed` in the caller's transaction (the worker's group commit)."""
     now = now_utc()
-    values: dict[str, object] = {"last_error": error[:_MAX_ERROR], "updated_at": now, "lease_until": None,
+    values: dict[str, object] = {"last_error": _error_text(error), "updated_at": now, "lease_until": None,
                                  "lease_token": None}
     if dead:
         values["state"] = DEAD
@@ -197,7 +208,7 @@ def release(engine: Engine, deliveries: Collection[Delivery], reason: str) -> in
         for delivery in deliveries:
             result = conn.execute(update(OutboxMessage).where(*_owned(delivery)).values(
                 state=PENDING, next_attempt_at=now, lease_until=None, lease_token=None, updated_at=now,
-                last_error=reason[:_MAX_ERROR]))
+                last_error=_error_text(reason)))
             released += int(result.rowcount or 0)
     return released
 

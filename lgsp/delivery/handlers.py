@@ -63,7 +63,8 @@ class HttpHandler:
     Headers: ``X-LGSP-Message-Id`` (the same on every attempt, so the receiver can drop duplicates),
     ``Idempotency-Key`` (the client's key, else the message id), ``X-LGSP-Attempt``. 2xx = delivered
     (``X-Remote-Id`` in the answer is recorded); 408/425/429/5xx and network failures are retried;
-    any other answer is permanent (the receiver refused this content).
+    any other answer is permanent (the receiver refused this content). A 3xx is permanent too, not followed:
+    the destination is wrong, and the message must not go to a host the receiver names.
     """
 
     def __init__(self, timeout: float = 30.0) -> None:
@@ -81,10 +82,17 @@ class HttpHandler:
         if delivery.client_id:
             headers["X-LGSP-Client"] = delivery.client_id
         try:
-            async with self._session.post(delivery.destination, data=delivery.payload, headers=headers) as reply:
+            # Redirects are not followed: aiohttp did, so a 3xx "delivered" the message to whatever host
+            # the receiver named (a 303 even turned the POST into a bodiless GET).
+            async with self._session.post(delivery.destination, data=delivery.payload, headers=headers,
+                                          allow_redirects=False) as reply:
                 text = (await reply.content.read(500)).decode("utf-8", "replace")
                 if 200 <= reply.status < 300:
                     return reply.headers.get("X-Remote-Id")
+                if 300 <= reply.status < 400:
+                    raise Permanent(f"HTTP {reply.status} from {delivery.destination}: it redirects to "
+                                    f"{reply.headers.get('Location', '(no Location)')[:500]}; lgsp does not "
+                                    "follow redirects: correct the destination, then replay the message")
                 detail = f"HTTP {reply.status} from {delivery.destination}: {text}"
                 if reply.status >= 500 or reply.status in _RETRY_STATUSES:
                     raise Retryable(detail)

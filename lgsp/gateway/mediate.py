@@ -123,9 +123,13 @@ async def prepare_json_call(exchange: Exchange, runtime: Runtime, service: SoapS
     request.body = envelope
     request.sub_path = ""
     # The caller's other headers travel on as for REST calls; the body's own headers are the SOAP ones.
-    replaced = {b"content-type", b"content-length", b"soapaction", b"accept", b"content-encoding"}
+    # Accept-Encoding too: the caller's "gzip" (curl --compressed, Python requests by default) made providers
+    # compress a reply lgsp must read, which then failed as "malformed XML"; lgsp asks for it plain.
+    replaced = {b"content-type", b"content-length", b"soapaction", b"accept", b"content-encoding",
+                b"accept-encoding"}
     request.headers = [(k, v) for k, v in request.headers if k.lower() not in replaced]
     request.headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    request.headers.append((b"accept-encoding", b"identity"))
     exchange.extra["operation"] = operation
     # Read here, where the runtime is at hand: entry_limits() without settings would load them again
     # (environment + config file) on every mediated call.

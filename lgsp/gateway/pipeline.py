@@ -17,7 +17,15 @@ import aiohttp
 
 from lgsp.gateway.exchange import Exchange
 from lgsp.gateway.headers import valid_message_id
-from lgsp.gateway.respond import deliver_response, deliver_soap, refuse_dtd, render_problem, send_buffered, send_problem
+from lgsp.gateway.respond import (
+    StreamCut,
+    deliver_response,
+    deliver_soap,
+    refuse_dtd,
+    render_problem,
+    send_buffered,
+    send_problem,
+)
 from lgsp.gateway.stages import (
     PREFIX,
     Receive,
@@ -92,6 +100,9 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
     except Problem as problem:
         exchange.problem = problem
         await send_problem(exchange, runtime, send)
+    except StreamCut as cut:  # audited already; the caller's connection closes on a cut body
+        runtime.log.warning("provider reply cut mid-stream", message_id=exchange.message_id,
+                            service=exchange.service_id, reason=str(cut))
     except Exception as exc:  # a bug or the store failing: never leave the caller hanging
         runtime.log.exception("exchange failed", message_id=exchange.message_id)
         exchange.problem = Problem("internal-error",

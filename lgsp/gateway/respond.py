@@ -5,6 +5,7 @@ caller gets the last byte.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import TYPE_CHECKING
 
@@ -32,13 +33,37 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
     check_dtd = not runtime.settings.upstream_xml_allow_dtd and (is_xml(upstream.headers.get("Content-Type")) or soap)
     if declared_small(upstream, threshold):
         try:
-            body = await upstream.content.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            kind = "upstream-timeout" if isinstance(exc, TimeoutError) else "upstream-bad-response"
-            raise Problem(kind, f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
+            async with asyncio.timeout(_body_seconds(exchange)):
+                body = await upstream.content.read()
+        except TimeoutError as exc:
+            raise _body_timeout(exchange) from exc
+        except aiohttp.ClientError as exc:
+            raise Problem("upstream-bad-response",
+                          f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
         await _send_whole(exchange, runtime, upstream, send, headers, body, check_dtd)
         return
     await _relay_chunked(exchange, runtime, upstream, send, headers, threshold, check_dtd)
+
+
+class StreamCut(Exception):
+    """The provider failed after the caller got the head and part of the body: nothing can be answered any
+    more. The audit entry is written (``truncated``); the pipeline logs one line and lets the connection
+    close, so the caller sees a cut chunked body, not a complete one."""
+
+
+def _body_seconds(exchange: Exchange) -> float:
+    """How long the part of a reply the gateway holds (before the caller gets anything) may take to arrive.
+
+    aiohttp's ``sock_read`` bounds each wait between two chunks, so a provider dripping a byte a second never
+    tripped it: the caller waited without end (and a concurrency slot, sized timeout x attempts, expired under
+    a call still running). The service's timeout now also bounds the buffered body as a whole.
+    """
+    return exchange.service.timeout_seconds if exchange.service is not None else 30.0
+
+
+def _body_timeout(exchange: Exchange) -> Problem:
+    return Problem("upstream-timeout", f"provider of {exchange.service_id} did not send its whole reply within "
+                   f"{_body_seconds(exchange):g} s", attempts=exchange.attempts)
 
 
 def forwarded_response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
@@ -60,32 +85,38 @@ async def _relay_chunked(exchange: Exchange, runtime: Runtime, upstream: aiohttp
     buffered: list[bytes] = []
     size = 0
     streaming = False
+    deadline = asyncio.timeout(_body_seconds(exchange))
     try:
-        async for chunk in upstream.content.iter_chunked(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            if not streaming and size > threshold:
-                if check_dtd:
-                    refuse_dtd(exchange, b"".join([*buffered, chunk]))
-                streaming = True  # too large to hold: start sending, hold back only the end
-                exchange.extra["response_started"] = True
-                await send({"type": "http.response.start", "status": upstream.status,
-                            "headers": [*headers, (b"x-lgsp-message-id", exchange.message_id.encode())]})
-                for held in buffered:
-                    await send({"type": "http.response.body", "body": held, "more_body": True})
-                buffered = []
-            if streaming:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            else:
-                buffered.append(chunk)
+        async with deadline:
+            async for chunk in upstream.content.iter_chunked(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                if not streaming and size > threshold:
+                    if check_dtd:
+                        refuse_dtd(exchange, b"".join([*buffered, chunk]))
+                    streaming = True  # too large to hold: start sending, hold back only the end
+                    deadline.reschedule(None)  # the caller now sees progress; sock_read bounds each wait
+                    exchange.extra["response_started"] = True
+                    await send({"type": "http.response.start", "status": upstream.status,
+                                "headers": [*headers, (b"x-lgsp-message-id", exchange.message_id.encode())]})
+                    for held in buffered:
+                        await send({"type": "http.response.body", "body": held, "more_body": True})
+                    buffered = []
+                if streaming:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                else:
+                    buffered.append(chunk)
     except (aiohttp.ClientError, TimeoutError) as exc:
         if streaming:
             exchange.response = UpstreamResponse(upstream.status, headers, None, digest.hexdigest())
             exchange.extra["truncated"] = True
             await record(exchange, runtime)
-            raise
-        kind = "upstream-timeout" if isinstance(exc, TimeoutError) else "upstream-bad-response"
-        raise Problem(kind, f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
+            raise StreamCut(f"provider of {exchange.service_id} failed after {size} bytes of its reply had been "
+                            f"passed on: {type(exc).__name__}: {exc}") from exc
+        if isinstance(exc, TimeoutError):
+            raise _body_timeout(exchange) from exc
+        raise Problem("upstream-bad-response",
+                      f"provider of {exchange.service_id} failed while sending its body: {exc}") from exc
     if not streaming:
         await _send_whole(exchange, runtime, upstream, send, headers, b"".join(buffered), check_dtd)
         return
@@ -145,15 +176,22 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
         await deliver_response(exchange, runtime, upstream, send)
         return upstream
     operation = await mediate.prepare_json_call(exchange, runtime, service)
-    upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))
+    # The gateway reads this reply itself, so a gzip/deflate body is decoded (as it is read, bounded by the
+    # limit below); the provider is asked for none (prepare_json_call), but some compress regardless.
+    upstream = await runtime.upstream.send(exchange, upstream_headers(exchange), decompress=True)
     limit = exchange.service.max_body_bytes if exchange.service and exchange.service.max_body_bytes else (
         runtime.settings.max_body_bytes)
     try:
-        body = await _read_upto(upstream.content, limit + 1)
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        async with asyncio.timeout(_body_seconds(exchange)):
+            body = await _read_upto(upstream.content, limit + 1)
+    except TimeoutError as exc:
+        raise _body_timeout(exchange) from exc
+    except aiohttp.ClientError as exc:
         raise Problem("upstream-bad-response", f"provider of {exchange.service_id} failed mid-reply: {exc}") from exc
     if len(body) > limit:
-        raise Problem("upstream-bad-response", f"the SOAP reply exceeds {limit} bytes")
+        encoding = upstream.headers.get("Content-Encoding")
+        raise Problem("upstream-bad-response", f"the SOAP reply exceeds {limit} bytes"
+                      + (f" once decoded (Content-Encoding: {encoding})" if encoding else ""))
     payload = await mediate.json_reply(exchange, service, operation, upstream.status,
                                        upstream.headers.get("Content-Type"), body)
     await send_buffered(exchange, runtime, send, 200, list(mediate.JSON_HEADERS), payload)

@@ -75,10 +75,14 @@ class Upstream:
         if self.session is not None:
             await self.session.close()
 
-    async def send(self, exchange: Exchange, headers: dict[str, str] | list[tuple[str, str]]) -> (
-        aiohttp.ClientResponse
-    ):
-        """Send the exchange's request; returns the provider's response (body not yet read)."""
+    async def send(self, exchange: Exchange, headers: dict[str, str] | list[tuple[str, str]],
+                   decompress: bool = False) -> aiohttp.ClientResponse:
+        """Send the exchange's request; returns the provider's response (body not yet read).
+
+        ``decompress`` is for replies the gateway reads itself (mediation): aiohttp then undoes a gzip or
+        deflate Content-Encoding as the body is read, a bounded chunk at a time, so the caller's size limit
+        applies to the decoded bytes. Passed-through replies keep their encoding (the caller decodes them).
+        """
         assert self.session is not None and exchange.service is not None and exchange.request is not None
         service, request = exchange.service, exchange.request
         provider = service.base_url
@@ -105,7 +109,7 @@ class Upstream:
             # sock_read bounds the wait for the response head and between body chunks; no overall cap,
             # so a large but steadily flowing download is not cut off.
             response = await session.request(request.method, target, headers=headers, data=data, timeout=timeout,
-                                             allow_redirects=False)
+                                             allow_redirects=False, auto_decompress=decompress)
             if response.status in RETRYABLE_STATUS and exchange.attempts < attempts:
                 response.release()
                 raise _RetryableStatus(response)
