@@ -11,14 +11,19 @@ HOP_BY_HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
     b"trailers", b"transfer-encoding", b"upgrade",
 })
-# Never forwarded to the provider: hop-by-hop headers, the caller's credentials for lgsp itself,
-# headers the client library sets for the new connection, and identity headers only lgsp may set.
+# Never forwarded to the provider: hop-by-hop headers, the caller's credentials for lgsp itself (its
+# token, and the cookies of the gateway's origin: a browser sends the console's session cookie with any
+# request there), headers the client library sets for the new connection, and identity headers only lgsp
+# may set.
 REQUEST_DROP = HOP_BY_HOP | {
-    b"authorization", b"host", b"content-length", b"x-lgsp-client", b"x-lgsp-message-id",
+    b"authorization", b"cookie", b"host", b"content-length", b"x-lgsp-client", b"x-lgsp-message-id",
     b"x-correlation-id", b"x-lgsp-user-id",
 }
-# The provider's Date and Server are replaced by the gateway's own (the server stack adds them).
-RESPONSE_DROP = HOP_BY_HOP | {b"content-length", b"x-lgsp-message-id", b"x-lgsp-audit-index", b"date", b"server"}
+# The provider's Date and Server are replaced by the gateway's own (the server stack adds them). Its
+# cookies would be set for the gateway's origin, shared by every provider and the console (a provider
+# could plant a console session cookie): they are dropped.
+RESPONSE_DROP = HOP_BY_HOP | {b"content-length", b"x-lgsp-message-id", b"x-lgsp-audit-index", b"date", b"server",
+                              b"set-cookie"}
 
 
 def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:

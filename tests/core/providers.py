@@ -118,6 +118,7 @@ GarbageServer = RawServer
 
 HOP_BY_HOP_REPLY = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close, X-Secret-Hop\r\n"
                     b"X-Secret-Hop: 1\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\n"
+                    b"Set-Cookie: lgsp_console=planted; Path=/console\r\nSet-Cookie: other=1\r\n"
                     b"X-Provider: raw\r\nContent-Length: 2\r\n\r\nok")
 
 

@@ -80,6 +80,15 @@ def test_hop_by_hop_response_headers_are_stripped(stack: Stack) -> None:
     assert response.headers["x-provider"] == "raw"
     for name in ("x-secret-hop", "keep-alive", "proxy-authenticate"):
         assert name not in response.headers
+    # A provider's cookies would be set for the gateway's origin, which the console shares: never passed on.
+    assert "set-cookie" not in response.headers
+
+
+def test_the_callers_cookies_never_reach_a_provider(stack: Stack) -> None:
+    """A browser sends the console's session cookie with any request to the gateway's origin: a provider
+    must never see it (it could take over an operator's session)."""
+    echoed = stack.http.get(svc("x"), headers=stack.auth(Cookie="lgsp_console=operator-session")).json()
+    assert "cookie" not in echoed["headers"]
 
 
 def test_message_id_generated_when_absent_or_invalid(stack: Stack) -> None:
