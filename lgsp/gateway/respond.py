@@ -15,7 +15,7 @@ from lgsp.gateway import mediate
 from lgsp.gateway.exchange import Exchange, UpstreamResponse
 from lgsp.gateway.headers import RESPONSE_DROP, connection_listed
 from lgsp.gateway.stages import _CHUNK, Send, _traffic_headers, record, upstream_headers
-from lgsp.gateway.xmlreply import declares_dtd, is_xml
+from lgsp.gateway.xmlreply import declares_dtd, decoded_head, is_xml
 from lgsp.mediation import soap_fault
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
 
@@ -93,7 +93,7 @@ async def _relay_chunked(exchange: Exchange, runtime: Runtime, upstream: aiohttp
                 size += len(chunk)
                 if not streaming and size > threshold:
                     if check_dtd:
-                        refuse_dtd(exchange, b"".join([*buffered, chunk]))
+                        refuse_dtd(exchange, b"".join([*buffered, chunk]), upstream.headers.get("Content-Encoding"))
                     streaming = True  # too large to hold: start sending, hold back only the end
                     deadline.reschedule(None)  # the caller now sees progress; sock_read bounds each wait
                     exchange.extra["response_started"] = True
@@ -141,7 +141,7 @@ async def _send_whole(exchange: Exchange, runtime: Runtime, upstream: aiohttp.Cl
                       headers: list[tuple[bytes, bytes]], body: bytes, check_dtd: bool) -> None:
     """A buffered reply: DTD check, audit row committed, then the whole answer with its audit index."""
     if check_dtd:
-        refuse_dtd(exchange, body)
+        refuse_dtd(exchange, body, upstream.headers.get("Content-Encoding"))
     exchange.response = UpstreamResponse(upstream.status, headers, body, hashlib.sha256(body).hexdigest())
     index = await record(exchange, runtime)
     headers += [
@@ -153,8 +153,17 @@ async def _send_whole(exchange: Exchange, runtime: Runtime, upstream: aiohttp.Cl
     await send({"type": "http.response.body", "body": body})
 
 
-def refuse_dtd(exchange: Exchange, head: bytes) -> None:
-    """A provider's XML reply with a DOCTYPE never reaches the caller (XXE / entity expansion on their side)."""
+def refuse_dtd(exchange: Exchange, head: bytes, encoding: str | None = None) -> None:
+    """A provider's XML reply with a DOCTYPE never reaches the caller (XXE / entity expansion on their side).
+
+    A compressed reply is looked at decoded (its first 64 KiB): passed on as it came, a gzipped DOCTYPE went
+    through unseen. An encoding lgsp cannot decode here (``br``, ``zstd``) cannot be checked, so it is refused.
+    """
+    try:
+        head = decoded_head(head, encoding)
+    except ValueError as exc:
+        raise Problem("upstream-bad-response", f"the provider of {exchange.service_id} answered XML that lgsp cannot "
+                      f"check for a document type declaration: {exc}") from None
     if declares_dtd(head):
         raise Problem("upstream-bad-response", f"the provider of {exchange.service_id} answered XML with a document "
                       "type declaration (DTD), which lgsp does not pass on")

@@ -10,6 +10,7 @@ element. The check is cheap and runs on the buffered head of the reply, before a
 from __future__ import annotations
 
 import codecs
+import zlib
 from functools import lru_cache
 
 XML_TYPES = ("text/xml", "application/xml", "application/soap+xml", "text/xml-external-parsed-entity")
@@ -61,3 +62,25 @@ def declares_dtd(head: bytes) -> bool:
             return False
         i = close + len(marker)
     return False
+
+
+#: Of a compressed reply, this much is decoded to find its prolog (a DOCTYPE comes before the root element).
+_DECODED_HEAD = 64 * 1024
+
+
+def decoded_head(body: bytes, encoding: str | None) -> bytes:
+    """The first bytes of ``body`` as the caller will read them: decoded when its Content-Encoding is
+    gzip or deflate (at most 64 KiB of output, so a compression bomb costs nothing). ``ValueError`` for an
+    encoding that cannot be decoded here; a corrupt stream decodes to what could be read."""
+    tokens = [t.strip().lower() for t in (encoding or "").split(",") if t.strip() and t.strip().lower() != "identity"]
+    if not tokens:
+        return body
+    if len(tokens) > 1 or tokens[0] not in ("gzip", "x-gzip", "deflate"):
+        raise ValueError(f"Content-Encoding {encoding!r}")
+    modes = (31,) if tokens[0] != "deflate" else (15, -15)  # deflate: zlib-wrapped, or raw as some servers send
+    for wbits in modes:
+        try:
+            return zlib.decompressobj(wbits).decompress(body, _DECODED_HEAD)
+        except zlib.error:
+            continue
+    return b""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from lgsp.app import create_app
 from lgsp.auth.clients import create_client
@@ -45,6 +46,26 @@ def test_rest_xml_reply_with_a_doctype_is_refused(stack: Stack) -> None:
     assert "DTD" in body["detail"]
     plain = stack.http.get(f"/services/{OPEN}/xml/plain", headers=stack.auth())
     assert plain.status_code == 200 and plain.content.endswith(b"<r>ok</r>")
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_a_compressed_xml_reply_with_a_doctype_is_refused(stack: Stack, coding: str) -> None:
+    # Passed on as it came, a gzipped DOCTYPE went through unseen (the check read the compressed bytes).
+    headers = stack.auth(**{"Accept-Encoding": coding})
+    response = stack.http.get(f"/services/{OPEN}/xml/encoded/{coding}/doctype", headers=headers)
+    body = assert_problem(response.status_code, response.headers["content-type"], response.json(), 502,
+                          "upstream-bad-response")
+    assert "DTD" in body["detail"]
+    plain = stack.http.get(f"/services/{OPEN}/xml/encoded/{coding}/plain", headers=headers)
+    assert plain.status_code == 200 and plain.headers["content-encoding"] == coding
+    assert plain.content.endswith(b"<r>ok</r>")  # httpx decoded it: the reply went on compressed, unchanged
+
+
+def test_an_xml_reply_in_an_encoding_lgsp_cannot_read_is_refused(stack: Stack) -> None:
+    response = stack.http.get(f"/services/{OPEN}/xml/encoded/br/doctype", headers=stack.auth())
+    body = assert_problem(response.status_code, response.headers["content-type"], response.json(), 502,
+                          "upstream-bad-response")
+    assert "'br'" in body["detail"]
 
 
 def test_soap_passthrough_reply_with_a_doctype_is_refused(stack: Stack) -> None:
