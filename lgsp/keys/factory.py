@@ -27,7 +27,11 @@ def keystore_from_settings(settings: Settings, backend: str | None = None) -> Ke
     """The configured key store (or the one ``backend`` names), shared within the process."""
     name = backend or settings.key_backend
     if name == "encrypted":
-        cache_key: tuple[str, ...] = (name, settings.key_kek_file, settings.key_kek)
+        # The file by its absolute path: the default is relative (var/lgsp-kek.key), and a store cached under
+        # that string in one working directory handed its KEK to a later call from another one, which then
+        # could not unwrap its keys ("wrapped with KEK x, but the configured KEK is y").
+        kek_file = str(Path(settings.key_kek_file).resolve()) if not settings.key_kek else ""
+        cache_key: tuple[str, ...] = (name, kek_file, settings.key_kek)
     elif name == "pkcs11":
         cache_key = (name, settings.pkcs11_module, settings.pkcs11_token_label, _pin(settings))
     else:

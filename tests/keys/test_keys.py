@@ -192,3 +192,20 @@ def test_an_unusable_key_store_is_a_503_problem_not_a_500(tmp_path: Path) -> Non
     assert reply.status_code == 503 and reply.headers["content-type"].startswith("application/problem+json")
     body = reply.json()
     assert body["type"].endswith("keys-unavailable") and "enc:" not in reply.text and "PRIVATE" not in reply.text
+
+
+def test_a_relative_kek_file_is_the_file_of_the_working_directory_of_each_call(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default KEK file is relative (var/lgsp-kek.key). Stores were cached under that string, so a store
+    made in one working directory (a test's temporary one, a second deployment) served its KEK to calls
+    from another, whose keys it could not unwrap: "wrapped with KEK x, but the configured KEK is y"."""
+    ids = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        (folder / "var").mkdir(parents=True)
+        (folder / "var" / "k.key").write_bytes(os.urandom(32))
+        monkeypatch.chdir(folder)
+        store = keystore_from_settings(Settings.load(key_backend="encrypted", key_kek_file="var/k.key", key_kek=""))
+        assert isinstance(store, EncryptedKeyStore)
+        ids.append(store.kek_id)
+    assert ids[0] != ids[1]
