@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lgsp.gateway.exchange import Exchange, UpstreamResponse
-from lgsp.mediation import MediationError, XRoadClient, XRoadHeaders, XRoadService, apply_xroad_headers
+from lgsp.mediation import (
+    MediationError,
+    XRoadClient,
+    XRoadHeaders,
+    XRoadService,
+    apply_xroad_headers,
+    read_passthrough,
+)
+from lgsp.mediation.soapenv import SOAP11_NS, SOAP12_NS
 from lgsp.problems import Problem
 from lgsp.safexml import UnsafeXmlError, XmlLimitExceeded, XmlLimits, prescan
 from lgsp.xml_limits import entry_limits
@@ -81,9 +89,14 @@ def is_soap_request(headers: list[tuple[bytes, bytes]]) -> bool:
     return False
 
 
+def media_type(value: bytes | None) -> str:
+    """The media type of a Content-Type value, lower-cased, without parameters ("" when absent)."""
+    return "" if value is None else value.decode("latin-1").split(";")[0].strip().lower()
+
+
 def is_soap_content_type(value: bytes | None) -> bool:
     """Whether a request's (first) Content-Type is a SOAP one; the gateway passes it from its header index."""
-    return value is not None and value.decode("latin-1").split(";")[0].strip().lower() in SOAP_TYPES
+    return media_type(value) in SOAP_TYPES
 
 
 async def describe(exchange: Exchange, runtime: Runtime, service: SoapService) -> bytes | None:
@@ -147,21 +160,85 @@ def bounded(body: bytes, limits: XmlLimits, what: str) -> None:
         pass  # malformed XML or a DTD: the parser that follows refuses it in its own words
 
 
-def prepare_passthrough(exchange: Exchange, runtime: Runtime) -> None:
-    """Forward a SOAP envelope as is, with lgsp's X-Road headers replacing any the caller sent."""
+def prepare_passthrough(exchange: Exchange, runtime: Runtime, service: SoapService) -> None:
+    """Forward a SOAP envelope as is, with lgsp's X-Road headers replacing any the caller sent.
+
+    The envelope must be the SOAP version its Content-Type says, and its Body must be the input of the
+    operation the caller was granted: the provider executes the Body, so a call to a granted path with
+    another operation's Body (or a SOAPAction naming another) would run what the grant does not allow.
+    """
     request = exchange.request
-    assert request is not None
-    operation = request.sub_path.strip("/") or "-"
+    assert request is not None and exchange.client is not None and exchange.service is not None
+    media = media_type(request.named.get(b"content-type"))
     bounded(request.body or b"", entry_limits("soap", settings=runtime.settings), "the SOAP request")
     try:
-        request.body = apply_xroad_headers(request.body or b"", xroad_headers(exchange, runtime, operation))
+        checked = read_passthrough(request.body or b"")
     except MediationError as exc:
         raise Problem("bad-request", f"not a usable SOAP envelope: {exc.detail}") from exc
+    soap12 = media == "application/soap+xml"
+    if checked.soap_ns != (SOAP12_NS if soap12 else SOAP11_NS):
+        raise Problem("bad-request", f"a SOAP {'1.2' if checked.soap_ns == SOAP12_NS else '1.1'} envelope sent as "
+                      f"{media}: SOAP 1.1 goes as text/xml, SOAP 1.2 as application/soap+xml")
+    operation = _passthrough_operation(exchange, runtime, service, checked.body_element)
+    action = _soap_action(request.headers, soap12)
+    expected = service.operation(operation).soap_action
+    if action and expected and action != expected:
+        raise Problem("bad-request", f"the SOAP action {action[:200]!r} is not that of operation {operation} "
+                      f"({expected!r})")
+    try:
+        request.body = apply_xroad_headers(checked, xroad_headers(exchange, runtime, operation))
     except ValueError as exc:
         raise Problem("bad-request", f"not a usable SOAP envelope: {exc}") from exc
+    # The envelope is re-serialised as UTF-8: a caller's "charset=utf-16" (or any other) would mislabel it.
+    content_type = "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8"
+    if soap12 and expected:
+        content_type += f'; action="{expected}"'
+    request.headers = [(k, v) for k, v in request.headers if k.lower() != b"content-type"]
+    request.headers.append((b"content-type", content_type.encode()))
     request.sub_path = ""
     exchange.extra["operation"] = operation
     exchange.extra["soap_passthrough"] = True
+
+
+def _passthrough_operation(exchange: Exchange, runtime: Runtime, service: SoapService, body_element: str) -> str:
+    """The WSDL operation a pass-through call runs: the path's, which must take the Body's element, or,
+    for a call to the service root, the one whose input the Body is (then checked against the grants)."""
+    assert exchange.request is not None and exchange.client is not None and exchange.service is not None
+    named = exchange.request.sub_path.strip("/")
+    if named:
+        try:
+            info = service.operation(named)
+        except MediationError as exc:
+            raise as_problem(exc) from exc
+        if info.input_element != body_element:
+            raise Problem("bad-request", f"the SOAP Body holds {body_element[:300]!r}; operation {named} takes "
+                          f"{info.input_element!r}")
+        return named
+    for name in service.operation_names():
+        if service.operation(name).input_element == body_element:
+            method = exchange.request.method
+            if not runtime.registry.current().is_granted(exchange.client.system_id or "", exchange.service.id,
+                                                         method, name):
+                raise Problem("forbidden", f"{exchange.client.system_id} has no grant for {method} /{name} on "
+                              f"{exchange.service.id}")
+            return name
+    raise Problem("unknown-operation", f"no operation of {exchange.service.id} takes {body_element[:300]!r} "
+                  f"as input; operations: {', '.join(service.operation_names())}")
+
+
+def _soap_action(headers: list[tuple[bytes, bytes]], soap12: bool) -> str:
+    """The action the caller names: SOAPAction (1.1) or Content-Type's action parameter (1.2); "" if none."""
+    for name, value in headers:
+        key = name.lower()
+        if not soap12 and key == b"soapaction":
+            return value.decode("latin-1").strip().strip('"')
+        if soap12 and key == b"content-type":
+            for param in value.decode("latin-1").split(";")[1:]:
+                key_, _, text = param.partition("=")
+                if key_.strip().lower() == "action":
+                    return text.strip().strip('"')
+            return ""
+    return ""
 
 
 INLINE_REPLY_BYTES = 8 * 1024

@@ -180,10 +180,13 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
         await send_buffered(exchange, runtime, send, 200, list(mediate.JSON_HEADERS), described)
         return None
     if exchange.extra.get("soap_caller"):
-        mediate.prepare_passthrough(exchange, runtime)
+        mediate.prepare_passthrough(exchange, runtime, service)
         upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))
         await deliver_response(exchange, runtime, upstream, send)
         return upstream
+    if mediate.media_type(exchange.request.named.get(b"content-type")) == "multipart/related":
+        raise Problem("unsupported-media-type", "MTOM/XOP (multipart/related) is not supported: send the SOAP "
+                      "envelope with its attachments inline (base64) as text/xml or application/soap+xml")
     operation = await mediate.prepare_json_call(exchange, runtime, service)
     # The gateway reads this reply itself, so a gzip/deflate body is decoded (as it is read, bounded by the
     # limit below); the provider is asked for none (prepare_json_call), but some compress regardless.
@@ -233,6 +236,10 @@ async def send_buffered(exchange: Exchange, runtime: Runtime, send: Send, status
 def render_problem(exchange: Exchange, problem: Problem) -> tuple[bytes, bytes]:
     """Problem details as JSON, or as a SOAP Fault carrying the same kind for SOAP callers."""
     if exchange.extra.get("soap_caller"):
+        # A SOAP 1.2 caller cannot read a 1.1 Fault (its stack answers VersionMismatch): it gets a 1.2 one.
+        if exchange.extra.get("soap12"):
+            return (soap_fault(problem.kind, problem.status, problem.detail, soap12=True),
+                    b"application/soap+xml; charset=utf-8")
         return soap_fault(problem.kind, problem.status, problem.detail), b"text/xml; charset=utf-8"
     return problem.body(instance=f"urn:lgsp:message:{exchange.message_id}"), PROBLEM_CONTENT_TYPE.encode()
 

@@ -86,6 +86,9 @@ def receive_request(exchange: Exchange, scope: Scope, named: dict[bytes, bytes] 
         query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
         content_length=int(length) if length and length.isdigit() else None, named=named,
     )
+    if mediate.is_soap_content_type(named.get(b"content-type")):
+        exchange.extra["soap_caller"] = True  # errors go back as SOAP Faults, in the caller's SOAP version
+        exchange.extra["soap12"] = mediate.media_type(named.get(b"content-type")) == "application/soap+xml"
     exchange.user_id = _named(named, b"x-lgsp-user-id")
     if len(path) > MAX_PATH:
         raise Problem("invalid-path", f"the request path has {len(path)} characters; at most {MAX_PATH} are accepted")
@@ -93,8 +96,6 @@ def receive_request(exchange: Exchange, scope: Scope, named: dict[bytes, bytes] 
         raise Problem("bad-request", f"X-LGSP-User-Id has {len(exchange.user_id)} characters; "
                                      f"at most {MAX_USER_ID} are accepted")
     exchange.extra["transport"] = client_certs.transport_of(scope)
-    if mediate.is_soap_content_type(named.get(b"content-type")):
-        exchange.extra["soap_caller"] = True  # errors go back as SOAP Faults
     if len(parts) < 3 or not all(parts[:3]):
         raise Problem("unknown-service", "gateway paths are /services/{agency}/{system}/{service}/{path}")
     exchange.service_id = "/".join(parts[:3])

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     )
     from .faults import soap_fault
     from .openapi import openapi
-    from .passthrough import apply_xroad_headers
+    from .passthrough import apply_xroad_headers, read_passthrough
     from .service import OperationInfo, SoapService
     from .xroad import XRoadClient, XRoadHeaders, XRoadService, read_headers
 
@@ -52,6 +52,7 @@ _SUBMODULE = {
     "apply_xroad_headers": "passthrough",
     "openapi": "openapi",
     "read_headers": "xroad",
+    "read_passthrough": "passthrough",
     "soap_fault": "faults",
 }
 
@@ -75,5 +76,6 @@ __all__ = [
     "apply_xroad_headers",
     "openapi",
     "read_headers",
+    "read_passthrough",
     "soap_fault",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from lgsp.mediation import MediationInputError, XRoadClient, XRoadHeaders, XRoadService, apply_xroad_headers
@@ -82,3 +84,34 @@ def test_soap_fault_for_soap_callers_carries_the_problem_kind(soap12: bool, stat
     got_code, string, detail, _ = fault_parts(fault, ns)
     assert (got_code, string) == (code, "SoDinhDanh: must be 12 digits")
     assert detail == {"problem": {"type": "https://lgsp.dev/problems/mediation-input-invalid", "status": str(status)}}
+
+
+# ---- the envelope's shape, and whose identity reaches the provider -------------------------------------
+
+_PARTS = {
+    "header": "<s:Header>{xrd}</s:Header>",
+    "body": f"<s:Body>{BODY[len('<s:Body>'):-len('</s:Body>')]}</s:Body>",
+    "empty-body": "<s:Body/>",
+    "other": "<x:Other xmlns:x='urn:x'/>",
+}
+_XRD = [f'<xrd:{tag} xmlns:xrd="{XRD}">caller-{tag}</xrd:{tag}>'
+        for tag in ("client", "service", "id", "userId", "protocolVersion", "requestHash", "issue")]
+
+
+@settings(derandomize=True, max_examples=60, deadline=None, database=None)
+@given(st.lists(st.sampled_from(sorted(_PARTS)), max_size=4), st.lists(st.sampled_from(_XRD), max_size=5))
+def test_any_envelope_shape_is_refused_or_carries_only_lgsps_identity(parts: list[str], xrd: list[str]) -> None:
+    """One Header at most, before one Body holding one element; then no caller-written identity block."""
+    inner = "".join(_PARTS[p].format(xrd="".join(xrd)) for p in parts)
+    data = f'<s:Envelope xmlns:s="{SOAP}">{inner}</s:Envelope>'
+    try:
+        out = apply_xroad_headers(data.encode(), XRoadHeaders(HEADERS.client, HEADERS.service, id="lgsp-id"))
+    except MediationInputError as exc:
+        assert exc.field == "Envelope"
+        assert parts not in (["body"], ["header", "body"])
+        return
+    assert parts in (["body"], ["header", "body"])
+    header = etree.fromstring(out).find(f"{{{SOAP}}}Header")
+    texts = [el.text for el in header if str(el.tag).startswith(f"{{{XRD}}}")]
+    assert [t for t in texts if t and t.startswith("caller-")] == (["caller-issue"] * xrd.count(_XRD[-1]))
+    assert header.findall(f"{{{XRD}}}userId") == []
