@@ -26,7 +26,16 @@ import structlog
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from lgsp.sdk.delivery import Delivery, DvcqgPush, Handler, Permanent, Retryable, now_utc, write_transaction
+from lgsp.sdk.delivery import (
+    Delivery,
+    DvcqgPush,
+    Handler,
+    OutboxMessage,
+    Permanent,
+    Retryable,
+    now_utc,
+    write_transaction,
+)
 
 from .client import DvcqgClient, DvcqgSettings
 from .errors import DvcqgError
@@ -91,17 +100,52 @@ class StorePushLedger:
             return int(conn.scalar(select(DvcqgPush.pushes).where(DvcqgPush.ma_ho_so == ma_ho_so)) or 0)
 
 
-class DossierHandler:
-    """The ``dvcqg.dossier`` outbox handler: one stored event -> one :meth:`DossierSyncService.sync`."""
+def later_delivered(engine: Engine, ma_ho_so: str, occurred_at: str) -> str | None:
+    """The latest ``occurred_at`` of this dossier's delivered events when it is after ``occurred_at``.
 
-    def __init__(self, service: DossierSyncService) -> None:
+    Events of one dossier are delivered one at a time in the order lgsp accepted them, but two systems
+    (or two threads of one) posting at once are accepted in whichever order their transactions commit:
+    the event that happened first could reach the portal last and put the dossier back to its older
+    status there. Delivered events stay in the outbox (inline JSON payloads), so they tell.
+    """
+    with engine.connect() as conn:
+        payloads = conn.scalars(select(OutboxMessage.payload).where(
+            OutboxMessage.kind == KIND, OutboxMessage.ordering_key == ma_ho_so,
+            OutboxMessage.state == "delivered", OutboxMessage.payload.is_not(None)))
+        latest = ""
+        for payload in payloads:
+            try:
+                moment = json.loads(payload or b"{}").get("occurred_at")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(moment, str) and moment > latest:  # yyyyMMddHHmmss: text order is time order
+                latest = moment
+    return latest if latest > occurred_at else None
+
+
+class DossierHandler:
+    """The ``dvcqg.dossier`` outbox handler: one stored event -> one :meth:`DossierSyncService.sync`.
+
+    An event older than one already on the portal is not pushed (it would put the dossier back to an
+    earlier status): it becomes a dead letter saying so, which the sender sees on
+    ``GET /dossiers/events/{message_id}``.
+    """
+
+    def __init__(self, service: DossierSyncService, engine: Engine | None = None) -> None:
         self.service = service
+        self.engine = engine
 
     async def __call__(self, delivery: Delivery) -> str | None:
         try:
             event = json.loads(delivery.payload)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise Permanent(f"stored dossier event is not JSON: {exc}") from None
+        moment = event.get("occurred_at") if isinstance(event, dict) else None
+        if self.engine is not None and delivery.ordering_key and isinstance(moment, str):
+            later = await asyncio.to_thread(later_delivered, self.engine, delivery.ordering_key, moment)
+            if later is not None:
+                raise Permanent(f"superseded: an event of dossier {delivery.ordering_key} that happened later "
+                                f"({later}) is already on the portal; this one ({moment}) would put it back")
         try:
             result = await self.service.sync(event)
         except DvcqgError as exc:
@@ -115,7 +159,8 @@ class DossierHandler:
 
 
 def make_handler(engine: Engine, config: DvcqgConfig) -> DossierHandler:
-    return DossierHandler(DossierSyncService(DvcqgClient(config.settings), config.mapping, StorePushLedger(engine)))
+    service = DossierSyncService(DvcqgClient(config.settings), config.mapping, StorePushLedger(engine))
+    return DossierHandler(service, engine)
 
 
 def handler_from_env(engine: Engine) -> DossierHandler | None:

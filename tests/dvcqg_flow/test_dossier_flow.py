@@ -240,3 +240,20 @@ def test_a_dossier_code_longer_than_lgsp_stores_is_422(flow: Flow) -> None:
     reply = flow.post_event(event(f"{CITY}-251126-" + "1" * 120))
     assert reply.status_code == 422, reply.text
     assert reply.json()["errors"][0]["field"] == "dossier.MaHoSo"
+
+
+async def test_an_event_accepted_after_a_later_one_does_not_put_the_portal_back(flow: Flow) -> None:
+    """Two posts racing (or a late resend): the 08:15 'receiving' event was accepted after the 09:30
+    'processing' one, and its push put the dossier back to 'received' on the portal."""
+    code = dossier_code()
+    newer = accepted(flow, event(code, "processing") | {"occurred_at": "20251126093000"})
+    older = accepted(flow, event(code, "receiving"))  # occurred_at 20251126081500
+    await flow.deliver_all()
+    [found] = await tra_cuu(flow, code)
+    assert found["TrangThaiHoSo"] == "4"
+    assert [p["TrangThai"] for p in flow.sim.progress[code]] == ["4"]
+    auth = {"Authorization": f"Bearer {flow.token()}"}
+    assert flow.http.get(f"/dossiers/events/{newer}", headers=auth).json()["state"] == "delivered"
+    status = flow.http.get(f"/dossiers/events/{older}", headers=auth).json()
+    assert status["state"] == "dead" and "superseded" in status["last_error"]
+    assert "20251126093000" in status["last_error"]
