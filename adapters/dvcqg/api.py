@@ -78,10 +78,26 @@ async def _read_body(request: Request) -> bytes:
     return await read_limited(request, MAX_EVENT_BYTES, "a dossier event")
 
 
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259); accepted, they went to the portal as invalid JSON."""
+    raise jsontext.JsonTextError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refuse a key given twice: parsers disagree on which one counts (``{"MaHoSo": "A", "MaHoSo": "B"}``
+    was queued as dossier B, where a first-wins reader of the same bytes, such as the sender's log, sees A)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise jsontext.JsonTextError(f"the key {key[:100]!r} is given twice in one object")
+        out[key] = value
+    return out
+
+
 def _validated(checker: DossierSyncService, body: bytes) -> tuple[dict[str, Any], str, int]:
     """(stored payload, dossier code, DVCQG status code) or a 400/422 problem naming the fields."""
     try:
-        raw = jsontext.loads(body)
+        raw = jsontext.loads(body, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
     except jsontext.JsonTextError as exc:
         raise Problem("bad-request", f"the body is not valid JSON: {exc}") from None
     try:

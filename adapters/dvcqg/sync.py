@@ -145,6 +145,9 @@ class DossierSyncService:
             # PostgreSQL, a 500 after the event had passed every check
             problems.append(FieldProblem("dossier.MaHoSo", f"at most {MAX_DOSSIER_CODE} characters "
                                                            f"({len(event.ma_ho_so)} given)"))
+        if event.ma_ho_so != event.ma_ho_so.strip() or not event.ma_ho_so.isprintable():
+            # " X" or "X\n" keyed a second dossier (owner, ledger) beside X, which the portal may well trim to X
+            problems.append(FieldProblem("dossier.MaHoSo", "no spaces around it, no control characters"))
         if problems:
             raise DossierValidationError(problems, record="dossier event")
         provisional = event.dossier | {name: _PLACEHOLDER for name in CATALOGUE_FIELDS if not event.dossier.get(name)}

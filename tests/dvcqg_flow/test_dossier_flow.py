@@ -194,6 +194,9 @@ def test_resend_with_the_same_idempotency_key_is_not_queued_twice(flow: Flow) ->
     (lambda e: e.update(local_status="archived"), "local_status"),
     (lambda e: e["dossier"].update(TrangThaiHoSo="4"), "dossier.TrangThaiHoSo"),
     (lambda e: e.update(unexpected=1), "unexpected"),
+    # " X" and "X\n" keyed dossiers (owner, push ledger) of their own beside X
+    (lambda e: e["dossier"].update(MaHoSo=" " + e["dossier"]["MaHoSo"]), "dossier.MaHoSo"),
+    (lambda e: e["dossier"].update(MaHoSo=e["dossier"]["MaHoSo"] + "\n"), "dossier.MaHoSo"),
 ])
 def test_bad_events_are_refused_naming_the_field(flow: Flow, mutate: Any, field: str) -> None:
     code = dossier_code()
@@ -257,3 +260,20 @@ async def test_an_event_accepted_after_a_later_one_does_not_put_the_portal_back(
     status = flow.http.get(f"/dossiers/events/{older}", headers=auth).json()
     assert status["state"] == "dead" and "superseded" in status["last_error"]
     assert "20251126093000" in status["last_error"]
+
+
+@pytest.mark.parametrize("kind", ["top-level", "dossier"])
+def test_a_key_given_twice_or_nan_is_a_400_not_queued(flow: Flow, kind: str) -> None:
+    """Duplicate keys were resolved last-wins (a first-wins reader of the same bytes sees another dossier
+    or status); NaN was queued and would have gone to the portal as invalid JSON."""
+    code = dossier_code()
+    text = json.dumps(event(code), ensure_ascii=False)
+    twice = (text[:-1] + ', "local_status": "processing"}' if kind == "top-level"
+             else text.replace(f'"MaHoSo": "{code}"', f'"MaHoSo": "{code}", "MaHoSo": "{code}-B"'))
+    nan = text.replace('"HinhThuc": "0"', '"HinhThuc": "0", "SoTien": NaN')
+    for body in (twice, nan):
+        reply = flow.post_event(body.encode())
+        assert reply.status_code == 400, reply.text
+        assert reply.headers["content-type"] == "application/problem+json"
+    with Session(flow.engine) as session:
+        assert session.scalar(select(OutboxMessage).where(OutboxMessage.ordering_key.startswith(code))) is None
