@@ -180,11 +180,11 @@ def prepare_passthrough(exchange: Exchange, runtime: Runtime, service: SoapServi
         raise Problem("bad-request", f"a SOAP {'1.2' if checked.soap_ns == SOAP12_NS else '1.1'} envelope sent as "
                       f"{media}: SOAP 1.1 goes as text/xml, SOAP 1.2 as application/soap+xml")
     operation = _passthrough_operation(exchange, runtime, service, checked.body_element)
-    action = _soap_action(request.headers, soap12)
     expected = service.operation(operation).soap_action
-    if action and expected and action != expected:
-        raise Problem("bad-request", f"the SOAP action {action[:200]!r} is not that of operation {operation} "
-                      f"({expected!r})")
+    for action in (*_soap_actions(request.headers, soap12), *checked.addressing_actions):
+        if action and expected and action != expected:
+            raise Problem("bad-request", f"the SOAP action {action[:200]!r} is not that of operation {operation} "
+                          f"({expected!r})")
     try:
         request.body = apply_xroad_headers(checked, xroad_headers(exchange, runtime, operation))
     except ValueError as exc:
@@ -193,8 +193,12 @@ def prepare_passthrough(exchange: Exchange, runtime: Runtime, service: SoapServi
     content_type = "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8"
     if soap12 and expected:
         content_type += f'; action="{expected}"'
-    request.headers = [(k, v) for k, v in request.headers if k.lower() != b"content-type"]
+    # One Content-Type and one SOAPAction, the checked ones: a second header of either went on after the
+    # first, and a provider reading the last one would run another operation than the one checked here.
+    request.headers = [(k, v) for k, v in request.headers if k.lower() not in (b"content-type", b"soapaction")]
     request.headers.append((b"content-type", content_type.encode()))
+    if not soap12:
+        request.headers.append((b"soapaction", f'"{expected}"'.encode()))
     request.sub_path = ""
     exchange.extra["operation"] = operation
     exchange.extra["soap_passthrough"] = True
@@ -226,19 +230,19 @@ def _passthrough_operation(exchange: Exchange, runtime: Runtime, service: SoapSe
                   f"as input; operations: {', '.join(service.operation_names())}")
 
 
-def _soap_action(headers: list[tuple[bytes, bytes]], soap12: bool) -> str:
-    """The action the caller names: SOAPAction (1.1) or Content-Type's action parameter (1.2); "" if none."""
+def _soap_actions(headers: list[tuple[bytes, bytes]], soap12: bool) -> list[str]:
+    """The actions the caller names: every SOAPAction (1.1) or Content-Type ``action`` parameter (1.2)."""
+    found: list[str] = []
     for name, value in headers:
         key = name.lower()
         if not soap12 and key == b"soapaction":
-            return value.decode("latin-1").strip().strip('"')
+            found.append(value.decode("latin-1").strip().strip('"'))
         if soap12 and key == b"content-type":
             for param in value.decode("latin-1").split(";")[1:]:
                 key_, _, text = param.partition("=")
                 if key_.strip().lower() == "action":
-                    return text.strip().strip('"')
-            return ""
-    return ""
+                    found.append(text.strip().strip('"'))
+    return found
 
 
 INLINE_REPLY_BYTES = 8 * 1024

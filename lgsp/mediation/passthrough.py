@@ -37,6 +37,12 @@ class PassThrough:
     root: etree._Element
     soap_ns: str
     body_element: str
+    #: the texts of WS-Addressing ``Action`` headers: WCF-style providers dispatch on them
+    addressing_actions: tuple[str, ...] = ()
+
+
+_WSA_ACTIONS = frozenset({"{http://www.w3.org/2005/08/addressing}Action",
+                          "{http://schemas.xmlsoap.org/ws/2004/08/addressing}Action"})
 
 
 def _refuse(message: str) -> MediationInputError:
@@ -62,7 +68,10 @@ def read_passthrough(envelope: bytes) -> PassThrough:
     payload = [child for child in body if isinstance(child.tag, str)]
     if len(payload) != 1:
         raise _refuse(f"the SOAP Body must hold exactly one operation element, not {len(payload)}")
-    return PassThrough(root, soap_ns, str(payload[0].tag))
+    header = children[0] if len(children) == 2 else None
+    actions = tuple((el.text or "").strip() for el in (header if header is not None else ())
+                    if el.tag in _WSA_ACTIONS)
+    return PassThrough(root, soap_ns, str(payload[0].tag), actions)
 
 
 def apply_xroad_headers(envelope: bytes | PassThrough, headers: XRoadHeaders) -> bytes:

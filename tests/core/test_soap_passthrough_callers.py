@@ -212,3 +212,22 @@ def test_comments_pis_bom_and_redefined_prefixes_pass(gw: tuple[httpx.Client, Ca
               f"<s:MaSoThue>1800000018</s:MaSoThue></s:TraCuuDoanhNghiep></s:Body></s:Envelope>".encode())
     response, seen = _post(gw, body)
     assert response.status_code == 200 and len(seen) == 1, response.text
+
+
+def test_a_second_soap_action_or_a_ws_addressing_action_cannot_name_another_operation(
+        gw: tuple[httpx.Client, Capture]) -> None:
+    """Only the first SOAPAction was checked and both went on; wsa:Action (WCF dispatches on it) was not."""
+    http, capture = gw
+    capture.seen.clear()
+    right, wrong = '"urn:lgsp:ngsp:v1#TraCuuDoanhNghiep"', '"urn:lgsp:ngsp:v1#XacThucThongTinCongDan"'
+    response = http.post(f"/services/{SERVICE}/TraCuuDoanhNghiep", content=_envelope(LOOKUP),
+                         headers=[("Content-Type", "text/xml; charset=utf-8"), ("SOAPAction", right),
+                                  ("SOAPAction", wrong)])
+    assert response.status_code == 400 and capture.seen == [], response.text
+    wsa = ('<s:Header><wsa:Action xmlns:wsa="http://www.w3.org/2005/08/addressing">'
+           "urn:lgsp:ngsp:v1#XacThucThongTinCongDan</wsa:Action></s:Header>")
+    response, seen = _post(gw, _envelope(LOOKUP, wsa))
+    assert response.status_code == 400 and seen == [], response.text
+    # the provider gets the one action that was checked, also when the caller sent none
+    response, seen = _post(gw, _envelope(LOOKUP))
+    assert response.status_code == 200 and seen[0][0]["soapaction"] == right, response.text
