@@ -16,13 +16,14 @@ ledger (or on the portal) and sends an update instead of a second first push.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .client import DvcqgClient
 from .codes import TrangThaiHoSo
-from .dates import now_timestamp
+from .dates import VIETNAM_TZ, now_timestamp, parse_timestamp
 from .errors import DossierValidationError, FieldProblem
 from .models import (
     DossierRecord,
@@ -36,6 +37,8 @@ from .status_mapping import StatusMapping
 
 CATALOGUE_FIELDS = ("TenTTHC", "MaLinhVuc", "TenLinhVuc")
 _PLACEHOLDER = "(filled from LayThuTuc)"
+#: how far ahead of lgsp's clock an ``occurred_at`` may be (the sender's clock may run a little fast)
+FUTURE_SLACK = timedelta(hours=1)
 #: ``dvcqg_dossiers.ma_ho_so``'s length
 MAX_DOSSIER_CODE = 100
 
@@ -145,6 +148,9 @@ class DossierSyncService:
             # PostgreSQL, a 500 after the event had passed every check
             problems.append(FieldProblem("dossier.MaHoSo", f"at most {MAX_DOSSIER_CODE} characters "
                                                            f"({len(event.ma_ho_so)} given)"))
+        if parse_timestamp(event.occurred_at) > datetime.now(VIETNAM_TZ) + FUTURE_SLACK:
+            # an event "from" 9999 would supersede every real one of its dossier (adapters.dvcqg.delivery)
+            problems.append(FieldProblem("occurred_at", f"{event.occurred_at} is in the future"))
         if event.ma_ho_so != event.ma_ho_so.strip() or not event.ma_ho_so.isprintable():
             # " X" or "X\n" keyed a second dossier (owner, ledger) beside X, which the portal may well trim to X
             problems.append(FieldProblem("dossier.MaHoSo", "no spaces around it, no control characters"))

@@ -195,6 +195,8 @@ def test_resend_with_the_same_idempotency_key_is_not_queued_twice(flow: Flow) ->
     (lambda e: e["dossier"].update(TrangThaiHoSo="4"), "dossier.TrangThaiHoSo"),
     (lambda e: e.update(unexpected=1), "unexpected"),
     # " X" and "X\n" keyed dossiers (owner, push ledger) of their own beside X
+    # an event "from" 9999 would supersede every later real one of the dossier
+    (lambda e: e.update(occurred_at="99991231235959"), "occurred_at"),
     (lambda e: e["dossier"].update(MaHoSo=" " + e["dossier"]["MaHoSo"]), "dossier.MaHoSo"),
     (lambda e: e["dossier"].update(MaHoSo=e["dossier"]["MaHoSo"] + "\n"), "dossier.MaHoSo"),
 ])
