@@ -179,6 +179,12 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
                                              hashlib.sha256(described).hexdigest())
         await send_buffered(exchange, runtime, send, 200, list(mediate.JSON_HEADERS), described)
         return None
+    coding = (exchange.request.named.get(b"content-encoding") or b"identity").strip().lower()
+    if coding != b"identity":
+        # lgsp reads the body (to mediate it, or to set the X-Road headers in it): a compressed one was
+        # refused as "malformed XML" / "not valid JSON", and a plain one still labelled gzip went on so
+        raise Problem("unsupported-media-type", f"Content-Encoding {coding.decode('latin-1')[:50]!r} is not "
+                      "accepted for SOAP services: send the body uncompressed")
     if exchange.extra.get("soap_caller"):
         mediate.prepare_passthrough(exchange, runtime, service)
         upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))

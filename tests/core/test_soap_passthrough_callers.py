@@ -8,6 +8,7 @@ charset label went on unchanged, a SOAP 1.2 caller answered with a 1.1 Fault, MT
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 
 import httpx
@@ -231,3 +232,14 @@ def test_a_second_soap_action_or_a_ws_addressing_action_cannot_name_another_oper
     # the provider gets the one action that was checked, also when the caller sent none
     response, seen = _post(gw, _envelope(LOOKUP))
     assert response.status_code == 200 and seen[0][0]["soapaction"] == right, response.text
+
+
+@pytest.mark.parametrize("content_type", ["text/xml; charset=utf-8", "application/json"])
+def test_a_compressed_request_is_refused_as_such(gw: tuple[httpx.Client, Capture], content_type: str) -> None:
+    """lgsp must read the body: gzip was refused as malformed XML or JSON, and a plain body labelled gzip
+    went on to the provider with the label."""
+    body = _envelope(LOOKUP) if content_type.startswith("text/xml") else b'{"MaSoThue": "1800000018"}'
+    for sent in (gzip.compress(body), body):
+        response, seen = _post(gw, sent, content_type=content_type, **{"Content-Encoding": "gzip"})
+        assert response.status_code == 415 and b"Content-Encoding" in response.content, response.text
+        assert seen == []
