@@ -115,3 +115,22 @@ def test_any_envelope_shape_is_refused_or_carries_only_lgsps_identity(parts: lis
     texts = [el.text for el in header if str(el.tag).startswith(f"{{{XRD}}}")]
     assert [t for t in texts if t and t.startswith("caller-")] == (["caller-issue"] * xrd.count(_XRD[-1]))
     assert header.findall(f"{{{XRD}}}userId") == []
+
+
+@settings(derandomize=True, max_examples=200, deadline=None, database=None)
+@given(st.text(max_size=30), st.booleans())
+def test_a_fault_holds_any_detail_text(detail: str, soap12: bool) -> None:
+    """A detail with a control character or a lone surrogate made soap_fault raise ValueError (lxml),
+    and the Fault is the error answer itself: a SOAP caller got a 500 instead."""
+    from lgsp.mediation import soap_fault
+    from lgsp.mediation.soapenv import SOAP11_NS, SOAP12_NS, fault_parts
+
+    ns = SOAP12_NS if soap12 else SOAP11_NS
+    fault = etree.fromstring(soap_fault("bad-request", 400, detail, soap12=soap12)).find(f"{{{ns}}}Body/{{{ns}}}Fault")
+    _, string, _, _ = fault_parts(fault, ns)
+    xml_safe = all(c in "\t\n\r" or " " <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd" or c >= "\U00010000"
+                   for c in detail)
+    if xml_safe:
+        assert string == detail.strip()
+    else:
+        assert "\ufffd" in string
