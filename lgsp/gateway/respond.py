@@ -32,9 +32,13 @@ async def deliver_response(exchange: Exchange, runtime: Runtime, upstream: aioht
     soap = exchange.service is not None and exchange.service.kind == "soap"
     check_dtd = not runtime.settings.upstream_xml_allow_dtd and (is_xml(upstream.headers.get("Content-Type")) or soap)
     if declared_small(upstream, threshold):
+        content = upstream.content
         try:
-            async with asyncio.timeout(_body_seconds(exchange)):
-                body = await upstream.content.read()
+            if content.is_eof():  # the usual small reply came with its head: no wait, so no timer (issue 14.1)
+                body = await content.read()
+            else:
+                async with asyncio.timeout(_body_seconds(exchange)):
+                    body = await content.read()
         except TimeoutError as exc:
             raise _body_timeout(exchange) from exc
         except aiohttp.ClientError as exc:
