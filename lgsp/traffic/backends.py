@@ -324,12 +324,14 @@ def _number(value: object) -> str:
 
 
 def _admit_reply(reply: object, checks: int) -> tuple[bool, int, list[str | None]]:
-    """The admission script's reply {admitted 0|1, refused index, one pre-state per check}, checked."""
-    if not isinstance(reply, list) or len(reply) != 2 + checks:
+    """The admission script's reply, checked: {1, 0, one pre-state per check} when admitted, {0, i, the
+    pre-states of checks 1..i} when check i refused (the script stops at the first refusal)."""
+    if not isinstance(reply, list) or len(reply) < 2:
         raise BackendUnavailable(f"Redis answered the admission script with {_shown(reply)}")
     admitted, refused = reply[0], reply[1]
     if admitted not in (0, 1) or isinstance(refused, bool) or not isinstance(refused, int) or \
-            not (refused == 0 if admitted == 1 else 1 <= refused <= checks):
+            not (refused == 0 if admitted == 1 else 1 <= refused <= checks) or \
+            len(reply) != 2 + (checks if admitted == 1 else refused):
         raise BackendUnavailable(f"Redis answered the admission script with {_shown(reply)}")
     return admitted == 1, refused, [_number(v) for v in reply[2:]]
 
