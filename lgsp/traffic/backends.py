@@ -360,5 +360,7 @@ def build_backend(kind: str, engine: Engine, redis_url: str) -> TrafficBackend:
     if kind == "redis":
         if not redis_url:
             raise ValueError("LGSP_TRAFFIC_BACKEND=redis needs LGSP_REDIS_URL")
+        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"LGSP_REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url[:40]!r}")
         return RedisBackend(redis_url)
     raise ValueError(f"LGSP_TRAFFIC_BACKEND must be auto, memory, store or redis, not {kind!r}")
