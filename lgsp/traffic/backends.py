@@ -165,13 +165,20 @@ class StoreBackend:
             await asyncio.get_running_loop().run_in_executor(None, self.release_sync, held)
 
     def release_sync(self, held: list[tuple[str, str]]) -> None:
-        with writer(self._engine).begin() as conn:
-            conn.execute(delete(_SLOTS).where(_SLOTS.c.token.in_([token for _, token in held])))
+        try:
+            with writer(self._engine).begin() as conn:
+                conn.execute(delete(_SLOTS).where(_SLOTS.c.token.in_([token for _, token in held])))
+        except Exception as exc:  # the slot frees itself at its expiry; the caller's answer is not at stake
+            raise BackendUnavailable(f"traffic slots in the store failed: {type(exc).__name__}: {exc}") from exc
 
     async def peek(self, checks: list[Check], now: float) -> list[LimitState]:
         def read() -> list[LimitState]:
-            with self._engine.connect() as conn:
-                counters, slots = self._read(conn, checks, now)
+            try:
+                with self._engine.connect() as conn:
+                    counters, slots = self._read(conn, checks, now)
+            except Exception as exc:
+                raise BackendUnavailable(f"traffic counters in the store failed: {type(exc).__name__}: {exc}") \
+                    from exc
             return describe(checks, counters, slots, now)
         return await asyncio.get_running_loop().run_in_executor(None, read)
 

@@ -1,4 +1,4 @@
-"""A Redis that misbehaves (answers garbage or the wrong shape, closes the connection) is "counters
+"""Counters that cannot be reached or answer nonsense (a misbehaving Redis, a failing store) are "counters
 unavailable": the gateway applies the documented fail rule (rates open, quotas closed) and never answers 500.
 
 Before: a reply of the wrong shape raised IndexError/TypeError/ValueError out of the backend, so the gateway
@@ -12,15 +12,19 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from lgsp.app import create_app
 from lgsp.auth.clients import IssuedCredential, create_client
 from lgsp.settings import Settings
+from lgsp.store.db import make_engine
+from lgsp.store.migrate import upgrade
 from lgsp.testing.servers import RunningServer, start_server
-from lgsp.traffic.backends import BackendUnavailable, RedisBackend
+from lgsp.traffic.backends import BackendUnavailable, RedisBackend, StoreBackend
 from lgsp.traffic.decision import QuotaCheck, RateCheck, SlotCheck
 from registry.declarative import apply, parse_registry_file
 from tests.core.providers import provider_app
@@ -113,3 +117,25 @@ def test_the_gateway_applies_its_fail_rule(gateway: Gateway, server: _FakeRedis,
     usage = gateway.http.get("/usage", headers=headers)
     assert usage.status_code == 503, usage.text
     assert usage.headers["content-type"].startswith(PROBLEM) and usage.headers["retry-after"] == "5"
+
+
+def test_a_failing_store_is_counters_unavailable_for_every_operation(tmp_path: Path) -> None:
+    """Before: only `admit` turned a database error into BackendUnavailable; `peek` (GET /usage) and `release`
+    (the end of every call holding a concurrency slot) let the SQLAlchemy error through, as a 500."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'lgsp.db'}")
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE traffic_counters"))
+        conn.execute(text("DROP TABLE traffic_slots"))
+    backend = StoreBackend(engine)
+    checks = [RateCheck("k:r", "client-rate", 1.0, 1), SlotCheck("k:s", "client-concurrency", 1, 30)]
+
+    async def go() -> None:
+        for call in (backend.admit(checks, 1000.0), backend.peek(checks, 1000.0),
+                     backend.release([("k:s", "token")])):
+            with pytest.raises(BackendUnavailable):
+                await call
+    try:
+        asyncio.run(go())
+    finally:
+        engine.dispose()
