@@ -24,6 +24,13 @@ QUOTA_PERIODS = ("hour", "day", "month")
 EACH_CLIENT = "*"
 ALL_CALLERS = ""
 
+#: Bounds that keep every limit storable and every counter computable on every backend: counts are SQL INTEGER
+#: columns (32-bit on PostgreSQL, so a larger value was a 500 there and an OverflowError past 2**63 on SQLite),
+#: and a rate slower than one a day is a quota (its GCRA window would outgrow Redis's key expiry arithmetic).
+MAX_COUNT = 2**31 - 1
+MIN_RATE = 1 / 86400
+MAX_RATE = 1_000_000.0
+
 _RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
 _RATE_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0,
                "h": 3600.0, "hour": 3600.0}
@@ -71,6 +78,9 @@ def parse_rate(value: object) -> float:
         rate = float(match.group(1)) / _RATE_UNITS[match.group(2)]
     if not rate > 0 or math.isinf(rate):
         raise ValueError("rate must be greater than zero")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise ValueError(f"rate must be between one a day (1/86400 per second) and {MAX_RATE:,.0f} per second; "
+                         "for fewer calls a day declare a quota")
     return rate
 
 
@@ -106,4 +116,9 @@ def validate(limit: TrafficLimit) -> TrafficLimit:
         raise ValueError("'per' needs a quota")
     if limit.concurrency is not None and limit.concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    if limit.rate_per_second is not None and not MIN_RATE <= limit.rate_per_second <= MAX_RATE:
+        raise ValueError(f"rate must be between 1/86400 and {MAX_RATE:,.0f} per second")
+    for name, value in (("burst", limit.burst), ("quota", limit.quota), ("concurrency", limit.concurrency)):
+        if value is not None and value > MAX_COUNT:
+            raise ValueError(f"{name} must be at most {MAX_COUNT:,}")
     return limit

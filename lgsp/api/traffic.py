@@ -18,7 +18,9 @@ from lgsp.api.models import LimitOut, Usage
 from lgsp.api.openapi import problems
 from lgsp.api.routing import StrictJsonRoute
 from lgsp.auth.tokens import ClientIdentity
+from lgsp.problems import Problem
 from lgsp.store.db import writer
+from lgsp.traffic.backends import BackendUnavailable
 from lgsp.traffic.limiter import limits_for
 from registry import limits as lim
 
@@ -53,7 +55,8 @@ def delete_limit(request: Request, service: str = Query(...), client: str = Quer
     runtime.registry_changed()
 
 
-@usage_router.get("/usage", response_model=Usage, summary="The caller's own limits, what is used and when it resets")
+@usage_router.get("/usage", response_model=Usage, responses=problems((503, "limits-unavailable")),
+                  summary="The caller's own limits, what is used and when it resets")
 async def usage(request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
     runtime = runtime_of(request)
     system = caller.system_id or caller.client_id
@@ -63,7 +66,12 @@ async def usage(request: Request, caller: ClientIdentity = Depends(caller_with("
     for service in services:
         if not any(k[0] == system for k in snapshot.grants if k[1] == service):
             continue  # limits of services the caller cannot call are none of its business
-        for limit, state in await runtime.traffic.usage(limits_for(snapshot.limits, system, service), system):
+        try:
+            found = await runtime.traffic.usage(limits_for(snapshot.limits, system, service), system)
+        except BackendUnavailable as exc:  # the same answer a limited call gets when counters are down
+            raise Problem("limits-unavailable", "the gateway cannot read its traffic counters right now",
+                          headers={"Retry-After": "5"}) from exc
+        for limit, state in found:
             items.append({
                 "service": service, "limit": state.name, "shared": limit.scope_name == "service",
                 "quota": state.quota, "window_seconds": round(state.window_seconds, 3),

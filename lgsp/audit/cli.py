@@ -196,7 +196,9 @@ def trust_template(
     witnesses = [w.verifier for w in parse_witnesses(heads.settings.audit_witnesses)]
     chosen = len(witnesses) if quorum is None else quorum
     if not 0 <= chosen <= len(witnesses):
-        fail(f"--quorum must be between 0 and {len(witnesses)}", 2)
+        fail(f"--quorum {chosen} needs at least {chosen} witnesses, and this deployment has {len(witnesses)} "
+             "configured (LGSP_AUDIT_WITNESSES, docs/auditors.md §6a); --quorum must be between 0 and "
+             f"{len(witnesses)}", 2)
     trust = TrustFile(heads.settings.audit_checkpoint_origin, heads.keyring(), witnesses, chosen,
                       max_cosignature_age)
     print(json.dumps(trust.to_json(), indent=2))

@@ -12,7 +12,7 @@ import os
 import shutil
 import signal
 import socket
-import threading
+import time
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -158,11 +158,26 @@ def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
     if not keep_serving:
         return
     console.print("\n[bold]Serving.[/] Press Ctrl-C to stop everything the demo started.")
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        pass
+    wait_for_stop_signal()
+
+
+def wait_for_stop_signal(poll_seconds: float = 0.5) -> int:
+    """Block until SIGINT or SIGTERM; returns the signal number.
+
+    The handler only appends to a list. It used to call ``threading.Event.set()`` while the main thread sat in
+    ``Event.wait()``: a signal arriving while ``wait`` held the event's lock ran the handler in that same thread,
+    which then blocked for ever on the lock, so Ctrl-C hung the demo instead of stopping it.
+    """
+    received: list[int] = []
+
+    def handler(signum: int, _frame: Any) -> None:
+        received.append(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    while not received:
+        time.sleep(poll_seconds)
+    return received[0]
 
 
 def _console_logins(engine: Any, base: str) -> None:

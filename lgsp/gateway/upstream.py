@@ -126,7 +126,13 @@ class Upstream:
             if request.body_error is not None:  # the caller's body was at fault, not the provider
                 self.breakers.release(provider)
                 raise request.body_error from exc
-            raise self._classify(exc, exchange, provider) from exc
+            classified = self._classify(exc, exchange, provider)
+            if classified is exc:  # not counted against the provider: give back a half-open trial it held
+                self.breakers.release(provider)
+            raise classified from exc
+        except BaseException:  # cancelled (shutdown, a caller's deadline): the trial must not stay claimed,
+            self.breakers.release(provider)  # or the circuit would refuse every call until a restart
+            raise
         if response.status >= 500:
             self.breakers.record_failure(provider)
         else:

@@ -14,6 +14,7 @@ All three apply the same rule (`decision.decide`). Clocks: the calling process's
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from typing import Any, Protocol
 
@@ -164,13 +165,20 @@ class StoreBackend:
             await asyncio.get_running_loop().run_in_executor(None, self.release_sync, held)
 
     def release_sync(self, held: list[tuple[str, str]]) -> None:
-        with writer(self._engine).begin() as conn:
-            conn.execute(delete(_SLOTS).where(_SLOTS.c.token.in_([token for _, token in held])))
+        try:
+            with writer(self._engine).begin() as conn:
+                conn.execute(delete(_SLOTS).where(_SLOTS.c.token.in_([token for _, token in held])))
+        except Exception as exc:  # the slot frees itself at its expiry; the caller's answer is not at stake
+            raise BackendUnavailable(f"traffic slots in the store failed: {type(exc).__name__}: {exc}") from exc
 
     async def peek(self, checks: list[Check], now: float) -> list[LimitState]:
         def read() -> list[LimitState]:
-            with self._engine.connect() as conn:
-                counters, slots = self._read(conn, checks, now)
+            try:
+                with self._engine.connect() as conn:
+                    counters, slots = self._read(conn, checks, now)
+            except Exception as exc:
+                raise BackendUnavailable(f"traffic counters in the store failed: {type(exc).__name__}: {exc}") \
+                    from exc
             return describe(checks, counters, slots, now)
         return await asyncio.get_running_loop().run_in_executor(None, read)
 
@@ -263,11 +271,11 @@ class RedisBackend:
             reply = await self._script(keys=[c.key for c in checks], args=self._args(checks, now, tokens))
         except Exception as exc:
             raise BackendUnavailable(f"Redis failed: {type(exc).__name__}: {exc}") from exc
-        admitted = int(reply[0]) == 1
-        counters, slots = _pre_state(checks, [v.decode() if isinstance(v, bytes) else str(v) for v in reply[2:]])
+        admitted, refused_index, values = _admit_reply(reply, len(checks))
+        counters, slots = _pre_state(checks, values)
         verdict = decide(checks, counters, slots, now)
         if verdict.admitted and not admitted:  # float rounding at the very edge: Redis's answer is what counted
-            verdict = Verdict(admitted=False, refused_by=checks[int(reply[1]) - 1], retry_after=1.0)
+            verdict = Verdict(admitted=False, refused_by=checks[refused_index - 1], retry_after=1.0)
         if verdict.admitted:
             verdict.held = [(c.key, t) for c, t in zip(checks, tokens, strict=True) if isinstance(c, SlotCheck)]
         return verdict
@@ -294,12 +302,45 @@ class RedisBackend:
                 values = await pipe.execute()
         except Exception as exc:
             raise BackendUnavailable(f"Redis failed: {type(exc).__name__}: {exc}") from exc
-        counters, slots = _pre_state(checks, [None if v is None else (v.decode() if isinstance(v, bytes) else str(v))
-                                              for v in values])
+        if not isinstance(values, list) or len(values) != len(checks):
+            raise BackendUnavailable(f"Redis answered {len(checks)} reads with {_shown(values)}")
+        counters, slots = _pre_state(checks, [None if v is None else _number(v) for v in values])
         return describe(checks, counters, slots, now)
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:80]
+
+
+def _number(value: object) -> str:
+    """One counter value as Redis sent it; anything but a finite number means this is not our Redis (a proxy,
+    another server on the port, a corrupted key) and the limiter must apply its fail rule, not guess."""
+    text_value = value.decode(errors="replace") if isinstance(value, bytes) else value
+    if isinstance(text_value, bool) or not isinstance(text_value, str | int | float):
+        raise BackendUnavailable(f"Redis sent {_shown(value)} where a counter was expected")
+    try:
+        number = float(text_value)
+    except ValueError:
+        raise BackendUnavailable(f"Redis sent {_shown(value)} where a counter was expected") from None
+    if not math.isfinite(number) or number < 0:
+        raise BackendUnavailable(f"Redis sent {_shown(value)} where a counter was expected")
+    return str(text_value)
+
+
+def _admit_reply(reply: object, checks: int) -> tuple[bool, int, list[str | None]]:
+    """The admission script's reply, checked: {1, 0, one pre-state per check} when admitted, {0, i, the
+    pre-states of checks 1..i} when check i refused (the script stops at the first refusal)."""
+    if not isinstance(reply, list) or len(reply) < 2:
+        raise BackendUnavailable(f"Redis answered the admission script with {_shown(reply)}")
+    admitted, refused = reply[0], reply[1]
+    if admitted not in (0, 1) or isinstance(refused, bool) or not isinstance(refused, int) or \
+            not (refused == 0 if admitted == 1 else 1 <= refused <= checks) or \
+            len(reply) != 2 + (checks if admitted == 1 else refused):
+        raise BackendUnavailable(f"Redis answered the admission script with {_shown(reply)}")
+    return admitted == 1, refused, [_number(v) for v in reply[2:]]
 
 
 def _pre_state(checks: list[Check], values: list[str | None]) -> tuple[dict[str, float], dict[str, int]]:
@@ -326,5 +367,7 @@ def build_backend(kind: str, engine: Engine, redis_url: str) -> TrafficBackend:
     if kind == "redis":
         if not redis_url:
             raise ValueError("LGSP_TRAFFIC_BACKEND=redis needs LGSP_REDIS_URL")
+        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"LGSP_REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url[:40]!r}")
         return RedisBackend(redis_url)
     raise ValueError(f"LGSP_TRAFFIC_BACKEND must be auto, memory, store or redis, not {kind!r}")

@@ -27,7 +27,11 @@ from registry.traffic_policy import ALL_CALLERS, EACH_CLIENT
 def usage_rows(settings: Settings, service: str | None = None, system: str | None = None) -> list[dict[str, Any]]:
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    backend = build_backend(settings.traffic_backend, engine, settings.redis_url)
+    try:
+        backend = build_backend(settings.traffic_backend, engine, settings.redis_url)
+    except ValueError as exc:  # LGSP_TRAFFIC_BACKEND or LGSP_REDIS_URL: a FAIL line, not a traceback
+        engine.dispose()
+        fail(str(exc), code=2)
     if backend.name == "memory":
         fail("LGSP_TRAFFIC_BACKEND=memory keeps counters inside each gateway process; use store or redis "
              "to read usage from outside", code=4)

@@ -130,6 +130,11 @@ def _refuse(check: Check, retry_after: float, verdict: Verdict) -> Verdict:
     return verdict
 
 
+def whole_seconds(seconds: float) -> int:
+    """Seconds rounded up (never promise a limit back before it is): the RateLimit ``t`` and Retry-After."""
+    return max(0, math.ceil(seconds - 1e-6))
+
+
 def retry_after_header(seconds: float) -> str:
-    """Whole seconds, at least 1 (RFC 9110 §10.2.3 delay-seconds)."""
-    return str(max(1, math.ceil(seconds)))
+    """Whole seconds, at least 1 (RFC 9110 §10.2.3 delay-seconds), rounded like the RateLimit ``t``."""
+    return str(max(1, whole_seconds(seconds)))

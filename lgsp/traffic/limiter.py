@@ -16,7 +16,7 @@ import structlog
 from lgsp import metrics
 from lgsp.problems import Problem
 from lgsp.traffic.backends import BackendUnavailable, TrafficBackend
-from lgsp.traffic.decision import Check, LimitState, QuotaCheck, RateCheck, SlotCheck, retry_after_header
+from lgsp.traffic.decision import Check, LimitState, QuotaCheck, RateCheck, SlotCheck, retry_after_header, whole_seconds
 from registry.traffic_policy import ALL_CALLERS, EACH_CLIENT, TrafficLimit, quota_window
 
 _log = structlog.get_logger("lgsp.traffic")
@@ -151,7 +151,7 @@ def _headers(checks: list[Check], states: list[LimitState]) -> list[tuple[bytes,
             policy.append(f'"{check.name}";q={check.limit};w={round(check.window_seconds)}')
     if not policy:
         return []
-    left = [f'"{s.name}";r={s.remaining};t={max(0, round(s.reset_seconds))}' for s in states
+    left = [f'"{s.name}";r={s.remaining};t={whole_seconds(s.reset_seconds)}' for s in states
             if not s.name.endswith("-concurrency")]
     headers = [(b"ratelimit-policy", ", ".join(policy).encode())]
     if left:

@@ -85,6 +85,9 @@ def test_witness_serve_and_keys_rotate_from_the_command_line(store: Store, tmp_p
         assert "max_cosignature_age_seconds" not in json.loads(trust.stdout)
         fresh = _cli(["audit", "trust-template", "--max-cosignature-age", "86400"], env)
         assert fresh.returncode == 0 and json.loads(fresh.stdout)["max_cosignature_age_seconds"] == 86400
+        # docs/auditors.md's example asks for --quorum 2: with one witness the refusal says why, not just a range
+        short = _cli(["audit", "trust-template", "--quorum", "2"], env)
+        assert short.returncode == 2 and "LGSP_AUDIT_WITNESSES" in short.stdout + short.stderr
     finally:
         proc.terminate()
         proc.wait(10)

@@ -188,6 +188,27 @@ def test_a_limit_change_takes_effect_without_restart(stack: Stack) -> None:
     assert stack.http.get("/admin/limits", headers=auth).status_code == 403
 
 
+OUT_OF_RANGE = [
+    {"rate": 1, "burst": 2**70}, {"quota": 2**70, "per": "day"}, {"concurrency": 2**70},
+    {"quota": 3_000_000_000, "per": "day"}, {"concurrency": 3_000_000_000},  # past PostgreSQL's INTEGER
+    {"rate": 1e-300}, {"rate": "1/h", "burst": 3_000_000_000}, {"rate": 1e308}, {"rate": 0.0},
+]
+
+
+@pytest.mark.parametrize("entry", OUT_OF_RANGE, ids=[str(e) for e in OUT_OF_RANGE])
+def test_limits_out_of_range_are_refused_not_a_500(stack: Stack, entry: dict[str, object]) -> None:
+    """Before: a count past 2**63 answered 500 (SQLite OverflowError), one past 2**31 was stored on SQLite and
+    answered 500 on PostgreSQL, and a rate of 1e-300 was accepted (its Redis key expiry overflowed, so Redis
+    refused the script and the route ran unlimited)."""
+    put = stack.http.put("/admin/limits", json={"service": OPEN, "client": "*", **entry},
+                         headers=stack.auth(stack.admin))
+    assert put.status_code == 422, put.text
+    assert put.headers["content-type"] == PROBLEM
+    with pytest.raises(RegistryFileError):
+        parse_registry_file(registry_yaml("http://127.0.0.1:1") + f"  - {{service: {OPEN}, "
+                            + ", ".join(f"{k}: {v}" for k, v in entry.items()) + "}\n")
+
+
 def test_a_change_made_by_another_process_is_picked_up(stack: Stack) -> None:
     """`lgsp apply` from an operator's shell writes the store; the gateway notices within its refresh time."""
     auth = stack.auth(stack.other)
