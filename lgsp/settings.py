@@ -161,6 +161,12 @@ class Settings:
     #: 0 turns the deadline off (e.g. behind a load balancer that has its own, like HAProxy's
     #: ``timeout http-request``).
     header_timeout_seconds: float = 10.0
+    #: A request body must keep coming: in every window of this many seconds in which lgsp waits for it,
+    #: ``body_min_rate`` bytes a second on average must arrive (or the body end), else 408 and the
+    #: connection is closed (slow-POST attacks; Apache ``mod_reqtimeout``'s ``body=20,MinRate=500``). Time
+    #: lgsp itself is not reading (a slow provider taking a streamed body) does not count. 0 turns it off.
+    body_timeout_seconds: float = 20.0
+    body_min_rate: int = 500
 
     # --- perf: hot-path measurement (issue 14, bench/gateway.py) ---
     #: When set, a loop-lag monitor (lgsp.looplag) runs in each gateway process and writes, at shutdown, the

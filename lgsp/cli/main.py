@@ -47,7 +47,7 @@ def serve(
     import uvicorn
 
     from lgsp import shutdown
-    from lgsp.gateway.head_deadline import HeadDeadlineProtocol
+    from lgsp.gateway.deadlines import RequestDeadlineProtocol
     from lgsp.gateway.tls_protocol import TLSHttpToolsProtocol
     from lgsp.serving import run_uvicorn
 
@@ -66,7 +66,7 @@ def serve(
     # Both write a response's head and body in one system call (lgsp.gateway.coalesce); the TLS one also puts
     # the client certificate into each request's scope, which on plain HTTP would be a Python call for nothing.
     # Both also answer 408 to a connection that has not sent a whole request head in time (slowloris).
-    protocol: type[HeadDeadlineProtocol] = TLSHttpToolsProtocol if tls else HeadDeadlineProtocol
+    protocol: type[RequestDeadlineProtocol] = TLSHttpToolsProtocol if tls else RequestDeadlineProtocol
     run_uvicorn(uvicorn.Config("lgsp.app:served_app", factory=True, host=host, port=port,
                                workers=workers, loop="uvloop", http=protocol, access_log=False,
                                log_level="warning", proxy_headers=False, server_header=True, date_header=True,

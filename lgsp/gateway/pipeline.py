@@ -90,7 +90,7 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
         authorise(exchange, runtime)
         await admit_traffic(exchange, runtime)
         limit = check_body_size(exchange, runtime)
-        await read_request_body(exchange, runtime, receive, limit)
+        await read_request_body(exchange, runtime, receive, limit, scope)
         await verify_signatures(exchange, runtime)
         if exchange.service is not None and exchange.service.kind == "soap":
             upstream = await deliver_soap(exchange, runtime, send)

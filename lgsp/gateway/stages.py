@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lgsp.audit.fit import column_limit
 from lgsp.gateway import client_certs, mediate, signatures
+from lgsp.gateway.deadlines import BODY_TIMED_OUT
 from lgsp.gateway.exchange import Exchange, IncomingRequest
 from lgsp.gateway.headers import REQUEST_DROP, connection_listed
 from lgsp.gateway.paths import normalise_sub_path
@@ -170,7 +171,16 @@ def check_body_size(exchange: Exchange, runtime: Runtime) -> int:
     return limit
 
 
-async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Receive, limit: int) -> None:
+def body_cut_off(scope: Scope) -> Problem:
+    """Why a request body ended in a disconnect: the client left, or lgsp's body deadline cut it off (408,
+    already answered by the protocol, see :mod:`lgsp.gateway.deadlines`; the audit entry says the same)."""
+    if scope.get(BODY_TIMED_OUT):
+        return Problem("request-timeout", "the request body arrived too slowly and the connection was closed")
+    return Problem("bad-request", "client disconnected while sending the body")
+
+
+async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Receive, limit: int,
+                            scope: Scope) -> None:
     """Buffer small bodies (replayable for retries); stream large or unsized ones to the provider.
 
     Mediation and signature checks need the whole body, whether its size was announced or it arrives
@@ -194,7 +204,7 @@ async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Recei
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise Problem("bad-request", "client disconnected while sending the body")
+                raise body_cut_off(scope)
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -213,7 +223,7 @@ async def read_request_body(exchange: Exchange, runtime: Runtime, receive: Recei
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                request.body_error = Problem("bad-request", "client disconnected while sending the body")
+                request.body_error = body_cut_off(scope)
                 raise request.body_error
             chunk = message.get("body", b"")
             size += len(chunk)

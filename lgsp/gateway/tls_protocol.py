@@ -1,7 +1,7 @@
 """uvicorn's httptools protocol, plus the ASGI TLS extension: the client certificate of the connection.
 
 (The base class writes each response in one buffer, see :mod:`lgsp.gateway.coalesce`, and gives every
-request head a deadline, see :mod:`lgsp.gateway.head_deadline`.)
+request head a deadline, see :mod:`lgsp.gateway.deadlines`.)
 
 uvicorn terminates TLS but does not tell the app which certificate the client presented. When
 ``lgsp serve`` terminates TLS itself (``--ssl-certfile``, ``--ssl-ca-certs``), this protocol puts the peer
@@ -16,10 +16,10 @@ import asyncio
 import ssl
 from typing import Any
 
-from lgsp.gateway.head_deadline import HeadDeadlineProtocol
+from lgsp.gateway.deadlines import RequestDeadlineProtocol
 
 
-class TLSHttpToolsProtocol(HeadDeadlineProtocol):
+class TLSHttpToolsProtocol(RequestDeadlineProtocol):
     _lgsp_tls: dict[str, Any] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

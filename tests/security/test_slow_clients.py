@@ -1,8 +1,11 @@
-"""`lgsp serve` answers 408 to a connection that does not send a whole request head in time (slowloris).
+"""`lgsp serve` answers 408 to a connection that does not send a whole request head in time (slowloris),
+or sends its body too slowly (slow POST).
 
 Before, uvicorn timed only the pause between requests: an idle connection, or one sending its head a byte
 at a time, was held for ever (measured: still open after 40 s), so enough of them used up the process's
-file descriptors. Run against the real `lgsp serve` process, with the deadline set to 1 s.
+file descriptors; so was a body sent a byte a second. Run against the real `lgsp serve` process, with the
+head deadline set to 1 s and the body's minimum rate to 100 B/s over 1 s windows (the settings' way in:
+the protocol's own behaviour is tested in test_slow_bodies.py).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ def _free_port() -> int:
 def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     folder = tmp_path_factory.mktemp("slow-heads")
     env = {**os.environ, "LGSP_DATABASE_URL": f"sqlite:///{folder / 'lgsp.db'}",
-           "LGSP_HEADER_TIMEOUT_SECONDS": str(DEADLINE)}
+           "LGSP_HEADER_TIMEOUT_SECONDS": str(DEADLINE),
+           "LGSP_BODY_TIMEOUT_SECONDS": str(DEADLINE), "LGSP_BODY_MIN_RATE": "100"}
     port = _free_port()
     with open(folder / "serve.log", "w") as log:
         server = subprocess.Popen([*LGSP, "serve", "--port", str(port)], env=env, stdout=log,
@@ -111,3 +115,19 @@ def test_the_deadline_applies_to_each_request_of_a_kept_alive_connection(address
         rest = _answer(sock)
     _assert_408(rest[rest.index(b"HTTP/1.1 408"):])
 
+
+
+def test_a_body_sent_a_byte_at_a_time_is_answered_408(address: tuple[str, int]) -> None:
+    """`POST /oauth/token` needs no token, so anyone could hold connections this way."""
+    with socket.create_connection(address, timeout=15) as sock:
+        sock.sendall(b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
+        for _ in range(30):  # 5 B/s for 6 s: far under 100 B/s
+            try:
+                sock.sendall(b"a")
+            except OSError:
+                break
+            time.sleep(0.2)
+        answer = _answer(sock)
+    _assert_408(answer)
+    assert b"body" in answer.partition(b"\r\n\r\n")[2]
