@@ -27,6 +27,7 @@ KINDS: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "Method not allowed"),
     "conflict": (409, "Conflict"),
     "request-timeout": (408, "Request not received in time"),
+    "headers-too-large": (431, "Request head too large"),
     "payload-too-large": (413, "Request body too large"),
     "unsupported-media-type": (415, "Unsupported media type"),
     "validation-failed": (422, "Validation failed"),

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from lgsp.auth.clients import ClientError
@@ -52,6 +53,10 @@ class ProblemOnCrash:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The caller left (or lgsp's body deadline closed the connection, having answered 408): nobody
+            # is there to answer, and it is not a server fault worth a traceback at error level.
+            structlog.get_logger("lgsp").info("client left before its request was read", path=scope.get("path"))
         except Exception as exc:
             structlog.get_logger("lgsp").error("request failed", path=scope.get("path"), error=type(exc).__name__,
                                                exc_info=exc)

@@ -35,17 +35,27 @@ from lgsp.gateway.coalesce import CoalescingHttpToolsProtocol
 BODY_TIMED_OUT = "lgsp.body_timed_out"
 
 
-def _answer_408(title: str, detail: str) -> bytes:
-    body = json.dumps({"type": "https://lgsp.dev/problems/request-timeout", "title": title, "status": 408,
+#: Largest request head (request line and headers) accepted: httptools sets none, so a client could send
+#: headers for the whole head deadline (hundreds of MB on a fast link). 64 KiB is h11's and nginx's order.
+MAX_HEAD_BYTES = 64 * 1024
+
+
+def _answer(status: int, reason: str, kind: str, title: str, detail: str) -> bytes:
+    """A whole problem+json response, sent by the protocol itself before closing the connection."""
+    body = json.dumps({"type": f"https://lgsp.dev/problems/{kind}", "title": title, "status": status,
                        "detail": detail}, separators=(",", ":")).encode()
-    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\nconnection: close\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return (f"HTTP/1.1 {status} {reason}\r\n".encode() + b"content-type: application/problem+json\r\n"
+            b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
-_HEAD_408 = _answer_408("Request head not received in time",
-                        "the connection did not send a complete request head in time")
-_BODY_408 = _answer_408("Request body not received in time",
-                        "the request body arrived too slowly (see LGSP_BODY_MIN_RATE)")
+_HEAD_408 = _answer(408, "Request Timeout", "request-timeout", "Request head not received in time",
+                    "the connection did not send a complete request head in time")
+_BODY_408 = _answer(408, "Request Timeout", "request-timeout", "Request body not received in time",
+                    "the request body arrived too slowly (see LGSP_BODY_MIN_RATE)")
+_HEAD_431 = _answer(431, "Request Header Fields Too Large", "headers-too-large", "Request head too large",
+                    f"the request line and headers exceed {MAX_HEAD_BYTES} bytes")
+_MALFORMED_400 = _answer(400, "Bad Request", "bad-request", "Bad request",
+                         "the request is not valid HTTP/1.1 (framing, header syntax or an ambiguous length)")
 
 
 class _PauseNotingFlow(FlowControl):
@@ -71,6 +81,9 @@ class RequestDeadlineProtocol(CoalescingHttpToolsProtocol):
     body_min_rate: int = 500
     _head_timer: asyncio.TimerHandle | None = None
     _body_timer: asyncio.TimerHandle | None = None
+    _in_head = True  # the bytes arriving are (or begin) a request head (counted against MAX_HEAD_BYTES)
+    _head_read = 0  # bytes read while a head was incomplete (a head streamed for ever)
+    _head_bytes = 0  # bytes of the head's header lines parsed so far (a head that came in one read)
     _body_pending = False  # a request head was read and its body has not ended
     _body_received = 0  # body bytes since the body deadline's window began
 
@@ -82,9 +95,30 @@ class RequestDeadlineProtocol(CoalescingHttpToolsProtocol):
         self._arm_head_deadline()
 
     def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_read += len(data)
         super().data_received(data)
+        if self._in_head and self._head_read > MAX_HEAD_BYTES and not self.transport.is_closing():
+            if self.cycle is None or self.cycle.response_complete:  # (never in the middle of an answer)
+                self.transport.write(_HEAD_431)
+            self.transport.close()
+            return
         if self._body_pending and self._body_timer is None and self.body_window:
             self._body_timer = self.loop.call_later(self.body_window, self._body_deadline_reached)
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn answers unparsable requests (smuggling attempts among them) in text/plain; lgsp's errors
+        are problem+json, these too. (A head found too large by :meth:`on_header` ends up here as well.)"""
+        self.transport.write(_HEAD_431 if self._head_bytes > MAX_HEAD_BYTES else _MALFORMED_400)
+        self.transport.close()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # A head that arrived whole in one read is never seen "in progress" by data_received: count it here.
+        # Raising stops the parser; uvicorn then answers through send_400_response, which sends the 431.
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise ValueError("request head too large")
+        super().on_header(name, value)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -92,6 +126,8 @@ class RequestDeadlineProtocol(CoalescingHttpToolsProtocol):
             self._arm_head_deadline()
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_bytes = self._head_read = 0
         timer = self._head_timer
         if timer is not None:
             timer.cancel()
@@ -107,6 +143,7 @@ class RequestDeadlineProtocol(CoalescingHttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._body_pending = False
+        self._in_head = True  # what comes next on the connection is the next request's head
         timer = self._body_timer
         if timer is not None:
             timer.cancel()
