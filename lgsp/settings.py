@@ -7,6 +7,7 @@ bodies limited to 10 MiB.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -189,17 +190,87 @@ class Settings:
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
-        """Build settings from the config file, the environment and explicit overrides."""
+        """Build settings from the config file, the environment and explicit overrides.
+
+        A value an operator wrote (a config file entry, an ``LGSP_*`` variable) that is not of the setting's
+        kind raises :class:`SettingsError` naming the setting and where it came from, so every command can
+        answer it with one line (lgsp.cli.lazy) instead of a traceback from deep inside the code that used it.
+        Keyword overrides come from code and are taken as they are.
+        """
         values: dict[str, Any] = {}
         config_path = os.environ.get("LGSP_CONFIG")
         if config_path:
-            values.update(_read_config_file(Path(config_path)))
+            for name, value in _read_config_file(Path(config_path)).items():
+                values[name] = _checked(name, value, f"{name} in LGSP_CONFIG file {config_path}")
         for f in fields(cls):
             env_value = os.environ.get(f"LGSP_{f.name.upper()}")
             if env_value is not None and env_value != "":
-                values[f.name] = env_value
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**{name: _coerce(cls, name, value) for name, value in values.items()})
+                values[f.name] = _checked(f.name, env_value, f"LGSP_{f.name.upper()}")
+        values.update({k: _coerce(cls, k, v) for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class SettingsError(ValueError):
+    """A setting an operator gave cannot be used; the message names it (the CLI prints it, exit 2)."""
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _kinds() -> dict[str, str]:
+    return {f.name: str(f.type) for f in fields(Settings)}
+
+
+def _checked(name: str, value: Any, where: str) -> Any:
+    """``value`` as the setting's kind, or SettingsError naming ``where`` (an env variable or a file entry).
+
+    Strings (environment variables, and config entries written as strings) are parsed; other config values
+    must already be of the kind: a YAML list for a number, or ``true`` for a number, is an operator's mistake,
+    not a value. Numbers must be finite (a NaN timeout or a 1e400 body limit would never compare sensibly).
+    """
+    kind = _kinds()[name]
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise SettingsError(f"{where}: expected a yes/no value (true, false, 1, 0, yes, no, on, off), got "
+                            f"{_shown(value)}")
+    if kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise SettingsError(f"{where}: expected a whole number, got {_shown(value)}")
+    if kind == "float":
+        number: float | None = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                number = None
+        if number is None:
+            raise SettingsError(f"{where}: expected a number, got {_shown(value)}")
+        if not math.isfinite(number):
+            raise SettingsError(f"{where}: expected a finite number, got {_shown(value)}")
+        return number
+    if not isinstance(value, str):
+        raise SettingsError(f"{where}: expected a string, got {_shown(value)}")
+    if "\x00" in value:
+        raise SettingsError(f"{where}: contains a NUL character")
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A short, printable rendering of an operator's value for an error line."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -207,14 +278,34 @@ def _read_config_file(path: Path) -> dict[str, Any]:
 
     import yaml  # only when a config file is given: every command imports the settings
 
-    text = path.read_text(encoding="utf-8")
-    data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    where = f"LGSP_CONFIG file {path}"
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise SettingsError(f"{where}: is a directory, not a file") from None
+    except FileNotFoundError:
+        raise SettingsError(f"{where}: no such file") from None
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError(f"{where}: is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{where}: not valid TOML: {exc}") from None
+    except yaml.YAMLError as exc:
+        said = " ".join(str(exc).split())
+        raise SettingsError(f"{where}: not valid YAML: {said}") from None
+    if data is None:  # an empty (or all-comments) file sets nothing
+        data = {}
     if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a mapping of setting names to values")
+        raise SettingsError(f"{where}: must hold a mapping of setting names to values")
     known = {f.name for f in fields(Settings)}
-    unknown = set(data) - known
+    unknown = {str(k) for k in data if k not in known}
     if unknown:
-        raise ValueError(f"config file {path} has unknown settings: {', '.join(sorted(unknown))}")
+        raise SettingsError(f"{where}: unknown settings: {', '.join(sorted(unknown))}")
     return data
 
 
@@ -230,5 +321,5 @@ def _coerce(cls: type[Settings], name: str, value: Any) -> Any:
     if kind == "float":
         return float(value)
     if kind == "bool":
-        return value.strip().lower() in {"1", "true", "yes", "on"}
+        return value.strip().lower() in _TRUE
     return value

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from registry import traffic_policy as policy
 from registry.errors import RegistryError, RegistryNotFound
+from registry.inputs import InputError, check_display_name
 from registry.models import Service, ServiceLimit, System, bump_version
 
 
@@ -75,6 +76,11 @@ def spec_from_mapping(item: Any, where: str) -> LimitSpec:
         rate = policy.parse_rate(item["rate"]) if item.get("rate") is not None else None
     except ValueError as exc:
         raise RegistryError(f"{where}.rate", str(exc)) from exc
+    for key in ("service", "client"):  # NUL reached PostgreSQL's INSERT (a 500); no id holds a control character
+        try:
+            check_display_name(str(item.get(key) or ""), key)
+        except InputError as exc:
+            raise RegistryError(f"{where}.{key}", str(exc)) from exc
     spec = LimitSpec(service=str(item["service"]), client=str(item.get("client") or ""), rate_per_second=rate,
                      burst=_int(item.get("burst"), f"{where}.burst"), quota=_int(item.get("quota"), f"{where}.quota"),
                      quota_period=item.get("per"), concurrency=_int(item.get("concurrency"), f"{where}.concurrency"))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lgsp.api.bodies import AgencyIn, GrantIn, ServiceIn, SystemIn
+from lgsp.api.bodies import STRICT, AgencyIn, GrantIn, ServiceIn, SystemIn
 from lgsp.api.deps import caller_with, runtime_of
 from lgsp.api.models import (
     AgencyOut,
@@ -46,6 +46,8 @@ router = APIRouter(route_class=StrictJsonRoute, prefix="/admin", tags=["admin"],
 
 
 class ClientIn(BaseModel):
+    model_config = STRICT
+
     system: str | None = None
     scopes: list[str] = ["gateway"]
     description: str = Field("", max_length=clients.MAX_DESCRIPTION)

@@ -14,12 +14,17 @@ import typing
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from registry.inputs import CHOICES, MAX_LENGTH, MIN_LENGTH
 from registry.limits import LimitEntry
 from registry.object_grants import ObjectGrantSpec
 from registry.operations import AgencySpec, GrantSpec, ServiceSpec, SystemSpec
+
+#: Admin bodies take each field only as its own JSON type: not ``true`` for a number (``"rate": true`` was a
+#: limit of 1/s), not ``"3"`` for a count or ``7`` for a name, and no key the body does not have (a typo such
+#: as ``"concurency"`` was dropped without a word, the operator believing the limit set). 422 names the field.
+STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
 def body_model(name: str, spec: type[Any], *, path_fields: Iterable[str] = ()) -> type[BaseModel]:
@@ -42,7 +47,7 @@ def body_model(name: str, spec: type[Any], *, path_fields: Iterable[str] = ()) -
         else:
             default = ...
         definitions[f.name] = (annotation, Field(default, **constraints))
-    return create_model(name, **definitions)
+    return create_model(name, __config__=STRICT, **definitions)
 
 
 if TYPE_CHECKING:  # to a type checker a body is a model; handlers read it with model_dump() into its spec

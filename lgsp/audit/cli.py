@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from lgsp.cli.common import console, engine_from_settings, fail
+from lgsp.cli.common import MAX_DAYS, console, engine_from_settings, fail, finite
 from lgsp.settings import Settings
 from lgsp.store.bounds import INT64_MAX
 
@@ -315,7 +315,8 @@ def redact(index: Annotated[int, typer.Argument(help="Entry index whose kept bod
 
 @app.command("retention")
 def retention(
-    older_than: Annotated[float, typer.Option("--older-than", help="Days: drop kept bodies of older entries.")],
+    older_than: Annotated[float, typer.Option(
+        "--older-than", help="Days: drop kept bodies of older entries.", min=0, max=MAX_DAYS, callback=finite)],
 ) -> None:
     """Drop kept bodies of entries older than DAYS; entries and signed heads are never dropped."""
     from lgsp.audit.heads import apply_retention

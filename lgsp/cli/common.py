@@ -46,6 +46,25 @@ def engine_from_settings(migrate: bool = True) -> Engine:
     return engine
 
 
+#: The longest age in days a CLI option takes (a century): timedelta ends at 999,999,999 days, and a larger
+#: number than this is a typo, not a retention policy.
+MAX_DAYS = 36_500
+
+
+def finite(value: float | None) -> float | None:
+    """A typer callback for float options: NaN passes click's range checks (every comparison is false)."""
+    import math
+
+    import typer
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print ``error: message`` as one line (never wrapped at the terminal's width) and exit with ``code``."""
+    from rich.markup import escape  # the message may quote an operator's value, e.g. "[red]"
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     sys.exit(code)

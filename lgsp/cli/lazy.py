@@ -80,6 +80,20 @@ class LazyGroup(TyperGroup):
             self.commands[name] = _load(name, entry[0])
         return super().resolve_command(ctx, args)
 
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; a bad setting or an unreachable store is one ``error:`` line, not a traceback."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from lgsp.cli.errors import operator_message
+
+            answer = operator_message(exc)
+            if answer is None:
+                raise
+            from lgsp.cli.common import fail
+
+            fail(*answer)
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         entry = _entry(cmd_name) if cmd_name not in self.commands else None
         if entry is not None:

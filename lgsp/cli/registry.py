@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lgsp.cli.common import console, engine_from_settings, fail
+from lgsp.cli.common import console, engine_from_settings, fail, finite
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -133,7 +133,7 @@ def add_service(
     base_url: Annotated[str, typer.Argument(help="Provider base URL (REST) or SOAP endpoint.")],
     kind: Annotated[str, typer.Option(help="rest or soap.")] = "rest",
     wsdl: Annotated[str | None, typer.Option(help="WSDL path under schemas/ (SOAP).")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds.")] = 10.0,
+    timeout: Annotated[float, typer.Option(help="Seconds (at most 600).", min=0, max=600, callback=finite)] = 10.0,
     retries: Annotated[int, typer.Option(help="Retries for idempotent methods.", min=0, max=10)] = 2,
     idempotent: Annotated[str, typer.Option(help="Comma-separated idempotent methods.")] = "GET,HEAD,OPTIONS",
     signature: Annotated[str, typer.Option(help="off, report or require.")] = "off",

@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lgsp.cli.common import console, fail
+from lgsp.cli.common import console, fail, finite
 from lgsp.conformance.runner import Report, ReportPathError, SuiteError, run_suite
 from lgsp.conformance.target import TargetError, check_url, preflight
 
@@ -28,7 +28,8 @@ app = typer.Typer(help="Conformance suites against any endpoint: summary + JUnit
 
 JunitOption = Annotated[Path | None, typer.Option("--junit-xml", help="Write the JUnit XML report here.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Also print pytest's own output.")]
-TimeLimitOption = Annotated[float, typer.Option("--time-limit", min=1, help="Stop the suite after SECONDS (exit 3).")]
+TimeLimitOption = Annotated[float, typer.Option("--time-limit", min=1, max=86_400, callback=finite,
+                                                 help="Stop the suite after SECONDS (exit 3).")]
 
 
 def _summary(report: Report, verbose: bool) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lgsp.cli.common import console, engine_from_settings, fail
+from lgsp.cli.common import MAX_DAYS, console, engine_from_settings, fail, finite
 from lgsp.delivery import operations as ops
 
 app = typer.Typer(help="Durable deliveries (the outbox): inspect, replay, purge.", no_args_is_help=True)
@@ -73,7 +73,8 @@ def replay_cmd(
 
 @app.command("purge")
 def purge_cmd(
-    older_than_days: Annotated[float, typer.Option("--older-than-days", help="Age of the last change.")] = 30.0,
+    older_than_days: Annotated[float, typer.Option(
+        "--older-than-days", help="Age of the last change.", min=0, max=MAX_DAYS, callback=finite)] = 30.0,
     state: Annotated[list[str] | None, typer.Option(help="delivered and/or dead (default both).")] = None,
 ) -> None:
     """Delete finished messages (delivered, dead) older than the cut-off; open ones are never touched."""

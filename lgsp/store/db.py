@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from lgsp.settings import SettingsError
 from registry.base import for_writing
 
 
@@ -24,8 +25,22 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the per-backend settings lgsp relies on."""
-    url = normalise_url(url)
+    """Create an engine with the per-backend settings lgsp relies on.
+
+    A URL naming a database whose driver lgsp does not ship, or an SQLite file whose folder cannot be made,
+    raises SettingsError (the CLI prints it as one line); an unparsable URL raises SQLAlchemy's ArgumentError.
+    """
+    try:
+        return _make_engine(normalise_url(url), **kwargs)
+    except ModuleNotFoundError as exc:
+        raise SettingsError(f"LGSP_DATABASE_URL: no driver for this kind of database is installed "
+                            f"({exc.name}); lgsp ships SQLite and PostgreSQL (postgresql://)") from None
+    except OSError as exc:
+        raise SettingsError(f"LGSP_DATABASE_URL: the SQLite file's folder cannot be made "
+                            f"({exc.strerror or exc}: {exc.filename})") from None
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
