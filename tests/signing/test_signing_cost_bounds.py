@@ -93,3 +93,55 @@ def test_cli_refuses_an_expensive_must_cover_as_a_usage_error(tmp_path: Path, pk
                                           "--must-cover", "//*[count(//*) > 0]"])
     assert result.exit_code == 2
     assert "--must-cover" in result.output and "Traceback" not in result.output
+
+
+def _dss_of_inflating_streams(signed: bytes, streams: int, each: int) -> bytes:
+    """An incremental update adding a DSS whose /CRLs are Flate streams of ``each`` bytes that compress
+    about a thousandfold (a DER SEQUENCE header, then zeros): a few KB on disk, ``streams * each`` decoded."""
+    import io
+    import zlib
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed), strict=False)
+    blob = zlib.compress(b"\x30\x84" + (each - 6).to_bytes(4, "big") + b"\0" * (each - 6), 9)
+    refs = [writer.add_object(generic.StreamObject(
+        {generic.NameObject("/Filter"): generic.NameObject("/FlateDecode")}, encoded_data=blob))
+        for _ in range(streams)]
+    writer.root[generic.NameObject("/DSS")] = writer.add_object(
+        generic.DictionaryObject({generic.NameObject("/CRLs"): generic.ArrayObject(refs)}))
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdf_decoding_past_the_budget_is_a_format_failure_naming_the_limit(verifier: Verifier,
+                                                                             pki: TestPki) -> None:
+    """pyhanko's own budget is 100x the file size (at least 256 MiB): a 250 KB PDF decoded 240 MB (825 MB
+    resident, 5 s) and was still verified. The budget is now max_decoded_bytes (default max_document_bytes)."""
+    from signing.testing import minimal_pdf, sign_pdf
+
+    budget = verifier.policy.decode_budget
+    assert budget == verifier.policy.max_document_bytes
+    each = 4 * 1024 * 1024
+    bomb = _dss_of_inflating_streams(sign_pdf(minimal_pdf(), pki.good), budget // each + 1, each)
+    assert len(bomb) < budget // 100  # small on the wire
+    report = verifier.verify(bomb, "application/pdf")
+    assert (report.indication.value, report.sub_indication and report.sub_indication.value) == (
+        "TOTAL_FAILED", "FORMAT_FAILURE")
+    assert any("max_decoded_bytes" in e and str(budget) in e for e in report.errors), report.errors
+
+
+def test_pdf_decode_budget_is_a_policy_setting(trust: TrustStore, pki: TestPki) -> None:
+    from signing import Policy
+    from signing.testing import minimal_pdf, sign_pdf
+
+    policy = Policy.from_mapping({"max_decoded_bytes": 1024 * 1024})
+    assert policy.decode_budget == 1024 * 1024
+    bomb = _dss_of_inflating_streams(sign_pdf(minimal_pdf(), pki.good), 2, 1024 * 1024)
+    report = Verifier(trust, policy).verify(bomb, "application/pdf")
+    assert report.sub_indication is not None and report.sub_indication.value == "FORMAT_FAILURE"
+    assert any("1048576" in e for e in report.errors), report.errors
+    assert Verifier(trust, Policy()).verify(sign_pdf(minimal_pdf(), pki.good), "application/pdf").passed
