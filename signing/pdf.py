@@ -34,6 +34,7 @@ from .chain import (
     run_sync,
 )
 from .failures import fail_with
+from .limits import MAX_SIGNATURES, over
 from .policy import Check, Level
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication, TimestampInfo
 from .revocation import EmbeddedRevocation, EvidenceRecorder
@@ -198,9 +199,12 @@ class PdfVerifier:
             raise PdfFormatError(decode_limit_message(budget, exc)) from exc
         except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise PdfFormatError(f"not a readable PDF: {exc}") from exc
+        problem = over(len(embedded), MAX_SIGNATURES, "PDF signatures")
+        if problem:  # each runs a difference analysis over the later revisions: bounded before any runs
+            raise PdfFormatError(problem)
         total_revisions = reader.xrefs.total_revisions
         reports = []
-        problem: str | None = None
+        problem = None
         try:
             evidence, dss_certs = _dss(reader)
         except PdfDecodeLimitError as exc:  # not "unreadable, ignored": the document is over its budget
