@@ -156,7 +156,7 @@ class Settings:
     #: header is believed: the load balancers. From any other peer the header is ignored.
     trusted_proxies: str = ""
 
-    # --- serve: connections (lgsp.gateway.head_deadline) ---
+    # --- serve: connections (lgsp.gateway.deadlines) ---
     #: Seconds a connection has to send a whole request head (from its start, or from the first byte of a
     #: later request) before it is answered 408 and closed: slowloris connections are not held for ever.
     #: 0 turns the deadline off (e.g. behind a load balancer that has its own, like HAProxy's

@@ -89,8 +89,15 @@ class Verifier:
     def verify(self, data: bytes, content_type: str | None = None, *, must_cover: Sequence[str] | None = None,
                namespaces: Mapping[str, str] | None = None, detached: Mapping[str, bytes] | None = None) -> Report:
         """Verify every signature in ``data``. ``must_cover`` (XML only): XPaths the signature must protect,
-        default the whole document (``/*``). ``detached``: documents a detached signature refers to, by name
-        (XML: matched to the Reference URI; JWS: the one detached payload); they are never fetched."""
+        default the whole document (``/*``); a simple location path only (:mod:`signing.xmlcover`), else
+        :class:`~signing.xmlcover.MustCoverError` before anything is verified. ``detached``: documents a
+        detached signature refers to, by name (XML: matched to the Reference URI; JWS: the one detached
+        payload); they are never fetched."""
+        if must_cover is not None:  # the caller's request, judged before the document (MustCoverError)
+            from .xmlcover import check_must_cover
+            from .xmltree import DEFAULT_NAMESPACES
+
+            check_must_cover(must_cover, {**DEFAULT_NAMESPACES, **(namespaces or {})})
         kind = sniff(data, content_type)
         report = Report(
             document=DocumentInfo(kind, len(data), hashlib.sha256(data).hexdigest(), content_type),

@@ -25,6 +25,7 @@ from .config import ConfigurationError, SignatureSettings
 
 EXIT_CODES = {"TOTAL_PASSED": 0, "TOTAL_FAILED": 1, "INDETERMINATE": 3}
 EXIT_CANNOT_RUN = 4
+EXIT_USAGE = 2
 
 #: Where the defaults come from; lgsp replaces this with its ``Settings`` (see ``lgsp.cli.verify``).
 settings_provider: Callable[[], SignatureSettings] = SignatureSettings.from_environment
@@ -87,6 +88,15 @@ def verify_command(
                            "or file name; the detached JWS payload)")] = None,
 ) -> None:
     """Verify every signature in FILE; the exit code reflects the indication."""
+    if must_cover:  # a path outside the safe subset is a usage error, before anything is read
+        from .xmlcover import MustCoverError, check_must_cover
+        from .xmltree import DEFAULT_NAMESPACES
+
+        try:
+            check_must_cover(must_cover, DEFAULT_NAMESPACES)
+        except MustCoverError as exc:
+            typer.echo(f"error: --must-cover: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from exc
     try:
         base = settings_provider()
         settings = SignatureSettings(tuple(str(t) for t in trust) if trust else base.trust_paths,

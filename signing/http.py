@@ -30,6 +30,8 @@ from .jws import KeyLookup
 from .policy import Policy
 from .trust import TrustStore
 from .xmlbounds import DEFAULT_LIMITS, XmlDoctypeError, XmlLimitError, XmlLimits, check_bounds
+from .xmlcover import MustCoverError, check_must_cover
+from .xmltree import DEFAULT_NAMESPACES
 
 #: ``request -> the caller's byte limit``; raises (the app renders it) when the caller may not verify.
 AccessCheck = Callable[[Request], int]
@@ -62,8 +64,10 @@ def configure_xml_limits(limits: XmlLimits | None) -> None:
     _state["xml_limits"] = limits
 
 
-def _problem(status: int, kind: str, title: str, detail: str) -> JSONResponse:
+def _problem(status: int, kind: str, title: str, detail: str, *, field: str | None = None) -> JSONResponse:
     body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail}
+    if field is not None:  # the request field at fault, as the rest of lgsp names it (errors[].field)
+        body["errors"] = [{"field": field, "message": detail}]
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
@@ -152,6 +156,12 @@ async def verify_signatures(request: Request) -> Response:
     if verifier is None:
         return _problem(503, "signature-verifier-not-configured", "Signature verification unavailable",
                         "no trust store is configured for the verifier")
+    must_cover = request.query_params.getlist("must_cover") or None  # XML: paths that must be signed
+    if must_cover is not None:  # before the body is read: an expensive or malformed path costs nothing
+        try:
+            check_must_cover(must_cover, DEFAULT_NAMESPACES)
+        except MustCoverError as exc:
+            return _problem(422, "invalid-must-cover", "Invalid must_cover", str(exc), field="must_cover")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         return _problem(413, "document-too-large", "Document too large", f"the limit is {limit} bytes")
@@ -179,7 +189,6 @@ async def verify_signatures(request: Request) -> Response:
             return _problem(413, "document-too-large", "Document too large", str(exc))
         except (XmlDoctypeError, etree.XMLSyntaxError):
             pass  # the verifier reports it as a FORMAT_FAILURE in the report
-    must_cover = request.query_params.getlist("must_cover") or None  # XML: XPaths that must be signed
     report = await run_in_threadpool(lambda: verifier.verify(data, content_type, must_cover=must_cover,
                                                              detached=detached or None))
     headers = {"X-Signature-Indication": report.indication.value, "X-Signature-Report-Digest": report.digest()}

@@ -30,6 +30,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time
 from .der import load_certificate
 from .failures import fail_with
+from .limits import MAX_CERTIFICATES, MAX_SIGNATURES, over
 from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 
@@ -177,6 +178,9 @@ class JwsVerifier:
     def verify(self, data: bytes, detached: Mapping[str, bytes] | None = None) -> list[SignatureReport]:
         """``detached``: the payload of a JWS with detached content (RFC 7515 Appendix F: empty payload part)."""
         kind, payload_b64, members = parse(data)
+        problem = over(len(members), MAX_SIGNATURES, "JWS signatures")
+        if problem:
+            raise JwsFormatError(problem)
         if payload_b64 == "" and detached:
             if len(detached) != 1:
                 raise JwsFormatError("a JWS has one payload: supply exactly one detached document")
@@ -285,6 +289,10 @@ class JwsVerifier:
         if x5c is not None:
             if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c):
                 report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "x5c must be a list of strings")
+                return None, None, None
+            problem = over(len(x5c), MAX_CERTIFICATES, "certificates in one x5c header")
+            if problem:
+                report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, problem)
                 return None, None, None
             try:
                 public_key, asn1_leaf, key, intermediates = self._from_x5c(tuple(x5c))

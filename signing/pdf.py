@@ -15,7 +15,8 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.decode_limits import DecodeContext, DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
+from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure
 from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
@@ -33,6 +34,7 @@ from .chain import (
     run_sync,
 )
 from .failures import fail_with
+from .limits import MAX_SIGNATURES, over
 from .policy import Check, Level
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication, TimestampInfo
 from .revocation import EmbeddedRevocation, EvidenceRecorder
@@ -40,6 +42,43 @@ from .revocation import EmbeddedRevocation, EvidenceRecorder
 
 class PdfFormatError(ValueError):
     """Not a readable PDF (garbage, truncated, broken xref)."""
+
+
+class _SharedBudget(DecodeContext):
+    """One decode budget for the whole document, every revision included.
+
+    pyhanko gives each historical revision a fresh copy of the document budget (``fresh()``), so a file of N
+    incremental updates may decode N times the budget, and its default budget is 100 times the file size:
+    a 64 MB upload could inflate to 6.4 GB per revision. Here ``fresh()`` returns the same context, so what
+    every revision decodes is charged to one :attr:`~signing.policy.Policy.decode_budget`.
+    """
+
+    def fresh(self) -> DecodeContext:
+        return self
+
+
+def _decode_limits(budget: int) -> DecodeLimits:
+    """pyhanko's limits for untrusted input, with the document budget (and so each stream) held to ``budget``."""
+    defaults = StreamDecodeLimits()
+    per_stream = StreamDecodeLimits(max_ratio=defaults.max_ratio, ratio_floor=min(defaults.ratio_floor, budget),
+                                    max_output_size=min(defaults.max_output_size or budget, budget))
+    return DecodeLimits(per_stream=per_stream, document_budget=DocumentDecodeBudget(base_allowance=budget,
+                                                                                     max_ratio=0))
+
+
+def decode_limit_message(budget: int, exc: Exception) -> str:
+    return (f"the PDF's streams decode to more than the limit of {budget} bytes for one document (policy "
+            f"max_decoded_bytes; a compression bomb or an unusually large document): {exc}")
+
+
+def open_reader(data: bytes, budget: int) -> PdfFileReader:
+    """A reader whose every decode, over all revisions, is charged to one budget of ``budget`` bytes."""
+    reader = PdfFileReader(io.BytesIO(data), strict=False, decode_limits=_decode_limits(budget))
+    # The constructor already charged the cross-reference streams to its own context: carry the rest over.
+    shared = _SharedBudget(reader.decode_context.limits, input_size=len(data))
+    shared._remaining_budget = reader.decode_context.remaining_budget
+    reader._decode_context = shared  # pyhanko exposes no other way to set the context (0.38)
+    return reader
 
 
 def _sub(name: str) -> SubIndication:
@@ -121,6 +160,8 @@ def _unsupported_signatures(reader: Any) -> list[SignatureReport]:
     reports = []
     try:
         fields = list(enumerate_sig_fields(reader, filled_status=True))
+    except PdfDecodeLimitError:
+        raise
     except Exception:  # the fields pyhanko did read are verified; nothing more can be said
         return []
     for index, (name, sig_obj, _field) in enumerate(fields, 1):
@@ -148,18 +189,26 @@ class PdfVerifier:
     async def averify(self, data: bytes) -> list[SignatureReport]:
         if len(data) > self.policy.max_document_bytes:
             raise PdfFormatError(f"PDF of {len(data)} bytes exceeds the limit of {self.policy.max_document_bytes}")
+        budget = self.policy.decode_budget
         try:
-            reader = PdfFileReader(io.BytesIO(data), strict=False)
+            reader = open_reader(data, budget)
             if reader.encrypted:
                 _open_encrypted(reader)
             embedded = list(reader.embedded_signatures)
+        except PdfDecodeLimitError as exc:
+            raise PdfFormatError(decode_limit_message(budget, exc)) from exc
         except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise PdfFormatError(f"not a readable PDF: {exc}") from exc
+        problem = over(len(embedded), MAX_SIGNATURES, "PDF signatures")
+        if problem:  # each runs a difference analysis over the later revisions: bounded before any runs
+            raise PdfFormatError(problem)
         total_revisions = reader.xrefs.total_revisions
         reports = []
-        problem: str | None = None
+        problem = None
         try:
             evidence, dss_certs = _dss(reader)
+        except PdfDecodeLimitError as exc:  # not "unreadable, ignored": the document is over its budget
+            raise PdfFormatError(decode_limit_message(budget, exc)) from exc
         except Exception as exc:
             evidence, dss_certs = None, []
             problem = f"the document security store (DSS) is unreadable and was ignored: {exc}"
@@ -172,7 +221,11 @@ class PdfVerifier:
             except Exception as exc:  # a verdict for every input (issue 12)
                 name = getattr(sig, "field_name", None) or index
                 reports.append(fail_with(SignatureReport(id=f"pdf:{name}", format="PAdES/CMS"), exc))
-        return reports + _unsupported_signatures(reader)
+        try:
+            unsupported = _unsupported_signatures(reader)
+        except PdfDecodeLimitError as exc:  # a signature field left unread must not vanish from the report
+            raise PdfFormatError(decode_limit_message(budget, exc)) from exc
+        return reports + unsupported
 
     async def _one(self, data: bytes, index: int, sig: Any, total_revisions: int,
                    evidence: EmbeddedRevocation | None = None, dss_certs: list[Any] | None = None) -> SignatureReport:
@@ -195,6 +248,9 @@ class PdfVerifier:
                         key_usage={"digital_signature", "non_repudiation"} if ku_required else set(),
                         match_all_key_usages=False),
                 )
+        except PdfDecodeLimitError as exc:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                               decode_limit_message(self.policy.decode_budget, exc))
         except (SignatureValidationError, PdfError, ValueError, KeyError) as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"signature unreadable: {exc}")
         report.revocation = recorder.evidence

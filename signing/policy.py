@@ -121,6 +121,14 @@ class Policy:
     chain_cache_seconds: float = 300.0
     max_document_bytes: int = 64 * 1024 * 1024
     path_validation: PathValidation = PathValidation()
+    #: PDF: bytes all stream decoders together may produce for one document, over all its revisions (a small
+    #: file of stacked Flate streams inflates a thousandfold). None: ``max_document_bytes``.
+    max_decoded_bytes: int | None = None
+
+    @property
+    def decode_budget(self) -> int:
+        """The PDF decode budget in force (``max_decoded_bytes``, default ``max_document_bytes``)."""
+        return self.max_decoded_bytes if self.max_decoded_bytes is not None else self.max_document_bytes
 
     @property
     def label(self) -> str:
@@ -158,7 +166,7 @@ class Policy:
     def from_mapping(cls, data: dict[str, Any]) -> Policy:
         """Build from a parsed policy file; unknown keys are an error so typos do not weaken a policy."""
         allowed = {"name", "version", "checks", "algorithms", "revocation", "chain_cache_seconds",
-                   "max_document_bytes", "path_validation"}
+                   "max_document_bytes", "max_decoded_bytes", "path_validation"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown policy keys: {sorted(unknown)}")
@@ -180,6 +188,7 @@ class Policy:
             revocation_timeout=float(revocation.get("timeout_seconds", 5.0)),
             chain_cache_seconds=float(data.get("chain_cache_seconds", 300.0)),
             max_document_bytes=int(data.get("max_document_bytes", 64 * 1024 * 1024)),
+            max_decoded_bytes=int(data["max_decoded_bytes"]) if data.get("max_decoded_bytes") is not None else None,
             path_validation=PathValidation.from_mapping(data.get("path_validation") or {}),
         )
 

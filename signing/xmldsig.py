@@ -27,6 +27,7 @@ from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature, Si
 
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time, check_validity_at_proven_time
 from .failures import fail_with
+from .limits import MAX_CERTIFICATES, MAX_REFERENCES, MAX_SIGNATURES, MAX_TRANSFORMS, over
 from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 from .timestamps import timestamp_status
@@ -64,6 +65,23 @@ from .xmltree import (
 from .xmltree import XmlFormatError as XmlFormatError
 
 
+def _check_structure(signatures: list[etree._Element]) -> None:
+    """The bounds of :mod:`signing.limits`, counted before any reference is resolved (XmlFormatError)."""
+    problem = over(len(signatures), MAX_SIGNATURES, "top-level XML signatures")
+    references = 0
+    for signature in signatures:
+        if problem:
+            break
+        parts = signature_parts(signature)
+        references += len(parts.references)
+        problem = (over(references, MAX_REFERENCES, "ds:Reference elements")
+                   or over(max((len(r.transforms) for r in parts.references), default=0), MAX_TRANSFORMS,
+                           "ds:Transform elements in one Reference")
+                   or over(len(parts.certificate_texts), MAX_CERTIFICATES, "X509Certificate elements in one KeyInfo"))
+    if problem:
+        raise XmlFormatError(problem)
+
+
 class XmlVerifier:
     """Verifies the XML signatures of one document against a :class:`ChainValidator`."""
 
@@ -98,8 +116,10 @@ class XmlVerifier:
         # signxml's own copies re-parse with xml:id checking (an invalid or repeated xml:id is refused there);
         # only a tree without any may skip them.
         pristine = not variant_notes and b"xml:id" not in data and _ascii_compatible(data)
+        signatures = top_level_signatures(root)
+        _check_structure(signatures)
         reports = []
-        for index, signature in enumerate(top_level_signatures(root)):
+        for index, signature in enumerate(signatures):
             try:
                 report = self._verify_one(root, signature, index, must_cover, ns, detached or {},
                                           pristine=pristine)

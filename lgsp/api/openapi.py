@@ -40,7 +40,8 @@ OAUTH2 = OAuth2(flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(to
 #: Problem kinds the signature verifier answers (signing/ depends on nothing of ours, so it names its own).
 SIGNING_KINDS = {"signature-verifier-not-configured": (503, "Signature verification unavailable"),
                  "document-too-large": (413, "Document too large"),
-                 "missing-document": (400, "No document")}
+                 "missing-document": (400, "No document"),
+                 "invalid-must-cover": (422, "Invalid must_cover")}
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
@@ -183,7 +184,7 @@ def describe_signature_verification(router: APIRouter) -> None:
                       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureVerdict"}},
                                   "text/plain": {"schema": {"type": "string"}}}},
                 **problems((400, "missing-document"), 401, 403, (413, "document-too-large"),
-                           (503, "signature-verifier-not-configured")),
+                           (422, "invalid-must-cover"), (503, "signature-verifier-not-configured")),
                 **route.responses,
             }
             document = {"schema": {"type": "string", "format": "binary"}}
@@ -196,7 +197,8 @@ def describe_signature_verification(router: APIRouter) -> None:
                                                        "properties": {"file": {"type": "string",
                                                                                "format": "binary"}}}}}},
                 "parameters": [{"name": "must_cover", "in": "query", "required": False, "explode": True,
-                                "description": "XML only: an XPath the signature must protect (repeatable)",
+                                "description": "XML only: a simple location path the signature must protect "
+                                               "(repeatable; see docs/signatures.md §5)",
                                 "schema": {"type": "array", "items": {"type": "string"}}}],
                 "x-lgsp-models": [SignatureVerdict.__name__],
                 **(route.openapi_extra or {}),
