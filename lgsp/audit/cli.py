@@ -96,6 +96,7 @@ def audit_verify(
     """Recompute the tree and hash chain from the entries, check every signed head; exit 1 on any failure."""
     from lgsp.audit.evidence import audit_store
     from lgsp.audit.offline_verify import heads_in
+    from lgsp.audit.printable import printable
     from lgsp.audit.sth import HeadVerificationError, LogKeyRing
     from lgsp.audit.trust import AuditState, TrustFile
 
@@ -105,8 +106,10 @@ def audit_verify(
         known = [h for path in known_head or [] for h in heads_in(json.loads(path.read_bytes()))]
         trust_file = TrustFile.load(trust) if trust is not None else None
         state_file = AuditState.load(state) if state is not None else None
+    except RecursionError:  # json's C parser gives up on deep nesting with this, not a ValueError
+        fail("cannot read input: JSON nested too deeply", 2)
     except (OSError, ValueError, HeadVerificationError) as exc:
-        fail(f"cannot read input: {exc}", 2)
+        fail(f"cannot read input: {printable(exc)}", 2)
     total = heads.tree.size()
     with _progress(quiet or total < 50_000) as progress:
         task = progress.add_task("recomputing", total=total)
@@ -117,10 +120,10 @@ def audit_verify(
                       "tree, heads and chain intact")
         for check in report.checks:
             if check.ok is None:
-                console.print(f"[yellow]note[/] {check.name}: {check.detail}")
+                console.print(f"[yellow]note[/] {printable(check.name)}: {printable(check.detail)}")
         return
     for check in report.failures[:50]:
-        console.print(f"[red]FAIL[/] {check.name}: {check.detail}", highlight=False)
+        console.print(f"[red]FAIL[/] {printable(check.name)}: {printable(check.detail)}", highlight=False)
     fail(f"{len(report.failures)} problem(s) in {report.entries_verified} entries")
 
 

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lgsp.audit.bundle import Report, verify_bundle
+from lgsp.audit.printable import printable
 from lgsp.audit.sth import HeadVerificationError, LogKeyRing, LogPublicKey, SignedTreeHead
 from lgsp.audit.trust import (
     AuditState,
@@ -81,11 +82,11 @@ def _print_report(report: Report, console: Console, quiet: bool) -> None:
         table.add_column("detail", overflow="fold")
         marks = {True: "[green]ok[/]", False: "[bold red]FAILED[/]", None: "[yellow]note[/]"}
         for check in report.checks:
-            table.add_row(check.name, marks[check.ok], check.detail)
+            table.add_row(printable(check.name), marks[check.ok], printable(check.detail))
         console.print(table)
     else:
         for check in report.failures:  # quiet still names every failure and its reason
-            console.print(f"[bold red]FAIL[/] {check.name}: {check.detail}", soft_wrap=True)
+            console.print(f"[bold red]FAIL[/] {printable(check.name)}: {printable(check.detail)}", soft_wrap=True)
     if report.passed:
         counts = f"{report.entries_verified} entries, {report.heads_verified} signed heads"
         console.print(f"[bold green]VERIFIED[/]: {counts}")
@@ -156,8 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         known = [head for path in args.known_head for head in heads_in(json.loads(path.read_bytes()))]
         trust = TrustFile.load(args.trust) if args.trust is not None else None
         state = AuditState.load(args.state) if args.state is not None else None
+    except RecursionError:  # json's C parser gives up on deep nesting with this, not a ValueError
+        console.print("[bold red]ERROR[/]: cannot read input: JSON nested too deeply")
+        return EXIT_UNREADABLE
     except (OSError, ValueError, HeadVerificationError) as exc:
-        console.print(f"[bold red]ERROR[/]: cannot read input: {exc}")
+        console.print(f"[bold red]ERROR[/]: cannot read input: {printable(exc)}")
         return EXIT_UNREADABLE
     pre = Report()
     if trust is not None:
