@@ -163,9 +163,10 @@ class RequestDeadlineProtocol(CoalescingHttpToolsProtocol):
         from lgsp.settings import Settings
 
         settings = Settings.load()
-        RequestDeadlineProtocol.body_window = settings.body_timeout_seconds
-        RequestDeadlineProtocol.body_min_rate = settings.body_min_rate
-        RequestDeadlineProtocol.head_timeout = settings.header_timeout_seconds
+        # (a negative value means "off" as 0 does: a timer of -3 s would fire at once, for ever)
+        RequestDeadlineProtocol.body_window = max(0.0, settings.body_timeout_seconds)
+        RequestDeadlineProtocol.body_min_rate = max(0, settings.body_min_rate)
+        RequestDeadlineProtocol.head_timeout = max(0.0, settings.header_timeout_seconds)
 
     def _arm_head_deadline(self) -> None:
         timeout = self.head_timeout
