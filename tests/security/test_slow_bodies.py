@@ -246,3 +246,20 @@ def test_the_gateway_answers_408_and_audits_it(gateway: tuple[Any, RunningServer
         time.sleep(0.1)
     assert entry is not None, "no audit entry for the cut-off call"
     assert entry.status == 408, entry
+
+
+def test_a_token_request_cut_off_is_not_logged_as_a_server_failure(gateway: tuple[Any, RunningServer, str]) -> None:
+    """The API's catch-all logged a client leaving mid-body (ClientDisconnect) as 'request failed' at error
+    level with a traceback; it is the caller's doing, now one info line."""
+    from structlog.testing import capture_logs
+
+    _, server, _ = gateway
+    with capture_logs() as logs, socket.create_connection((server.host, server.port), timeout=15) as sock:
+        sock.sendall(_head("/oauth/token", 1000, "Content-Type: application/x-www-form-urlencoded"))
+        _drip(sock, count=int(6 * WINDOW / 0.2), every=0.2)
+        _assert_408(_read_all(sock))
+        deadline = time.monotonic() + 5
+        while not logs and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert not [entry for entry in logs if entry["log_level"] in ("error", "critical") or entry.get("exc_info")], logs
+    assert any(entry["event"] == "client left before its request was read" for entry in logs), logs
