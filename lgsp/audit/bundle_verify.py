@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
+from lgsp.audit.bundle_copy import _verify_readable_copy
 from lgsp.audit.bundle_format import (
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
@@ -22,14 +23,7 @@ from lgsp.audit.bundle_format import (
     _parse_hashes,
 )
 from lgsp.audit.bundle_selection import _check_selection
-from lgsp.audit.canonical import (
-    ENTRY_FIELDS,
-    CanonicalError,
-    canonical_entry,
-    canonical_leaf_hash,
-    entry_leaf_hash,
-    jcs_bytes,
-)
+from lgsp.audit.canonical import CanonicalError, canonical_entry, canonical_leaf_hash, entry_leaf_hash, jcs_bytes
 from lgsp.audit.merkle import ProofError, root_from_range_proof, verify_consistency, verify_inclusion
 from lgsp.audit.sth import HeadVerificationError, LogKeyRing, LogPublicKey, SignedTreeHead
 
@@ -298,41 +292,6 @@ def _verify_statement(
         report.add("statement", True, f"selection, latest head and the {len(listed)} entries are as signed at "
                    f"export ({body.get('created_at')}, key {str(raw.get('key_id'))[:16]}…)")
     return not problems
-
-
-#: Store-only columns a receipt repeats at the top level (``GET /audit/entries/{i}``) beside the v1 fields.
-_ROW_ONLY_FIELDS = ("leaf_hash", "chain_hash")
-
-
-def _verify_readable_copy(bundle: Mapping[str, Any], report: Report) -> None:
-    """A receipt's top-level copy of its entry must say exactly what the proven entry says.
-
-    Why: ``GET /audit/entries/{i}`` repeats the entry's fields at the top level for reading, and that is
-    where a caller looks for ``status`` or ``message_id``. The proofs cover only the copy inside
-    ``entries``, so an edited top-level ``status`` (a 403 shown as 200) used to pass as VERIFIED.
-    ``chain_hash`` depends on every earlier row and cannot be checked from one file (a note says so).
-    """
-    shown = [name for name in (*ENTRY_FIELDS, *_ROW_ONLY_FIELDS) if name in bundle]
-    if not shown:
-        return
-    raw = bundle.get("entries")
-    try:
-        if not isinstance(raw, list) or len(raw) != 1:
-            raise ValueError("not exactly one entry")
-        entry = canonical_entry(raw[0]["entry"])
-    except (ValueError, KeyError, TypeError, CanonicalError):
-        report.add("readable copy", False, f"the file repeats entry fields at the top level ({', '.join(shown[:5])}) "
-                   "but does not prove exactly one entry they could be a copy of")
-        return
-    proven: dict[str, Any] = {**entry, "leaf_hash": entry_leaf_hash(entry).hex()}
-    differ = [name for name in shown if name != "chain_hash" and bundle[name] != proven[name]]
-    if differ:
-        report.add("readable copy", False, "the top-level copy of the entry differs from the proven entry in "
-                   f"{', '.join(differ)}: read the proven entry in 'entries', not the copy")
-    else:
-        report.add("readable copy", True, f"the top-level fields equal the proven entry {entry['index']}")
-    if "chain_hash" in bundle:
-        report.add("chain hash", None, "chain_hash (the store's hash chain) cannot be checked from one file")
 
 
 def _verify_known_heads(
