@@ -35,6 +35,25 @@ def _read_chunked(data: bytes) -> bytes:
     return out
 
 
+def read_until_close(sock: socket.socket, *, timeout_fails: bool = True) -> bytes:
+    """Everything the peer sends until it closes or resets the connection. A socket timeout fails the test
+    (a server that neither answers nor closes is the defect these probes look for) unless
+    ``timeout_fails`` is off, when what arrived so far is the answer."""
+    received = b""
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            return received
+        except TimeoutError:
+            if timeout_fails:
+                raise AssertionError(f"no answer and no close; received so far: {received[:2000]!r}") from None
+            return received
+        if not data:
+            return received
+        received += data
+
+
 def request(base_url: str, method: str, target: str, headers: dict[str, str] | None = None,
             body: bytes | Iterable[bytes] = b"", chunked: bool = False, timeout: float = 20.0) -> RawResponse:
     """Send one request (``target`` verbatim) and read the whole response (the connection is closed)."""
@@ -59,15 +78,7 @@ def request(base_url: str, method: str, target: str, headers: dict[str, str] | N
                 sock.sendall(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server answered early (e.g. 413) and closed; read what it said
-        received = b""
-        while True:
-            try:
-                data = sock.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                break
-            if not data:
-                break
-            received += data
+        received = read_until_close(sock, timeout_fails=False)
     head, _, rest = received.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     response_headers = {}

@@ -16,6 +16,7 @@ import pytest
 
 from lgsp.gateway.deadlines import MAX_HEAD_BYTES
 from lgsp.testing.servers import RunningServer, start_server
+from tests.security.rawhttp import read_until_close
 from tests.security.test_slow_bodies import BodyReader, QuickDeadlines
 
 
@@ -32,16 +33,7 @@ def _exchange(server: RunningServer, data: bytes) -> bytes:
             sock.sendall(data)
         except OSError:
             pass  # closed while we were still sending: read what it answered
-        answer = b""
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            answer += chunk
-    return answer
+        return read_until_close(sock)
 
 
 def _problem(answer: bytes, status: int, kind: str) -> None:

@@ -33,6 +33,7 @@ from lgsp.settings import Settings
 from lgsp.testing.servers import RunningServer, start_server
 from registry.declarative import apply, parse_registry_file
 from tests.security.providers import RecordingProvider
+from tests.security.rawhttp import read_until_close
 
 WINDOW = 1.0
 RATE = 100
@@ -98,18 +99,6 @@ def _head(path: str, length: int, *extra: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def _read_all(sock: socket.socket) -> bytes:
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            pytest.fail(f"no answer and no close; received so far: {data!r}")
-        except ConnectionResetError:
-            return data
-        if not chunk:
-            return data
-        data += chunk
 
 
 def _drip(sock: socket.socket, count: int, every: float) -> None:
@@ -135,7 +124,7 @@ def test_a_body_sent_a_byte_at_a_time_is_answered_408_and_closed(reader: tuple[B
     with socket.create_connection((server.host, server.port), timeout=15) as sock:
         sock.sendall(_head("/drip", 1000))
         _drip(sock, count=int(6 * WINDOW / 0.2), every=0.2)  # 5 B/s for 6 windows, 20 times too slow
-        problem = _assert_408(_read_all(sock))
+        problem = _assert_408(read_until_close(sock))
     assert "too slowly" in problem["title"] + problem["detail"]
     deadline = time.monotonic() + 5
     while not app.seen and time.monotonic() < deadline:
@@ -152,7 +141,7 @@ def test_a_slow_but_steady_upload_completes(reader: tuple[BodyReader, RunningSer
         for _ in range(size // 40):
             sock.sendall(b"b" * 40)
             time.sleep(0.1)
-        answer = _read_all(sock)
+        answer = read_until_close(sock)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
     assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {"received": size}
 
@@ -165,7 +154,7 @@ def test_time_the_server_is_not_reading_is_not_the_clients(reader: tuple[BodyRea
     with socket.create_connection((server.host, server.port), timeout=30) as sock:
         sock.sendall(_head(f"/pause/{1.5 * WINDOW}", size, "Connection: close"))
         sock.sendall(b"c" * size)
-        answer = _read_all(sock)
+        answer = read_until_close(sock)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
     assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {"received": size}
 
@@ -177,7 +166,7 @@ def test_a_client_waiting_for_100_continue_is_not_timed_out(reader: tuple[BodyRe
         interim = sock.recv(65536)  # sent only when the app first reads, 1.5 windows later
         assert interim.startswith(b"HTTP/1.1 100"), interim
         sock.sendall(b"hello")
-        answer = interim.partition(b"\r\n\r\n")[2] + _read_all(sock)
+        answer = interim.partition(b"\r\n\r\n")[2] + read_until_close(sock)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
 
 
@@ -187,7 +176,7 @@ def test_after_an_early_answer_a_dripped_body_does_not_hold_the_connection(
     with socket.create_connection((server.host, server.port), timeout=15) as sock:
         sock.sendall(_head("/early", 1000) + b"a")  # a first byte before the answer (it stays unread)
         _drip(sock, count=int(6 * WINDOW / 0.2), every=0.2)
-        answer = _read_all(sock)
+        answer = read_until_close(sock)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
     assert b"HTTP/1.1 408" not in answer  # one answer per request: the early one; the connection just closes
 
@@ -236,7 +225,7 @@ def test_the_gateway_answers_408_and_audits_it(gateway: tuple[Any, RunningServer
                            f"X-LGSP-Message-Id: {message_id}", "Content-Type: application/octet-stream"))
         sock.sendall(b"x" * 200)  # a start, then a trickle
         _drip(sock, count=int(6 * WINDOW / 0.2), every=0.2)
-        _assert_408(_read_all(sock))
+        _assert_408(read_until_close(sock))
     deadline = time.monotonic() + 10
     entry = None
     while entry is None and time.monotonic() < deadline:
@@ -257,7 +246,7 @@ def test_a_token_request_cut_off_is_not_logged_as_a_server_failure(gateway: tupl
     with capture_logs() as logs, socket.create_connection((server.host, server.port), timeout=15) as sock:
         sock.sendall(_head("/oauth/token", 1000, "Content-Type: application/x-www-form-urlencoded"))
         _drip(sock, count=int(6 * WINDOW / 0.2), every=0.2)
-        _assert_408(_read_all(sock))
+        _assert_408(read_until_close(sock))
         deadline = time.monotonic() + 5
         while not logs and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.security.rawhttp import read_until_close
+
 LGSP = [sys.executable, "-m", "lgsp.cli"]
 DEADLINE = 1.0
 
@@ -58,17 +60,6 @@ def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
         server.wait(20)
 
 
-def _answer(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes (the socket's timeout fails the test on a hang)."""
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            pytest.fail(f"no answer and no close; received so far: {data!r}")
-        if not chunk:
-            return data
-        data += chunk
 
 
 def _assert_408(answer: bytes) -> None:
@@ -80,7 +71,7 @@ def _assert_408(answer: bytes) -> None:
 
 def test_an_idle_connection_is_answered_408_and_closed(address: tuple[str, int]) -> None:
     with socket.create_connection(address, timeout=15) as sock:
-        _assert_408(_answer(sock))
+        _assert_408(read_until_close(sock))
 
 
 def test_a_head_sent_a_byte_at_a_time_does_not_hold_the_connection(address: tuple[str, int]) -> None:
@@ -95,7 +86,7 @@ def test_a_head_sent_a_byte_at_a_time_does_not_hold_the_connection(address: tupl
             time.sleep(0.1)
             if time.monotonic() - started > 2 * DEADLINE + 3:
                 break
-        _assert_408(_answer(sock))
+        _assert_408(read_until_close(sock))
 
 
 def test_the_deadline_applies_to_each_request_of_a_kept_alive_connection(address: tuple[str, int]) -> None:
@@ -112,7 +103,7 @@ def test_the_deadline_applies_to_each_request_of_a_kept_alive_connection(address
             second += sock.recv(65536)
         assert b"HTTP/1.1 200" in second
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHo")  # the third request's head never ends
-        rest = _answer(sock)
+        rest = read_until_close(sock)
     _assert_408(rest[rest.index(b"HTTP/1.1 408"):])
 
 
@@ -128,6 +119,6 @@ def test_a_body_sent_a_byte_at_a_time_is_answered_408(address: tuple[str, int]) 
             except OSError:
                 break
             time.sleep(0.2)
-        answer = _answer(sock)
+        answer = read_until_close(sock)
     _assert_408(answer)
     assert b"body" in answer.partition(b"\r\n\r\n")[2]
