@@ -15,6 +15,23 @@ from typing import Any
 from lgsp import shutdown
 
 
+def server_options(*, tls: bool = False) -> dict[str, Any]:
+    """uvicorn settings for a gateway, whoever starts it (``lgsp serve``, ``lgsp demo``): the same request
+    deadlines and head limit (:mod:`lgsp.gateway.deadlines`), and uvicorn's own proxy-header handling off,
+    since :class:`lgsp.gateway.client_certs.PeerRecorder` does it after recording the TCP peer. A demo that
+    served without them would be the one gateway anybody could hold open a byte a second.
+
+    Both protocols write a response's head and body in one system call (lgsp.gateway.coalesce); the TLS one
+    also puts the client certificate into each request's scope, which on plain HTTP would be a Python call
+    for nothing."""
+    from lgsp.gateway.deadlines import RequestDeadlineProtocol
+    from lgsp.gateway.tls_protocol import TLSHttpToolsProtocol
+
+    protocol: type[RequestDeadlineProtocol] = TLSHttpToolsProtocol if tls else RequestDeadlineProtocol
+    return {"loop": "uvloop", "http": protocol, "access_log": False, "log_level": "warning",
+            "proxy_headers": False, "server_header": True, "date_header": True}
+
+
 def run_uvicorn(config: Any, sockets: list[socket.socket] | None = None) -> None:
     """Serve ``config`` (a ``uvicorn.Config``) until a stop is requested; returns normally."""
     import uvicorn
@@ -39,4 +56,4 @@ def run_uvicorn(config: Any, sockets: list[socket.socket] | None = None) -> None
         shutdown.install()  # uvicorn restored the handler it found; keep ours whatever that was
 
 
-__all__ = ["run_uvicorn"]
+__all__ = ["run_uvicorn", "server_options"]

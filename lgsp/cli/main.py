@@ -47,9 +47,7 @@ def serve(
     import uvicorn
 
     from lgsp import shutdown
-    from lgsp.gateway.deadlines import RequestDeadlineProtocol
-    from lgsp.gateway.tls_protocol import TLSHttpToolsProtocol
-    from lgsp.serving import run_uvicorn
+    from lgsp.serving import run_uvicorn, server_options
 
     shutdown.install()  # normally done already by lgsp.cli.entry, before any import
     engine_from_settings(migrate=True).dispose()
@@ -63,14 +61,8 @@ def serve(
         tls = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None}
         if ssl_ca_certs is not None:
             tls |= {"ssl_ca_certs": str(ssl_ca_certs), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
-    # Both write a response's head and body in one system call (lgsp.gateway.coalesce); the TLS one also puts
-    # the client certificate into each request's scope, which on plain HTTP would be a Python call for nothing.
-    # Both also answer 408 to a connection that has not sent a whole request head in time (slowloris).
-    protocol: type[RequestDeadlineProtocol] = TLSHttpToolsProtocol if tls else RequestDeadlineProtocol
-    run_uvicorn(uvicorn.Config("lgsp.app:served_app", factory=True, host=host, port=port,
-                               workers=workers, loop="uvloop", http=protocol, access_log=False,
-                               log_level="warning", proxy_headers=False, server_header=True, date_header=True,
-                               **tls))  # type: ignore[arg-type]
+    run_uvicorn(uvicorn.Config("lgsp.app:served_app", factory=True, host=host, port=port, workers=workers,
+                               **server_options(tls=bool(tls)), **tls))  # type: ignore[arg-type]
 
 
 @app.command()

@@ -28,6 +28,8 @@ from lgsp.auth.clients import create_client
 from lgsp.demo.opendata_step import opendata_step
 from lgsp.demo.providers import air_quality_app, civil_status_app
 from lgsp.demo.tour import DemoStep, Tour, http
+from lgsp.gateway.client_certs import PeerRecorder
+from lgsp.serving import server_options
 from lgsp.settings import Settings
 from lgsp.testing.servers import RunningServer, start_server
 from registry.declarative import apply, parse_registry_file
@@ -102,7 +104,9 @@ def _tour(port: int, keep_serving: bool, started: list[RunningServer]) -> None:
     auditor = create_client(engine, None, ["auditor"], "demo auditor")
     admin = create_client(engine, None, ["admin"], "demo operator")
     gateway_app.runtime.registry_changed()
-    gateway = start_server(gateway_app, port=port)
+    # served as `lgsp serve` serves it: request deadlines, the head limit, the TCP peer recorded
+    forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    gateway = start_server(PeerRecorder(gateway_app, forwarded_allow_ips), port=port, **server_options())
     started.append(gateway)
     console.print(f"gateway listening on [bold]{base}[/]")
 

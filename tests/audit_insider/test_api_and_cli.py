@@ -16,6 +16,7 @@ import pytest
 from lgsp.app import create_app
 from lgsp.audit.note import NoteVerifier, open_note, parse_checkpoint
 from lgsp.testing.servers import start_server
+from tests.security.rawhttp import HEAD_TIMEOUT, probe_served_like_lgsp_serve
 
 from .conftest import Store
 from .witnesses import two_witnesses
@@ -51,6 +52,7 @@ def _cli(args: list[str], env: dict[str, str], **kw: object) -> subprocess.Compl
 @pytest.mark.timeout(480)  # seven lgsp processes: ~10 s each on a loaded 2-core runner
 def test_witness_serve_and_keys_rotate_from_the_command_line(store: Store, tmp_path: Path) -> None:
     env = {**os.environ, "LGSP_DATABASE_URL": store.url, "COLUMNS": "200",
+           "LGSP_HEADER_TIMEOUT_SECONDS": str(HEAD_TIMEOUT),  # for the probe of the witness's server
            "LGSP_AUDIT_LOG_KEY_FILE": store.settings.audit_log_key_file, "LGSP_AUDIT_CHECKPOINT_ORIGIN": "cli.test/log"}
     log_vkey = store.heads.signer.public.note_verifier("cli.test/log").vkey()
     wkey = ["--name", "cli.witness", "--key", str(tmp_path / "w.pem")]
@@ -72,6 +74,7 @@ def test_witness_serve_and_keys_rotate_from_the_command_line(store: Store, tmp_p
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        probe_served_like_lgsp_serve(f"http://127.0.0.1:{port}")
         env["LGSP_AUDIT_WITNESSES"] = f"http://127.0.0.1:{port} {witness_vkey}"
         store.write(5)
         signed = _cli(["audit", "sign-head"], env)

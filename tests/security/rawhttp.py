@@ -54,6 +54,14 @@ def read_until_close(sock: socket.socket, *, timeout_fails: bool = True) -> byte
         received += data
 
 
+def status_line(base_url: str, data: bytes, timeout: float = 20.0) -> bytes:
+    """Send ``data`` as it is and return the status line of the answer (the server must close after it)."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout) as sock:
+        sock.sendall(data)
+        return read_until_close(sock).split(b"\r\n", 1)[0]
+
+
 def request(base_url: str, method: str, target: str, headers: dict[str, str] | None = None,
             body: bytes | Iterable[bytes] = b"", chunked: bool = False, timeout: float = 20.0) -> RawResponse:
     """Send one request (``target`` verbatim) and read the whole response (the connection is closed)."""
@@ -88,3 +96,19 @@ def request(base_url: str, method: str, target: str, headers: dict[str, str] | N
     if response_headers.get("transfer-encoding", "").lower() == "chunked":
         rest = _read_chunked(rest)
     return RawResponse(int(status_line.split()[1]), response_headers, rest)
+
+
+#: what a probed server's LGSP_HEADER_TIMEOUT_SECONDS must be set to for :func:`probe_served_like_lgsp_serve`
+HEAD_TIMEOUT = 2.0
+
+
+def probe_served_like_lgsp_serve(base_url: str) -> None:
+    """A server of lgsp's that others call (the gateway, also in the demo, which is the first one a new user
+    or an outside tester meets; a witness) holds the same line as `lgsp serve`. Before, the demo's and the
+    witness's had no head deadline and no head limit: a 3 MB header was answered 401."""
+    from lgsp.gateway.deadlines import MAX_HEAD_BYTES
+
+    big = b"GET /services/x HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * (3 * MAX_HEAD_BYTES) + b"\r\n\r\n"
+    assert status_line(base_url, big) == b"HTTP/1.1 431 Request Header Fields Too Large"
+    idle = b"GET /services/x HTTP/1.1\r\nHost: x\r\n"
+    assert status_line(base_url, idle, timeout=HEAD_TIMEOUT * 10) == b"HTTP/1.1 408 Request Timeout"
