@@ -47,9 +47,10 @@ def serve(
     import uvicorn
 
     from lgsp import shutdown
-    from lgsp.serving import run_uvicorn, server_options
+    from lgsp.serving import raise_open_file_limit, run_uvicorn, server_options
 
     shutdown.install()  # normally done already by lgsp.cli.entry, before any import
+    raise_open_file_limit()  # inherited by the worker processes uvicorn spawns
     engine_from_settings(migrate=True).dispose()
     if shutdown.requested():  # SIGTERM during the migrations: they committed or rolled back; stop cleanly
         return
@@ -69,8 +70,10 @@ def serve(
 def worker() -> None:
     """Run background work (durable deliveries, schedules) until interrupted."""
     from lgsp import logs
+    from lgsp.serving import raise_open_file_limit
     from lgsp.worker import run_worker
 
+    raise_open_file_limit()  # deliveries in parallel: one descriptor per provider connection
     settings = Settings.load()
     logs.configure(settings.log_level)  # JSON lines, like the gateway
     run_worker(settings)
