@@ -69,7 +69,7 @@ class Runtime:
         self.token_failures = FailureThrottle(settings.token_failure_limit, settings.token_failure_window_seconds)
         self.audit = AuditWriter(self.engine, settings.audit_max_batch, settings=settings)
         self.breakers = CircuitBreakers(settings.breaker_failure_threshold, settings.breaker_cooldown_seconds)
-        self.upstream = Upstream(settings.upstream_pool_size, self.breakers)
+        self.upstream = Upstream(settings.upstream_pool_size, self.breakers, settings.upstream_pool_per_provider)
         self.verifier = build_verifier(settings, self.registry)
         self.signature_check: SignatureCheck | None = make_check(self.verifier) if self.verifier else None
         self.traffic = TrafficLimiter(build_backend(settings.traffic_backend, self.engine, settings.redis_url),

@@ -35,6 +35,9 @@ class Settings:
     buffer_response_bytes: int = 1024 * 1024
     #: Upstream connection pool size per gateway process.
     upstream_pool_size: int = 512
+    #: How many of those one provider may hold at once, so that a slow provider cannot starve the others'
+    #: calls (a bulkhead); 0 (the default) means a quarter of ``upstream_pool_size``.
+    upstream_pool_per_provider: int = 0
     breaker_failure_threshold: int = 5
     breaker_cooldown_seconds: float = 30.0
     #: How often a process re-checks the store for registry changes made by other processes.

@@ -57,15 +57,25 @@ class ForwardedRequest(aiohttp.ClientRequest):
         self._skip_auto_headers = self._SKIPPED
 
 
+def per_provider_limit(pool_size: int, per_provider: int) -> int:
+    """Connections one provider (scheme, host and port) may hold: ``per_provider``, or a quarter of the pool.
+
+    Without a share per provider, one that stops answering took the whole pool with the calls piling up on
+    it, and every other service's calls waited for a free connection until that provider's timeouts fired."""
+    pool = max(1, pool_size)
+    return min(pool, per_provider) if per_provider > 0 else max(1, pool // 4)
+
+
 class Upstream:
-    def __init__(self, pool_size: int, breakers: CircuitBreakers) -> None:
-        self.pool_size = pool_size
+    def __init__(self, pool_size: int, breakers: CircuitBreakers, per_provider: int = 0) -> None:
+        self.pool_size = max(1, pool_size)
+        self.per_provider = per_provider_limit(pool_size, per_provider)
         self.breakers = breakers
         self.session: aiohttp.ClientSession | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=0, ttl_dns_cache=300,
+        connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=self.per_provider, ttl_dns_cache=300,
                                          enable_cleanup_closed=True)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
                                              skip_auto_headers=NO_AUTO_HEADERS, request_class=ForwardedRequest,
@@ -95,8 +105,11 @@ class Upstream:
         target = URL(url, encoded=True)
         timeout = self._timeouts.get(service.timeout_seconds)
         if timeout is None:  # one per distinct service timeout (ClientTimeout is immutable)
+            # connect: the wait for a pooled connection plus the TCP connect, so a call queued behind its
+            # provider's share of the pool is answered within the service's timeout too
             timeout = self._timeouts[service.timeout_seconds] = aiohttp.ClientTimeout(
-                total=None, sock_connect=service.timeout_seconds, sock_read=service.timeout_seconds)
+                total=None, connect=service.timeout_seconds, sock_connect=service.timeout_seconds,
+                sock_read=service.timeout_seconds)
         replayable = request.body_stream is None
         attempts = 1 + service.retry_attempts if (
             replayable and request.method in service.idempotent_methods) else 1

@@ -128,7 +128,11 @@ class HostileServer:
                 writer.close()
 
     def stop(self) -> None:
-        """Close the server, end the connections still open (a silent or dripping script), stop the loop."""
+        """Close the server, end the connections still open (a silent or dripping script), stop the loop.
+        A second call does nothing (a test may stop its provider early, and its fixture again)."""
+        if self._loop.is_closed():
+            return
+
         async def shutdown() -> None:
             assert self._server is not None
             self._server.close()
