@@ -44,6 +44,7 @@ KINDS: dict[str, tuple[int, str]] = {
     "concurrency-limited": (503, "Too many calls in flight to this provider"),
     "limits-unavailable": (503, "Traffic limits cannot be checked"),
     "internal-error": (500, "Internal error"),
+    "audit-unavailable": (503, "Audit log unavailable"),
     "not-configured": (503, "Not configured on this gateway"),
     # document exchange (edXML / national axis)
     "edxml-invalid": (422, "Invalid edXML packet"),

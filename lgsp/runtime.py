@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from lgsp import logs, metrics
@@ -131,9 +132,16 @@ class Runtime:
         return identity
 
     async def record(self, exchange: Exchange) -> int:
-        """Write the exchange's audit entry; returns its index once durable."""
+        """Write the exchange's audit entry; returns its index once durable.
+
+        A store that cannot take the entry (down, or a lock held past ``audit_write_timeout_seconds``) is a
+        503 ``audit-unavailable``: nothing of the entry was committed, so the caller gets no answer of the
+        provider's it could not be audited with. It is not tried twice for one exchange (the problem's own
+        entry would wait as long again)."""
         if "audit_index" in exchange.extra:
             return int(exchange.extra["audit_index"])
+        if exchange.extra.get("audit_failed"):
+            raise _audit_unavailable(self.settings)
         request = exchange.request
         entry: dict[str, Any] = {
             "time": exchange.received_at,
@@ -161,7 +169,13 @@ class Runtime:
         if exchange.service is not None and exchange.service.keep_bodies:
             bodies = (request.body if request else None,
                       exchange.response.body if exchange.response else None)
-        index = await self.audit.record(entry, bodies)
+        try:
+            index = await self.audit.record(entry, bodies)
+        except (DBAPIError, RuntimeError) as exc:  # the store failed or the writer is stopping; a bug still raises
+            exchange.extra["audit_failed"] = True
+            self.log.error("audit store unavailable; call refused", message_id=exchange.message_id,
+                           error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
+            raise _audit_unavailable(self.settings) from exc
         exchange.extra["audit_index"] = index
         exchange.extra["audited"] = True
         return index
@@ -188,3 +202,10 @@ class Runtime:
         self.log.info("exchange", message_id=message_id, correlation_id=correlation_id, client=client,
                       service=service, method=method, status=status, latency_ms=latency_ms,
                       audit_index=audit_index, problem=problem, attempts=attempts)
+
+
+def _audit_unavailable(settings: Settings) -> Problem:
+    retry = max(1, round(settings.audit_write_timeout_seconds)) if settings.audit_write_timeout_seconds > 0 else 10
+    return Problem("audit-unavailable", "the exchange could not be recorded in the audit log (the store did not "
+                   "take the entry in time); nothing was passed on to the caller, try again later",
+                   headers={"Retry-After": str(retry)})

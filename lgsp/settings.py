@@ -43,6 +43,9 @@ class Settings:
     #: How often a process re-checks the store for registry changes made by other processes.
     registry_refresh_seconds: float = 1.0
     audit_max_batch: int = 512
+    #: How long an audit write may wait for the store (a lock another transaction holds, a stalled disk)
+    #: before the call is refused 503 ``audit-unavailable``; 0 = as long as the store takes.
+    audit_write_timeout_seconds: float = 10.0
     #: X-Road identifiers lgsp puts in SOAP headers: instance and member class of this province's members
     #: (the national values are not published; see PROTOCOLS.md §2.4), the agency code is the member code.
     xroad_instance: str = "VN"

@@ -41,6 +41,7 @@ from lgsp.audit.models import AuditBody, AuditEntry
 from lgsp.audit.tree_store import AuditTreeNode, SqlTreeStore, raw_frontier_at
 from lgsp.settings import Settings
 from lgsp.store import checkpoint
+from lgsp.store.wait_bound import bound_waits
 from lgsp.store.write_lock import queued_writer
 
 GENESIS = bytes(32)
@@ -240,6 +241,13 @@ def _integrate(conn: Connection, size: int, chain_at_size: bytes, leaves: list[b
         _frontiers[key] = (size + len(leaves), new_chain, frontier)
 
 
+def _prepare_connection(conn: Connection, *, sqlite_file: bool, wait_seconds: float) -> None:
+    """The writer's kept connection: checkpoints off the commits (SQLite file), store waits bounded."""
+    if sqlite_file:
+        checkpoint.keep_checkpoints_off_commits(conn)
+    bound_waits(conn, wait_seconds)
+
+
 class AuditWriter:
     """Group-committing appender used by the gateway (one per process, bound to its event loop).
 
@@ -262,7 +270,8 @@ class AuditWriter:
         self._checkpointer = checkpoint.WalCheckpointer(engine) if sqlite_file else None
         self.thread = CommitThread(engine, append_entries, max_batch,
                                    committed=self._signer_task.appended if self._signer_task else None,
-                                   on_connect=checkpoint.keep_checkpoints_off_commits if sqlite_file else None,
+                                   on_connect=functools.partial(_prepare_connection, sqlite_file=bool(sqlite_file),
+                                                                wait_seconds=self.settings.audit_write_timeout_seconds),
                                    raw_write=functools.partial(append_entries_raw, dialect=engine.dialect,
                                                                frontier_key=frontier_key(engine)))
         self.heads.transactions = self.thread.run_in_transaction

@@ -99,7 +99,11 @@ async def handle(scope: Scope, receive: Receive, send: Send, runtime: Runtime) -
             await deliver_response(exchange, runtime, upstream, send)
     except Problem as problem:
         exchange.problem = problem
-        await send_problem(exchange, runtime, send)
+        if exchange.extra.get("response_started"):  # a streamed reply's audit failed at its end: cut it
+            runtime.log.warning("streamed reply cut: its audit entry could not be written",
+                                message_id=exchange.message_id, service=exchange.service_id, problem=problem.kind)
+        else:
+            await send_problem(exchange, runtime, send)
     except StreamCut as cut:  # audited already; the caller's connection closes on a cut body
         runtime.log.warning("provider reply cut mid-stream", message_id=exchange.message_id,
                             service=exchange.service_id, reason=str(cut))

@@ -267,13 +267,17 @@ async def send_problem(exchange: Exchange, runtime: Runtime, send: Send, audit: 
         try:
             index = await record(exchange, runtime)
             headers.append((b"x-lgsp-audit-index", str(index).encode()))
-        except Exception:
-            runtime.log.exception("audit write failed", message_id=exchange.message_id)
-            problem = Problem("internal-error", "the exchange could not be recorded in the audit log")
+        except Exception as exc:
+            if isinstance(exc, Problem):  # the store did not take the entry (logged once, by the runtime)
+                problem = exc
+            else:
+                runtime.log.exception("audit write failed", message_id=exchange.message_id)
+                problem = Problem("internal-error", "the exchange could not be recorded in the audit log")
             exchange.problem = problem
             body, content_type = render_problem(exchange, problem)
             headers = [(b"content-type", content_type),
                        (b"content-length", str(len(body)).encode()),
-                       (b"x-lgsp-message-id", exchange.message_id.encode())]
+                       (b"x-lgsp-message-id", exchange.message_id.encode()),
+                       *[(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]]
     await send({"type": "http.response.start", "status": problem.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
