@@ -31,7 +31,7 @@ from .limits import MAX_CERTIFICATES, MAX_REFERENCES, MAX_SIGNATURES, MAX_TRANSF
 from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 from .timestamps import timestamp_status
-from .xmlkeyinfo import _alg_name, _decode_certs, _KeyInfoCerts, _xades_values
+from .xmlkeyinfo import _alg_name, _decode_certs, _KeyInfoCerts, _xades_values, missing_signer_reason
 from .xmlparts import signature_parts
 from .xmlrefs import (
     _C14N_10,
@@ -55,10 +55,10 @@ from .xmltree import (
     DEFAULT_NAMESPACES,
     DS_NS,
     EDXML_NS,
-    ID_ATTRIBUTES,
     XADES_NS,
     _ascii_compatible,
     _local,
+    element_ids,
     normalise_variants,
     parse,
 )
@@ -161,9 +161,11 @@ class XmlVerifier:
         except ValueError as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                                f"KeyInfo certificate is not decodable: {exc}")
-        if certs is None:
-            return report.fail(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
-                               "no X509Certificate in KeyInfo; the signer cannot be identified")
+        unsupported = sorted({str(t) for ref in parts.references for t in ref.transforms} - SUPPORTED_TRANSFORMS)
+        if certs is None:  # say why (HMAC, RetrievalMethod, bare key, ...), and refuse odd transforms all the same
+            report.fail(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+                        missing_signer_reason(signature, parts.signature_method))
+            return self._unsupported(report, unsupported) if unsupported else report
         leaf = certs.leaf
         report.algorithms.append(AlgorithmUse("key", *certs.key))
         for alg in report.algorithms:
@@ -182,11 +184,8 @@ class XmlVerifier:
         report.infos += chain.infos
         if not chain.ok and chain.sub_indication is not None:
             report.fail(chain.indication, chain.sub_indication, chain.message)
-        unsupported = sorted({str(t) for ref in parts.references for t in ref.transforms} - SUPPORTED_TRANSFORMS)
         if unsupported:  # signxml would skip them and digest something else than the signer did
-            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
-                               f"unsupported Reference transform(s) {', '.join(unsupported)}: the signature "
-                               "cannot be verified (XPath, XSLT and other transforms are never executed)")
+            return self._unsupported(report, unsupported)
         # 2) the maths, pinned to the validated certificate; validity is the chain's job, so give signxml
         # a moment inside the certificate's validity instead of letting it re-judge expiry.
         moment = min(max(now, certs.not_before), certs.not_after)
@@ -210,7 +209,7 @@ class XmlVerifier:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"invalid signature input: {exc}")
         except InvalidSignature as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
-                               f"signature value does not verify with the signer's key: {exc}")
+                               f"signature value does not verify with the signer's key ({str(exc).rstrip(': ')})")
         except etree.DocumentInvalid as exc:  # signxml validates XAdES against its schema
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                                f"signature structure is not schema-valid: {exc}")
@@ -258,6 +257,12 @@ class XmlVerifier:
         if not report.failed:
             report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
         return report
+
+    @staticmethod
+    def _unsupported(report: SignatureReport, transforms: list[str]) -> SignatureReport:
+        return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                           f"unsupported Reference transform(s) {', '.join(transforms)}: the signature "
+                           "cannot be verified (XPath, XSLT and other transforms are never executed)")
 
     def _signature_timestamp(self, report: SignatureReport, signature: etree._Element,
                              timestamp_el: etree._Element) -> None:
@@ -343,7 +348,7 @@ class XmlVerifier:
                 continue
             ref_id = uri[1:]
             for anc in [node, *node.iterancestors()]:
-                if any(anc.get(attr) == ref_id for attr in ID_ATTRIBUTES):
+                if ref_id in element_ids(anc):
                     if _c14n(_without_signatures(anc)) == _c14n(_without_signatures(signed_xml)):
                         return None
                     break
@@ -360,7 +365,7 @@ class XmlVerifier:
                 return None  # a detached signature: what it signs is the external document(s), verified above
             return "enveloping signature without a signed ds:Object: nothing of the document is signed"
         for obj in objects:
-            ids = {obj.get(attr) for attr in ID_ATTRIBUTES} - {None}
+            ids = element_ids(obj)
             wanted = _c14n(_without_signatures(obj))
             if not any(uri[1:] in ids and signed is not None and _c14n(_without_signatures(signed)) == wanted
                        for uri, signed in fragments if uri.startswith("#")):
