@@ -358,19 +358,19 @@ class XmlVerifier:
     def _enveloping_covered(root: etree._Element, fragments: list[tuple[str, Any]]) -> str | None:
         """An enveloping signature (the document *is* the Signature): every ds:Object carrying content
         must be exactly one of the signed fragments; the QualifyingProperties object is XAdES' own."""
-        objects = [o for o in root.iterfind("ds:Object", namespaces={"ds": DS_NS})
-                   if o.find(f"{{{XADES_NS}}}QualifyingProperties") is None]
-        if not objects:
+        objs = [o for o in root.iterfind(f"{{{DS_NS}}}Object") if o.find(f"{{{XADES_NS}}}QualifyingProperties") is None]
+        if not objs:
             if any(uri and not uri.startswith("#") for uri, _ in fragments):
                 return None  # a detached signature: what it signs is the external document(s), verified above
             return "enveloping signature without a signed ds:Object: nothing of the document is signed"
-        for obj in objects:
+        for obj in objs:
             ids = element_ids(obj)
             wanted = _c14n(_without_signatures(obj))
             if not any(uri[1:] in ids and signed is not None and _c14n(_without_signatures(signed)) == wanted
                        for uri, signed in fragments if uri.startswith("#")):
-                return (f"ds:Object {sorted(i for i in ids if i) or '(no Id)'} of the enveloping signature is not "
-                        "covered by it (signed data not found)")
+                how = ("is signed only as its base64-decoded text, which does not cover the element" if any(
+                    uri[1:] in ids and signed is None for uri, signed in fragments) else "is not covered by it")
+                return f"ds:Object {sorted(ids) or '(no Id)'} of the enveloping signature {how} (signed data not found)"
         return None
 
     def _edxml_coverage(self, root: etree._Element, report: SignatureReport) -> None:

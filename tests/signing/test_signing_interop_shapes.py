@@ -234,3 +234,20 @@ def test_detached_json_jws_without_payload_member(verifier: Verifier, pki: TestP
     assert _verdict(report) == (Indication.TOTAL_PASSED, None), report.signatures[0].errors
     forged = verifier.verify(document, detached={"payload.json": content.replace(b"0001", b"0002")})
     assert _verdict(forged) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)
+
+
+def test_enveloping_base64_object_says_why_it_does_not_count(verifier: Verifier, pki: TestPki) -> None:
+    # ETSI plugtest X_BE_CONN_10 shape: an enveloping XAdES whose Object holds base64 signed with the base64
+    # transform. The verdict stays SIGNED_DATA_NOT_FOUND (docs §2), but "is not covered by it" hid that it *is*
+    # signed, as decoded text.
+    content = b"<VanBan>Quyet dinh 123</VanBan>"
+    ds_object = f'<ds:Object xmlns:ds="{DS}" Id="o-1">{_b64(content)}</ds:Object>'
+    signed = sign_references(ds_object.encode(), pki.good, [("#o-1", ["http://www.w3.org/2000/09/xmldsig#base64"],
+                                                             content)])
+    obj = etree.fromstring(signed)  # sign_references put the Signature in the Object: turn that inside out
+    signature = obj[0]
+    obj.remove(signature)
+    signature.append(obj)
+    report = verifier.verify(etree.tostring(signature), "application/xml")
+    assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND)
+    assert "signed only as its base64-decoded text" in report.signatures[0].errors[0]
