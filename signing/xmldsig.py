@@ -54,7 +54,6 @@ from .xmlsignxml import (
 from .xmltree import (
     DEFAULT_NAMESPACES,
     DS_NS,
-    EDXML_NS,
     XADES_NS,
     _ascii_compatible,
     _local,
@@ -63,6 +62,7 @@ from .xmltree import (
     parse,
 )
 from .xmltree import XmlFormatError as XmlFormatError
+from .xmluncovered import edxml_attachments, flag_uncovered, manifest_documents
 
 
 def _check_structure(signatures: list[etree._Element]) -> None:
@@ -128,7 +128,7 @@ class XmlVerifier:
                                                    format="XMLDSig"), exc)
             for note in variant_notes:
                 self._non_conformant(report, note)
-            self._edxml_coverage(root, report)
+            self._uncovered(root, signature, report)
             reports.append(report)
         return reports, doc_notes
 
@@ -373,28 +373,13 @@ class XmlVerifier:
                 return f"ds:Object {sorted(ids) or '(no Id)'} of the enveloping signature {how} (signed data not found)"
         return None
 
-    def _edxml_coverage(self, root: etree._Element, report: SignatureReport) -> None:
-        """edXML attachments sit beside the envelope: say whether this signature protects them."""
-        if etree.QName(root.tag).namespace != EDXML_NS:
-            return
-        if any(part.description.startswith("whole document") for part in report.covered):
-            return
-        attachments = root.xpath("./*[local-name()='AttachmentEncoded']/*[local-name()='Attachment']")
-        if not isinstance(attachments, list):
-            return
-        for att in attachments:
-            if not isinstance(att, etree._Element):
-                continue
-            cid = att.xpath("string(./*[local-name()='ContentId'])")
-            name = att.xpath("string(./*[local-name()='AttachmentName'])")
-            report.not_covered.append(f"edXML attachment {name or '?'} ({cid or 'no ContentId'}) in AttachmentEncoded")
-        if report.not_covered:
-            msg = (f"{len(report.not_covered)} edXML attachment(s) outside the signed envelope are not covered "
-                   "by the signature")
-            level = self.policy.level(Check.UNCOVERED_PARTS)
-            if level.value == "fail":
-                report.fail(Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND, msg)
-            elif level.value == "warn":
-                report.warnings.append(msg)
-            elif level.value == "inform":
-                report.infos.append(msg)
+    def _uncovered(self, root: etree._Element, signature: etree._Element, report: SignatureReport) -> None:
+        """edXML attachments beside the envelope, documents a ds:Manifest lists (:mod:`signing.xmluncovered`)."""
+        attachments = edxml_attachments(root, report)
+        if attachments:
+            flag_uncovered(report, self.policy, attachments, f"{len(attachments)} edXML attachment(s) outside the "
+                           "signed envelope are not covered by the signature")
+        manifest = manifest_documents(signature)
+        if manifest:
+            flag_uncovered(report, self.policy, manifest, f"{len(manifest)} document(s) listed in a ds:Manifest are "
+                           "not verified (outside XML-DSig core validation; nothing is fetched or transformed)")

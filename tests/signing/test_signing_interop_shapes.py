@@ -251,3 +251,28 @@ def test_enveloping_base64_object_says_why_it_does_not_count(verifier: Verifier,
     report = verifier.verify(etree.tostring(signature), "application/xml")
     assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND)
     assert "signed only as its base64-decoded text" in report.signatures[0].errors[0]
+
+
+def test_manifest_documents_are_reported_as_not_verified(verifier: Verifier, pki: TestPki) -> None:
+    # Phaos' detached-XSLT vector signs a ds:Manifest whose Reference (an XSLT over an external file) core
+    # validation never checks. With a trusted signer that was TOTAL_PASSED without a word about the document,
+    # even with a bogus Manifest digest.
+    obj = (f'<ds:Object xmlns:ds="{DS}" Id="obj"><ds:Manifest Id="m"><ds:Reference URI="van-ban.pdf"><ds:Transforms>'
+           '<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"/></ds:Transforms>'
+           f'<ds:DigestMethod Algorithm="{SHA256}"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference>'
+           "</ds:Manifest></ds:Object>")
+    c14n = etree.tostring(etree.fromstring(obj), method="c14n", exclusive=True)
+    container = etree.fromstring(sign_references(obj.encode(), pki.good, [("#obj", [EXC], c14n)]))
+    signature = container[-1]  # sign_references put the Signature in the Object: turn that inside out
+    container.remove(signature)
+    signature.append(container)
+    signed = etree.tostring(signature)
+    report = verifier.verify(signed, "application/xml")
+    assert report.indication is Indication.TOTAL_PASSED  # the Object itself is signed (default policy: warn)
+    entry = report.signatures[0]
+    assert entry.not_covered == ["document URI='van-ban.pdf' listed in ds:Manifest Id='m' (Manifest references are "
+                                 "not verified)"]
+    assert any("ds:Manifest are not verified" in w for w in entry.warnings)
+    strict = Verifier(verifier.trust, Policy().with_levels(uncovered_parts="fail"))
+    assert _verdict(strict.verify(signed, "application/xml")) == (Indication.INDETERMINATE,
+                                                                  SubIndication.SIGNED_DATA_NOT_FOUND)
