@@ -267,6 +267,7 @@ class JwsVerifier:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
                                "JWS signature does not verify with the signer's key")
         report.signed_content = payload
+        report.infos.append("cryptographically intact: the JWS signature verifies with the signer's key")
         if not report.failed:
             report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
         return report

@@ -64,6 +64,9 @@ from .xmltree import (
 from .xmltree import XmlFormatError as XmlFormatError
 from .xmluncovered import edxml_attachments, flag_uncovered, manifest_documents
 
+#: What a report says once the maths passed, whatever the trust verdict.
+INTACT = "cryptographically intact: the signature value and every reference digest verify with the signer's key"
+
 
 def _check_structure(signatures: list[etree._Element]) -> None:
     """The bounds of :mod:`signing.limits`, counted before any reference is resolved (XmlFormatError)."""
@@ -218,6 +221,7 @@ class XmlVerifier:
         except (SignXMLException, ValueError, TypeError) as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"unsupported signature: {exc}")
         results = results if isinstance(results, list) else [results]
+        report.infos.append(INTACT)  # said outright: an INDETERMINATE for trust or expiry is not a broken seal
         if timestamp_el is not None:
             self._signature_timestamp(report, signature, timestamp_el)
             check_validity_at_proven_time(report, certs.not_before, certs.not_after)

@@ -29,7 +29,7 @@ from signing import Policy, TrustStore, Verifier
 from signing import http as signing_http
 from signing.cli import app as cli_app
 from signing.report import Indication, SubIndication
-from signing.testing import Identity, TestPki, cert_name, key_usage, sign_detached_jws, sign_references
+from signing.testing import Identity, TestPki, cert_name, key_usage, sign_detached_jws, sign_jws, sign_references
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 EXC = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -276,3 +276,18 @@ def test_manifest_documents_are_reported_as_not_verified(verifier: Verifier, pki
     strict = Verifier(verifier.trust, Policy().with_levels(uncovered_parts="fail"))
     assert _verdict(strict.verify(signed, "application/xml")) == (Indication.INDETERMINATE,
                                                                   SubIndication.SIGNED_DATA_NOT_FOUND)
+
+
+@pytest.mark.parametrize("who", ["expired", "untrusted"])
+def test_crypto_valid_but_untrusted_says_it_is_intact(verifier: Verifier, pki: TestPki, who: str) -> None:
+    # Almost every public vector is signed by an expired or unknown CA: the verdict is INDETERMINATE, and the
+    # report must tell that apart from a broken signature (it only listed what was covered).
+    signer = getattr(pki, who)
+    xml = verifier.verify(_wss_envelope(signer), "application/soap+xml", must_cover=BODY)
+    jws = verifier.verify(sign_jws(b'{"MaHoSo": "1"}', signer).encode())
+    for report in (xml, jws):
+        assert report.indication is Indication.INDETERMINATE
+        assert any(i.startswith("cryptographically intact") for i in report.signatures[0].infos)
+        assert "cryptographically intact" in report.render_text()
+    tampered = verifier.verify(_wss_envelope(signer, sign_prefixes=[]), "application/soap+xml", must_cover=BODY)
+    assert not any(i.startswith("cryptographically intact") for i in tampered.signatures[0].infos)
