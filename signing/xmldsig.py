@@ -294,8 +294,9 @@ class XmlVerifier:
                 if status.valid and status.trusted:
                     report.proven_signing_time = status.time
                     return
-                problem = (f"XAdES SignatureTimeStamp does not validate (valid={status.valid}, "
-                           f"trusted={status.trusted})")
+                problem = (f"XAdES SignatureTimeStamp by {status.tsa} is intact but not trusted (no valid path from "
+                           "its TSA certificate to a configured anchor)" if status.valid else
+                           "XAdES SignatureTimeStamp does not validate (token signature or message imprint)")
         holder = ChainResult()
         apply_level(holder, self.policy, Check.TIMESTAMP_INVALID, Indication.INDETERMINATE,
                     SubIndication.SIG_CONSTRAINTS_FAILURE, problem or "invalid timestamp")

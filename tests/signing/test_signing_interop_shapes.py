@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from pathlib import Path
 
@@ -29,7 +30,17 @@ from signing import Policy, TrustStore, Verifier
 from signing import http as signing_http
 from signing.cli import app as cli_app
 from signing.report import Indication, SubIndication
-from signing.testing import Identity, TestPki, cert_name, key_usage, sign_detached_jws, sign_jws, sign_references
+from signing.testing import (
+    Identity,
+    TestPki,
+    cert_name,
+    edxml_document,
+    key_usage,
+    sign_detached_jws,
+    sign_jws,
+    sign_references,
+    sign_xml,
+)
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 EXC = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -291,3 +302,19 @@ def test_crypto_valid_but_untrusted_says_it_is_intact(verifier: Verifier, pki: T
         assert "cryptographically intact" in report.render_text()
     tampered = verifier.verify(_wss_envelope(signer, sign_prefixes=[]), "application/soap+xml", must_cover=BODY)
     assert not any(i.startswith("cryptographically intact") for i in tampered.signatures[0].infos)
+
+
+def test_untrusted_but_intact_timestamp_says_so(verifier: Verifier, pki: TestPki) -> None:
+    # xades4j's XAdES-T/-XL sample: a genuine token from a TSA outside our anchors was reported as
+    # "does not validate (valid=True, trusted=False)", which reads as a forged token.
+    untrusted = verifier.verify(sign_xml(edxml_document(), pki.good, xades=True, tsa=pki.untrusted))
+    assert _verdict(untrusted) == (Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE)
+    assert untrusted.signatures[0].timestamps[0].valid
+    assert any("is intact but not trusted" in e and "Mallory" in e for e in untrusted.signatures[0].errors)
+    first = sign_xml(edxml_document(), pki.good, xades=True, tsa=pki.tsa)
+    second = sign_xml(edxml_document(200), pki.good, xades=True, tsa=pki.tsa)
+    token = re.compile(rb"<xades:EncapsulatedTimeStamp>[^<]+</xades:EncapsulatedTimeStamp>")
+    stolen = token.search(second)
+    assert stolen
+    lifted = verifier.verify(token.sub(stolen.group(0), first))
+    assert any("does not validate (token signature or message imprint)" in e for e in lifted.signatures[0].errors)
