@@ -182,9 +182,10 @@ class JwsVerifier:
         if problem:
             raise JwsFormatError(problem)
         if payload_b64 == "" and detached:
-            if len(detached) != 1:
+            payloads = set(detached.values())  # the CLI files one document under its path and its file name
+            if len(payloads) != 1:
                 raise JwsFormatError("a JWS has one payload: supply exactly one detached document")
-            payload = next(iter(detached.values()))
+            payload = payloads.pop()
             payload_b64 = base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
         elif payload_b64 == "":
             return [SignatureReport(id=f"jws-signature-{index}", format=kind).fail(

@@ -318,3 +318,19 @@ def test_untrusted_but_intact_timestamp_says_so(verifier: Verifier, pki: TestPki
     assert stolen
     lifted = verifier.verify(token.sub(stolen.group(0), first))
     assert any("does not validate (token signature or message imprint)" in e for e in lifted.signatures[0].errors)
+
+
+def test_cli_detached_jws_payload_given_with_a_directory(tmp_path: Path, pki: TestPki) -> None:
+    # RFC 7520 §4.5 via `lgsp verify sig --detached dir/payload`: the CLI files the document under its path and
+    # its name, and the JWS verifier counted two documents ("supply exactly one"): TOTAL_FAILED / FORMAT_FAILURE.
+    content = b'{"MaHoSo": "000.00.12.H10-261126-0001"}'
+    (tmp_path / "root.pem").write_bytes(pki.root_pem)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "payload.json").write_bytes(content)
+    header, _, signature = sign_detached_jws(content, pki.good).split(".")
+    for name, body in (("sig.jws", f"{header}..{signature}"),
+                       ("sig.json", json.dumps({"protected": header, "signature": signature}))):
+        (tmp_path / name).write_text(body)
+        result = CliRunner().invoke(cli_app, ["verify", str(tmp_path / name), "--trust", str(tmp_path / "root.pem"),
+                                              "--detached", str(tmp_path / "docs" / "payload.json")])
+        assert result.exit_code == 0, result.output
