@@ -44,8 +44,8 @@ def sniff(data: bytes, content_type: str | None = None) -> str:
         return "xml"
     if head.startswith(b"ey") and data.count(b".") == 2:
         return "jws"  # compact: a JSON header always encodes to "ey..."; the JWS parser validates the rest
-    if head.startswith(b"{") and b'"payload"' in data and b'"signature' in data:
-        return "jws"
+    if head.startswith(b"{") and b'"signature' in data and (b'"payload"' in data or b'"protected"' in data):
+        return "jws"  # a JSON JWS; with detached content (RFC 7515 Appendix F) it has no "payload" member
     return "unknown"
 
 

@@ -89,7 +89,8 @@ def classify(exc: Exception) -> tuple[Indication, SubIndication, str]:
     if isinstance(exc, cv_errors.DisallowedAlgorithmError):
         return (Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
                 f"weak algorithm in the chain: {exc}")
-    if isinstance(exc, cv_errors.PathBuildingError):
+    if isinstance(exc, cv_errors.PathBuildingError) or (  # certvalidator's words when the leaf is its own root
+            isinstance(exc, cv_errors.InvalidCertificateError) and "is self-signed" in str(exc)):
         return (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
                 f"no chain to a trusted anchor: {exc}")
     if "polic" in str(exc).lower():  # RFC 5280 policy processing (explicit policy, initial policy set)

@@ -84,8 +84,8 @@ def parse(data: bytes) -> tuple[str, str, list[_Member]]:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise JwsFormatError(f"JWS JSON is not valid JSON: {exc}") from exc
-        if not isinstance(doc, dict) or "payload" not in doc:
-            raise JwsFormatError("JWS JSON serialisation needs a 'payload' member")
+        if not isinstance(doc, dict) or not ({"signatures", "signature"} & doc.keys()):
+            raise JwsFormatError("JWS JSON serialisation needs a 'signatures' or 'signature' member")
         if "signatures" in doc and {"protected", "header", "signature"} & doc.keys():
             # RFC 7515 §7.2.2: the flattened members must not sit beside 'signatures'; which signature such a
             # document carries depends on the parser, so it carries none.
@@ -94,9 +94,9 @@ def parse(data: bytes) -> tuple[str, str, list[_Member]]:
         kind = "JWS-JSON-general" if "signatures" in doc else "JWS-JSON-flattened"
         if not isinstance(raw, list) or not raw:
             raise JwsFormatError("JWS JSON 'signatures' must be a non-empty list")
-        if not isinstance(doc["payload"], str):
+        payload_b64 = doc.get("payload", "")  # absent: detached content (RFC 7515 Appendix F, RFC 7520 §4.5)
+        if not isinstance(payload_b64, str):
             raise JwsFormatError("JWS JSON 'payload' must be a base64url string")
-        payload_b64 = doc["payload"]
         for item in raw:
             if not isinstance(item, dict) or "signature" not in item:
                 raise JwsFormatError("each JWS JSON signature needs a 'signature' member")
@@ -182,9 +182,10 @@ class JwsVerifier:
         if problem:
             raise JwsFormatError(problem)
         if payload_b64 == "" and detached:
-            if len(detached) != 1:
+            payloads = set(detached.values())  # the CLI files one document under its path and its file name
+            if len(payloads) != 1:
                 raise JwsFormatError("a JWS has one payload: supply exactly one detached document")
-            payload = next(iter(detached.values()))
+            payload = payloads.pop()
             payload_b64 = base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
         elif payload_b64 == "":
             return [SignatureReport(id=f"jws-signature-{index}", format=kind).fail(
@@ -267,6 +268,7 @@ class JwsVerifier:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
                                "JWS signature does not verify with the signer's key")
         report.signed_content = payload
+        report.infos.append("cryptographically intact: the JWS signature verifies with the signer's key")
         if not report.failed:
             report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
         return report
@@ -312,9 +314,13 @@ class JwsVerifier:
                 report.infos.append(f"key from the caller's key lookup (kid={header.get('kid')!r}); trust comes "
                                     "from the registration, no certificate chain applies")
                 return found, _joserfc_key(found), None
+        alg = header.get("alg")
+        hmac = isinstance(alg, str) and alg.upper().startswith("HS")  # RFC 7518 §3.2: a MAC, no signer to name
         report.fail(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
-                    "no x5c chain and no registered key for this JWS (kid="
-                    f"{header.get('kid')!r}); the signer cannot be identified")
+                    f"alg {alg} is an HMAC (a shared-secret code, not a public-key signature): refused, it names no "
+                    f"signer and lgsp holds no shared secrets (kid={header.get('kid')!r})" if hmac else
+                    f"no x5c chain and no registered key for this JWS (kid={header.get('kid')!r}); the signer "
+                    "cannot be identified")
         return None, None, None
 
     def _from_x5c(self, x5c: tuple[str, ...]) -> tuple[PublicKey, asn1_x509.Certificate, Any,

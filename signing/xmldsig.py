@@ -31,7 +31,7 @@ from .limits import MAX_CERTIFICATES, MAX_REFERENCES, MAX_SIGNATURES, MAX_TRANSF
 from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 from .timestamps import timestamp_status
-from .xmlkeyinfo import _alg_name, _decode_certs, _KeyInfoCerts, _xades_values
+from .xmlkeyinfo import _alg_name, _decode_certs, _KeyInfoCerts, _xades_values, missing_signer_reason
 from .xmlparts import signature_parts
 from .xmlrefs import (
     _C14N_10,
@@ -54,15 +54,18 @@ from .xmlsignxml import (
 from .xmltree import (
     DEFAULT_NAMESPACES,
     DS_NS,
-    EDXML_NS,
-    ID_ATTRIBUTES,
     XADES_NS,
     _ascii_compatible,
     _local,
+    element_ids,
     normalise_variants,
     parse,
 )
 from .xmltree import XmlFormatError as XmlFormatError
+from .xmluncovered import edxml_attachments, flag_uncovered, manifest_documents
+
+#: What a report says once the maths passed, whatever the trust verdict.
+INTACT = "cryptographically intact: the signature value and every reference digest verify with the signer's key"
 
 
 def _check_structure(signatures: list[etree._Element]) -> None:
@@ -128,7 +131,7 @@ class XmlVerifier:
                                                    format="XMLDSig"), exc)
             for note in variant_notes:
                 self._non_conformant(report, note)
-            self._edxml_coverage(root, report)
+            self._uncovered(root, signature, report)
             reports.append(report)
         return reports, doc_notes
 
@@ -161,9 +164,11 @@ class XmlVerifier:
         except ValueError as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                                f"KeyInfo certificate is not decodable: {exc}")
-        if certs is None:
-            return report.fail(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
-                               "no X509Certificate in KeyInfo; the signer cannot be identified")
+        unsupported = sorted({str(t) for ref in parts.references for t in ref.transforms} - SUPPORTED_TRANSFORMS)
+        if certs is None:  # say why (HMAC, RetrievalMethod, bare key, ...), and refuse odd transforms all the same
+            report.fail(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+                        missing_signer_reason(signature, parts.signature_method))
+            return self._unsupported(report, unsupported) if unsupported else report
         leaf = certs.leaf
         report.algorithms.append(AlgorithmUse("key", *certs.key))
         for alg in report.algorithms:
@@ -182,11 +187,8 @@ class XmlVerifier:
         report.infos += chain.infos
         if not chain.ok and chain.sub_indication is not None:
             report.fail(chain.indication, chain.sub_indication, chain.message)
-        unsupported = sorted({str(t) for ref in parts.references for t in ref.transforms} - SUPPORTED_TRANSFORMS)
         if unsupported:  # signxml would skip them and digest something else than the signer did
-            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
-                               f"unsupported Reference transform(s) {', '.join(unsupported)}: the signature "
-                               "cannot be verified (XPath, XSLT and other transforms are never executed)")
+            return self._unsupported(report, unsupported)
         # 2) the maths, pinned to the validated certificate; validity is the chain's job, so give signxml
         # a moment inside the certificate's validity instead of letting it re-judge expiry.
         moment = min(max(now, certs.not_before), certs.not_after)
@@ -210,7 +212,7 @@ class XmlVerifier:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"invalid signature input: {exc}")
         except InvalidSignature as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
-                               f"signature value does not verify with the signer's key: {exc}")
+                               f"signature value does not verify with the signer's key ({str(exc).rstrip(': ')})")
         except etree.DocumentInvalid as exc:  # signxml validates XAdES against its schema
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                                f"signature structure is not schema-valid: {exc}")
@@ -219,6 +221,7 @@ class XmlVerifier:
         except (SignXMLException, ValueError, TypeError) as exc:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"unsupported signature: {exc}")
         results = results if isinstance(results, list) else [results]
+        report.infos.append(INTACT)  # said outright: an INDETERMINATE for trust or expiry is not a broken seal
         if timestamp_el is not None:
             self._signature_timestamp(report, signature, timestamp_el)
             check_validity_at_proven_time(report, certs.not_before, certs.not_after)
@@ -259,6 +262,12 @@ class XmlVerifier:
             report.indication, report.sub_indication = Indication.TOTAL_PASSED, None
         return report
 
+    @staticmethod
+    def _unsupported(report: SignatureReport, transforms: list[str]) -> SignatureReport:
+        return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                           f"unsupported Reference transform(s) {', '.join(transforms)}: the signature "
+                           "cannot be verified (XPath, XSLT and other transforms are never executed)")
+
     def _signature_timestamp(self, report: SignatureReport, signature: etree._Element,
                              timestamp_el: etree._Element) -> None:
         """Validate a XAdES-T SignatureTimeStamp: an RFC 3161 token over the canonical SignatureValue."""
@@ -285,8 +294,9 @@ class XmlVerifier:
                 if status.valid and status.trusted:
                     report.proven_signing_time = status.time
                     return
-                problem = (f"XAdES SignatureTimeStamp does not validate (valid={status.valid}, "
-                           f"trusted={status.trusted})")
+                problem = (f"XAdES SignatureTimeStamp by {status.tsa} is intact but not trusted (no valid path from "
+                           "its TSA certificate to a configured anchor)" if status.valid else
+                           "XAdES SignatureTimeStamp does not validate (token signature or message imprint)")
         holder = ChainResult()
         apply_level(holder, self.policy, Check.TIMESTAMP_INVALID, Indication.INDETERMINATE,
                     SubIndication.SIG_CONSTRAINTS_FAILURE, problem or "invalid timestamp")
@@ -343,7 +353,7 @@ class XmlVerifier:
                 continue
             ref_id = uri[1:]
             for anc in [node, *node.iterancestors()]:
-                if any(anc.get(attr) == ref_id for attr in ID_ATTRIBUTES):
+                if ref_id in element_ids(anc):
                     if _c14n(_without_signatures(anc)) == _c14n(_without_signatures(signed_xml)):
                         return None
                     break
@@ -353,43 +363,28 @@ class XmlVerifier:
     def _enveloping_covered(root: etree._Element, fragments: list[tuple[str, Any]]) -> str | None:
         """An enveloping signature (the document *is* the Signature): every ds:Object carrying content
         must be exactly one of the signed fragments; the QualifyingProperties object is XAdES' own."""
-        objects = [o for o in root.iterfind("ds:Object", namespaces={"ds": DS_NS})
-                   if o.find(f"{{{XADES_NS}}}QualifyingProperties") is None]
-        if not objects:
+        objs = [o for o in root.iterfind(f"{{{DS_NS}}}Object") if o.find(f"{{{XADES_NS}}}QualifyingProperties") is None]
+        if not objs:
             if any(uri and not uri.startswith("#") for uri, _ in fragments):
                 return None  # a detached signature: what it signs is the external document(s), verified above
             return "enveloping signature without a signed ds:Object: nothing of the document is signed"
-        for obj in objects:
-            ids = {obj.get(attr) for attr in ID_ATTRIBUTES} - {None}
+        for obj in objs:
+            ids = element_ids(obj)
             wanted = _c14n(_without_signatures(obj))
             if not any(uri[1:] in ids and signed is not None and _c14n(_without_signatures(signed)) == wanted
                        for uri, signed in fragments if uri.startswith("#")):
-                return (f"ds:Object {sorted(i for i in ids if i) or '(no Id)'} of the enveloping signature is not "
-                        "covered by it (signed data not found)")
+                how = ("is signed only as its base64-decoded text, which does not cover the element" if any(
+                    uri[1:] in ids and signed is None for uri, signed in fragments) else "is not covered by it")
+                return f"ds:Object {sorted(ids) or '(no Id)'} of the enveloping signature {how} (signed data not found)"
         return None
 
-    def _edxml_coverage(self, root: etree._Element, report: SignatureReport) -> None:
-        """edXML attachments sit beside the envelope: say whether this signature protects them."""
-        if etree.QName(root.tag).namespace != EDXML_NS:
-            return
-        if any(part.description.startswith("whole document") for part in report.covered):
-            return
-        attachments = root.xpath("./*[local-name()='AttachmentEncoded']/*[local-name()='Attachment']")
-        if not isinstance(attachments, list):
-            return
-        for att in attachments:
-            if not isinstance(att, etree._Element):
-                continue
-            cid = att.xpath("string(./*[local-name()='ContentId'])")
-            name = att.xpath("string(./*[local-name()='AttachmentName'])")
-            report.not_covered.append(f"edXML attachment {name or '?'} ({cid or 'no ContentId'}) in AttachmentEncoded")
-        if report.not_covered:
-            msg = (f"{len(report.not_covered)} edXML attachment(s) outside the signed envelope are not covered "
-                   "by the signature")
-            level = self.policy.level(Check.UNCOVERED_PARTS)
-            if level.value == "fail":
-                report.fail(Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND, msg)
-            elif level.value == "warn":
-                report.warnings.append(msg)
-            elif level.value == "inform":
-                report.infos.append(msg)
+    def _uncovered(self, root: etree._Element, signature: etree._Element, report: SignatureReport) -> None:
+        """edXML attachments beside the envelope, documents a ds:Manifest lists (:mod:`signing.xmluncovered`)."""
+        attachments = edxml_attachments(root, report)
+        if attachments:
+            flag_uncovered(report, self.policy, attachments, f"{len(attachments)} edXML attachment(s) outside the "
+                           "signed envelope are not covered by the signature")
+        manifest = manifest_documents(signature)
+        if manifest:
+            flag_uncovered(report, self.policy, manifest, f"{len(manifest)} document(s) listed in a ds:Manifest are "
+                           "not verified (outside XML-DSig core validation; nothing is fetched or transformed)")

@@ -18,7 +18,7 @@ from lxml import etree
 from .der import load_certificate
 from .report import AlgorithmUse
 from .revocation import EmbeddedRevocation
-from .xmltree import XADES_NS
+from .xmltree import DS_NS, XADES_NS
 
 
 @dataclass(frozen=True)
@@ -87,3 +87,46 @@ def _key_use(cert: x509.Certificate) -> AlgorithmUse:
     if isinstance(key, dsa.DSAPublicKey):
         return AlgorithmUse("key", "dsa", key.key_size)
     return AlgorithmUse("key", type(key).__name__.lower())
+
+
+_HMAC_REASON = ("signature method {name} is an HMAC (a shared-secret code, not a public-key signature): refused, "
+                "it names no signer and lgsp holds no shared secrets")
+#: What a KeyInfo may hold instead of the signer's certificate, and why lgsp cannot use it.
+_NOT_A_CERTIFICATE = {
+    "RetrievalMethod": "RetrievalMethod{uri} is never followed (lgsp fetches nothing a signature points to)",
+    "KeyInfoReference": "KeyInfoReference{uri} is never followed",
+    "KeyValue": "a bare public key (KeyValue) names no signer and has no certificate to validate",
+    "DEREncodedKeyValue": "a bare public key (DEREncodedKeyValue) names no signer and has no certificate to "
+                          "validate",
+    "KeyName": "KeyName names a key lgsp does not hold",
+    "X509IssuerSerial": "X509IssuerSerial refers to a certificate the signature does not carry",
+    "X509SKI": "X509SKI refers to a certificate the signature does not carry",
+    "X509SubjectName": "X509SubjectName refers to a certificate the signature does not carry",
+    "X509Digest": "X509Digest refers to a certificate the signature does not carry",
+    "SecurityTokenReference": "a WS-Security SecurityTokenReference is not resolved (the certificate must be in "
+                              "KeyInfo/X509Data)",
+}
+
+
+def missing_signer_reason(signature: etree._Element, signature_method: str | None) -> str:
+    """Why a signature without a KeyInfo certificate cannot be verified, naming what it carries instead.
+
+    A bare "no certificate" misled for an HMAC signature (no signer at all) and for a KeyInfo that points
+    elsewhere (RetrievalMethod, a token reference): the report now says which, and that it is not followed.
+    """
+    name = _alg_name(signature_method)
+    if name.startswith("hmac"):
+        return _HMAC_REASON.format(name=name)
+    key_info = signature.find(f"{{{DS_NS}}}KeyInfo")
+    found: list[str] = []
+    for element in key_info.iter() if key_info is not None else ():
+        if not isinstance(element.tag, str):
+            continue
+        reason = _NOT_A_CERTIFICATE.get(etree.QName(element).localname)
+        uri = element.get("URI")
+        text = reason.format(uri=f" URI={uri[:200]!r}" if uri is not None else "") if reason else None
+        if text and text not in found:
+            found.append(text)
+    detail = "; ".join(found[:4]) if found else ("KeyInfo holds no usable key information" if key_info is not None
+                                                 else "the signature has no KeyInfo")
+    return f"no X509Certificate in KeyInfo; the signer cannot be identified: {detail}"

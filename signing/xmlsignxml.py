@@ -36,6 +36,8 @@ BASE64_TRANSFORM = "http://www.w3.org/2000/09/xmldsig#base64"
 #: The transforms signxml applies. It skips any other (XPath, XPath Filter 2.0, XSLT) without a word and
 #: digests the untransformed data, so such a reference must be refused, not reported as changed content.
 SUPPORTED_TRANSFORMS = _C14N | {_ENVELOPED, BASE64_TRANSFORM}
+_INCLUSIVE_NAMESPACES = "{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces"
+_C14N_METHOD_PATH = f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}CanonicalizationMethod"
 
 
 class _TreeMixin:
@@ -70,6 +72,28 @@ class _TreeMixin:
             raise InvalidInput("signature element not found")
         return signatures[self.target_index]
 
+
+    def validate_schema(self, signature: Any) -> None:
+        """signxml's schema check, accepting exclusive C14N's ``ec:InclusiveNamespaces`` in
+        ``ds:CanonicalizationMethod`` (exc-c14n §3, what WS-Security and SAML stacks emit).
+
+        The XML-DSig schema's wildcard there is strict and signxml bundles no exc-c14n schema, so a genuine
+        SOAP signature was refused as "not schema-valid" although signxml canonicalises SignedInfo with that
+        PrefixList. The element is checked here against its own schema (empty, no attribute but
+        ``PrefixList``) and the rest is validated on a copy without it (signxml goes on with the original).
+        """
+        method = signature.find(_C14N_METHOD_PATH)
+        extra = [child for child in method if child.tag == _INCLUSIVE_NAMESPACES] if method is not None else []
+        if extra:
+            for element in extra:
+                if len(element) or (element.text or "").strip() or set(element.attrib) - {"PrefixList"}:
+                    raise InvalidInput("ec:InclusiveNamespaces in CanonicalizationMethod must be an empty element "
+                                       "whose only attribute is PrefixList (exc-c14n §3)")
+            signature = copy.deepcopy(signature)
+            copied = signature.find(_C14N_METHOD_PATH)
+            for element in [child for child in copied if child.tag == _INCLUSIVE_NAMESPACES]:
+                copied.remove(element)
+        super().validate_schema(signature)  # type: ignore[misc]
 
     def _check_cert_validity(self, cert: Any, cert_source: Any) -> None:
         """signxml's check, without building the certificate's description when there is nothing to say."""

@@ -23,6 +23,14 @@ DEFAULT_NAMESPACES = {"ds": DS_NS, "xades": XADES_NS, "edXML": EDXML_NS,
                       "soap12": "http://www.w3.org/2003/05/soap-envelope"}
 
 ID_ATTRIBUTES = ("Id", "ID", "id", "{http://www.w3.org/XML/1998/namespace}id")
+_ID_LOCAL_NAMES = frozenset({"Id", "ID", "id"})
+
+
+def element_ids(element: etree._Element) -> set[str]:
+    """The element's identifiers as signxml resolves ``URI="#x"``: an ``Id``/``ID``/``id`` attribute in *any*
+    namespace (WS-Security's ``wsu:Id`` on the SOAP Body, ``xml:id``). Coverage must match them the same way, or
+    a signature over a ``wsu:Id`` Body verified but was never counted as covering the Body."""
+    return {value for name, value in element.attrib.items() if str(name).rsplit("}", 1)[-1] in _ID_LOCAL_NAMES}
 
 
 class XmlFormatError(ValueError):
