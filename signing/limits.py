@@ -16,8 +16,16 @@ MAX_SIGNATURES = 32
 MAX_REFERENCES = 64
 #: ``ds:Transform`` elements per Reference (enveloped + one C14N is the norm).
 MAX_TRANSFORMS = 8
-#: Certificates a signature may carry to build its chain from (``X509Data``, ``x5c``).
+#: Certificates a signature may carry to build its chain from (``X509Data``, ``x5c``, XAdES
+#: ``CertificateValues``, the CMS certificates of a PDF signature), and a PDF's DSS ``/Certs``.
 MAX_CERTIFICATES = 16
+#: Certificates path building may choose from for one signature, all sources together (KeyInfo +
+#: CertificateValues; CMS certificates + DSS). Paths are built over every combination of certificates
+#: sharing a subject: 28 such certificates (14 names, two each) took 13 s of CPU, every two more double it.
+MAX_PATH_CERTIFICATES = 20
+#: CRLs and OCSP responses together in one XAdES ``RevocationValues`` or one PDF DSS; each is parsed and
+#: matched against every certificate of the chain.
+MAX_REVOCATION_VALUES = 32
 
 
 def over(count: int, bound: int, what: str) -> str | None:

@@ -32,7 +32,7 @@ def timestamp_status(token_der: bytes, covered: bytes, validator: ChainValidator
                            covered).digest()
 
     async def run() -> dict[str, Any]:
-        recorder = EvidenceRecorder(validator.revocation_cache, validator.policy.revocation_timeout)
+        recorder = EvidenceRecorder.for_policy(validator.revocation_cache, validator.policy)
         context = validator.context(recorder=recorder)
         return await validate_tst_signed_data(signed_data, context, imprint)
 

@@ -1,0 +1,379 @@
+"""Availability bounds of verification: revocation fetching has one deadline per verification and a cap on
+the URLs tried, CRLs are bounded and checked before their entries are read, and what a signature may carry
+(CertificateValues, DSS certificates and revocation values, revisions) is capped.
+
+Real parts only: responders that accept a connection and never answer are real sockets on 127.0.0.1,
+certificates and signatures come from the test PKI. No assertion on speed: a verification that would hang
+is caught by a generous join (three times the deadline), and the bounds are asserted as counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from signing import Policy, Report, TrustStore, Verifier
+from signing.revlimits import MAX_URLS_PER_CERTIFICATE
+from signing.testing import (
+    Identity,
+    TestPki,
+    cert_name,
+    edxml_document,
+    key_usage,
+    minimal_pdf,
+    new_rsa,
+    sign_pdf,
+    sign_xml,
+)
+
+
+class SilentResponder:
+    """Accepts every connection and never answers (a responder behind a dead proxy); counts connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.connections:
+            conn.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentResponder]:
+    server = SilentResponder()
+    yield server
+    server.close()
+
+
+def signer_listing(pki: TestPki, base_url: str, count: int) -> Identity:
+    """A signer issued by the test PKI's issuing CA whose certificate lists ``count`` OCSP responders and
+    ``count`` CRL distribution points, all at ``base_url``."""
+    issuer = pki.intermediate
+    key = new_rsa()
+    now = dt.datetime.now(dt.UTC)
+    ocsp = x509.oid.AuthorityInformationAccessOID.OCSP
+    cert = (x509.CertificateBuilder().subject_name(cert_name("Nhieu URL Thu Hoi")).issuer_name(issuer.cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(key_usage(sign=True, nr=True), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
+                           critical=False)
+            .add_extension(x509.AuthorityInformationAccess([
+                x509.AccessDescription(ocsp, x509.UniformResourceIdentifier(f"{base_url}/ocsp/{i}"))
+                for i in range(count)]), critical=False)
+            .add_extension(x509.CRLDistributionPoints([
+                x509.DistributionPoint([x509.UniformResourceIdentifier(f"{base_url}/crl/{i}.crl")], None, None, None)
+                for i in range(count)]), critical=False)
+            .sign(issuer.key, hashes.SHA256()))  # type: ignore[arg-type]
+    return Identity("many-urls", key, cert, [issuer.cert, *issuer.issuers])
+
+
+def finishes(run: Callable[[], Any], guard: float) -> Any:
+    """``run()`` in a thread; fails (instead of hanging the suite) when it is still running after ``guard``."""
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(run()), daemon=True)
+    worker.start()
+    worker.join(guard)
+    assert not worker.is_alive(), f"verification still running after {guard:g} s: revocation has no deadline"
+    return results[0]
+
+
+def _subs(report: Report) -> set[str]:
+    return {s.sub_indication.value for s in report.signatures if s.sub_indication is not None}
+
+
+#: Each exchange may take 1 s, all of one verification 2 s: the signer below lists six of each kind.
+FAST = Policy(revocation_timeout=1.0, revocation_deadline=2.0)
+
+
+def test_dead_responders_end_at_the_deadline_as_try_later(trust: TrustStore, pki: TestPki,
+                                                          silent: SilentResponder) -> None:
+    """Old: every URL tried in turn at its own timeout — 6 OCSP + 6 CRL URLs took 12 connections and 12 s
+    at 1 s each (a minute at the default 5 s), with no bound on the number listed."""
+    signed = sign_xml(edxml_document(), signer_listing(pki, silent.url, 6))
+    report = finishes(lambda: Verifier(trust, FAST).verify(signed), FAST.revocation_deadline * 3)
+    assert (report.indication.value, _subs(report)) == ("INDETERMINATE", {"TRY_LATER"}), report.render_text()
+    assert 1 <= len(silent.connections) <= 2 * MAX_URLS_PER_CERTIFICATE
+    errors = " ".join(ev.error or "" for ev in report.signatures[0].revocation)
+    assert "deadline" in errors or "more URL(s) listed" in errors, errors
+
+
+def test_the_deadline_covers_every_signature_of_a_document(trust: TrustStore, pki: TestPki,
+                                                           silent: SilentResponder) -> None:
+    """Two PDF signatures by that signer: the second one waits for nothing (old: the full wait again)."""
+    signer = signer_listing(pki, silent.url, 6)
+    signed = sign_pdf(sign_pdf(minimal_pdf(), signer, field_name="CaNhan"), signer, field_name="ToChuc")
+    report = finishes(lambda: Verifier(trust, FAST).verify(signed, "application/pdf"), FAST.revocation_deadline * 3)
+    assert len(report.signatures) == 2
+    assert (report.indication.value, _subs(report)) == ("INDETERMINATE", {"TRY_LATER"}), report.render_text()
+    assert len(silent.connections) <= 2 * MAX_URLS_PER_CERTIFICATE
+    assert any("deadline" in (ev.error or "") for ev in report.signatures[1].revocation)
+
+
+def test_deadline_and_crl_bound_are_policy_settings() -> None:
+    policy = Policy.from_mapping({"revocation": {"timeout_seconds": 2, "deadline_seconds": 9,
+                                                 "max_crl_bytes": 1024}})
+    assert (policy.revocation_timeout, policy.revocation_deadline, policy.max_crl_bytes) == (2.0, 9.0, 1024)
+    assert (Policy().revocation_deadline, Policy().max_crl_bytes) == (15.0, 16 * 1024 * 1024)
+    for bad in ({"deadline": 9}, {"deadline_seconds": 0}, {"max_crl_bytes": "big"}):
+        with pytest.raises(ValueError, match="revocation"):
+            Policy.from_mapping({"revocation": bad})
+
+
+def test_a_reachable_responder_is_still_used(verifier: Verifier, pki: TestPki) -> None:
+    assert verifier.verify(sign_xml(edxml_document(), pki.good)).passed
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    if size < 0x80:
+        return bytes([tag, size]) + body
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + body
+
+
+def crl_of(issuer: Identity, serials: list[int], filler: int = 0, *, forged: bool = False) -> bytes:
+    """A CRL in ``issuer``'s name listing ``serials`` and ``filler`` more entries, written as DER directly (the
+    builders take seconds for a long list). Signed with ``issuer``'s key, or with a stranger's (``forged``)."""
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    when = _tlv(0x17, dt.datetime.now(dt.UTC).strftime("%y%m%d%H%M%SZ").encode())
+    later = _tlv(0x17, (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%y%m%d%H%M%SZ").encode())
+    entries = [_tlv(0x30, _tlv(0x02, serial.to_bytes((serial.bit_length() + 8) // 8, "big")) + when)
+               for serial in serials]
+    entries += [_tlv(0x30, _tlv(0x02, (0x10000000 + i).to_bytes(4, "big")) + when) for i in range(filler)]
+    algorithm = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a864886f70d01010b")) + b"\x05\x00")  # sha256WithRSA
+    tbs = _tlv(0x30, _tlv(0x02, b"\x01") + algorithm + issuer.cert.subject.public_bytes() + when + later
+               + (_tlv(0x30, b"".join(entries)) if entries else b""))
+    key = new_rsa() if forged else issuer.key
+    assert isinstance(key, rsa.RSAPrivateKey)
+    signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+    return _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\x00" + signature))
+
+
+def _revocation_rows(report: Report, who: str) -> list[Any]:
+    return [ev for ev in report.signatures[0].revocation if who in ev.certificate]
+
+
+def test_a_forged_embedded_crl_is_not_read_nor_taken_as_evidence(verifier: Verifier, pki: TestPki) -> None:
+    """A root CRL in the document, signed by a stranger, "revoking" the issuing CA among 20,000 entries.
+    Old: every entry was read into a dict before any signature check (a 6.9 MB list of 300,000 took 7 s and
+    400 MB), the forged list was reported as evidence ("revoked") and, being the only CRL looked at, made
+    a good signature INDETERMINATE although the CA's real list was reachable. Now its signature is checked
+    first: it is named as not evidence, and the real CRL decides."""
+    from signing.testing import add_revocation_values
+
+    forged = crl_of(pki.root, [pki.intermediate.cert.serial_number], filler=20_000, forged=True)
+    signed = add_revocation_values(sign_xml(edxml_document(), pki.good, xades=True), pki, pki.good, crls=[forged])
+    report = verifier.verify(signed)
+    assert report.passed, report.render_text()
+    rows = _revocation_rows(report, "LGSP Test Issuing CA")
+    assert any(ev.status == "unknown" and "signature does not verify" in (ev.error or "") for ev in rows), rows
+    assert not any(ev.status == "revoked" for ev in rows), rows
+    assert any(ev.status == "good" and (ev.source or "").endswith("/crl/root.crl") for ev in rows), rows
+
+
+def test_a_genuine_embedded_crl_still_decides_offline(verifier: Verifier, pki: TestPki, responder: Any) -> None:
+    from signing.testing import add_revocation_values
+
+    crl = crl_of(pki.root, [pki.intermediate.cert.serial_number], filler=100)
+    signed = add_revocation_values(sign_xml(edxml_document(), pki.good, xades=True), pki, pki.good, crls=[crl])
+    responder.ocsp_up = responder.crl_up = False
+    report = verifier.verify(signed)
+    assert report.signatures[0].sub_indication is not None
+    assert report.signatures[0].sub_indication.value == "REVOKED_NO_POE", report.render_text()
+    assert any(ev.status == "revoked" for ev in _revocation_rows(report, "LGSP Test Issuing CA"))
+
+
+SMALL_CRLS = Policy(max_crl_bytes=16 * 1024)
+
+
+def _over_crl_bound(report: Report) -> bool:
+    errors = [*report.errors, *(e for s in report.signatures for e in s.errors)]
+    return (report.indication.value == "TOTAL_FAILED" and "FORMAT_FAILURE" in {
+        *(_subs(report)), report.sub_indication.value if report.sub_indication else ""}
+        and any("max_crl_bytes" in e and str(SMALL_CRLS.max_crl_bytes) in e for e in errors))
+
+
+def test_an_embedded_crl_over_the_bound_is_a_named_failure(trust: TrustStore, pki: TestPki) -> None:
+    """Old: any size the document could hold (64 MB) was parsed entry by entry; now refused before parsing."""
+    from signing.testing import add_revocation_values
+
+    big = crl_of(pki.root, [], filler=2_000)  # about 46 KB, genuinely signed
+    assert len(big) > SMALL_CRLS.max_crl_bytes
+    signed = add_revocation_values(sign_xml(edxml_document(), pki.good, xades=True), pki, pki.good, crls=[big])
+    assert _over_crl_bound(Verifier(trust, SMALL_CRLS).verify(signed))
+    assert Verifier(trust, Policy()).verify(signed).passed  # under the default bound it is evidence as usual
+
+
+def _pdf_with_dss(pki: TestPki, *, certs: list[bytes] | None = None, crls: list[bytes] | None = None,
+                  ocsps: list[bytes] | None = None) -> bytes:
+    import io
+
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    signed = sign_pdf(minimal_pdf(), pki.good)
+    contents = PdfFileReader(io.BytesIO(signed)).embedded_signatures[-1].pkcs7_content
+    out = io.BytesIO(signed)
+    DocumentSecurityStore.add_dss(out, contents, certs=[asn1_x509.Certificate.load(c) for c in certs or []],
+                                  ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in ocsps or []],
+                                  crls=[asn1_crl.CertificateList.load(c) for c in crls or []])
+    return out.getvalue()
+
+
+def test_a_dss_crl_over_the_bound_is_a_named_failure(trust: TrustStore, pki: TestPki) -> None:
+    """Old: the DSS CRL was accepted at any size the decode budget allowed (64 MiB by default)."""
+    signed = _pdf_with_dss(pki, crls=[crl_of(pki.root, [], filler=2_000)])
+    assert _over_crl_bound(Verifier(trust, SMALL_CRLS).verify(signed, "application/pdf"))
+    assert Verifier(trust, Policy()).verify(signed, "application/pdf").passed
+
+
+def test_a_fetched_crl_over_the_bound_is_revocation_unknown(trust: TrustStore, pki: TestPki, responder: Any) -> None:
+    """The CA's own list over the bound: not a fault of the document, so TRY_LATER naming the bound."""
+    responder.ocsp_up = False
+    responder.crl_override["/crl/intermediate.crl"] = crl_of(pki.intermediate, [], filler=2_000)
+    try:
+        report = Verifier(trust, SMALL_CRLS).verify(sign_xml(edxml_document(), pki.good))
+    finally:
+        responder.crl_override.clear()
+    assert (report.indication.value, _subs(report)) == ("INDETERMINATE", {"TRY_LATER"}), report.render_text()
+    assert any("max_crl_bytes" in (ev.error or "") for ev in _revocation_rows(report, "Nguyen Van A"))
+
+
+def junk_certificates(count: int) -> list[x509.Certificate]:
+    """Distinct self-signed EC certificates: certificates the sender adds for path building to try."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    now = dt.datetime.now(dt.UTC)
+    out = []
+    for index in range(count):
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = cert_name(f"Junk CA {index}")
+        out.append(x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    return out
+
+
+def _refused(report: Report, *words: str) -> bool:
+    errors = [*report.errors, *(e for s in report.signatures for e in s.errors)]
+    subs = _subs(report) | ({report.sub_indication.value} if report.sub_indication else set())
+    return (report.indication.value == "TOTAL_FAILED" and "FORMAT_FAILURE" in subs
+            and any(all(w in e for w in words) for e in errors))
+
+
+def _xades_values(pki: TestPki, *, certs: int = 0, ocsps: int = 0, keyinfo: int = 0) -> bytes:
+    """A genuine XAdES-X-L signature whose unsigned CertificateValues / OCSPValues / KeyInfo gain copies."""
+    import base64
+
+    from lxml import etree
+
+    from signing.testing import add_revocation_values
+
+    signed = etree.fromstring(add_revocation_values(sign_xml(edxml_document(), pki.good, xades=True), pki, pki.good))
+    ns = {"ds": "http://www.w3.org/2000/09/xmldsig#", "xades": "http://uri.etsi.org/01903/v1.3.2#"}
+    for path, count in ((".//xades:CertificateValues", certs), (".//xades:OCSPValues", ocsps),
+                        (".//ds:KeyInfo/ds:X509Data", keyinfo)):
+        parent = signed.find(path, ns)
+        assert parent is not None
+        first = parent[0]
+        if "CertificateValues" in path:  # distinct certificates: copies of one would prove nothing
+            for cert in junk_certificates(count):
+                clone = etree.fromstring(etree.tostring(first))
+                clone.text = base64.b64encode(_der(cert)).decode()
+                parent.append(clone)
+            continue
+        for _ in range(count):
+            parent.append(etree.fromstring(etree.tostring(first)))
+    return etree.tostring(signed)
+
+
+def test_xades_certificate_values_are_capped(verifier: Verifier, pki: TestPki) -> None:
+    """Old: any number was decoded and handed to path building, which tries every combination of
+    certificates sharing a subject (28 such took 13 s of CPU, each two more double it)."""
+    from signing.limits import MAX_CERTIFICATES, MAX_PATH_CERTIFICATES
+
+    assert verifier.verify(_xades_values(pki, certs=3)).passed
+    assert _refused(verifier.verify(_xades_values(pki, certs=MAX_CERTIFICATES)), "CertificateValues",
+                    f"limit of {MAX_CERTIFICATES}")
+    keyinfo = MAX_PATH_CERTIFICATES - MAX_CERTIFICATES + 1  # each under its own bound, over it together
+    assert _refused(verifier.verify(_xades_values(pki, certs=MAX_CERTIFICATES - 2, keyinfo=keyinfo)),
+                    "together", f"limit of {MAX_PATH_CERTIFICATES}")
+
+
+def test_xades_revocation_values_are_capped(verifier: Verifier, pki: TestPki) -> None:
+    from signing.limits import MAX_REVOCATION_VALUES
+
+    assert verifier.verify(_xades_values(pki, ocsps=3)).passed
+    assert _refused(verifier.verify(_xades_values(pki, ocsps=MAX_REVOCATION_VALUES)), "RevocationValues",
+                    f"limit of {MAX_REVOCATION_VALUES}")
+
+
+def test_pdf_dss_certificates_and_revocation_values_are_capped(verifier: Verifier, pki: TestPki) -> None:
+    """Old: pyhanko decoded every DSS entry and every certificate went to path building."""
+    from signing.limits import MAX_CERTIFICATES, MAX_REVOCATION_VALUES
+
+    certs = _pdf_with_dss(pki, certs=[_der(c) for c in junk_certificates(MAX_CERTIFICATES + 1)])
+    assert _refused(verifier.verify(certs, "application/pdf"), "DSS /Certs", f"limit of {MAX_CERTIFICATES}")
+    crls = _pdf_with_dss(pki, crls=[crl_of(pki.root, [], filler=i) for i in range(MAX_REVOCATION_VALUES + 1)])
+    assert _refused(verifier.verify(crls, "application/pdf"), "DSS", f"limit of {MAX_REVOCATION_VALUES}")
+    assert verifier.verify(_pdf_with_dss(pki, certs=[_der(c) for c in junk_certificates(3)],
+                                         crls=[crl_of(pki.root, [])]), "application/pdf").passed
+
+
+def test_pdf_cms_certificates_are_capped(verifier: Verifier, pki: TestPki) -> None:
+    from signing.limits import MAX_CERTIFICATES, MAX_PATH_CERTIFICATES
+
+    def signer_carrying(extra: int) -> Identity:
+        good = pki.good
+        return Identity("carrier", good.key, good.cert, [good.issuers[0], *junk_certificates(extra), good.issuers[-1]])
+
+    assert verifier.verify(sign_pdf(minimal_pdf(), signer_carrying(2)), "application/pdf").passed
+    report = verifier.verify(sign_pdf(minimal_pdf(), signer_carrying(MAX_CERTIFICATES)), "application/pdf")
+    assert _refused(report, "CMS", f"limit of {MAX_CERTIFICATES}")
+    cms = MAX_PATH_CERTIFICATES - MAX_CERTIFICATES + 2  # signer + issuing CA + junk, under its own bound
+    signed = sign_pdf(minimal_pdf(), signer_carrying(cms - 2))
+    with_dss = _pdf_with_dss_on(signed, [_der(c) for c in junk_certificates(MAX_CERTIFICATES)])
+    assert _refused(verifier.verify(with_dss, "application/pdf"), "together", f"limit of {MAX_PATH_CERTIFICATES}")
+
+
+def _pdf_with_dss_on(signed: bytes, certs: list[bytes]) -> bytes:
+    import io
+
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    contents = PdfFileReader(io.BytesIO(signed)).embedded_signatures[-1].pkcs7_content
+    out = io.BytesIO(signed)
+    DocumentSecurityStore.add_dss(out, contents, certs=[asn1_x509.Certificate.load(c) for c in certs])
+    return out.getvalue()
