@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .chain import ChainValidator
 from .failures import verdict_for
 from .policy import Policy
-from .report import DocumentInfo, Indication, Report, SubIndication
+from .report import DocumentInfo, Indication, Report, SubIndication, bounded
 from .revlimits import verification_budget
 from .revocation import RevocationCache
 from .trust import TrustStore
@@ -178,7 +178,7 @@ class Verifier:
     def _format_failure(report: Report, message: str) -> None:
         report.document_indication = Indication.TOTAL_FAILED
         report.document_sub_indication = SubIndication.FORMAT_FAILURE
-        report.errors.append(message)
+        report.errors.append(bounded(message))
 
 
 def verify(data: bytes, content_type: str | None = None, *, trust: TrustStore | None = None,

@@ -34,7 +34,7 @@ from .chain import (
     run_sync,
 )
 from .failures import fail_with
-from .limits import MAX_CERTIFICATES, MAX_PATH_CERTIFICATES, MAX_SIGNATURES, over
+from .limits import MAX_CERTIFICATES, MAX_PATH_CERTIFICATES, MAX_REVISIONS, MAX_SIGNATURES, over
 from .pdfdss import DssLimitError, read_dss
 from .policy import Check, Level
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication, TimestampInfo
@@ -175,9 +175,14 @@ class PdfVerifier:
             reader = open_reader(data, budget)
             if reader.encrypted:
                 _open_encrypted(reader)
+            revisions = over(reader.xrefs.total_revisions, MAX_REVISIONS, "revisions (incremental updates)")
+            if revisions:  # before the signatures are even listed: every one walks the later revisions
+                raise PdfFormatError(revisions)
             embedded = list(reader.embedded_signatures)
         except PdfDecodeLimitError as exc:
             raise PdfFormatError(decode_limit_message(budget, exc)) from exc
+        except PdfFormatError:
+            raise
         except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise PdfFormatError(f"not a readable PDF: {exc}") from exc
         problem = over(len(embedded), MAX_SIGNATURES, "PDF signatures")

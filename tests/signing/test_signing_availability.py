@@ -377,3 +377,75 @@ def _pdf_with_dss_on(signed: bytes, certs: list[bytes]) -> bytes:
     out = io.BytesIO(signed)
     DocumentSecurityStore.add_dss(out, contents, certs=[asn1_x509.Certificate.load(c) for c in certs])
     return out.getvalue()
+
+
+def with_revisions(signed: bytes, count: int) -> bytes:
+    """``count`` incremental updates appended by hand (pyhanko's writer re-reads the file each time), each
+    adding one small object: harmless changes, as LTV and form-filling updates are."""
+    import io
+    import re
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    trailer = PdfFileReader(io.BytesIO(signed), strict=False).trailer
+    size, root = int(trailer["/Size"]), trailer.raw_get("/Root").idnum
+    previous = int(re.findall(rb"startxref\s+(\d+)", signed)[-1])
+    out = bytearray(signed)
+    for index in range(count):
+        at = len(out)
+        out += b"%d 0 obj\n<< /Nr %d >>\nendobj\n" % (size, index)
+        xref = len(out)
+        out += (b"xref\n0 1\n0000000000 65535 f \n%d 1\n%010d 00000 n \ntrailer\n<< /Size %d /Root %d 0 R /Prev %d >>"
+                b"\nstartxref\n%d\n%%%%EOF\n" % (size, at, size + 1, root, previous, xref))
+        size, previous = size + 1, xref
+    return bytes(out)
+
+
+def test_pdf_revisions_are_capped(verifier: Verifier, pki: TestPki) -> None:
+    """Each signature's difference analysis walks every later revision, at a cost growing with the square of
+    their number. Old: 1,000 one-object updates (165 KB) took 14 s for one signature, 3,000 (487 KB) 93 s —
+    and were TOTAL_PASSED. Now over MAX_REVISIONS the document is refused before any signature is read."""
+    from signing.limits import MAX_REVISIONS
+
+    signed = sign_pdf(minimal_pdf(), pki.good)
+    assert verifier.verify(with_revisions(signed, 5), "application/pdf").passed
+    report = verifier.verify(with_revisions(signed, MAX_REVISIONS), "application/pdf")
+    assert _refused(report, "revisions", f"limit of {MAX_REVISIONS}"), report.render_text()
+
+
+def test_a_huge_signature_value_is_refused_with_a_bounded_message(verifier: Verifier, pki: TestPki) -> None:
+    """5 MB of base64 in SignatureValue: refused at once (schema), but libxml2 quoted 64 KB of it in its
+    message, which went into every rendering of the report (old). Messages are now cut to 2,000 characters."""
+    from lxml import etree
+
+    from signing.report import MAX_MESSAGE_CHARS
+
+    for xades in (False, True):
+        root = etree.fromstring(sign_xml(edxml_document(), pki.good, xades=xades))
+        value = root.find(".//{http://www.w3.org/2000/09/xmldsig#}SignatureValue")
+        assert value is not None
+        value.text = (value.text or "") + "AAAA" * 1_250_000
+        report = verifier.verify(etree.tostring(root))
+        assert report.indication.value == "TOTAL_FAILED", report.indication
+        errors = [e for s in report.signatures for e in s.errors]
+        assert errors and all(len(e) < MAX_MESSAGE_CHARS + 100 for e in errors), [len(e) for e in errors]
+        assert len(report.to_json()) < 3 * MAX_MESSAGE_CHARS + 10_000
+
+
+def test_retrieval_method_is_never_fetched(verifier: Verifier, pki: TestPki, silent: SilentResponder) -> None:
+    """A ds:RetrievalMethod names a URL to fetch the key from: never followed (it would let any sender make
+    the bus connect anywhere). Beside X509Data the signature verifies; alone it has no signer."""
+    from lxml import etree
+
+    ds = "{http://www.w3.org/2000/09/xmldsig#}"
+    root = etree.fromstring(sign_xml(edxml_document(), pki.good))
+    key_info = root.find(f".//{ds}KeyInfo")
+    assert key_info is not None
+    etree.SubElement(key_info, f"{ds}RetrievalMethod", URI=f"{silent.url}/signer.der",
+                     Type="http://www.w3.org/2000/09/xmldsig#rawX509Certificate")
+    assert verifier.verify(etree.tostring(root)).passed
+    for child in key_info.findall(f"{ds}X509Data"):
+        key_info.remove(child)
+    report = verifier.verify(etree.tostring(root))
+    assert _subs(report) == {"NO_SIGNING_CERTIFICATE_FOUND"}
+    assert silent.connections == []
