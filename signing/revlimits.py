@@ -34,6 +34,10 @@ from asn1crypto import x509 as asn1_x509
 #: Responder URLs (OCSP) and CRL distribution points tried per certificate, each kind. Real certificates
 #: list one or two; the rest of a longer list is named in the evidence row, not fetched.
 MAX_URLS_PER_CERTIFICATE = 2
+#: Answers (SingleResponses) in one OCSP response. certvalidator makes one container per answer and
+#: compares each with all the others: 4,000 answers in one embedded response took 4 s, 50,000 (6.5 MB)
+#: more than five minutes. lgsp asks about one certificate per request; a stored answer is about one.
+MAX_OCSP_ANSWERS = 16
 #: Default of ``revocation.deadline_seconds``: all revocation fetching of one verification.
 DEFAULT_DEADLINE_SECONDS = 15.0
 #: Default of ``revocation.max_crl_bytes`` (also the most one fetch may download).
@@ -100,6 +104,17 @@ def capped_urls(urls: Iterable[str]) -> tuple[list[str], str | None]:
         return tried, None
     return tried, (f"{len(listed) - len(tried)} more URL(s) listed in the certificate not tried "
                    f"(at most {MAX_URLS_PER_CERTIFICATE} per certificate, signing/revlimits.py)")
+
+
+def ocsp_answers_problem(response: Any) -> str | None:
+    """Why an OCSP response must not be used for its number of answers, or None (unsuccessful: None)."""
+    if response["response_status"].native != "successful":
+        return None
+    count = len(response["response_bytes"]["response"].parsed["tbs_response_data"]["responses"])
+    if count <= MAX_OCSP_ANSWERS:
+        return None
+    return (f"OCSP response carries {count} answers, more than the limit of {MAX_OCSP_ANSWERS} "
+            "(signing/revlimits.py): not used")
 
 
 def crl_size_problem(size: int, max_bytes: int) -> str | None:

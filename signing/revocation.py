@@ -31,7 +31,15 @@ from .policy import Policy
 from .report import RevocationEvidence
 from .revhttp import MAX_REVINFO_BYTES as MAX_REVINFO_BYTES
 from .revhttp import fetch
-from .revlimits import DEFAULT_DEADLINE_SECONDS, CheckedCrl, RevocationBudget, capped_urls, check_crl, current_budget
+from .revlimits import (
+    DEFAULT_DEADLINE_SECONDS,
+    CheckedCrl,
+    RevocationBudget,
+    capped_urls,
+    check_crl,
+    current_budget,
+    ocsp_answers_problem,
+)
 
 Clock = Callable[[], datetime]
 AnyCert: TypeAlias = x509.Certificate | cms.AttributeCertificateV2
@@ -187,6 +195,11 @@ class _OcspFetcher(OCSPFetcher):
         key = (issuer_serial(cert), authority.hashable)
         who = _subject(cert)
         for stored in self.rec.embedded.ocsps:
+            problem = ocsp_answers_problem(stored)
+            if problem:  # not evidence, and never handed to certvalidator
+                self.rec.evidence.append(RevocationEvidence(kind="OCSP", certificate=who, status="unknown",
+                                                            source=self.rec.embedded.source, error=problem))
+                continue
             single = ocsp_single_response(stored, cert)
             next_update = single["next_update"].native if single is not None else None
             if single is None or (next_update is not None and next_update <= _now()):
@@ -219,6 +232,9 @@ class _OcspFetcher(OCSPFetcher):
             try:
                 body = await fetch("POST", url, limit, request.dump(), "application/ocsp-request")
                 response = process_ocsp_response_data(body, ocsp_request=request, ocsp_url=url)
+                problem = ocsp_answers_problem(response)
+                if problem:
+                    raise ValueError(problem)
                 entry = _summarise_ocsp(response, cert)
             except Exception as exc:  # network, HTTP status, parse, nonce mismatch, wrong cert: "unavailable"
                 last_error = f"{url}: {exc}"
