@@ -131,6 +131,25 @@ def test_the_deadline_covers_every_signature_of_a_document(trust: TrustStore, pk
     assert any("deadline" in (ev.error or "") for ev in report.signatures[1].revocation)
 
 
+def test_an_edxml_packet_and_its_pdfs_share_one_deadline(trust: TrustStore, pki: TestPki,
+                                                          silent: SilentResponder) -> None:
+    """verify_packet verifies the packet and each attached PDF: one deadline for all (old: one wait each)."""
+    import base64
+
+    signer = signer_listing(pki, silent.url, 6)
+    pdf = base64.b64encode(sign_pdf(minimal_pdf(), signer)).decode()
+    second = ("<Attachment><ContentId>cid:att-2</ContentId><AttachmentName>phu-luc.pdf</AttachmentName>"
+              f"<ContentType>application/pdf</ContentType><ContentTransferEncoded>{pdf}"
+              "</ContentTransferEncoded></Attachment>")
+    doc = (edxml_document().replace(b"JVBERi0xLjQK", pdf.encode())
+           .replace(b"</AttachmentEncoded>", second.encode() + b"</AttachmentEncoded>"))
+    packet, pdfs = finishes(lambda: Verifier(trust, FAST).verify_packet(sign_xml(doc, signer)),
+                            FAST.revocation_deadline * 3)
+    assert _subs(packet) == {"TRY_LATER"} and len(pdfs) == 2
+    assert all(_subs(report) == {"TRY_LATER"} for report in pdfs.values())
+    assert len(silent.connections) <= 2 * MAX_URLS_PER_CERTIFICATE
+
+
 def test_deadline_and_crl_bound_are_policy_settings() -> None:
     policy = Policy.from_mapping({"revocation": {"timeout_seconds": 2, "deadline_seconds": 9,
                                                  "max_crl_bytes": 1024}})
