@@ -159,6 +159,20 @@ def _unsupported_signatures(reader: Any) -> list[SignatureReport]:
     return reports
 
 
+def _timestamp_certificates(sig: Any) -> int:
+    """The most certificates one time-stamp token of the signature carries (each is a path of its own)."""
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    counts = [0]
+    for signed in (True, False):
+        try:
+            tokens = list(extract_tst_data_iter(sig.signer_info, signed=signed))
+        except Exception:  # an unreadable token is pyhanko's to report
+            tokens = []
+        counts += [len(token["certificates"] or []) for token in tokens]
+    return max(counts)
+
+
 class PdfVerifier:
     def __init__(self, validator: ChainValidator) -> None:
         self.validator = validator
@@ -227,6 +241,7 @@ class PdfVerifier:
         carried = len(sig.other_embedded_certs) + 1  # and the signer's own
         problem = (_byte_range_problem(sig, len(data))
                    or over(carried, MAX_CERTIFICATES, "certificates in one PDF signature's CMS")
+                   or over(_timestamp_certificates(sig), MAX_CERTIFICATES, "certificates in one time-stamp token")
                    or over(carried + len(dss_certs or ()), MAX_PATH_CERTIFICATES,
                            "certificates in one PDF signature's CMS and the DSS together"))
         if problem:

@@ -517,3 +517,25 @@ def test_an_ocsp_response_with_thousands_of_answers_is_not_used(verifier: Verifi
     assert report.passed, report.render_text()  # the responder answered instead
     assert not any(ev.source == "embedded (XAdES RevocationValues)" and ev.status == "good" and ev.kind == "OCSP"
                    for ev in rows)
+
+
+def test_time_stamp_token_certificates_are_capped(verifier: Verifier, pki: TestPki) -> None:
+    """A time-stamp token's certificates go to path building for the TSA like a signer's: a XAdES-T token
+    carrying 24 same-subject certificates cost 3 s of CPU on the old code (every two more double it), with
+    no bound at all. Now the token's certificates are held to MAX_CERTIFICATES (XAdES-T, PDF)."""
+    from signing.limits import MAX_CERTIFICATES
+    from signing.testing import add_signature_timestamp
+
+    def tsa_carrying(extra: int) -> Identity:
+        tsa = pki.tsa
+        return Identity("tsa-carrier", tsa.key, tsa.cert, [tsa.issuers[0], *junk_certificates(extra), tsa.issuers[-1]])
+
+    xades = sign_xml(edxml_document(), pki.good, xades=True)
+    assert verifier.verify(add_signature_timestamp(xades, tsa_carrying(2))).passed
+    report = verifier.verify(add_signature_timestamp(xades, tsa_carrying(MAX_CERTIFICATES)))
+    errors = [e for s in report.signatures for e in s.errors]
+    assert not report.passed and any("time-stamp token" in e and f"limit of {MAX_CERTIFICATES}" in e
+                                     for e in errors), errors
+    assert verifier.verify(sign_pdf(minimal_pdf(), pki.good, tsa=tsa_carrying(2)), "application/pdf").passed
+    report = verifier.verify(sign_pdf(minimal_pdf(), pki.good, tsa=tsa_carrying(MAX_CERTIFICATES)), "application/pdf")
+    assert _refused(report, "time-stamp token", f"limit of {MAX_CERTIFICATES}"), report.render_text()
