@@ -107,14 +107,22 @@ def capped_urls(urls: Iterable[str]) -> tuple[list[str], str | None]:
 
 
 def ocsp_answers_problem(response: Any) -> str | None:
-    """Why an OCSP response must not be used for its number of answers, or None (unsuccessful: None)."""
+    """Why an OCSP response must not be used — too many answers, or more certificates than a signature may
+    carry (certvalidator adds them to the registry every later path is built from) — or None."""
+    from .limits import MAX_CERTIFICATES
+
     if response["response_status"].native != "successful":
         return None
-    count = len(response["response_bytes"]["response"].parsed["tbs_response_data"]["responses"])
-    if count <= MAX_OCSP_ANSWERS:
-        return None
-    return (f"OCSP response carries {count} answers, more than the limit of {MAX_OCSP_ANSWERS} "
-            "(signing/revlimits.py): not used")
+    basic = response["response_bytes"]["response"].parsed
+    count = len(basic["tbs_response_data"]["responses"])
+    if count > MAX_OCSP_ANSWERS:
+        return (f"OCSP response carries {count} answers, more than the limit of {MAX_OCSP_ANSWERS} "
+                "(signing/revlimits.py): not used")
+    certs = len(basic["certs"] or [])
+    if certs > MAX_CERTIFICATES:
+        return (f"OCSP response carries {certs} certificates, more than the limit of {MAX_CERTIFICATES} "
+                "(signing/limits.py): not used")
+    return None
 
 
 def crl_size_problem(size: int, max_bytes: int) -> str | None:

@@ -470,7 +470,7 @@ def test_retrieval_method_is_never_fetched(verifier: Verifier, pki: TestPki, sil
     assert silent.connections == []
 
 
-def ocsp_with_answers(pki: TestPki, extra: int) -> bytes:
+def ocsp_with_answers(pki: TestPki, extra: int, certs: list[bytes] | None = None) -> bytes:
     """A genuine OCSP response of the issuing CA about the good signer, with ``extra`` answers about other
     serials before it, re-signed by the CA (builders write one answer per response)."""
     from asn1crypto import ocsp
@@ -492,8 +492,12 @@ def ocsp_with_answers(pki: TestPki, extra: int) -> bytes:
     key = pki.intermediate.key
     assert isinstance(key, rsa.RSAPrivateKey)
     signature = key.sign(tbs.dump(), padding.PKCS1v15(), hashes.SHA256())
-    signed = ocsp.BasicOCSPResponse({"tbs_response_data": tbs, "signature_algorithm": basic["signature_algorithm"],
-                                     "signature": signature})
+    from asn1crypto import x509 as asn1_x509
+
+    fields = {"tbs_response_data": tbs, "signature_algorithm": basic["signature_algorithm"], "signature": signature}
+    if certs:
+        fields["certs"] = [asn1_x509.Certificate.load(c) for c in certs]
+    signed = ocsp.BasicOCSPResponse(fields)
     return ocsp.OCSPResponse({"response_status": "successful", "response_bytes": {
         "response_type": "basic_ocsp_response", "response": signed}}).dump()
 
@@ -539,3 +543,19 @@ def test_time_stamp_token_certificates_are_capped(verifier: Verifier, pki: TestP
     assert verifier.verify(sign_pdf(minimal_pdf(), pki.good, tsa=tsa_carrying(2)), "application/pdf").passed
     report = verifier.verify(sign_pdf(minimal_pdf(), pki.good, tsa=tsa_carrying(MAX_CERTIFICATES)), "application/pdf")
     assert _refused(report, "time-stamp token", f"limit of {MAX_CERTIFICATES}"), report.render_text()
+
+
+def test_an_ocsp_response_carrying_many_certificates_is_not_used(verifier: Verifier, pki: TestPki) -> None:
+    """An OCSP response's certificates join the registry every later path is built from: one embedded with
+    17 certificates was used on the old code, now it is named and not used (the responder answers)."""
+    from signing.limits import MAX_CERTIFICATES
+    from signing.testing import add_revocation_values
+
+    junk = [_der(c) for c in junk_certificates(MAX_CERTIFICATES + 1)]
+    signed = add_revocation_values(sign_xml(edxml_document(), pki.good, xades=True), pki, pki.good,
+                                   ocsps=[ocsp_with_answers(pki, 0, junk)])
+    report = verifier.verify(signed)
+    rows = _revocation_rows(report, "Nguyen Van A")
+    assert any("certificates" in (ev.error or "") and f"limit of {MAX_CERTIFICATES}" in (ev.error or "")
+               for ev in rows), rows
+    assert report.passed, report.render_text()
