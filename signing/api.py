@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from .chain import ChainValidator
 from .failures import verdict_for
 from .policy import Policy
-from .report import DocumentInfo, Indication, Report, SubIndication
+from .report import DocumentInfo, Indication, Report, SubIndication, bounded
+from .revlimits import verification_budget
 from .revocation import RevocationCache
 from .trust import TrustStore
 
@@ -108,6 +109,12 @@ class Verifier:
             self._format_failure(report, f"document of {len(data)} bytes exceeds the policy limit of "
                                          f"{self.policy.max_document_bytes} bytes")
             return report
+        with verification_budget(self.policy.revocation_deadline):  # all its CRL/OCSP fetches together
+            self._verify_into(report, data, kind, must_cover, namespaces, detached)
+        return report
+
+    def _verify_into(self, report: Report, data: bytes, kind: str, must_cover: Sequence[str] | None,
+                     namespaces: Mapping[str, str] | None, detached: Mapping[str, bytes] | None) -> None:
         try:
             if kind == "xml":
                 report.signatures, notes = self.xml.verify(
@@ -131,7 +138,6 @@ class Verifier:
             report.signatures = []
             report.document_indication, report.document_sub_indication, message = verdict_for(exc)
             report.errors.append(message)
-        return report
 
     def verify_packet(self, data: bytes, content_type: str | None = None, *,
                       must_cover: Sequence[str] | None = None) -> tuple[Report, dict[str, Report]]:
@@ -141,6 +147,11 @@ class Verifier:
         signature-bearing here and are skipped; a PDF attachment that is not valid base64 gets a
         FORMAT_FAILURE report of its own.
         """
+        with verification_budget(self.policy.revocation_deadline):  # the packet and its PDFs: one deadline
+            return self._verify_packet(data, content_type, must_cover)
+
+    def _verify_packet(self, data: bytes, content_type: str | None,
+                       must_cover: Sequence[str] | None) -> tuple[Report, dict[str, Report]]:
         packet = self.verify(data, content_type, must_cover=must_cover)
         attached: dict[str, Report] = {}
         if packet.document.format != "xml":
@@ -167,7 +178,7 @@ class Verifier:
     def _format_failure(report: Report, message: str) -> None:
         report.document_indication = Indication.TOTAL_FAILED
         report.document_sub_indication = SubIndication.FORMAT_FAILURE
-        report.errors.append(message)
+        report.errors.append(bounded(message))
 
 
 def verify(data: bytes, content_type: str | None = None, *, trust: TrustStore | None = None,

@@ -10,6 +10,7 @@ revocation data used, the certificate's expiry. Unreachable revocation (TRY_LATE
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -47,8 +48,10 @@ def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
         in_loop = False
     if not in_loop:  # outside the except block, so library log records carry no spurious exception context
         return asyncio.run(main())
+    # The worker thread runs in the caller's context: the verification's revocation budget goes along.
+    context = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, main()).result()
+        return pool.submit(context.run, asyncio.run, main()).result()
 
 
 def cert_info(cert: asn1_x509.Certificate) -> CertInfo:
@@ -184,7 +187,8 @@ class ChainValidator:
                 recorder: EvidenceRecorder | None = None) -> ValidationContext:
         """A certvalidator context on our anchors and fetchers (also handed to pyhanko for PDFs)."""
         require = self.policy.level(Check.REVOCATION_AVAILABLE) is Level.FAIL
-        recorder = recorder or EvidenceRecorder(self.revocation_cache, self.policy.revocation_timeout)
+        recorder = recorder or EvidenceRecorder.for_policy(self.revocation_cache, self.policy)
+        recorder.add_issuers([*self.trust.anchors, *intermediates])  # who may have signed a CRL: checked first
         return ValidationContext(
             trust_roots=list(self.trust.anchors),
             other_certs=list(intermediates),
@@ -234,7 +238,7 @@ class ChainValidator:
         hit = self.cached(leaf, intermediates, embedded)
         if hit is not None:
             return hit
-        recorder = EvidenceRecorder(self.revocation_cache, self.policy.revocation_timeout, embedded)
+        recorder = EvidenceRecorder.for_policy(self.revocation_cache, self.policy, embedded)
         context = self.context(intermediates, recorder=recorder)
         result = ChainResult(chain=[cert_info(leaf)])
         try:

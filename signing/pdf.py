@@ -34,7 +34,8 @@ from .chain import (
     run_sync,
 )
 from .failures import fail_with
-from .limits import MAX_SIGNATURES, over
+from .limits import MAX_CERTIFICATES, MAX_PATH_CERTIFICATES, MAX_REVISIONS, MAX_SIGNATURES, over
+from .pdfdss import DssLimitError, read_dss
 from .policy import Check, Level
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication, TimestampInfo
 from .revocation import EmbeddedRevocation, EvidenceRecorder
@@ -102,26 +103,6 @@ def key_algorithm(public_key: Any) -> tuple[str, int | None]:
         return family, None  # an unnamed or unknown curve: no size rather than a crash
 
 
-def _dss(reader: Any) -> tuple[EmbeddedRevocation | None, list[Any]]:
-    """CRLs, OCSP responses and certificates of the PDF's DSS (PAdES-LT; ETSI EN 319 142-1 §5.4), which the
-    VRI entries of each signature point into: what lets a long-term signature validate offline."""
-    from asn1crypto import crl as asn1_crl
-    from asn1crypto import ocsp as asn1_ocsp
-    from pyhanko.pdf_utils.decode_limits import DecodePurpose
-    from pyhanko.sign.validation.dss import DocumentSecurityStore
-    from pyhanko.sign.validation.errors import NoDSSFoundError
-
-    try:
-        dss = DocumentSecurityStore.read_dss(reader)
-    except NoDSSFoundError:
-        return None, []
-    crls = [asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)) for ref in dss.crls]
-    ocsps = [asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
-             for ref in dss.ocsps]
-    embedded = EmbeddedRevocation(crls, ocsps, "embedded (PDF DSS)")
-    return (embedded if embedded else None), list(dss.load_certs())
-
-
 def _byte_range_problem(sig: Any, size: int) -> str | None:
     """A /ByteRange must be four non-negative integers in order inside the file (ISO 32000-1 §12.8.1)."""
     try:
@@ -178,6 +159,20 @@ def _unsupported_signatures(reader: Any) -> list[SignatureReport]:
     return reports
 
 
+def _timestamp_certificates(sig: Any) -> int:
+    """The most certificates one time-stamp token of the signature carries (each is a path of its own)."""
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    counts = [0]
+    for signed in (True, False):
+        try:
+            tokens = list(extract_tst_data_iter(sig.signer_info, signed=signed))
+        except Exception:  # an unreadable token is pyhanko's to report
+            tokens = []
+        counts += [len(token["certificates"] or []) for token in tokens]
+    return max(counts)
+
+
 class PdfVerifier:
     def __init__(self, validator: ChainValidator) -> None:
         self.validator = validator
@@ -194,9 +189,14 @@ class PdfVerifier:
             reader = open_reader(data, budget)
             if reader.encrypted:
                 _open_encrypted(reader)
+            revisions = over(reader.xrefs.total_revisions, MAX_REVISIONS, "revisions (incremental updates)")
+            if revisions:  # before the signatures are even listed: every one walks the later revisions
+                raise PdfFormatError(revisions)
             embedded = list(reader.embedded_signatures)
         except PdfDecodeLimitError as exc:
             raise PdfFormatError(decode_limit_message(budget, exc)) from exc
+        except PdfFormatError:
+            raise
         except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise PdfFormatError(f"not a readable PDF: {exc}") from exc
         problem = over(len(embedded), MAX_SIGNATURES, "PDF signatures")
@@ -206,9 +206,11 @@ class PdfVerifier:
         reports = []
         problem = None
         try:
-            evidence, dss_certs = _dss(reader)
+            evidence, dss_certs = read_dss(reader, self.policy.max_crl_bytes)
         except PdfDecodeLimitError as exc:  # not "unreadable, ignored": the document is over its budget
             raise PdfFormatError(decode_limit_message(budget, exc)) from exc
+        except DssLimitError as exc:  # nor is a DSS over a bound
+            raise PdfFormatError(str(exc)) from exc
         except Exception as exc:
             evidence, dss_certs = None, []
             problem = f"the document security store (DSS) is unreadable and was ignored: {exc}"
@@ -232,10 +234,16 @@ class PdfVerifier:
         is_doc_ts = sig.sig_object_type == "/DocTimeStamp"
         report = SignatureReport(id=f"pdf:{sig.field_name or index}",
                                  format="PDF document timestamp" if is_doc_ts else "PAdES/CMS")
-        recorder = EvidenceRecorder(self.validator.revocation_cache, self.policy.revocation_timeout, evidence)
+        recorder = EvidenceRecorder.for_policy(self.validator.revocation_cache, self.policy, evidence)
+        recorder.add_issuers(sig.other_embedded_certs)  # the CMS certificates: a CRL's issuer is checked first
         context = self.validator.context(dss_certs or (), recorder=recorder)
         ku_required = self.policy.level(Check.KEY_USAGE) is Level.FAIL
-        problem = _byte_range_problem(sig, len(data))
+        carried = len(sig.other_embedded_certs) + 1  # and the signer's own
+        problem = (_byte_range_problem(sig, len(data))
+                   or over(carried, MAX_CERTIFICATES, "certificates in one PDF signature's CMS")
+                   or over(_timestamp_certificates(sig), MAX_CERTIFICATES, "certificates in one time-stamp token")
+                   or over(carried + len(dss_certs or ()), MAX_PATH_CERTIFICATES,
+                           "certificates in one PDF signature's CMS and the DSS together"))
         if problem:
             return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, problem)
         try:

@@ -15,6 +15,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .revlimits import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_CRL_BYTES
+
 
 class Level(StrEnum):
     FAIL = "fail"
@@ -118,6 +120,10 @@ class Policy:
     levels: dict[Check, Level] = field(default_factory=lambda: dict(DEFAULT_LEVELS))
     algorithms: tuple[AlgorithmRule, ...] = DEFAULT_ALGORITHMS
     revocation_timeout: float = 5.0
+    #: All CRL/OCSP fetching of one verification together (signing/revlimits.py); then TRY_LATER.
+    revocation_deadline: float = DEFAULT_DEADLINE_SECONDS
+    #: The largest CRL accepted, fetched or carried by the document (a named failure above it).
+    max_crl_bytes: int = DEFAULT_MAX_CRL_BYTES
     chain_cache_seconds: float = 300.0
     max_document_bytes: int = 64 * 1024 * 1024
     path_validation: PathValidation = PathValidation()
@@ -179,13 +185,15 @@ class Policy:
         algorithms = DEFAULT_ALGORITHMS
         if "algorithms" in data:
             algorithms = tuple(_rule(item) for item in data["algorithms"])
-        revocation = data.get("revocation") or {}
+        revocation = _revocation_settings(data.get("revocation") or {})
         return cls(
             name=str(data.get("name", "custom")),
             version=str(data.get("version", "1")),
             levels=levels,
             algorithms=algorithms,
             revocation_timeout=float(revocation.get("timeout_seconds", 5.0)),
+            revocation_deadline=float(revocation.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS)),
+            max_crl_bytes=int(revocation.get("max_crl_bytes", DEFAULT_MAX_CRL_BYTES)),
             chain_cache_seconds=float(data.get("chain_cache_seconds", 300.0)),
             max_document_bytes=int(data.get("max_document_bytes", 64 * 1024 * 1024)),
             max_decoded_bytes=int(data["max_decoded_bytes"]) if data.get("max_decoded_bytes") is not None else None,
@@ -202,6 +210,19 @@ class Policy:
         if not isinstance(data, dict):
             raise ValueError(f"policy file {path} must contain a mapping")
         return cls.from_mapping(data)
+
+
+def _revocation_settings(data: Any) -> dict[str, Any]:
+    """The ``revocation`` mapping, checked: a typo must not silently leave a time limit at its default."""
+    if not isinstance(data, dict):
+        raise ValueError("revocation must be a mapping (timeout_seconds, deadline_seconds, max_crl_bytes)")
+    unknown = set(data) - {"timeout_seconds", "deadline_seconds", "max_crl_bytes"}
+    if unknown:
+        raise ValueError(f"unknown revocation keys: {sorted(unknown)}")
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"revocation.{key} must be a positive number, not {value!r}")
+    return data
 
 
 def _rule(item: dict[str, Any]) -> AlgorithmRule:

@@ -50,6 +50,17 @@ class SubIndication(StrEnum):
 
 
 _SEVERITY = {Indication.TOTAL_PASSED: 0, Indication.INDETERMINATE: 1, Indication.TOTAL_FAILED: 2}
+#: Characters of one error message kept in a report. Library messages quote the offending input (libxml2
+#: put 64 KB of a 5 MB SignatureValue into its schema error), and a report travels into the audit log,
+#: the rendered text and a 422 body.
+MAX_MESSAGE_CHARS = 2000
+
+
+def bounded(message: str) -> str:
+    """``message``, cut to :data:`MAX_MESSAGE_CHARS` with a note of how long it was."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return f"{message[:MAX_MESSAGE_CHARS]}… (message of {len(message)} characters cut)"
 
 
 @dataclass
@@ -138,7 +149,7 @@ class SignatureReport:
         if self.sub_indication is None or _SEVERITY[indication] > _SEVERITY[self.indication]:
             self.indication = indication
             self.sub_indication = sub
-        self.errors.append(message)
+        self.errors.append(bounded(message))
         return self
 
     @property

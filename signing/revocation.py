@@ -6,7 +6,9 @@ CA's list once per period; OCSP requests carry a nonce and the response is cache
 ``nextUpdate``; every fetch, hit and failure is recorded, because the report must say which evidence was
 used and whether the revocation service was unreachable (``TRY_LATER``). Issuer certificates are never
 fetched from AIA URLs: intermediates must come with the signature or the trust store, so a hostile
-certificate cannot make the bus fetch arbitrary URLs.
+certificate cannot make the bus fetch arbitrary URLs. What fetching may cost — one deadline for all fetches
+of a verification, at most a few URLs per certificate, CRLs bounded and signature-checked before their
+entries are read — is :mod:`signing.revlimits`; one HTTP exchange is :mod:`signing.revhttp`.
 """
 
 from __future__ import annotations
@@ -25,18 +27,32 @@ from pyhanko_certvalidator.fetchers.api import CertificateFetcher, CRLFetcher, F
 from pyhanko_certvalidator.fetchers.common_utils import format_ocsp_request, process_ocsp_response_data
 from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps, issuer_serial
 
+from .policy import Policy
 from .report import RevocationEvidence
+from .revhttp import MAX_REVINFO_BYTES as MAX_REVINFO_BYTES
+from .revhttp import fetch
+from .revlimits import (
+    DEFAULT_DEADLINE_SECONDS,
+    CheckedCrl,
+    RevocationBudget,
+    capped_urls,
+    check_crl,
+    current_budget,
+    ocsp_answers_problem,
+)
 
 Clock = Callable[[], datetime]
 AnyCert: TypeAlias = x509.Certificate | cms.AttributeCertificateV2
-MAX_REVINFO_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
 class _CachedCrl:
     crl: crl.CertificateList
-    next_update: datetime | None
-    revoked: dict[int, datetime | None]
+    checked: CheckedCrl
+
+    @property
+    def next_update(self) -> datetime | None:
+        return self.checked.next_update
 
 
 @dataclass
@@ -129,66 +145,6 @@ class RevocationCache:
             self._ocsp.clear()
 
 
-async def _http(method: str, url: str, limit_seconds: float, data: bytes | None = None,
-                content_type: str | None = None) -> bytes:
-    """One CRL/OCSP request with the standard library (``http.client`` in a worker thread).
-
-    Revocation data is fetched rarely (answers are cached until nextUpdate), so a light client that costs
-    nothing to import beats an HTTP library that adds a quarter second to every ``lgsp verify`` start.
-    Redirects are never followed (``http.client`` does not), the body is capped, the whole exchange is
-    bounded by ``limit_seconds``. The socket timeout bounds each read only, so a responder that trickles
-    a byte now and then would keep the worker thread reading long after ``wait_for`` gave up — and
-    ``asyncio.run`` waits for that thread before it returns: the verification hung. So the connection is
-    also shut down when the deadline passes, which ends any read in progress.
-    """
-    import asyncio
-    import http.client
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"refusing non-HTTP revocation URL {url!r}")
-
-    def exchange() -> bytes:
-        kind = http.client.HTTPSConnection if parts.scheme.lower() == "https" else http.client.HTTPConnection
-        connection = kind(parts.hostname or "", parts.port, timeout=limit_seconds)
-        expired = threading.Event()
-        deadline = threading.Timer(limit_seconds, _abort, (connection, expired))
-        deadline.daemon = True
-        deadline.start()
-        try:
-            headers = {"Content-Type": content_type} if content_type else {}
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            connection.request(method, target, body=data, headers=headers)
-            response = connection.getresponse()
-            if response.status != 200:
-                raise ValueError(f"{url} answered HTTP {response.status}")
-            body = response.read(MAX_REVINFO_BYTES + 1)
-            if expired.is_set():
-                raise TimeoutError(f"{url} did not answer within {limit_seconds:g} s")
-            if len(body) > MAX_REVINFO_BYTES:
-                raise ValueError(f"{url} sent more than {MAX_REVINFO_BYTES} bytes")
-            return body
-        finally:
-            deadline.cancel()
-            connection.close()
-
-    return await asyncio.wait_for(asyncio.to_thread(exchange), timeout=limit_seconds)
-
-
-def _abort(connection: Any, expired: threading.Event) -> None:
-    """End a revocation exchange that ran past its deadline: a blocked read returns at once."""
-    import socket
-
-    expired.set()
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed by the exchange itself
-
-
 def _subject(cert: x509.Certificate | cms.AttributeCertificateV2) -> str:
     return cert.subject.human_friendly if isinstance(cert, x509.Certificate) else "attribute certificate"
 
@@ -197,13 +153,29 @@ class EvidenceRecorder:
     """One validation's view: builds certvalidator ``Fetchers`` and records evidence and failures."""
 
     def __init__(self, cache: RevocationCache, timeout: float = 5.0,
-                 embedded: EmbeddedRevocation | None = None) -> None:
+                 embedded: EmbeddedRevocation | None = None, *, budget: RevocationBudget | None = None,
+                 max_crl_bytes: int = MAX_REVINFO_BYTES) -> None:
         self.cache = cache
         self.timeout = timeout
         self.embedded = embedded or EmbeddedRevocation()
+        self.budget = budget or current_budget(DEFAULT_DEADLINE_SECONDS)
+        self.max_crl_bytes = max_crl_bytes
+        #: Certificates that may have issued a CRL (anchors, intermediates): its signature is checked first.
+        self.issuers: list[x509.Certificate] = []
         self.evidence: list[RevocationEvidence] = []
         self.failures: list[str] = []
         self.missing_nonce = False
+
+    @classmethod
+    def for_policy(cls, cache: RevocationCache, policy: Policy,
+                   embedded: EmbeddedRevocation | None = None) -> EvidenceRecorder:
+        """A recorder under ``policy``'s time limits, sharing the budget of the verification under way."""
+        return cls(cache, policy.revocation_timeout, embedded, budget=current_budget(policy.revocation_deadline),
+                   max_crl_bytes=policy.max_crl_bytes)
+
+    def add_issuers(self, certs: Iterable[Any]) -> None:
+        known = {c.dump() for c in self.issuers}
+        self.issuers += [c for c in certs if isinstance(c, x509.Certificate) and c.dump() not in known]
 
     def fetchers(self) -> Fetchers:
         return Fetchers(ocsp_fetcher=_OcspFetcher(self), crl_fetcher=_CrlFetcher(self), cert_fetcher=_NoCertFetcher())
@@ -223,6 +195,11 @@ class _OcspFetcher(OCSPFetcher):
         key = (issuer_serial(cert), authority.hashable)
         who = _subject(cert)
         for stored in self.rec.embedded.ocsps:
+            problem = ocsp_answers_problem(stored)
+            if problem:  # not evidence, and never handed to certvalidator
+                self.rec.evidence.append(RevocationEvidence(kind="OCSP", certificate=who, status="unknown",
+                                                            source=self.rec.embedded.source, error=problem))
+                continue
             single = ocsp_single_response(stored, cert)
             next_update = single["next_update"].native if single is not None else None
             if single is None or (next_update is not None and next_update <= _now()):
@@ -242,15 +219,22 @@ class _OcspFetcher(OCSPFetcher):
                 next_update=cached.next_update, revocation_time=cached.revocation_time, from_cache=True,
                 nonce_checked=cached.nonce_checked))
             return cached.response
-        urls = get_ocsp_urls(cert)
+        urls, skipped = capped_urls(get_ocsp_urls(cert))
         if not urls:
             raise cv_errors.OCSPFetchError("certificate names no OCSP responder")
         request = format_ocsp_request(cert, authority, certid_hash_algo="sha1", request_nonces=True)
         last_error = "no responder answered"
         for url in urls:
+            limit = self.rec.budget.take(self.rec.timeout)
+            if limit is None:
+                last_error = f"{url}: {self.rec.budget.message}"
+                break
             try:
-                body = await _http("POST", url, self.rec.timeout, request.dump(), "application/ocsp-request")
+                body = await fetch("POST", url, limit, request.dump(), "application/ocsp-request")
                 response = process_ocsp_response_data(body, ocsp_request=request, ocsp_url=url)
+                problem = ocsp_answers_problem(response)
+                if problem:
+                    raise ValueError(problem)
                 entry = _summarise_ocsp(response, cert)
             except Exception as exc:  # network, HTTP status, parse, nonce mismatch, wrong cert: "unavailable"
                 last_error = f"{url}: {exc}"
@@ -264,8 +248,9 @@ class _OcspFetcher(OCSPFetcher):
                 next_update=entry.next_update, revocation_time=entry.revocation_time,
                 nonce_checked=entry.nonce_checked))
             return response
+        error = "; ".join(filter(None, (last_error, skipped)))
         self.rec.record(RevocationEvidence(kind="OCSP", certificate=who, status="unavailable",
-                                           source=", ".join(urls), error=last_error))
+                                           source=", ".join(urls), error=error))
         raise cv_errors.OCSPFetchError(last_error)
 
     def fetched_responses(self) -> Iterable[ocsp.OCSPResponse]:
@@ -298,57 +283,71 @@ class _CrlFetcher(CRLFetcher):
         self.rec = recorder
         self._by_cert: dict[Any, list[crl.CertificateList]] = {}
 
+    def _row(self, cert: AnyCert, entry: _CachedCrl, source: str, from_cache: bool = False) -> None:
+        serial = cert.serial_number if isinstance(cert, x509.Certificate) else None
+        revoked, when = entry.checked.revocation_of(serial)
+        self.rec.record(RevocationEvidence(
+            kind="CRL", certificate=_subject(cert), status="revoked" if revoked else "good", source=source,
+            this_update=entry.crl["tbs_cert_list"]["this_update"].native, next_update=entry.next_update,
+            revocation_time=when, from_cache=from_cache))
+
+    def _embedded(self, cert: AnyCert) -> list[crl.CertificateList]:
+        """The fresh embedded CRLs of the certificate's issuer whose signature is not shown to be bad."""
+        usable = []
+        for stored in self.rec.embedded.crls:
+            if not crl_issued_by_issuer_of(stored, cert) or (
+                    stored["tbs_cert_list"]["next_update"].native or _now()) <= _now():
+                continue
+            try:
+                entry = _CachedCrl(stored, check_crl(stored.dump(), self.rec.issuers, self.rec.max_crl_bytes))
+            except ValueError as exc:  # forged or oversized: not evidence; the network may still answer
+                self.rec.evidence.append(RevocationEvidence(kind="CRL", certificate=_subject(cert), status="unknown",
+                                                            source=self.rec.embedded.source, error=str(exc)))
+                continue
+            self._row(cert, entry, self.rec.embedded.source)
+            usable.append(stored)
+        return usable
+
     async def fetch(self, cert: x509.Certificate | cms.AttributeCertificateV2, *,
                     use_deltas: bool | None = None) -> Iterable[crl.CertificateList]:
         who = _subject(cert)
-        serial = cert.serial_number if isinstance(cert, x509.Certificate) else None
-        embedded = [c for c in self.rec.embedded.crls if crl_issued_by_issuer_of(c, cert)
-                    and (c["tbs_cert_list"]["next_update"].native or _now()) > _now()]
+        embedded = self._embedded(cert)
         if embedded:
-            for stored in embedded:
-                summary = _summarise_crl(stored)
-                revoked = serial is not None and serial in summary.revoked
-                self.rec.record(RevocationEvidence(
-                    kind="CRL", certificate=who, status="revoked" if revoked else "good",
-                    source=self.rec.embedded.source, this_update=stored["tbs_cert_list"]["this_update"].native,
-                    next_update=summary.next_update,
-                    revocation_time=summary.revoked.get(serial) if revoked and serial is not None else None))
             self._by_cert[issuer_serial(cert)] = embedded
             return embedded
-        urls = [dp.url for dp in get_relevant_crl_dps(cert, use_deltas=False) if dp.url]
+        urls, skipped = capped_urls(dp.url for dp in get_relevant_crl_dps(cert, use_deltas=False) if dp.url)
         if not urls:
             raise cv_errors.CRLFetchError("certificate names no CRL distribution point")
         results: list[crl.CertificateList] = []
-        errors: list[str] = []
+        errors: list[str] = [skipped] if skipped else []
         for url in urls:
             entry = self.rec.cache.get_crl(url)
             from_cache = entry is not None
             if entry is None:
+                limit = self.rec.budget.take(self.rec.timeout)
                 try:
-                    body = await _http("GET", url, self.rec.timeout)
-                    parsed = crl.CertificateList.load(body)
-                    entry = _summarise_crl(parsed)
+                    if limit is None:
+                        raise TimeoutError(self.rec.budget.message)
+                    body = await fetch("GET", url, limit, max_bytes=self.rec.max_crl_bytes,
+                                       bound=" (policy revocation.max_crl_bytes)")
+                    entry = _CachedCrl(crl.CertificateList.load(body),
+                                       check_crl(body, self.rec.issuers, self.rec.max_crl_bytes))
                 except Exception as exc:
                     errors.append(f"{url}: {exc}")
                     self.rec.record(RevocationEvidence(kind="CRL", certificate=who, status="unavailable",
-                                                       source=url, error=str(exc)))
+                                                       source=url, error=str(exc) or type(exc).__name__))
                     continue
                 self.rec.cache.put_crl(url, entry)
             results.append(entry.crl)
-            tbs = entry.crl["tbs_cert_list"]
             if not crl_issued_by_issuer_of(entry.crl, cert):
                 # Serial numbers are unique per issuer only: another CA's list says nothing about this one.
                 self.rec.record(RevocationEvidence(
                     kind="CRL", certificate=who, status="unknown", source=url,
-                    this_update=tbs["this_update"].native, next_update=entry.next_update, from_cache=from_cache,
+                    this_update=entry.crl["tbs_cert_list"]["this_update"].native, next_update=entry.next_update,
+                    from_cache=from_cache,
                     error=f"CRL issued by {entry.crl.issuer.human_friendly}, not by the certificate's issuer"))
                 continue
-            revoked = serial is not None and serial in entry.revoked
-            self.rec.record(RevocationEvidence(
-                kind="CRL", certificate=who, status="revoked" if revoked else "good", source=url,
-                this_update=tbs["this_update"].native, next_update=entry.next_update,
-                revocation_time=entry.revoked.get(serial) if revoked and serial is not None else None,
-                from_cache=from_cache))
+            self._row(cert, entry, url, from_cache)
         if not results:
             raise cv_errors.CRLFetchError("; ".join(errors))
         self._by_cert[issuer_serial(cert)] = results
@@ -359,15 +358,6 @@ class _CrlFetcher(CRLFetcher):
 
     def fetched_crls_for_cert(self, cert: AnyCert) -> Iterable[crl.CertificateList]:
         return self._by_cert[issuer_serial(cert)]
-
-
-def _summarise_crl(parsed: crl.CertificateList) -> _CachedCrl:
-    tbs = parsed["tbs_cert_list"]
-    revoked = {
-        item["user_certificate"].native: item["revocation_date"].native
-        for item in (tbs["revoked_certificates"] or [])
-    }
-    return _CachedCrl(crl=parsed, next_update=tbs["next_update"].native, revoked=revoked)
 
 
 class _NoCertFetcher(CertificateFetcher):

@@ -13,6 +13,7 @@ from typing import Any
 from asn1crypto import cms
 
 from .chain import ChainValidator, run_sync
+from .limits import MAX_CERTIFICATES, over
 from .report import TimestampInfo
 from .revocation import EvidenceRecorder
 
@@ -26,13 +27,16 @@ def timestamp_status(token_der: bytes, covered: bytes, validator: ChainValidator
     if info["content_type"].native != "signed_data":
         raise ValueError("time-stamp token is not CMS SignedData")
     signed_data = info["content"]
+    problem = over(len(signed_data["certificates"] or []), MAX_CERTIFICATES, "certificates in one time-stamp token")
+    if problem:  # path building for the TSA tries every combination of them, like a signer's
+        raise ValueError(problem)
 
     def imprint(algorithm: str) -> bytes:
         return hashlib.new(algorithm.replace("_", "-") if algorithm.startswith("sha3") else algorithm,
                            covered).digest()
 
     async def run() -> dict[str, Any]:
-        recorder = EvidenceRecorder(validator.revocation_cache, validator.policy.revocation_timeout)
+        recorder = EvidenceRecorder.for_policy(validator.revocation_cache, validator.policy)
         context = validator.context(recorder=recorder)
         return await validate_tst_signed_data(signed_data, context, imprint)
 

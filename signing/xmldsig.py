@@ -27,11 +27,11 @@ from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature, Si
 
 from .chain import ChainResult, ChainValidator, apply_level, check_claimed_time, check_validity_at_proven_time
 from .failures import fail_with
-from .limits import MAX_CERTIFICATES, MAX_REFERENCES, MAX_SIGNATURES, MAX_TRANSFORMS, over
 from .policy import Check
 from .report import AlgorithmUse, CoveredPart, Indication, SignatureReport, SubIndication
 from .timestamps import timestamp_status
 from .xmlkeyinfo import _alg_name, _decode_certs, _KeyInfoCerts, _xades_values, missing_signer_reason
+from .xmlparts import check_structure as _check_structure
 from .xmlparts import signature_parts
 from .xmlrefs import (
     _C14N_10,
@@ -66,23 +66,6 @@ from .xmluncovered import edxml_attachments, flag_uncovered, manifest_documents
 
 #: What a report says once the maths passed, whatever the trust verdict.
 INTACT = "cryptographically intact: the signature value and every reference digest verify with the signer's key"
-
-
-def _check_structure(signatures: list[etree._Element]) -> None:
-    """The bounds of :mod:`signing.limits`, counted before any reference is resolved (XmlFormatError)."""
-    problem = over(len(signatures), MAX_SIGNATURES, "top-level XML signatures")
-    references = 0
-    for signature in signatures:
-        if problem:
-            break
-        parts = signature_parts(signature)
-        references += len(parts.references)
-        problem = (over(references, MAX_REFERENCES, "ds:Reference elements")
-                   or over(max((len(r.transforms) for r in parts.references), default=0), MAX_TRANSFORMS,
-                           "ds:Transform elements in one Reference")
-                   or over(len(parts.certificate_texts), MAX_CERTIFICATES, "X509Certificate elements in one KeyInfo"))
-    if problem:
-        raise XmlFormatError(problem)
 
 
 class XmlVerifier:
@@ -176,7 +159,11 @@ class XmlVerifier:
             if alg.weak:
                 self._weak(report, alg)
         # 1) chain and revocation first
-        embedded, extra_certs = _xades_values(signature) if is_xades else (None, ())
+        try:
+            embedded, extra_certs = _xades_values(signature, self.policy.max_crl_bytes) if is_xades else (None, ())
+        except ValueError as exc:
+            return report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                               f"XAdES certificate or revocation values unusable: {exc}")
         if embedded:
             report.infos.append(f"revocation values embedded in the signature: {len(embedded.crls)} CRL(s), "
                                 f"{len(embedded.ocsps)} OCSP response(s)")

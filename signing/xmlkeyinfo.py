@@ -17,6 +17,7 @@ from lxml import etree
 
 from .der import load_certificate
 from .report import AlgorithmUse
+from .revlimits import DEFAULT_MAX_CRL_BYTES, crl_size_problem
 from .revocation import EmbeddedRevocation
 from .xmltree import DS_NS, XADES_NS
 
@@ -48,10 +49,11 @@ def _decode_certs(texts: tuple[str, ...]) -> _KeyInfoCerts:
                          leaf.not_valid_after_utc, (key.name, key.key_size))
 
 
-def _xades_values(signature: etree._Element) -> tuple[EmbeddedRevocation | None,
-                                                     tuple[asn1_x509.Certificate, ...]]:
+def _xades_values(signature: etree._Element, max_crl_bytes: int = DEFAULT_MAX_CRL_BYTES) -> tuple[
+        EmbeddedRevocation | None, tuple[asn1_x509.Certificate, ...]]:
     """XAdES-X-L ``RevocationValues`` and ``CertificateValues`` (ETSI EN 319 132-1 §5.5.1-2): the evidence
-    a long-term signature carries so it can be validated offline. Raises ValueError on undecodable values."""
+    a long-term signature carries so it can be validated offline. Raises ValueError on undecodable values
+    and on a CRL over ``max_crl_bytes`` (before it is parsed: its entries are read one Python object each)."""
     ns = {"xades": XADES_NS}
     props = signature.find(".//xades:UnsignedSignatureProperties", namespaces=ns)
     if props is None:
@@ -61,8 +63,12 @@ def _xades_values(signature: etree._Element) -> tuple[EmbeddedRevocation | None,
         return [base64.b64decode("".join((node.text or "").split()))
                 for node in props.iterfind(path, namespaces=ns)]
 
-    crls = [asn1_crl.CertificateList.load(b) for b in blobs("xades:RevocationValues/xades:CRLValues/"
-                                                              "xades:EncapsulatedCRLValue")]
+    crl_blobs = blobs("xades:RevocationValues/xades:CRLValues/xades:EncapsulatedCRLValue")
+    for blob in crl_blobs:
+        problem = crl_size_problem(len(blob), max_crl_bytes)
+        if problem:
+            raise ValueError(f"XAdES RevocationValues: {problem}")
+    crls = [asn1_crl.CertificateList.load(b) for b in crl_blobs]
     ocsps = [asn1_ocsp.OCSPResponse.load(b) for b in blobs("xades:RevocationValues/xades:OCSPValues/"
                                                             "xades:EncapsulatedOCSPValue")]
     for item in crls:

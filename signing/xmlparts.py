@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from .xmltree import DS_NS, XADES_NS
+from .limits import (
+    MAX_CERTIFICATES,
+    MAX_PATH_CERTIFICATES,
+    MAX_REFERENCES,
+    MAX_REVOCATION_VALUES,
+    MAX_SIGNATURES,
+    MAX_TRANSFORMS,
+    over,
+)
+from .xmltree import DS_NS, XADES_NS, XmlFormatError
 
 _SIGNED_INFO = f"{{{DS_NS}}}SignedInfo"
 _SIGNATURE_METHOD = f"{{{DS_NS}}}SignatureMethod"
@@ -83,3 +92,41 @@ def signature_parts(signature: etree._Element) -> SignatureParts:
                     texts += [cert.text or "" for cert in data if cert.tag == _X509_CERTIFICATE]
     is_xades = next(signature.iter(_QUALIFYING), None) is not None
     return SignatureParts(method, tuple(references), tuple(texts), is_xades)
+
+
+_XADES = {"xades": XADES_NS}
+
+
+def _xades_counts(signature: etree._Element) -> tuple[int, int]:
+    """(CertificateValues certificates, RevocationValues CRLs + OCSP responses), counted before decoding."""
+    props = signature.find(".//xades:UnsignedSignatureProperties", namespaces=_XADES)
+    if props is None:
+        return 0, 0
+    certs = len(props.findall("xades:CertificateValues/xades:EncapsulatedX509Certificate", namespaces=_XADES))
+    values = sum(len(props.findall(f"xades:RevocationValues/xades:{kind}Values/xades:Encapsulated{kind}Value",
+                                   namespaces=_XADES)) for kind in ("CRL", "OCSP"))
+    return certs, values
+
+
+def check_structure(signatures: list[etree._Element]) -> None:
+    """The bounds of :mod:`signing.limits`, counted before any reference is resolved or any certificate or
+    revocation value decoded (XmlFormatError)."""
+    problem = over(len(signatures), MAX_SIGNATURES, "top-level XML signatures")
+    references = 0
+    for signature in signatures:
+        if problem:
+            break
+        parts = signature_parts(signature)
+        references += len(parts.references)
+        cert_values, revocation_values = _xades_counts(signature) if parts.is_xades else (0, 0)
+        problem = (over(references, MAX_REFERENCES, "ds:Reference elements")
+                   or over(max((len(r.transforms) for r in parts.references), default=0), MAX_TRANSFORMS,
+                           "ds:Transform elements in one Reference")
+                   or over(len(parts.certificate_texts), MAX_CERTIFICATES, "X509Certificate elements in one KeyInfo")
+                   or over(cert_values, MAX_CERTIFICATES, "certificates in one XAdES CertificateValues")
+                   or over(len(parts.certificate_texts) + cert_values, MAX_PATH_CERTIFICATES,
+                           "certificates in one signature's KeyInfo and CertificateValues together")
+                   or over(revocation_values, MAX_REVOCATION_VALUES,
+                           "CRLs and OCSP responses in one XAdES RevocationValues"))
+    if problem:
+        raise XmlFormatError(problem)
