@@ -9,7 +9,8 @@ Signed bytes = the RFC 8785 canonical JSON of
 ``{"context": "lgsp-audit-sth-v1", "root_hash": <hex>, "timestamp": <RFC 3339 µs Z>, "tree_size": n}``
 — the context string stops a head signature being replayed as any other kind of signature.
 Retired keys stay in the ring so old heads keep verifying; a head dated after a key's retirement
-is refused.
+is refused, and one dated before a smaller head is refused by :mod:`lgsp.audit.head_order` (so a
+retired key cannot vouch for a head backdated into its validity window once a later head exists).
 """
 
 from __future__ import annotations
