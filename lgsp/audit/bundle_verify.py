@@ -24,6 +24,7 @@ from lgsp.audit.bundle_format import (
 )
 from lgsp.audit.bundle_selection import _check_selection
 from lgsp.audit.canonical import CanonicalError, canonical_entry, canonical_leaf_hash, entry_leaf_hash, jcs_bytes
+from lgsp.audit.head_order import check_head_order
 from lgsp.audit.merkle import ProofError, root_from_range_proof, verify_consistency, verify_inclusion
 from lgsp.audit.sth import HeadVerificationError, LogKeyRing, LogPublicKey, SignedTreeHead
 
@@ -296,12 +297,14 @@ def _verify_statement(
 
 def _verify_known_heads(
     report: Report, heads: dict[int, SignedTreeHead], known: Sequence[SignedTreeHead], ring: LogKeyRing | None
-) -> None:
+) -> list[SignedTreeHead]:
     """Heads the auditor kept from earlier (receipts): each must be the bundle's head of that size.
+    Returns those whose signature verifies (for the order check).
 
     Together with the consistency chain this shows the log the auditor saw then is a prefix of the
     log shown now; a rewritten history cannot produce the same root at the same size.
     """
+    verified: list[SignedTreeHead] = []
     for head in known:
         name = f"known head {head.tree_size}"
         try:
@@ -310,6 +313,7 @@ def _verify_known_heads(
         except HeadVerificationError as exc:
             report.add(name, False, f"the head you kept does not verify: {exc}")
             continue
+        verified.append(head)
         match = heads.get(head.tree_size)
         if match is None:
             report.add(
@@ -321,6 +325,7 @@ def _verify_known_heads(
             report.add(name, False, "the log shown now has a different root at this size: history was rewritten")
         else:
             report.add(name, True, "the head you kept is part of this log's verified chain")
+    return verified
 
 
 def verify_bundle(
@@ -372,6 +377,6 @@ def _verify_bundle(
     _verify_timestamps(report, heads, tsa_roots)
     _verify_entries(bundle, report, heads, ring, allow_incomplete)
     _verify_readable_copy(bundle, report)
-    if known_heads:
-        _verify_known_heads(report, heads, known_heads, ring)
+    kept = _verify_known_heads(report, heads, known_heads, ring) if known_heads else []
+    check_head_order(report, [("head", h) for h in heads.values()] + [("known head", h) for h in kept])
     return report

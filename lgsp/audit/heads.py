@@ -10,6 +10,14 @@ writer can wake the task the moment a batch crosses the N-entry threshold instea
 Several processes stay harmless: on PostgreSQL a try-advisory-lock lets one of them sign at a
 time, and ``tree_size`` is the primary key of ``audit_heads``, so a head is stored once.
 
+Why the timestamp is taken when the head is stored, not when its root is read: verifiers refuse a
+larger head dated earlier than a smaller one (that is how a head backdated with a retired key is
+caught), so an honest log must never store one. Two processes (two gateways, gateway + worker, two
+hosts with skewed clocks) could each read a size, sign, and store in either order. So the signature
+is made inside the transaction that stores it, under the lock that orders heads (SQLite's write
+lock; on PostgreSQL an advisory lock of its own), after reading the newest stored head: a smaller or
+equal size is dropped, and the time is never earlier than that head's.
+
 The private key lives in a file named by ``Settings.audit_log_key_file`` (created 0600 on first
 start, never in the database or the repository); its public half is registered in
 ``audit_log_keys``, which ``GET /audit/keys`` publishes.
@@ -24,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from cryptography.hazmat.primitives import serialization
@@ -51,6 +59,7 @@ __all__ = [
 
 log = structlog.get_logger("lgsp.audit")
 _HEAD_LOCK_ID = 0x6C677368  # "lgsh": one head signer at a time on PostgreSQL
+_HEAD_ORDER_LOCK_ID = 0x6C67736F  # "lgso": heads are signed and stored one at a time, in size order
 
 
 def load_or_create_signer(path: str | Path) -> LogSigner:
@@ -219,22 +228,22 @@ class HeadService:
             if not force and not self._due(size, latest):
                 return latest
             root = range_hash(BoundTreeStore(self.tree, conn), 0, size) if size else EMPTY_ROOT
-            head = signer.sign_head(size, root)
-        # The TSA round trip and the insert happen outside the read transaction: nothing is locked
-        # while the TSA answers, and the PK on tree_size settles a race between processes.
+        # Signed where it is stored (see the module docstring): the root of a size never changes, but the
+        # time must be taken in the order heads are stored. The TSA round trip comes after, outside.
+        head, stored = self._sign_and_store(signer, size, root)
+        if not stored or head is None:  # another process stored a head of this size (or larger) first
+            return head
         if self.settings.audit_tsa_url:
             from lgsp.audit.tsa import TimestampError, TsaClient
 
             try:
-                head = head.with_tsa_token(TsaClient(self.settings.audit_tsa_url).timestamp_head_sync(head))
+                token = TsaClient(self.settings.audit_tsa_url).timestamp_head_sync(head)
+                self._write(lambda conn: conn.execute(
+                    update(AuditHead).where(AuditHead.tree_size == size, AuditHead.tsa_token.is_(None))
+                    .values(tsa_token=token)))
+                head = head.with_tsa_token(token)
             except TimestampError as exc:
                 log.warning("head stored without TSA token", tree_size=head.tree_size, error=str(exc))
-        try:
-            stored = self._store(head)
-        except IntegrityError:
-            stored = False
-        if not stored:  # another process stored a head of this size first
-            return self.by_size(head.tree_size)
         log.debug("audit head signed", tree_size=head.tree_size, root=head.root_hash.hex()[:16])
         if self.settings.audit_witnesses:
             from lgsp.audit.checkpoints import witness_head
@@ -242,17 +251,34 @@ class HeadService:
             witness_head(self, head)
         return head
 
+    def _sign_and_store(self, signer: LogSigner, size: int, root: bytes) -> tuple[SignedTreeHead | None, bool]:
+        """Sign the head of ``size`` and insert it, under the lock that orders heads; (head, stored).
 
-    def _store(self, head: SignedTreeHead) -> bool:
-        """Insert ``head``; False if a head of its size exists (another process stored it first)."""
-        def insert_head(conn: Connection) -> bool:
+        If a head of this size or larger is stored already, that head is returned, not stored. The
+        timestamp is never earlier than the newest stored head's (another host's clock may be ahead).
+        """
+        def sign_and_insert(conn: Connection) -> tuple[SignedTreeHead | None, bool]:
+            if conn.dialect.name == "postgresql":  # SQLite: the write transaction is the lock
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _HEAD_ORDER_LOCK_ID})
+            latest = self.latest(conn)
+            if latest is not None and latest.tree_size >= size:
+                return latest, False
+            when = datetime.now(UTC)
+            if latest is not None:
+                when = max(when, datetime.strptime(latest.timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC))
+            head = signer.sign_head(size, root, when)
             stmt = (dialect_insert(self.engine)(AuditHead)
                     .values(tree_size=head.tree_size, root_hash=head.root_hash, timestamp=head.timestamp,
-                            key_id=head.key_id, signature=head.signature, tsa_token=head.tsa_token)
+                            key_id=head.key_id, signature=head.signature, tsa_token=None)
                     .on_conflict_do_nothing(index_elements=["tree_size"]))
-            return bool(conn.execute(stmt).rowcount)
+            if not conn.execute(stmt).rowcount:
+                return self.latest(conn), False
+            return head, True
 
-        return bool(self._write(insert_head))
+        try:
+            return cast(tuple[SignedTreeHead | None, bool], self._write(sign_and_insert))
+        except IntegrityError:
+            return self.by_size(size), False
 
     def _write(self, job: Callable[[Connection], Any]) -> Any:
         """``job(conn)`` committed: in the audit writer's next transaction when one runs in this process

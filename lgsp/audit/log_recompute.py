@@ -9,6 +9,7 @@ from typing import Any
 
 from lgsp.audit.bundle_format import MAX_FAILURES_LISTED, Report
 from lgsp.audit.canonical import CanonicalError, canonical_entry, entry_leaf_hash, pick_entry_fields
+from lgsp.audit.head_order import check_head_order
 from lgsp.audit.merkle import EMPTY_ROOT, extend_frontier, frontier_root
 from lgsp.audit.sth import HeadVerificationError, LogKeyRing, SignedTreeHead
 
@@ -23,7 +24,8 @@ def verify_log(
     """Recompute the tree from *all* entries (index order) and check every head against it.
 
     ``known_heads`` (heads the auditor kept) are checked the same way, against the recomputed
-    root at their size; one larger than the log names the entries that are gone.
+    root at their size; one larger than the log names the entries that are gone. No head, stored or
+    kept, may be dated before a smaller one (:mod:`lgsp.audit.head_order`).
 
     Streams: memory is O(log n), so it runs over 10**6 rows from a server-side cursor. Trusts no
     stored tree node: leaves come from the entries themselves. A row carrying ``leaf_hash`` (the
@@ -47,6 +49,8 @@ def verify_log(
             report.add(f"known head {head.tree_size}", False, f"the head you kept does not verify: {exc}")
             continue
         known.setdefault(head.tree_size, []).append(head)
+    check_head_order(report, [("head", h) for hs in by_size.values() for h in hs]
+                     + [("known head", h) for hs in known.values() for h in hs])
     for head in by_size.pop(0, []):
         ok = head.root_hash == EMPTY_ROOT
         report.add("head 0", ok, "empty tree" if ok else "head of size 0 with a non-empty root")

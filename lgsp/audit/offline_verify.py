@@ -161,12 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("[bold red]ERROR[/]: cannot read input: JSON nested too deeply")
         return EXIT_UNREADABLE
     except (OSError, ValueError, HeadVerificationError) as exc:
-        console.print(f"[bold red]ERROR[/]: cannot read input: {printable(exc)}")
+        console.print(f"[bold red]ERROR[/]: cannot read input: {printable(exc)}", soft_wrap=True)
         return EXIT_UNREADABLE
     pre = Report()
     if trust is not None:
-        events = bundle.get("key_events") if isinstance(bundle, dict) else None
-        follow_key_events(pre, trust, [str(n) for n in events] if isinstance(events, list) else [])
+        try:  # the announcements come from the file: whatever they hold ends in the FAIL list, as in the DB verifier
+            events = bundle.get("key_events") if isinstance(bundle, dict) else None
+            follow_key_events(pre, trust, [str(n) for n in events] if isinstance(events, list) else [])
+        except Exception as exc:
+            pre.add("key events", False, f"the key announcements cannot be read: {type(exc).__name__}: {exc}")
         trusted = trust.ring
     if state is not None and state.head is not None:
         known.append(state.head)

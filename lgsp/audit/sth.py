@@ -9,7 +9,8 @@ Signed bytes = the RFC 8785 canonical JSON of
 ``{"context": "lgsp-audit-sth-v1", "root_hash": <hex>, "timestamp": <RFC 3339 µs Z>, "tree_size": n}``
 — the context string stops a head signature being replayed as any other kind of signature.
 Retired keys stay in the ring so old heads keep verifying; a head dated after a key's retirement
-is refused.
+is refused, and one dated before a smaller head is refused by :mod:`lgsp.audit.head_order` (so a
+retired key cannot vouch for a head backdated into its validity window once a later head exists).
 """
 
 from __future__ import annotations
@@ -183,7 +184,14 @@ class LogPublicKey:
             raise HeadVerificationError("public_key is not a DER SubjectPublicKeyInfo") from exc
         if not isinstance(key, Ed25519PublicKey):
             raise HeadVerificationError("public_key is not an Ed25519 key")
-        parsed = cls(key, created_at=data.get("created_at"), retired_at=data.get("retired_at"))
+        created, retired = data.get("created_at"), data.get("retired_at")
+        if created is not None and not isinstance(created, str):
+            raise HeadVerificationError("created_at must be a time string or null")
+        # Compared as text with each head's timestamp, so only the one spelling heads use compares right
+        # ("…t…z" or "2026-12-07 10:00" would move the retirement): anything else is refused, not guessed.
+        if retired is not None and (not isinstance(retired, str) or not TIME_PATTERN.fullmatch(retired)):
+            raise HeadVerificationError(f"retired_at must be 'YYYY-MM-DDTHH:MM:SS.ffffffZ' or null, got {retired!r}")
+        parsed = cls(key, created_at=created, retired_at=retired)
         if "key_id" in data and data["key_id"] != parsed.key_id:
             raise HeadVerificationError(f"key_id {data['key_id']} does not match its public key")
         return parsed

@@ -301,6 +301,10 @@ def _apply_key_change(report: Report, name: str, trust: TrustFile, extensions: S
                 raise NoteError("a rotation must also be signed by the new key")
             new.verify(text, sig)
             key = LogPublicKey(new.public_key, created_at=when)
+            if key.key_id in trust.ring:  # never a way to undo a retirement (witnesses keep it retired too)
+                report.add(name, None, f"rotation to key {key.key_id[:16]}…, which you trust already: nothing "
+                           "changes (a retired key stays retired)")
+                continue
             trust.ring.add(key)
             report.add(name, True, f"rotation to key {key.key_id[:16]}… announced by "
                        f"{', '.join(k.key_id[:16] + '…' for k in signers)} at {when}; followed")

@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS refusals (id INTEGER PRIMARY KEY, at REAL NOT NULL, o
                                      reason TEXT NOT NULL, signed INTEGER NOT NULL DEFAULT 1);
 """
 
+_COLUMNS = {"logs": {"origin", "size", "root", "checkpoint", "updated_at"},
+            "log_keys": {"origin", "vkey", "retired_at"},
+            "refusals": {"id", "at", "origin", "status", "reason", "signed"}}
+
 
 def load_or_create_witness_key(path: str | Path) -> Ed25519PrivateKey:
     """The witness's own Ed25519 key, kept like the log's key (issue 17.2): the file holds only a reference into
@@ -90,6 +94,11 @@ class WitnessStore:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(refusals)")}
             if "signed" not in columns:  # a witness database from before the bound: its rows count as evidence
                 conn.execute("ALTER TABLE refusals ADD COLUMN signed INTEGER NOT NULL DEFAULT 1")
+            for table, needed in _COLUMNS.items():  # another program's file: refuse at start, not with a 500 later
+                have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if not needed <= have:
+                    raise ValueError(f"{self.path} is not a witness database: table {table} lacks "
+                                     f"{', '.join(sorted(needed - have))}")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)

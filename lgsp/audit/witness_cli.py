@@ -16,8 +16,20 @@ NameOpt = Annotated[str, typer.Option("--name", help="The witness's key name, e.
 KeyOpt = Annotated[Path, typer.Option("--key", help="Its Ed25519 key (PEM); created 0600 if absent.")]
 
 
+def _unusable() -> tuple[type[Exception], ...]:
+    """What a bad ``--name``, ``--log``, key file or ``--db`` raises: one ``error:`` line and exit 2, no traceback.
+
+    ``sqlite3.Error``: ``--db`` is not an SQLite file (or not a witness's); ``KeyStoreError``: the key file
+    names no key, or one the key store cannot open; ``ValueError`` covers ``NoteError`` and undecodable text.
+    """
+    import sqlite3
+
+    from lgsp.keys.base import KeyStoreError
+
+    return ValueError, OSError, sqlite3.Error, KeyStoreError
+
+
 def _witness(name: str, key: Path, db: Path, logs: list[str]) -> object:
-    from lgsp.audit.note import NoteError
     from lgsp.audit.witness import Witness, WitnessStore, load_or_create_witness_key
 
     try:
@@ -25,8 +37,10 @@ def _witness(name: str, key: Path, db: Path, logs: list[str]) -> object:
         for vkey in logs:
             store.add_log_key(vkey)
         return Witness(name, load_or_create_witness_key(key), store)
-    except (NoteError, ValueError, OSError) as exc:
-        fail(str(exc), 2)
+    except _unusable() as exc:
+        import sqlite3
+
+        fail(f"--db {db}: {exc}" if isinstance(exc, sqlite3.Error) else str(exc), 2)
 
 
 @app.command("key")
@@ -35,7 +49,10 @@ def key(name: NameOpt, key: KeyOpt) -> None:
     from lgsp.audit.note import ALG_COSIGNATURE, NoteSigner
     from lgsp.audit.witness import load_or_create_witness_key
 
-    print(NoteSigner(name, load_or_create_witness_key(key), ALG_COSIGNATURE).verifier.vkey())
+    try:
+        print(NoteSigner(name, load_or_create_witness_key(key), ALG_COSIGNATURE).verifier.vkey())
+    except _unusable() as exc:
+        fail(str(exc), 2)
 
 
 @app.command("serve")

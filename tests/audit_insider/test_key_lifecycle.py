@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
-from lgsp.audit.checkpoints import signed_checkpoint, witness_head
+from lgsp.audit.canonical import format_time
+from lgsp.audit.checkpoints import checkpoint_of, signed_checkpoint, witness_head
 from lgsp.audit.evidence import audit_store, export_bundle
+from lgsp.audit.heads import HeadService
 from lgsp.audit.keys import retire_key, rotate_key
-from lgsp.audit.models import AuditHead
+from lgsp.audit.merkle import range_hash
+from lgsp.audit.models import AuditHead, AuditKeyEvent
+from lgsp.audit.note import KEY_CHANGE_AT_EXTENSION, NEXT_KEY_EXTENSION
 from lgsp.audit.offline_verify import main
 from lgsp.audit.sth import LogSigner
 from lgsp.audit.trust import AuditState, TrustFile
@@ -83,3 +89,32 @@ def test_retiring_a_key_is_announced_by_the_current_one(store: Store, tmp_path: 
         report = audit_store(s.engine, s.heads, TrustFile.from_json(trust), None)
         assert report.passed, [c.detail for c in report.failures]
         assert any(c.name == "key event #1" and "retired" in c.detail for c in report.checks)
+
+
+def test_a_retired_key_announced_again_as_the_next_key_stays_retired(store: Store) -> None:
+    """Re-announcing a retired key as a 'successor' used to reset its retirement in the verifiers' ring
+    (the witnesses kept it retired): heads it signed after the retirement then passed again."""
+    settings = dataclasses.replace(store.settings, audit_checkpoint_origin=ORIGIN)
+    s = dataclasses.replace(store, settings=settings, heads=HeadService(store.engine, settings))
+    s.write(10)
+    s.heads.sign(force=True)
+    trust = TrustFile(ORIGIN, s.heads.keyring(), [], 0).to_json()  # pins the first key; no witnesses
+    first = s.heads.signer
+    current, _note, _ = rotate_key(s.heads)
+    retire_key(s.heads, first.key_id)
+    head = s.heads.sign(force=True)
+    assert head is not None
+    when = format_time(datetime.now(UTC))
+    text = checkpoint_of(head, ORIGIN, (NEXT_KEY_EXTENSION + first.public.note_verifier(ORIGIN).vkey(),
+                                        KEY_CHANGE_AT_EXTENSION + when)).text()
+    note = (text + "\n" + current.note_signer(ORIGIN).signature_line(text)
+            + first.note_signer(ORIGIN).signature_line(text))
+    s.write(5)
+    late = first.sign_head(s.heads.tree.size(), range_hash(s.heads.tree, 0, s.heads.tree.size()))
+    with s.engine.begin() as conn:
+        conn.execute(insert(AuditKeyEvent).values(kind="rotate", old_key_id=current.key_id, new_key_id=first.key_id,
+                                                  tree_size=head.tree_size, note=note, created_at=when))
+        conn.execute(insert(AuditHead).values(tree_size=late.tree_size, root_hash=late.root_hash,
+                                              timestamp=late.timestamp, key_id=late.key_id, signature=late.signature))
+    report = audit_store(s.engine, s.heads, TrustFile.from_json(trust), None)
+    assert any(c.name == f"head {late.tree_size}" and "retired" in c.detail for c in report.failures), report.checks
