@@ -69,8 +69,10 @@ def serve(
     import uvicorn
 
     from lgsp.audit.witness import Witness, witness_app
+    from lgsp.serving import run_uvicorn, server_options
 
     witness = _witness(name, key, db, log or [])
     assert isinstance(witness, Witness)
     console.print(f"witness {witness.vkey} on http://{host}:{port}")
-    uvicorn.run(witness_app(witness), host=host, port=port, log_level="warning")
+    # a witness faces the log's operator, who is exactly whom it does not trust: the gateway's request deadlines
+    run_uvicorn(uvicorn.Config(witness_app(witness), host=host, port=port, **server_options()))
