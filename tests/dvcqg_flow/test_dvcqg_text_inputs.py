@@ -107,3 +107,11 @@ async def test_an_event_stored_before_the_rule_dead_letters_and_is_not_sent(flow
     row = outbox_row(flow, enqueued.message_id)
     assert row.state == "dead" and "dossier.ChuHoSo" in (row.last_error or "") and "U+0000" in (row.last_error or "")
     assert code not in flow.sim.dossiers
+
+
+@pytest.mark.parametrize("raw_id", ["%00", "a%00b", "%ED%A0%80", "%EF%BF%BE", "x" * 37])
+def test_an_event_id_no_store_can_hold_is_a_404(flow: Flow, raw_id: str) -> None:
+    """``GET /dossiers/events/%00`` was a 500 on PostgreSQL (NUL in the query), found by tests/security fuzz."""
+    reply = flow.http.get(f"/dossiers/events/{raw_id}", headers={"Authorization": f"Bearer {flow.token()}"})
+    assert reply.status_code == 404, reply.text
+    assert reply.headers["content-type"].startswith(PROBLEM) and reply.json()["type"].endswith("/not-found")
