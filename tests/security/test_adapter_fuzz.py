@@ -314,3 +314,17 @@ def test_a_provider_that_fails_still_opens_the_circuit(stack: Stack, dv: Dvcqg) 
     finally:
         httpx.request("DELETE", simulator + "/admin/inject")
         stack.app.runtime.breakers.record_success(simulator)
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/documents/%00"), ("GET", "/documents/a%00b/packet"), ("PUT", "/documents/%00/status"),
+    ("PUT", "/documents/%ED%A0%80/status"), ("GET", "/documents?agency=%00"),
+    ("GET", "/documents?agency=000.00.12.H10%00"), ("GET", "/documents?after=%00"),
+])
+def test_document_ids_no_store_can_hold_are_4xx(stack: Stack, dv: Dvcqg, method: str, path: str) -> None:
+    """The VDXP document façade had the DVCQG status route's fault: NUL in an id, an agency or a cursor went
+    into the query (and, for PUT, into the audited path): a 500 on PostgreSQL."""
+    reply = stack.http.request(method, path, content=b'{"status": "DONE"}',
+                               headers={"Authorization": f"Bearer {dv.token}", "Content-Type": "application/json"})
+    assert_answer(reply)
+    assert reply.status_code in (404, 422), reply.text
