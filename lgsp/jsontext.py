@@ -40,9 +40,15 @@ _RAW_SURROGATE_BYTES = re.compile(rb"\xed[\xa0-\xbf]")  # UTF-8's pattern for U+
 _ESCAPE_OR_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udfff]")
 
 
-def loads(text: bytes | bytearray | str, **options: Any) -> Any:
-    """``json.loads(text, **options)``, raising only :class:`JsonTextError` for input it cannot use."""
+def loads(text: bytes | bytearray | str, *, lone_surrogates: bool = False, **options: Any) -> Any:
+    """``json.loads(text, **options)``, raising only :class:`JsonTextError` for input it cannot use.
+
+    ``lone_surrogates=True`` lets lone surrogates written as escapes (``"\\ud800"``) through, for a caller that
+    checks every string itself and can then name the field that holds one (a 422 instead of a 400 for the
+    whole body). Raw surrogate bytes are still refused: that is not UTF-8 (or UTF-16/32) text at all."""
     try:
+        if lone_surrogates and not isinstance(text, str):
+            text = bytes(text).decode(json.detect_encoding(text))  # strict, unlike json.loads' own decoding
         data = json.loads(text, **options)
     except JsonTextError:
         raise
@@ -50,7 +56,8 @@ def loads(text: bytes | bytearray | str, **options: Any) -> Any:
         raise JsonTextError("the JSON is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and the integer digit limit alike
         raise JsonTextError(str(exc)) from None
-    check_surrogates(text, data)
+    if not lone_surrogates:
+        check_surrogates(text, data)
     return data
 
 

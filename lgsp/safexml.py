@@ -19,8 +19,8 @@ from lxml import etree
 from signing.xmlbounds import DEFAULT_LIMITS, XmlDoctypeError, XmlLimitError, XmlLimits, check_bounds
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-__all__ = ["DEFAULT_LIMITS", "DEFAULT_MAX_BYTES", "UnsafeXmlError", "XmlLimitExceeded", "XmlLimits",
-           "hardened_parser", "parse_xml", "prescan", "within_by_size"]
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_MAX_BYTES", "NOT_XML_CHAR", "UnsafeXmlError", "XmlLimitExceeded", "XmlLimits",
+           "hardened_parser", "non_xml_char", "parse_xml", "prescan", "within_by_size"]
 
 
 class UnsafeXmlError(ValueError):
@@ -36,9 +36,20 @@ class XmlLimitExceeded(UnsafeXmlError):
         self.maximum = maximum
 
 
+#: One character the XML 1.0 ``Char`` production leaves out: the C0 controls but tab/LF/CR (NUL among them,
+#: which PostgreSQL also refuses in text), U+FFFE/U+FFFF and lone surrogates. No XML document can carry one,
+#: not even as a character reference, and lxml raises ValueError on it. The one definition: text that may
+#: end up in XML (open-data catalogues, SOAP Faults, what the adapters pass on) is checked against it.
+NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _DECLARATION = re.compile(rb"<\?xml[ \t\r\n][^<>]*\?>")
 _ENCODING = re.compile(rb"""encoding[ \t\r\n]*=[ \t\r\n]*["']([A-Za-z0-9._-]*)["']""")
 _ASCII_SUPERSETS = {b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin1"}
+
+
+def non_xml_char(text: str) -> str | None:
+    """The first character of ``text`` no XML document can carry (:data:`NOT_XML_CHAR`), or None."""
+    found = NOT_XML_CHAR.search(text)
+    return None if found is None else found.group()
 
 
 def within_by_size(data: bytes, limits: XmlLimits) -> bool:

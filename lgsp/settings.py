@@ -246,31 +246,58 @@ def _checked(name: str, value: Any, where: str) -> Any:
     if kind == "int":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise SettingsError(f"{where}: expected a whole number, got {_shown(value)}")
+        return whole_number(value, where)
     if kind == "float":
-        number: float | None = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
-        elif isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                number = None
-        if number is None:
-            raise SettingsError(f"{where}: expected a number, got {_shown(value)}")
-        if not math.isfinite(number):
-            raise SettingsError(f"{where}: expected a finite number, got {_shown(value)}")
-        return number
+            value = str(value)
+        return finite_number(value, where)
     if not isinstance(value, str):
         raise SettingsError(f"{where}: expected a string, got {_shown(value)}")
     if "\x00" in value:
         raise SettingsError(f"{where}: contains a NUL character")
     return value
+
+
+def whole_number(value: Any, where: str) -> int:
+    """``value`` (an operator's text) as an int, or SettingsError naming ``where``.
+
+    Public for settings read apart from :class:`Settings` (``LGSP_DELIVERY_*``, ``LGSP_OPENDATA_*``), so
+    every bad number is the same one ``error:`` line."""
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise SettingsError(f"{where}: expected a whole number, got {_shown(value)}")
+
+
+def finite_number(value: Any, where: str) -> float:
+    """``value`` (an operator's text) as a finite float, or SettingsError naming ``where`` (see
+    :func:`whole_number`)."""
+    number: float | None = None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None:
+        raise SettingsError(f"{where}: expected a number, got {_shown(value)}")
+    if not math.isfinite(number):
+        raise SettingsError(f"{where}: expected a finite number, got {_shown(value)}")
+    return number
+
+
+def positive_setting(name: str, default: float, *, maximum: float | None = None) -> float:
+    """The environment variable ``name`` as a finite number above 0 (and at most ``maximum``), ``default``
+    when unset or empty; SettingsError naming it otherwise. For the few settings jobs read on their own."""
+    raw = os.environ.get(name) or ""
+    if not raw:
+        return default
+    number = finite_number(raw, name)
+    if number <= 0 or (maximum is not None and number > maximum):
+        bound = f"more than 0 and at most {maximum:g}" if maximum is not None else "more than 0"
+        raise SettingsError(f"{name}: must be {bound}, got {_shown(raw)}")
+    return number
 
 
 def _shown(value: Any) -> str:

@@ -7,7 +7,6 @@ deliveries, pollers, schedules) through the `lgsp.worker_jobs` entry-point group
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
@@ -20,7 +19,7 @@ from lgsp import shutdown
 from lgsp.auth.keys import KeyRing
 from lgsp.auth.models import SigningKey
 from lgsp.jobs import Job
-from lgsp.settings import Settings
+from lgsp.settings import Settings, positive_setting
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
 
@@ -45,7 +44,7 @@ def rotate_key_if_old(engine: Engine, settings: Settings, max_age: timedelta) ->
 
 
 def core_jobs(engine: Engine, settings: Settings) -> list[Job]:
-    days = float(os.environ.get("LGSP_KEY_ROTATION_DAYS", "30"))
+    days = positive_setting("LGSP_KEY_ROTATION_DAYS", 30, maximum=3650)  # float(): a traceback; 1e9: overflow
     return [Job("key-rotation", 3600, lambda: rotate_key_if_old(engine, settings, timedelta(days=days)))]
 
 

@@ -9,21 +9,18 @@ never echo a resolved server path back to the caller.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from lgsp.safexml import UnsafeXmlError, parse_xml
+from lgsp.safexml import UnsafeXmlError, non_xml_char, parse_xml
 
 WSDL_ROOTS = frozenset({"{http://schemas.xmlsoap.org/wsdl/}definitions", "{http://www.w3.org/ns/wsdl}description"})
 #: Bidirectional overrides and isolates: they make a name display differently from what it is.
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _MAX_WSDL_BYTES = 16 * 1024 * 1024
-#: What the XML 1.0 ``Char`` production leaves out: C0 controls but tab/LF/CR, U+FFFE/U+FFFF, lone surrogates.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 #: The schemas directory shipped next to the code: where WSDL paths are confined when the caller names none.
 PACKAGED_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -79,9 +76,9 @@ def check_xml_text(value: str, field: str) -> str:
     Open-data metadata (titles, descriptions, tags, ...) ends up in the portal's RDF/XML catalogue, which
     such a character makes malformed, and NUL is refused by PostgreSQL. Markup characters are fine here:
     every output escapes them."""
-    bad = _NOT_XML.search(value)
+    bad = non_xml_char(value)
     if bad is not None:
-        raise InputError(field, f"{field} may not contain U+{ord(bad.group()):04X} (a control character, "
+        raise InputError(field, f"{field} may not contain U+{ord(bad):04X} (a control character, "
                                 "U+FFFE/U+FFFF or an unpaired surrogate: no XML document can carry it)")
     return value
 

@@ -97,7 +97,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _validated(checker: DossierSyncService, body: bytes) -> tuple[dict[str, Any], str, int]:
     """(stored payload, dossier code, DVCQG status code) or a 400/422 problem naming the fields."""
     try:
-        raw = jsontext.loads(body, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+        # a lone surrogate is let through here so that the check names its field (adapters.dvcqg.text)
+        raw = jsontext.loads(body, lone_surrogates=True, parse_constant=_no_constant,
+                             object_pairs_hook=_unique_keys)
     except jsontext.JsonTextError as exc:
         raise Problem("bad-request", f"the body is not valid JSON: {exc}") from None
     try:
@@ -169,6 +171,8 @@ def get_dossier_event(message_id: str, request: Request,
     for its agency's dossiers; another caller gets 404, not 403, so ids do not leak.
     """
     engine = engine_of(request)
+    if not _could_be_message_id(message_id):  # /dossiers/events/%00 was a 500: PostgreSQL refuses NUL in a query
+        raise Problem("not-found", f"no dossier event {message_id[:100]!r} from this system")
     with Session(engine) as session:
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id,
                                                          OutboxMessage.kind == dvcqg.KIND))
@@ -178,6 +182,12 @@ def get_dossier_event(message_id: str, request: Request,
     return {"message_id": row.message_id, "dossier": row.ordering_key, "state": row.state,
             "attempts": row.attempts, "last_error": row.last_error if row.state != "delivered" else None,
             "accepted_at": _iso(row.created_at), "delivered_at": _iso(row.delivered_at)}
+
+
+def _could_be_message_id(value: str) -> bool:
+    """Whether ``value`` fits ``outbox.message_id`` (String(36), lgsp's own UUIDs): anything else names no event,
+    and is not sent to the store, where a NUL or a lone surrogate in the query fails the whole request."""
+    return 0 < len(value) <= 36 and value.isascii() and value.isprintable()
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -34,6 +34,7 @@ from .models import (
     validate_progress,
 )
 from .status_mapping import StatusMapping
+from .text import text_problems
 
 CATALOGUE_FIELDS = ("TenTTHC", "MaLinhVuc", "TenLinhVuc")
 _PLACEHOLDER = "(filled from LayThuTuc)"
@@ -132,6 +133,10 @@ class DossierSyncService:
         The lead calls this when the vendor posts the event, so bad input is a 422 right away instead of
         a dead letter later.
         """
+        # first, before any check quotes the text back (adapters.dvcqg.text)
+        unfit = text_problems(event.model_dump() if isinstance(event, DossierEvent) else event)
+        if unfit:
+            raise DossierValidationError(unfit, record="dossier event")
         event = DossierEvent.parse(event)
         status = self.mapping.to_dvcqg(event.local_status, event.local_sub_status)
         problems = [

@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import json
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -223,7 +224,11 @@ def list_documents(request: Request, direction: str = Query("in", pattern="^(in|
                    agency: str | None = Query(None, max_length=40, description="default: the caller's own agency"),
                    caller: ClientIdentity = Depends(caller_with("gateway"))) -> dict[str, Any]:
     agency = agency or agency_of(caller)
-    if not access.may(runtime_of(request).engine, caller.system_id or "", "documents", agency):
+    if after is not None and not after.isprintable():  # NUL in a query parameter: a 500 on PostgreSQL
+        raise Problem("validation-failed", "after must be a document id",
+                      errors=[{"field": "after", "message": "no control characters"}])
+    if not agency.isprintable() or not access.may(runtime_of(request).engine, caller.system_id or "", "documents",
+                                                  agency):
         raise Problem("not-found", f"no documents of agency {agency} for this system")
     items = store.list_documents(runtime_of(request).engine, agency, IN if direction == "in" else OUT, kind=kind,
                                  dms_status=dms_status, limit=limit, after=after)
@@ -231,8 +236,16 @@ def list_documents(request: Request, direction: str = Query("in", pattern="^(in|
             "next": items[-1]["id"] if len(items) == limit else None}
 
 
+def _printable(value: str) -> str:
+    """``value`` as the audit log may hold it: percent-encoded (UTF-8) when it has a control character or a
+    lone surrogate, which PostgreSQL (NUL) or UTF-8 cannot store."""
+    return value if value.isprintable() else quote(value.encode("utf-8", "surrogatepass"), safe="")
+
+
 def _own(request: Request, doc_id: str, caller: ClientIdentity) -> tuple[Any, Any, list[dict[str, Any]]]:
     agency_of(caller)
+    if not doc_id.isprintable():  # no document has such an id; sent to the store, /documents/%00 was a 500
+        raise Problem("not-found", f"no document {doc_id!r} for this system")
     engine = runtime_of(request).engine
     found = store.get_document(engine, doc_id)
     if found is None or not access.may(engine, caller.system_id or "", "documents", found[0].agency):
@@ -270,7 +283,7 @@ def get_packet(doc_id: str, request: Request, caller: ClientIdentity = Depends(c
             responses=problems(400, _OWN_AGENCY, (404, "not-found"), (409, "conflict"), 413))
 async def put_status(doc_id: str, request: Request,
                      caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
-    exchange = Submission(request, caller, "PUT", f"{PATH}/{doc_id}/status")
+    exchange = Submission(request, caller, "PUT", f"{PATH}/{_printable(doc_id)}/status")
     try:
         body = await read_limited(request, 64 * 1024, "a packet")
         exchange.request_sha256 = hashlib.sha256(body).hexdigest()

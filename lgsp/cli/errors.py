@@ -9,8 +9,12 @@ raises, so a real bug keeps its traceback.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from lgsp.settings import SettingsError
+
+T = TypeVar("T")
 
 #: Exit codes, as elsewhere in the CLI: 2 = the input (here a setting) cannot be used, 1 = a needed service
 #: (the store) did not answer.
@@ -36,3 +40,20 @@ def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = lines[0] if lines else type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def answered(main: Callable[[], T]) -> T:
+    """``main()``, with what :func:`operator_message` knows printed as one ``error:`` line (and its exit code).
+
+    For the entry points that run outside the ``lgsp`` command group (``python -m lgsp.delivery``, ``python -m
+    lgsp.documents``): they read the same settings, so an operator's typo gets the same answer there.
+    """
+    try:
+        return main()
+    except Exception as exc:
+        answer = operator_message(exc)
+        if answer is None:
+            raise
+        message, code = answer
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(code) from None

@@ -21,6 +21,7 @@ async def main() -> None:
     from lgsp.store.migrate import upgrade
 
     settings = Settings.load()
+    tuning = DeliverySettings.from_env()  # before the store is opened: a bad value changes nothing
     logs.configure(settings.log_level)
     stop, unsubscribe = shutdown.async_event()
     engine = make_engine(settings.database_url)
@@ -30,7 +31,7 @@ async def main() -> None:
             return
         handlers = load_handlers(engine)
         try:
-            await DeliveryWorker(engine, handlers, DeliverySettings.from_env()).run_forever(stop)
+            await DeliveryWorker(engine, handlers, tuning).run_forever(stop)
         finally:
             await handlers.aclose()
     finally:
@@ -42,7 +43,9 @@ def run() -> None:
     shutdown.install()
     import asyncio
 
-    asyncio.run(main())
+    from lgsp.cli.errors import answered
+
+    answered(lambda: asyncio.run(main()))  # a bad setting: one ``error:`` line, exit 2, as ``lgsp worker``
 
 
 if __name__ == "__main__":

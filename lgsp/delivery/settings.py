@@ -1,10 +1,18 @@
-"""Delivery tuning from ``LGSP_DELIVERY_*`` environment variables (safe defaults for one machine)."""
+"""Delivery tuning from ``LGSP_DELIVERY_*`` environment variables (safe defaults for one machine).
+
+A value that cannot be used is a :class:`lgsp.settings.SettingsError` naming the variable, so ``lgsp worker``
+and ``python -m lgsp.delivery`` answer it with one ``error:`` line (exit 2), as for any other setting, not a
+traceback. Numbers must be finite: a NaN lease passed every ``<=`` check and left leases never compared.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+
+from lgsp.settings import SettingsError, finite_number, whole_number
 
 
 @dataclass(frozen=True)
@@ -29,14 +37,19 @@ class DeliverySettings:
     shutdown_grace_seconds: float = 10.0
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            if not math.isfinite(getattr(self, f.name)):
+                raise SettingsError(f"LGSP_DELIVERY_{f.name.upper()}: expected a finite number, "
+                                    f"got {getattr(self, f.name)!r}")
         if self.max_attempts < 1:
-            raise ValueError("LGSP_DELIVERY_MAX_ATTEMPTS must be at least 1")
+            raise SettingsError("LGSP_DELIVERY_MAX_ATTEMPTS must be at least 1")
         if self.lease_seconds <= 1 or self.batch_size < 1:
-            raise ValueError("LGSP_DELIVERY_LEASE_SECONDS must exceed 1 and LGSP_DELIVERY_BATCH_SIZE be >= 1")
+            raise SettingsError("LGSP_DELIVERY_LEASE_SECONDS must exceed 1 and LGSP_DELIVERY_BATCH_SIZE be >= 1")
         if self.timeout_seconds <= 0 or self.shutdown_grace_seconds < 0:
-            raise ValueError("LGSP_DELIVERY_TIMEOUT_SECONDS must be > 0, LGSP_DELIVERY_SHUTDOWN_GRACE_SECONDS >= 0")
+            raise SettingsError("LGSP_DELIVERY_TIMEOUT_SECONDS must be > 0, "
+                                "LGSP_DELIVERY_SHUTDOWN_GRACE_SECONDS >= 0")
         if self.backoff_base_seconds < 0 or self.backoff_max_seconds < self.backoff_base_seconds:
-            raise ValueError("need 0 <= LGSP_DELIVERY_BACKOFF_BASE_SECONDS <= LGSP_DELIVERY_BACKOFF_MAX_SECONDS")
+            raise SettingsError("need 0 <= LGSP_DELIVERY_BACKOFF_BASE_SECONDS <= LGSP_DELIVERY_BACKOFF_MAX_SECONDS")
 
     @property
     def handler_timeout(self) -> float:
@@ -52,10 +65,8 @@ class DeliverySettings:
         env = os.environ if environ is None else environ
         values: dict[str, int | float] = {}
         for f in fields(cls):
-            raw = env.get(f"LGSP_DELIVERY_{f.name.upper()}")
+            name = f"LGSP_DELIVERY_{f.name.upper()}"
+            raw = env.get(name)
             if raw:
-                try:
-                    values[f.name] = int(raw) if f.type == "int" else float(raw)
-                except ValueError:
-                    raise ValueError(f"LGSP_DELIVERY_{f.name.upper()} must be a number, got {raw!r}") from None
+                values[f.name] = whole_number(raw, name) if f.type == "int" else finite_number(raw, name)
         return cls(**values)  # type: ignore[arg-type]

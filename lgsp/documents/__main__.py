@@ -43,7 +43,9 @@ def run() -> int:
     shutdown.install()
     import asyncio
 
-    return asyncio.run(main())
+    from lgsp.cli.errors import answered
+
+    return answered(lambda: asyncio.run(main()))  # a bad setting: one ``error:`` line, exit 2, as ``lgsp worker``
 
 
 if __name__ == "__main__":

@@ -191,8 +191,19 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
                       "accepted for SOAP services: send the body uncompressed")
     if exchange.extra.get("soap_caller"):
         mediate.prepare_passthrough(exchange, runtime, service)
-        upstream = await runtime.upstream.send(exchange, upstream_headers(exchange))
-        await deliver_response(exchange, runtime, upstream, send)
+        upstream = await runtime.upstream.send(exchange, upstream_headers(exchange), soap=True)
+        if upstream.status != 500:
+            await deliver_response(exchange, runtime, upstream, send)
+            return upstream
+        try:  # a 500: a Fault blaming the caller must not count against the provider (Upstream.settle)
+            await deliver_response(exchange, runtime, upstream, send)
+        except Exception:
+            runtime.upstream.settle(exchange, None)  # the reply failed on its way: the provider's failure
+            raise
+        except BaseException:
+            runtime.upstream.release(exchange)
+            raise
+        runtime.upstream.settle(exchange, exchange.response.body if exchange.response is not None else None)
         return upstream
     if mediate.media_type(exchange.request.named.get(b"content-type")) == "multipart/related":
         raise Problem("unsupported-media-type", "MTOM/XOP (multipart/related) is not supported: send the SOAP "
@@ -200,16 +211,26 @@ async def deliver_soap(exchange: Exchange, runtime: Runtime, send: Send) -> aioh
     operation = await mediate.prepare_json_call(exchange, runtime, service)
     # The gateway reads this reply itself, so a gzip/deflate body is decoded (as it is read, bounded by the
     # limit below); the provider is asked for none (prepare_json_call), but some compress regardless.
-    upstream = await runtime.upstream.send(exchange, upstream_headers(exchange), decompress=True)
+    upstream = await runtime.upstream.send(exchange, upstream_headers(exchange), decompress=True, soap=True)
     limit = exchange.service.max_body_bytes if exchange.service and exchange.service.max_body_bytes else (
         runtime.settings.max_body_bytes)
     try:
         async with asyncio.timeout(_body_seconds(exchange)):
             body = await _read_upto(upstream.content, limit + 1)
     except TimeoutError as exc:
+        if upstream.status == 500:
+            runtime.upstream.settle(exchange, None)
         raise _body_timeout(exchange) from exc
     except aiohttp.ClientError as exc:
+        if upstream.status == 500:
+            runtime.upstream.settle(exchange, None)
         raise Problem("upstream-bad-response", f"provider of {exchange.service_id} failed mid-reply: {exc}") from exc
+    except BaseException:
+        if upstream.status == 500:
+            runtime.upstream.release(exchange)
+        raise
+    if upstream.status == 500:
+        runtime.upstream.settle(exchange, body if len(body) <= limit else None)
     if len(body) > limit:
         encoding = upstream.headers.get("Content-Encoding")
         raise Problem("upstream-bad-response", f"the SOAP reply exceeds {limit} bytes"

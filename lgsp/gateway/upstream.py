@@ -86,8 +86,11 @@ class Upstream:
             await self.session.close()
 
     async def send(self, exchange: Exchange, headers: dict[str, str] | list[tuple[str, str]],
-                   decompress: bool = False) -> aiohttp.ClientResponse:
+                   decompress: bool = False, soap: bool = False) -> aiohttp.ClientResponse:
         """Send the exchange's request; returns the provider's response (body not yet read).
+
+        ``soap``: a 500 reply is not counted against the provider here; the caller reads the body and then
+        calls :meth:`settle` (or :meth:`release`), whatever happens, or a half-open trial stays claimed.
 
         ``decompress`` is for replies the gateway reads itself (mediation): aiohttp then undoes a gzip or
         deflate Content-Encoding as the body is read, a bounded chunk at a time, so the caller's size limit
@@ -146,11 +149,33 @@ class Upstream:
         except BaseException:  # cancelled (shutdown, a caller's deadline): the trial must not stay claimed,
             self.breakers.release(provider)  # or the circuit would refuse every call until a restart
             raise
-        if response.status >= 500:
+        if soap and response.status == 500:
+            pass  # a Fault: whose failure it is shows in the body, see settle()
+        elif response.status >= 500:
             self.breakers.record_failure(provider)
         else:
             self.breakers.record_success(provider)
         return response
+
+    def settle(self, exchange: Exchange, body: bytes | None) -> None:
+        """Count a SOAP provider's HTTP 500 that ``send(..., soap=True)`` left open, once its body is read.
+
+        SOAP 1.1 answers every Fault with 500, the caller's mistakes too: counted as the provider's failures,
+        five schema-invalid envelopes from one caller opened the circuit, and every caller of the service got
+        503 for the cool-down. A Client/Sender Fault shows the provider working; anything else (another
+        Fault, no body, one too large to look at) is its failure, as before."""
+        assert exchange.service is not None
+        from lgsp.mediation.soapenv import is_caller_fault
+
+        if is_caller_fault(body):
+            self.breakers.record_success(exchange.service.base_url)
+        else:
+            self.breakers.record_failure(exchange.service.base_url)
+
+    def release(self, exchange: Exchange) -> None:
+        """Give back what ``send(..., soap=True)`` left open when the reply was never looked at (cancelled)."""
+        assert exchange.service is not None
+        self.breakers.release(exchange.service.base_url)
 
     @staticmethod
     async def _retry(attempt: Callable[[], Awaitable[aiohttp.ClientResponse]], attempts: int, backoff: float,

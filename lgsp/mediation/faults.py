@@ -6,9 +6,9 @@ The kind travels as the problem ``type`` URI inside ``detail`` so SOAP clients c
 
 from __future__ import annotations
 
-import re
-
 from lxml import etree
+
+from lgsp.safexml import NOT_XML_CHAR
 
 from .soapenv import SOAP11_NS, SOAP12_NS
 
@@ -16,15 +16,14 @@ __all__ = ["LGSP_FAULT_NS", "PROBLEM_BASE", "soap_fault"]
 
 LGSP_FAULT_NS = "urn:lgsp:fault:v1"
 PROBLEM_BASE = "https://lgsp.dev/problems/"
-# What XML 1.0 cannot hold: lxml refuses it with ValueError, and the Fault is what answers an error, so a
-# detail quoting such a character (from a caller or a provider) would have turned the answer into a 500.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def soap_fault(kind: str, status: int, detail: str, *, soap12: bool = False) -> bytes:
     """A Fault envelope: code Client/Sender for 4xx problems, Server/Receiver otherwise."""
     caller_error = 400 <= status < 500
-    detail = _NOT_XML.sub("\ufffd", detail)
+    # lxml refuses what XML 1.0 cannot hold (ValueError), and the Fault is what answers an error, so a detail
+    # quoting such a character (from a caller or a provider) would have turned the answer into a 500
+    detail = NOT_XML_CHAR.sub("\ufffd", detail)
     ns = SOAP12_NS if soap12 else SOAP11_NS
     env = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns})
     fault = etree.SubElement(etree.SubElement(env, f"{{{ns}}}Body"), f"{{{ns}}}Fault")

@@ -15,7 +15,8 @@ SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
 SOAP_NAMESPACES = (SOAP11_NS, SOAP12_NS)
 
-__all__ = ["SOAP11_NS", "SOAP12_NS", "SOAP_NAMESPACES", "element_to_json", "fault_parts", "read_envelope"]
+__all__ = ["SOAP11_NS", "SOAP12_NS", "SOAP_NAMESPACES", "element_to_json", "fault_parts", "is_caller_fault",
+           "read_envelope"]
 
 _XML_MEDIA_TYPES = {"text/xml", "application/xml", "application/soap+xml"}
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -103,3 +104,29 @@ def read_envelope(status: int, content_type: str | None, body: bytes) -> etree._
             content_type=content_type,
         )
     return root
+
+
+#: A Fault is looked at only when it is this small; a larger 500 reply counts as the provider's failure.
+_FAULT_BYTES = 64 * 1024
+
+
+def is_caller_fault(body: bytes | None) -> bool:
+    """Whether ``body`` is a SOAP Fault blaming the caller (1.1 ``Client``/``Client.*``, 1.2 ``Sender``).
+
+    SOAP 1.1 answers every Fault with HTTP 500, the caller's mistakes too, so a 500 alone does not say that
+    the provider is failing (:meth:`lgsp.gateway.upstream.Upstream.settle`).
+    """
+    if not body or len(body) > _FAULT_BYTES:
+        return False
+    try:
+        root = parse_xml(body, max_bytes=_FAULT_BYTES)
+    except UnsafeXmlError:
+        return False
+    soap_ns = etree.QName(root).namespace
+    if soap_ns not in SOAP_NAMESPACES or etree.QName(root).localname != "Envelope":
+        return False
+    fault = root.find(f"{{{soap_ns}}}Body/{{{soap_ns}}}Fault")
+    if fault is None:
+        return False
+    code = fault_parts(fault, str(soap_ns))[0].split("/")[0].rsplit(":", 1)[-1]  # "soap:Client.Auth" -> "Client.Auth"
+    return code.split(".")[0] == ("Sender" if soap_ns == SOAP12_NS else "Client")

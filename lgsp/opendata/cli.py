@@ -22,7 +22,7 @@ from registry.dataset_spec import DatasetSpec, SpecError
 from .ckan import CkanClient
 from .errors import OpenDataError
 from .pipeline import STEPS, RunResult, run_dataset
-from .settings import SettingsError, all_specs, pipeline_config, store_engine
+from .settings import all_specs, pipeline_config, store_engine
 from .status import dataset_status
 
 app = typer.Typer(help="Publish curated open datasets to the CKAN portal.", no_args_is_help=True)
@@ -56,10 +56,7 @@ def publish_command(
     """Fetch, validate, de-identify and publish; each run is audited; exits 1 if any dataset failed."""
     engine = store_engine()
     specs = _specs(engine, dataset, all_)
-    try:
-        config = pipeline_config()
-    except SettingsError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    config = pipeline_config()  # a SettingsError is one ``error:`` line, exit 2 (lgsp.cli.errors)
     results: list[RunResult] = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[step]}"),
                   console=console, transient=as_json) as progress:
@@ -99,7 +96,7 @@ def status_command(
     attempts = schedule_state(engine)
     try:
         client = CkanClient(pipeline_config().ckan)
-    except (SettingsError, OpenDataError) as exc:
+    except OpenDataError as exc:
         raise typer.BadParameter(str(exc)) from exc
     statuses = [dataset_status(client, spec) for spec in specs]
     last = {slug: {"outcome": row.last_outcome, "run_id": row.last_run_id, "audit_index": row.last_audit_index,

@@ -11,7 +11,6 @@ cron slot, not on every tick. Every run is audited into the worker's store.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ import structlog
 from sqlalchemy import Engine
 
 from lgsp.jobs import Job
-from lgsp.settings import Settings
+from lgsp.settings import Settings, positive_setting
 from registry.dataset_spec import DatasetSpec
 from registry.schedule import is_due
 
@@ -52,12 +51,20 @@ async def run_due(specs: Iterable[DatasetSpec], config: PipelineConfig,
             for spec in await due_specs(specs, config, now)]
 
 
+def lease_from_env() -> timedelta:
+    """``LGSP_OPENDATA_LEASE_SECONDS`` (default 1800): how long one worker holds a dataset's run.
+
+    A bad value is the one ``error:`` line of every setting (``float()``'s ValueError was a traceback of
+    ``lgsp worker``); it must be positive, or no claim would ever hold."""
+    return timedelta(seconds=positive_setting("LGSP_OPENDATA_LEASE_SECONDS", 1800, maximum=7 * 86400))
+
+
 class ScheduledPublisher:
     """The worker's open-data job: each tick publishes the registry's due datasets under a lease."""
 
     def __init__(self, engine: Engine, lease: timedelta | None = None) -> None:
         self.engine = engine
-        self.lease = lease or timedelta(seconds=float(os.environ.get("LGSP_OPENDATA_LEASE_SECONDS", "1800")))
+        self.lease = lease or lease_from_env()
         self._thread: threading.Thread | None = None
         self._warned = False
 
@@ -120,5 +127,5 @@ class ScheduledPublisher:
 def opendata_jobs(engine: Engine, settings: Settings) -> list[Job]:
     """Factory for the ``lgsp.worker_jobs`` entry-point group (tick: ``LGSP_OPENDATA_TICK_SECONDS``)."""
     publisher = ScheduledPublisher(engine)
-    every = float(os.environ.get("LGSP_OPENDATA_TICK_SECONDS", "60"))
+    every = positive_setting("LGSP_OPENDATA_TICK_SECONDS", 60, maximum=86400)  # 0 or less: a busy loop
     return [Job("opendata-schedule", every, publisher.ensure_running)]

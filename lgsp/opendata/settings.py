@@ -11,6 +11,11 @@ Datasets come from the registry (``datasets`` table, managed with ``lgsp apply``
 ``LGSP_CKAN_URL`` + ``LGSP_CKAN_TOKEN``  the portal and the publisher's API token, or else
 ``LGSP_CKAN_TOKENS``      the tokens file written by scripts/ckan/ensure.sh (default var/ckan/tokens.json)
 ``LGSP_OPENDATA_HASH_KEY`` key of the keyed hash used for ``personal: hash`` fields
+
+A value that cannot be used raises :class:`SettingsError` (an :class:`lgsp.settings.SettingsError`) naming
+it, so ``lgsp opendata …`` answers with one ``error:`` line and exit 2, like every ``lgsp`` command, and
+the worker's schedule says why it is idle; before, a broken tokens file was a traceback and a
+``LGSP_OPENDATA_SPECS`` naming no directory was silently "no datasets".
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from lgsp import settings as lgsp_settings
 from lgsp.settings import Settings
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
@@ -32,14 +38,18 @@ BUNDLED_SPECS = Path(__file__).parent / "datasets"
 DEFAULT_TOKENS = Path("var/ckan/tokens.json")
 
 
-class SettingsError(RuntimeError):
-    pass
+class SettingsError(lgsp_settings.SettingsError):
+    """An ``LGSP_OPENDATA_*``/``LGSP_CKAN_*`` setting that cannot be used, or none where one is needed."""
 
 
 def specs_dir() -> Path | None:
     """The YAML specs directory, when ``LGSP_OPENDATA_SPECS`` names one."""
     value = os.environ.get("LGSP_OPENDATA_SPECS")
-    return Path(value) if value else None
+    if not value:
+        return None
+    if not Path(value).is_dir():
+        raise SettingsError(f"LGSP_OPENDATA_SPECS: {value!r} is not a directory")
+    return Path(value)
 
 
 def store_engine() -> Engine:
@@ -73,7 +83,15 @@ def ckan_target() -> CkanTarget:
             f"no CKAN configured: set LGSP_CKAN_URL and LGSP_CKAN_TOKEN, or run scripts/ckan/ensure.sh "
             f"to create {tokens}"
         )
-    target = CkanTarget.from_tokens_file(tokens)
+    try:
+        target = CkanTarget.from_tokens_file(tokens)
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+        raise SettingsError(f"LGSP_CKAN_TOKENS file {tokens}: cannot be read as JSON ({exc})") from None
+    except (KeyError, TypeError) as exc:  # not an object, or "url"/"publisher" missing
+        raise SettingsError(f"LGSP_CKAN_TOKENS file {tokens}: needs a JSON object with \"url\" and "
+                            f"\"publisher\" ({type(exc).__name__}: {exc})") from None
+    if not all(isinstance(value, str) and value for value in (target.url, target.token)):
+        raise SettingsError(f"LGSP_CKAN_TOKENS file {tokens}: \"url\" and \"publisher\" must be non-empty strings")
     return CkanTarget(url or target.url, target.token)
 
 

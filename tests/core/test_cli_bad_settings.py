@@ -165,3 +165,85 @@ def test_every_float_option_of_the_cli_is_bounded_and_finite() -> None:
              if getattr(p.type, "min", None) is None or getattr(p.type, "max", None) is None
              or (getattr(p.callback, "__wrapped__", p.callback) is not finite and "finite" not in repr(p.callback))]
     assert not loose, loose
+
+
+# ---- settings read outside lgsp.settings.Settings, and entry points outside the `lgsp` command group ----
+
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("LGSP_DELIVERY_MAX_ATTEMPTS", "abc", "error: LGSP_DELIVERY_MAX_ATTEMPTS: expected a whole number, got 'abc'"),
+    ("LGSP_DELIVERY_BATCH_SIZE", "1.5", "error: LGSP_DELIVERY_BATCH_SIZE: expected a whole number, got '1.5'"),
+    # NaN passed every `<=` check: the worker ran with leases that never compared
+    ("LGSP_DELIVERY_LEASE_SECONDS", "nan", "error: LGSP_DELIVERY_LEASE_SECONDS: expected a finite number, got 'nan'"),
+    ("LGSP_DELIVERY_MAX_ATTEMPTS", "0", "error: LGSP_DELIVERY_MAX_ATTEMPTS must be at least 1"),
+    ("LGSP_OPENDATA_LEASE_SECONDS", "abc", "error: LGSP_OPENDATA_LEASE_SECONDS: expected a number, got 'abc'"),
+    ("LGSP_OPENDATA_LEASE_SECONDS", "-5",
+     "error: LGSP_OPENDATA_LEASE_SECONDS: must be more than 0 and at most 604800, got '-5'"),
+    ("LGSP_OPENDATA_TICK_SECONDS", "0",  # a busy loop
+     "error: LGSP_OPENDATA_TICK_SECONDS: must be more than 0 and at most 86400, got '0'"),
+    ("LGSP_KEY_ROTATION_DAYS", "1e9",  # timedelta overflow
+     "error: LGSP_KEY_ROTATION_DAYS: must be more than 0 and at most 3650, got '1e9'"),
+    ("LGSP_KEY_ROTATION_DAYS", "thirty", "error: LGSP_KEY_ROTATION_DAYS: expected a number, got 'thirty'"),
+])
+def test_the_workers_own_settings_are_one_line_too(env: dict[str, str], name: str, value: str, said: str) -> None:
+    """LGSP_DELIVERY_*, LGSP_OPENDATA_{LEASE,TICK}_SECONDS and LGSP_KEY_ROTATION_DAYS were read with
+    int()/float(): a ValueError traceback (or none at all: NaN, 0, 1e9 days)."""
+    result = run(["worker"], {**env, name: value})
+    assert result.exit_code == 2 and one_error_line(result) == said
+
+
+@pytest.mark.parametrize(("module", "name", "value", "said"), [
+    ("lgsp.delivery", "LGSP_HEADER_TIMEOUT_SECONDS", "abc",
+     "error: LGSP_HEADER_TIMEOUT_SECONDS: expected a number, got 'abc'"),
+    ("lgsp.delivery", "LGSP_DELIVERY_MAX_ATTEMPTS", "abc",
+     "error: LGSP_DELIVERY_MAX_ATTEMPTS: expected a whole number, got 'abc'"),
+    ("lgsp.delivery", "LGSP_DATABASE_URL", "nonsense://x",
+     "error: LGSP_DATABASE_URL: not a usable database URL (Can't load plugin: sqlalchemy.dialects:nonsense)"),
+    ("lgsp.documents", "LGSP_CONFIG", "/nonexistent/lgsp.toml",
+     "error: LGSP_CONFIG file /nonexistent/lgsp.toml: no such file"),
+])
+def test_python_m_entry_points_answer_like_the_lgsp_command(env: dict[str, str], module: str, name: str, value: str,
+                                                            said: str) -> None:
+    """``python -m lgsp.delivery`` / ``lgsp.documents`` run outside the `lgsp` command group: a traceback, exit 1."""
+    result = subprocess.run([sys.executable, "-m", module], env={**env, name: value}, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == said
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b'{"url": ', "cannot be read as JSON"),
+    (b"\xff\xfe\x00", "cannot be read as JSON"),
+    (b'{"url": "http://127.0.0.1:9"}', 'needs a JSON object with "url" and "publisher"'),
+    (b"[1]", 'needs a JSON object with "url" and "publisher"'),
+    (b'{"url": 5, "publisher": ""}', '"url" and "publisher" must be non-empty strings'),
+    (None, "no CKAN configured"),  # was a usage box, not the one line
+])
+def test_a_bad_ckan_tokens_file_is_one_line(env: dict[str, str], tmp_path: Path, content: bytes | None,
+                                            said: str) -> None:
+    """A broken var/ckan/tokens.json was a JSONDecodeError/KeyError/TypeError traceback of `lgsp opendata`."""
+    tokens = tmp_path / "tokens.json"
+    if content is not None:
+        tokens.write_bytes(content)
+    specs = Path(__file__).parents[2] / "lgsp" / "opendata" / "datasets"
+    for args in (["opendata", "publish", "--all"], ["opendata", "status"]):
+        result = run(args, {**env, "LGSP_CKAN_TOKENS": str(tokens), "LGSP_OPENDATA_SPECS": str(specs)})
+        line = one_error_line(result)
+        assert result.exit_code == 2 and said in line and str(tokens) in line, (args, line)
+
+
+def test_a_specs_directory_that_is_not_there_is_said(env: dict[str, str], tmp_path: Path) -> None:
+    """It was read as an empty directory: "no datasets", the operator's typo unnamed."""
+    result = run(["opendata", "publish", "--all"], {**env, "LGSP_OPENDATA_SPECS": str(tmp_path / "nope")})
+    assert result.exit_code == 2
+    assert one_error_line(result) == f"error: LGSP_OPENDATA_SPECS: {str(tmp_path / 'nope')!r} is not a directory"
+
+
+def test_delivery_settings_refuse_non_finite_numbers() -> None:
+    from lgsp.delivery.settings import DeliverySettings
+    from lgsp.settings import SettingsError
+
+    for name in ("lease_seconds", "poll_seconds", "backoff_max_seconds", "timeout_seconds"):
+        with pytest.raises(SettingsError, match="finite"):
+            DeliverySettings(**{name: float("inf")})
+    with pytest.raises(SettingsError, match="LGSP_DELIVERY_POLL_SECONDS"):
+        DeliverySettings.from_env({"LGSP_DELIVERY_POLL_SECONDS": "1e400"})

@@ -51,6 +51,18 @@ def test_a_str_holding_a_lone_surrogate_is_refused() -> None:
         loads('["\ud800"]')
 
 
+def test_a_caller_that_checks_strings_itself_may_take_lone_surrogates() -> None:
+    """For the DVCQG intake, which names the field holding one (adapters.dvcqg.text)."""
+    assert loads(b'{"a": "\\ud800"}', lone_surrogates=True) == {"a": "\ud800"}
+    with pytest.raises(JsonTextError, match="Expecting"):
+        loads(b'{"a": ', lone_surrogates=True)
+    with pytest.raises(JsonTextError, match="codec can't decode"):  # raw bytes: not UTF-8 at all
+        loads(b'{"a": "\xed\xa0\x80"}', lone_surrogates=True)
+    with pytest.raises(JsonTextError, match="codec can't decode"):
+        loads('["\ud800"]'.encode("utf-16-le", "surrogatepass"), lone_surrogates=True)
+    assert loads('["\u00e9"]'.encode("utf-16"), lone_surrogates=True) == ["\u00e9"]
+
+
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(st.one_of(st.binary(max_size=64),
                  st.text(alphabet='[]{}",:0123456789.eE+-truefalsnNIiy \\ud8dcDCu\xed\xa0\x80\ufeff', max_size=40)
