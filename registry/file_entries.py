@@ -16,13 +16,37 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, Literal, Union
 
-__all__ = ["RegistryFileError", "take_entry", "type_problem"]
+__all__ = ["SECTIONS", "RegistryFileError", "refuse_twice", "section", "take_entry", "type_problem"]
+
+#: The top-level keys of a registry file; each holds a list of entries.
+SECTIONS = ("agencies", "systems", "services", "grants", "datasets", "limits", "object_grants")
 
 
 class RegistryFileError(ValueError):
     def __init__(self, where: str, message: str) -> None:
         super().__init__(f"{where}: {message}")
         self.where = where
+
+
+def section(data: Mapping[str, Any], name: str) -> list[Any]:
+    """The entries of section ``name`` (absent or empty: none). A number there raised TypeError (a
+    traceback), a string was read character by character, a mapping key by key."""
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RegistryFileError(name, f"must be a list of entries, not {_kind(value)}")
+    return value
+
+
+def refuse_twice(name: str, keys: list[Any]) -> None:
+    """Refuse the second entry with the key of an earlier one in section ``name``."""
+    first: dict[Any, int] = {}
+    for i, key in enumerate(keys):
+        if key in first:
+            label = "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+            raise RegistryFileError(f"{name}[{i}]", f"{label} is listed twice (also {name}[{first[key]}])")
+        first[key] = i
 
 
 def take_entry(item: Any, where: str, allowed: set[str], required: set[str], spec: type | None = None,
@@ -32,6 +56,9 @@ def take_entry(item: Any, where: str, allowed: set[str], required: set[str], spe
     the keys in ``strings`` (ids the parser splits) strings."""
     if not isinstance(item, dict):
         raise RegistryFileError(where, "must be a mapping")
+    odd = [key for key in item if not isinstance(key, str)]
+    if odd:  # sorted() below raised TypeError on a mix of str and int keys
+        raise RegistryFileError(where, f"keys must be strings, not {_kind(odd[0])} ({str(odd[0])[:40]})")
     unknown = set(item) - allowed
     if unknown:
         raise RegistryFileError(where, f"unknown keys: {', '.join(sorted(unknown))}")
