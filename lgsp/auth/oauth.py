@@ -24,17 +24,8 @@ from sqlalchemy.orm import Session
 
 from lgsp.auth.clients import KNOWN_SCOPES
 from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import verify_secret
+from lgsp.auth.secrets import could_be_client_id, verify_secret
 from lgsp.auth.tokens import TokenService
-
-#: ``oauth_clients.client_id``'s length.
-_MAX_CLIENT_ID = 64
-
-
-def _could_be_client_id(value: str) -> bool:
-    """Whether ``value`` could name a stored client: ids are generated as printable ASCII
-    (:func:`lgsp.auth.secrets.generate_client_id`) and fit their column."""
-    return 0 < len(value) <= _MAX_CLIENT_ID and value.isascii() and value.isprintable()
 
 
 class RegisteredClient(ClientMixin):
@@ -129,7 +120,7 @@ class TokenEndpoint(AuthorizationServer):
         self.register_token_generator("default", self._generate)
 
     def query_client(self, client_id: str) -> RegisteredClient | None:
-        if not _could_be_client_id(client_id):
+        if not could_be_client_id(client_id):
             return None  # never looked up: PostgreSQL refuses a NUL in a query parameter (that was a 500)
         with Session(self._engine) as session:
             row = session.get(OAuthClient, client_id)

@@ -234,3 +234,18 @@ def test_made_up_kids_do_not_cost_a_store_query_each(stack: Stack, monkeypatch: 
         event.remove(stack.engine, "before_cursor_execute", count)
     assert len(reloads) <= 1, len(reloads)
     assert both_surfaces(stack, "Bearer " + stack.token())[0].status == 200  # the known key still works
+
+
+def test_the_admin_api_refuses_a_nul_in_client_and_system_ids(stack: Stack) -> None:
+    """`/admin/clients/c_%00/disable` (and rotate-secret, revoke-tokens) and a new client for system
+    "a\\u0000b" were PostgreSQL DataErrors: 500s."""
+    headers = stack.auth(stack.admin)
+    with capture_logs() as logs:
+        for action in ("disable", "rotate-secret", "revoke-tokens"):
+            response = request(stack.url, "POST", f"/admin/clients/c_%00x/{action}", headers=headers)
+            assert_problem(response.status, response.headers["content-type"], response.json(), 422,
+                           "validation-failed")
+        created = request(stack.url, "POST", "/admin/clients", headers={**headers, "Content-Type": "application/json"},
+                          body=b'{"scopes": ["gateway"], "system": "a\\u0000b"}')
+        assert_problem(created.status, created.headers["content-type"], created.json(), 422, "validation-failed")
+    no_server_errors(logs)
