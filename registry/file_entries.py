@@ -36,6 +36,10 @@ def section(data: Mapping[str, Any], name: str) -> list[Any]:
         return []
     if not isinstance(value, list):
         raise RegistryFileError(name, f"must be a list of entries, not {_kind(value)}")
+    for i, item in enumerate(value):  # every section's parser sorts or joins the keys it does not know
+        odd = [key for key in item if not isinstance(key, str)] if isinstance(item, dict) else []
+        if odd:
+            raise RegistryFileError(f"{name}[{i}]", f"keys must be strings, not {_kind(odd[0])} ({str(odd[0])[:40]})")
     return value
 
 
@@ -56,9 +60,6 @@ def take_entry(item: Any, where: str, allowed: set[str], required: set[str], spe
     the keys in ``strings`` (ids the parser splits) strings."""
     if not isinstance(item, dict):
         raise RegistryFileError(where, "must be a mapping")
-    odd = [key for key in item if not isinstance(key, str)]
-    if odd:  # sorted() below raised TypeError on a mix of str and int keys
-        raise RegistryFileError(where, f"keys must be strings, not {_kind(odd[0])} ({str(odd[0])[:40]})")
     unknown = set(item) - allowed
     if unknown:
         raise RegistryFileError(where, f"unknown keys: {', '.join(sorted(unknown))}")

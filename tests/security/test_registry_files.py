@@ -76,6 +76,8 @@ REFUSED = {
     "a number as a key": (f"agencies:\n  - {{1: 2, code: {CITY}, name: A}}\n", "keys must be strings"),
     "null as a key": (f"agencies:\n  - {{~: 2, code: {CITY}, name: A}}\n", "keys must be strings"),
     "numbers as sections": ("1: 2\n~: 3\n", "unknown sections"),
+    "a number as a key in limits": ("limits:\n  - {1: 2, service: a/b/c}\n", "limits[0]: keys must be strings"),
+    "a number as a key in datasets": ("datasets:\n  - {1: 2, slug: x}\n", "datasets[0]: keys must be strings"),
     "a lone surrogate in a name": (f'agencies:\n  - {{code: {CITY}, name: "A\\uD800"}}\n', "U+D800"),
     "a python tag": ("agencies: !!python/object/apply:os.system ['true']\n", "file"),
 }
