@@ -21,9 +21,10 @@ from registry import limits as lim
 from registry import object_grants as og
 from registry import operations as ops
 from registry.base import for_writing
-from registry.file_entries import RegistryFileError, take_entry
+from registry.file_entries import SECTIONS, RegistryFileError, refuse_twice, section, take_entry
 from registry.inputs import InputError, check_declared
 from registry.models import Agency, Grant, Service, System
+from registry.yaml_file import load_registry_yaml
 
 _SERVICE_DEFAULTS = ops.ServiceSpec(system="", code="", name="", base_url="")
 
@@ -63,25 +64,20 @@ def _fingerprints(where: str, value: Any) -> list[str] | None:
 
 
 def parse_registry_file(text: str) -> Desired:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:  # malformed YAML, or a tag safe_load refuses (!!python/object)
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RegistryFileError("file", f"not valid YAML{at}: {problem}") from None
+    data = load_registry_yaml(text) or {}
     if not isinstance(data, dict):
         raise RegistryFileError("file", "top level must be a mapping")
-    unknown = set(data) - {"agencies", "systems", "services", "grants", "datasets", "limits", "object_grants"}
+    unknown = set(map(str, data)) - set(SECTIONS)  # str: a key may be a number or null
     if unknown:
         raise RegistryFileError("file", f"unknown sections: {', '.join(sorted(unknown))}")
+    data = {name: section(data, name) for name in SECTIONS}
     agencies = [
         ops.AgencySpec(**{"parent": None, **take_entry(a, f"agencies[{i}]", {"code", "name", "parent"},
                                                      {"code", "name"}, ops.AgencySpec)})
-        for i, a in enumerate(data.get("agencies") or [])
+        for i, a in enumerate(data["agencies"])
     ]
     systems = []
-    for i, s in enumerate(data.get("systems") or []):
+    for i, s in enumerate(data["systems"]):
         s = take_entry(s, f"systems[{i}]", {"id", "name", "client", "provider", "jwks",
                                                "client_cert_sha256"}, {"id", "name"}, ops.SystemSpec, ("id",),
                        normalised=("client_cert_sha256",))  # one fingerprint or a list: _fingerprints
@@ -92,18 +88,18 @@ def parse_registry_file(text: str) -> Desired:
                                       client_cert_sha256=_fingerprints(f"systems[{i}]", s.get("client_cert_sha256"))))
     service_keys = {f.name for f in fields(ops.ServiceSpec)} - {"system", "code"} | {"id"}
     services = []
-    for i, s in enumerate(data.get("services") or []):
+    for i, s in enumerate(data["services"]):
         s = dict(take_entry(s, f"services[{i}]", service_keys, {"id", "name", "base_url"}, ops.ServiceSpec, ("id",)))
         system, _, code = str(s.pop("id")).rpartition("/")
         services.append(ops.ServiceSpec(system=system, code=code, **s))
     grants = []
-    for i, g in enumerate(data.get("grants") or []):
+    for i, g in enumerate(data["grants"]):
         g = take_entry(g, f"grants[{i}]", {"client", "service", "methods", "path"}, {"client", "service"},
                        ops.GrantSpec)
         grants.append(ops.GrantSpec(client=g["client"], service=g["service"],
                                     methods=list(g.get("methods") or ["*"]), path=str(g.get("path", "*"))))
     object_grants = []
-    for i, g in enumerate(data.get("object_grants") or []):
+    for i, g in enumerate(data["object_grants"]):
         g = take_entry(g, f"object_grants[{i}]", {"client", "objects", "agency"}, {"client", "objects", "agency"},
                   og.ObjectGrantSpec)
         grant_spec = og.ObjectGrantSpec(str(g["client"]), str(g["objects"]), str(g["agency"]))
@@ -112,8 +108,12 @@ def parse_registry_file(text: str) -> Desired:
         except InputError as exc:
             raise RegistryFileError(f"object_grants[{i}]", str(exc)) from exc
         object_grants.append(grant_spec)
-    return Desired(agencies, systems, services, grants, _parse_datasets(data.get("datasets") or []),
-                   limits=_parse_limits(data.get("limits") or []), object_grants=object_grants)
+    for kind, keys in (("agencies", [a.code for a in agencies]), ("systems", [s.id for s in systems]),
+                       ("services", [s.id for s in services]), ("grants", [g.key for g in grants]),
+                       ("object_grants", [g.key for g in object_grants])):
+        refuse_twice(kind, keys)  # the later entry silently replaced the earlier one
+    return Desired(agencies, systems, services, grants, _parse_datasets(data["datasets"]),
+                   limits=_parse_limits(data["limits"]), object_grants=object_grants)
 
 
 def _parse_limits(items: Any) -> list[lim.LimitSpec]:
@@ -276,7 +276,7 @@ def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: boo
     ``schemas_dir`` confines the services' WSDL files (:func:`registry.operations.upsert_service`)."""
     with Session(for_writing(engine)) as session, session.begin():
         changes = plan(session, desired, prune)
-        if dry_run or not changes:
+        if not changes:
             session.rollback()
             return changes
         touched = {(c.kind, c.key) for c in changes if c.action != "-"}
@@ -311,6 +311,9 @@ def apply(engine: Engine, desired: Desired, *, dry_run: bool = False, prune: boo
         removals = [c for c in changes if c.action == "-"]
         for change in removals:
             _remove(session, change, desired)
+        if dry_run:  # made (so checked) and undone: a dry run refuses what apply would refuse
+            session.flush()
+            session.rollback()
     return changes
 
 

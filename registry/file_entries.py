@@ -16,13 +16,41 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, Literal, Union
 
-__all__ = ["RegistryFileError", "take_entry", "type_problem"]
+__all__ = ["SECTIONS", "RegistryFileError", "refuse_twice", "section", "take_entry", "type_problem"]
+
+#: The top-level keys of a registry file; each holds a list of entries.
+SECTIONS = ("agencies", "systems", "services", "grants", "datasets", "limits", "object_grants")
 
 
 class RegistryFileError(ValueError):
     def __init__(self, where: str, message: str) -> None:
         super().__init__(f"{where}: {message}")
         self.where = where
+
+
+def section(data: Mapping[str, Any], name: str) -> list[Any]:
+    """The entries of section ``name`` (absent or empty: none). A number there raised TypeError (a
+    traceback), a string was read character by character, a mapping key by key."""
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RegistryFileError(name, f"must be a list of entries, not {_kind(value)}")
+    for i, item in enumerate(value):  # every section's parser sorts or joins the keys it does not know
+        odd = [key for key in item if not isinstance(key, str)] if isinstance(item, dict) else []
+        if odd:
+            raise RegistryFileError(f"{name}[{i}]", f"keys must be strings, not {_kind(odd[0])} ({str(odd[0])[:40]})")
+    return value
+
+
+def refuse_twice(name: str, keys: list[Any]) -> None:
+    """Refuse the second entry with the key of an earlier one in section ``name``."""
+    first: dict[Any, int] = {}
+    for i, key in enumerate(keys):
+        if key in first:
+            label = "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+            raise RegistryFileError(f"{name}[{i}]", f"{label} is listed twice (also {name}[{first[key]}])")
+        first[key] = i
 
 
 def take_entry(item: Any, where: str, allowed: set[str], required: set[str], spec: type | None = None,

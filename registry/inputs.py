@@ -60,11 +60,23 @@ def check_declared(spec: Any) -> None:
             raise InputError(f.name, f"{f.name} must be {low}-{high if high is not None else 'any'} characters")
 
 
+def _noncharacter(char: str) -> bool:
+    """U+FDD0-U+FDEF and the last two code points of every plane (U+FFFE, U+FFFF, ...): Unicode keeps
+    them out of interchange, and no XML document (exports, CKAN's RDF) can carry U+FFFE/U+FFFF."""
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
 def check_display_name(value: str, field: str) -> str:
-    """Refuse control characters, bidi overrides and `<`/`>` in a human-readable name."""
+    """Refuse control characters, bidi overrides, noncharacters, lone surrogates and `<`/`>` in a
+    human-readable name (a lone surrogate cannot even be encoded for the database: a traceback)."""
     for char in value:
-        if unicodedata.category(char) == "Cc" or char in _BIDI:
+        category = unicodedata.category(char)
+        if category == "Cc" or char in _BIDI:
             raise InputError(field, f"{field} may not contain control characters (U+{ord(char):04X})")
+        if category == "Cs" or _noncharacter(char):
+            raise InputError(field, f"{field} may not contain U+{ord(char):04X} (a noncharacter or an "
+                                    "unpaired surrogate)")
         if char in "<>":
             raise InputError(field, f"{field} may not contain markup characters ('<' or '>')")
     return value

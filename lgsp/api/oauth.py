@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -21,37 +21,59 @@ from lgsp.problems import Problem
 
 router = APIRouter(route_class=StrictJsonRoute, tags=["oauth"])
 _MAX_FORM = 16 * 1024
+_INVALID_CLIENT_HEADERS = {"WWW-Authenticate": 'Basic realm="lgsp", error="invalid_client"',
+                           "Cache-Control": "no-store"}
 
 
-def _client_id_of(request: Request, form: dict[str, list[str]]) -> str | None:
-    """The client id an attempt claims (HTTP Basic or form), for the per-client failure count."""
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic" and credentials:
-        try:
-            return unquote(base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")[0])[:64]
-        except (ValueError, UnicodeDecodeError):
-            return None
-    values = form.get("client_id")
-    return values[0][:64] if values else None
+class _Credentials:
+    """The client credentials a token request carries, read once, strictly, before authlib sees them.
 
-
-def _basic_not_utf8(header: str) -> bool:
-    """Whether ``header`` is HTTP Basic whose decoded credentials are not UTF-8 (RFC 7617 §2.1).
-
-    authlib decodes Basic credentials as UTF-8 and catches only base64 errors, so such a header would
-    end as a 500. Decoded here exactly as authlib does (split on the first whitespace, lenient base64):
-    every header authlib could authenticate passes; only the ones that would crash it are answered.
+    Why here and not in authlib: authlib decodes HTTP Basic leniently (base64 that skips stray
+    characters, a 500 on ``Basic `` with nothing after it) and tries Basic and then the form in turn, so
+    the id it authenticated could differ from the id the failure throttle counted, and one request could
+    carry two client authentications (RFC 6749 §2.3 forbids that). authlib is now handed exactly the
+    credentials read here (a canonical Basic header, or the form), so both always agree.
     """
-    parts = header.split(None, 1)
-    if len(parts) != 2 or parts[0].lower() != "basic":
-        return False
-    try:
-        base64.b64decode(parts[1]).decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    except ValueError:  # not base64: authlib ignores the header and answers invalid_client itself
-        return False
-    return False
+
+    def __init__(self, header: str | None, form: dict[str, list[str]]) -> None:
+        self.basic: tuple[str, str] | None = None
+        #: Why the Authorization header was refused (401 invalid_client), or None.
+        self.malformed: str | None = None
+        scheme, _, token = (header or "").strip().partition(" ")
+        if scheme.lower() == "basic":
+            self.basic = self._decode(token.strip(" "))
+        in_form = form.get("client_id")
+        self.client_id = self.basic[0] if self.basic else in_form[0] if in_form else None
+
+    def _decode(self, token: str) -> tuple[str, str] | None:
+        try:
+            text = base64.b64decode(token, validate=True).decode("utf-8")
+        except ValueError:  # binascii.Error and UnicodeDecodeError are both ValueErrors
+            self.malformed = "the HTTP Basic credentials are not base64 of UTF-8 text (RFC 7617)"
+            return None
+        client_id, colon, secret = text.partition(":")
+        if not colon or not client_id or not secret:
+            self.malformed = "the HTTP Basic credentials must be 'client_id:client_secret'"
+            return None
+        return unquote(client_id), unquote(secret)  # RFC 6749 §2.3.1: both are form-urlencoded
+
+    def conflict(self, form: dict[str, list[str]]) -> str | None:
+        """Why the request mixes two ways of authenticating the client, or None."""
+        if self.basic is None:
+            return None
+        if "client_secret" in form:
+            return ("authenticate the client once: HTTP Basic or client_secret in the form, not both "
+                    "(RFC 6749 §2.3)")
+        if form.get("client_id", [self.basic[0]]) != [self.basic[0]]:
+            return "the form's client_id differs from the HTTP Basic client id"
+        return None
+
+    def headers_for_authlib(self) -> dict[str, str]:
+        """The only header authlib reads: Basic credentials re-encoded so that it decodes exactly ours."""
+        if self.basic is None:
+            return {}
+        pair = f"{quote(self.basic[0], safe='')}:{quote(self.basic[1], safe='')}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
 
 def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -83,11 +105,16 @@ async def token(request: Request) -> Response:
         body = await read_limited(request, _MAX_FORM, "a token request")
     except Problem:
         return _oauth_error(413, "invalid_request", "request too large")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()  # RFC 9110 §8.3.1
     if content_type != "application/x-www-form-urlencoded":
         return _oauth_error(400, "invalid_request", "use application/x-www-form-urlencoded")
     form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    client_key = _client_id_of(request, form)
+    repeated = sorted(name for name, values in form.items() if len(values) > 1)
+    if repeated:  # authlib would use the first and ignore the rest
+        return _oauth_error(400, "invalid_request", "parameters may not be repeated (RFC 6749 §3.2): "
+                                                    + ", ".join(name[:40] for name in repeated[:5]))
+    credentials = _Credentials(request.headers.get("authorization"), form)
+    client_key = credentials.client_id[:64] if credentials.client_id else None
     keys = (f"client:{client_key}" if client_key else None,
             f"addr:{request.client.host}" if request.client else None)
     throttle = runtime.token_failures
@@ -95,17 +122,21 @@ async def token(request: Request) -> Response:
     if wait is not None:
         return _oauth_error(429, "temporarily_unavailable",
                             f"too many failed attempts; retry after {wait} s", {"Retry-After": str(wait)})
-    if _basic_not_utf8(request.headers.get("authorization", "")):
+    if credentials.malformed:
         throttle.record_failure(*keys)
-        return _oauth_error(401, "invalid_client", "the HTTP Basic credentials are not UTF-8 (RFC 7617)",
-                            {"WWW-Authenticate": 'Basic error="invalid_client"', "Cache-Control": "no-store"})
+        return _oauth_error(401, "invalid_client", credentials.malformed, _INVALID_CLIENT_HEADERS)
+    conflict = credentials.conflict(form)
+    if conflict:
+        return _oauth_error(400, "invalid_request", conflict)
     uri = runtime.settings.public_url.rstrip("/") + "/oauth/token"
-    # authlib looks headers up case-sensitively ("Authorization"); Starlette's Headers is case-insensitive.
-    oauth_request = FormRequest("POST", uri, request.headers, form)  # type: ignore[arg-type]
+    oauth_request = FormRequest("POST", uri, credentials.headers_for_authlib(), form)
     status, payload, headers = await run_in_threadpool(runtime.token_endpoint.create_token_response,
                                                        oauth_request)
     if isinstance(payload, dict) and payload.get("error") == "invalid_client":
         throttle.record_failure(*keys)
+        # One answer for an unknown client, a wrong secret and a disabled client (authlib tells them
+        # apart, in its description and as 400 or 401), so an answer never says whether an id exists.
+        return _oauth_error(401, "invalid_client", "client authentication failed", _INVALID_CLIENT_HEADERS)
     content = payload if isinstance(payload, str) else json.dumps(payload)
     return Response(content, status_code=status, media_type="application/json", headers=dict(headers))
 

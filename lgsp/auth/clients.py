@@ -11,7 +11,7 @@ from sqlalchemy import Engine, String, Table, select
 from sqlalchemy.orm import Session
 
 from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import generate_client_id, generate_secret, hash_secret
+from lgsp.auth.secrets import could_be_client_id, generate_client_id, generate_secret, hash_secret
 from lgsp.store.db import writer
 from registry.inputs import InputError, check_display_name
 from registry.models import System
@@ -64,13 +64,19 @@ def create_client(engine: Engine, system_id: str | None, scopes: list[str], desc
     secret = generate_secret()
     client_id = generate_client_id()
     with Session(writer(engine)) as session, session.begin():
-        if system_id is not None and session.get(System, system_id) is None:
+        if system_id is not None and (not system_id.isprintable() or session.get(System, system_id) is None):
             raise ClientError("system", f"no system {system_id!r} in the registry")
         if system_id is None and "gateway" in scopes:
             raise ClientError("system", "a client with the 'gateway' scope must act for a registered system")
         session.add(OAuthClient(client_id=client_id, system_id=system_id, secret_hash=hash_secret(secret),
                                 scopes=" ".join(sorted(scopes)), description=description))
     return IssuedCredential(client_id, secret, system_id, sorted(scopes))
+
+
+def _get(session: Session, client_id: str) -> OAuthClient | None:
+    """The client ``client_id`` names; None for an id no client could have (a NUL from a URL path was a
+    PostgreSQL DataError, a 500 from the admin API)."""
+    return session.get(OAuthClient, client_id) if could_be_client_id(client_id) else None
 
 
 def _next_second() -> int:
@@ -83,7 +89,7 @@ def rotate_secret(engine: Engine, client_id: str) -> IssuedCredential:
     """A new secret; the old one stops working and so do the tokens issued with it."""
     secret = generate_secret()
     with Session(writer(engine)) as session, session.begin():
-        client = session.get(OAuthClient, client_id)
+        client = _get(session, client_id)
         if client is None:
             raise ClientError("client_id", f"no client {client_id!r}")
         client.secret_hash = hash_secret(secret)
@@ -96,7 +102,7 @@ def rotate_secret(engine: Engine, client_id: str) -> IssuedCredential:
 def revoke_tokens(engine: Engine, client_id: str) -> int:
     """Refuse every access token issued to this client until now (the secret stays); returns not-before."""
     with Session(writer(engine)) as session, session.begin():
-        client = session.get(OAuthClient, client_id)
+        client = _get(session, client_id)
         if client is None:
             raise ClientError("client_id", f"no client {client_id!r}")
         client.tokens_not_before = _next_second()
@@ -108,7 +114,7 @@ def set_disabled(engine: Engine, client_id: str, disabled: bool = True, acting_c
     """Disable (or re-enable) a client. Refused: an admin disabling itself, and disabling the last
     enabled admin client (nobody could manage the bus any more short of editing the database)."""
     with Session(writer(engine)) as session, session.begin():
-        client = session.get(OAuthClient, client_id)
+        client = _get(session, client_id)
         if client is None:
             raise ClientError("client_id", f"no client {client_id!r}")
         if disabled and client_id == acting_client:

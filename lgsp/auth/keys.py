@@ -7,7 +7,8 @@ the first time the ring loads it.
 
 Rotation adds a key and retires the previous one; a retired key keeps verifying (and stays in the JWKS)
 until every token it signed has expired, then it is dropped from both. Every gateway process reloads the
-ring when it meets an unknown `kid`, so a rotation done by another process is picked up at once.
+ring when it meets an unknown `kid`, so a rotation done by another process is picked up at once (an
+unknown kid reloads at most once a second, so made-up kids cannot turn into one query each).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import base64
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +32,11 @@ from lgsp.keys import ES256, KeyStore, backend_of, keystore_for, keystore_from_s
 from lgsp.keys.encrypted import EncryptedKeyStore
 from lgsp.settings import Settings
 from lgsp.store.db import writer
+
+#: How often an unknown `kid` may reload the ring from the store (per process).
+UNKNOWN_KID_RELOAD_SECONDS = 1.0
+#: ``signing_keys.kid``'s length: a longer kid names no stored key.
+_MAX_KID = 64
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class KeyRing:
         self._lock = threading.Lock()
         self._keys: dict[str, LoadedKey] = {}
         self._signing: LoadedKey | None = None
+        self._unknown_reloaded_at = -UNKNOWN_KID_RELOAD_SECONDS
 
     def reload(self) -> None:
         with Session(self._engine) as session:
@@ -132,11 +140,23 @@ class KeyRing:
         return self._signing
 
     def verification_key(self, kid: str) -> ECKey | None:
+        """The public key of ``kid``; an unknown kid reloads the ring from the store (a rotation made by
+        another process), at most once per :data:`UNKNOWN_KID_RELOAD_SECONDS`. Without that bound every
+        request with a made-up kid, from anyone and before any signature is checked, cost a query on
+        the event loop."""
         loaded = self._keys.get(kid)
-        if loaded is None:
+        if loaded is None and 0 < len(kid) <= _MAX_KID and self._may_reload():
             self.reload()
             loaded = self._keys.get(kid)
         return loaded.key if loaded else None
+
+    def _may_reload(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._unknown_reloaded_at < UNKNOWN_KID_RELOAD_SECONDS:
+                return False
+            self._unknown_reloaded_at = now
+            return True
 
     def rotate(self) -> str:
         """Create a new signing key and retire the current ones; returns the new key id."""

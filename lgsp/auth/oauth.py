@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from lgsp.auth.clients import KNOWN_SCOPES
 from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import verify_secret
+from lgsp.auth.secrets import could_be_client_id, verify_secret
 from lgsp.auth.tokens import TokenService
 
 
@@ -120,6 +120,8 @@ class TokenEndpoint(AuthorizationServer):
         self.register_token_generator("default", self._generate)
 
     def query_client(self, client_id: str) -> RegisteredClient | None:
+        if not could_be_client_id(client_id):
+            return None  # never looked up: PostgreSQL refuses a NUL in a query parameter (that was a 500)
         with Session(self._engine) as session:
             row = session.get(OAuthClient, client_id)
             if row is None or row.disabled:

@@ -18,6 +18,16 @@ def generate_client_id() -> str:
     return "c_" + secrets.token_hex(12)
 
 
+#: ``oauth_clients.client_id``'s length.
+MAX_CLIENT_ID = 64
+
+
+def could_be_client_id(value: str) -> bool:
+    """Whether ``value`` could name a stored client (ids are generated printable ASCII, see above, and fit
+    their column). Anything else is never looked up: PostgreSQL refuses a NUL in a query (a 500)."""
+    return 0 < len(value) <= MAX_CLIENT_ID and value.isascii() and value.isprintable()
+
+
 def hash_secret(secret: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(secret.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)

@@ -103,7 +103,8 @@ class TokenService:
         """Turn an `Authorization` header into a caller identity, or raise a 401 problem."""
         if not authorization:
             raise _bearer_problem("unauthenticated", "an OAuth2 bearer token is required")
-        scheme, _, token = authorization.partition(" ")
+        scheme, _, token = authorization.strip(" \t").partition(" ")
+        token = token.lstrip(" ")  # RFC 6750 §2.1: "Bearer" 1*SP b64token
         if scheme.lower() != "bearer" or not token:
             raise _bearer_problem("unauthenticated", "the Authorization header must be 'Bearer <token>'",
                                   "invalid_request")
@@ -136,6 +137,8 @@ class TokenService:
                                   "invalid_token")
         try:
             decoded = jwt.decode(token, key, algorithms=["ES256"])
+        except RecursionError as exc:  # claims nested deeper than the JSON parser's stack (a 500 before)
+            raise _bearer_problem("invalid-token", "the access token is malformed", "invalid_token") from exc
         except (JoseError, ValueError) as exc:
             raise _bearer_problem("invalid-token", "the access token signature is invalid",
                                   "invalid_token") from exc
@@ -160,10 +163,16 @@ class TokenService:
         if exp - iat > self.max_lifetime or exp - now > self.max_lifetime:
             raise _bearer_problem("invalid-token", f"the access token lives longer than the {self.max_lifetime} s "
                                                    "this gateway accepts", "invalid_token")
+        client_id, system, scope = claims["client_id"], claims.get("system"), claims.get("scope", "")
+        if not isinstance(client_id, str) or not isinstance(system, str | None) or not isinstance(scope, str):
+            # lgsp only issues strings here; anything else (an object as `system`) failed later, as a 500
+            # when the audit entry was written
+            raise _bearer_problem("invalid-token", "the access token's client_id, system and scope must be "
+                                                   "strings", "invalid_token")
         return ClientIdentity(
-            client_id=str(claims["client_id"]),
-            system_id=claims.get("system"),
-            scopes=frozenset(str(claims.get("scope", "")).split()),
+            client_id=client_id,
+            system_id=system,
+            scopes=frozenset(scope.split()),
             expires_at=exp,
             issued_at=iat,
         )

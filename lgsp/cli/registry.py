@@ -26,10 +26,15 @@ def apply_file(
     from lgsp.settings import Settings
     from registry.declarative import RegistryFileError, apply, parse_registry_file
     from registry.operations import RegistryError
+    from registry.yaml_file import MAX_FILE_BYTES
 
     try:
+        with file.open("rb") as handle:  # bounded: PyYAML builds the whole document in memory, slowly
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise RegistryFileError("file", f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
         try:
-            text = file.read_text(encoding="utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RegistryFileError("file", f"not UTF-8 text (byte {exc.start})") from None
         desired = parse_registry_file(text)

@@ -93,5 +93,5 @@ def test_an_alias_bomb_in_a_list_is_refused_at_once() -> None:
     for index, anchor in enumerate("bcdefgh"):
         lines += [f"  - code: 000.00.{20 + index}.H10", f"    name: &{anchor} [{', '.join([f'*{previous}'] * 9)}]"]
         previous = anchor
-    with pytest.raises(RegistryFileError, match="must be a string"):
+    with pytest.raises(RegistryFileError, match=r"must be a string|alias bomb"):  # at once, either way
         parse_registry_file("\n".join(lines))
