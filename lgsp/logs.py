@@ -34,7 +34,7 @@ class BufferedLineLogger:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         threading.Thread(target=self._run, name="lgsp-log-writer", daemon=True).start()
-        atexit.register(self.flush)
+        atexit.register(self.flush_at_exit)
 
     def msg(self, message: str) -> None:
         with self._lock:
@@ -52,6 +52,15 @@ class BufferedLineLogger:
             if lines:  # written under the lock so lines from two flushes never interleave
                 self._file.write("\n".join(lines) + "\n")
                 self._file.flush()
+
+    def flush_at_exit(self) -> None:
+        """The last flush, at interpreter exit: if the stream is closed by then (a test runner's captured
+        output, a pipe whose reader left), there is nowhere left to write, so the lines go without a
+        traceback printed over the process's last words."""
+        try:
+            self.flush()
+        except (OSError, ValueError):
+            pass
 
     def _run(self) -> None:
         while True:
