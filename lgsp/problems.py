@@ -45,6 +45,7 @@ KINDS: dict[str, tuple[int, str]] = {
     "limits-unavailable": (503, "Traffic limits cannot be checked"),
     "internal-error": (500, "Internal error"),
     "audit-unavailable": (503, "Audit log unavailable"),
+    "store-unavailable": (503, "Store busy: try again later"),
     "not-configured": (503, "Not configured on this gateway"),
     # document exchange (edXML / national axis)
     "edxml-invalid": (422, "Invalid edXML packet"),

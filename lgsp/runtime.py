@@ -31,6 +31,7 @@ from lgsp.problems import Problem
 from lgsp.settings import Settings
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
+from lgsp.store.wait_bound import describe, is_store_wait
 from lgsp.traffic.backends import build_backend
 from lgsp.traffic.limiter import TrafficLimiter
 from registry.snapshot import RegistryCache
@@ -56,7 +57,8 @@ AUDITED_EXTRAS = frozenset({"attempts", "truncated", "operation", "soap_passthro
 class Runtime:
     def __init__(self, settings: Settings, engine: Engine | None = None, migrate: bool = True) -> None:
         self.settings = settings
-        self.engine = engine or make_engine(settings.database_url)
+        self.engine = engine or make_engine(settings.database_url,
+                                             lock_timeout_seconds=settings.store_lock_timeout_seconds)
         if migrate:
             upgrade(self.engine)
         self.log = structlog.get_logger("lgsp")
@@ -114,8 +116,11 @@ class Runtime:
                 if await loop.run_in_executor(None, self.registry.refresh_if_stale):
                     self.disabled_clients = await loop.run_in_executor(None, load_disabled_clients, self.engine)
                     self.tokens_not_before = await loop.run_in_executor(None, load_tokens_not_before, self.engine)
-            except Exception:
-                self.log.exception("registry refresh failed; keeping the last snapshot")
+            except Exception as exc:
+                if is_store_wait(exc):  # a lock someone holds on the registry's tables: the next poll tries again
+                    self.log.warning("store busy; registry refresh keeps the last snapshot", error=describe(exc))
+                else:
+                    self.log.exception("registry refresh failed; keeping the last snapshot")
 
     def authenticate(self, authorization: str | None) -> ClientIdentity:
         """The caller behind a bearer token, refused when its client is disabled or the token predates the

@@ -46,6 +46,10 @@ class Settings:
     #: How long an audit write may wait for the store (a lock another transaction holds, a stalled disk)
     #: before the call is refused 503 ``audit-unavailable``; 0 = as long as the store takes.
     audit_write_timeout_seconds: float = 10.0
+    #: How long any other statement of a serving process (gateway, workers) may wait for a lock someone else
+    #: holds on the store (``LOCK TABLE``, a long migration, another SQLite writer) before it fails and its
+    #: caller is told 503 ``store-unavailable`` (workers retry later); 0 = as long as the lock is held.
+    store_lock_timeout_seconds: float = 10.0
     #: X-Road identifiers lgsp puts in SOAP headers: instance and member class of this province's members
     #: (the national values are not published; see PROTOCOLS.md §2.4), the agency code is the member code.
     xroad_instance: str = "VN"

@@ -22,6 +22,7 @@ from lgsp.jobs import Job
 from lgsp.settings import Settings, positive_setting
 from lgsp.store.db import make_engine
 from lgsp.store.migrate import upgrade
+from lgsp.store.wait_bound import describe, is_store_wait
 
 log = structlog.get_logger("lgsp.worker")
 
@@ -70,7 +71,7 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     shutdown.install()
     unsubscribe = shutdown.on_request(stop.set)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, lock_timeout_seconds=settings.store_lock_timeout_seconds)
     try:
         upgrade(engine)
         if stop.is_set():
@@ -87,8 +88,12 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
                     if elapsed >= due[job.name]:
                         try:
                             job.run()
-                        except Exception:
-                            log.exception("job failed", job=job.name)
+                        except Exception as exc:
+                            if is_store_wait(exc):  # a lock someone holds: the job runs again at its next turn
+                                log.warning("store busy; job runs again at its next turn", job=job.name,
+                                            error=describe(exc))
+                            else:
+                                log.exception("job failed", job=job.name)
                         due[job.name] = elapsed + job.every_seconds
                 stop.wait(1.0)
                 elapsed += 1.0

@@ -119,7 +119,7 @@ def _validated(checker: DossierSyncService, body: bytes) -> tuple[dict[str, Any]
              responses={202: {"description": "Accepted: queued for DVCQG with its audit entry",
                               "headers": SUBMISSION_HEADERS},
                         **problems(400, (409, "conflict"), 413, 415, (422, "validation-failed"),
-                                   (503, "not-configured"))})
+                                   (503, "not-configured", "store-unavailable"))})
 async def post_dossier_event(request: Request,
                              caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
     exchange = Submission(request, caller, "POST", PATH)

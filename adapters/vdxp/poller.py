@@ -78,7 +78,11 @@ class ReceivingPoller:
                     report.errors.append(f"{item.doc_id}: {exc}")
                 except Exception as exc:  # this message could not be stored: it waits, the others go on
                     # (it used to end the round, so one message the store refused blocked every later one)
-                    log.exception("incoming message not stored; it stays on the axis", axis_doc_id=item.doc_id)
+                    if store.is_store_wait(exc):  # a lock someone holds (LOCK TABLE, a migration): next round
+                        log.warning("store busy; the message stays on the axis", axis_doc_id=item.doc_id,
+                                    error=store.describe_failure(exc))
+                    else:
+                        log.exception("incoming message not stored; it stays on the axis", axis_doc_id=item.doc_id)
                     report.errors.append(f"{item.doc_id}: {type(exc).__name__}: {str(exc)[:300]}")
         if report.listed or report.errors:
             log.info("receiving round", listed=report.listed, stored=report.stored, duplicates=report.duplicates,
@@ -90,8 +94,11 @@ class ReceivingPoller:
         while not stop.is_set():
             try:
                 await self.run_once()
-            except Exception:  # the store is down: keep the process, try again next round
-                log.exception("receiving round failed")
+            except Exception as exc:  # the store is down: keep the process, try again next round
+                if store.is_store_wait(exc):
+                    log.warning("store busy; receiving again next round", error=store.describe_failure(exc))
+                else:
+                    log.exception("receiving round failed")
             try:
                 await asyncio.wait_for(stop.wait(), every_seconds)
             except TimeoutError:

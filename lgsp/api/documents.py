@@ -167,7 +167,7 @@ _OWN_AGENCY = (403, "forbidden")
                               "headers": {**SUBMISSION_HEADERS, "Location": {"schema": {"type": "string"}}}},
                         **problems(400, (403, "forbidden", "sender-mismatch"), (409, "conflict"), 413, 415,
                                    (422, "edxml-invalid", "signature-invalid", "unknown-recipient"),
-                                   (503, "not-configured"))})
+                                   (503, "not-configured", "store-unavailable"))})
 async def post_document(request: Request, caller: ClientIdentity = Depends(caller_with("gateway"))) -> Response:
     exchange = Submission(request, caller, "POST", PATH)
     try:

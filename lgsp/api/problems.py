@@ -16,6 +16,7 @@ from starlette.routing import compile_path
 
 from lgsp.auth.clients import ClientError
 from lgsp.problems import PROBLEM_CONTENT_TYPE, Problem
+from lgsp.store.wait_bound import describe, is_store_wait
 from registry.operations import RegistryError, RegistryNotFound
 
 _STATUS_KIND = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
@@ -58,16 +59,36 @@ class ProblemOnCrash:
             # is there to answer, and it is not a server fault worth a traceback at error level.
             structlog.get_logger("lgsp").info("client left before its request was read", path=scope.get("path"))
         except Exception as exc:
-            structlog.get_logger("lgsp").error("request failed", path=scope.get("path"), error=type(exc).__name__,
-                                               exc_info=exc)
+            if is_store_wait(exc):
+                problem = store_unavailable(scope)
+                structlog.get_logger("lgsp").error("store did not answer in time; request refused",
+                                                   path=scope.get("path"), error=describe(exc))
+            else:
+                problem = Problem("internal-error", "the request could not be completed; the cause is in the server "
+                                                    "log")
+                structlog.get_logger("lgsp").error("request failed", path=scope.get("path"),
+                                                   error=type(exc).__name__, exc_info=exc)
             if started:
                 raise
-            problem = Problem("internal-error", "the request could not be completed; the cause is in the server log")
             body = problem.body(instance=str(scope.get("path", "")))
-            await send({"type": "http.response.start", "status": 500,
-                        "headers": [(b"content-type", PROBLEM_CONTENT_TYPE.encode()),
-                                    (b"content-length", str(len(body)).encode())]})
+            headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode()),
+                       *[(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]]
+            await send({"type": "http.response.start", "status": problem.status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
+
+
+def store_unavailable(scope: dict[str, Any]) -> Problem:
+    """503 ``store-unavailable``: a statement waited its whole bound for a lock (``LOCK TABLE``, a migration).
+
+    Its transaction was rolled back whole, so nothing of the request was kept (a document refused so is not
+    stored, an admin change not made): the caller retries after ``Retry-After`` and the same call goes through
+    once the lock is let go."""
+    app = scope.get("app")
+    runtime = getattr(getattr(app, "state", None), "runtime", None)
+    seconds = float(getattr(getattr(runtime, "settings", None), "store_lock_timeout_seconds", 0) or 0)
+    return Problem("store-unavailable", "the store did not answer in time (another transaction holds a lock this "
+                   "request needs); nothing of the request was kept, try again later",
+                   headers={"Retry-After": str(max(1, round(seconds)) if seconds > 0 else 10)})
 
 
 def install(app: FastAPI) -> None:

@@ -48,6 +48,7 @@ from lgsp.audit.sth import LogKeyRing, LogPublicKey, LogSigner, SignedTreeHead
 from lgsp.audit.tree_store import BoundTreeStore, SqlTreeStore
 from lgsp.settings import Settings
 from lgsp.store.db import dialect_insert, writer
+from lgsp.store.wait_bound import describe, is_store_wait
 
 __all__ = [
     "HeadService",
@@ -343,8 +344,11 @@ class HeadSigner:
                 if settings.audit_body_retention_days > 0 and time.monotonic() - self._last_retention > 3600:
                     self._last_retention = time.monotonic()
                     await asyncio.to_thread(apply_retention, self.service.engine, settings.audit_body_retention_days)
-            except Exception:
-                log.exception("audit head signing failed; will retry")
+            except Exception as exc:
+                if is_store_wait(exc):  # a lock someone holds (LOCK TABLE, a migration): not a fault of ours
+                    log.warning("store busy; audit head signing will retry", error=describe(exc))
+                else:
+                    log.exception("audit head signing failed; will retry")
 
 
 # --- privacy and retention ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ async def main() -> None:
     tuning = DeliverySettings.from_env()  # before the store is opened: a bad value changes nothing
     logs.configure(settings.log_level)
     stop, unsubscribe = shutdown.async_event()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, lock_timeout_seconds=settings.store_lock_timeout_seconds)
     try:
         upgrade(engine)  # a SIGTERM meanwhile only sets `stop`
         if stop.is_set():

@@ -38,6 +38,7 @@ from lgsp.delivery.errors import Permanent, Retryable
 from lgsp.delivery.handlers import HandlerRegistry
 from lgsp.delivery.outcomes import OutcomeWriter
 from lgsp.delivery.settings import DeliverySettings
+from lgsp.store.wait_bound import describe, is_store_wait
 
 log = structlog.get_logger("lgsp.delivery")
 RELEASED = "released: the worker stopped while delivering; due again at once"
@@ -109,8 +110,12 @@ class DeliveryWorker:
                         try:
                             for delivery in await self._claim(free):
                                 self._start(delivery)
-                        except Exception:  # the store is down: keep the process, try again shortly
-                            log.exception("claiming deliveries failed", worker=self.worker_id)
+                        except Exception as exc:  # the store is down or locked: keep the process, try again
+                            if is_store_wait(exc):  # someone holds a lock (LOCK TABLE, a migration): not a fault
+                                log.warning("store busy; claiming again shortly", worker=self.worker_id,
+                                            error=describe(exc))
+                            else:
+                                log.exception("claiming deliveries failed", worker=self.worker_id)
                     full = len(self._running) >= size
                     # wake when a slot frees (it may also unblock the next message of its FIFO lane), on
                     # stop, or — with free slots — after a poll interval, for messages that became due
@@ -158,8 +163,12 @@ class DeliveryWorker:
             try:
                 owned = await asyncio.to_thread(claims.extend_leases, self.engine, running,
                                                 self.settings.lease_seconds)
-            except Exception:  # the store is down; the next beat tries again (a lease lasts three beats)
-                log.exception("lease heartbeat failed", worker=self.worker_id)
+            except Exception as exc:  # the store is down; the next beat tries again (a lease lasts three beats)
+                if is_store_wait(exc):
+                    log.warning("store busy; lease heartbeat again at the next beat", worker=self.worker_id,
+                                error=describe(exc))
+                else:
+                    log.exception("lease heartbeat failed", worker=self.worker_id)
                 continue
             for delivery in running:
                 if delivery.seq not in owned:
@@ -199,7 +208,7 @@ class DeliveryWorker:
             log.exception("delivery handler crashed", message_id=delivery.message_id, kind=delivery.kind)
             await self._failed(delivery, f"unexpected: {trace}", dead=False)
         else:
-            owned = await self._outcomes.delivered(delivery, remote_id)
+            owned = await self._recorded(delivery, lambda: self._outcomes.delivered(delivery, remote_id))
             log.info("delivered", message_id=delivery.message_id, kind=delivery.kind, attempt=delivery.attempt,
                      remote_id=remote_id, lease_lost=not owned)
 
@@ -209,10 +218,28 @@ class DeliveryWorker:
             error = f"{error} (gave up after {delivery.attempt} attempts)"
         delay = retry_delay(delivery.attempt, self.settings.backoff_base_seconds,
                             self.settings.backoff_max_seconds, self._rng)
-        await self._outcomes.failed(delivery, error, dead=dead or exhausted, retry_in=delay)
+        await self._recorded(delivery, lambda: self._outcomes.failed(delivery, error, dead=dead or exhausted,
+                                                                     retry_in=delay))
         log.warning("delivery failed", message_id=delivery.message_id, kind=delivery.kind,
                     attempt=delivery.attempt, dead=dead or exhausted, error=error,
                     retry_in=None if dead or exhausted else round(delay, 3))
+
+
+    async def _recorded(self, delivery: Delivery, write: Callable[[], Awaitable[bool]]) -> bool:
+        """``write`` (an outcome), tried again while the store is busy, for up to half a lease.
+
+        The delivery happened: an outcome given up on would send the message again after its lease. A lock held
+        for a moment (``LOCK TABLE``, a migration) is waited out here; the heartbeat keeps the lease meanwhile."""
+        deadline = time.monotonic() + self.settings.lease_seconds / 2
+        while True:
+            try:
+                return await write()
+            except Exception as exc:
+                if not is_store_wait(exc) or time.monotonic() > deadline:
+                    raise
+                log.warning("store busy; recording the outcome again shortly", message_id=delivery.message_id,
+                            error=describe(exc))
+                await asyncio.sleep(min(1.0, self.settings.heartbeat_seconds))
 
 
 async def _call(handler: Callable[[Delivery], Awaitable[str | None]], delivery: Delivery) -> str | None:

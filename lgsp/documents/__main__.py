@@ -24,7 +24,7 @@ async def main() -> int:
     settings = Settings.load()
     logs.configure(settings.log_level)
     stop, unsubscribe = shutdown.async_event()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, lock_timeout_seconds=settings.store_lock_timeout_seconds)
     try:
         axis = load_axis(engine, settings)
         upgrade(engine)  # a SIGTERM meanwhile only sets `stop`

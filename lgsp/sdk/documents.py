@@ -33,6 +33,8 @@ from lgsp.documents.store import (
     rejected_packets,
     replace_directory,
 )
+from lgsp.store.wait_bound import describe as describe_failure
+from lgsp.store.wait_bound import is_store_wait
 from lgsp.xml_limits import entry_limits
 
 __all__ = [
@@ -47,7 +49,9 @@ __all__ = [
     "check_signature",
     "check_storable",
     "deliver_until_done",
+    "describe_failure",
     "entry_limits",
+    "is_store_wait",
     "keep_incoming",
     "keep_rejected",
     "lane",

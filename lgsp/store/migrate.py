@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from lgsp.store.wait_bound import unbounded_waits
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -42,7 +44,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     config = alembic_config()
-    with engine.begin() as connection:
+    with engine.begin() as connection, unbounded_waits(connection):  # a serving process's bound is not for this
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
         config.attributes["connection"] = connection

@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 from sqlalchemy import Engine
@@ -62,10 +63,27 @@ def queued_writer(engine: Engine) -> Iterator[None]:
                 depth[path] -= 1
         return
     fd = _descriptor(path)
-    fcntl.flock(fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        started = time.monotonic()
+        fcntl.flock(fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        _local.queued_ms = (time.monotonic() - started) * 1000
     depth[path] = 1
     try:
         yield
     finally:
         depth[path] = 0
+        _local.queued_ms = 0.0
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def take_queued_millis() -> float:
+    """How long this thread's current write transaction waited in the queue (0 if it did not), once.
+
+    Why: a writer whose statements wait at most a bound (``LGSP_STORE_LOCK_TIMEOUT_SECONDS``) queued here behind
+    writers each waiting that bound for a lock held outside lgsp (the ``sqlite3`` shell), so the eighth caller
+    waited eight bounds. The time spent queued counts against its bound (``lgsp.store.db``'s BEGIN)."""
+    waited = float(getattr(_local, "queued_ms", 0.0) or 0.0)
+    _local.queued_ms = 0.0
+    return waited
