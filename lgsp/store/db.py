@@ -8,7 +8,8 @@ A serving process (gateway, delivery worker, document poller, ``lgsp worker``) m
 ``lock_timeout_seconds`` (``LGSP_STORE_LOCK_TIMEOUT_SECONDS``): each of its statements then waits at most that
 long for a lock someone else holds (an insider's ``LOCK TABLE``, a long migration, another SQLite writer),
 and fails instead of hanging its caller (:func:`lgsp.store.wait_bound.is_store_wait` tells such a failure).
-It costs no query: SQLite's busy timeout and PostgreSQL's ``lock_timeout`` are set when a connection opens.
+It costs no query per call: SQLite's busy timeout and PostgreSQL's ``lock_timeout`` are set when a connection
+opens.
 The CLI's engines keep waiting as long as it takes.
 """
 
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.settings import SettingsError
-from lgsp.store.wait_bound import UNBOUNDED_SQLITE_MS, lock_wait_millis, postgres_connect_args
+from lgsp.store.wait_bound import UNBOUNDED_SQLITE_MS, bound_lock_waits, lock_wait_millis
 from lgsp.store.write_lock import take_queued_millis
 from registry.base import for_writing
 
@@ -66,9 +67,10 @@ def _make_engine(url: str, lock_wait_ms: int, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
+    engine = create_engine(url, **kwargs)
     if lock_wait_ms:
-        kwargs["connect_args"] = {**postgres_connect_args(lock_wait_ms / 1000), **kwargs.get("connect_args", {})}
-    return create_engine(url, **kwargs)
+        event.listen(engine, "connect", functools.partial(bound_lock_waits, millis=lock_wait_ms))
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int = UNBOUNDED_SQLITE_MS) -> None:

@@ -47,14 +47,16 @@ def lock_wait_millis(seconds: float) -> int:
     return max(1, round(seconds * 1000)) if seconds > 0 else 0
 
 
-def postgres_connect_args(seconds: float) -> dict[str, Any]:
-    """libpq options that bound every lock wait of a connection from its first statement (no round trip).
+def bound_lock_waits(dbapi_connection: Any, _record: Any = None, *, millis: int) -> None:
+    """Every lock wait of a new PostgreSQL connection bounded to ``millis`` (its ``connect`` event: once per
+    connection the pool opens, no query per call).
 
     ``lock_timeout``, not ``statement_timeout``: it cuts only a wait for a lock (a table someone locked, a row
     another transaction holds, an advisory lock), never a statement that is working, so a long read (an evidence
-    bundle, ``lgsp audit verify`` run by a serving process) or a long write still runs to its end."""
-    millis = lock_wait_millis(seconds)
-    return {"options": f"-c lock_timeout={millis}"} if millis else {}
+    bundle, ``lgsp audit verify`` run by a serving process) or a long write still runs to its end. A ``SET``, not
+    libpq's ``options``: PgBouncer refuses a connection that sends that startup parameter."""
+    dbapi_connection.execute(f"SET lock_timeout = {int(millis)}")
+    dbapi_connection.commit()
 
 
 def is_store_wait(exc: BaseException) -> bool:
