@@ -6,6 +6,9 @@ lock (SQLite's busy handler sleeps up to 100 ms between tries) and the store's t
 per document. Here one committer thread per (process, engine) collects the units of work that arrive
 while the previous batch commits and runs them in one write transaction, each unit in a SAVEPOINT of
 its own: a unit that raises is rolled back alone and its caller gets the exception; the others commit.
+A unit that gave up waiting for a lock (:func:`~lgsp.store.wait_bound.is_store_wait`) fails the units after
+it in the batch with the same error, unrun: each would wait its whole bound again, one after another, and the
+last caller of a batch of 64 would wait 64 bounds (the units before it commit as usual).
 
 Durability is unchanged: :meth:`GroupCommitter.run` (and the future of :meth:`GroupCommitter.submit`)
 return only after the batch's COMMIT succeeded, so an answer built on the result (a 202, an outcome
@@ -23,6 +26,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from lgsp.store.wait_bound import is_store_wait
 from lgsp.store.write_lock import queued_writer
 
 T = TypeVar("T")
@@ -65,14 +69,20 @@ class GroupCommitter:
             # write_lock: BEGIN IMMEDIATE on SQLite (the audit chain reads, then appends)
             with queued_writer(self.engine), self.engine.connect().execution_options(write_lock=True) as conn, \
                     conn.begin():
+                stalled: Exception | None = None
                 for unit, future in batch:
                     if not future.set_running_or_notify_cancel():
+                        continue
+                    if stalled is not None:  # the store is locked: the rest of the batch is not made to wait again
+                        results.append((future, False, stalled))
                         continue
                     try:
                         with conn.begin_nested():
                             results.append((future, True, unit(conn)))
                     except Exception as exc:  # this unit only: its savepoint is rolled back
                         results.append((future, False, exc))
+                        if is_store_wait(exc):
+                            stalled = exc
         except BaseException as exc:  # the transaction (BEGIN or COMMIT) failed: nobody's rows are kept
             for unit_future in (f for _, f in batch):
                 if not unit_future.done():
