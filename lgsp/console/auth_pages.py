@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from lgsp.console import accounts, sessions
 from lgsp.console.accounts import AccountError, LoginRefused
@@ -56,7 +57,8 @@ async def login(request: Request) -> Response:
     form = await form_of(request)
     username = str(form.get("username", ""))[:100]
     try:
-        person = accounts.authenticate(runtime_of(request).engine, username, str(form.get("password", ""))[:1000])
+        person = await run_in_threadpool(accounts.authenticate, runtime_of(request).engine, username,
+                                         str(form.get("password", ""))[:1000])  # scrypt: not on the event loop
     except LoginRefused as refused:
         await audit_action(request, None, "login", f"refused: {refused.reason}", 401, username=username or "-")
         key = "login_locked" if refused.reason == "locked" else "login_failed"
@@ -65,15 +67,15 @@ async def login(request: Request) -> Response:
 
         return _login_page(request, 401, label(key, lang_of(request)), username)
     await audit_action(request, person, "login", "local", 200)
-    return _signed_in(request, person)
+    return await run_in_threadpool(_signed_in, request, person)
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    view = viewer(request)
+    view = await run_in_threadpool(viewer, request)
     await form_of(request, view)
     runtime = runtime_of(request)
-    sessions.end(runtime.engine, request.cookies.get(sessions.COOKIE))
+    await run_in_threadpool(sessions.end, runtime.engine, request.cookies.get(sessions.COOKIE))
     await audit_action(request, view.person, "logout", "", 200)
     response = RedirectResponse(str(request.url_for("login_form")), status_code=303)
     response.delete_cookie(sessions.COOKIE, path=request.scope.get("root_path", "") or "/")
