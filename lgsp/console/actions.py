@@ -15,7 +15,17 @@ from starlette.concurrency import run_in_threadpool
 from lgsp.auth import clients
 from lgsp.auth.clients import ClientError
 from lgsp.console import queries
-from lgsp.console.web import ConsoleError, Viewer, audit_action, form_of, render, require, runtime_of, viewer
+from lgsp.console.web import (
+    MAX_FORM,
+    ConsoleError,
+    Viewer,
+    audit_action,
+    form_of,
+    render,
+    require,
+    runtime_of,
+    viewer,
+)
 from lgsp.delivery import operations as deliveries
 from lgsp.runtime import Runtime
 from registry.declarative import RegistryFileError, apply, current_state, parse_registry_file
@@ -26,9 +36,10 @@ MAX_YAML = 2 * 1024 * 1024
 MAX_PURGE_DAYS = 36_500  # a century: older than any message
 
 
-async def _guard(request: Request, view: Viewer, permission: str, action: str) -> dict[str, object]:
+async def _guard(request: Request, view: Viewer, permission: str, action: str,
+                 limit: int = MAX_FORM) -> dict[str, object]:
     """CSRF first (a forged form learns nothing), then the role; a refusal is audited too."""
-    form = await form_of(request, view)
+    form = await form_of(request, view, limit)
     if not view.can(permission):
         await audit_action(request, view.person, action, "refused: role", 403)
         require(view, permission)
@@ -170,9 +181,9 @@ async def purge(request: Request, view: Viewer = Depends(viewer)) -> HTMLRespons
 
 @router.post("/signatures", response_class=HTMLResponse)
 async def verify_upload(request: Request, view: Viewer = Depends(viewer)) -> HTMLResponse:
-    form = await _guard(request, view, "signatures.verify", "signatures.verify")
-    runtime = runtime_of(request)
-    verifier = runtime.verifier
+    verifier = runtime_of(request).verifier
+    limit = MAX_FORM + (verifier.policy.max_document_bytes if verifier is not None else 0)
+    form = await _guard(request, view, "signatures.verify", "signatures.verify", limit)
     upload = form.get("file")
     error = None
     report = None

@@ -7,6 +7,7 @@ person's username as `user_id` and `console:<username>` as the client, so audito
 from __future__ import annotations
 
 import hmac
+import io
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -92,9 +93,33 @@ def has_nul(*texts: str | tuple[str, str]) -> bool:
     return any("\x00" in (text if isinstance(text, str) else text[0] + text[1]) for text in texts)
 
 
-async def form_of(request: Request, view: Viewer | None = None) -> dict[str, Any]:
-    """The posted form, after the CSRF token (session's, or the login cookie's) and Origin checks."""
-    form = await request.form()
+#: A login form is a few hundred bytes; before anyone is signed in, nothing bigger is read (the form parser
+#: held any number of 1 MiB fields in memory, and spooled any number of unbounded files to disk).
+MAX_LOGIN_FORM = 64 * 1024
+#: The registry editor's 2 MiB of YAML, percent-encoded by the browser (up to three bytes for each).
+MAX_FORM = 3 * 2 * 1024 * 1024 + 64 * 1024
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused (413) as soon as it is known to exceed ``limit`` bytes."""
+    too_large = ConsoleError(413, f"the form is larger than {limit // 1024} KiB")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large
+    buffer = io.BytesIO()
+    async for chunk in request.stream():
+        if buffer.tell() + len(chunk) > limit:
+            raise too_large
+        buffer.write(chunk)
+    return buffer.getvalue()
+
+
+async def form_of(request: Request, view: Viewer | None = None, limit: int = MAX_FORM) -> dict[str, Any]:
+    """The posted form (at most ``limit`` bytes; :data:`MAX_LOGIN_FORM` without a session), after the CSRF
+    token (session's, or the login cookie's) and Origin checks."""
+    limit = limit if view is not None else MAX_LOGIN_FORM
+    request._body = await _read_body(request, limit)  # what request.form() then parses (Starlette's cache)
+    form = await request.form(max_part_size=limit)  # one field may be all of it (the registry editor)
     token = str(form.get("csrf", ""))
     expected = view.csrf_token if view is not None else request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not same_origin(request) or not expected or not hmac.compare_digest(token, expected):

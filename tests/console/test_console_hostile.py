@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 
-from tests.console.conftest import ConsoleStack, csrf_of
+from tests.console.conftest import PASSWORD, ConsoleStack, csrf_of, login_csrf
 
 
 def test_a_large_registry_file_does_not_stop_the_gateway_while_it_is_parsed(stack: ConsoleStack) -> None:
@@ -30,3 +31,37 @@ def test_a_large_registry_file_does_not_stop_the_gateway_while_it_is_parsed(stac
     thread.join(60)
     assert answer["r"].status_code == 422 and "agencies[0]" in answer["r"].text  # a list of numbers: refused
     assert answered_meanwhile == 3  # the old code answered none until the parse ended
+
+
+def test_form_bodies_are_bounded_before_anyone_signs_in(stack: ConsoleStack) -> None:
+    """The login form was parsed whatever its size: any number of 1 MiB fields held in memory, any number of
+    unbounded files spooled to disk, all before the CSRF check refused it (403)."""
+    http = stack.browser()
+    csrf = login_csrf(http)
+    big = {"username": "operator", "csrf": csrf, **{f"pad{n}": "x" * 500_000 for n in range(4)}}  # 2 MB
+    declared = http.post("/console/login", data=big)
+    assert declared.status_code == 413 and 'id="error-status"' in declared.text
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield f"csrf={csrf}&username=operator&password=".encode()
+        for _ in range(64):
+            yield b"x" * 8192
+    streamed = http.post("/console/login", content=chunks(),
+                         headers={"content-type": "application/x-www-form-urlencoded"})
+    assert streamed.status_code == 413
+    upload = http.post("/console/login", data={"csrf": csrf}, files={"f": ("a.bin", b"\0" * (4 * 1024 * 1024))})
+    assert upload.status_code == 413
+    assert http.post("/console/login", data={"username": "operator", "password": PASSWORD,
+                                             "csrf": csrf}).status_code == 303  # a real one still signs in
+
+
+def test_the_registry_editor_takes_what_it_says_and_refuses_more_by_name(stack: ConsoleStack) -> None:
+    """The editor promises 2 MiB, but Starlette's form parser refused any field over 1 MiB (as sent,
+    percent-encoded) with its own 400; past 2 MiB the page must say the editor's limit."""
+    http = stack.login("operator")
+    csrf = csrf_of(http.get("/console/registry").text)
+    over = http.post("/console/registry/preview", data={"yaml": "#" * (2 * 1024 * 1024 + 1), "csrf": csrf})
+    assert over.status_code == 422 and 'id="registry-error"' in over.text and "2048 KiB" in over.text
+    vietnamese = "# " + "ệ" * 500_000 + "\nagencies: []\n"  # 1.5 MB of UTF-8, 4.5 MB percent-encoded
+    taken = http.post("/console/registry/preview", data={"yaml": vietnamese, "csrf": csrf})
+    assert taken.status_code in (200, 422) and 'id="registry-form"' in taken.text, taken.text[-500:]
