@@ -77,6 +77,9 @@ class Settings:
     console_enabled: bool = True
     #: Sign a person out after this many seconds without a page view.
     console_idle_seconds: int = 1800
+    #: Sign a person out this many seconds after signing in, however busy (a stolen cookie kept in use
+    #: does not last for ever).
+    console_session_max_seconds: int = 43200
     #: Secure cookies: auto (when the request came over HTTPS, directly or per X-Forwarded-Proto), true, false.
     console_cookie_secure: str = "auto"
     #: OpenID Connect issuer for single sign-on (empty: local accounts only).

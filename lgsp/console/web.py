@@ -67,7 +67,8 @@ def lang_of(request: Request) -> str:
 def viewer(request: Request) -> Viewer:
     """The signed-in person, or NeedsLogin (rendered as a redirect to the login page)."""
     runtime = runtime_of(request)
-    found = sessions.find(runtime.engine, request.cookies.get(sessions.COOKIE), runtime.settings.console_idle_seconds)
+    found = sessions.find(runtime.engine, request.cookies.get(sessions.COOKIE), runtime.settings.console_idle_seconds,
+                          max_seconds=runtime.settings.console_session_max_seconds)
     if found is None:
         raise NeedsLogin()
     return Viewer(found.person, found.csrf_token)

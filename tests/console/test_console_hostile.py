@@ -5,9 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 
 import httpx
+from sqlalchemy import update
 
+from lgsp.console import sessions
+from lgsp.console.accounts import create_user, set_password
+from lgsp.console.models import ConsoleSession
 from tests.console.conftest import PASSWORD, ConsoleStack, csrf_of, login_csrf
 
 
@@ -65,3 +71,22 @@ def test_the_registry_editor_takes_what_it_says_and_refuses_more_by_name(stack: 
     vietnamese = "# " + "ệ" * 500_000 + "\nagencies: []\n"  # 1.5 MB of UTF-8, 4.5 MB percent-encoded
     taken = http.post("/console/registry/preview", data={"yaml": vietnamese, "csrf": csrf})
     assert taken.status_code in (200, 422) and 'id="registry-form"' in taken.text, taken.text[-500:]
+
+
+def test_a_new_password_ends_the_sessions_and_no_session_lasts_for_ever(stack: ConsoleStack) -> None:
+    """`lgsp users passwd` (after a leaked password) left every session signed in with the old one working;
+    a session kept busy never ended at all (only idle ones did)."""
+    engine = stack.app.runtime.engine
+    create_user(engine, "leaked", "operator", PASSWORD)
+    stolen = stack.login("leaked")
+    assert stolen.get("/console/").status_code == 200
+    set_password(engine, "leaked", "a-new-long-password")
+    assert stolen.get("/console/").status_code == 303  # to the login page
+    busy = stack.login("operator")
+    token = busy.cookies[sessions.COOKIE]
+    assert busy.get("/console/").status_code == 200
+    long_ago = datetime.now(UTC) - timedelta(seconds=stack.app.runtime.settings.console_session_max_seconds + 60)
+    with engine.begin() as conn:  # signed in long ago, seen a moment ago
+        conn.execute(update(ConsoleSession).where(ConsoleSession.id_sha256 == sha256(token.encode()).hexdigest())
+                     .values(created_at=long_ago, last_seen=datetime.now(UTC)))
+    assert busy.get("/console/").status_code == 303
