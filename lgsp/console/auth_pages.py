@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+import re
+
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Request
@@ -22,6 +25,8 @@ from lgsp.console.web import (
 )
 
 router = APIRouter()
+OIDC_STATE_COOKIE = "lgsp_oidc_state"
+OAUTH_ERROR_RE = re.compile(r"[a-z_]{1,64}")  # access_denied, login_required, temporarily_unavailable...
 
 
 def _password_checks(request: Request) -> anyio.CapacityLimiter:
@@ -108,10 +113,24 @@ async def oidc_start(request: Request) -> Response:
     if not runtime_of(request).settings.oidc_issuer:
         return _login_page(request, 404, "single sign-on is not configured (LGSP_OIDC_ISSUER)")
     try:
-        url = await _oidc(request).start(runtime_of(request).engine, str(request.url_for("oidc_callback")))
+        url, state = await _oidc(request).start(runtime_of(request).engine, str(request.url_for("oidc_callback")))
     except Exception as exc:
         return _login_page(request, 502, f"the identity provider cannot be reached: {type(exc).__name__}")
-    return RedirectResponse(url, status_code=303)
+    response = RedirectResponse(url, status_code=303)
+    # Lax, not Strict: the callback is a navigation from the identity provider's site
+    response.set_cookie(OIDC_STATE_COOKIE, state, httponly=True, samesite="lax", secure=_cookie_secure(request),
+                        path=_oidc_path(request), max_age=600)
+    return response
+
+
+def _oidc_path(request: Request) -> str:
+    return request.scope.get("root_path", "") + "/oidc"
+
+
+def _provider_error(code: str) -> str:
+    """The provider's `error` as shown on the page: an RFC 6749 error code, or nothing. Anyone can send a
+    link to the callback, so free text there was the attacker's message on the real sign-in page."""
+    return code if OAUTH_ERROR_RE.fullmatch(code) else "(not an OAuth error code)"
 
 
 @router.get("/oidc/callback")
@@ -119,7 +138,12 @@ async def oidc_callback(request: Request) -> Response:
     runtime = runtime_of(request)
     params = request.query_params
     if params.get("error"):
-        return _login_page(request, 401, f"the identity provider said: {params.get('error')}")
+        return _login_page(request, 401, f"the identity provider said: {_provider_error(params['error'])}")
+    bound = request.cookies.get(OIDC_STATE_COOKIE, "")
+    if not bound or not hmac.compare_digest(bound, params.get("state", "")):  # RFC 6749 10.12: login CSRF
+        await audit_action(request, None, "login", "refused: state not started in this browser", 401,
+                           username="oidc")
+        return _login_page(request, 401, "this sign-in was not started in this browser: start again")
     try:
         identity = await _oidc(request).finish(runtime.engine, str(request.url_for("oidc_callback")),
                                                params.get("state", ""), params.get("code", ""))
@@ -129,4 +153,6 @@ async def oidc_callback(request: Request) -> Response:
         await audit_action(request, None, "login", f"refused: {str(exc)[:200]}", 401, username="oidc")
         return _login_page(request, 401, str(exc))
     await audit_action(request, person, "login", f"oidc {identity.issuer}", 200)
-    return _signed_in(request, person)
+    response = _signed_in(request, person)
+    response.delete_cookie(OIDC_STATE_COOKIE, path=_oidc_path(request))
+    return response

@@ -90,3 +90,28 @@ def test_a_new_password_ends_the_sessions_and_no_session_lasts_for_ever(stack: C
         conn.execute(update(ConsoleSession).where(ConsoleSession.id_sha256 == sha256(token.encode()).hexdigest())
                      .values(created_at=long_ago, last_seen=datetime.now(UTC)))
     assert busy.get("/console/").status_code == 303
+
+
+def test_a_single_sign_on_callback_only_signs_in_the_browser_that_started_it(stack: ConsoleStack) -> None:
+    """Login CSRF (RFC 6749 10.12): the state was checked against the store only, so an attacker could sign
+    in at the provider, keep the callback link and have an operator's browser open it: signed in as him."""
+    attacker = stack.browser()
+    authorize = attacker.get("/console/oidc/start").headers["location"]
+    with httpx.Client(follow_redirects=False) as idp:
+        callback = idp.post(authorize, data={"user": "lan.nguyen"}).headers["location"]
+    victim = stack.browser()
+    forced = victim.get(callback)
+    assert forced.status_code == 401 and sessions.COOKIE not in victim.cookies
+    assert attacker.get(callback).status_code == 303  # the browser that started it still signs in
+    assert attacker.get("/console/").status_code == 200
+
+
+def test_the_providers_error_is_shown_only_as_an_error_code(stack: ConsoleStack) -> None:
+    """`?error=` was echoed on the real sign-in page: anyone's message ("call this number") under the
+    console's name. An RFC 6749 error code is still shown."""
+    http = stack.browser()
+    spoof = "Tài khoản đã bị khoá, hãy gọi 0900 000 000"
+    page = http.get("/console/oidc/callback", params={"error": spoof})
+    assert page.status_code == 401 and spoof not in page.text and "khoá, hãy gọi" not in page.text
+    denied = http.get("/console/oidc/callback", params={"error": "access_denied"})
+    assert denied.status_code == 401 and "access_denied" in denied.text
