@@ -55,9 +55,14 @@ def _login_page(request: Request, status: int = 200, error: str | None = None, u
     return response
 
 
-def _signed_in(request: Request, person: accounts.Person) -> Response:
+def _signed_in(request: Request, person: accounts.Person, from_provider: bool = False) -> Response:
+    """The session cookie, and on to the home page. From the identity provider, by a page of our own that
+    moves on: the redirect chain began on the provider's site, so a 303 loaded home without the SameSite=Strict
+    cookie and showed the sign-in page again (where the provider is another site, as in production)."""
     token = sessions.create(runtime_of(request).engine, person)
-    response = RedirectResponse(str(request.url_for("home")), status_code=303)
+    home = str(request.url_for("home"))
+    response: Response = (render(request, "signed_in.html", None, home=home) if from_provider
+                          else RedirectResponse(home, status_code=303))
     response.set_cookie(sessions.COOKIE, token, httponly=True, samesite="strict", secure=_cookie_secure(request),
                         path=request.scope.get("root_path", "") or "/")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=request.scope.get("root_path", "") + "/login")
@@ -153,6 +158,6 @@ async def oidc_callback(request: Request) -> Response:
         await audit_action(request, None, "login", f"refused: {str(exc)[:200]}", 401, username="oidc")
         return _login_page(request, 401, str(exc))
     await audit_action(request, person, "login", f"oidc {identity.issuer}", 200)
-    response = _signed_in(request, person)
+    response = await run_in_threadpool(_signed_in, request, person, True)
     response.delete_cookie(OIDC_STATE_COOKIE, path=_oidc_path(request))
     return response

@@ -159,6 +159,19 @@ def test_sign_in_through_the_identity_provider(browser: Browser, stack: ConsoleS
     expect(page.locator("#who")).to_contain_text("Nguyễn Thị Lan")
 
 
+def test_sign_in_through_an_identity_provider_on_another_site(browser: Browser, stack: ConsoleStack) -> None:
+    """The provider at 127.0.0.1, the console opened as localhost: two sites, as in production. The callback's
+    303 went on without the SameSite=Strict session cookie (the redirect chain began on the provider's site),
+    so the person landed on the sign-in page again."""
+    page = browser.new_context(base_url=stack.url.replace("127.0.0.1", "localhost")).new_page()
+    page.goto("/console/login?lang=en")
+    page.click("#sso")
+    page.select_option("#idp-user", "lan.nguyen")
+    page.click("#idp-login")
+    expect(page.locator("#who")).to_have_attribute("data-role", "auditor")
+    assert page.url.endswith("/console/")
+
+
 def test_readable_on_a_phone(browser: Browser, stack: ConsoleStack) -> None:
     page = sign_in(browser, stack, "operator", viewport={"width": 390, "height": 844}, is_mobile=True)
     # measured once the page is complete: style sheets applied and the tables filled (under load, #who can
