@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from lgsp.auth.throttle import FailureThrottle
 from lgsp.console import accounts, sessions
 from lgsp.console.accounts import AccountError, LoginRefused
 from lgsp.console.oidc import OidcClient, SignInError
@@ -78,10 +79,21 @@ def login_form(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await form_of(request)
     username = str(form.get("username", ""))[:100]
+    failures: FailureThrottle = request.app.state.login_failures
+    address = f"addr:{request.client.host}" if request.client else None
+    wait = failures.retry_after(address)
+    if wait is not None:  # one password tried on every account: the per-account lockout never trips
+        await audit_action(request, None, "login", "refused: too many failures from this address", 429,
+                           username=username or "-")
+        response = _login_page(request, 429, f"too many failed sign-ins from this address: retry after {wait} s",
+                               username)
+        response.headers["retry-after"] = str(wait)
+        return response
     try:
         person = await anyio.to_thread.run_sync(accounts.authenticate, runtime_of(request).engine, username,
                                                 str(form.get("password", ""))[:1000], limiter=_password_checks(request))
     except LoginRefused as refused:
+        failures.record_failure(address)
         await audit_action(request, None, "login", f"refused: {refused.reason}", 401, username=username or "-")
         key = "login_locked" if refused.reason == "locked" else "login_failed"
         from lgsp.console.i18n import label

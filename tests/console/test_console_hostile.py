@@ -102,7 +102,8 @@ def test_a_single_sign_on_callback_only_signs_in_the_browser_that_started_it(sta
     victim = stack.browser()
     forced = victim.get(callback)
     assert forced.status_code == 401 and sessions.COOKIE not in victim.cookies
-    assert attacker.get(callback).status_code == 303  # the browser that started it still signs in
+    signed_in = attacker.get(callback)  # the browser that started it still signs in
+    assert signed_in.status_code == 200 and 'id="signed-in"' in signed_in.text
     assert attacker.get("/console/").status_code == 200
 
 
@@ -115,3 +116,24 @@ def test_the_providers_error_is_shown_only_as_an_error_code(stack: ConsoleStack)
     assert page.status_code == 401 and spoof not in page.text and "khoá, hãy gọi" not in page.text
     denied = http.get("/console/oidc/callback", params={"error": "access_denied"})
     assert denied.status_code == 401 and "access_denied" in denied.text
+
+
+def test_one_password_tried_on_every_account_is_throttled_by_address(stack: ConsoleStack) -> None:
+    """Five wrong passwords lock one account, but one guess on each of many accounts (or on names that do
+    not exist) was never limited: each address now gets LGSP_CONSOLE_LOGIN_FAILURE_LIMIT failures per 15 min."""
+    limit = stack.app.runtime.settings.console_login_failure_limit
+    mount = next(r for r in stack.app.api.routes if getattr(r, "path", "") == "/console")
+    failures = mount.app.app.state.login_failures  # type: ignore[attr-defined]
+    http = stack.browser()
+    try:
+        for n in range(limit):
+            guess = http.post("/console/login", data={"username": f"staff{n}", "password": "Spring-2026-spray",
+                                                      "csrf": login_csrf(http)})
+            assert guess.status_code == 401, n
+        right = http.post("/console/login", data={"username": "auditor", "password": PASSWORD,
+                                                  "csrf": login_csrf(http)})
+        assert right.status_code == 429 and int(right.headers["retry-after"]) > 0
+        assert 'id="login-form"' in right.text  # the sign-in page, saying why
+    finally:
+        failures._failures.clear()  # the other tests sign in from the same address
+    assert stack.login("auditor").get("/console/").status_code == 200
