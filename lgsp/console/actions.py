@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from lgsp.auth import clients
 from lgsp.auth.clients import ClientError
 from lgsp.console import queries
+from lgsp.console.tree import agency_tree
 from lgsp.console.web import (
     MAX_FORM,
     ConsoleError,
@@ -88,17 +89,8 @@ def _registry_page(request: Request, view: Viewer, text: str, changes: list[Any]
     with Session(runtime_of(request).engine) as session:
         state = current_state(session)
     return render(request, "registry.html", view, status=422 if error else 200, state=state,
-                  children=_tree(state), yaml_text=text, changes=[c.render() for c in changes], error=error,
+                  tree=agency_tree(state.agencies), yaml_text=text, changes=[c.render() for c in changes], error=error,
                   applied=applied and error is None)
-
-
-def _tree(state: object) -> dict[str | None, list[object]]:
-    agencies = getattr(state, "agencies", [])
-    codes = {a.code for a in agencies}
-    children: dict[str | None, list[object]] = {}
-    for agency in agencies:
-        children.setdefault(agency.parent if agency.parent in codes else None, []).append(agency)
-    return children
 
 
 @router.post("/clients", response_class=HTMLResponse)

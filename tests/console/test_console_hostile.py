@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from lgsp.console import sessions
 from lgsp.console.accounts import create_user, set_password
 from lgsp.console.models import ConsoleSession
+from registry.declarative import apply, parse_registry_file
+from registry.models import Agency
 from tests.console.conftest import PASSWORD, ConsoleStack, csrf_of, login_csrf
 
 
@@ -116,6 +118,25 @@ def test_the_providers_error_is_shown_only_as_an_error_code(stack: ConsoleStack)
     assert page.status_code == 401 and spoof not in page.text and "khoá, hãy gọi" not in page.text
     denied = http.get("/console/oidc/callback", params={"error": "access_denied"})
     assert denied.status_code == 401 and "access_denied" in denied.text
+
+
+def test_a_deep_agency_hierarchy_does_not_break_the_registry_page(stack: ConsoleStack) -> None:
+    """The tree was a recursive template macro: 300 agencies each under the last (nothing refuses that) raised
+    RecursionError, and the registry page, the editor to repair it on, was a 500 for everyone."""
+    engine = stack.app.runtime.engine
+    codes = [f"000.{i // 100:02d}.{i % 100:02d}.H77" for i in range(300)]
+    chain = "agencies:\n" + "".join(f"- {{code: {c}, name: Cấp {i}" + (f", parent: {codes[i - 1]}}}\n" if i else "}\n")
+                                    for i, c in enumerate(codes))
+    apply(engine, parse_registry_file(chain))
+    try:
+        page = stack.login("observer").get("/console/registry")
+        assert page.status_code == 200, page.text[-300:]
+        tree = page.text.split('id="agency-tree">')[1].split("</div>")[0]
+        assert tree.count("<ul>") == tree.count("</ul>") >= 300 and f'"mono">{codes[-1]}</span> Cấp 299' in tree
+    finally:
+        with engine.begin() as conn:
+            for code in reversed(codes):
+                conn.execute(delete(Agency).where(Agency.code == code))
 
 
 def test_one_password_tried_on_every_account_is_throttled_by_address(stack: ConsoleStack) -> None:
