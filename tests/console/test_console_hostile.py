@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 
 import httpx
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 
 from lgsp.console import sessions
 from lgsp.console.accounts import create_user, set_password
 from lgsp.console.models import ConsoleSession
-from registry.declarative import apply, parse_registry_file
 from registry.models import Agency
 from tests.console.conftest import PASSWORD, ConsoleStack, csrf_of, login_csrf
 
@@ -125,9 +124,9 @@ def test_a_deep_agency_hierarchy_does_not_break_the_registry_page(stack: Console
     RecursionError, and the registry page, the editor to repair it on, was a 500 for everyone."""
     engine = stack.app.runtime.engine
     codes = [f"000.{i // 100:02d}.{i % 100:02d}.H77" for i in range(300)]
-    chain = "agencies:\n" + "".join(f"- {{code: {c}, name: Cấp {i}" + (f", parent: {codes[i - 1]}}}\n" if i else "}\n")
-                                    for i, c in enumerate(codes))
-    apply(engine, parse_registry_file(chain))
+    with engine.begin() as conn:  # straight in: `apply` checks each parent chain, seconds for this one
+        conn.execute(insert(Agency), [{"code": c, "name": f"Cấp {i}", "parent_code": codes[i - 1] if i else None}
+                                      for i, c in enumerate(codes)])
     try:
         page = stack.login("observer").get("/console/registry")
         assert page.status_code == 200, page.text[-300:]
