@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from lgsp.delivery.models import OutboxMessage
 from lgsp.delivery.outbox import NewMessage, accept
 from lgsp.testing.postgres import missing_service
-from tests.console.conftest import CLIENT, ECHO, PASSWORD, ConsoleStack
+from tests.console.conftest import CITY, CLIENT, ECHO, PASSWORD, ConsoleStack
 
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -177,11 +177,12 @@ XSS = """"'><b class="xss">x</b><img class="xss" src="x" onerror="document.title
 
 def test_no_caller_or_operator_string_becomes_markup_in_the_browser(browser: Browser, stack: ConsoleStack) -> None:
     """Stored XSS, by every string the console shows that a caller (paths, user ids, client ids, packet
-    subjects, delivery errors) or an operator (agency, system names, base URLs) put there. The page may not
+    subjects, delivery errors) or an operator (agency, system, dataset names, base URLs) put there. The page may not
     grow an element from the text, nor try to run it (a CSP violation would show that CSP alone stopped it)."""
     from datetime import UTC, datetime
 
     from lgsp.documents.models import Document
+    from registry.datasets import Dataset
     from registry.models import Agency, Service, System
 
     engine = stack.app.runtime.engine
@@ -205,6 +206,10 @@ def test_no_caller_or_operator_string_becomes_markup_in_the_browser(browser: Bro
             id=doc_id, direction="in", kind="edoc", agency=XSS[:40], sender=XSS[:40], recipients=[XSS],
             document_id=XSS, code=XSS, subject=XSS, status_code=None, packet_blob="none", packet_sha256="0" * 64,
             size=1, client_id=XSS, dms_status=None, deviations=[XSS], signature=XSS, created_at=now, updated_at=now))
+        conn.execute(Dataset.__table__.insert().values(
+            slug="xss", title_vi=XSS, owner_agency_code=CITY, organization="so-tu-phap", organization_title=XSS,
+            source_service_id=ECHO, source_path="/x", table_schema={"fields": [{"name": "a", "type": "string"}]},
+            created_at=now, updated_at=now))
     try:
         page = sign_in(browser, stack, "operator")
         page.add_init_script("window.__csp = 0; "
@@ -218,7 +223,7 @@ def test_no_caller_or_operator_string_becomes_markup_in_the_browser(browser: Bro
             assert page.locator(".xss").count() == 0, path
             assert page.evaluate("window.__csp") == 0 and page.title() != "pwned", path
             shown += '<b class="xss">' in page.locator("body").inner_text()
-        assert shown == 5  # as text: the entry, registry, deliveries, documents and document pages
+        assert shown == 6  # as text: the entry, registry, deliveries, documents, document and open data pages
     finally:
         with engine.begin() as conn:
             for table, rows in before:  # the names and URLs the other tests expect
@@ -226,6 +231,7 @@ def test_no_caller_or_operator_string_becomes_markup_in_the_browser(browser: Bro
                     key = table.__table__.primary_key.columns.values()[0]
                     conn.execute(update(table).where(key == getattr(row, key.name)).values(**row._mapping))
             conn.execute(Document.__table__.delete().where(Document.id == doc_id))
+            conn.execute(Dataset.__table__.delete().where(Dataset.slug == "xss"))
             conn.execute(update(OutboxMessage).where(OutboxMessage.message_id == queued.message_id)
                          .values(state="delivered"))
         stack.app.runtime.registry_changed()
