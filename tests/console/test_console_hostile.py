@@ -11,9 +11,10 @@ from hashlib import sha256
 import httpx
 from sqlalchemy import delete, insert, update
 
-from lgsp.console import sessions
+from lgsp.console import actions, auth_pages, pages, sessions
 from lgsp.console.accounts import create_user, set_password
 from lgsp.console.models import ConsoleSession
+from lgsp.console.web import LOGIN_CSRF_COOKIE
 from registry.models import Agency
 from tests.console.conftest import PASSWORD, ConsoleStack, csrf_of, login_csrf
 
@@ -157,3 +158,40 @@ def test_one_password_tried_on_every_account_is_throttled_by_address(stack: Cons
     finally:
         failures._failures.clear()  # the other tests sign in from the same address
     assert stack.login("auditor").get("/console/").status_code == 200
+
+
+def test_without_a_session_every_page_and_action_sends_to_sign_in(stack: ConsoleStack) -> None:
+    """Every route of the console's routers (read from them, so a new one is covered), asked without a
+    session: only sign-in and single sign-on answer; the rest redirect, with the headers."""
+    public = {"/login", "/oidc/start", "/oidc/callback", "/logout"}  # logout: a 403 (no token), see below
+    http = stack.browser()
+    checked = 0
+    for route in [r for router in (actions.router, auth_pages.router, pages.router) for r in router.routes]:
+        path = getattr(route, "path", "")
+        if path in public:
+            continue
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method == "HEAD":
+                continue
+            url = "/console" + path.replace("{index}", "1").replace("{doc_id}", "x").replace("{client_id}", "x")
+            answer = http.request(method, url, data={"csrf": "x"} if method == "POST" else None)
+            assert answer.status_code == 303 and answer.headers["location"].endswith("/console/login"), url
+            assert answer.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in answer.headers[
+                "content-security-policy"]
+            checked += 1
+    assert checked >= 15
+    assert http.post("/console/logout", data={"csrf": "x"}).status_code in (303, 403)
+
+
+def test_cookies_are_secure_behind_tls(stack: ConsoleStack) -> None:
+    """Behind a TLS-terminating proxy (X-Forwarded-Proto: https) both cookies are Secure; never readable by
+    scripts, never sent cross-site."""
+    http = stack.browser()
+    https = {"X-Forwarded-Proto": "https"}
+    page = http.get("/console/login", headers=https)
+    assert "Secure" in page.headers["set-cookie"] and "HttpOnly" in page.headers["set-cookie"]
+    csrf = csrf_of(page.text)  # httpx keeps a Secure cookie for https only: sent by hand here
+    signed_in = stack.browser().post("/console/login", headers={**https, "Cookie": f"{LOGIN_CSRF_COOKIE}={csrf}"},
+                                     data={"username": "observer", "password": PASSWORD, "csrf": csrf})
+    session = next(c for c in signed_in.headers.get_list("set-cookie") if c.startswith(sessions.COOKIE))
+    assert all(flag in session for flag in ("Secure", "HttpOnly", "SameSite=strict", "Path=/console"))
