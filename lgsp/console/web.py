@@ -7,7 +7,6 @@ person's username as `user_id` and `console:<username>` as the client, so audito
 from __future__ import annotations
 
 import hmac
-import io
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.types import Message
 
 from lgsp.console import i18n, sessions
 from lgsp.console.accounts import Person
@@ -101,25 +101,31 @@ MAX_LOGIN_FORM = 64 * 1024
 MAX_FORM = 3 * 2 * 1024 * 1024 + 64 * 1024
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused (413) as soon as it is known to exceed ``limit`` bytes."""
+def _bound_body(request: Request, limit: int) -> None:
+    """Refuse (413) a body over ``limit`` bytes: at once by its Content-Length, else as its bytes arrive
+    (chunked), while the form parser reads it; nothing is buffered twice (a signature upload is large)."""
     too_large = ConsoleError(413, f"the form is larger than {limit // 1024} KiB")
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise too_large
-    buffer = io.BytesIO()
-    async for chunk in request.stream():
-        if buffer.tell() + len(chunk) > limit:
+    receive, seen = request._receive, 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
             raise too_large
-        buffer.write(chunk)
-    return buffer.getvalue()
+        return message
+
+    request._receive = counted  # what request.form() reads through (Starlette keeps no public hook)
 
 
 async def form_of(request: Request, view: Viewer | None = None, limit: int = MAX_FORM) -> dict[str, Any]:
     """The posted form (at most ``limit`` bytes; :data:`MAX_LOGIN_FORM` without a session), after the CSRF
     token (session's, or the login cookie's) and Origin checks."""
     limit = limit if view is not None else MAX_LOGIN_FORM
-    request._body = await _read_body(request, limit)  # what request.form() then parses (Starlette's cache)
+    _bound_body(request, limit)
     form = await request.form(max_part_size=limit)  # one field may be all of it (the registry editor)
     token = str(form.get("csrf", ""))
     expected = view.csrf_token if view is not None else request.cookies.get(LOGIN_CSRF_COOKIE, "")
