@@ -145,8 +145,8 @@ def _oidc_path(request: Request) -> str:
 
 
 def _provider_error(code: str) -> str:
-    """The provider's `error` as shown on the page: an RFC 6749 error code, or nothing. Anyone can send a
-    link to the callback, so free text there was the attacker's message on the real sign-in page."""
+    """The provider's `error` as shown on the page: an RFC 6749 error code, or a note that it was not one.
+    Anyone can send a link to the callback, so free text there was the attacker's message on the sign-in page."""
     return code if OAUTH_ERROR_RE.fullmatch(code) else "(not an OAuth error code)"
 
 
