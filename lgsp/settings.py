@@ -81,6 +81,12 @@ class Settings:
     console_enabled: bool = True
     #: Sign a person out after this many seconds without a page view.
     console_idle_seconds: int = 1800
+    #: Sign a person out this many seconds after signing in, however busy (a stolen cookie kept in use
+    #: does not last for ever).
+    console_session_max_seconds: int = 43200
+    #: Failed console sign-ins per remote address in 15 minutes before that address must wait (0: no limit);
+    #: the per-account lockout does not stop one password tried on every account.
+    console_login_failure_limit: int = 20
     #: Secure cookies: auto (when the request came over HTTPS, directly or per X-Forwarded-Proto), true, false.
     console_cookie_secure: str = "auto"
     #: OpenID Connect issuer for single sign-on (empty: local accounts only).

@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from lgsp.console.models import ConsoleUser
+from lgsp.console.models import ConsoleSession, ConsoleUser
 from lgsp.console.passwords import DUMMY_HASH, hash_password, verify_password
 from lgsp.console.roles import ROLES
 from lgsp.store.db import writer
@@ -74,6 +74,8 @@ def set_password(engine: Engine, username: str, password: str) -> None:
         user.password_hash = hash_password(password)
         user.failed_logins = 0
         user.locked_until = None
+        # whoever knew the old password (or holds a cookie from it) is signed out too
+        session.execute(delete(ConsoleSession).where(ConsoleSession.username == user.username))
 
 
 def set_disabled(engine: Engine, username: str, disabled: bool = True) -> None:

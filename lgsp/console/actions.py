@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,8 +15,20 @@ from starlette.concurrency import run_in_threadpool
 from lgsp.auth import clients
 from lgsp.auth.clients import ClientError
 from lgsp.console import queries
-from lgsp.console.web import ConsoleError, Viewer, audit_action, form_of, render, require, runtime_of, viewer
+from lgsp.console.tree import agency_tree
+from lgsp.console.web import (
+    MAX_FORM,
+    ConsoleError,
+    Viewer,
+    audit_action,
+    form_of,
+    render,
+    require,
+    runtime_of,
+    viewer,
+)
 from lgsp.delivery import operations as deliveries
+from lgsp.runtime import Runtime
 from registry.declarative import RegistryFileError, apply, current_state, parse_registry_file
 from registry.operations import RegistryError
 
@@ -24,9 +37,10 @@ MAX_YAML = 2 * 1024 * 1024
 MAX_PURGE_DAYS = 36_500  # a century: older than any message
 
 
-async def _guard(request: Request, view: Viewer, permission: str, action: str) -> dict[str, object]:
+async def _guard(request: Request, view: Viewer, permission: str, action: str,
+                 limit: int = MAX_FORM) -> dict[str, object]:
     """CSRF first (a forged form learns nothing), then the role; a refusal is audited too."""
-    form = await form_of(request, view)
+    form = await form_of(request, view, limit)
     if not view.can(permission):
         await audit_action(request, view.person, action, "refused: role", 403)
         require(view, permission)
@@ -47,37 +61,36 @@ async def registry_apply(request: Request, view: Viewer = Depends(viewer)) -> HT
 
 
 async def _registry_result(request: Request, view: Viewer, text: str, apply_now: bool) -> HTMLResponse:
+    """Parse, check, diff (or apply) and render in a worker thread: PyYAML needs seconds per MiB, and on the
+    event loop one big file stopped the whole gateway (every API call, not just the console) meanwhile."""
     runtime = runtime_of(request)
-    error = None
-    changes = []
-    if len(text.encode()) > MAX_YAML:
-        error = f"the file is larger than {MAX_YAML // 1024} KiB"
-    else:
-        try:
-            desired = parse_registry_file(text)
-            changes = await run_in_threadpool(apply, runtime.engine, desired, dry_run=not apply_now, prune=True,
-                                              schemas_dir=Path(runtime.settings.schemas_dir))
-        except (RegistryFileError, RegistryError) as exc:
-            error = f"{getattr(exc, 'field', '')}: {exc}" if isinstance(exc, RegistryError) else str(exc)
-        except Exception as exc:  # YAML syntax and the like: shown next to the editor
-            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    changes, error = await run_in_threadpool(_check_registry, runtime, text, apply_now)
     if apply_now and error is None:
         runtime.registry_changed()
         await audit_action(request, view.person, "registry.apply", f"{len(changes)} changes", 200)
-    with Session(runtime.engine) as session:
+    return await run_in_threadpool(_registry_page, request, view, text, changes, error, apply_now)
+
+
+def _check_registry(runtime: Runtime, text: str, apply_now: bool) -> tuple[list[Any], str | None]:
+    if len(text.encode()) > MAX_YAML:
+        return [], f"the file is larger than {MAX_YAML // 1024} KiB"
+    try:
+        desired = parse_registry_file(text)
+        return apply(runtime.engine, desired, dry_run=not apply_now, prune=True,
+                     schemas_dir=Path(runtime.settings.schemas_dir)), None
+    except (RegistryFileError, RegistryError) as exc:
+        return [], f"{getattr(exc, 'field', '')}: {exc}" if isinstance(exc, RegistryError) else str(exc)
+    except Exception as exc:  # YAML syntax and the like: shown next to the editor
+        return [], f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _registry_page(request: Request, view: Viewer, text: str, changes: list[Any], error: str | None,
+                   applied: bool) -> HTMLResponse:
+    with Session(runtime_of(request).engine) as session:
         state = current_state(session)
     return render(request, "registry.html", view, status=422 if error else 200, state=state,
-                  children=_tree(state), yaml_text=text, changes=[c.render() for c in changes], error=error,
-                  applied=apply_now and error is None)
-
-
-def _tree(state: object) -> dict[str | None, list[object]]:
-    agencies = getattr(state, "agencies", [])
-    codes = {a.code for a in agencies}
-    children: dict[str | None, list[object]] = {}
-    for agency in agencies:
-        children.setdefault(agency.parent if agency.parent in codes else None, []).append(agency)
-    return children
+                  tree=agency_tree(state.agencies), yaml_text=text, changes=[c.render() for c in changes], error=error,
+                  applied=applied and error is None)
 
 
 @router.post("/clients", response_class=HTMLResponse)
@@ -89,14 +102,16 @@ async def create_client(request: Request, view: Viewer = Depends(viewer)) -> HTM
     errors: dict[str, str] = {}
     issued = None
     try:
-        issued = clients.create_client(runtime.engine, system, scopes, str(form.get("description", ""))[:300])
+        issued = await run_in_threadpool(clients.create_client, runtime.engine, system, scopes,
+                                         str(form.get("description", ""))[:300])  # scrypt: not on the loop
     except (ClientError, RegistryError, ValueError) as exc:
         errors[getattr(exc, "field", "system") or "system"] = str(exc)
     if issued is not None:
         await audit_action(request, view.person, "clients.create", issued.client_id, 201)
     keys = runtime.keyring.jwks().get("keys", [])
     return render(request, "clients.html", view, status=422 if errors else 200,
-                  clients=clients.list_clients(runtime.engine), keys=keys, issued=issued, errors=errors)
+                  clients=await run_in_threadpool(clients.list_clients, runtime.engine), keys=keys, issued=issued,
+                  errors=errors)
 
 
 @router.post("/clients/{client_id}/disable")
@@ -104,7 +119,7 @@ async def disable_client(request: Request, client_id: str, view: Viewer = Depend
     await _guard(request, view, "clients.write", "clients.disable")
     runtime = runtime_of(request)
     try:
-        clients.set_disabled(runtime.engine, client_id, True)
+        await run_in_threadpool(clients.set_disabled, runtime.engine, client_id, True)
     except ClientError as exc:  # unknown client, or the last enabled admin client (issue 19.6)
         raise ConsoleError(404 if str(exc).startswith("no client") else 422, str(exc)) from exc
     runtime.registry_changed()
@@ -115,7 +130,7 @@ async def disable_client(request: Request, client_id: str, view: Viewer = Depend
 @router.post("/keys/rotate")
 async def rotate_keys(request: Request, view: Viewer = Depends(viewer)) -> Response:
     await _guard(request, view, "keys.rotate", "keys.rotate")
-    kid = runtime_of(request).keyring.rotate()
+    kid = await run_in_threadpool(runtime_of(request).keyring.rotate)  # key generation, maybe in an HSM
     await audit_action(request, view.person, "keys.rotate", kid, 200)
     return RedirectResponse(request.url_for("clients_page"), status_code=303)
 
@@ -128,7 +143,8 @@ async def replay(request: Request, view: Viewer = Depends(viewer)) -> HTMLRespon
     runtime = runtime_of(request)
     message_id = str(form.get("message_id", ""))
     try:
-        done = deliveries.replay(runtime.engine, [message_id], operator=f"console:{view.person.username}")
+        done = await run_in_threadpool(deliveries.replay, runtime.engine, [message_id],
+                                       operator=f"console:{view.person.username}")
     except deliveries.OperationError as exc:
         raise ConsoleError(404 if "no message" in str(exc) else 409, str(exc)) from exc
     await audit_action(request, view.person, "deliveries.replay", message_id, 202)
@@ -149,7 +165,7 @@ async def purge(request: Request, view: Viewer = Depends(viewer)) -> HTMLRespons
     except ValueError as exc:
         raise ConsoleError(422, f"days must be a whole number from 1 to {MAX_PURGE_DAYS}") from exc
     runtime = runtime_of(request)
-    gone = deliveries.purge(runtime.engine, timedelta(days=days))
+    gone = await run_in_threadpool(deliveries.purge, runtime.engine, timedelta(days=days))
     await audit_action(request, view.person, "deliveries.purge", f"older than {days} days: {gone}", 200)
     return render(request, "deliveries.html", view, counts=deliveries.counts(runtime.engine), state=None,
                   messages=deliveries.list_messages(runtime.engine, limit=100), done=f"purged {gone} message(s)")
@@ -157,9 +173,9 @@ async def purge(request: Request, view: Viewer = Depends(viewer)) -> HTMLRespons
 
 @router.post("/signatures", response_class=HTMLResponse)
 async def verify_upload(request: Request, view: Viewer = Depends(viewer)) -> HTMLResponse:
-    form = await _guard(request, view, "signatures.verify", "signatures.verify")
-    runtime = runtime_of(request)
-    verifier = runtime.verifier
+    verifier = runtime_of(request).verifier
+    limit = MAX_FORM + (verifier.policy.max_document_bytes if verifier is not None else 0)
+    form = await _guard(request, view, "signatures.verify", "signatures.verify", limit)
     upload = form.get("file")
     error = None
     report = None

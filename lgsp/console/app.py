@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from lgsp.auth.throttle import FailureThrottle
 from lgsp.console import actions, auth_pages, pages
 from lgsp.console.web import HERE, NUL_MESSAGE, ConsoleError, NeedsLogin, has_nul, render
 from lgsp.runtime import Runtime
@@ -36,6 +37,7 @@ def _error(request: Request, status: int, message: str) -> Response:
 def create_console(runtime: Runtime) -> FastAPI:
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     console.state.runtime = runtime
+    console.state.login_failures = FailureThrottle(runtime.settings.console_login_failure_limit, 900)
     console.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in (auth_pages.router, pages.router, actions.router):
         console.include_router(router)

@@ -59,7 +59,7 @@ def passwd(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
                                           envvar="LGSP_NEW_USER_PASSWORD")],
 ) -> None:
-    """Set a new password (also unlocks the account)."""
+    """Set a new password (also unlocks the account and ends its sessions)."""
     try:
         accounts.set_password(engine_from_settings(), username, password)
     except accounts.AccountError as exc:

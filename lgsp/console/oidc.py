@@ -75,8 +75,9 @@ class OidcClient:
                                  redirect_uri=redirect_uri, code_challenge_method="S256",
                                  token_endpoint_auth_method="client_secret_basic", timeout=10)
 
-    async def start(self, engine: Engine, redirect_uri: str) -> str:
-        """The URL to send the browser to; the state, verifier and nonce wait in the store."""
+    async def start(self, engine: Engine, redirect_uri: str) -> tuple[str, str]:
+        """The URL to send the browser to, and its state (which the caller binds to the browser); the state,
+        verifier and nonce wait in the store."""
         metadata = await self.metadata()
         verifier = secrets.token_urlsafe(48)
         nonce = secrets.token_urlsafe(16)
@@ -87,7 +88,7 @@ class OidcClient:
             cutoff = datetime.now(UTC) - PENDING_FOR
             session.execute(delete(ConsoleOidcPending).where(ConsoleOidcPending.created_at < cutoff))
             session.add(ConsoleOidcPending(state=state, code_verifier=verifier, nonce=nonce))
-        return str(url)
+        return str(url), str(state)
 
     async def finish(self, engine: Engine, redirect_uri: str, state: str, code: str) -> Identity:
         with Session(writer(engine)) as session, session.begin():

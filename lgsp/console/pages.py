@@ -15,6 +15,7 @@ from lgsp.audit.heads import HeadService
 from lgsp.audit.query import get_entry
 from lgsp.auth import clients
 from lgsp.console import queries
+from lgsp.console.tree import agency_tree
 from lgsp.console.web import ConsoleError, Viewer, render, runtime_of, viewer
 from lgsp.delivery import operations as deliveries
 from lgsp.documents.store import get_document, summary
@@ -74,11 +75,8 @@ def registry(request: Request, view: Viewer = Depends(viewer)) -> HTMLResponse:
     engine = runtime_of(request).engine
     with Session(engine) as session:
         state = current_state(session)
-    children: dict[str | None, list[Any]] = {}
-    codes = {a.code for a in state.agencies}
-    for agency in state.agencies:
-        children.setdefault(agency.parent if agency.parent in codes else None, []).append(agency)
-    return render(request, "registry.html", view, state=state, children=children, yaml_text=export(engine))
+    return render(request, "registry.html", view, state=state, tree=agency_tree(state.agencies),
+                  yaml_text=export(engine))
 
 
 @router.get("/registry/export.yaml")

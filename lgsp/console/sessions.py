@@ -1,6 +1,7 @@
 """Server-side sessions: the cookie carries a random id; the store keeps its hash, role and CSRF token.
 
-Idle sessions expire (``console_idle_seconds``); logging out deletes the row, so a stolen cookie stops
+Idle sessions expire (``console_idle_seconds``), and every session after ``console_session_max_seconds``;
+logging out deletes the row, and a new password deletes all the person's rows, so a stolen cookie stops
 working at once.
 """
 
@@ -43,7 +44,9 @@ def create(engine: Engine, person: Person) -> str:
     return token
 
 
-def find(engine: Engine, token: str | None, idle_seconds: float, now: datetime | None = None) -> ActiveSession | None:
+def find(engine: Engine, token: str | None, idle_seconds: float, now: datetime | None = None,
+         max_seconds: float = 43200) -> ActiveSession | None:
+    """The session behind the cookie, unless idle for ``idle_seconds`` or older than ``max_seconds``."""
     if not token or len(token) > 200:
         return None
     now = now or datetime.now(UTC)
@@ -52,7 +55,8 @@ def find(engine: Engine, token: str | None, idle_seconds: float, now: datetime |
         if row is None:
             return None
         user = session.get(ConsoleUser, row.username)
-        if user is None or user.disabled or now - _aware(row.last_seen) > timedelta(seconds=idle_seconds):
+        if (user is None or user.disabled or now - _aware(row.last_seen) > timedelta(seconds=idle_seconds)
+                or now - _aware(row.created_at) > timedelta(seconds=max_seconds)):
             session.delete(row)
             return None
         if now - _aware(row.last_seen) > timedelta(seconds=30):  # not a write per page view

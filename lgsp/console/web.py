@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.types import Message
 
 from lgsp.console import i18n, sessions
 from lgsp.console.accounts import Person
@@ -66,7 +67,8 @@ def lang_of(request: Request) -> str:
 def viewer(request: Request) -> Viewer:
     """The signed-in person, or NeedsLogin (rendered as a redirect to the login page)."""
     runtime = runtime_of(request)
-    found = sessions.find(runtime.engine, request.cookies.get(sessions.COOKIE), runtime.settings.console_idle_seconds)
+    found = sessions.find(runtime.engine, request.cookies.get(sessions.COOKIE), runtime.settings.console_idle_seconds,
+                          max_seconds=runtime.settings.console_session_max_seconds)
     if found is None:
         raise NeedsLogin()
     return Viewer(found.person, found.csrf_token)
@@ -92,9 +94,39 @@ def has_nul(*texts: str | tuple[str, str]) -> bool:
     return any("\x00" in (text if isinstance(text, str) else text[0] + text[1]) for text in texts)
 
 
-async def form_of(request: Request, view: Viewer | None = None) -> dict[str, Any]:
-    """The posted form, after the CSRF token (session's, or the login cookie's) and Origin checks."""
-    form = await request.form()
+#: A login form is a few hundred bytes; before anyone is signed in, nothing bigger is read (the form parser
+#: held any number of 1 MiB fields in memory, and spooled any number of unbounded files to disk).
+MAX_LOGIN_FORM = 64 * 1024
+#: The registry editor's 2 MiB of YAML, percent-encoded by the browser (up to three bytes for each).
+MAX_FORM = 3 * 2 * 1024 * 1024 + 64 * 1024
+
+
+def _bound_body(request: Request, limit: int) -> None:
+    """Refuse (413) a body over ``limit`` bytes: at once by its Content-Length, else as its bytes arrive
+    (chunked), while the form parser reads it; nothing is buffered twice (a signature upload is large)."""
+    too_large = ConsoleError(413, f"the form is larger than {limit // 1024} KiB")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large
+    receive, seen = request._receive, 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise too_large
+        return message
+
+    request._receive = counted  # what request.form() reads through (Starlette keeps no public hook)
+
+
+async def form_of(request: Request, view: Viewer | None = None, limit: int = MAX_FORM) -> dict[str, Any]:
+    """The posted form (at most ``limit`` bytes; :data:`MAX_LOGIN_FORM` without a session), after the CSRF
+    token (session's, or the login cookie's) and Origin checks."""
+    limit = limit if view is not None else MAX_LOGIN_FORM
+    _bound_body(request, limit)
+    form = await request.form(max_part_size=limit)  # one field may be all of it (the registry editor)
     token = str(form.get("csrf", ""))
     expected = view.csrf_token if view is not None else request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not same_origin(request) or not expected or not hmac.compare_digest(token, expected):

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from lgsp.delivery.models import OutboxMessage
 from lgsp.delivery.outbox import NewMessage, accept
 from lgsp.testing.postgres import missing_service
-from tests.console.conftest import CLIENT, ECHO, PASSWORD, ConsoleStack
+from tests.console.conftest import CITY, CLIENT, ECHO, PASSWORD, ConsoleStack
 
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -157,6 +157,84 @@ def test_sign_in_through_the_identity_provider(browser: Browser, stack: ConsoleS
     page.click("#idp-login")
     expect(page.locator("#who")).to_have_attribute("data-role", "auditor")
     expect(page.locator("#who")).to_contain_text("Nguyễn Thị Lan")
+
+
+def test_sign_in_through_an_identity_provider_on_another_site(browser: Browser, stack: ConsoleStack) -> None:
+    """The provider at 127.0.0.1, the console opened as localhost: two sites, as in production. The callback's
+    303 went on without the SameSite=Strict session cookie (the redirect chain began on the provider's site),
+    so the person landed on the sign-in page again."""
+    page = browser.new_context(base_url=stack.url.replace("127.0.0.1", "localhost")).new_page()
+    page.goto("/console/login?lang=en")
+    page.click("#sso")
+    page.select_option("#idp-user", "lan.nguyen")
+    page.click("#idp-login")
+    expect(page.locator("#who")).to_have_attribute("data-role", "auditor")
+    assert page.url.endswith("/console/")
+
+
+XSS = """"'><b class="xss">x</b><img class="xss" src="x" onerror="document.title='pwned'">"""
+
+
+def test_no_caller_or_operator_string_becomes_markup_in_the_browser(browser: Browser, stack: ConsoleStack) -> None:
+    """Stored XSS, by every string the console shows that a caller (paths, user ids, client ids, packet
+    subjects, delivery errors) or an operator (agency, system, dataset names, base URLs) put there. The page may not
+    grow an element from the text, nor try to run it (a CSP violation would show that CSP alone stopped it)."""
+    from datetime import UTC, datetime
+
+    from lgsp.documents.models import Document
+    from registry.datasets import Dataset
+    from registry.models import Agency, Service, System
+
+    engine = stack.app.runtime.engine
+    token = httpx.post(f"{stack.url}/oauth/token", data={"grant_type": "client_credentials"},
+                       auth=(stack.client.client_id, stack.client.client_secret)).json()["access_token"]
+    call = httpx.get(f"{stack.url}/services/{ECHO}/{XSS}", headers={"Authorization": f"Bearer {token}",
+                                                                    "X-LGSP-User-Id": XSS})
+    httpx.get(f"{stack.url}/services/{XSS}/x", headers={"Authorization": f"Bearer {token}"})
+    httpx.post(f"{stack.url}/oauth/token", data={"grant_type": "client_credentials"}, auth=(XSS, "x"))
+    queued = accept(engine, NewMessage(kind="http", payload=b"{}", content_type="application/json",
+                                       destination=f"http://127.0.0.1:9/{XSS}", client_id="test"))
+    doc_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    with engine.begin() as conn:
+        before = [(table, conn.execute(select(table.__table__)).all()) for table in (Agency, System, Service)]
+        conn.execute(update(OutboxMessage).where(OutboxMessage.message_id == queued.message_id)
+                     .values(state="dead", last_error=XSS))
+        conn.execute(update(Agency).values(name=XSS))
+        conn.execute(update(System).values(name=XSS))
+        conn.execute(update(Service).values(base_url=f"http://127.0.0.1:9/{XSS}"))
+        conn.execute(Document.__table__.insert().values(
+            id=doc_id, direction="in", kind="edoc", agency=XSS[:40], sender=XSS[:40], recipients=[XSS],
+            document_id=XSS, code=XSS, subject=XSS, status_code=None, packet_blob="none", packet_sha256="0" * 64,
+            size=1, client_id=XSS, dms_status=None, deviations=[XSS], signature=XSS, created_at=now, updated_at=now))
+        conn.execute(Dataset.__table__.insert().values(
+            slug="xss", title_vi=XSS, owner_agency_code=CITY, organization="so-tu-phap", organization_title=XSS,
+            source_service_id=ECHO, source_path="/x", table_schema={"fields": [{"name": "a", "type": "string"}]},
+            created_at=now, updated_at=now))
+    try:
+        page = sign_in(browser, stack, "operator")
+        page.add_init_script("window.__csp = 0; "
+                             "document.addEventListener('securitypolicyviolation', () => { window.__csp += 1; })")
+        index = call.headers["x-lgsp-audit-index"]
+        shown = 0
+        for path in ("/console/", "/console/log", f"/console/log/{index}", "/console/registry", "/console/clients",
+                     "/console/deliveries?state=dead", "/console/documents", f"/console/documents/{doc_id}",
+                     "/console/opendata", "/console/log?client=" + XSS):
+            page.goto(path)
+            assert page.locator(".xss").count() == 0, path
+            assert page.evaluate("window.__csp") == 0 and page.title() != "pwned", path
+            shown += '<b class="xss">' in page.locator("body").inner_text()
+        assert shown == 6  # as text: the entry, registry, deliveries, documents, document and open data pages
+    finally:
+        with engine.begin() as conn:
+            for table, rows in before:  # the names and URLs the other tests expect
+                for row in rows:
+                    key = table.__table__.primary_key.columns.values()[0]
+                    conn.execute(update(table).where(key == getattr(row, key.name)).values(**row._mapping))
+            conn.execute(Document.__table__.delete().where(Document.id == doc_id))
+            conn.execute(Dataset.__table__.delete().where(Dataset.slug == "xss"))
+            conn.execute(update(OutboxMessage).where(OutboxMessage.message_id == queued.message_id)
+                         .values(state="delivered"))
+        stack.app.runtime.registry_changed()
 
 
 def test_readable_on_a_phone(browser: Browser, stack: ConsoleStack) -> None:
