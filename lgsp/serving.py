@@ -40,10 +40,11 @@ def raise_open_file_limit() -> tuple[int, int]:
 
 
 def server_options(*, tls: bool = False) -> dict[str, Any]:
-    """uvicorn settings for a gateway, whoever starts it (``lgsp serve``, ``lgsp demo``): the same request
-    deadlines and head limit (:mod:`lgsp.gateway.deadlines`), and uvicorn's own proxy-header handling off,
-    since :class:`lgsp.gateway.client_certs.PeerRecorder` does it after recording the TCP peer. A demo that
-    served without them would be the one gateway anybody could hold open a byte a second.
+    """uvicorn settings for every HTTP server lgsp starts (``lgsp serve``, ``lgsp demo``'s gateway,
+    ``lgsp witness serve``): the same request deadlines and head limit (:mod:`lgsp.gateway.deadlines`), and
+    uvicorn's own proxy-header handling off, since :class:`lgsp.gateway.client_certs.PeerRecorder` does it
+    after recording the TCP peer. A server that ran without them would be the one anybody could hold open
+    a byte a second.
 
     Both protocols write a response's head and body in one system call (lgsp.gateway.coalesce); the TLS one
     also puts the client certificate into each request's scope, which on plain HTTP would be a Python call
