@@ -10,6 +10,7 @@ DCAT_VERSION="2.4.4"
 GUNICORN_VERSION="23.0.0"
 HARVEST_VERSION="1.6.3"   # ckanext-harvest: the second CKAN of the harvest test runs DCAT harvesting with it
 PYSHACL_VERSION="0.40.1"  # DCAT-AP SHACL validation in ckan_ext's tests
+HYPOTHESIS_VERSION="6.170.27"  # ckan_ext's fuzz tests; the same pin as lgsp's requirements.lock
 # Ports: LGSP_CKAN_PORT / LGSP_SOLR_STANDIN_PORT if set, else a free pair chosen once per checkout and
 # remembered in var/ckan/ports.env (so the URL in ckan.ini and tokens.json stays valid).
 PORTS_FILE="$CKAN_DIR/ports.env"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Idempotently install and configure a real CKAN for lgsp's tests, CI and demo:
 #   1. var/ckan/venv (CKAN's own venv, never lgsp's) with ckan[requirements,dev]==2.12.0, ckanext-scheming,
-#      ckanext-dcat, ckanext-harvest, pyshacl, gunicorn and ckan_ext/ (editable) -- installed with uv, so a
-#      second run is a no-op;
+#      ckanext-dcat, ckanext-harvest, pyshacl, hypothesis, gunicorn and ckan_ext/ (editable) -- installed with
+#      uv, so a second run is a no-op;
 #   2. the CKAN database on the local PostgreSQL (127.0.0.1:5432);
 #   3. var/ckan/ckan.ini with secrets generated here (never committed), Redis 127.0.0.1:6379 on its own db
 #      number, solr_url pointing at the Solr stand-in (tests/solr_standin, a labelled test double);
@@ -16,7 +16,7 @@ exec 9>"$CKAN_DIR/.lock"; flock 9   # one ensure/start/stop at a time per checko
 mkdir -p "$CKAN_DIR"
 
 # ---- 1. the venv -------------------------------------------------------------------------------------
-want="ckan=$CKAN_VERSION scheming=$SCHEMING_VERSION dcat=$DCAT_VERSION gunicorn=$GUNICORN_VERSION harvest=$HARVEST_VERSION pyshacl=$PYSHACL_VERSION $(cat "$ROOT/ckan_ext/pyproject.toml" | sha256sum | cut -c1-16)"
+want="ckan=$CKAN_VERSION scheming=$SCHEMING_VERSION dcat=$DCAT_VERSION gunicorn=$GUNICORN_VERSION harvest=$HARVEST_VERSION pyshacl=$PYSHACL_VERSION hypothesis=$HYPOTHESIS_VERSION $(cat "$ROOT/ckan_ext/pyproject.toml" | sha256sum | cut -c1-16)"
 stamp="$CKAN_VENV/.lgsp-installed"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   command -v pg_config >/dev/null || { log "installing libpq-dev (psycopg2 builds against it)"; apt-get install -y -q libpq-dev >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q libpq-dev >/dev/null; }; }
@@ -33,7 +33,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   "$UV" pip install -q -p "$CKAN_VENV/bin/python" \
     "ckan[requirements,dev]==$CKAN_VERSION" "ckanext-scheming==$SCHEMING_VERSION" \
     "ckanext-dcat==$DCAT_VERSION" "gunicorn==$GUNICORN_VERSION" "pytest-timeout" \
-    "ckanext-harvest==$HARVEST_VERSION" "pyshacl==$PYSHACL_VERSION"
+    "ckanext-harvest==$HARVEST_VERSION" "pyshacl==$PYSHACL_VERSION" "hypothesis==$HYPOTHESIS_VERSION"
   "$UV" pip install -q -p "$CKAN_VENV/bin/python" -e "$ROOT/ckan_ext"
   echo "$want" > "$stamp"
 fi

@@ -30,20 +30,29 @@ def package_is_managed(package: model.Package | None) -> bool:
     return package is not None and is_true(package.extras.get("lgsp_managed", ""))
 
 
-def _package_from_resource(resource_id: str | None) -> model.Package | None:
-    resource = model.Resource.get(resource_id) if resource_id else None
+def _package_from_resource(resource_id: Any) -> model.Package | None:
+    resource = model.Resource.get(resource_id) if _ref(resource_id) else None
     return model.Package.get(resource.package_id) if resource is not None else None
+
+
+def _ref(value: Any) -> bool:
+    """Only a non-empty string names a dataset or resource: ``{"name": 271017}`` made ``Package.get`` send
+    an integer to PostgreSQL (a 500 from the SQL layer) before CKAN's own validation could refuse it."""
+    return isinstance(value, str) and bool(value)
 
 
 def _package_for(action: str, data_dict: dict[str, Any]) -> model.Package | None:
     if action == "resource_create":
-        return model.Package.get(data_dict.get("package_id"))
+        ref = data_dict.get("package_id")
+        return model.Package.get(ref) if _ref(ref) else None
     if action.startswith("resource_"):
         return _package_from_resource(data_dict.get("id"))
     ref = data_dict.get("id") or data_dict.get("name")
     if action == "package_revise":
-        ref = (data_dict.get("match") or {}).get("id") or (data_dict.get("match") or {}).get("name")
-    return model.Package.get(ref) if ref else None
+        match = data_dict.get("match")
+        match = match if isinstance(match, dict) else {}
+        ref = match.get("id") or match.get("name")
+    return model.Package.get(ref) if _ref(ref) else None
 
 
 def _denied() -> AuthResult:

@@ -160,9 +160,7 @@ class LgspDCATProfile(RDFProfile):
             value = get(key)
             if value in (None, ""):
                 continue
-            literal = Literal(int(value), datatype=XSD.integer) if key in INTEGER_FIELDS and str(
-                value).isdigit() else Literal(value)
-            g.add((dataset_ref, URIRef(LGSP + key.removeprefix("lgsp_")), literal))
+            g.add((dataset_ref, URIRef(LGSP + key.removeprefix("lgsp_")), _integer_or_text(key, value)))
 
     def _licence(self, dataset_dict: dict[str, Any], dataset_ref: Any) -> None:
         """The dataset's CKAN licence on the dataset and on each distribution (DCAT-AP: a LicenseDocument).
@@ -320,6 +318,18 @@ def _topic_labels(topic: str) -> dict[str, str]:
                     label = choice.get("label")
                     return dict(label) if isinstance(label, dict) else {"vi": str(label or topic)}
     return {"vi": topic}
+
+
+def _integer_or_text(key: str, value: Any) -> Literal:
+    """An ``xsd:integer`` for a count or index written in ASCII digits, else the text as it is.
+
+    ``str.isdigit`` alone is not enough: it is true for "²" and "٣", which ``int`` refuses, and for 5,000
+    digits, which ``int`` refuses too (Python's limit on string conversion) -- a stored ``lgsp_audit_index``
+    like that made every DCAT endpoint showing the dataset a 500."""
+    text = str(value)
+    if key in INTEGER_FIELDS and text.isascii() and text.isdigit() and len(text) <= 19:
+        return Literal(int(text), datatype=XSD.integer)
+    return Literal(value)
 
 
 def _naive(text: str) -> bool:

@@ -10,7 +10,7 @@ import ckan.plugins as p
 from ckan.lib.plugins import DefaultTranslation
 from ckan.plugins import toolkit as tk
 
-from . import actions, auth, cors, dublin_core, text, validators
+from . import actions, auth, cors, dublin_core, payload, request_body, text, validators
 
 
 @tk.blanket.config_declarations
@@ -41,13 +41,13 @@ class LgspPlugin(p.SingletonPlugin, DefaultTranslation):
 
     # IActions
     def get_actions(self) -> dict[str, Any]:
-        return {"lgsp_provenance_show": actions.lgsp_provenance_show}
+        return {**payload.get_actions(), "lgsp_provenance_show": actions.lgsp_provenance_show}
 
     # ITemplateHelpers
     def get_helpers(self) -> dict[str, Any]:
         return {"lgsp_is_managed": lambda pkg: auth.is_true((pkg or {}).get("lgsp_managed", "")),
                 "lgsp_dublin_core": lambda pkg: dublin_core.elements(pkg or {})}
 
-    # IMiddleware: CORS on the public read paths (cors.py)
+    # IMiddleware: CORS on the public read paths (cors.py); too-deep JSON bodies are a 400 (request_body.py)
     def make_middleware(self, app: Any, config: Any) -> Any:
-        return cors.install(app)
+        return cors.install(request_body.install(app))

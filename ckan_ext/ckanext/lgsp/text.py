@@ -24,6 +24,9 @@ from rdflib.term import Node
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 #: What an IRI may not hold in Turtle/N-Triples (``IRIREF``), besides the characters above.
 NOT_IRI = re.compile('[\x00-\x20<>"{}|^`\\\\\x7f]')
+#: An IRI with a scheme; RDF has no relative IRIs (N-Triples refuses them, XML and Turtle resolve them
+#: against the document's own address, which names the wrong thing).
+ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 MESSAGE = ("Text must not contain control characters (U+0000-U+001F other than tab and line breaks), "
            "U+FFFE, U+FFFF or unpaired surrogates")
 
@@ -72,7 +75,8 @@ def clean_subgraph(g: Graph, root: Node) -> None:
     """Clean every literal and IRI reachable from ``root`` (a dataset's own triples, its distributions,
     publisher, contact point, ...), in place. Only that part of the graph is walked, so a catalogue page
     costs a pass over each of its datasets once, not over the whole graph per dataset. An IRI that is
-    rewritten takes the triples it is the subject of along."""
+    rewritten takes the triples it is the subject of along; one that is not absolute once cleaned (a resource
+    URL of only whitespace or control characters, a licence URL like ``then``) is dropped, with them."""
     seen: set[Node] = set()
     todo = [root]
     while todo:
@@ -82,6 +86,10 @@ def clean_subgraph(g: Graph, root: Node) -> None:
         seen.add(node)
         for predicate, value in list(g.predicate_objects(node)):
             cleaned = clean_term(value)
+            if isinstance(cleaned, URIRef) and not ABSOLUTE_IRI.match(str(cleaned)):
+                g.remove((node, predicate, value))  # <> or <then>: relative, resolved against the document
+                g.remove((value, None, None))  # and what was said about it: a relative subject is as wrong
+                continue
             if cleaned is not value:
                 g.remove((node, predicate, value))
                 g.add((node, predicate, cleaned))
