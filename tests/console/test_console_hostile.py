@@ -195,3 +195,27 @@ def test_cookies_are_secure_behind_tls(stack: ConsoleStack) -> None:
                                      data={"username": "observer", "password": PASSWORD, "csrf": csrf})
     session = next(c for c in signed_in.headers.get_list("set-cookie") if c.startswith(sessions.COOKIE))
     assert all(flag in session for flag in ("Secure", "HttpOnly", "SameSite=strict", "Path=/console"))
+
+
+def test_a_locked_account_looks_like_a_name_that_does_not_exist(stack: ConsoleStack) -> None:
+    """Five wrong passwords lock an account; the sixth answer said "locked", which an unknown name never
+    gets, so anyone could tell which usernames exist. Both now get the same page (the audit entry keeps why)."""
+    mount = next(r for r in stack.app.api.routes if getattr(r, "path", "") == "/console")
+    failures = mount.app.app.state.login_failures  # type: ignore[attr-defined]
+    create_user(stack.app.runtime.engine, "locked-one", "observer", PASSWORD)
+    http = stack.browser()
+    pages_seen: dict[str, str] = {}
+    try:
+        for username in ("locked-one", "nobody-here"):
+            for _ in range(6):
+                answer = http.post("/console/login", data={"username": username, "password": "wrong-guess-1",
+                                                           "csrf": login_csrf(http)})
+                assert answer.status_code == 401
+            error = answer.text.split('id="login-error"', 1)[1].split("</", 1)[0]
+            pages_seen[username] = error
+        right = http.post("/console/login", data={"username": "locked-one", "password": PASSWORD,
+                                                  "csrf": login_csrf(http)})
+        assert right.status_code == 401  # it is locked, really
+    finally:
+        failures._failures.clear()  # the other tests sign in from the same address
+    assert pages_seen["locked-one"] == pages_seen["nobody-here"]
