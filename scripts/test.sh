@@ -14,10 +14,7 @@ echo "== chromium (the console's browser tests)"; scripts/ensure-chromium.sh
 echo "== haproxy (the load-balancer and mTLS tests)"; scripts/ensure-haproxy.sh
 echo "== softhsm (PKCS#11 key backend tests)"; scripts/ensure-softhsm.sh
 echo "== swagger-ui assets for /docs (pinned npm package, integrity-checked)"; scripts/docs/fetch-swagger-ui.sh
-# Two passes (tests/conftest.py says which tests share a worker): everything but the crash and signal
-# tests on two xdist workers, then those (marked slow: processes killed mid-burst, timed restarts) alone,
-# so that they never compete with other tests for the two cores. Exit code 5 is "no test selected".
-echo "== pytest (two workers)"
-python -m pytest -n "${LGSP_TEST_WORKERS:-2}" --dist loadgroup -m "not slow" "$@" || [ $? -eq 5 ]
-echo "== pytest (crash and signal tests, one at a time)"
-python -m pytest -m slow "$@" || [ $? -eq 5 ]
+# With no arguments: the suite as separate pytest sessions, two at a time, then the crash and signal tests
+# alone (scripts/test_units.py says why and how). With arguments: one pytest session over them.
+echo "== pytest"
+if [ $# -eq 0 ]; then python scripts/test_units.py; else python -m pytest "$@"; fi

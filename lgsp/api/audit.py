@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
-from lgsp.api.deps import caller_with, runtime_of
+from lgsp.api.deps import authorization_of, caller_with, runtime_of
 from lgsp.api.models import AuditBundle, AuditPage, LogKeys, Receipt, SignedTreeHead
 from lgsp.api.openapi import problems
 from lgsp.api.routing import StrictJsonRoute
@@ -50,7 +50,7 @@ def _heads(request: Request) -> HeadService:
 def admin_or_auditor(request: Request) -> ClientIdentity:
     """Either scope may ask for a head now: operators for routine, auditors before an inspection."""
     runtime = runtime_of(request)
-    identity = runtime.authenticate(request.headers.get("authorization"))
+    identity = runtime.authenticate(authorization_of(request))
     if not identity.scopes & {"admin", "auditor"}:
         raise Problem("forbidden", "this operation needs the 'admin' or 'auditor' scope")
     return identity

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from lgsp import metrics
-from lgsp.api.deps import runtime_of
+from lgsp.api.deps import authorization_of, runtime_of
 from lgsp.api.models import Health, Readiness
 from lgsp.api.openapi import problems
 from lgsp.api.routing import StrictJsonRoute
@@ -57,7 +57,7 @@ METRICS_SCOPES = frozenset({"metrics", "admin", "auditor"})
 async def prometheus(request: Request) -> Response:
     runtime = runtime_of(request)
     if not runtime.settings.metrics_public:
-        identity = runtime.authenticate(request.headers.get("authorization"))
+        identity = runtime.authenticate(authorization_of(request))
         if not identity.scopes & METRICS_SCOPES:
             raise Problem("forbidden", "/metrics needs the 'metrics', 'admin' or 'auditor' scope",
                           required_scope="metrics")

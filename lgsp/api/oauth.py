@@ -113,7 +113,10 @@ async def token(request: Request) -> Response:
     if repeated:  # authlib would use the first and ignore the rest
         return _oauth_error(400, "invalid_request", "parameters may not be repeated (RFC 6749 §3.2): "
                                                     + ", ".join(name[:40] for name in repeated[:5]))
-    credentials = _Credentials(request.headers.get("authorization"), form)
+    authorizations = request.headers.getlist("authorization")
+    if len(authorizations) > 1:  # which one authlib, the throttle or a proxy would read is anyone's guess
+        return _oauth_error(400, "invalid_request", "send one Authorization header, not several")
+    credentials = _Credentials(authorizations[0] if authorizations else None, form)
     client_key = credentials.client_id[:64] if credentials.client_id else None
     keys = (f"client:{client_key}" if client_key else None,
             f"addr:{request.client.host}" if request.client else None)

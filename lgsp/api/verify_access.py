@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from lgsp.api.deps import authorization_of
 from lgsp.auth.tokens import require_scope
 from lgsp.runtime import Runtime
 from signing.http import AccessCheck
@@ -24,7 +25,7 @@ def verify_access(runtime: Runtime) -> AccessCheck:
         runtime.verifier.policy.max_document_bytes
 
     def check(request: Request) -> int:
-        header = request.headers.get("authorization")
+        header = authorization_of(request)
         if not header and anonymous:
             return anonymous
         identity = runtime.authenticate(header)  # 401 without a valid token, disabled client, revoked token

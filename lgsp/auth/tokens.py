@@ -62,6 +62,16 @@ def _bearer_problem(kind: str, detail: str, error: str | None = None) -> Problem
     return Problem(kind, detail, headers={"WWW-Authenticate": challenge})
 
 
+def repeated_authorization() -> Problem:
+    """400 for a request with more than one ``Authorization`` header (RFC 6750 §3.1 ``invalid_request``).
+
+    Why refuse rather than take the first: the field is a singleton (RFC 9110 §11.6.2), and a proxy in front
+    of lgsp, or a provider behind it, may read the other one. Two credentials in one request are either a
+    client bug or someone testing which one each hop believes."""
+    return _bearer_problem("bad-request", "the request has more than one Authorization header; send one",
+                           "invalid_request")
+
+
 log = structlog.get_logger("lgsp.auth")
 
 

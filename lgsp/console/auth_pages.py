@@ -95,11 +95,12 @@ async def login(request: Request) -> Response:
     except LoginRefused as refused:
         failures.record_failure(address)
         await audit_action(request, None, "login", f"refused: {refused.reason}", 401, username=username or "-")
-        key = "login_locked" if refused.reason == "locked" else "login_failed"
         from lgsp.console.i18n import label
         from lgsp.console.web import lang_of
 
-        return _login_page(request, 401, label(key, lang_of(request)), username)
+        # the same page for a locked account as for a wrong password or an unknown name (the audit entry
+        # keeps the reason): a different one told anybody which usernames exist
+        return _login_page(request, 401, label("login_failed", lang_of(request)), username)
     await audit_action(request, person, "login", "local", 200)
     return await run_in_threadpool(_signed_in, request, person)
 

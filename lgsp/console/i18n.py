@@ -19,9 +19,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "username": ("Tên đăng nhập", "Username"),
     "password": ("Mật khẩu", "Password"),
     "sso": ("Đăng nhập một lần (OIDC)", "Single sign-on (OIDC)"),
-    "login_failed": ("Tên đăng nhập hoặc mật khẩu không đúng.", "Wrong username or password."),
-    "login_locked": ("Tài khoản tạm khóa do đăng nhập sai nhiều lần. Thử lại sau 15 phút.",
-                     "Account locked after repeated failures. Try again in 15 minutes."),
+    # one message whatever the reason: "locked" told an outsider which usernames exist
+    "login_failed": ("Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đang tạm khóa do đăng nhập sai "
+                     "nhiều lần (thử lại sau 15 phút).",
+                     "Wrong username or password, or the account is locked for 15 minutes after repeated "
+                     "failures."),
     "traffic": ("Lưu lượng theo dịch vụ", "Traffic per service"),
     "service": ("Dịch vụ", "Service"),
     "calls": ("Lượt gọi", "Calls"),

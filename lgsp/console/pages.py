@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from lgsp.audit.evidence import EvidenceError, receipt_for
@@ -15,6 +16,7 @@ from lgsp.audit.heads import HeadService
 from lgsp.audit.query import get_entry
 from lgsp.auth import clients
 from lgsp.console import queries
+from lgsp.console.redact import text_without_credentials
 from lgsp.console.tree import agency_tree
 from lgsp.console.web import ConsoleError, Viewer, render, runtime_of, viewer
 from lgsp.delivery import operations as deliveries
@@ -76,13 +78,19 @@ def registry(request: Request, view: Viewer = Depends(viewer)) -> HTMLResponse:
     with Session(engine) as session:
         state = current_state(session)
     return render(request, "registry.html", view, state=state, tree=agency_tree(state.agencies),
-                  yaml_text=export(engine))
+                  yaml_text=_export_for(view, engine))
 
 
 @router.get("/registry/export.yaml")
 def registry_export(request: Request, view: Viewer = Depends(viewer)) -> Response:
-    return Response(export(runtime_of(request).engine), media_type="application/yaml",
+    return Response(_export_for(view, runtime_of(request).engine), media_type="application/yaml",
                     headers={"Content-Disposition": 'attachment; filename="registry.yaml"'})
+
+
+def _export_for(view: Viewer, engine: Engine) -> str:
+    """The registry as YAML: whole for a role that may apply it back, provider credentials hidden otherwise."""
+    text = export(engine)
+    return text if view.can("registry.write") else text_without_credentials(text)
 
 
 @router.get("/clients", response_class=HTMLResponse)

@@ -22,12 +22,14 @@ from starlette.types import Message
 
 from lgsp.console import i18n, sessions
 from lgsp.console.accounts import Person
+from lgsp.console.redact import url_without_credentials
 from lgsp.console.roles import ROLE_NAMES, allowed
 from lgsp.runtime import Runtime
 
 HERE = Path(__file__).parent
 TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                         trim_blocks=True, lstrip_blocks=True)
+TEMPLATES.filters["without_credentials"] = url_without_credentials
 LOGIN_CSRF_COOKIE = "lgsp_login_csrf"
 NUL_MESSAGE = "the input holds a NUL character (U+0000), which no field may contain"
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from lgsp.audit.fit import column_limit
+from lgsp.auth.tokens import repeated_authorization
 from lgsp.gateway import client_certs, mediate, signatures
 from lgsp.gateway.deadlines import BODY_TIMED_OUT
 from lgsp.gateway.exchange import Exchange, IncomingRequest
@@ -66,6 +67,10 @@ def index_headers(headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
     return named
 
 
+def _count(headers: list[tuple[bytes, bytes]], name: bytes) -> int:
+    return sum(1 for key, _ in headers if key.lower() == name)
+
+
 def _named(named: dict[bytes, bytes], name: bytes) -> str | None:
     value = named.get(name)
     return None if value is None else value.decode("latin-1")
@@ -104,10 +109,14 @@ def receive_request(exchange: Exchange, scope: Scope, named: dict[bytes, bytes] 
 
 
 def authenticate(exchange: Exchange, runtime: Runtime) -> None:
-    assert exchange.request is not None
-    exchange.client = runtime.authenticate(_named(exchange.request.named, b"authorization"))
+    request = exchange.request
+    assert request is not None
+    # fewer names than headers: some header came twice (rare); only then count the Authorization headers
+    if len(request.named) < len(request.headers) and _count(request.headers, b"authorization") > 1:
+        raise repeated_authorization()
+    exchange.client = runtime.authenticate(_named(request.named, b"authorization"))
     transport = exchange.extra.get("transport") or client_certs.Transport(None)
-    client_certs.check(exchange.client, transport, exchange.request.headers, runtime)
+    client_certs.check(exchange.client, transport, request.headers, runtime)
 
 
 def resolve_service(exchange: Exchange, runtime: Runtime) -> None:

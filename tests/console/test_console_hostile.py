@@ -15,6 +15,7 @@ from lgsp.console import actions, auth_pages, pages, sessions
 from lgsp.console.accounts import create_user, set_password
 from lgsp.console.models import ConsoleSession
 from lgsp.console.web import LOGIN_CSRF_COOKIE
+from registry.declarative import apply, export, parse_registry_file
 from registry.models import Agency
 from tests.console.conftest import PASSWORD, ConsoleStack, csrf_of, login_csrf
 
@@ -195,3 +196,56 @@ def test_cookies_are_secure_behind_tls(stack: ConsoleStack) -> None:
                                      data={"username": "observer", "password": PASSWORD, "csrf": csrf})
     session = next(c for c in signed_in.headers.get_list("set-cookie") if c.startswith(sessions.COOKIE))
     assert all(flag in session for flag in ("Secure", "HttpOnly", "SameSite=strict", "Path=/console"))
+
+
+def test_a_locked_account_looks_like_a_name_that_does_not_exist(stack: ConsoleStack) -> None:
+    """Five wrong passwords lock an account; the sixth answer said "locked", which an unknown name never
+    gets, so anyone could tell which usernames exist. Both now get the same page (the audit entry keeps why)."""
+    mount = next(r for r in stack.app.api.routes if getattr(r, "path", "") == "/console")
+    failures = mount.app.app.state.login_failures  # type: ignore[attr-defined]
+    create_user(stack.app.runtime.engine, "locked-one", "observer", PASSWORD)
+    http = stack.browser()
+    pages_seen: dict[str, str] = {}
+    try:
+        for username in ("locked-one", "nobody-here"):
+            for _ in range(6):
+                answer = http.post("/console/login", data={"username": username, "password": "wrong-guess-1",
+                                                           "csrf": login_csrf(http)})
+                assert answer.status_code == 401
+            error = answer.text.split('id="login-error"', 1)[1].split("</", 1)[0]
+            pages_seen[username] = error
+        right = http.post("/console/login", data={"username": "locked-one", "password": PASSWORD,
+                                                  "csrf": login_csrf(http)})
+        assert right.status_code == 401  # it is locked, really
+    finally:
+        failures._failures.clear()  # the other tests sign in from the same address
+    assert pages_seen["locked-one"] == pages_seen["nobody-here"]
+
+
+def test_provider_credentials_in_a_base_url_are_shown_only_to_who_may_change_them(stack: ConsoleStack) -> None:
+    """A base_url with user:password@ (sent to the provider as Basic authentication) was shown to every
+    role on the registry page, in its YAML export and, once its circuit opened, on the home page."""
+    engine = stack.app.runtime.engine
+    secret_url = "http://svc-user:s3cret-Pa55@127.0.0.1:9/legacy"
+    text = export(engine).replace("services:\n", "services:\n- id: 000.00.31.H10/PROV/legacy\n  name: Legacy\n"
+                                  f"  base_url: {secret_url}\n", 1)
+    apply(engine, parse_registry_file(text))
+    stack.app.runtime.registry_changed()
+    breakers = stack.app.runtime.breakers
+    try:
+        while breakers.state(secret_url) == "closed":
+            breakers.record_failure(secret_url)
+        observer = stack.login("observer")
+        for page in ("/console/", "/console/registry", "/console/registry/export.yaml"):
+            answer = observer.get(page)
+            assert answer.status_code == 200, page
+            assert "s3cret-Pa55" not in answer.text and "svc-user" not in answer.text, page
+        assert "http://***@127.0.0.1:9/legacy" in observer.get("/console/registry").text
+        assert "***@127.0.0.1:9" in observer.get("/console/").text  # the open breaker, still named
+        exported = stack.login("operator").get("/console/registry/export.yaml").text
+        assert secret_url in exported  # what an operator applies back keeps the credentials
+    finally:
+        breakers.record_success(secret_url)
+        apply(engine, parse_registry_file(text.replace(f"- id: 000.00.31.H10/PROV/legacy\n  name: Legacy\n"
+                                                       f"  base_url: {secret_url}\n", "")), prune=True)
+        stack.app.runtime.registry_changed()

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from lgsp.audit.models import AuditEntry
 from lgsp.audit.verify import verify_chain
-from lgsp.cli import common
 from lgsp.cli.main import app
 from lgsp.delivery import claims
 from lgsp.delivery.models import OutboxMessage
@@ -25,7 +24,6 @@ runner = CliRunner()
 def cli_env(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LGSP_DATABASE_URL", store_url)
     monkeypatch.setenv("COLUMNS", "250")
-    monkeypatch.setattr(common.console, "_console", None)  # made afresh, at that width (it keeps its first)
 
 
 def lgsp(*args: str) -> tuple[int, str]:
