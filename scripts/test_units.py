@@ -22,8 +22,10 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -73,12 +75,11 @@ def units() -> list[Unit]:
     return sorted((Unit(name, tuple(folders)) for name, folders in found.items()), key=lambda u: -u.cost)
 
 
-def run(name: str, args: list[str]) -> Outcome:
+def run(name: str, args: list[str], scratch: Path) -> Outcome:
     """One pytest session; its own temporary folder, no shared cache file, output into its log."""
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"{name}.log"
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-               f"--basetemp={ROOT / 'var' / 'test-tmp' / name}", *args]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--basetemp={scratch / name}", *args]
     started = time.monotonic()
     with log.open("w") as out:
         out.write(f"$ {shlex.join(command)}\n")
@@ -100,11 +101,14 @@ def main() -> int:
     parser.add_argument("--lanes", type=int, default=int(os.environ.get("LGSP_TEST_LANES", "2")))
     lanes = parser.parse_args().lanes
     started = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="lgsp-tests-"))  # this run's own: two checkouts may test at once
     with ThreadPoolExecutor(max_workers=max(1, lanes)) as pool:
-        outcomes = list(pool.map(lambda u: run(u.name, ["-m", "not slow", *(f"tests/{f}" for f in u.folders)]),
-                                 units()))
-    outcomes.append(run("slow", ["-m", "slow", "tests"]))
+        outcomes = list(pool.map(lambda u: run(u.name, ["-m", "not slow", *(f"tests/{f}" for f in u.folders)],
+                                               scratch), units()))
+    outcomes.append(run("slow", ["-m", "slow", "tests"], scratch))
     failed = [o for o in outcomes if not o.passed]
+    if not failed:
+        shutil.rmtree(scratch, ignore_errors=True)  # kept after a failure, for a look at what the tests left
     for outcome in failed:
         print(f"\n===== {outcome.log.relative_to(ROOT)} =====\n{outcome.log.read_text(errors='replace')}")
     print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} sessions passed in "
