@@ -45,7 +45,8 @@ def test_the_step_publishes_through_the_gateway_and_the_printed_command_fetches_
     command = lines[lines.index(next(x for x in lines if x.startswith("Fetch it with ckanapi"))) + 1].strip()
     assert "ckanapi action package_show id=can-tho-air-quality" in command
     (step.OUTPUT_DIR / f"{step.SLUG}.csv").unlink()
-    subprocess.run(["bash", "-c", command], check=True, capture_output=True, timeout=120)
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stdout[-2000:], done.stderr[-3000:])
     csv_lines = (step.OUTPUT_DIR / f"{step.SLUG}.csv").read_text(encoding="utf-8").splitlines()
     assert csv_lines[0] == "ma_tram,thoi_gian,pm25,pm10,aqi" and len(csv_lines) == 49
     assert len(json.loads((step.OUTPUT_DIR / f"{step.SLUG}.json").read_text(encoding="utf-8"))) == 48
