@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from ckan.tests import factories, helpers
 from pyshacl import validate
 from rdflib import Graph, Literal, URIRef
@@ -14,17 +13,12 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, SH, SKOS
 
 from ckanext.dcat.processors import RDFSerializer
 
+from .portal import PORTAL
+
 ROOT = Path(__file__).resolve().parents[4]
 SHAPES_DIR = ROOT / "schemas" / "shacl" / "dcat-ap-3"
 PROFILES = ["euro_dcat_ap_2", "lgsp_dcat"]
-pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", "lgsp scheming_datasets dcat"),
-    pytest.mark.ckan_config("scheming.dataset_schemas", "ckanext.lgsp:schemas/dataset.yaml"),
-    pytest.mark.ckan_config("scheming.presets",
-                            "ckanext.scheming:presets.json ckanext.lgsp:schemas/presets.yaml"),
-    pytest.mark.ckan_config("ckanext.lgsp.publisher_user", "lgsp_publisher"),
-    pytest.mark.usefixtures("with_plugins", "clean_db", "clean_index"),
-]
+pytestmark = PORTAL
 
 
 def violations(graph: Graph) -> list[str]:

@@ -24,14 +24,9 @@ from rdflib.namespace import DCAT
 
 from ckanext.dcat.processors import RDFSerializer
 
-pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", "lgsp scheming_datasets dcat"),
-    pytest.mark.ckan_config("scheming.dataset_schemas", "ckanext.lgsp:schemas/dataset.yaml"),
-    pytest.mark.ckan_config("scheming.presets",
-                            "ckanext.scheming:presets.json ckanext.lgsp:schemas/presets.yaml"),
-    pytest.mark.ckan_config("ckanext.lgsp.publisher_user", "lgsp_publisher"),
-    pytest.mark.usefixtures("with_plugins", "clean_db", "clean_index"),
-]
+from .portal import PORTAL
+
+pytestmark = PORTAL
 # No shrinking: a failure is reported with the example that found it, and a run stays bounded.
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))

@@ -13,16 +13,10 @@ from rdflib.namespace import DCAT, DCTERMS
 
 from ckanext.dcat.processors import RDFSerializer
 
+from .portal import PORTAL
 from .test_fuzz import PROFILES, assert_dcat_parses, dataset_fields
 
-pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", "lgsp scheming_datasets dcat"),
-    pytest.mark.ckan_config("scheming.dataset_schemas", "ckanext.lgsp:schemas/dataset.yaml"),
-    pytest.mark.ckan_config("scheming.presets",
-                            "ckanext.scheming:presets.json ckanext.lgsp:schemas/presets.yaml"),
-    pytest.mark.ckan_config("ckanext.lgsp.publisher_user", "lgsp_publisher"),
-    pytest.mark.usefixtures("with_plugins", "clean_db", "clean_index"),
-]
+pytestmark = PORTAL
 
 #: Each was a 500 from package_create (PostgreSQL, the UTF-8 codec, the JSON column or a CKAN validator).
 RESOURCE_CASES = [("url", "\x00"), ("format", "\x00"), ("mimetype", "\x00"), ("format", 1),

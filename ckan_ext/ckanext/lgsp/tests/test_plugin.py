@@ -16,15 +16,9 @@ from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, RDFS, XSD
 
 from ckanext.dcat.processors import RDFSerializer
 
-PLUGINS = "lgsp scheming_datasets dcat"
-pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", PLUGINS),
-    pytest.mark.ckan_config("scheming.dataset_schemas", "ckanext.lgsp:schemas/dataset.yaml"),
-    pytest.mark.ckan_config("scheming.presets",
-                            "ckanext.scheming:presets.json ckanext.lgsp:schemas/presets.yaml"),
-    pytest.mark.ckan_config("ckanext.lgsp.publisher_user", "lgsp_publisher"),
-    pytest.mark.usefixtures("with_plugins", "clean_db", "clean_index"),
-]
+from .portal import PORTAL
+
+pytestmark = PORTAL
 
 
 def dataset_fields(org: dict[str, Any], **overrides: Any) -> dict[str, Any]:
