@@ -121,7 +121,7 @@ def main() -> int:
     for outcome in failed:
         print(f"\n===== {outcome.log.relative_to(ROOT)} =====\n{outcome.log.read_text(errors='replace')}")
     print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} sessions passed in "
-          f"{time.monotonic() - started:.0f} s ({lanes} lanes, then the slow tests alone)")
+          f"{time.monotonic() - started:.0f} s ({lanes} lanes, then {', '.join(ALONE)} alone, then the slow tests)")
     return 1 if failed else 0
 
 
